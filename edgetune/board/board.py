@@ -1,0 +1,213 @@
+"""Board definitions: what to compile for, how to measure, and how to reach the board."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from ..errors import BoardError
+from ..paths import board_dirs
+from .toolchain import Toolchain, load_toolchain
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """What the search space needs to know about the board's processor."""
+
+    cores: int
+    vector_bits: int = 128
+    max_threads_per_block: int = 256
+    max_shared_memory_per_block: int = 32768
+
+
+@dataclass(frozen=True)
+class MeasureSettings:
+    """Timeouts and repetition counts for candidate builds and runs."""
+
+    build_timeout_s: float = 120.0
+    run_timeout_s: float = 60.0
+    number: int = 3
+    repeat: int = 3
+    min_repeat_ms: int = 50
+    build_workers: int | None = None  # None: one per host core
+
+    def evaluator(self):
+        """MetaSchedule's EvaluatorConfig for these settings."""
+        from tvm.s_tir.meta_schedule.runner import EvaluatorConfig
+
+        return EvaluatorConfig(
+            number=self.number,
+            repeat=self.repeat,
+            min_repeat_ms=self.min_repeat_ms,
+            enable_cpu_cache_flush=False,
+        )
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How measurements reach the board. `kind` is local, rpc, ssh or opencl.
+
+    Farm-specific tables (ssh, serial, power) are kept as given in `extra` and interpreted by
+    edgetune.farm.
+    """
+
+    kind: str = "local"
+    tracker: str = ""
+    key: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tracker_host_port(self) -> tuple[str, int]:
+        host, _, port = self.tracker.rpartition(":")
+        if not host or not port.isdigit():
+            raise BoardError(f"connection.tracker must be HOST:PORT, got '{self.tracker}'")
+        return host, int(port)
+
+
+@dataclass(frozen=True)
+class Board:
+    """A board: target, hardware facts, rule set, toolchain, connection, measure settings."""
+
+    name: str
+    description: str
+    target_spec: dict[str, Any]
+    hardware: Hardware
+    rule_set: str
+    toolchain_name: str
+    connection: Connection
+    measure: MeasureSettings
+    rules_module: str = ""
+    path: Path | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def is_host(self) -> bool:
+        return self.connection.kind == "local"
+
+    @property
+    def device_type(self) -> str:
+        """Runtime device type name ('cpu' or 'opencl')."""
+        return "opencl" if self.target_spec.get("kind") == "opencl" else "cpu"
+
+    def target(self):
+        """The TVM target (JSON-dict form) with num-cores and, for GPUs, a host target."""
+        import tvm
+
+        spec = dict(self.target_spec)
+        if spec.get("mcpu") == "native":
+            spec["mcpu"] = tvm.target.codegen.llvm_get_system_cpu()
+        host = spec.pop("host", None)
+        if spec.get("kind") == "llvm":
+            spec.setdefault("num-cores", self.hardware.cores)
+        else:
+            hw = self.hardware
+            spec.setdefault("max_num_threads", hw.max_threads_per_block)
+            spec.setdefault("max_threads_per_block", hw.max_threads_per_block)
+            spec.setdefault("max_shared_memory_per_block", hw.max_shared_memory_per_block)
+            spec.setdefault("thread_warp_size", 1)
+        if host is None and spec.get("kind") != "llvm":
+            host = {"kind": "llvm"}
+        return tvm.target.Target(spec, host=host) if host else tvm.target.Target(spec)
+
+    def toolchain(self) -> Toolchain:
+        return load_toolchain(self.toolchain_name)
+
+    def summary(self) -> dict[str, Any]:
+        """One line of `edgetune boards`."""
+        conn = self.connection.kind
+        if self.connection.key:
+            conn += f" key={self.connection.key}"
+        if self.connection.tracker:
+            conn += f" tracker={self.connection.tracker}"
+        return {
+            "name": self.name,
+            "target": _target_text(self.target_spec),
+            "cores": self.hardware.cores,
+            "rule_set": self.rule_set,
+            "toolchain": self.toolchain_name,
+            "connection": conn,
+            "description": self.description,
+        }
+
+
+def _target_text(spec: dict[str, Any]) -> str:
+    parts = [str(spec.get("kind", "?"))]
+    for key in ("device", "mtriple", "mcpu"):
+        if key in spec:
+            parts.append(f"{key}={spec[key]}")
+    if spec.get("mattr"):
+        parts.append("mattr=" + ",".join(spec["mattr"]))
+    return " ".join(parts)
+
+
+def _board_files() -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for d in board_dirs():
+        if d.is_dir():
+            for p in sorted(d.glob("*.toml")):
+                files.setdefault(p.stem, p)
+    return files
+
+
+def known_boards() -> list[str]:
+    return sorted(_board_files())
+
+
+def load_board(name_or_path: str) -> Board:
+    """Load a board by name (boards/NAME.toml) or by the path of a .toml file."""
+    path = Path(name_or_path)
+    if not (name_or_path.endswith(".toml") and path.is_file()):
+        files = _board_files()
+        if name_or_path not in files:
+            raise BoardError(
+                f"unknown board '{name_or_path}' (known boards: {', '.join(sorted(files))})"
+            )
+        path = files[name_or_path]
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise BoardError(f"board file {path}: invalid TOML: {err}") from None
+    return board_from_dict(data, path)
+
+
+def board_from_dict(data: dict[str, Any], path: Path | None = None) -> Board:
+    """Build a Board from the parsed TOML, checking the required keys."""
+    where = str(path) if path else "board"
+    try:
+        target_spec = dict(data["target"])
+        hw = dict(data.get("hardware", {}))
+        cores = hw.get("cores", "auto")
+        hw["cores"] = os.cpu_count() or 1 if cores == "auto" else int(cores)
+        conn = dict(data.get("connection", {"kind": "local"}))
+        connection = Connection(
+            kind=conn.pop("kind", "local"),
+            tracker=conn.pop("tracker", ""),
+            key=conn.pop("key", ""),
+            extra=conn,
+        )
+        if connection.kind not in ("local", "rpc", "ssh", "opencl"):
+            raise BoardError(
+                f"{where}: connection.kind must be local, rpc, ssh or opencl, "
+                f"got '{connection.kind}'"
+            )
+        return Board(
+            name=data.get("name", path.stem if path else "board"),
+            description=data.get("description", ""),
+            target_spec=target_spec,
+            hardware=Hardware(**hw),
+            rule_set=data.get("rule_set", "default"),
+            toolchain_name=data.get("toolchain", "host"),
+            connection=connection,
+            measure=MeasureSettings(**data.get("measure", {})),
+            rules_module=data.get("rules_module", ""),
+            path=path,
+            raw=data,
+        )
+    except KeyError as err:
+        raise BoardError(f"{where}: missing required key {err}") from None
+    except TypeError as err:
+        raise BoardError(f"{where}: {err}") from None

@@ -1,0 +1,23 @@
+"""User-facing errors: each one becomes a single clear line on stderr and a non-zero exit."""
+
+
+class EdgetuneError(Exception):
+    """An error caused by the user's input or environment, reported without a traceback."""
+
+    exit_code = 2
+
+
+class ModelError(EdgetuneError):
+    """The model file is missing, damaged, or uses something edgetune cannot compile."""
+
+
+class BoardError(EdgetuneError):
+    """A board or toolchain definition is unknown, invalid, or the board cannot be reached."""
+
+
+class RecordsError(EdgetuneError):
+    """A records folder belongs to another model/board or is damaged."""
+
+
+class InputError(EdgetuneError):
+    """An input tensor file does not match the model."""

@@ -1,0 +1,60 @@
+"""Model metadata that travels with records and built artifacts (names, shapes, quantization)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """A model input or output as TFLite declares it."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    scale: float | None = None
+    zero_point: int | None = None
+
+    @property
+    def quantized(self) -> bool:
+        return self.scale is not None
+
+    def describe(self) -> str:
+        text = f"{self.name} {self.dtype}[{'x'.join(map(str, self.shape))}]"
+        if self.quantized:
+            text += f" (scale={self.scale:.6g}, zero_point={self.zero_point})"
+        return text
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What edgetune knows about a TFLite model without compiling it."""
+
+    name: str
+    sha256: str
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
+    ops: dict[str, int] = field(default_factory=dict)
+    quantization: str = "float"  # float | int8 | uint8 | dynamic-range | int16
+
+    @property
+    def quantized(self) -> bool:
+        return self.quantization in ("int8", "uint8")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ModelInfo:
+        def tensors(items):
+            return tuple(TensorInfo(**{**t, "shape": tuple(t["shape"])}) for t in items)
+
+        return cls(
+            name=data["name"],
+            sha256=data["sha256"],
+            inputs=tensors(data["inputs"]),
+            outputs=tensors(data["outputs"]),
+            ops=dict(data.get("ops", {})),
+            quantization=data.get("quantization", "float"),
+        )

@@ -1,0 +1,177 @@
+"""Read a .tflite file, describe it, and import it into Relax with TVM's TFLite frontend."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ModelError
+from .model_info import ModelInfo, TensorInfo
+
+_TFLITE_DTYPES = {
+    0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 6: "bool",
+    7: "int16", 9: "int8", 10: "float64",
+}
+
+
+@dataclass
+class Model:
+    """An imported model: its Relax IRModule (weights inlined) and its metadata."""
+
+    mod: Any  # tvm.IRModule
+    info: ModelInfo
+    path: Path
+
+
+def read_tflite(path: str | Path) -> tuple[Any, ModelInfo]:
+    """Parse and validate a .tflite file; return the flatbuffer model and its metadata.
+
+    Raises ModelError naming the problem for a missing, truncated or non-TFLite file.
+    """
+    import tflite
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}")
+    buf = path.read_bytes()
+    if len(buf) < 8 or buf[4:8] != b"TFL3":
+        raise ModelError(f"{path}: not a TFLite model (no 'TFL3' flatbuffer identifier)")
+    try:
+        model = tflite.Model.GetRootAsModel(buf, 0)
+        if model.SubgraphsLength() < 1:
+            raise ModelError(f"{path}: TFLite model has no subgraph")
+        info = _describe(model, path.stem, hashlib.sha256(buf).hexdigest())
+        _check_buffers(model, len(buf))
+    except ModelError:
+        raise
+    except Exception as err:  # flatbuffers raise IndexError/struct.error on truncation
+        kind = type(err).__name__
+        raise ModelError(f"{path}: damaged or truncated TFLite file ({kind})") from None
+    return model, info
+
+
+def _check_buffers(model: Any, size: int) -> None:
+    """Touch every buffer so that a truncated file fails here, not deep inside the importer."""
+    for i in range(model.BuffersLength()):
+        b = model.Buffers(i)
+        if b.DataLength():
+            b.DataAsNumpy()
+        if b.Offset() and b.Offset() + b.Size() > size:
+            raise ModelError("buffer past the end of file")
+
+
+def _tensor_info(subgraph: Any, index: int) -> TensorInfo:
+    t = subgraph.Tensors(index)
+    q = t.Quantization()
+    scale = zero_point = None
+    if q is not None and q.ScaleLength() == 1:
+        scale = float(q.ScaleAsNumpy()[0])
+        zero_point = int(q.ZeroPointAsNumpy()[0])
+    return TensorInfo(
+        name=t.Name().decode(),
+        shape=tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else (),
+        dtype=_TFLITE_DTYPES.get(t.Type(), f"tflite-type-{t.Type()}"),
+        scale=scale,
+        zero_point=zero_point,
+    )
+
+
+def _op_name(model: Any, op: Any) -> str:
+    from tflite.BuiltinOperator import BuiltinOperator
+
+    names = {v: k for k, v in BuiltinOperator.__dict__.items() if not k.startswith("_")}
+    code = model.OperatorCodes(op.OpcodeIndex())
+    builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+    if builtin == BuiltinOperator.CUSTOM:
+        return "CUSTOM:" + (code.CustomCode() or b"?").decode()
+    return names.get(builtin, f"BUILTIN_{builtin}")
+
+
+def _describe(model: Any, name: str, sha256: str) -> ModelInfo:
+    sg = model.Subgraphs(0)
+    ops = Counter(_op_name(model, sg.Operators(i)) for i in range(sg.OperatorsLength()))
+    inputs = tuple(_tensor_info(sg, int(i)) for i in sg.InputsAsNumpy())
+    outputs = tuple(_tensor_info(sg, int(i)) for i in sg.OutputsAsNumpy())
+    return ModelInfo(
+        name=name,
+        sha256=sha256,
+        inputs=inputs,
+        outputs=outputs,
+        ops=dict(sorted(ops.items())),
+        quantization=_quantization_kind(sg),
+    )
+
+
+def _quantization_kind(sg: Any) -> str:
+    """float, int8 (full-integer), uint8, int16 (activations) or dynamic-range."""
+    act_types: set[str] = set()
+    weight_quantized = False
+    for i in range(sg.OperatorsLength()):
+        op = sg.Operators(i)
+        for j, idx in enumerate(op.InputsAsNumpy() if op.InputsLength() else []):
+            if idx < 0:
+                continue
+            dtype = _tensor_info(sg, int(idx)).dtype
+            q = sg.Tensors(int(idx)).Quantization()
+            is_quant = q is not None and q.ScaleLength() > 0
+            if j == 0:
+                act_types.add(dtype)
+            elif is_quant and dtype in ("int8", "uint8"):
+                weight_quantized = True
+    if "int16" in act_types:
+        return "int16"
+    if act_types & {"int8", "uint8"}:
+        return "uint8" if "uint8" in act_types and "int8" not in act_types else "int8"
+    if weight_quantized:
+        return "dynamic-range"
+    return "float"
+
+
+def _unsupported_ops(model: Any, info: ModelInfo) -> dict[str, int]:
+    from tvm import relax
+    from tvm.relax.frontend.tflite.tflite_frontend import OperatorConverter
+
+    converter = OperatorConverter(model, model.Subgraphs(0), None, relax.BlockBuilder())
+    return {op: n for op, n in info.ops.items() if op not in converter.convert_map}
+
+
+def load_model(path: str | Path) -> Model:
+    """Read, validate and import a TFLite model into a Relax IRModule (weights inlined)."""
+    import tvm
+    from tvm import relax
+    from tvm.relax.frontend.tflite import from_tflite
+
+    tfl, info = read_tflite(path)
+    unsupported = _unsupported_ops(tfl, info)
+    if unsupported:
+        listing = ", ".join(f"{op} x{n}" for op, n in unsupported.items())
+        raise ModelError(f"{path}: unsupported TFLite operators: {listing}")
+    if info.quantization == "dynamic-range":
+        raise ModelError(
+            f"{path}: dynamic-range quantized model (float activations, int8 weights) is not "
+            "supported; convert it with full-integer quantization (int8 activations) or as float"
+        )
+    try:
+        mod = from_tflite(tfl)
+    except tvm.error.OpNotImplemented as err:
+        raise ModelError(f"{path}: {str(err).strip().splitlines()[0]}") from None
+    mod, _ = relax.frontend.detach_params(mod)
+    return Model(mod=mod, info=info, path=Path(path))
+
+
+def random_inputs(info: ModelInfo, seed: int = 0) -> list[np.ndarray]:
+    """Deterministic random inputs matching the model's input tensors."""
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for t in info.inputs:
+        if t.dtype.startswith("float"):
+            arrays.append(rng.uniform(-1, 1, size=t.shape).astype(t.dtype))
+        else:
+            lo, hi = np.iinfo(t.dtype).min, np.iinfo(t.dtype).max
+            arrays.append(rng.integers(lo, hi, size=t.shape, endpoint=True).astype(t.dtype))
+    return arrays

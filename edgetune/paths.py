@@ -1,0 +1,27 @@
+"""Where edgetune finds its data: board and toolchain definitions and the shipped models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_DIR = PACKAGE_DIR.parent
+MODELS_DIR = PACKAGE_DIR / "models"
+
+
+def board_dirs() -> list[Path]:
+    """Board search path: $EDGETUNE_BOARDS (os.pathsep separated), then the repo's boards/."""
+    extra = [Path(p) for p in os.environ.get("EDGETUNE_BOARDS", "").split(os.pathsep) if p]
+    return [*extra, REPO_DIR / "boards"]
+
+
+def toolchain_dirs() -> list[Path]:
+    """Toolchain search path: $EDGETUNE_TOOLCHAINS, then the repo's toolchains/."""
+    extra = [Path(p) for p in os.environ.get("EDGETUNE_TOOLCHAINS", "").split(os.pathsep) if p]
+    return [*extra, REPO_DIR / "toolchains"]
+
+
+def shipped_model(name: str) -> Path:
+    """Path of a model shipped inside the package (edgetune/models/NAME)."""
+    return MODELS_DIR / name
