@@ -14,8 +14,15 @@ from ..errors import ModelError
 from .model_info import ModelInfo, TensorInfo
 
 _TFLITE_DTYPES = {
-    0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 6: "bool",
-    7: "int16", 9: "int8", 10: "float64",
+    0: "float32",
+    1: "float16",
+    2: "int32",
+    3: "uint8",
+    4: "int64",
+    6: "bool",
+    7: "int16",
+    9: "int8",
+    10: "float64",
 }
 
 

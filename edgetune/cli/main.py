@@ -1,0 +1,56 @@
+"""Entry point: parses arguments, dispatches to a subcommand, turns errors into one line."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ..errors import EdgetuneError
+
+# Subcommand modules, in the order `edgetune --help` lists them. Each defines
+# `register(subparsers)` (adding its parser with set_defaults(func=run)) and `run(args) -> int`.
+COMMANDS = ["boards", "tasks", "tune", "build", "run", "compare"]
+
+DESCRIPTION = """\
+edgetune: tune TFLite models for edge boards with TVM MetaSchedule, then cross-compile them.
+
+typical flow:
+  edgetune boards                                   what boards are defined (boards/*.toml)
+  edgetune tasks  model.tflite --board host         the tuning tasks the model splits into
+  edgetune tune   model.tflite --board host --trials 200 --records recs/
+  edgetune build  model.tflite --board host --records recs/ -o model.so
+  edgetune run    model.so --board host --input in.npy --output out.npy
+  edgetune compare model.tflite --board host --records recs/   (vs the LiteRT interpreter)
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edgetune",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--verbose", "-v", action="store_true", help="show tracebacks and TVM logs")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"{__package__}.{name.replace('-', '_')}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except EdgetuneError as err:
+        if args.verbose:
+            raise
+        print(f"edgetune: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("edgetune: interrupted", file=sys.stderr)
+        return 130

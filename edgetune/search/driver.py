@@ -1,0 +1,120 @@
+"""Tune every task of a model for a board, with MetaSchedule, into a record store.
+
+The budget is the total number of measured trials in the records folder: running the same
+command again after an interruption measures only what is left, and the evolutionary search is
+seeded from the records already there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..compile import lower_for_tuning
+from ..rules import get_rule_set
+from ..tasks import MODULE_EQUALITY, Task, extract_tasks
+from .progress import Progress, ProgressCallback
+
+if TYPE_CHECKING:
+    from ..board import Board
+    from ..frontend import Model
+    from ..records import RecordStore
+
+MS_LOGGER = "tvm.s_tir.meta_schedule"
+
+
+@dataclass
+class TuneResult:
+    """What a tuning run did."""
+
+    tasks: list[Task]
+    progress: Progress
+
+    def to_json(self) -> dict[str, Any]:
+        return self.progress.to_json()
+
+
+def trials_per_round(budget: int, num_tasks: int) -> int:
+    """Candidates measured per task per round.
+
+    The gradient scheduler first gives every task one round; with MetaSchedule's 64 that round
+    alone is 64 x tasks trials (2000+ for MobileNetV2), so the cost model never guides a search.
+    Aim for the first round to use at most a quarter of the budget.
+    """
+    return max(4, min(64, budget // max(1, 4 * num_tasks)))
+
+
+def _tune_contexts(tasks: list[Task], board: Board, log_dir: str, seed: int | None):
+    from tvm.s_tir.meta_schedule import TuneContext
+    from tvm.s_tir.meta_schedule.logging import get_loggers_from_work_dir
+    from tvm.s_tir.meta_schedule.utils import fork_seed
+
+    space = get_rule_set(board.rule_set).space(board)
+    target = board.target()
+    loggers = get_loggers_from_work_dir(log_dir, [t.name for t in tasks])
+    return [
+        TuneContext(
+            mod=t.mod,
+            target=target,
+            space_generator=space,
+            search_strategy="evolutionary",
+            task_name=t.name,
+            logger=logger,
+            rand_state=rand,
+            num_threads=board.measure.build_workers or "physical",
+        ).clone()
+        for t, logger, rand in zip(tasks, loggers, fork_seed(seed, n=len(tasks)))
+    ]
+
+
+def tune_model(
+    model: Model,
+    board: Board,
+    store: RecordStore,
+    trials: int,
+    *,
+    seed: int | None = None,
+    per_round: int | None = None,
+    printer: Callable[[str], None] | None = None,
+    task_filter: Callable[[Task], bool] | None = None,
+) -> TuneResult:
+    """Tune `model` on `board` until the records folder holds `trials` measured trials."""
+    from tvm.s_tir.meta_schedule import tune_tasks
+    from tvm.s_tir.meta_schedule.measure_callback import MeasureCallback
+
+    from ..measure import make_builder, make_runner
+
+    target = board.target()
+    fused = lower_for_tuning(model.mod, target)
+    tasks = [t for t in extract_tasks(fused, target) if task_filter is None or task_filter(t)]
+    done = store.summary().records
+    progress = Progress(
+        task_names=[t.name for t in tasks],
+        weights=[t.weight for t in tasks],
+        budget=trials,
+        resumed_trials=done,
+        best_s=[store.best_latency_s(t.mod) for t in tasks],
+    )
+    remaining = trials - done
+    if remaining <= 0 or not tasks:
+        return TuneResult(tasks, progress)
+
+    logging.getLogger(MS_LOGGER).setLevel(logging.WARNING)  # console quiet; logs go to files
+    contexts = _tune_contexts(tasks, board, str(store.path), seed)
+    callbacks = [*MeasureCallback.create("default"), ProgressCallback(progress, printer)]
+    tune_tasks(
+        tasks=contexts,
+        task_weights=[float(t.weight) for t in tasks],
+        work_dir=str(store.path),
+        max_trials_global=remaining,
+        num_trials_per_iter=per_round or trials_per_round(remaining, len(tasks)),
+        builder=make_builder(board),
+        runner=make_runner(board),
+        database=store.database(),
+        measure_callbacks=callbacks,
+        task_scheduler="gradient",
+        module_equality=MODULE_EQUALITY,
+    )
+    return TuneResult(tasks, progress)

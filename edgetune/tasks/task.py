@@ -1,0 +1,68 @@
+"""Task extraction (MetaSchedule's relax_integration) plus what a user wants to see of a task."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# Quantized models carry their scales as constants: structural equality sees every conv as a
+# different task, anchor-block equality dedupes on the heavy block (MobileNetV2 int8: 66 -> 44).
+MODULE_EQUALITY = "anchor-block"
+
+
+@dataclass
+class Task:
+    """One tuning task: a fused primitive function and how often the model calls it."""
+
+    name: str
+    weight: int
+    flops: float
+    anchor: str  # name of the anchor block (the heaviest op), e.g. conv2d_nhwc
+    dtypes: str  # input dtypes of the anchor block, e.g. "int8,int8" or "float32,float32"
+    extracted: Any  # meta_schedule.ExtractedTask
+
+    @property
+    def mod(self) -> Any:
+        return self.extracted.dispatched[0]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "weight": self.weight,
+            "flops": self.flops,
+            "anchor": self.anchor,
+            "dtypes": self.dtypes,
+        }
+
+
+def _anchor(mod: Any) -> tuple[str, str]:
+    from tvm.s_tir.analysis import find_anchor_sblock
+
+    block = find_anchor_sblock(mod)
+    if block is None:
+        return "none", ""
+    dtypes = ",".join(str(r.source.dtype) for r in block.reads)
+    return str(block.name_hint), dtypes
+
+
+def extract_tasks(fused_mod: Any, target: Any) -> list[Task]:
+    """Tasks of a module already lowered with `compile.lower_for_tuning`, heaviest first."""
+    from tvm.s_tir.analysis import estimate_tir_flops
+    from tvm.s_tir.meta_schedule.relax_integration import extract_tasks as ms_extract
+
+    tasks = []
+    for ext in ms_extract(fused_mod, target, module_equality=MODULE_EQUALITY):
+        mod = ext.dispatched[0]
+        anchor, dtypes = _anchor(mod)
+        tasks.append(
+            Task(
+                name=ext.task_name,
+                weight=int(ext.weight),
+                flops=float(estimate_tir_flops(mod)),
+                anchor=anchor,
+                dtypes=dtypes,
+                extracted=ext,
+            )
+        )
+    tasks.sort(key=lambda t: -t.flops * t.weight)
+    return tasks
