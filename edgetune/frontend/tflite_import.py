@@ -57,8 +57,10 @@ def read_tflite(path: str | Path) -> tuple[Any, ModelInfo]:
     except ModelError:
         raise
     except Exception as err:  # flatbuffers raise IndexError/struct.error on truncation
-        kind = type(err).__name__
-        raise ModelError(f"{path}: damaged or truncated TFLite file ({kind})") from None
+        raise ModelError(
+            f"{path}: damaged or truncated TFLite file ({len(buf)} bytes; the model's tables "
+            "point past the end of the data)"
+        ) from None
     return model, info
 
 
