@@ -79,7 +79,7 @@ def mali_parts(board: Board) -> RuleSetParts:
 
 MALI_SET = RuleSet(
     "mali",
-    "Mali GPU (OpenCL), Ansor's Mali sketch: SSSRRSRS tiling bound to work-groups/work-items, "
+    "Mali GPU (OpenCL), Ansor's Mali sketch: SSRSRS tiling bound to work-groups/work-items, "
     "register cache write, no __local staging, no cross-thread reduction, innermost loop "
     "vectorized to the vector width (float4/char4), explicit unroll, work-group size limit "
     "from the board",

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ..board import Board
 
 INDENT = "  "
+FOR_KINDS = {1: "parallel", 2: "vectorized", 3: "unrolled"}  # tirx.ForKind values (0: serial)
 
 
 @dataclass
@@ -64,8 +65,8 @@ def loop_tree(mod: Any) -> str:
         if loop.thread_binding is not None:
             how = f"  @{loop.thread_binding.thread_tag}"
         else:
-            kind = str(loop.kind).rsplit(".", 1)[-1].lower()
-            how = "" if kind == "serial" else f"  @{kind}"
+            kind = FOR_KINDS.get(int(loop.kind), "")
+            how = f"  @{kind}" if kind else ""
         steps = loop.annotations.get("pragma_auto_unroll_max_step")
         if steps is not None:
             how += f"  @unroll<={int(steps)}"
