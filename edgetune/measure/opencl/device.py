@@ -21,7 +21,7 @@ class Device:
     platform: str = ""
     _ctx: Any = None
     _queue: Any = None
-    _programs: dict[Any, Any] = field(default_factory=dict)  # built programs, scratch buffers
+    _programs: dict[Any, Any] = field(default_factory=dict)  # programs, kernels, scratch
 
     def open(self) -> Device:
         import pyopencl as cl
@@ -75,7 +75,10 @@ class Device:
         buffers = buffers + self._scratch(program)
         events = []
         for k in program.kernels:
-            kernel = getattr(built, k.name)
+            key = (program.source, k.name)
+            if key not in self._programs:
+                self._programs[key] = cl.Kernel(built, k.name)
+            kernel = self._programs[key]
             kernel.set_args(*[buffers[i] for i in k.args])
             events.append(
                 cl.enqueue_nd_range_kernel(self._queue, kernel, k.global_size, k.local_size)
