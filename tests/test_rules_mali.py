@@ -14,8 +14,10 @@ import pytest
 from edgetune.board import load_board
 from edgetune.compile import lower_for_tuning
 from edgetune.frontend import load_model
+from edgetune.frontend.tflite_import import random_inputs
 from edgetune.measure import make_runner
 from edgetune.measure.opencl import Device, OpenCLProgram, lower_opencl, random_arrays
+from edgetune.oracle import LiteRTModel
 from edgetune.paths import shipped_model
 from edgetune.rules.show import explore
 from edgetune.tasks import extract_tasks
@@ -87,8 +89,9 @@ def test_opencl_runner_times_programs_and_reports_failures(board, mobilenet_task
     assert failed.run_secs is None and "OpenCLRunner" in failed.error_msg
 
 
-def test_tiny_tune_on_mali_pocl_writes_records(cli, tmp_path):
-    recs = tmp_path / "recs"
+def test_tiny_tune_build_run_on_mali_pocl_matches_litert(cli, tmp_path):
+    """tune writes PoCL-measured records; build uses them; run executes the plan on PoCL."""
+    recs, lib = tmp_path / "recs", tmp_path / "tiny.so"
     result = cli(
         "tune", "tiny_fp32", "--board", "mali-pocl", "--trials", 4, "--records", recs, "--json"
     )
@@ -98,3 +101,27 @@ def test_tiny_tune_on_mali_pocl_writes_records(cli, tmp_path):
     assert len(records) == 4
     run_secs = [float(s) for r in records for s in r[1][1]]
     assert run_secs and all(0 < s < 1 for s in run_secs)  # measured on PoCL, none failed
+
+    result = cli("build", "tiny_fp32", "--board", "mali-pocl", "--records", recs, "-o", lib)
+    assert result.code == 0, result.err
+    assert "1/5 tasks tuned" in result.out or "2/5 tasks tuned" in result.out
+    info = load_model(str(shipped_model("tiny_fp32.tflite"))).info
+    x = random_inputs(info)[0]
+    np.save(tmp_path / "in.npy", x)
+    out = tmp_path / "out.npy"
+    result = cli(
+        "run",
+        lib,
+        "--board",
+        "mali-pocl",
+        "--input",
+        tmp_path / "in.npy",
+        "--output",
+        out,
+        "--repeat",
+        2,
+    )
+    assert result.code == 0, result.err
+    assert "not Mali GPU timings" in result.out
+    (reference,) = LiteRTModel(shipped_model("tiny_fp32.tflite"), threads=1)([x])
+    np.testing.assert_allclose(np.load(out), reference, rtol=1e-4, atol=1e-4)

@@ -70,7 +70,7 @@ def test_default_opencl_space_stages_in_shared_memory_but_mali_does_not():
     assert all('scope="local"' in s for s in mali_scripts)
 
 
-USER_RULES = '''
+USER_RULES = """
 from tvm.ir.utils import derived_object
 from tvm.s_tir.meta_schedule.postproc import PyPostproc
 
@@ -92,7 +92,7 @@ class CountingPostproc(PyPostproc):
 
 def extend(parts, board):
     parts.postprocs.append(CountingPostproc())
-'''
+"""
 
 
 def _user_board(tmp_path, module: str, rule_set: str = "mali") -> str:
