@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ...errors import BoardError
 from .program import OpenCLProgram
 
 
@@ -24,13 +25,20 @@ class Device:
     _programs: dict[Any, Any] = field(default_factory=dict)  # programs, kernels, scratch
 
     def open(self) -> Device:
-        import pyopencl as cl
+        try:
+            import pyopencl as cl
+        except ImportError:
+            raise BoardError("pyopencl is not installed: pip install 'edgetune[opencl]'") from None
 
         if self._ctx is None:
-            platforms = [p for p in cl.get_platforms() if self.platform.lower() in p.name.lower()]
+            found = cl.get_platforms()
+            platforms = [p for p in found if self.platform.lower() in p.name.lower()]
             if not platforms:
-                names = ", ".join(p.name for p in cl.get_platforms()) or "none"
-                raise RuntimeError(f"no OpenCL platform matching '{self.platform}' ({names})")
+                names = ", ".join(p.name for p in found) or "none"
+                raise BoardError(
+                    f"no OpenCL platform matching '{self.platform}' (found: {names}; "
+                    "Debian: apt-get install pocl-opencl-icd)"
+                )
             device = platforms[0].get_devices()[0]
             self._ctx = cl.Context([device])
             props = cl.command_queue_properties.PROFILING_ENABLE
