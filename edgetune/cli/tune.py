@@ -51,9 +51,23 @@ def run(args) -> int:
     )
     if board.connection.kind == "opencl":
         status("note: candidates are timed with OpenCL events on PoCL/this CPU, not on a Mali GPU")
-    result = tune_model(
-        model, board, store, args.trials, seed=args.seed, per_round=args.per_round, printer=status
-    )
+    try:
+        result = tune_model(
+            model,
+            board,
+            store,
+            args.trials,
+            seed=args.seed,
+            per_round=args.per_round,
+            printer=status,
+        )
+    except KeyboardInterrupt:
+        kept = store.summary().records
+        status(
+            f"edgetune: interrupted; {kept} measured trials are kept in {store.path}: run the "
+            "same command again to resume"
+        )
+        return 130
     after = store.summary()
     report = {
         "model": model.info.name,
