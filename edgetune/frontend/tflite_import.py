@@ -56,9 +56,11 @@ def read_tflite(path: str | Path) -> tuple[Any, ModelInfo]:
         _check_buffers(model, len(buf))
     except ModelError:
         raise
-    except Exception as err:  # flatbuffers raise IndexError/struct.error on truncation
-        kind = type(err).__name__
-        raise ModelError(f"{path}: damaged or truncated TFLite file ({kind})") from None
+    except Exception:  # flatbuffers raise IndexError/struct.error on truncation
+        raise ModelError(
+            f"{path}: damaged or truncated TFLite file ({len(buf)} bytes; the model's tables "
+            "point past the end of the data)"
+        ) from None
     return model, info
 
 

@@ -1,0 +1,39 @@
+"""`edgetune build`: compile a whole model with its best records into a board's .so."""
+
+from __future__ import annotations
+
+from ..frontend import load_model
+from ..records import RecordStore
+from .common import add_board_arg, add_model_arg, board_from_args, model_path, status
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "build",
+        help="compile a model for a board with its tuning records",
+        description="Compile the whole model for the board, applying the best record of every "
+        "tuned task (untuned tasks keep a correct default schedule), and link it with the "
+        "board's toolchain into a shared library that carries its own metadata (inputs, "
+        "outputs, dtypes, quantization) for `edgetune run` and `edgetune deploy`.",
+    )
+    add_model_arg(p)
+    add_board_arg(p)
+    p.add_argument("--records", help="records folder from `edgetune tune` (omit: untuned)")
+    p.add_argument("-o", "--output", required=True, help="output library, e.g. model.so")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..compile import build_model, export_model
+
+    board = board_from_args(args)
+    model = load_model(model_path(args.model))
+    store = RecordStore(args.records, model.info, board, create=False) if args.records else None
+    status(f"building {model.info.name} for {board.name} ...")
+    exe, tuned, total = build_model(model, board, store)
+    out = export_model(exe, model, board, args.output, tuned, total)
+    print(
+        f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) for {board.name}: "
+        f"{tuned}/{total} tasks tuned"
+    )
+    return 0

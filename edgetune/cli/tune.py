@@ -1,0 +1,79 @@
+"""`edgetune tune`: tune a model's tasks on a board into a records folder (resumable)."""
+
+from __future__ import annotations
+
+from ..frontend import load_model
+from ..records import RecordStore
+from ..search import tune_model
+from .common import (
+    add_board_arg,
+    add_json_arg,
+    add_measure_args,
+    add_model_arg,
+    board_from_args,
+    model_path,
+    print_json,
+    status,
+)
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "tune",
+        help="tune a model on a board (resumable)",
+        description="Extract the model's tasks and search schedules for them with MetaSchedule "
+        "(evolutionary search guided by an XGBoost cost model, gradient task scheduler), timing "
+        "candidates on the board. Every measurement is appended to the records folder as soon as "
+        "its batch is measured: Ctrl-C and the same command again resumes, and --trials is the "
+        "total for the folder, so nothing is measured twice.",
+    )
+    add_model_arg(p)
+    add_board_arg(p)
+    p.add_argument("--trials", type=int, default=200, help="total measured trials (default 200)")
+    p.add_argument("--records", required=True, help="records folder (created if missing)")
+    p.add_argument("--seed", type=int, default=0, help="search seed (default 0)")
+    p.add_argument(
+        "--per-round", type=int, help="candidates per task per round (default: from the budget)"
+    )
+    add_measure_args(p)
+    add_json_arg(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    board = board_from_args(args)
+    model = load_model(model_path(args.model))
+    store = RecordStore(args.records, model.info, board)
+    before = store.summary()
+    status(
+        f"tuning {model.info.name} on {board.name}: {args.trials} trials in {args.records} "
+        f"({before.records} already measured)"
+    )
+    result = tune_model(
+        model, board, store, args.trials, seed=args.seed, per_round=args.per_round, printer=status
+    )
+    after = store.summary()
+    report = {
+        "model": model.info.name,
+        "board": board.name,
+        "records": str(store.path),
+        "tasks": len(result.tasks),
+        "records_total": after.records,
+        "records_valid": after.valid,
+        "records_failed": after.failed,
+        **result.to_json(),
+    }
+    if args.json:
+        print_json(report)
+    else:
+        p = result.progress
+        est = p.estimated_latency_s
+        print(
+            f"measured {p.trials} new trials ({p.failed_builds} failed builds, {p.failed_runs} "
+            f"failed runs); records: {after.records} ({after.valid} valid)"
+        )
+        print(
+            f"tasks measured: {p.tasks_measured}/{len(result.tasks)}; estimated end-to-end "
+            f"latency: {f'{est * 1e3:.3f} ms' if est is not None else 'n/a'}"
+        )
+    return 0

@@ -1,0 +1,46 @@
+"""LiteRT (ai-edge-litert) interpreter: the numerical oracle and the latency baseline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import EdgetuneError
+from ..runtime.timing import Latency, time_calls
+
+
+class LiteRTModel:
+    """A TFLite model in LiteRT's interpreter (XNNPACK delegate unless `builtin_kernels`)."""
+
+    def __init__(self, path: str | Path, threads: int, builtin_kernels: bool = False):
+        try:
+            from ai_edge_litert.interpreter import Interpreter, OpResolverType
+        except ImportError:
+            raise EdgetuneError(
+                "LiteRT is not installed: pip install 'edgetune[litert]' (ai-edge-litert)"
+            ) from None
+        resolver = (
+            OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+            if builtin_kernels
+            else OpResolverType.AUTO
+        )
+        self.interpreter = Interpreter(
+            model_path=str(path), num_threads=threads, experimental_op_resolver_type=resolver
+        )
+        self.interpreter.allocate_tensors()
+        self.inputs = self.interpreter.get_input_details()
+        self.outputs = self.interpreter.get_output_details()
+
+    def _set(self, inputs: list[np.ndarray]) -> None:
+        for detail, x in zip(self.inputs, inputs):
+            self.interpreter.set_tensor(detail["index"], x)
+
+    def __call__(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        self._set(inputs)
+        self.interpreter.invoke()
+        return [self.interpreter.get_tensor(d["index"]).copy() for d in self.outputs]
+
+    def bench(self, inputs: list[np.ndarray], repeat: int) -> Latency:
+        self._set(inputs)
+        return time_calls(self.interpreter.invoke, repeat)

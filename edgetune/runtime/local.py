@@ -1,0 +1,53 @@
+"""Running an artifact in this process (the host board)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..compile import ArtifactMeta, read_artifact_meta
+from ..measure.runner import set_thread_count
+from .timing import Latency, time_calls
+
+
+@dataclass
+class LoadedModel:
+    """A built model loaded into a Relax VM on the host."""
+
+    meta: ArtifactMeta
+    vm: Any
+    device: Any
+
+    def __call__(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        import tvm
+
+        args = [tvm.runtime.tensor(x, self.device) for x in inputs]
+        return _to_numpy(self.vm["main"](*args))
+
+    def bench(self, inputs: list[np.ndarray], repeat: int) -> Latency:
+        import tvm
+
+        args = [tvm.runtime.tensor(x, self.device) for x in inputs]
+        main = self.vm["main"]
+        return time_calls(lambda: main(*args), repeat)
+
+
+def _to_numpy(result: Any) -> list[np.ndarray]:
+    if hasattr(result, "numpy"):
+        return [result.numpy()]
+    return [r.numpy() for r in result]
+
+
+def load_artifact(path: str | Path, cores: int) -> LoadedModel:
+    """Load an artifact built for the host; TVM uses `cores` threads."""
+    set_thread_count(cores)
+    import tvm
+    from tvm import relax
+
+    meta = read_artifact_meta(path)
+    lib = tvm.runtime.load_module(str(path))
+    device = tvm.cpu()
+    return LoadedModel(meta=meta, vm=relax.VirtualMachine(lib, device), device=device)

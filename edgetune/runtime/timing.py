@@ -1,0 +1,49 @@
+"""Latency statistics measured the same way for edgetune and for the LiteRT baseline."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Per-call wall-clock latency over `repeat` calls after warm-up, in milliseconds."""
+
+    median_ms: float
+    p90_ms: float
+    min_ms: float
+    mean_ms: float
+    repeat: int
+
+    def to_json(self) -> dict[str, float]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return f"median {self.median_ms:.3f} ms, p90 {self.p90_ms:.3f} ms (n={self.repeat})"
+
+    @classmethod
+    def from_seconds(cls, samples: list[float]) -> Latency:
+        ms = np.asarray(samples) * 1e3
+        return cls(
+            median_ms=float(np.median(ms)),
+            p90_ms=float(np.percentile(ms, 90)),
+            min_ms=float(ms.min()),
+            mean_ms=float(ms.mean()),
+            repeat=len(samples),
+        )
+
+
+def time_calls(call: Callable[[], object], repeat: int, warmup: int = 3) -> Latency:
+    """Time `call` `repeat` times after `warmup` untimed calls."""
+    for _ in range(warmup):
+        call()
+    samples = []
+    for _ in range(max(1, repeat)):
+        t0 = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - t0)
+    return Latency.from_seconds(samples)
