@@ -41,7 +41,7 @@ def run(args) -> int:
         return 0
     for r in rows:
         r["mflops"] = f"{r.pop('flops') / 1e6:.2f}"
-    print_table(rows, ["#", "name", "weight", "mflops", "anchor", "dtypes"])
+    print_table(rows, ["#", "name", "weight", "mflops", "anchor", "dtypes", "path"])
     total = sum(t.flops * t.weight for t in tasks)
     print(f"{len(tasks)} tasks, {sum(t.weight for t in tasks)} calls, {total / 1e6:.1f} MFLOPs")
     return 0
