@@ -58,7 +58,9 @@ def test_dynamic_range_model(tmp_path):
 
 
 def test_int16_activations(tmp_path):
-    data = _retype_activations((MODELS_DIR / "probe_conv_int8.tflite").read_bytes(), TensorType.INT16)
+    data = _retype_activations(
+        (MODELS_DIR / "probe_conv_int8.tflite").read_bytes(), TensorType.INT16
+    )
     message = _load_error(tmp_path, data)
     assert "int16 activations" in message and "CONV_2D" in message
     assert "integer kernels: CONV_2D, DEPTHWISE_CONV_2D" in message
