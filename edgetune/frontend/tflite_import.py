@@ -175,8 +175,7 @@ def load_model(path: str | Path, integer_kernels: bool = True) -> Model:
     mod, _ = relax.frontend.detach_params(mod)
     integer_ops: dict[str, int] = {}
     if info.quantized and integer_kernels:
-        mod, report = integerize(mod)
-        integer_ops = dict(report.integer)
+        mod, integer_ops = integerize(mod)
     return Model(mod=mod, info=info, path=Path(path), integer_ops=integer_ops)
 
 

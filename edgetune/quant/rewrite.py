@@ -60,16 +60,6 @@ class QParams:
         return self.scale.size == 1
 
 
-@dataclass
-class RewriteReport:
-    """How many chains of each op kind became integer kernels."""
-
-    integer: Counter
-
-    def total(self) -> int:
-        return sum(self.integer.values())
-
-
 def _const(expr: Any) -> np.ndarray | None:
     from tvm.ir.expr import Constant
 
@@ -77,7 +67,6 @@ def _const(expr: Any) -> np.ndarray | None:
 
 
 def _is(expr: Any, name: str) -> bool:
-
     return isinstance(expr, relax.Call) and getattr(expr.op, "name", None) == f"relax.{name}"
 
 
@@ -118,7 +107,6 @@ class _Integerizer(relax.PyExprMutator):
 
     # -- helpers on the rewritten program -----------------------------------------------------
     def _def(self, expr: Any) -> Any:
-
         if isinstance(expr, relax.Var):
             bound = self.lookup_binding(expr)
             return bound if bound is not None else expr
@@ -222,7 +210,6 @@ class _Integerizer(relax.PyExprMutator):
         return b.astype(np.int64)
 
     def _rewrite_linear(self, op: Any, bias: Any, out_q: QParams, clamp: tuple) -> Any:
-
         x = self._dequantized(op.args[0])
         w = self._weight(op.args[1])
         if x is None or w is None or not x[1].per_tensor:
@@ -330,8 +317,8 @@ def _activation_range(a: float, b: float, q: QParams, lo: int, hi: int) -> tuple
     return max(lo, quantize(a)), min(hi, quantize(b))
 
 
-def integerize(mod: Any) -> tuple[Any, RewriteReport]:
-    """Rewrite the covered QDQ chains of `mod["main"]` into integer kernels."""
+def integerize(mod: Any) -> tuple[Any, dict[str, int]]:
+    """Rewrite the covered QDQ chains of `mod`; returns it and a count per rewritten TFLite op."""
 
     rewriter = _Integerizer(mod)
     for gv, func in mod.functions_items():
@@ -339,4 +326,4 @@ def integerize(mod: Any) -> tuple[Any, RewriteReport]:
             rewriter.builder_.update_func(gv, rewriter.visit_expr(func))
     out = rewriter.builder_.get()
     out = relax.transform.DeadCodeElimination()(out)
-    return out, RewriteReport(rewriter.counts)
+    return out, dict(rewriter.counts)

@@ -53,28 +53,14 @@ def _register_intrinsics() -> None:
 
 def int8_intrinsic(board: Board) -> str | None:
     """The dot-product intrinsic for int8 tasks on this board's target, or None."""
+    from ..quant.operands import unsigned_activations
+
     target = board.target()
     if str(target.kind.name) != "llvm":
         return None
-    features = target.attrs.get("mattr", []) or []
-    triple = str(target.attrs.get("mtriple", ""))
-    if triple.startswith("aarch64") or any("neon" in str(f) for f in features):
-        return NEON_INTRIN
-    if has_vnni(target):
-        return VNNI_INTRIN
-    return None
-
-
-def has_vnni(target: Any) -> bool:
-    """Whether an x86 LLVM target has AVX-512 VNNI (vpdpbusd)."""
-    from tvm.target.codegen import target_has_features
-
     if str(target.attrs.get("mtriple", "")).startswith("aarch64"):
-        return False
-    try:
-        return bool(target_has_features("avx512vnni", target))
-    except Exception:  # targets LLVM does not know
-        return False
+        return NEON_INTRIN
+    return VNNI_INTRIN if unsigned_activations(target) else None
 
 
 def tensorize_rules(board: Board) -> list[Any]:
