@@ -75,11 +75,15 @@ def main() -> None:
     ap.add_argument("--board", default="host")
     ap.add_argument("--tasks", type=int, default=4)
     ap.add_argument("--trials", type=int, default=32, help="trials per task")
+    ap.add_argument("--build-timeout", type=float, help="seconds (default: the board's)")
     ap.add_argument("--json", default="int8_tasks.json")
     args = ap.parse_args()
 
     register(RuleSet(RULE_SET, "MetaSchedule defaults + edgetune tensorize hooks", _space))
     board = dataclasses.replace(load_board(args.board), rule_set=RULE_SET)
+    if args.build_timeout:
+        measure = dataclasses.replace(board.measure, build_timeout_s=args.build_timeout)
+        board = dataclasses.replace(board, measure=measure)
     target = board.target()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
