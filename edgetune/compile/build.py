@@ -57,7 +57,7 @@ def export_model(
         tuned_tasks=tuned,
         total_tasks=total,
         edgetune_version=__version__,
-        integer_kernels=False,
+        integer_kernels=bool(model.integer_ops),
     )
     write_artifact_meta(out, meta)
     return out

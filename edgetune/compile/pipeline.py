@@ -14,6 +14,8 @@ def lower_for_tuning(mod: Any, target: Any) -> Any:
     import tvm
     from tvm import relax
 
+    from ..quant.operands import prepare_for_target
+
     passes = tvm.transform.Sequential(
         [
             relax.transform.DecomposeOpsForInference(),
@@ -26,4 +28,4 @@ def lower_for_tuning(mod: Any, target: Any) -> Any:
         ]
     )
     with target:
-        return passes(mod)
+        return passes(prepare_for_target(mod, target))

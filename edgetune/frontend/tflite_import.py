@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ class Model:
     mod: Any  # tvm.IRModule
     info: ModelInfo
     path: Path
+    integer_ops: dict[str, int] = field(default_factory=dict)  # op -> count rewritten to int8
 
 
 def read_tflite(path: str | Path) -> tuple[Any, ModelInfo]:
@@ -149,28 +150,33 @@ def _unsupported_ops(model: Any, info: ModelInfo) -> dict[str, int]:
     return {op: n for op, n in info.ops.items() if op not in converter.convert_map}
 
 
-def load_model(path: str | Path) -> Model:
-    """Read, validate and import a TFLite model into a Relax IRModule (weights inlined)."""
+def load_model(path: str | Path, integer_kernels: bool = True) -> Model:
+    """Read, validate and import a TFLite model into a Relax IRModule (weights inlined).
+
+    Quantized models are rewritten into integer kernels (`edgetune.quant`) unless
+    `integer_kernels` is False, which keeps TVM's dequantize -> float op -> quantize import.
+    """
     import tvm
     from tvm import relax
     from tvm.relax.frontend.tflite import from_tflite
+
+    from ..quant import check_quantization, integerize
 
     tfl, info = read_tflite(path)
     unsupported = _unsupported_ops(tfl, info)
     if unsupported:
         listing = ", ".join(f"{op} x{n}" for op, n in unsupported.items())
         raise ModelError(f"{path}: unsupported TFLite operators: {listing}")
-    if info.quantization == "dynamic-range":
-        raise ModelError(
-            f"{path}: dynamic-range quantized model (float activations, int8 weights) is not "
-            "supported; convert it with full-integer quantization (int8 activations) or as float"
-        )
+    check_quantization(tfl, info.quantization, path)
     try:
         mod = from_tflite(tfl)
     except tvm.error.OpNotImplemented as err:
         raise ModelError(f"{path}: {str(err).strip().splitlines()[0]}") from None
     mod, _ = relax.frontend.detach_params(mod)
-    return Model(mod=mod, info=info, path=Path(path))
+    integer_ops: dict[str, int] = {}
+    if info.quantized and integer_kernels:
+        mod, integer_ops = integerize(mod)
+    return Model(mod=mod, info=info, path=Path(path), integer_ops=integer_ops)
 
 
 def random_inputs(info: ModelInfo, seed: int = 0) -> list[np.ndarray]:

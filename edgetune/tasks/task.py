@@ -20,6 +20,7 @@ class Task:
     anchor: str  # name of the anchor block (the heaviest op), e.g. conv2d_nhwc
     dtypes: str  # input dtypes of the anchor block, e.g. "int8,int8" or "float32,float32"
     extracted: Any  # meta_schedule.ExtractedTask
+    path: str = "float"  # int8 (integer kernel) | qdq (float inside dequantize/quantize) | float
 
     @property
     def mod(self) -> Any:
@@ -32,6 +33,7 @@ class Task:
             "flops": self.flops,
             "anchor": self.anchor,
             "dtypes": self.dtypes,
+            "path": self.path,
         }
 
 
@@ -50,6 +52,8 @@ def extract_tasks(fused_mod: Any, target: Any) -> list[Task]:
     from tvm.s_tir.analysis import estimate_tir_flops
     from tvm.s_tir.meta_schedule.relax_integration import extract_tasks as ms_extract
 
+    from ..quant.paths import kernel_path
+
     tasks = []
     for ext in ms_extract(fused_mod, target, module_equality=MODULE_EQUALITY):
         mod = ext.dispatched[0]
@@ -62,6 +66,7 @@ def extract_tasks(fused_mod: Any, target: Any) -> list[Task]:
                 anchor=anchor,
                 dtypes=dtypes,
                 extracted=ext,
+                path=kernel_path(mod),
             )
         )
     tasks.sort(key=lambda t: -t.flops * t.weight)

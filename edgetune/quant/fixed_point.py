@@ -1,0 +1,94 @@
+"""TFLite's fixed-point requantization: multiplier/shift parameters (numpy) and the kernels' math
+(TE expressions), following tensorflow/lite/kernels/internal/common.h and quantization_util.cc.
+
+A real scale r is stored as a 32-bit multiplier M in [2^30, 2^31) and a shift s with
+r = M * 2^(s - 31). MultiplyByQuantizedMultiplier(x, M, s) is
+RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x * 2^max(s, 0), M), max(-s, 0)):
+a rounded high multiply followed by a round-half-away-from-zero right shift.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def quantize_multiplier(real: Any) -> tuple[np.ndarray, np.ndarray]:
+    """QuantizeMultiplier for each element of `real` (float64): (multiplier int32, shift int32)."""
+    real = np.atleast_1d(np.asarray(real, dtype=np.float64))
+    mantissa, exponent = np.frexp(real)
+    # TfLiteRound is std::round (half away from zero); mantissa >= 0 here.
+    q = np.floor(mantissa * float(1 << 31) + 0.5).astype(np.int64)
+    exponent = exponent.astype(np.int64)
+    full = q == (1 << 31)
+    q[full] //= 2
+    exponent[full] += 1
+    tiny = exponent < -31
+    q[tiny] = 0
+    exponent[tiny] = 0
+    return q.astype(np.int32), exponent.astype(np.int32)
+
+
+def mean_multiplier(multiplier: int, shift: int, count: int) -> tuple[int, int]:
+    """Fold 1/count into (multiplier, shift) as TFLite's QuantizedMeanOrSum does."""
+    n_shift = min(count.bit_length() - 1, 32, 31 + shift)
+    return int((multiplier << n_shift) // count), shift - n_shift
+
+
+def _i64(x: Any) -> Any:
+    from tvm import tirx
+
+    if isinstance(x, int | np.integer):
+        return tirx.const(int(x), "int64")
+    return x.astype("int64")
+
+
+def rounding_divide_by_pot(x: Any, exponent: Any) -> Any:
+    """RoundingDivideByPOT(x, e) on int64: x / 2^e rounded half away from zero.
+
+    TFLite adds one when the remainder exceeds (mask >> 1) + (x < 0); for e > 0 that equals
+    floor((x + 2^(e-1) - (x < 0)) / 2^e), written with one arithmetic shift (x >> 63 is -1
+    for negative x).
+    """
+    from tvm import tirx
+
+    zero = tirx.const(0, "int64")
+    e = _i64(exponent)
+    half = (tirx.const(1, "int64") << e) >> tirx.const(1, "int64")
+    negative = tirx.Select(e > zero, x >> tirx.const(63, "int64"), zero)
+    return (x + half + negative) >> e
+
+
+def multiply_by_quantized_multiplier(x: Any, multiplier: Any, shift: Any) -> Any:
+    """MultiplyByQuantizedMultiplier(x, M, s) on an int32 expression; returns int64 (fits int32).
+
+    SaturatingRoundingDoublingHighMul(a, M) is (a*M + nudge) / 2^31 with C truncation, nudge =
+    2^30 for a*M >= 0 and 1 - 2^30 otherwise, which equals floor((a*M + 2^30) / 2^31) for
+    every sign: one add and one arithmetic shift. Its saturating case (a = M = INT32_MIN)
+    cannot occur because M > 0.
+    """
+    from tvm import tirx
+
+    zero = tirx.const(0, "int64")
+    shift = _i64(shift)
+    left = tirx.max(shift, zero)
+    right = tirx.max(-shift, zero)
+    product = (_i64(x) << left) * _i64(multiplier)
+    high = (product + tirx.const(1 << 30, "int64")) >> tirx.const(31, "int64")
+    return rounding_divide_by_pot(high, right)
+
+
+def saturate(x: Any, lo: int, hi: int, dtype: str) -> Any:
+    """Clamp an int64 expression to [lo, hi] and cast it to `dtype`."""
+    from tvm import tirx
+
+    return tirx.min(tirx.max(x, tirx.const(lo, "int64")), tirx.const(hi, "int64")).astype(dtype)
+
+
+def round_half_away_divide(x: Any, n: Any) -> Any:
+    """(x + n/2) / n for x > 0, (x - n/2) / n otherwise, C truncation (TFLite AveragePool)."""
+    from tvm import tirx
+
+    half = tirx.truncdiv(n, 2)
+    return tirx.Select(x > 0, tirx.truncdiv(x + half, n), tirx.truncdiv(x - half, n))

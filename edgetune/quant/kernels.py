@@ -1,0 +1,117 @@
+"""TE computations of the integer kernels the rewrite emits (with `BlockBuilder.emit_te`).
+
+Each one is elementwise or a small reduction, so Relax's FuseOps fuses the requantization into
+the epilogue of the int32 convolution before it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tvm import te, tirx
+
+from .fixed_point import (
+    mean_multiplier,
+    multiply_by_quantized_multiplier,
+    quantize_multiplier,
+    round_half_away_divide,
+    saturate,
+)
+
+if TYPE_CHECKING:
+    from .rewrite import QParams
+
+Clamp = tuple[int, int, str]  # activation min, max, output dtype
+
+ADD_LEFT_SHIFT = 20  # TFLite add.cc, 8-bit inputs
+
+
+def requantize_per_channel(acc: te.Tensor, mult: te.Tensor, shift: te.Tensor, zp: int, clamp):
+    """int32 accumulator -> MultiplyByQuantizedMultiplier per output channel + zp -> clamp."""
+    lo, hi, dtype = clamp
+
+    def f(*i):
+        c = i[-1]
+        v = multiply_by_quantized_multiplier(acc(*i), mult[c], shift[c]) + zp
+        return saturate(v, lo, hi, dtype)
+
+    return te.compute(acc.shape, f, name="requantize")
+
+
+def quantized_add(a: te.Tensor, b: te.Tensor, qa: QParams, qb: QParams, qo: QParams, clamp):
+    """TFLite's 8-bit ADD: both inputs to a shared 2^20-scaled domain, sum, requantize."""
+    lo, hi, dtype = clamp
+    sa, sb, so = (float(q.scale.reshape(-1)[0]) for q in (qa, qb, qo))
+    twice_max = 2.0 * max(sa, sb)
+    (ma,), (sha,) = quantize_multiplier(sa / twice_max)
+    (mb,), (shb,) = quantize_multiplier(sb / twice_max)
+    (mo,), (sho,) = quantize_multiplier(twice_max / (float(1 << ADD_LEFT_SHIFT) * so))
+
+    def scaled(x: te.Tensor, zp: int, m: int, s: int, i: Any) -> Any:
+        shifted = (x(*i).astype("int32") - zp) * (1 << ADD_LEFT_SHIFT)
+        return multiply_by_quantized_multiplier(shifted, int(m), int(s))
+
+    def f(*i):
+        total = scaled(a, qa.zp, ma, sha, i) + scaled(b, qb.zp, mb, shb, i)
+        out = multiply_by_quantized_multiplier(total.astype("int32"), int(mo), int(sho)) + qo.zp
+        return saturate(out, lo, hi, dtype)
+
+    return te.compute(a.shape, f, name="quantized_add")
+
+
+def quantized_mean_hw(x: te.Tensor, qx: QParams, qo: QParams, keepdims: bool, clamp):
+    """MEAN over H and W of NHWC: int32 sum, then one requantization with 1/(H*W) folded in."""
+    lo, hi, dtype = clamp
+    n, h, w, c = (int(d) for d in x.shape)
+    count = h * w
+    (m,), (s,) = quantize_multiplier(float(qx.scale.reshape(-1)[0]) / float(qo.scale))
+    m, s = mean_multiplier(int(m), int(s), count)
+    rh = te.reduce_axis((0, h), name="rh")
+    rw = te.reduce_axis((0, w), name="rw")
+    total = te.compute(
+        (n, c), lambda b, k: te.sum(x[b, rh, rw, k].astype("int32"), axis=[rh, rw]), name="sum"
+    )
+
+    def f(b, k):
+        v = multiply_by_quantized_multiplier(total[b, k] - qx.zp * count, m, s) + qo.zp
+        return saturate(v, lo, hi, dtype)
+
+    if keepdims:
+        return te.compute((n, 1, 1, c), lambda b, i, j, k: f(b, k), name="quantized_mean")
+    return te.compute((n, c), f, name="quantized_mean")
+
+
+def average_pool_nhwc(x: te.Tensor, pool: tuple, strides: tuple, padding: tuple):
+    """TFLite's integer AVERAGE_POOL_2D: sum of the valid window / count, rounded half away."""
+    n, h, w, c = (int(d) for d in x.shape)
+    kh, kw = pool
+    sh, sw = strides
+    top, left, bottom, right = padding
+    oh = (h + top + bottom - kh) // sh + 1
+    ow = (w + left + right - kw) // sw + 1
+    ry = te.reduce_axis((0, kh), name="ry")
+    rx = te.reduce_axis((0, kw), name="rx")
+
+    def inside(y: Any, xx: Any) -> Any:
+        return tirx.all(y >= 0, y < h, xx >= 0, xx < w)
+
+    def window_sum(b, i, j, k):
+        y, xx = i * sh - top + ry, j * sw - left + rx
+        value = tirx.if_then_else(
+            inside(y, xx),
+            x[b, tirx.max(tirx.min(y, h - 1), 0), tirx.max(tirx.min(xx, w - 1), 0), k].astype(
+                "int32"
+            ),
+            0,
+        )
+        return te.sum(value, axis=[ry, rx])
+
+    total = te.compute((n, oh, ow, c), window_sum, name="pool_sum")
+
+    def f(b, i, j, k):
+        y0, x0 = i * sh - top, j * sw - left
+        rows = tirx.min(y0 + kh, h) - tirx.max(y0, 0)
+        cols = tirx.min(x0 + kw, w) - tirx.max(x0, 0)
+        return round_half_away_divide(total[b, i, j, k], rows * cols).astype(x.dtype)
+
+    return te.compute((n, oh, ow, c), f, name="average_pool")

@@ -1,0 +1,329 @@
+"""Integer rewrite of TVM's QDQ import of quantized TFLite models.
+
+TVM 0.27 imports every quantized op as dequantize -> float op -> quantize. This pass finds those
+chains in the Relax function and replaces each one it covers by the integer computation of
+TFLite's reference kernels:
+
+- CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED: int8 x int8 products accumulated in int32
+  (explicit pad with the input zero point, conv2d with out_dtype int32, weights in HWOI so the
+  output channel and reduction axes are innermost), int32 bias with the input zero point's
+  contribution folded in (bias - zx * sum(w)), per-channel fixed-point requantization;
+  FULLY_CONNECTED is a 1x1 conv over the batch.
+- ADD: both inputs rescaled to a common 2^20-scaled integer domain (TFLite's add.cc), summed,
+  requantized.
+- MEAN (over H, W): int32 sum, one requantization with 1/N folded into the multiplier
+  (TFLite's QuantizedMeanOrSum).
+- AVERAGE_POOL_2D: int32 window sum divided by the count of valid elements, rounded half away
+  from zero (TVM's import truncates).
+
+A float relu/relu6 clip between the float op and its quantize is folded into the saturating
+clamp; quantized-domain clips stay as integer clips. Chains the pass does not cover (other ops,
+weights with non-zero zero points, broadcasting ADD) keep the QDQ form.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import numpy as np
+from tvm import relax
+
+from . import kernels
+from .fixed_point import quantize_multiplier
+
+INTEGER_OPS = (
+    "CONV_2D",
+    "DEPTHWISE_CONV_2D",
+    "FULLY_CONNECTED",
+    "ADD",
+    "AVERAGE_POOL_2D",
+    "MEAN",
+)
+
+
+@dataclass(frozen=True)
+class QParams:
+    """Scale(s) and zero point(s) of a quantized tensor, as TFLite stores them (float32)."""
+
+    scale: np.ndarray  # float32, shape () or (C,)
+    zero_point: np.ndarray  # int64, same shape
+
+    @property
+    def zp(self) -> int:
+        return int(self.zero_point.reshape(-1)[0])
+
+    @property
+    def per_tensor(self) -> bool:
+        return self.scale.size == 1
+
+
+def _const(expr: Any) -> np.ndarray | None:
+    from tvm.ir.expr import Constant
+
+    return expr.value.numpy() if isinstance(expr, Constant) else None
+
+
+def _is(expr: Any, name: str) -> bool:
+    return isinstance(expr, relax.Call) and getattr(expr.op, "name", None) == f"relax.{name}"
+
+
+def _number(expr: Any) -> float | None:
+    """A scalar from a PrimValue/IntImm/FloatImm/constant argument."""
+    value = getattr(expr, "value", expr)
+    if hasattr(value, "numpy"):
+        return float(value.numpy())
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _qparams(call: Any) -> QParams | None:
+    scale, zp = _const(call.args[1]), _const(call.args[2])
+    if scale is None or zp is None:
+        return None
+    return QParams(scale.astype(np.float32), zp.astype(np.int64))
+
+
+def _dtype(expr: Any) -> str:
+    return str(expr.ty.dtype)
+
+
+def _range(dtype: str) -> tuple[int, int]:
+    info = np.iinfo(dtype)
+    return int(info.min), int(info.max)
+
+
+@relax.expr_functor.mutator
+class _Integerizer(relax.PyExprMutator):
+    """Post-order rewrite of `quantize(...)` and quantized average-pool calls."""
+
+    def __init__(self, mod: Any) -> None:
+        super().__init__(mod)
+        self.counts: Counter = Counter()
+
+    # -- helpers on the rewritten program -----------------------------------------------------
+    def _def(self, expr: Any) -> Any:
+        if isinstance(expr, relax.Var):
+            bound = self.lookup_binding(expr)
+            return bound if bound is not None else expr
+        return expr
+
+    def _dequantized(self, expr: Any) -> tuple[Any, QParams] | None:
+        """(integer operand, its qparams) if `expr` is dequantize(x)."""
+        call = self._def(expr)
+        if not _is(call, "dequantize"):
+            return None
+        q = _qparams(call)
+        return (call.args[0], q) if q is not None else None
+
+    def _weight(self, expr: Any) -> tuple[np.ndarray, QParams] | None:
+        """Constant integer weight behind dequantize (through reshape/permute_dims)."""
+        call = self._def(expr)
+        reshape = None
+        if _is(call, "reshape"):
+            reshape = [int(d) for d in call.ty.shape]
+            call = self._def(call.args[0])
+        deq = self._dequantized(call)
+        if deq is None:
+            return None
+        source, q = deq
+        source = self._def(source)
+        axes = None
+        if _is(source, "permute_dims"):
+            axes = [int(a) for a in source.attrs.axes]
+            source = self._def(source.args[0])
+        w = _const(source)
+        if w is None or w.dtype != np.int8 or np.any(q.zero_point != 0):
+            return None
+        if axes is not None:
+            w = np.transpose(w, axes)
+        if reshape is not None:
+            w = w.reshape(reshape)
+        return w, q
+
+    # -- the visitor --------------------------------------------------------------------------
+    def visit_call_(self, call: Any) -> Any:
+        call = self.visit_expr_post_order(call)
+        if _is(call, "quantize"):
+            out = self._rewrite_quantize(call)
+            return call if out is None else out
+        if _is(call, "astype"):
+            out = self._rewrite_avg_pool(call)
+            return call if out is None else out
+        return call
+
+    def _rewrite_quantize(self, call: Any) -> Any:
+        out_q = _qparams(call)
+        out_dtype = str(call.attrs.out_dtype)
+        if out_q is None or not out_q.per_tensor or out_dtype not in ("int8", "uint8"):
+            return None
+        lo, hi = _range(out_dtype)
+        body = self._def(call.args[0])
+        if _is(body, "clip"):  # float relu / relu6 between the op and its quantize
+            a, b = _number(body.args[1]), _number(body.args[2])
+            if a is None or b is None:
+                return None
+            lo, hi = _activation_range(a, b, out_q, lo, hi)
+            body = self._def(body.args[0])
+        bias = None
+        if _is(body, "add"):
+            bias = self._bias(body.args[1])
+            if bias is not None:
+                body = self._def(body.args[0])
+        bb = self.builder_
+        clamp = (lo, hi, out_dtype)
+        if _is(body, "nn.conv2d") or _is(body, "matmul"):
+            return self._rewrite_linear(body, bias, out_q, clamp)
+        if bias is None and _is(body, "add"):
+            a, b = self._dequantized(body.args[0]), self._dequantized(body.args[1])
+            if a is None or b is None or not (a[1].per_tensor and b[1].per_tensor):
+                return None
+            if [int(d) for d in a[0].ty.shape] != [int(d) for d in b[0].ty.shape]:
+                return None
+            self.counts["ADD"] += 1
+            return _emit_te(
+                bb, kernels.quantized_add, a[0], b[0], qa=a[1], qb=b[1], qo=out_q, clamp=clamp
+            )
+        if bias is None and _is(body, "mean"):
+            x = self._dequantized(body.args[0])
+            axes = sorted(int(a) % 4 for a in body.attrs.axis) if body.attrs.axis else []
+            if x is None or axes != [1, 2] or len(x[0].ty.shape) != 4:
+                return None
+            self.counts["MEAN"] += 1
+            keep = bool(body.attrs.keepdims)
+            return _emit_te(
+                bb, kernels.quantized_mean_hw, x[0], qx=x[1], qo=out_q, keepdims=keep, clamp=clamp
+            )
+        return None
+
+    def _bias(self, expr: Any) -> np.ndarray | None:
+        deq = self._dequantized(expr)
+        if deq is None:
+            return None
+        b = _const(self._def(deq[0]))
+        if b is None or b.dtype != np.int32 or np.any(deq[1].zero_point != 0):
+            return None
+        return b.astype(np.int64)
+
+    def _rewrite_linear(self, op: Any, bias: Any, out_q: QParams, clamp: tuple) -> Any:
+        x = self._dequantized(op.args[0])
+        w = self._weight(op.args[1])
+        if x is None or w is None or not x[1].per_tensor:
+            return None
+        data, xq = x
+        weight, wq = w
+        if _is(op, "matmul"):  # FULLY_CONNECTED: (B, K) x (K, N) as a 1x1 conv over the batch
+            if len(data.ty.shape) != 2 or weight.ndim != 2:
+                return None
+            kind, batch = "FULLY_CONNECTED", int(data.ty.shape[0])
+            data = self.builder_.emit(relax.op.reshape(data, (1, 1, batch, weight.shape[0])))
+            weight = weight.T.reshape(1, 1, weight.shape[1], weight.shape[0])
+            attrs = dict(strides=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1)
+        else:
+            a = op.attrs
+            if a.data_layout != "NHWC" or a.out_layout not in ("NHWC", None):
+                return None
+            groups = int(a.groups)
+            if a.kernel_layout == "HWIO" and groups == 1:
+                weight, kind = weight.transpose(0, 1, 3, 2), "CONV_2D"
+            elif a.kernel_layout == "HWOI" and groups > 1 and weight.shape[3] == 1:
+                kind = "DEPTHWISE_CONV_2D"
+            else:
+                return None
+            attrs = dict(
+                strides=tuple(int(s) for s in a.strides),
+                padding=tuple(int(p) for p in a.padding),
+                dilation=tuple(int(d) for d in a.dilation),
+                groups=groups,
+            )
+        out = self._integer_conv(data, xq, weight, wq, bias, attrs, out_q, clamp)
+        if kind == "FULLY_CONNECTED":
+            out = self.builder_.emit(relax.op.reshape(out, op.ty.shape))
+        self.counts[kind] += 1
+        return out
+
+    def _integer_conv(
+        self, data, xq, weight, wq, bias, attrs: dict, out_q: QParams, clamp: tuple
+    ) -> Any:
+        """pad(x, zx) -> conv2d int32 (HWOI) -> + (bias - zx*sum w) -> requantize."""
+
+        bb = self.builder_
+        top, left, bottom, right = attrs.pop("padding")
+        if top or left or bottom or right:
+            pad = [0, 0, top, bottom, left, right, 0, 0]
+            data = bb.emit(relax.op.nn.pad(data, pad, pad_value=float(xq.zp)))
+        acc = bb.emit(
+            relax.op.nn.conv2d(
+                data,
+                relax.const(weight, "int8"),
+                **attrs,
+                data_layout="NHWC",
+                kernel_layout="HWOI",
+                out_dtype="int32",
+            )
+        )
+        channels = weight.shape[2]
+        w_sum = weight.astype(np.int64).sum(axis=(0, 1, 3))
+        total_bias = (bias if bias is not None else 0) - xq.zp * w_sum
+        acc = bb.emit(relax.op.add(acc, relax.const(total_bias.astype(np.int32), "int32")))
+        w_scale = np.broadcast_to(wq.scale.reshape(-1), (channels,)).astype(np.float64)
+        real = np.float64(xq.scale.reshape(-1)[0]) * w_scale / np.float64(out_q.scale)
+        mult, shift = quantize_multiplier(real)
+        mult_c, shift_c = relax.const(mult, "int32"), relax.const(shift, "int32")
+        return _emit_te(
+            bb, kernels.requantize_per_channel, acc, mult_c, shift_c, zp=out_q.zp, clamp=clamp
+        )
+
+    def _rewrite_avg_pool(self, call: Any) -> Any:
+        """astype(avg_pool2d(astype(x, int32)), int8) -> rounded integer average pool."""
+        out_dtype = str(call.attrs.dtype)
+        pool = self._def(call.args[0])
+        if out_dtype not in ("int8", "uint8") or not _is(pool, "nn.avg_pool2d"):
+            return None
+        widened = self._def(pool.args[0])
+        if not _is(widened, "astype") or _dtype(widened.args[0]) != out_dtype:
+            return None
+        a = pool.attrs
+        if a.layout != "NHWC" or bool(a.ceil_mode) or any(int(d) != 1 for d in a.dilation):
+            return None
+        self.counts["AVERAGE_POOL_2D"] += 1
+        return _emit_te(
+            self.builder_,
+            kernels.average_pool_nhwc,
+            widened.args[0],
+            pool=tuple(int(k) for k in a.pool_size),
+            strides=tuple(int(s) for s in a.strides),
+            padding=tuple(int(p) for p in a.padding),
+        )
+
+
+def _emit_te(bb: Any, func: Any, *tensors: Any, **params: Any) -> Any:
+    """Emit a TE kernel whose non-tensor parameters are bound in Python."""
+    return bb.emit_te(partial(func, **params), *tensors, primfunc_name_hint=func.__name__)
+
+
+def _activation_range(a: float, b: float, q: QParams, lo: int, hi: int) -> tuple[int, int]:
+    """CalculateActivationRangeQuantized: zero_point + round(f / scale), clamped to the type."""
+    scale = np.float32(q.scale.reshape(-1)[0])
+
+    def quantize(f: float) -> int:
+        v = np.float32(f) / scale
+        return q.zp + int(np.sign(v) * np.floor(abs(v) + 0.5))
+
+    return max(lo, quantize(a)), min(hi, quantize(b))
+
+
+def integerize(mod: Any) -> tuple[Any, dict[str, int]]:
+    """Rewrite the covered QDQ chains of `mod`; returns it and a count per rewritten TFLite op."""
+
+    rewriter = _Integerizer(mod)
+    for gv, func in mod.functions_items():
+        if isinstance(func, relax.Function):
+            rewriter.builder_.update_func(gv, rewriter.visit_expr(func))
+    out = rewriter.builder_.get()
+    out = relax.transform.DeadCodeElimination()(out)
+    return out, dict(rewriter.counts)

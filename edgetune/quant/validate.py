@@ -1,0 +1,74 @@
+"""Quantized models edgetune cannot compile, reported as one line naming the op(s)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from ..errors import ModelError
+from .rewrite import INTEGER_OPS
+
+SUPPORTED = (
+    "float models and full-integer int8/uint8 models (int8/uint8 activations and weights); "
+    f"integer kernels: {', '.join(INTEGER_OPS)}"
+)
+
+
+def _listing(ops: Counter) -> str:
+    return ", ".join(f"{op} x{n}" if n > 1 else op for op, n in sorted(ops.items()))
+
+
+def _op_inputs(model: Any):
+    """(op name, [(input position, dtype, quantized)]) for every operator of subgraph 0."""
+    from ..frontend.tflite_import import _TFLITE_DTYPES, _op_name
+
+    sg = model.Subgraphs(0)
+    for i in range(sg.OperatorsLength()):
+        op = sg.Operators(i)
+        inputs = []
+        for pos, idx in enumerate(op.InputsAsNumpy() if op.InputsLength() else []):
+            if idx < 0:
+                continue
+            t = sg.Tensors(int(idx))
+            q = t.Quantization()
+            quantized = q is not None and q.ScaleLength() > 0
+            inputs.append((pos, _TFLITE_DTYPES.get(t.Type(), "?"), quantized))
+        yield _op_name(model, op), inputs
+
+
+def check_quantization(model: Any, quantization: str, path: str | Path) -> None:
+    """Raise ModelError for dynamic-range or int16 models and unsupported quantized ops."""
+    from tvm.relax.frontend.tflite.tflite_frontend import OperatorConverter
+
+    if quantization == "float":
+        return
+    offenders: Counter = Counter()
+    if quantization == "dynamic-range":
+        for op, inputs in _op_inputs(model):
+            act = inputs[0][1] if inputs else ""
+            if act.startswith("float") and any(q and d in ("int8", "uint8") for _, d, q in inputs):
+                offenders[op] += 1
+        raise ModelError(
+            f"{path}: dynamic-range quantization (float activations, int8 weights) in "
+            f"{_listing(offenders)} is not supported; edgetune compiles {SUPPORTED}"
+        )
+    if quantization == "int16":
+        for op, inputs in _op_inputs(model):
+            if inputs and inputs[0][1] == "int16":
+                offenders[op] += 1
+        raise ModelError(
+            f"{path}: int16 activations (16x8 quantization) in {_listing(offenders)} are not "
+            f"supported; edgetune compiles {SUPPORTED}"
+        )
+    known = OperatorConverter._SUPPORTED_QUANTIZED_OPS
+    for op, inputs in _op_inputs(model):
+        if op not in known and any(q for _, _, q in inputs):
+            offenders[op] += 1
+    if offenders:
+        raise ModelError(
+            f"{path}: quantized {_listing(offenders)} not supported; integer kernels: "
+            f"{', '.join(INTEGER_OPS)}; {len(known) - len(INTEGER_OPS)} other quantized ops "
+            "(QUANTIZE, SOFTMAX, RESHAPE, MAX_POOL_2D, ...) run through TVM's "
+            "dequantize/float/quantize import"
+        )
