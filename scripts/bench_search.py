@@ -43,16 +43,16 @@ def trials_to_reach(curve: list[list], target_ms: float) -> int | None:
     return next((n for n, est in curve if est is not None and est <= target_ms), None)
 
 
-def subset(model, board, per_family: int | None) -> set[str] | None:
-    """Names of the `per_family` heaviest tasks of every family (None: all tasks)."""
-    if not per_family:
+def subset(model, board, per_family: int | None, families: list[str] | None) -> set[str] | None:
+    """Names of the `per_family` heaviest tasks of every family (or of `families`); None: all."""
+    if not per_family and not families:
         return None
     target = board.target()
     tasks = extract_tasks(lower_for_tuning(model.mod, target), target)  # heaviest first
     kept: dict[str, list[str]] = {}
     for t in tasks:
         members = kept.setdefault(t.family, [])
-        if len(members) < per_family:
+        if (not families or t.family in families) and len(members) < (per_family or len(tasks)):
             members.append(t.name)
     return {name for names in kept.values() for name in names}
 
@@ -190,6 +190,7 @@ def main() -> int:
         type=int,
         help="tune only the N heaviest tasks of each family (default: all)",
     )
+    ap.add_argument("--families", nargs="+", help="tune only the tasks of these families")
     ap.add_argument(
         "--build-timeout", type=float, default=300, help="seconds per candidate build (busy hosts)"
     )
@@ -207,7 +208,7 @@ def main() -> int:
     model = load_model(MODELS_DIR / f"{args.model}.tflite")
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    keep = subset(model, board, args.per_family)
+    keep = subset(model, board, args.per_family, args.families)
     runs: list[dict] = []
     report = {
         "model": args.model,

@@ -104,7 +104,7 @@ def prepare_family_search(
     warm_started = cost_model.restore(other, skip=restored) if other else []
     plan = ForeseePlan()
     scheduler = FamilyScheduler(
-        [SchedulerTask(t.name, t.family, float(t.weight), t.flops) for t in tasks],
+        [SchedulerTask(t.name, t.family, float(t.weight), max(t.flops, 1.0)) for t in tasks],
         plan,
         foresee_trials=foresee,
     )

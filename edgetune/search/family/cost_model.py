@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +55,8 @@ class FamilyCostModel(PyCostModel):
         for fam, model in self.models.items():
             path = state_path(records_dir, fam)
             if fam not in skip and path.is_file():
-                model.load(str(path))
+                with _quiet_xgboost():
+                    model.load(str(path))
                 loaded.append(fam)
         return loaded
 
@@ -83,7 +86,14 @@ class FamilyCostModel(PyCostModel):
         path = state_path(records_dir, family)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.tar")
-        with warnings.catch_warnings():  # xgboost: "Saving model in the UBJSON format"
-            warnings.simplefilter("ignore", UserWarning)
+        with _quiet_xgboost():
             model.save(str(tmp))
         os.replace(tmp, path)  # a kill mid-save never leaves a damaged state
+
+
+@contextmanager
+def _quiet_xgboost() -> Iterator[None]:
+    """XGBModel's tar holds "model.bin": xgboost warns that it guesses the format (UBJSON)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        yield
