@@ -56,3 +56,10 @@ def test_no_task_starves():
     sched.history = [[1e-3], [1e-3], [1e-3], [1e-9]]  # dw never worth a round by gain
     picks = [pick(sched) for _ in range(14)]
     assert 3 in picks[4:]  # after the warm-up, dw still gets a round within starve_after picks
+
+
+def test_resumed_tasks_skip_the_warmup():
+    plan = ForeseePlan()
+    sched = FamilyScheduler(TASKS, plan, foresee_trials=2, known_best=[1e-3, None, 1e-3, 1e-4])
+    assert pick(sched) == 1 and plan.take("pw_small") is None  # the only task without records
+    assert sched.history[0] == [1e-3]

@@ -144,6 +144,7 @@ def tune_model(
             remaining,
             board,
             warm_start=warm_start,
+            known_best=progress.best_s,
             per_round=per_round,
             num_tuning_cores=board.measure.build_workers,
         )

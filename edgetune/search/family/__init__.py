@@ -88,10 +88,14 @@ def prepare_family_search(
     board: Board,
     *,
     warm_start: str | Path | None = None,
+    known_best: list[float | None] | None = None,
     per_round: int | None = None,
     num_tuning_cores: int | None = None,
 ) -> FamilySearch:
-    """Cost model, scheduler and foresee plan for tuning `tasks` into `records_dir`."""
+    """Cost model, scheduler and foresee plan for tuning `tasks` into `records_dir`.
+
+    `known_best` holds each task's best latency in the records already (a resumed run), so
+    measured tasks skip the warm-up."""
     families = {t.name: t.family for t in tasks}
     auto_round, foresee = family_rounds(budget, len(tasks), len(set(families.values())))
     per_round = per_round or auto_round
@@ -107,5 +111,6 @@ def prepare_family_search(
         [SchedulerTask(t.name, t.family, float(t.weight), max(t.flops, 1.0)) for t in tasks],
         plan,
         foresee_trials=foresee,
+        known_best=known_best,
     )
     return FamilySearch(cost_model, scheduler, plan, per_round, foresee, restored, warm_started)

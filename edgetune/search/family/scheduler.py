@@ -3,9 +3,9 @@
 Runs inside MetaSchedule's TaskScheduler loop (a PyTaskScheduler: MetaSchedule builds, runs and
 calls the measure callbacks; this class only picks the next task):
 
-1. Warm-up: the heaviest unmeasured task of a family gets a full round, then every other
-   unmeasured member gets a foresee round (only the `foresee_trials` best candidates of a
-   search with the family model just trained on the first member).
+1. Warm-up (tasks without records): the heaviest unmeasured task of a family gets a full
+   round, then every other unmeasured member gets a foresee round (only the `foresee_trials`
+   best candidates of a search with the family model just trained on the first member).
 2. Then each main round goes to the task with the largest estimated end-to-end gain (Ansor's
    gradient: weight x (alpha x recent improvement + (1 - alpha) x expected improvement, the
    latter bounded by what the family's best throughput suggests)), followed by foresee rounds
@@ -46,6 +46,7 @@ class FamilyScheduler(PyTaskScheduler):
         tasks: list[SchedulerTask],
         plan: ForeseePlan,
         foresee_trials: int,
+        known_best: list[float | None] | None = None,
         foresee_width: int = 2,
         starve_after: int | None = None,
         alpha: float = 0.2,
@@ -59,8 +60,10 @@ class FamilyScheduler(PyTaskScheduler):
         self.foresee_width = foresee_width
         self.starve_after = starve_after or 2 * len(tasks)
         self.alpha, self.beta, self.window = alpha, beta, window
-        self.history: list[list[float]] = [[] for _ in tasks]  # best latency after each round
-        self.last_pick = [-1] * len(tasks)
+        # best latency after each round; a resumed run starts from the records' best
+        known = known_best or [None] * len(tasks)
+        self.history: list[list[float]] = [[b] if b is not None else [] for b in known]
+        self.last_pick = [0 if b is not None else -1 for b in known]  # -1: warm-up pending
         self.decisions = 0
         self.queue: list[int] = []  # foresee rounds planned
         self.foresee_rounds = 0
