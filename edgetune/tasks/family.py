@@ -1,10 +1,9 @@
 """Task families: tasks whose anchor blocks have the same loop structure, by static analysis.
 
 A family key names the anchor op (block name without numbers), its sliding window (extents of
-the reduction axes that move together with an output axis in the data read: 3x3x1 is a
-depthwise 3x3), the
-stride of that window and the input dtypes: `conv2d_nhwc-k1x1-s1-float32`,
-`group_conv2d_nhwc-k3x3-s2-float32`, `matmul-float32`. Members of a family share a cost model
+the reduction axes that move together with an output axis in the data read; 3x3x1 is a
+depthwise 3x3), the stride of that window and the input dtypes: `conv2d_nhwc-k1x1-s1-float32`,
+`group_conv2d_nhwc-k3x3x1-s2-float32`, `matmul-float32`. Members of a family share a cost model
 during `--search family` (their schedules' features mean the same thing).
 """
 
@@ -33,7 +32,7 @@ def family_of(mod: Any) -> str:
 def _window(block: Any) -> tuple[list[int], int]:
     """(extents of the sliding-window reduction axes, stride) from the block's first read.
 
-    A data index that uses exactly one reduction axis and some output axes slides a window; its
+    A data index that uses exactly one reduction axis and one output axis slides a window; its
     stride follows from the read buffer's extent: (in - window) / (out - 1).
     """
     from tvm.tirx.analysis import undefined_vars
