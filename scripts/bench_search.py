@@ -21,7 +21,9 @@ import json
 import shutil
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
+from multiprocessing import get_context
 from pathlib import Path
 from statistics import median
 
@@ -92,6 +94,18 @@ def tune_run(model, board, work: Path, method: str, budget: int, seed: int, keep
         "artifact": str(artifact),
         "tuned_tasks": tuned,
     }
+
+
+def _board(args):
+    board = load_board(args.board)
+    return replace(board, measure=replace(board.measure, build_timeout_s=args.build_timeout))
+
+
+def _tune_job(job) -> dict:
+    """tune_run in a worker process (for --parallel)."""
+    args, method, budget, seed, keep = job
+    model = load_model(MODELS_DIR / f"{args.model}.tflite")
+    return tune_run(model, _board(args), Path(args.work), method, budget, seed, keep)
 
 
 def time_artifacts(runs: list[dict], board, model, rounds: int, repeat: int) -> None:
@@ -199,12 +213,14 @@ def main() -> int:
     ap.add_argument("--work", default="bench_search_work", help="records folders go here")
     ap.add_argument("--json", help="write results here (also written after every run)")
     ap.add_argument("--plot", help="PNG of the curves (default: next to --json, or ./)")
+    ap.add_argument(
+        "--parallel", action="store_true", help="run the two methods of a seed concurrently"
+    )
     ap.add_argument("--time-rounds", type=int, default=5, help="interleaved timing passes")
     ap.add_argument("--repeat", type=int, default=20, help="timed runs per pass")
     args = ap.parse_args()
 
-    board = load_board(args.board)
-    board = replace(board, measure=replace(board.measure, build_timeout_s=args.build_timeout))
+    board = _board(args)
     model = load_model(MODELS_DIR / f"{args.model}.tflite")
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -217,6 +233,7 @@ def main() -> int:
         "seeds": args.seeds,
         "per_family": args.per_family,
         "build_timeout_s": args.build_timeout,
+        "parallel": args.parallel,
         "tasks_tuned": sorted(keep) if keep else "all",
         "runs": runs,
     }
@@ -227,6 +244,12 @@ def main() -> int:
 
     for budget in args.budgets:
         for seed in args.seeds:
+            if args.parallel:  # both methods at once: same machine load for both
+                jobs = [(args, method, budget, seed, keep) for method in METHODS]
+                with ProcessPoolExecutor(len(METHODS), mp_context=get_context("spawn")) as pool:
+                    runs.extend(pool.map(_tune_job, jobs))
+                save()
+                continue
             for method in METHODS:
                 print(f"== {method} budget {budget} seed {seed}", file=sys.stderr, flush=True)
                 runs.append(tune_run(model, board, work, method, budget, seed, keep))
