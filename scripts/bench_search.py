@@ -8,8 +8,8 @@ the measured latency of the built model (all built models are timed at the end, 
 both methods see the same machine load), and trials-to-reach: how many trials each method needed
 to reach the other's final estimate. A PNG of the curves is written next to the JSON.
 
-    PYTHONPATH=$PWD nice -n 10 python scripts/bench_search.py --budgets 200 --seeds 0 1 \\
-        --json bench_search.json
+    PYTHONPATH=$PWD nice -n 10 python scripts/bench_search.py --budgets 300 --seeds 0 1 2 \\
+        --parallel --json bench_search.json
 
 Timings come from this machine only; compare methods within one run.
 """
