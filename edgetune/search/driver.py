@@ -17,6 +17,7 @@ from ..compile import lower_for_tuning
 from ..errors import InputError
 from ..rules import get_rule_set
 from ..tasks import MODULE_EQUALITY, Task, extract_tasks
+from .interrupt import sigint_spares_workers
 from .progress import Progress, ProgressCallback
 
 if TYPE_CHECKING:
@@ -175,18 +176,19 @@ def tune_model(
 
     contexts = _tune_contexts(tasks, board, str(store.path), seed, strategy)
     callbacks = [*MeasureCallback.create("default"), ProgressCallback(progress, printer)]
-    tune_tasks(
-        tasks=contexts,
-        task_weights=[float(t.weight) for t in tasks],
-        work_dir=str(store.path),
-        max_trials_global=remaining,
-        builder=make_builder(board),
-        runner=make_runner(board),
-        database=store.database(),
-        measure_callbacks=callbacks,
-        module_equality=MODULE_EQUALITY,
-        **engine,
-    )
+    with sigint_spares_workers():
+        tune_tasks(
+            tasks=contexts,
+            task_weights=[float(t.weight) for t in tasks],
+            work_dir=str(store.path),
+            max_trials_global=remaining,
+            builder=make_builder(board),
+            runner=make_runner(board),
+            database=store.database(),
+            measure_callbacks=callbacks,
+            module_equality=MODULE_EQUALITY,
+            **engine,
+        )
     if search == "family":
         result.search["foresee_rounds"] = fam.scheduler.foresee_rounds
     return result
