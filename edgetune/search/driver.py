@@ -113,6 +113,10 @@ def tune_model(
         raise InputError(f"unknown search '{search}' (choose from {', '.join(SEARCHES)})")
     if warm_start and search != "family":
         raise InputError("--warm-start needs --search family (it seeds the family cost models)")
+    if warm_start:
+        from .family import warm_start_dir
+
+        warm_start_dir(warm_start, board)  # a bad folder fails before any work
     from tvm.s_tir.meta_schedule import tune_tasks
     from tvm.s_tir.meta_schedule.measure_callback import MeasureCallback
 

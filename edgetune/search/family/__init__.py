@@ -33,6 +33,7 @@ __all__ = [
     "family_rounds",
     "prepare_family_search",
     "state_path",
+    "warm_start_dir",
 ]
 
 
