@@ -21,8 +21,9 @@ def register(sub) -> None:
         "tasks",
         help="list a model's tuning tasks",
         description="Import the model, fuse it as the build does, and list every tuning task: "
-        "name, weight (how often the model calls it), FLOPs per call, the anchor op and its "
-        "input dtypes. Heaviest (weight x FLOPs) first.",
+        "name, weight (how often the model calls it), FLOPs per call, the anchor op, its "
+        "input dtypes and its family (tasks that share a cost model with --search family). "
+        "Heaviest (weight x FLOPs) first.",
     )
     add_model_arg(p)
     add_board_arg(p)
@@ -48,5 +49,9 @@ def run(args) -> int:
     ]
     print_table(table, list(table[0]) if table else [])
     total = sum(t.flops * t.weight for t in tasks)
-    print(f"{len(tasks)} tasks, {sum(t.weight for t in tasks)} calls, {total / 1e6:.1f} MFLOPs")
+    families = len({t.family for t in tasks})
+    print(
+        f"{len(tasks)} tasks in {families} families, {sum(t.weight for t in tasks)} calls, "
+        f"{total / 1e6:.1f} MFLOPs"
+    )
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..frontend import load_model
 from ..records import RecordStore
-from ..search import tune_model
+from ..search import SEARCHES, tune_model
 from .common import (
     add_board_arg,
     add_json_arg,
@@ -35,6 +35,20 @@ def register(sub) -> None:
     p.add_argument(
         "--per-round", type=int, help="candidates per task per round (default: from the budget)"
     )
+    p.add_argument(
+        "--search",
+        choices=SEARCHES,
+        default="ms",
+        help="ms: MetaSchedule's default (one XGBoost model, gradient scheduler); family: one "
+        "cost model per task family, foresee rounds, gain scheduler (docs/search.md). "
+        "Default ms",
+    )
+    p.add_argument(
+        "--warm-start",
+        metavar="RECORDS",
+        help="with --search family: seed the family cost models from another records folder of "
+        "the same board",
+    )
     add_measure_args(p)
     add_json_arg(p)
     p.set_defaults(func=run)
@@ -60,6 +74,8 @@ def run(args) -> int:
             seed=args.seed,
             per_round=args.per_round,
             printer=status,
+            search=args.search,
+            warm_start=args.warm_start,
         )
     except KeyboardInterrupt:
         kept = store.summary().records

@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..compile import lower_for_tuning
+from ..errors import InputError
 from ..rules import get_rule_set
 from ..tasks import MODULE_EQUALITY, Task, extract_tasks
 from .interrupt import sigint_spares_workers
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from ..records import RecordStore
 
 MS_LOGGER = "tvm.s_tir.meta_schedule"
+SEARCHES = ("ms", "family")
 
 
 @dataclass
@@ -32,9 +35,10 @@ class TuneResult:
 
     tasks: list[Task]
     progress: Progress
+    search: dict[str, Any]  # method and its settings (per_round, foresee, cost models restored)
 
     def to_json(self) -> dict[str, Any]:
-        return self.progress.to_json()
+        return {"search": self.search, **self.progress.to_json()}
 
 
 def trials_per_round(budget: int, num_tasks: int) -> int:
@@ -62,7 +66,7 @@ def search_strategy(trials_per_task: int):
 
 
 def _tune_contexts(
-    tasks: list[Task], board: Board, log_dir: str, seed: int | None, trials_per_task: int
+    tasks: list[Task], board: Board, log_dir: str, seed: int | None, strategy: Callable[[], Any]
 ):
     from tvm.s_tir.meta_schedule import TuneContext
     from tvm.s_tir.meta_schedule.logging import get_loggers_from_work_dir
@@ -76,7 +80,7 @@ def _tune_contexts(
             mod=t.mod,
             target=target,
             space_generator=space,
-            search_strategy=search_strategy(trials_per_task),
+            search_strategy=strategy(),
             task_name=t.name,
             logger=logger,
             rand_state=rand,
@@ -96,8 +100,23 @@ def tune_model(
     per_round: int | None = None,
     printer: Callable[[str], None] | None = None,
     task_filter: Callable[[Task], bool] | None = None,
+    search: str = "ms",
+    warm_start: str | Path | None = None,
 ) -> TuneResult:
-    """Tune `model` on `board` until the records folder holds `trials` measured trials."""
+    """Tune `model` on `board` until the records folder holds `trials` measured trials.
+
+    `search` is "ms" (MetaSchedule's default: one XGBoost model, gradient scheduler) or "family"
+    (per-family models, foresee rounds, see `search.family`); `warm_start` is another records
+    folder of the same board whose family cost models seed this run's (family search only).
+    """
+    if search not in SEARCHES:
+        raise InputError(f"unknown search '{search}' (choose from {', '.join(SEARCHES)})")
+    if warm_start and search != "family":
+        raise InputError("--warm-start needs --search family (it seeds the family cost models)")
+    if warm_start:
+        from .family import warm_start_dir
+
+        warm_start_dir(warm_start, board)  # a bad folder fails before any work
     from tvm.s_tir.meta_schedule import tune_tasks
     from tvm.s_tir.meta_schedule.measure_callback import MeasureCallback
 
@@ -114,12 +133,52 @@ def tune_model(
         resumed_trials=done,
         best_s=[store.best_latency_s(t.mod) for t in tasks],
     )
+    result = TuneResult(tasks, progress, {"method": search})
     remaining = trials - done
     if remaining <= 0 or not tasks:
-        return TuneResult(tasks, progress)
+        return result
 
     logging.getLogger(MS_LOGGER).setLevel(logging.WARNING)  # console quiet; logs go to files
-    contexts = _tune_contexts(tasks, board, str(store.path), seed, remaining // len(tasks))
+    evo_size = remaining // len(tasks)
+    if search == "family":
+        from .family import ForeseeSearch, prepare_family_search
+
+        fam = prepare_family_search(
+            tasks,
+            store.path,
+            remaining,
+            board,
+            warm_start=warm_start,
+            known_best=progress.best_s,
+            per_round=per_round,
+            num_tuning_cores=board.measure.build_workers,
+        )
+        result.search.update(
+            per_round=fam.per_round,
+            foresee_trials=fam.foresee_trials,
+            cost_models_restored=fam.restored,
+            cost_models_warm_started=fam.warm_started,
+        )
+        engine: dict[str, Any] = {
+            "num_trials_per_iter": fam.per_round,
+            "task_scheduler": fam.scheduler,
+            "cost_model": fam.cost_model,
+        }
+
+        def strategy() -> Any:
+            return ForeseeSearch(search_strategy(evo_size), fam.plan)
+    else:
+        engine = {
+            "num_trials_per_iter": per_round or trials_per_round(remaining, len(tasks)),
+            "task_scheduler": "gradient",
+            "cost_model": "xgb",
+        }
+        result.search.update(per_round=engine["num_trials_per_iter"])
+
+        def strategy() -> Any:
+            return search_strategy(evo_size)
+
+    contexts = _tune_contexts(tasks, board, str(store.path), seed, strategy)
     callbacks = [*MeasureCallback.create("default"), ProgressCallback(progress, printer)]
     with sigint_spares_workers():
         tune_tasks(
@@ -127,12 +186,13 @@ def tune_model(
             task_weights=[float(t.weight) for t in tasks],
             work_dir=str(store.path),
             max_trials_global=remaining,
-            num_trials_per_iter=per_round or trials_per_round(remaining, len(tasks)),
             builder=make_builder(board),
             runner=make_runner(board),
             database=store.database(),
             measure_callbacks=callbacks,
-            task_scheduler="gradient",
             module_equality=MODULE_EQUALITY,
+            **engine,
         )
-    return TuneResult(tasks, progress)
+    if search == "family":
+        result.search["foresee_rounds"] = fam.scheduler.foresee_rounds
+    return result

@@ -27,6 +27,8 @@ class Progress:
     failed_runs: int = 0
     best_s: list[float | None] = field(default_factory=list)
     task_trials: list[int] = field(default_factory=list)
+    # (trials in the folder, estimated end-to-end seconds or None) after each measured batch
+    curve: list[tuple[int, float | None]] = field(default_factory=list)
     started: float = field(default_factory=time.time)
 
     def __post_init__(self) -> None:
@@ -61,6 +63,7 @@ class Progress:
                 self.best_s[task_id] is None or mean < self.best_s[task_id]
             ):
                 self.best_s[task_id] = mean
+        self.curve.append((self.resumed_trials + self.trials, self.estimated_latency_s))
 
     def line(self) -> str:
         done = self.resumed_trials + self.trials
@@ -83,6 +86,7 @@ class Progress:
             "failed_runs": self.failed_runs,
             "estimated_latency_ms": est * 1e3 if est is not None else None,
             "elapsed_s": time.time() - self.started,
+            "curve": [[n, est * 1e3 if est is not None else None] for n, est in self.curve],
             "tasks": [
                 {
                     "name": n,

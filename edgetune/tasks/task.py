@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .family import family_of
+
 # Quantized models carry their scales as constants: structural equality sees every conv as a
 # different task, anchor-block equality dedupes on the heavy block (MobileNetV2 int8: 66 -> 44).
 MODULE_EQUALITY = "anchor-block"
@@ -19,6 +21,7 @@ class Task:
     flops: float
     anchor: str  # name of the anchor block (the heaviest op), e.g. conv2d_nhwc
     dtypes: str  # input dtypes of the anchor block, e.g. "int8,int8" or "float32,float32"
+    family: str  # tasks sharing a cost model in --search family, e.g. conv2d_nhwc-k1x1-s1-float32
     extracted: Any  # meta_schedule.ExtractedTask
     path: str = "float"  # int8 (integer kernel) | qdq (float inside dequantize/quantize) | float
 
@@ -34,6 +37,7 @@ class Task:
             "anchor": self.anchor,
             "dtypes": self.dtypes,
             "path": self.path,
+            "family": self.family,
         }
 
 
@@ -65,6 +69,7 @@ def extract_tasks(fused_mod: Any, target: Any) -> list[Task]:
                 flops=float(estimate_tir_flops(mod)),
                 anchor=anchor,
                 dtypes=dtypes,
+                family=family_of(mod),
                 extracted=ext,
                 path=kernel_path(mod),
             )

@@ -1,0 +1,99 @@
+"""One MetaSchedule XGBModel per task family, behind the single CostModel the search expects.
+
+`FamilyCostModel` dispatches `update`/`predict` on the task of the tuning context: every member
+of a family trains and queries the same XGBModel (MetaSchedule's, with its per-store features),
+so a measurement of one member improves the model for all of them. After each update the
+family's model (booster + training data, XGBModel's own tar format) is written to
+`<records>/cost_models/<family>.tar`, so an interrupted run resumes warm; the same files from
+another records folder of the same board warm-start a new model's families.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tvm.ir.utils import derived_object
+from tvm.s_tir.meta_schedule.cost_model import PyCostModel, XGBModel
+
+COST_MODELS = "cost_models"
+
+
+def state_path(records_dir: str | Path, family: str) -> Path:
+    """Where a records folder keeps the cost-model state of a family."""
+    return Path(records_dir) / COST_MODELS / f"{family}.tar"
+
+
+@derived_object
+class FamilyCostModel(PyCostModel):
+    """Per-family XGBModels; `task_family` maps task names to family keys."""
+
+    def __init__(
+        self,
+        task_family: dict[str, str],
+        state_dir: str | Path,
+        warmup_samples: int,
+        num_tuning_cores: int | None = None,
+    ):
+        super().__init__()
+        self.task_family = task_family
+        self.state_dir = Path(state_dir)
+        self.models = {
+            fam: XGBModel(num_warmup_samples=warmup_samples, num_tuning_cores=num_tuning_cores)
+            for fam in sorted(set(task_family.values()))
+        }
+
+    def restore(self, records_dir: str | Path, skip: list[str] = ()) -> list[str]:
+        """Load the saved state of the families found in `records_dir` (except `skip`).
+
+        Returns the families loaded."""
+        loaded = []
+        for fam, model in self.models.items():
+            path = state_path(records_dir, fam)
+            if fam not in skip and path.is_file():
+                with _quiet_xgboost():
+                    model.load(str(path))
+                loaded.append(fam)
+        return loaded
+
+    def samples(self, family: str) -> int:
+        """Measurements the family's model is trained on."""
+        return int(self.models[family].data_size)
+
+    def load(self, path: str) -> None:
+        self.restore(path)
+
+    def save(self, path: str) -> None:
+        for fam in self.models:
+            self._save(fam, Path(path))
+
+    def update(self, context: Any, candidates: list[Any], results: list[Any]) -> None:
+        fam = self.task_family[str(context.task_name)]
+        self.models[fam].update(context, candidates, results)
+        self._save(fam, self.state_dir)
+
+    def predict(self, context: Any, candidates: list[Any]) -> Any:
+        return self.models[self.task_family[str(context.task_name)]].predict(context, candidates)
+
+    def _save(self, family: str, records_dir: Path) -> None:
+        model = self.models[family]
+        if model.booster is None:  # XGBModel.load cannot read a state without a booster
+            return
+        path = state_path(records_dir, family)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.tar")
+        with _quiet_xgboost():
+            model.save(str(tmp))
+        os.replace(tmp, path)  # a kill mid-save never leaves a damaged state
+
+
+@contextmanager
+def _quiet_xgboost() -> Iterator[None]:
+    """XGBModel's tar holds "model.bin": xgboost warns that it guesses the format (UBJSON)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        yield

@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+"""Search efficiency: `--search family` vs MetaSchedule's default (`--search ms`), side by side.
+
+For every seed and budget, each method tunes MobileNetV2 fp32 on the host board into a fresh
+records folder with the same measured-trial budget. Reported per run: the curve "estimated
+end-to-end latency (sum of weight x best task latency) vs measured trials", the final estimate,
+the measured latency of the built model (all built models are timed at the end, interleaved, so
+both methods see the same machine load), and trials-to-reach: how many trials each method needed
+to reach the other's final estimate. A PNG of the curves is written next to the JSON.
+
+    PYTHONPATH=$PWD nice -n 10 python scripts/bench_search.py --budgets 300 --seeds 0 1 2 \\
+        --parallel --json bench_search.json
+
+Timings come from this machine only; compare methods within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from multiprocessing import get_context
+from pathlib import Path
+from statistics import median
+
+from edgetune.board import load_board
+from edgetune.compile import build_model, export_model, lower_for_tuning
+from edgetune.frontend import load_model
+from edgetune.paths import MODELS_DIR
+from edgetune.records import RecordStore
+from edgetune.runtime import load_artifact
+from edgetune.runtime.inputs import load_inputs
+from edgetune.search import tune_model
+from edgetune.tasks import extract_tasks
+
+METHODS = ("ms", "family")
+
+
+def trials_to_reach(curve: list[list], target_ms: float) -> int | None:
+    """First trial count at which a curve's estimate is at or below target_ms."""
+    return next((n for n, est in curve if est is not None and est <= target_ms), None)
+
+
+def subset(model, board, per_family: int | None, families: list[str] | None) -> set[str] | None:
+    """Names of the `per_family` heaviest tasks of every family (or of `families`); None: all."""
+    if not per_family and not families:
+        return None
+    target = board.target()
+    tasks = extract_tasks(lower_for_tuning(model.mod, target), target)  # heaviest first
+    kept: dict[str, list[str]] = {}
+    for t in tasks:
+        members = kept.setdefault(t.family, [])
+        if (not families or t.family in families) and len(members) < (per_family or len(tasks)):
+            members.append(t.name)
+    return {name for names in kept.values() for name in names}
+
+
+def tune_run(model, board, work: Path, method: str, budget: int, seed: int, keep: set | None):
+    records = work / f"{method}-b{budget}-s{seed}"
+    shutil.rmtree(records, ignore_errors=True)
+    store = RecordStore(records, model.info, board)
+    started = time.time()
+    result = tune_model(
+        model,
+        board,
+        store,
+        budget,
+        seed=seed,
+        search=method,
+        printer=lambda s: print(f"  [{method} s{seed}] {s}", file=sys.stderr, flush=True),
+        task_filter=(lambda t: t.name in keep) if keep else None,
+    )
+    tune_s = time.time() - started
+    exe, tuned, total = build_model(model, board, store)
+    artifact = export_model(exe, model, board, records / "model.so", tuned, total)
+    data = result.to_json()
+    return {
+        "method": method,
+        "budget": budget,
+        "seed": seed,
+        "tune_s": tune_s,
+        "tasks": len(result.tasks),
+        "families": len({t.family for t in result.tasks}),
+        "search": data["search"],
+        "trials": data["trials"],
+        "failed_builds": data["failed_builds"],
+        "failed_runs": data["failed_runs"],
+        "final_estimate_ms": data["estimated_latency_ms"],
+        "curve": data["curve"],
+        "artifact": str(artifact),
+        "tuned_tasks": tuned,
+    }
+
+
+def _board(args):
+    board = load_board(args.board)
+    return replace(board, measure=replace(board.measure, build_timeout_s=args.build_timeout))
+
+
+def _tune_job(job) -> dict:
+    """tune_run in a worker process (for --parallel)."""
+    args, method, budget, seed, keep = job
+    model = load_model(MODELS_DIR / f"{args.model}.tflite")
+    return tune_run(model, _board(args), Path(args.work), method, budget, seed, keep)
+
+
+def time_artifacts(runs: list[dict], board, model, rounds: int, repeat: int) -> None:
+    """Measured end-to-end latency of every built model: `rounds` interleaved passes, median."""
+    inputs = load_inputs(model.info, None)
+    loaded = [load_artifact(r["artifact"], board.hardware.cores) for r in runs]
+    samples: list[list[float]] = [[] for _ in runs]
+    for _ in range(rounds):
+        for i, m in enumerate(loaded):
+            samples[i].append(m.bench(inputs, repeat).median_ms)
+    for r, s in zip(runs, samples):
+        r["measured_ms"] = median(s)
+
+
+def summarize(runs: list[dict]) -> list[dict]:
+    """Per (budget, seed): both methods' finals and trials-to-reach the other's final."""
+    rows = []
+    for budget, seed in sorted({(r["budget"], r["seed"]) for r in runs}):
+        pair = {r["method"]: r for r in runs if r["budget"] == budget and r["seed"] == seed}
+        if set(pair) != set(METHODS):
+            continue
+        ms, fam = pair["ms"], pair["family"]
+        row = {"budget": budget, "seed": seed}
+        for name, r in pair.items():
+            row[f"{name}_estimate_ms"] = r["final_estimate_ms"]
+            row[f"{name}_measured_ms"] = r.get("measured_ms")
+            row[f"{name}_tune_s"] = r["tune_s"]
+        if ms["final_estimate_ms"] and fam["final_estimate_ms"]:
+            row["family_trials_to_ms_final"] = trials_to_reach(
+                fam["curve"], ms["final_estimate_ms"]
+            )
+            row["ms_trials_to_family_final"] = trials_to_reach(
+                ms["curve"], fam["final_estimate_ms"]
+            )
+        rows.append(row)
+    return rows
+
+
+def print_table(rows: list[dict]) -> None:
+    def fmt(v, spec=".3f"):
+        return "-" if v is None else format(v, spec) if isinstance(v, float) else str(v)
+
+    cols = [
+        ("budget", "budget", "d"),
+        ("seed", "seed", "d"),
+        ("ms_estimate_ms", "ms est", ".3f"),
+        ("family_estimate_ms", "fam est", ".3f"),
+        ("ms_measured_ms", "ms built", ".3f"),
+        ("family_measured_ms", "fam built", ".3f"),
+        ("family_trials_to_ms_final", "fam->ms final", "d"),
+        ("ms_trials_to_family_final", "ms->fam final", "d"),
+        ("ms_tune_s", "ms s", ".0f"),
+        ("family_tune_s", "fam s", ".0f"),
+    ]
+    print("  ".join(f"{h:>13}" for _, h, _ in cols))
+    for row in rows:
+        print("  ".join(f"{fmt(row.get(k), spec):>13}" for k, _, spec in cols))
+    print("latencies in ms (est = sum of weight x best task latency; built = measured model)")
+
+
+def plot(runs: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    colors = {"ms": "tab:blue", "family": "tab:orange"}
+    for r in runs:
+        pts = [(n, e) for n, e in r["curve"] if e is not None]
+        if pts:
+            xs, ys = zip(*pts)
+            ax.plot(
+                xs,
+                ys,
+                color=colors[r["method"]],
+                alpha=0.8,
+                label=f"{r['method']} (budget {r['budget']}, seed {r['seed']})",
+            )
+    ax.set_xlabel("measured trials")
+    ax.set_ylabel("estimated end-to-end latency (ms)")
+    ax.set_title("MobileNetV2 fp32, host: family search vs MetaSchedule default")
+    ax.set_yscale("log")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--budgets", type=int, nargs="+", default=[200], help="trial budgets")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="search seeds")
+    ap.add_argument(
+        "--per-family",
+        type=int,
+        help="tune only the N heaviest tasks of each family (default: all)",
+    )
+    ap.add_argument("--families", nargs="+", help="tune only the tasks of these families")
+    ap.add_argument(
+        "--build-timeout", type=float, default=300, help="seconds per candidate build (busy hosts)"
+    )
+    ap.add_argument("--model", default="mobilenet_v2_fp32", help="shipped model name")
+    ap.add_argument("--board", default="host")
+    ap.add_argument("--work", default="bench_search_work", help="records folders go here")
+    ap.add_argument("--json", help="write results here (also written after every run)")
+    ap.add_argument("--plot", help="PNG of the curves (default: next to --json, or ./)")
+    ap.add_argument(
+        "--parallel", action="store_true", help="run the two methods of a seed concurrently"
+    )
+    ap.add_argument("--time-rounds", type=int, default=5, help="interleaved timing passes")
+    ap.add_argument("--repeat", type=int, default=20, help="timed runs per pass")
+    args = ap.parse_args()
+
+    board = _board(args)
+    model = load_model(MODELS_DIR / f"{args.model}.tflite")
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    keep = subset(model, board, args.per_family, args.families)
+    runs: list[dict] = []
+    report = {
+        "model": args.model,
+        "board": board.name,
+        "budgets": args.budgets,
+        "seeds": args.seeds,
+        "per_family": args.per_family,
+        "build_timeout_s": args.build_timeout,
+        "parallel": args.parallel,
+        "tasks_tuned": sorted(keep) if keep else "all",
+        "runs": runs,
+    }
+
+    def save() -> None:
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+
+    for budget in args.budgets:
+        for seed in args.seeds:
+            if args.parallel:  # both methods at once: same machine load for both
+                jobs = [(args, method, budget, seed, keep) for method in METHODS]
+                with ProcessPoolExecutor(len(METHODS), mp_context=get_context("spawn")) as pool:
+                    runs.extend(pool.map(_tune_job, jobs))
+                save()
+                continue
+            for method in METHODS:
+                print(f"== {method} budget {budget} seed {seed}", file=sys.stderr, flush=True)
+                runs.append(tune_run(model, board, work, method, budget, seed, keep))
+                save()
+    time_artifacts(runs, board, model, args.time_rounds, args.repeat)
+    report["summary"] = summarize(runs)
+    save()
+    print_table(report["summary"])
+    png = Path(args.plot or (Path(args.json).with_suffix(".png") if args.json else "bench.png"))
+    plot(runs, png)
+    print(f"plot: {png}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

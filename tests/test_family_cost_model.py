@@ -1,0 +1,120 @@
+"""The dispatching cost model: one XGBModel per family, trained on its members, saved, reloaded."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from edgetune.board import load_board
+from edgetune.compile import lower_for_tuning
+from edgetune.errors import RecordsError
+from edgetune.frontend import load_model
+from edgetune.paths import MODELS_DIR
+from edgetune.records.store import MANIFEST
+from edgetune.rules import get_rule_set
+from edgetune.search.family import FamilyCostModel, prepare_family_search, state_path
+from edgetune.tasks import extract_tasks
+
+POINTWISE = "conv2d_nhwc-k1x1-s1-float32"
+
+
+@pytest.fixture(scope="module")
+def board():
+    return load_board("host")
+
+
+@pytest.fixture(scope="module")
+def tasks(board):
+    """Two pointwise convs (one family) and a depthwise conv (another) of MobileNetV2."""
+    model = load_model(MODELS_DIR / "mobilenet_v2_fp32.tflite")
+    target = board.target()
+    by_name = {t.name: t for t in extract_tasks(lower_for_tuning(model.mod, target), target)}
+    return [
+        by_name[n]
+        for n in ("fused_conv2d15_add12", "fused_conv2d24_add19", "fused_conv2d23_add18_tir_clip9")
+    ]
+
+
+def candidates(task, board, seeds):
+    """Schedules of a task sampled from its design space (one context per seed)."""
+    from tvm.s_tir.meta_schedule import TuneContext
+    from tvm.s_tir.meta_schedule.arg_info import ArgInfo
+    from tvm.s_tir.meta_schedule.search_strategy import MeasureCandidate
+
+    space = get_rule_set(board.rule_set).space(board)
+    ctx, cands = None, []
+    for seed in seeds:
+        c = TuneContext(
+            mod=task.mod,
+            target=board.target(),
+            space_generator=space,
+            task_name=task.name,
+            rand_state=seed,
+            num_threads=1,
+        )
+        ctx = ctx or c
+        cands += [
+            MeasureCandidate(sch, ArgInfo.from_entry_func(sch.mod))
+            for sch in c.generate_design_space()
+        ]
+    return ctx, cands
+
+
+def results(n, rng):
+    from tvm.s_tir.meta_schedule.runner import RunnerResult
+
+    return [RunnerResult([float(s)], None) for s in rng.uniform(1e-4, 1e-3, n)]
+
+
+def test_dispatch_trains_per_family_and_predicts(tasks, board, tmp_path):
+    rng = np.random.default_rng(0)
+    families = {t.name: t.family for t in tasks}
+    assert families[tasks[0].name] == families[tasks[1].name] == POINTWISE
+    depthwise = families[tasks[2].name]
+    model = FamilyCostModel(families, tmp_path, warmup_samples=4, num_tuning_cores=1)
+    ctx_a, cands_a = candidates(tasks[0], board, range(2))
+    ctx_b, cands_b = candidates(tasks[1], board, range(2, 4))
+    ctx_d, cands_d = candidates(tasks[2], board, range(2))
+
+    model.update(ctx_a, cands_a, results(len(cands_a), rng))
+    model.update(ctx_b, cands_b, results(len(cands_b), rng))
+    assert model.samples(POINTWISE) == len(cands_a) + len(cands_b)  # both members, one model
+    assert model.samples(depthwise) == 0
+
+    # A trained family predicts deterministically, for members it has data of and for new ones
+    # alike; an untrained family (below its warm-up) answers with random scores.
+    first = model.predict(ctx_b, cands_b)
+    assert np.array_equal(first, model.predict(ctx_b, cands_b))
+    assert first.shape == (len(cands_b),) and np.isfinite(first).all()
+    assert not np.array_equal(model.predict(ctx_d, cands_d), model.predict(ctx_d, cands_d))
+
+    # State: written after each update, reloaded into a fresh model (a resumed run) identically.
+    assert state_path(tmp_path, POINTWISE).is_file()
+    assert not state_path(tmp_path, depthwise).exists()
+    again = FamilyCostModel(families, tmp_path, warmup_samples=4, num_tuning_cores=1)
+    assert again.restore(tmp_path) == [POINTWISE]
+    assert again.samples(POINTWISE) == model.samples(POINTWISE)
+    assert np.allclose(again.predict(ctx_a, cands_a), model.predict(ctx_a, cands_a))
+
+
+def test_warm_start_needs_records_of_the_same_board(tasks, board, tmp_path):
+    other = tmp_path / "other"
+    state = state_path(other, POINTWISE)
+    state.parent.mkdir(parents=True)
+    (other / MANIFEST).write_text(json.dumps({"board": "host"}))
+    rng = np.random.default_rng(1)
+    seeded = FamilyCostModel({tasks[0].name: POINTWISE}, other, warmup_samples=2)
+    ctx, cands = candidates(tasks[0], board, range(1))
+    seeded.update(ctx, cands, results(len(cands), rng))
+
+    fam = prepare_family_search(tasks, tmp_path / "new", 100, board, warm_start=other)
+    assert fam.warm_started == [POINTWISE] and fam.restored == []
+    assert fam.cost_model.samples(POINTWISE) == len(cands)
+
+    (other / MANIFEST).write_text(json.dumps({"board": "rpi3"}))
+    with pytest.raises(RecordsError, match="board 'rpi3', not 'host'"):
+        prepare_family_search(tasks, tmp_path / "new", 100, board, warm_start=other)
+    with pytest.raises(RecordsError, match="not an edgetune records folder"):
+        prepare_family_search(tasks, tmp_path / "new", 100, board, warm_start=tmp_path / "none")

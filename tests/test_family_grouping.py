@@ -1,0 +1,60 @@
+"""Task families from static analysis of MobileNetV2's tasks: deterministic and meaningful."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from edgetune.board import load_board
+from edgetune.cli.main import main
+from edgetune.compile import lower_for_tuning
+from edgetune.frontend import load_model
+from edgetune.paths import MODELS_DIR
+from edgetune.search.family import family_rounds
+from edgetune.tasks import extract_tasks
+
+MOBILENET_FAMILIES = {
+    "conv2d_nhwc-k1x1-s1-float32": 19,  # expand / project pointwise convs
+    "group_conv2d_nhwc-k3x3x1-s1-float32": 6,  # depthwise 3x3, stride 1
+    "group_conv2d_nhwc-k3x3x1-s2-float32": 4,  # depthwise 3x3, stride 2
+    "conv2d_nhwc-k3x3-s2-float32": 1,  # the stem conv
+    "matmul-float32": 1,  # the classifier
+    "lv_red-float32": 1,  # the global average pool
+}
+
+
+@pytest.fixture(scope="module")
+def mobilenet_tasks():
+    board = load_board("host")
+    model = load_model(MODELS_DIR / "mobilenet_v2_fp32.tflite")
+    target = board.target()
+    return [extract_tasks(lower_for_tuning(model.mod, target), target) for _ in range(2)]
+
+
+def test_mobilenet_families(mobilenet_tasks):
+    tasks, again = mobilenet_tasks
+    assert Counter(t.family for t in tasks) == MOBILENET_FAMILIES
+    assert {t.name: t.family for t in tasks} == {t.name: t.family for t in again}
+    by_name = {t.name: t for t in tasks}
+    assert by_name["fused_conv2d_add_tir_clip"].family == "conv2d_nhwc-k3x3-s2-float32"
+    assert by_name["fused_conv2d4_add3_tir_clip2"].family.endswith("-s2-float32")  # 112 -> 56
+    assert by_name["fused_conv2d7_add5_tir_clip3"].family.endswith("-s1-float32")  # 56 -> 56
+    anchors = {fam: {t.anchor for t in tasks if t.family == fam} for fam in MOBILENET_FAMILIES}
+    assert all(len(a) == 1 for a in anchors.values())  # a family never mixes anchor ops
+
+
+def test_tasks_command_shows_family(capsys):
+    assert main(["tasks", "tiny_fp32", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["tasks"]
+    assert all(r["family"] for r in rows)
+    assert {r["family"] for r in rows} >= {"conv2d_nhwc-k1x1-s1-float32", "matmul-float32"}
+
+
+def test_family_rounds_keep_warmup_small():
+    per_round, foresee = family_rounds(600, num_tasks=32, num_families=6)
+    assert (per_round, foresee) == (12, 3)
+    warmup = 6 * per_round + (32 - 6) * foresee
+    assert warmup <= 600 // 4
+    assert family_rounds(10, 2, 1) == (4, 2)  # floors
