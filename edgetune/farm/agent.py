@@ -2,12 +2,17 @@
 
 Standalone on purpose: it needs only the TVM runtime and numpy on the board, not edgetune.
 Each mode prints one JSON line on stdout:
-  python3 agent.py time   CAND.so ARGS.json NUMBER REPEAT MIN_REPEAT_MS   -> {"costs": [...]}
+  python3 agent.py time   CAND.so ARGS.json NUMBER REPEAT MIN_REPEAT_MS TIMEOUT_S
+                                                                      -> {"costs": [...]}
+The timing run gets SIGALRM (default action: the process dies, exit status 142) after TIMEOUT_S,
+so a hanging candidate cannot outlive its deadline; start-up time is not counted.
   python3 agent.py kernel LIB.so IN.npz OUT.npz                           -> {"ok": true}
   python3 agent.py run    MODEL.so IN.npz OUT.npz REPEAT                  -> {"latencies": [...]}
 """
 
 import json
+import math
+import signal
 import sys
 
 import numpy as np
@@ -19,7 +24,7 @@ def _arrays(path, dev):
     return [tvm.runtime.tensor(data[f"arr_{i}"], dev) for i in range(len(data.files))]
 
 
-def time_candidate(lib_path, args_path, number, repeat, min_repeat_ms):
+def time_candidate(lib_path, args_path, number, repeat, min_repeat_ms, timeout_s):
     dev = tvm.cpu(0)
     lib = tvm.runtime.load_module(lib_path)
     rng = np.random.default_rng(0)
@@ -33,7 +38,10 @@ def time_candidate(lib_path, args_path, number, repeat, min_repeat_ms):
         lib.entry_name, dev, number=int(number), repeat=int(repeat),
         min_repeat_ms=int(min_repeat_ms),
     )  # fmt: skip
-    return {"costs": [float(x) for x in timer(*args).results]}
+    signal.alarm(max(1, math.ceil(float(timeout_s))))
+    costs = [float(x) for x in timer(*args).results]
+    signal.alarm(0)
+    return {"costs": costs}
 
 
 def kernel(lib_path, in_path, out_path):

@@ -9,7 +9,7 @@ restarted while the other boards under the key keep measuring. Boards under one 
 parallel (one measuring thread per registered server).
 
 SSHRunner times candidates on boards where no rpc server can run: upload the candidate, run the
-board-side agent under `timeout`, parse its JSON.
+board-side agent (which enforces the run deadline itself), parse its JSON.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import shlex
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from ..board import Board
 
 AGENT = Path(__file__).with_name("agent.py")
+ALARM_EXIT = 128 + 14  # the agent died of its SIGALRM deadline
 TRACKER_WAIT_S = 60.0  # how long a tracker may be away (restarted) before candidates fail
 
 
@@ -92,6 +94,7 @@ class FarmRPCRunner(PyRunner):
         self._workers = _Workers()
         self._lock = threading.Lock()
         self.lost: list[str] = []  # what went wrong, candidate by candidate, for the report
+        self.served: Counter[int] = Counter()  # candidates measured per server port
 
     def run(self, runner_inputs) -> list[FarmFuture]:
         return [FarmFuture(self.pool.submit(self._measure, inp)) for inp in runner_inputs]
@@ -141,6 +144,8 @@ class FarmRPCRunner(PyRunner):
             costs, err, alive = None, f"measuring process died ({type(exc).__name__})", False
         where = f"server {lease.host}:{lease.port}"
         if costs is not None:
+            with self._lock:
+                self.served[lease.port] += 1
             self._succeeded(lease)
             return RunnerResult(run_secs=costs, error_msg=None)
         if not alive:
@@ -190,16 +195,18 @@ class SSHRunner(PyRunner):
                 ssh.upload(inp.artifact_path, remote_lib)
                 ssh.upload(f.name, remote_args)
                 argv = [
-                    "timeout", "-s", "KILL", str(int(m.run_timeout_s)),
                     self.spec.ssh.python, f"{self.workdir}/agent.py", "time", remote_lib,
                     remote_args, str(m.number), str(m.repeat), str(m.min_repeat_ms),
+                    str(m.run_timeout_s),
                 ]  # fmt: skip
-                line = f"TVM_NUM_THREADS={self.board.hardware.cores} {shlex.join(argv)}"
-                code, out, err = ssh.run_shell(line, timeout=m.run_timeout_s + 30, check=False)
+                # `; exit $?`: the shell reports death by signal as 128+N (sshd would send
+                # an exit-signal without a status if the shell exec'd the agent)
+                line = f"TVM_NUM_THREADS={self.board.hardware.cores} {shlex.join(argv)}; exit $?"
+                code, out, err = ssh.run_shell(line, timeout=m.run_timeout_s + 60, check=False)
             except SSHError as exc:
                 ssh.close()  # reconnect on the next candidate
                 return _error(str(exc))
-        if code == 137:
+        if code == ALARM_EXIT:
             return _error(f"board '{self.board.name}': no result within {m.run_timeout_s:.0f} s")
         if code != 0:
             last = (err or out).strip().splitlines()[-1:] or [f"exit code {code}"]

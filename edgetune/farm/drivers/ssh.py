@@ -69,6 +69,9 @@ class SSHDriver:
             raise self._fail(
                 f"unreachable (no answer within {spec.connect_timeout_s:.0f} s)"
             ) from None
+        except paramiko.ssh_exception.NoValidConnectionsError as err:
+            causes = sorted({e.strerror or str(e) for e in err.errors.values()})
+            raise self._fail(f"unreachable ({'; '.join(causes)})") from None
         except OSError as err:
             raise self._fail(f"unreachable ({err.strerror or err})") from None
         if self.accept_new:
@@ -110,6 +113,8 @@ class SSHDriver:
             raise self._fail(f"command timed out after {timeout:.0f} s: {command[:80]}") from None
         except (paramiko.SSHException, OSError, EOFError) as err:
             raise self._fail(f"connection dropped ({err or type(err).__name__})") from None
+        if code == -1:  # the channel closed without an exit status
+            raise self._fail(f"connection dropped while running `{command[:60]}`")
         if check and code != 0:
             last = (stderr or stdout).strip().splitlines()[-1:] or [f"exit code {code}"]
             raise self._fail(f"`{command[:80]}` failed: {last[0]}")
