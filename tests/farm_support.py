@@ -33,7 +33,7 @@ launch = "local"
 count = {count}
 session_overhead_s = {overhead}
 [measure]
-build_timeout_s = 120
+build_timeout_s = 600
 run_timeout_s = {run_timeout}
 number = 2
 repeat = 2

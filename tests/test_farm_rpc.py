@@ -136,11 +136,11 @@ def test_server_killed_mid_tune_loses_no_record(farm, tmp_path):
 
     thread = threading.Thread(target=killer, daemon=True)
     thread.start()
-    trials = 12
+    trials = 6
     (tmp_path / "db").mkdir()
     database = ms.database.JSONDatabase(work_dir=str(tmp_path / "db"))
     ms.tune_tir(
-        mod=matmul_func(64),
+        mod=matmul_func(32),
         target=board.target(),
         work_dir=str(tmp_path / "work"),
         max_trials_global=trials,
