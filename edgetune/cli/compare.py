@@ -7,8 +7,7 @@ from ..errors import BoardError
 from ..frontend import load_model
 from ..oracle import LiteRTModel, agreement
 from ..records import RecordStore
-from ..runtime import load_inputs
-from ..runtime.local import LoadedModel
+from ..runtime import load_executable, load_inputs
 from .common import (
     add_board_arg,
     add_json_arg,
@@ -42,18 +41,8 @@ def register(sub) -> None:
 
 def compare(model, board, store, input_paths, repeat: int, threads: int) -> dict:
     """Build, run both engines on the same inputs, and return the comparison."""
-    import dataclasses
-
-    import tvm
-    from tvm import relax
-
-    from ..measure.runner import set_thread_count
-
-    set_thread_count(threads)
-    board = dataclasses.replace(board, hardware=dataclasses.replace(board.hardware, cores=threads))
     exe, tuned, total = build_model(model, board, store)
-    device = tvm.cpu()
-    ours = LoadedModel(meta=None, vm=relax.VirtualMachine(exe, device), device=device)
+    ours = load_executable(exe, threads)
     reference = LiteRTModel(model.path, threads)
     inputs = load_inputs(model.info, input_paths)
     out_ours, out_ref = ours(inputs), reference(inputs)

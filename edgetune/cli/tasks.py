@@ -39,9 +39,14 @@ def run(args) -> int:
     if args.json:
         print_json({"model": model.info.name, "board": board.name, "tasks": rows})
         return 0
-    for r in rows:
-        r["mflops"] = f"{r.pop('flops') / 1e6:.2f}"
-    print_table(rows, ["#", "name", "weight", "mflops", "anchor", "dtypes"])
+    table = [
+        {
+            k if k != "flops" else "mflops": (f"{v / 1e6:.2f}" if k == "flops" else v)
+            for k, v in r.items()
+        }
+        for r in rows
+    ]
+    print_table(table, list(table[0]) if table else [])
     total = sum(t.flops * t.weight for t in tasks)
     print(f"{len(tasks)} tasks, {sum(t.weight for t in tasks)} calls, {total / 1e6:.1f} MFLOPs")
     return 0

@@ -49,9 +49,23 @@ def run(args) -> int:
         f"tuning {model.info.name} on {board.name}: {args.trials} trials in {args.records} "
         f"({before.records} already measured)"
     )
-    result = tune_model(
-        model, board, store, args.trials, seed=args.seed, per_round=args.per_round, printer=status
-    )
+    try:
+        result = tune_model(
+            model,
+            board,
+            store,
+            args.trials,
+            seed=args.seed,
+            per_round=args.per_round,
+            printer=status,
+        )
+    except KeyboardInterrupt:
+        kept = store.summary().records
+        status(
+            f"edgetune: interrupted; {kept} measured trials are kept in {store.path}: run the "
+            "same command again to resume"
+        )
+        return 130
     after = store.summary()
     report = {
         "model": model.info.name,

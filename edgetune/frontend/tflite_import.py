@@ -56,7 +56,7 @@ def read_tflite(path: str | Path) -> tuple[Any, ModelInfo]:
         _check_buffers(model, len(buf))
     except ModelError:
         raise
-    except Exception as err:  # flatbuffers raise IndexError/struct.error on truncation
+    except Exception:  # flatbuffers raise IndexError/struct.error on truncation
         raise ModelError(
             f"{path}: damaged or truncated TFLite file ({len(buf)} bytes; the model's tables "
             "point past the end of the data)"

@@ -17,7 +17,7 @@ from .timing import Latency, time_calls
 class LoadedModel:
     """A built model loaded into a Relax VM on the host."""
 
-    meta: ArtifactMeta
+    meta: ArtifactMeta | None
     vm: Any
     device: Any
 
@@ -41,13 +41,19 @@ def _to_numpy(result: Any) -> list[np.ndarray]:
     return [r.numpy() for r in result]
 
 
-def load_artifact(path: str | Path, cores: int) -> LoadedModel:
-    """Load an artifact built for the host; TVM uses `cores` threads."""
+def load_executable(exe: Any, cores: int, meta: ArtifactMeta | None = None) -> LoadedModel:
+    """A freshly built executable (or loaded library) in a VM on the host CPU."""
     set_thread_count(cores)
     import tvm
     from tvm import relax
 
-    meta = read_artifact_meta(path)
-    lib = tvm.runtime.load_module(str(path))
     device = tvm.cpu()
-    return LoadedModel(meta=meta, vm=relax.VirtualMachine(lib, device), device=device)
+    return LoadedModel(meta=meta, vm=relax.VirtualMachine(exe, device), device=device)
+
+
+def load_artifact(path: str | Path, cores: int) -> LoadedModel:
+    """Load an artifact built for the host; TVM uses `cores` threads."""
+    import tvm
+
+    meta = read_artifact_meta(path)
+    return load_executable(tvm.runtime.load_module(str(path)), cores, meta)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..compile import lower_for_tuning
 from ..rules import get_rule_set
 from ..tasks import MODULE_EQUALITY, Task, extract_tasks
+from .interrupt import sigint_spares_workers
 from .progress import Progress, ProgressCallback
 
 if TYPE_CHECKING:
@@ -120,17 +121,18 @@ def tune_model(
     logging.getLogger(MS_LOGGER).setLevel(logging.WARNING)  # console quiet; logs go to files
     contexts = _tune_contexts(tasks, board, str(store.path), seed, remaining // len(tasks))
     callbacks = [*MeasureCallback.create("default"), ProgressCallback(progress, printer)]
-    tune_tasks(
-        tasks=contexts,
-        task_weights=[float(t.weight) for t in tasks],
-        work_dir=str(store.path),
-        max_trials_global=remaining,
-        num_trials_per_iter=per_round or trials_per_round(remaining, len(tasks)),
-        builder=make_builder(board),
-        runner=make_runner(board),
-        database=store.database(),
-        measure_callbacks=callbacks,
-        task_scheduler="gradient",
-        module_equality=MODULE_EQUALITY,
-    )
+    with sigint_spares_workers():
+        tune_tasks(
+            tasks=contexts,
+            task_weights=[float(t.weight) for t in tasks],
+            work_dir=str(store.path),
+            max_trials_global=remaining,
+            num_trials_per_iter=per_round or trials_per_round(remaining, len(tasks)),
+            builder=make_builder(board),
+            runner=make_runner(board),
+            database=store.database(),
+            measure_callbacks=callbacks,
+            task_scheduler="gradient",
+            module_equality=MODULE_EQUALITY,
+        )
     return TuneResult(tasks, progress)

@@ -1,0 +1,57 @@
+"""`edgetune demo`: the whole flow on a shipped model and the host board, in a few minutes."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from .common import status
+
+DEFAULT_MODEL = "tiny_int8"
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="tune -> build -> run -> compare on a shipped model (host board)",
+        description="Run the whole edgetune flow on a model shipped with edgetune and the host "
+        "board: tasks, a short tune, build, run, and the comparison with LiteRT. Each step is "
+        "the same command a user would type; they are printed as they run.",
+    )
+    p.add_argument(
+        "--model", default=DEFAULT_MODEL, help=f"shipped model (default {DEFAULT_MODEL})"
+    )
+    p.add_argument("--board", default="host", help="board (default host)")
+    p.add_argument("--trials", type=int, default=48, help="tuning budget (default 48)")
+    p.add_argument("--workdir", help="where records and the library go (default: a temp dir)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from .main import main
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="edgetune-demo-"))
+    recs, lib = work / "records", work / f"{args.model}.so"
+    steps = [
+        ["tasks", args.model, "--board", args.board],
+        [
+            "tune",
+            args.model,
+            "--board",
+            args.board,
+            "--trials",
+            str(args.trials),
+            "--records",
+            str(recs),
+        ],
+        ["build", args.model, "--board", args.board, "--records", str(recs), "-o", str(lib)],
+        ["run", str(lib), "--board", args.board, "--repeat", "20"],
+        ["compare", args.model, "--board", args.board, "--records", str(recs), "--repeat", "20"],
+    ]
+    for step in steps:
+        status(f"\n$ edgetune {' '.join(step)}")
+        code = main(step)
+        if code:
+            return code
+    status(f"\ndemo done: records in {recs}, library {lib}")
+    return 0

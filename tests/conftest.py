@@ -1,0 +1,58 @@
+"""Shared fixtures: shipped models, a CLI runner, and small TFLite byte surgery for bad input."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from edgetune.cli.main import main
+from edgetune.paths import MODELS_DIR
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run `edgetune ARGS...` in-process; returns exit code, stdout, stderr."""
+
+    def run(*args: str) -> CliResult:
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    """Copy a shipped model into the test's temp dir and return its path."""
+
+    def copy(name: str) -> Path:
+        dst = tmp_path / f"{name}.tflite"
+        shutil.copy(MODELS_DIR / f"{name}.tflite", dst)
+        return dst
+
+    return copy
+
+
+def set_operator_code(buf: bytes, op_code_index: int, builtin: int) -> bytes:
+    """Rewrite one OperatorCode entry of a .tflite flatbuffer in place (both code fields)."""
+    import tflite
+
+    data = bytearray(buf)
+    code = tflite.Model.GetRootAsModel(data, 0).OperatorCodes(op_code_index)
+    tab = code._tab
+    deprecated = tab.Offset(4)  # field 0: deprecated_builtin_code (int8)
+    current = tab.Offset(10)  # field 3: builtin_code (int32)
+    assert deprecated and current, "operator code fields are not stored explicitly"
+    data[tab.Pos + deprecated] = min(builtin, 127)
+    data[tab.Pos + current : tab.Pos + current + 4] = builtin.to_bytes(4, "little")
+    return bytes(data)

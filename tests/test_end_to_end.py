@@ -1,0 +1,165 @@
+"""tune -> build -> run -> compare on the host board, checked against LiteRT; resume semantics."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from edgetune.compile import read_artifact_meta
+from edgetune.frontend import read_tflite
+from edgetune.frontend.tflite_import import random_inputs
+from edgetune.oracle import LiteRTModel
+from edgetune.paths import MODELS_DIR, REPO_DIR
+
+TRIALS = 8
+
+
+def _records(folder) -> list[list]:
+    path = folder / "database_tuning_record.json"
+    return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
+
+
+def _trace_keys(folder) -> list[str]:
+    return [json.dumps([r[0], r[1][0]]) for r in _records(folder)]
+
+
+@pytest.mark.parametrize("name", ["tiny_fp32", "tiny_int8"])
+def test_tune_build_run_compare_matches_litert(cli, tmp_path, name):
+    recs, lib = tmp_path / "recs", tmp_path / f"{name}.so"
+    result = cli("tune", name, "--trials", TRIALS, "--records", recs, "--json")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["trials"] == TRIALS
+    assert len(_records(recs)) == TRIALS == report["records_total"]
+    assert report["records_valid"] >= 1
+    assert "trials]" in result.err  # progress lines
+
+    assert cli("build", name, "--records", recs, "-o", lib).code == 0
+    meta = read_artifact_meta(lib)
+    assert meta.board == "host" and meta.model.name == name
+    assert 1 <= meta.tuned_tasks <= meta.total_tasks
+
+    _, info = read_tflite(MODELS_DIR / f"{name}.tflite")
+    (x,) = random_inputs(info, seed=7)
+    np.save(tmp_path / "in.npy", x)
+    result = cli("run", lib, "--input", tmp_path / "in.npy", "--output", tmp_path / "out.npy",
+                 "--repeat", 5, "--json")
+    assert result.code == 0, result.err
+    run_report = json.loads(result.out)
+    assert run_report["latency"]["median_ms"] > 0 and run_report["latency"]["repeat"] == 5
+    ours = np.load(tmp_path / "out.npy")
+    (reference,) = LiteRTModel(MODELS_DIR / f"{name}.tflite", threads=1)([x])
+    assert ours.shape == reference.shape and ours.dtype == reference.dtype
+    if name.endswith("fp32"):
+        scale = np.abs(reference).max()
+        assert np.abs(ours - reference).max() <= 1e-5 * scale
+    else:
+        assert np.abs(ours.astype(int) - reference.astype(int)).max() <= 1
+
+    result = cli("compare", name, "--records", recs, "--repeat", 5, "--json")
+    assert result.code == 0, result.err
+    comparison = json.loads(result.out)
+    assert comparison["edgetune"]["median_ms"] > 0 and comparison["litert"]["median_ms"] > 0
+    agreement = comparison["agreement"][0]
+    if name.endswith("fp32"):
+        assert agreement["kind"] == "float" and agreement["max_abs_diff"] <= 1e-5 * scale
+    else:
+        assert agreement["kind"] == "quantized" and agreement["max_abs_diff"] <= 1
+        assert sum(agreement["lsb_histogram"].values()) == reference.size
+
+
+def test_rerun_measures_nothing_new_and_extends_without_duplicates(cli, tmp_path):
+    recs = tmp_path / "recs"
+    assert cli("tune", "tiny_fp32", "--trials", TRIALS, "--records", recs).code == 0
+    first = (recs / "database_tuning_record.json").read_bytes()
+
+    result = cli("tune", "tiny_fp32", "--trials", TRIALS, "--records", recs, "--json")
+    assert result.code == 0 and json.loads(result.out)["trials"] == 0
+    assert (recs / "database_tuning_record.json").read_bytes() == first
+
+    result = cli("tune", "tiny_fp32", "--trials", TRIALS + 4, "--records", recs, "--json")
+    assert json.loads(result.out)["trials"] == 4
+    assert (recs / "database_tuning_record.json").read_bytes().startswith(first)
+    keys = _trace_keys(recs)
+    assert len(keys) == TRIALS + 4 == len(set(keys))
+
+
+def test_interrupted_tune_keeps_records_and_resumes(tmp_path):
+    """Ctrl-C during `edgetune tune`, then the same command again."""
+    recs = tmp_path / "recs"
+    cmd = [sys.executable, "-m", "edgetune", "tune", "tiny_fp32", "--trials", "200",
+           "--records", str(recs)]
+    env = {**os.environ, "PYTHONPATH": str(REPO_DIR)}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    path = recs / "database_tuning_record.json"
+    deadline = time.time() + 400
+    while time.time() < deadline and proc.poll() is None:
+        if path.is_file() and len(path.read_text().splitlines()) >= 4:
+            break
+        time.sleep(0.5)
+    assert proc.poll() is None, proc.stderr.read().decode()
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    assert b"Traceback" not in err, err.decode()
+    kept = _records(recs)  # every line parses: nothing half-written survives
+    assert len(kept) >= 4
+
+    budget = len(kept) + 4
+    rerun = subprocess.run([*cmd[:5], str(budget), *cmd[6:], "--json"], env=env,
+                           capture_output=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr.decode()
+    assert json.loads(rerun.stdout)["trials"] == 4
+    keys = _trace_keys(recs)
+    assert len(keys) == budget == len(set(keys))
+
+
+def test_damaged_last_record_is_moved_aside(tmp_path):
+    from edgetune.board import load_board
+    from edgetune.records import RecordStore
+
+    _, info = read_tflite(MODELS_DIR / "tiny_fp32.tflite")
+    store = RecordStore(tmp_path, info, load_board("host"))
+    good = '[0, [[], ["1e-05"], {}, []]]\n'
+    (tmp_path / "database_tuning_record.json").write_text(good + '[0, [[], ["2e-0')
+    store = RecordStore(tmp_path, info, load_board("host"))
+    assert (tmp_path / "database_tuning_record.json").read_text() == good
+    assert "2e-0" in (tmp_path / "database_tuning_record.json.damaged").read_text()
+    assert store.summary().records == 1
+
+
+def test_build_for_rpi3_cross_compiles_aarch64(cli, tmp_path):
+    lib = tmp_path / "tiny_int8_rpi3.so"
+    result = cli("build", "tiny_int8", "--board", "rpi3", "-o", lib)
+    assert result.code == 0, result.err
+    header = lib.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF" and header[4] == 2  # 64-bit ELF
+    assert int.from_bytes(header[18:20], "little") == 183  # EM_AARCH64
+    meta = read_artifact_meta(lib)
+    assert meta.board == "rpi3" and "cortex-a53" in meta.target
+
+
+def test_boards_lists_host_and_rpi3(cli):
+    result = cli("boards", "--json")
+    boards = {b["name"]: b for b in json.loads(result.out)}
+    assert boards["host"]["connection"] == "local"
+    assert boards["rpi3"]["cores"] == 4 and "cortex-a53" in boards["rpi3"]["target"]
+
+
+def test_tasks_lists_weights_flops_and_anchor(cli):
+    result = cli("tasks", "tiny_fp32", "--json")
+    tasks = json.loads(result.out)["tasks"]
+    anchors = {t["anchor"] for t in tasks}
+    assert {"conv2d_nhwc", "matmul"} <= anchors
+    assert all(t["weight"] >= 1 and t["flops"] >= 0 for t in tasks)
+    conv = [t for t in tasks if t["anchor"] == "conv2d_nhwc"]
+    # 3x3 stride-2 conv 3->16 on 32x32 (16x16 out): 2*16*16*16*27 multiply-adds
+    assert max(t["flops"] for t in conv) >= 2 * 16 * 16 * 16 * 27

@@ -1,0 +1,124 @@
+"""Bad input to every command: one clear line on stderr, non-zero exit, records untouched."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+from conftest import set_operator_code
+from tflite.BuiltinOperator import BuiltinOperator
+
+from edgetune.paths import MODELS_DIR
+
+
+def _one_line_error(result, *fragments: str) -> None:
+    """Exactly one error line (status lines may precede it), no traceback."""
+    assert result.code != 0
+    errors = [ln for ln in result.err.splitlines() if ln.startswith("edgetune: error: ")]
+    assert len(errors) == 1, result.err
+    assert "Traceback" not in result.err
+    for fragment in fragments:
+        assert fragment in errors[0]
+
+
+def test_missing_model(cli, tmp_path):
+    _one_line_error(cli("tasks", tmp_path / "nope.tflite"), "not found", "nope.tflite")
+
+
+def test_not_a_tflite_file(cli, tmp_path):
+    path = tmp_path / "model.tflite"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
+    _one_line_error(cli("tasks", path), "not a TFLite model")
+
+
+def test_truncated_model(cli, tmp_path):
+    data = (MODELS_DIR / "tiny_int8.tflite").read_bytes()
+    path = tmp_path / "cut.tflite"
+    path.write_bytes(data[: len(data) // 2])
+    _one_line_error(cli("tasks", path), "truncated", str(len(data) // 2))
+
+
+def test_unsupported_operators_listed_with_counts(cli, tmp_path):
+    data = (MODELS_DIR / "tiny_fp32.tflite").read_bytes()
+    # tiny_fp32's operator codes: 0 CONV_2D (x2), 1 DEPTHWISE_CONV_2D, 3 MEAN
+    data = set_operator_code(data, 0, BuiltinOperator.SKIP_GRAM)
+    data = set_operator_code(data, 3, BuiltinOperator.LSH_PROJECTION)
+    path = tmp_path / "odd.tflite"
+    path.write_bytes(data)
+    _one_line_error(cli("tasks", path), "unsupported TFLite operators", "SKIP_GRAM x2",
+                    "LSH_PROJECTION x1")
+
+
+def test_unknown_board_lists_known_ones(cli):
+    _one_line_error(cli("tasks", "tiny_fp32", "--board", "pi9"), "unknown board 'pi9'", "host",
+                    "rpi3")
+
+
+def _digest(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_records_from_another_model_are_refused_and_untouched(cli, tmp_path):
+    from edgetune.board import load_board
+    from edgetune.frontend import read_tflite
+    from edgetune.records import RecordStore
+
+    recs = tmp_path / "recs"
+    _, info = read_tflite(MODELS_DIR / "tiny_fp32.tflite")
+    RecordStore(recs, info, load_board("host"))
+    (recs / "database_tuning_record.json").write_text("[0, [[], [1.0], {}, []]]\n")
+    before = _digest(recs)
+    result = cli("tune", "tiny_int8", "--records", recs, "--trials", "4")
+    _one_line_error(result, "belongs to model 'tiny_fp32'", "tiny_int8")
+    result = cli("build", "tiny_int8", "--records", recs, "-o", tmp_path / "x.so")
+    _one_line_error(result, "belongs to model 'tiny_fp32'")
+    assert _digest(recs) == before
+
+
+def test_records_from_another_board_are_refused(cli, tmp_path):
+    from edgetune.board import load_board
+    from edgetune.frontend import read_tflite
+    from edgetune.records import RecordStore
+
+    recs = tmp_path / "recs"
+    _, info = read_tflite(MODELS_DIR / "tiny_fp32.tflite")
+    RecordStore(recs, info, load_board("rpi3"))
+    _one_line_error(cli("tune", "tiny_fp32", "--records", recs, "--trials", "4"),
+                    "belongs to board 'rpi3'", "host")
+
+
+def test_foreign_folder_is_not_used_as_records(cli, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    _one_line_error(cli("tune", "tiny_fp32", "--records", tmp_path, "--trials", "4"),
+                    "not an edgetune records folder")
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+@pytest.fixture(scope="module")
+def tiny_int8_so(tmp_path_factory):
+    from edgetune.cli.main import main
+
+    out = tmp_path_factory.mktemp("lib") / "tiny_int8.so"
+    assert main(["build", "tiny_int8", "-o", str(out)]) == 0
+    return out
+
+
+@pytest.mark.parametrize(
+    "array, fragment",
+    [
+        (np.zeros((1, 32, 32, 3), np.float32), "float32[1x32x32x3] does not match"),
+        (np.zeros((1, 16, 16, 3), np.int8), "int8[1x16x16x3] does not match"),
+    ],
+)
+def test_wrong_input_shape_or_dtype(cli, tmp_path, tiny_int8_so, array, fragment):
+    path = tmp_path / "in.npy"
+    np.save(path, array)
+    _one_line_error(cli("run", tiny_int8_so, "--input", path), fragment, "int8[1x32x32x3]")
+
+
+def test_run_rejects_non_artifact(cli, tmp_path):
+    path = tmp_path / "plain.so"
+    path.write_bytes(b"\x7fELF" + bytes(100))
+    _one_line_error(cli("run", path), "not an edgetune artifact")
