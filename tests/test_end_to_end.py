@@ -49,8 +49,17 @@ def test_tune_build_run_compare_matches_litert(cli, tmp_path, name):
     _, info = read_tflite(MODELS_DIR / f"{name}.tflite")
     (x,) = random_inputs(info, seed=7)
     np.save(tmp_path / "in.npy", x)
-    result = cli("run", lib, "--input", tmp_path / "in.npy", "--output", tmp_path / "out.npy",
-                 "--repeat", 5, "--json")
+    result = cli(
+        "run",
+        lib,
+        "--input",
+        tmp_path / "in.npy",
+        "--output",
+        tmp_path / "out.npy",
+        "--repeat",
+        5,
+        "--json",
+    )
     assert result.code == 0, result.err
     run_report = json.loads(result.out)
     assert run_report["latency"]["median_ms"] > 0 and run_report["latency"]["repeat"] == 5
@@ -94,11 +103,21 @@ def test_rerun_measures_nothing_new_and_extends_without_duplicates(cli, tmp_path
 def test_interrupted_tune_keeps_records_and_resumes(tmp_path):
     """Ctrl-C during `edgetune tune`, then the same command again."""
     recs = tmp_path / "recs"
-    cmd = [sys.executable, "-m", "edgetune", "tune", "tiny_fp32", "--trials", "200",
-           "--records", str(recs)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "edgetune",
+        "tune",
+        "tiny_fp32",
+        "--trials",
+        "200",
+        "--records",
+        str(recs),
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO_DIR)}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
     path = recs / "database_tuning_record.json"
     deadline = time.time() + 400
     while time.time() < deadline and proc.poll() is None:
@@ -114,8 +133,9 @@ def test_interrupted_tune_keeps_records_and_resumes(tmp_path):
     assert len(kept) >= 4
 
     budget = len(kept) + 4
-    rerun = subprocess.run([*cmd[:5], str(budget), *cmd[6:], "--json"], env=env,
-                           capture_output=True, timeout=600)
+    rerun = subprocess.run(
+        [*cmd[:5], str(budget), *cmd[6:], "--json"], env=env, capture_output=True, timeout=600
+    )
     assert rerun.returncode == 0, rerun.stderr.decode()
     assert json.loads(rerun.stdout)["trials"] == 4
     keys = _trace_keys(recs)

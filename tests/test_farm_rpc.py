@@ -162,6 +162,20 @@ def test_server_killed_mid_tune_loses_no_record(farm, tmp_path):
     _wait_ports(board, 2)  # the killed server is back
 
 
+def test_server_dead_between_batches_is_restarted(farm, tmp_path):
+    board, _ = farm
+    runner = FarmRPCRunner(board)
+    mm = candidate(matmul_func(), tmp_path / "mm.so")
+    assert all(f.result().error_msg is None for f in runner.run([mm] * 2))
+    victim = state.servers(BOARD)[0]
+    process.kill_group(victim.pgid, grace_s=0)
+    results = [f.result() for f in runner.run([mm] * 4)]
+    assert all(r.error_msg is None for r in results)
+    (after,) = [r for r in state.servers(BOARD) if r.index == victim.index]
+    assert after.pgid != victim.pgid and process.group_alive(after.pgid)
+    _wait_ports(board, 2)
+
+
 def test_crashed_session_server_is_restarted(farm, tmp_path):
     """TVM's server never accepts again after a session dies: edgetune restarts it."""
     board, _ = farm

@@ -46,18 +46,23 @@ def test_unsupported_operators_listed_with_counts(cli, tmp_path):
     data = set_operator_code(data, 3, BuiltinOperator.LSH_PROJECTION)
     path = tmp_path / "odd.tflite"
     path.write_bytes(data)
-    _one_line_error(cli("tasks", path), "unsupported TFLite operators", "SKIP_GRAM x2",
-                    "LSH_PROJECTION x1")
+    _one_line_error(
+        cli("tasks", path), "unsupported TFLite operators", "SKIP_GRAM x2", "LSH_PROJECTION x1"
+    )
 
 
 def test_unknown_board_lists_known_ones(cli):
-    _one_line_error(cli("tasks", "tiny_fp32", "--board", "pi9"), "unknown board 'pi9'", "host",
-                    "rpi3")
+    _one_line_error(
+        cli("tasks", "tiny_fp32", "--board", "pi9"), "unknown board 'pi9'", "host", "rpi3"
+    )
 
 
 def _digest(folder):
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.iterdir()) if p.is_file()}
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.iterdir())
+        if p.is_file()
+    }
 
 
 def test_records_from_another_model_are_refused_and_untouched(cli, tmp_path):
@@ -85,14 +90,19 @@ def test_records_from_another_board_are_refused(cli, tmp_path):
     recs = tmp_path / "recs"
     _, info = read_tflite(MODELS_DIR / "tiny_fp32.tflite")
     RecordStore(recs, info, load_board("rpi3"))
-    _one_line_error(cli("tune", "tiny_fp32", "--records", recs, "--trials", "4"),
-                    "belongs to board 'rpi3'", "host")
+    _one_line_error(
+        cli("tune", "tiny_fp32", "--records", recs, "--trials", "4"),
+        "belongs to board 'rpi3'",
+        "host",
+    )
 
 
 def test_foreign_folder_is_not_used_as_records(cli, tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
-    _one_line_error(cli("tune", "tiny_fp32", "--records", tmp_path, "--trials", "4"),
-                    "not an edgetune records folder")
+    _one_line_error(
+        cli("tune", "tiny_fp32", "--records", tmp_path, "--trials", "4"),
+        "not an edgetune records folder",
+    )
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 

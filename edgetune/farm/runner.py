@@ -32,7 +32,7 @@ from ..measure import register_runner
 from ..measure.runner import set_thread_count
 from . import session, state, strategies
 from .deadline import DeadlineWorker
-from .drivers import tracker
+from .drivers import rpc_server, tracker
 from .drivers.ssh import SSHDriver, SSHError
 from .resources import farm_spec, up_hint
 
@@ -93,6 +93,7 @@ class FarmRPCRunner(PyRunner):
         self.pool = concurrent.futures.ThreadPoolExecutor(self.parallel)
         self._workers = _Workers()
         self._lock = threading.Lock()
+        self._restarting: set[int] = set()
         self.lost: list[str] = []  # what went wrong, candidate by candidate, for the report
         self.served: Counter[int] = Counter()  # candidates measured per server port
 
@@ -117,7 +118,24 @@ class FarmRPCRunner(PyRunner):
                     raise BoardError(f"board '{spec.board}': {err}") from None
                 time.sleep(1.0)
 
+    def _supervise(self) -> None:
+        """Restart servers of this host whose process died between candidates (the tracker
+        just stops offering them, and the stock RPCRunner would wait for them forever)."""
+        for rec in state.servers(self.spec.board):
+            if rec.status != "up" or rec.launch not in ("local", "qemu") or rpc_server.alive(rec):
+                continue
+            with self._lock:
+                if rec.port in self._restarting:
+                    continue
+                self._restarting.add(rec.port)
+            try:
+                strategies.restart(self.board, rec, "server process died", self.say)
+            finally:
+                with self._lock:
+                    self._restarting.discard(rec.port)
+
     def _measure(self, inp) -> RunnerResult:
+        self._supervise()
         try:
             lease = self._lease()
         except BoardError as err:

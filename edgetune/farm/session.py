@@ -53,14 +53,39 @@ def measure_candidate(
         sess = _connect(host, port, matchkey, session_timeout)
         device = sess.device(device_type, 0)
         rt_mod = default_upload_module(sess, artifact_path, remote_path)
-        args = default_alloc_argument(sess, device, args_info, 1)
+        args = _alloc_arguments(sess, device, args_info, default_alloc_argument)
         costs = default_run_evaluator(sess, rt_mod, device, EvaluatorConfig(*evaluator), args)
         del rt_mod, args, device
         default_cleanup(sess, remote_path)
         return [float(c) for c in costs], "", True
     except Exception as err:  # noqa: BLE001 - reported as the candidate's error
         alive = sess is not None and _session_alive(sess)
-        return None, f"{type(err).__name__}: {str(err).strip().splitlines()[-1:]}", alive
+        return None, f"{type(err).__name__}: {last_line(err)}", alive
+
+
+def last_line(err: Exception) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def _alloc_arguments(sess, device, args_info, default_alloc):
+    """Random arguments on the board: filled there when its runtime has
+    `random_fill_for_measure` (MetaSchedule's way), else generated here and copied (the
+    aarch64 runtime wheel lacks that function)."""
+    import tvm
+
+    try:
+        sess.get_function("tvm.contrib.random.random_fill_for_measure")
+    except AttributeError:
+        pass
+    else:
+        return default_alloc(sess, device, args_info, 1)
+    rng = np.random.default_rng(0)
+    args = []
+    for _kind, dtype, shape in args_info:
+        data = rng.uniform(-1, 1, shape) if "float" in dtype else rng.integers(-8, 8, shape)
+        args.append(tvm.runtime.tensor(data.astype(dtype), device))
+    return [args]
 
 
 def check_health(

@@ -159,7 +159,7 @@ def health_check(board: Board, spec: FarmSpec | None = None) -> dict[int, str]:
         except TimeoutError:
             return lease.port, f"health kernel gave no answer within {timeout:.0f} s"
         except Exception as err:  # noqa: BLE001 - any failure is the verdict
-            return lease.port, f"health kernel failed: {str(err).strip().splitlines()[-1:]}"
+            return lease.port, f"health kernel failed: {session.last_line(err)}"
         return lease.port, health.verdict(out)
 
     with ThreadPoolExecutor(max(1, len(leases))) as pool:
