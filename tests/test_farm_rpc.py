@@ -233,3 +233,23 @@ def test_unreachable_tracker_names_the_board(farm, tmp_path, capsys):
                  "--records", str(tmp_path / "recs")])  # fmt: skip
     assert code != 0
     assert "board 'nofarm'" in capsys.readouterr().err
+
+
+def test_failing_board_is_taken_out_with_the_reason(farm, capsys):
+    """An x86 server registered for an aarch64 board fails the health kernel."""
+    _, root = farm
+    text = host_board_text("wrongarch", free_port(), count=1)
+    text = text.replace('toolchain = "host"', 'toolchain = "aarch64-linux-gnu"').replace(
+        'mcpu = "native"', 'mtriple = "aarch64-linux-gnu"\nmcpu = "cortex-a53"'
+    )
+    write_board(root / "boards", "wrongarch", text)
+    assert main(["farm", "up", "--board", "wrongarch"]) == 1
+    assert "wrongarch#0" in capsys.readouterr().out
+    assert main(["farm", "status", "--board", "wrongarch", "--json", "--no-health"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    (server,) = row["servers"]
+    assert server["status"] == "out" and server["registered"] is False
+    assert server["reason"].startswith("health kernel failed")
+    with pytest.raises(BoardError, match="board 'wrongarch': no rpc server registered"):
+        FarmRPCRunner(load_board("wrongarch"))
+    strategies.down(["wrongarch"])
