@@ -19,7 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from edgetune.board import board_from_dict, load_board
+from edgetune.board import load_board
+from edgetune.board.board import board_from_dict
 from edgetune.farm.drivers.rpc_server import free_port
 
 

@@ -51,7 +51,7 @@ def test_status_reports_the_emulated_board_healthy(a53, capsys):
     assert (server["launch"], server["registered"], server["health"]) == ("qemu", True, "ok")
 
 
-def test_cross_compiled_tiny_model_matches_litert(a53, tmp_path):
+def test_cross_compiled_tiny_model_matches_litert(a53, tmp_path, capsys):
     from edgetune.oracle.litert import LiteRTModel
 
     model_path = shipped_model("tiny_fp32.tflite")
@@ -65,6 +65,13 @@ def test_cross_compiled_tiny_model_matches_litert(a53, tmp_path):
     assert code == 0
     (ref,) = LiteRTModel(model_path, threads=1)([x])
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), ref, rtol=1e-4, atol=1e-4)
+    capsys.readouterr()
+    code = main(["deploy", str(so), "--board", "qemu-a53", "--input", str(tmp_path / "x.npy"),
+                 "--output", str(tmp_path / "z.npy"), "--repeat", "1", "--json"])  # fmt: skip
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["via"], report["emulated"]) == ("rpc", True)  # timings flagged as emulated
+    np.testing.assert_allclose(np.load(tmp_path / "z.npy"), ref, rtol=1e-4, atol=1e-4)
 
 
 def test_tunes_a_small_task_on_the_emulated_board(a53, tmp_path):
