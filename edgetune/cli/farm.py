@@ -78,7 +78,14 @@ def run_status(args) -> int:
             table.append({"board": row["board"], "server": "(ssh runner)", "health": row["health"]})
             continue
         if not row["tracker_up"]:
-            table.append({"board": row["board"], "server": "-", "health": row.get("error", "")})
+            table.append(
+                {
+                    "board": row["board"],
+                    "tracker": row["tracker"],
+                    "status": "tracker down",
+                    "reason": row.get("error", ""),
+                }
+            )
             continue
         if not row["servers"]:
             table.append(
