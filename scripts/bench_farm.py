@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Farm figures: trials/minute through the tracker vs the local runner (same tiny task, same
-budget, one run each, side by side), and the emulated board's setup time (cached; fresh with
---qemu-fresh, which downloads ~250 MB into a temporary folder).
+budget, one run each, side by side, after an uncounted warm-up), and the emulated board's
+setup time (cached; fresh with --qemu-fresh, which downloads ~250 MB into a temporary folder).
 
     PYTHONPATH=$PWD python scripts/bench_farm.py [--trials 16] [--qemu-fresh] [--json out.json]
 
@@ -90,6 +90,7 @@ def main() -> None:
         root = Path(tmp)
         os.environ["EDGETUNE_FARM_DIR"] = str(root / "state")
         host = load_board("host")
+        tune(host, make_runner(host), 2, root / "warmup")  # one-time imports, not counted
         figures["local_runner"] = tune(host, make_runner(host), args.trials, root / "local")
         board = rpc_board()
         try:
