@@ -17,10 +17,11 @@ from farm_support import SSHServer, candidate, matmul_func, spin_func, write_boa
 from edgetune.board import load_board
 from edgetune.cli.main import main
 from edgetune.errors import BoardError
+from edgetune.farm import strategies
 from edgetune.farm.drivers.rpc_server import free_port
 from edgetune.farm.drivers.ssh import SSHDriver
 from edgetune.farm.resources import farm_spec
-from edgetune.farm.runner import SSHRunner
+from edgetune.farm.runner import FarmRPCRunner, SSHRunner
 from edgetune.frontend import load_model
 from edgetune.frontend.tflite_import import random_inputs
 from edgetune.paths import shipped_model
@@ -158,3 +159,28 @@ def test_dropped_connection_is_an_error_result_then_reconnects(sshd, tmp_path):
     assert "dropped" in result.error_msg or "failed" in result.error_msg
     (again,) = [f.result() for f in runner.run([mm])]
     assert again.error_msg is None
+
+
+def test_farm_up_starts_the_rpc_server_over_ssh(sshd, tmp_path, capsys):
+    """An rpc board whose server `farm up` starts on the board over SSH, stopped by pgid."""
+    server, _, root = sshd
+    text = BOARD_TEXT.format(name="sshrpc", run_timeout=10).replace(
+        'kind = "ssh"',
+        f'kind = "rpc"\ntracker = "127.0.0.1:{free_port()}"\nkey = "sshrpc"\n'
+        f'[connection.server]\nlaunch = "ssh"\nport = {free_port()}',
+    )
+    write_board(root / "boards", "sshrpc", text + server.table(root / "rpc work"))
+    os.environ["EDGETUNE_FARM_DIR"] = str(tmp_path / "state")
+    try:
+        assert main(["farm", "up", "--board", "sshrpc"]) == 0
+        assert "sshrpc#0" in capsys.readouterr().out
+        (rec,) = strategies.state.servers("sshrpc")
+        assert rec.launch == "ssh" and rec.health == "ok" and psutil.pid_exists(rec.pgid)
+        runner = FarmRPCRunner(load_board("sshrpc"))
+        (res,) = [f.result() for f in runner.run([candidate(matmul_func(), tmp_path / "m.so")])]
+        assert res.error_msg is None
+    finally:
+        strategies.down()
+        os.environ.pop("EDGETUNE_FARM_DIR")
+    time.sleep(0.5)
+    assert not psutil.pid_exists(rec.pgid)  # the remote process group is gone

@@ -137,10 +137,9 @@ class SSHDriver:
 
     def start_detached(self, argv: list[str], log: str) -> int:
         """Start `argv` on the board in a session of its own; returns its pid (= pgid)."""
-        line = (
-            f"mkdir -p {shlex.quote(str(Path(log).parent))} && "
-            f"setsid {shlex.join(argv)} > {shlex.quote(log)} 2>&1 < /dev/null & echo $!"
-        )
+        self.run(["mkdir", "-p", str(Path(log).parent)])
+        # only the detached command goes to the background, its output away from the channel
+        line = f"setsid {shlex.join(argv)} > {shlex.quote(log)} 2>&1 < /dev/null & echo $!"
         _, out, _ = self.run_shell(line, timeout=30)
         return int(out.strip().splitlines()[-1])
 
