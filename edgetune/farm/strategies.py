@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BoardError
-from . import deadline, health, session, state
+from . import deadline, health, qemu, session, state
 from .drivers import process, rpc_server, tracker
 from .drivers.power import power_cycle
 from .drivers.serial_console import SerialConsole
@@ -92,20 +92,16 @@ def bring_up(
         if ssh:
             ssh.connect()
         registered = tracker.registered_ports(spec.tracker_host, spec.tracker_port, spec.key)
-        records = []
         for i in range(spec.server.count):
             rec = _record(spec, i)
             if rec.port in registered and rpc_server.alive(rec, ssh):
                 say(f"{rec.name}: already up on port {rec.port}")
             else:
                 if rec.launch == "qemu":
-                    from . import qemu
-
                     qemu.prepare(printer=say)
                 say(f"{rec.name}: starting rpc server ({rec.launch}) on port {rec.port}")
                 rec.restarts = 0
                 start_server(board, spec, rec, ssh)
-            records.append(rec)
     finally:
         if ssh:
             ssh.close()
