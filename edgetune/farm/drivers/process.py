@@ -11,6 +11,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import psutil
+
 
 def launch(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> int:
     """Start `cmd` as the leader of a new session writing to `log`. Returns its pid (= pgid)."""
@@ -28,13 +30,20 @@ def launch(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> int:
 
 
 def group_alive(pgid: int) -> bool:
-    """True while any process of the group exists (zombies of our own children excluded)."""
+    """True while a live (non-zombie) process of the group exists."""
     _reap(pgid)
     try:
         os.killpg(pgid, 0)
     except (ProcessLookupError, PermissionError):
         return False
-    return True
+    # killed members linger as zombies until reaped (orphans by init, later under load)
+    for proc in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return False
 
 
 def kill_group(pgid: int, grace_s: float = 2.0) -> None:
