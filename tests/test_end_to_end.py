@@ -134,7 +134,7 @@ def test_interrupted_tune_keeps_records_and_resumes(tmp_path):
 
     budget = len(kept) + 4
     rerun = subprocess.run(
-        [*cmd[:5], str(budget), *cmd[6:], "--json"], env=env, capture_output=True, timeout=600
+        [*cmd[:6], str(budget), *cmd[7:], "--json"], env=env, capture_output=True, timeout=600
     )
     assert rerun.returncode == 0, rerun.stderr.decode()
     assert json.loads(rerun.stdout)["trials"] == 4

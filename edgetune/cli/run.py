@@ -8,6 +8,11 @@ from ..errors import BoardError
 from ..runtime import load_artifact, load_inputs, save_outputs
 from .common import add_board_arg, add_json_arg, board_from_args, print_json, status
 
+POCL_NOTE = (
+    "summed OpenCL kernel times on the board's OpenCL platform; on PoCL they rank kernels for "
+    "this CPU, they are not Mali GPU timings"
+)
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -31,6 +36,13 @@ def run_artifact(board: Board, path: str, input_paths: list[str] | None, repeat:
     if meta.board != board.name:
         raise BoardError(f"{path} was built for board '{meta.board}', not '{board.name}'")
     inputs = load_inputs(meta.model, input_paths)
+    if board.connection.kind == "opencl":  # kernels through pyopencl (see model_plan.py)
+        from ..measure.opencl import Device
+        from ..measure.opencl.model_plan import ModelPlan, PlanRunner, plan_dir
+
+        device = Device(str(board.connection.extra.get("platform", ""))).open()
+        runner = PlanRunner(ModelPlan.load(plan_dir(path)), device)
+        return meta, runner(inputs), runner.bench(inputs, repeat)
     if board.is_host:
         loaded = load_artifact(path, board.hardware.cores)
         return meta, loaded(inputs), loaded.bench(inputs, repeat)
@@ -53,10 +65,14 @@ def run(args) -> int:
         "latency": latency.to_json(),
         "outputs": [{"shape": list(o.shape), "dtype": str(o.dtype)} for o in outputs],
     }
+    if board.connection.kind == "opencl":
+        report["timing_note"] = POCL_NOTE
     if args.json:
         print_json(report)
     else:
         print(f"{meta.model.name} on {board.name}: {latency}")
+        if board.connection.kind == "opencl":
+            print(f"note: {POCL_NOTE}")
         if args.output:
             print(f"outputs written to {args.output}")
     return 0

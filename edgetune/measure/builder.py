@@ -48,6 +48,10 @@ def make_builder(board: Board):
     """
     from tvm.s_tir.meta_schedule.builder import LocalBuilder
 
+    if board.connection.kind == "opencl":  # candidates become OpenCL programs, not libraries
+        from .opencl import make_opencl_builder
+
+        return make_opencl_builder(board)
     toolchain = board.toolchain()
     workers = board.measure.build_workers or os.cpu_count() or 1
     return LocalBuilder(

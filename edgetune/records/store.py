@@ -135,21 +135,16 @@ class RecordStore:
 
 
 def _repair_tail(path: Path) -> None:
-    """Move an incomplete last line (interrupted write) aside to PATH.damaged."""
+    """Move lines that are not JSON (a write cut short by a kill) aside to PATH.damaged."""
     if not path.is_file():
         return
-    data = path.read_bytes()
-    if not data or data.endswith(b"\n"):
-        lines = data.splitlines()
-        bad = [ln for ln in lines if ln.strip() and not _is_json(ln)]
-        if not bad:
-            return
-    keep, damaged = [], []
-    for ln in data.splitlines():
-        (keep if (not ln.strip() or _is_json(ln)) else damaged).append(ln)
+    lines = [ln for ln in path.read_bytes().splitlines() if ln.strip()]
+    damaged = [ln for ln in lines if not _is_json(ln)]
+    if not damaged:
+        return
     with open(path.with_suffix(path.suffix + ".damaged"), "ab") as f:
         f.write(b"\n".join(damaged) + b"\n")
-    path.write_bytes(b"".join(ln + b"\n" for ln in keep if ln.strip()))
+    path.write_bytes(b"".join(ln + b"\n" for ln in lines if _is_json(ln)))
 
 
 def _is_json(line: bytes) -> bool:

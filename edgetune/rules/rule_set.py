@@ -1,13 +1,15 @@
 """Named rule sets and the board -> search space mapping.
 
-A rule set yields MetaSchedule schedule rules, postprocessors and mutator probabilities for a
-target; the search space of a task is MetaSchedule's PostOrderApply over them.
+A rule set yields the parts of a search space (MetaSchedule schedule rules, postprocessors and
+mutator probabilities) for a board; the search space of a task is MetaSchedule's PostOrderApply
+over them. Every named set ends with the int8 tensorize hooks (`tensorize.py`) and then whatever
+the board's `rules_module` adds (see `extend.py`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BoardError
@@ -16,23 +18,59 @@ if TYPE_CHECKING:
     from ..board import Board
 
 
+@dataclass
+class RuleSetParts:
+    """The ingredients of a search space, in the order MetaSchedule applies them.
+
+    `rules` are applied to every block (post-order, each rule to the schedules the previous ones
+    produced), `postprocs` to every sampled candidate, `mutators` maps a Mutator to its
+    probability in the evolutionary search.
+    """
+
+    rules: list[Any] = field(default_factory=list)
+    postprocs: list[Any] = field(default_factory=list)
+    mutators: dict[Any, float] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class RuleSet:
-    """A named recipe for a search space."""
+    """A named recipe for a search space.
+
+    `build(board)` returns the board's parts, or None for "MetaSchedule's built-in defaults for
+    the target" (only the `default` set does that).
+    """
 
     name: str
     description: str
-    build: Callable[[Board], tuple[list[Any], list[Any], dict[Any, float]] | None]
+    build: Callable[[Board], RuleSetParts | None]
+
+    def parts(self, board: Board) -> RuleSetParts | None:
+        """The parts for `board`: the set's own, the tensorize hooks, then the user's module."""
+        from .extend import apply_rules_module
+        from .tensorize import tensorize_postprocs, tensorize_rules
+
+        parts = self.build(board)
+        if parts is None:
+            if board.rules_module:
+                raise BoardError(
+                    f"board '{board.name}': rules_module needs a named rule set, not '{self.name}'"
+                )
+            return None
+        parts.rules.extend(tensorize_rules(board))
+        parts.postprocs.extend(tensorize_postprocs(board))
+        apply_rules_module(parts, board)
+        return parts
 
     def space(self, board: Board):
         """MetaSchedule space generator for this board."""
         from tvm.s_tir.meta_schedule.space_generator import PostOrderApply
 
-        parts = self.build(board)
+        parts = self.parts(board)
         if parts is None:
             return PostOrderApply()
-        sch_rules, postprocs, mutators = parts
-        return PostOrderApply(sch_rules=sch_rules, postprocs=postprocs, mutator_probs=mutators)
+        return PostOrderApply(
+            sch_rules=parts.rules, postprocs=parts.postprocs, mutator_probs=parts.mutators
+        )
 
 
 def _metaschedule_default(board: Board) -> None:
@@ -41,7 +79,12 @@ def _metaschedule_default(board: Board) -> None:
 
 
 _RULE_SETS: dict[str, RuleSet] = {
-    "default": RuleSet("default", "MetaSchedule's defaults for the target", _metaschedule_default),
+    "default": RuleSet(
+        "default",
+        "MetaSchedule's built-in rules for the target (GPU targets, OpenCL included, get the "
+        "CUDA rules with shared-memory staging)",
+        _metaschedule_default,
+    ),
 }
 
 
@@ -56,8 +99,5 @@ def rule_set_names() -> list[str]:
 
 def get_rule_set(name: str) -> RuleSet:
     if name not in _RULE_SETS:
-        # Board files written for rule sets not implemented yet fall back to the defaults.
-        if name in ("host", "cortex-a53", "mali"):
-            return _RULE_SETS["default"]
         raise BoardError(f"unknown rule set '{name}' (known: {', '.join(rule_set_names())})")
     return _RULE_SETS[name]

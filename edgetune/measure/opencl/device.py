@@ -1,0 +1,137 @@
+"""Running an OpenCLProgram with pyopencl (PoCL here), timed with OpenCL profiling events.
+
+PoCL runs kernels on the host CPU: times measured here rank kernels for PoCL on this machine,
+not for a Mali GPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ...errors import BoardError
+from .program import OpenCLProgram
+
+
+@dataclass
+class Device:
+    """A pyopencl context + profiling queue on the first device of a matching platform."""
+
+    platform: str = ""
+    _ctx: Any = None
+    _queue: Any = None
+    _programs: dict[Any, Any] = field(default_factory=dict)  # programs, kernels, scratch
+
+    def open(self) -> Device:
+        try:
+            import pyopencl as cl
+        except ImportError:
+            raise BoardError("pyopencl is not installed: pip install 'edgetune[opencl]'") from None
+
+        if self._ctx is None:
+            found = cl.get_platforms()
+            platforms = [p for p in found if self.platform.lower() in p.name.lower()]
+            if not platforms:
+                names = ", ".join(p.name for p in found) or "none"
+                raise BoardError(
+                    f"no OpenCL platform matching '{self.platform}' (found: {names}; "
+                    "Debian: apt-get install pocl-opencl-icd)"
+                )
+            device = platforms[0].get_devices()[0]
+            self._ctx = cl.Context([device])
+            props = cl.command_queue_properties.PROFILING_ENABLE
+            self._queue = cl.CommandQueue(self._ctx, properties=props)
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.open()._ctx.devices[0].name
+
+    def compile(self, program: OpenCLProgram) -> Any:
+        import pyopencl as cl
+
+        key = program.source
+        if key not in self._programs:
+            self._programs[key] = cl.Program(self.open()._ctx, program.source).build()
+        return self._programs[key]
+
+    def upload(self, array: np.ndarray) -> Any:
+        import pyopencl as cl
+
+        flags = cl.mem_flags.READ_WRITE | cl.mem_flags.COPY_HOST_PTR
+        return cl.Buffer(self.open()._ctx, flags, hostbuf=np.ascontiguousarray(array))
+
+    def empty(self, nbytes: int) -> Any:
+        import pyopencl as cl
+
+        return cl.Buffer(self.open()._ctx, cl.mem_flags.READ_WRITE, size=max(1, nbytes))
+
+    def download(self, buffer: Any, shape: list[int], dtype: str) -> np.ndarray:
+        import pyopencl as cl
+
+        out = np.empty(shape, dtype=dtype)
+        cl.enqueue_copy(self._queue, out, buffer).wait()
+        return out
+
+    def launch(self, program: OpenCLProgram, buffers: list[Any]) -> float:
+        """Run every kernel of `program` once on `buffers` (one per parameter); seconds."""
+        import pyopencl as cl
+
+        built = self.compile(program)
+        buffers = buffers + self._scratch(program)
+        events = []
+        for k in program.kernels:
+            key = (program.source, k.name)
+            if key not in self._programs:
+                self._programs[key] = cl.Kernel(built, k.name)
+            kernel = self._programs[key]
+            kernel.set_args(*[buffers[i] for i in k.args])
+            events.append(
+                cl.enqueue_nd_range_kernel(self._queue, kernel, k.global_size, k.local_size)
+            )
+        events[-1].wait()
+        return sum((e.profile.end - e.profile.start) * 1e-9 for e in events)
+
+    def _scratch(self, program: OpenCLProgram) -> list[Any]:
+        key = ("scratch", program.source)
+        if key not in self._programs:
+            self._programs[key] = [
+                self.empty(int(np.prod(s["shape"])) * np.dtype(s["dtype"]).itemsize)
+                for s in program.scratch
+            ]
+        return self._programs[key]
+
+    def run(self, program: OpenCLProgram, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        """Run once on host arrays (one per parameter); returns every parameter's contents."""
+        buffers = [self.upload(a) for a in arrays]
+        self.launch(program, buffers)
+        return [self.download(b, p["shape"], p["dtype"]) for b, p in zip(buffers, program.params)]
+
+    def time(
+        self, program: OpenCLProgram, buffers: list[Any], number: int, repeat: int, min_ms: float
+    ) -> list[float]:
+        """`repeat` means of `number` runs (more runs until a repeat lasts `min_ms`)."""
+        self.launch(program, buffers)  # warm-up (and first-call compile)
+        results = []
+        for _ in range(repeat):
+            total, runs = 0.0, 0
+            while runs < number or total * 1e3 < min_ms:
+                total += self.launch(program, buffers)
+                runs += 1
+            results.append(total / runs)
+        return results
+
+
+def random_arrays(program: OpenCLProgram, seed: int = 0) -> list[np.ndarray]:
+    """Random inputs for every parameter (small integers for integer types)."""
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for p in program.params:
+        dtype = np.dtype(p["dtype"])
+        if dtype.kind == "f":
+            arrays.append(rng.uniform(-1, 1, p["shape"]).astype(dtype))
+        else:
+            arrays.append(rng.integers(-8, 8, p["shape"]).astype(dtype))
+    return arrays

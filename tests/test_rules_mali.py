@@ -1,0 +1,127 @@
+"""Mali kernels on PoCL: no __local memory, OpenCL vector types, right answers, tuning records.
+
+PoCL runs the kernels on this machine's CPU; its timings are not Mali timings.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from edgetune.board import load_board
+from edgetune.compile import lower_for_tuning
+from edgetune.frontend import load_model
+from edgetune.frontend.tflite_import import random_inputs
+from edgetune.measure import make_runner
+from edgetune.measure.opencl import Device, OpenCLProgram, lower_opencl, random_arrays
+from edgetune.oracle import LiteRTModel
+from edgetune.paths import shipped_model
+from edgetune.rules.show import explore
+from edgetune.tasks import extract_tasks
+
+VECTOR_TYPE = re.compile(r"\b(?:float|half|char|uchar|short|int)(?:2|3|4|8|16)\b")
+
+
+@pytest.fixture(scope="module")
+def board():
+    return load_board("mali-pocl")
+
+
+@pytest.fixture(scope="module")
+def mobilenet_tasks(board):
+    target = board.target()
+    model = load_model(str(shipped_model("mobilenet_v2_fp32.tflite")))
+    tasks = extract_tasks(lower_for_tuning(model.mod, target), target)
+    pick = {}
+    for t in tasks:  # a 1x1 conv, a depthwise conv, the classifier matmul
+        key = {"conv2d_nhwc": "conv", "group_conv2d_nhwc": "depthwise", "matmul": "matmul"}
+        if t.anchor in key and key[t.anchor] not in pick:
+            pick[key[t.anchor]] = t
+    return pick
+
+
+@pytest.fixture(scope="module")
+def device(board):
+    return Device(board.connection.extra["platform"]).open()
+
+
+@pytest.mark.parametrize("kind", ["conv", "depthwise", "matmul"])
+def test_mali_kernels_vectorized_without_local_memory_and_correct(
+    board, mobilenet_tasks, device, kind
+):
+    import tvm
+
+    task = mobilenet_tasks[kind]
+    samples = explore(task.mod, board, samples=2, seed=3).samples
+    assert samples, f"no valid program drawn for {task.name}"
+    reference = tvm.compile(task.mod, target="llvm")
+    for sch in samples:
+        program = lower_opencl(sch.mod, board.target())
+        assert "__local" not in program.source
+        assert VECTOR_TYPE.search(program.source), program.source[:2000]
+        arrays = random_arrays(program)
+        got = device.run(program, arrays)
+        expected = [tvm.runtime.tensor(a) for a in arrays]
+        reference(*expected)
+        np.testing.assert_allclose(got[-1], expected[-1].numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_opencl_runner_times_programs_and_reports_failures(board, mobilenet_tasks, tmp_path):
+    from tvm.s_tir.meta_schedule.arg_info import ArgInfo
+    from tvm.s_tir.meta_schedule.runner import RunnerInput
+
+    task = mobilenet_tasks["matmul"]
+    (sch,) = explore(task.mod, board, samples=1).samples
+    good = lower_opencl(sch.mod, board.target()).save(tmp_path / "good.json")
+    broken = OpenCLProgram.load(good)
+    bad = OpenCLProgram("__kernel void main_kernel(", broken.kernels, broken.params, [])
+    bad.save(tmp_path / "bad.json")
+    args = ArgInfo.from_prim_func(task.mod["main"])
+    runner = make_runner(board)
+    inputs = [RunnerInput(str(p), "opencl", args) for p in (good, tmp_path / "bad.json")]
+    ok, failed = [f.result() for f in runner.run(inputs)]
+    assert ok.error_msg is None
+    assert len(ok.run_secs) == board.measure.repeat
+    assert all(0 < float(s) < 1 for s in ok.run_secs)
+    assert failed.run_secs is None and "OpenCLRunner" in failed.error_msg
+
+
+def test_tiny_tune_build_run_on_mali_pocl_matches_litert(cli, tmp_path):
+    """tune writes PoCL-measured records; build uses them; run executes the plan on PoCL."""
+    recs, lib = tmp_path / "recs", tmp_path / "tiny.so"
+    result = cli(
+        "tune", "tiny_fp32", "--board", "mali-pocl", "--trials", 4, "--records", recs, "--json"
+    )
+    assert result.code == 0, result.err
+    lines = (recs / "database_tuning_record.json").read_text().splitlines()
+    records = [json.loads(line) for line in lines if line.strip()]
+    assert len(records) == 4
+    run_secs = [float(s) for r in records for s in r[1][1]]
+    assert run_secs and all(0 < s < 1 for s in run_secs)  # measured on PoCL, none failed
+
+    result = cli("build", "tiny_fp32", "--board", "mali-pocl", "--records", recs, "-o", lib)
+    assert result.code == 0, result.err
+    assert "1/5 tasks tuned" in result.out or "2/5 tasks tuned" in result.out
+    info = load_model(str(shipped_model("tiny_fp32.tflite"))).info
+    x = random_inputs(info)[0]
+    np.save(tmp_path / "in.npy", x)
+    out = tmp_path / "out.npy"
+    result = cli(
+        "run",
+        lib,
+        "--board",
+        "mali-pocl",
+        "--input",
+        tmp_path / "in.npy",
+        "--output",
+        out,
+        "--repeat",
+        2,
+    )
+    assert result.code == 0, result.err
+    assert "not Mali GPU timings" in result.out
+    (reference,) = LiteRTModel(shipped_model("tiny_fp32.tflite"), threads=1)([x])
+    np.testing.assert_allclose(np.load(out), reference, rtol=1e-4, atol=1e-4)
