@@ -22,7 +22,7 @@ def console(tmp_path):
     emulator.close()
 
 
-def _spec(emulator, password="raspberry", timeout=3.0):
+def _spec(emulator, password="raspberry", timeout=10.0):
     return SerialSpec(device=emulator.device, password=password, timeout_s=timeout)
 
 
@@ -82,7 +82,7 @@ kind = "ssh"
 [connection.serial]
 device = "{console.device}"
 password = "raspberry"
-timeout_s = 3
+timeout_s = 10
 [connection.power]
 command = "touch '{console.power_file}'"
 wait_s = 20
