@@ -78,8 +78,7 @@ class SerialConsole:
     def login(self) -> None:
         """Wake the console and log in (no-op if a shell prompt is already there)."""
         prompt = re.compile(re.escape(self.spec.prompt.rstrip()).encode() + rb"\s*$")
-        self._write("")
-        idx, _ = self._read_until([LOGIN, prompt], self.spec.timeout_s)
+        idx = self._wake([LOGIN, prompt])
         if idx == 1:
             return
         self._write(self.spec.login)
@@ -89,6 +88,17 @@ class SerialConsole:
             idx, text = self._read_until([prompt, LOGIN], self.spec.timeout_s)
             if idx == 1:
                 raise self._fail(f"login as '{self.spec.login}' refused")
+
+    def _wake(self, patterns: list[re.Pattern[bytes]], tries: int = 3) -> int:
+        """Press enter until a prompt shows (a console often needs more than one)."""
+        for _ in range(tries):
+            self._write("")
+            try:
+                return self._read_until(patterns, self.spec.timeout_s / tries)[0]
+            except ConsoleError as err:
+                if "panic" in str(err):
+                    raise
+        raise self._fail(f"no prompt within {self.spec.timeout_s:.0f} s")
 
     def run(self, command: str, timeout: float | None = None) -> tuple[int, str]:
         """Run a shell command on the console; returns (exit code, output)."""
