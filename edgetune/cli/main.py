@@ -10,7 +10,7 @@ from ..errors import EdgetuneError
 
 # Subcommand modules, in the order `edgetune --help` lists them. Each defines
 # `register(subparsers)` (adding its parser with set_defaults(func=run)) and `run(args) -> int`.
-COMMANDS = ["boards", "tasks", "tune", "build", "run", "compare", "demo", "space"]
+COMMANDS = ["boards", "tasks", "tune", "build", "run", "compare", "demo", "space", "farm", "deploy"]
 
 DESCRIPTION = """\
 edgetune: tune TFLite models for edge boards with TVM MetaSchedule, then cross-compile them.

@@ -1,0 +1,66 @@
+"""Detached process groups: servers and trackers are started in a session of their own and
+stopped with `kill -- -PGID`, because TVM's rpc_server leaves its listener child (a
+popen_worker) alive as an orphan when only the parent is killed."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+
+
+def launch(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> int:
+    """Start `cmd` as the leader of a new session writing to `log`. Returns its pid (= pgid)."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    return proc.pid
+
+
+def group_alive(pgid: int) -> bool:
+    """True while a live (non-zombie) process of the group exists."""
+    _reap(pgid)
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    # killed members linger as zombies until reaped (orphans by init, later under load)
+    for proc in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return False
+
+
+def kill_group(pgid: int, grace_s: float = 2.0) -> None:
+    """SIGTERM the whole group, then SIGKILL what is left after `grace_s`."""
+    for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 1.0)):
+        try:
+            os.killpg(pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not group_alive(pgid):
+                return
+            time.sleep(0.05)
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status if `pid` is our own child (else it lingers as a zombie)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)

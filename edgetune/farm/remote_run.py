@@ -1,0 +1,103 @@
+"""Running a built model on a farm board (what `edgetune run --board B` and `deploy` use).
+
+rpc boards: a tracker session (upload, load, Relax VM over RPC, time_evaluator), in a worker
+process with a deadline. ssh boards: push the library and inputs, run the board-side agent,
+pull the outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import BoardError
+from ..runtime.timing import Latency
+from . import deadline, session
+from .drivers import tracker
+from .drivers.ssh import SSHDriver
+from .resources import FarmSpec, farm_spec, up_hint
+from .runner import AGENT
+
+if TYPE_CHECKING:
+    from ..board import Board
+
+LEASE_TIMEOUT_S = 60.0
+
+
+def run_remote(
+    board: Board,
+    artifact_path: str | Path,
+    inputs: list[np.ndarray],
+    repeat: int,
+    accept_new_host_key: bool = False,
+    via: str | None = None,
+) -> tuple[list[np.ndarray], Latency]:
+    """Outputs of the artifact on `board` and its latency there (`repeat` timed runs).
+
+    `via` is "rpc" (a tracker session) or "ssh" (push and run with the board-side agent);
+    by default the board's connection kind decides.
+    """
+    spec = farm_spec(board)
+    via = via or board.connection.kind
+    if via == "ssh":
+        if spec.ssh is None:
+            raise BoardError(f"board '{board.name}' has no [connection.ssh] to deploy over")
+        return _run_ssh(board, spec, Path(artifact_path), inputs, repeat, accept_new_host_key)
+    return _run_rpc(board, spec, Path(artifact_path), inputs, repeat)
+
+
+def _run_rpc(board, spec: FarmSpec, path: Path, inputs, repeat):
+    timeout = board.measure.run_timeout_s * max(1, repeat) + 60.0
+    try:
+        lease = tracker.lease(spec.tracker_host, spec.tracker_port, spec.key, LEASE_TIMEOUT_S)
+    except tracker.TrackerUnreachable as err:
+        raise BoardError(f"board '{board.name}': {err}; {up_hint(board.name)}") from None
+    except TimeoutError as err:
+        raise BoardError(f"board '{board.name}': {err}") from None
+    try:
+        outputs, samples = deadline.call(
+            session.run_model,
+            lease.host,
+            lease.port,
+            lease.matchkey,
+            timeout,
+            str(path.resolve()),
+            inputs,
+            repeat,
+            timeout=timeout,
+        )
+    except TimeoutError:
+        raise BoardError(f"board '{board.name}': no result within {timeout:.0f} s") from None
+    except Exception as err:  # noqa: BLE001 - the remote error, on one line
+        last = str(err).strip().splitlines()[-1:] or [type(err).__name__]
+        raise BoardError(f"board '{board.name}': running {path.name} failed: {last[0]}") from None
+    return outputs, Latency.from_seconds(samples)
+
+
+def _run_ssh(board, spec: FarmSpec, path: Path, inputs, repeat, accept_new_host_key):
+    work = f"{spec.ssh.workdir}/deploy"
+    timeout = board.measure.run_timeout_s * max(1, repeat) + 60.0
+    with (
+        SSHDriver(board.name, spec.ssh, accept_new_host_key) as ssh,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        np.savez(f"{tmp}/inputs.npz", *inputs)
+        ssh.upload(AGENT, f"{work}/agent.py")
+        ssh.upload(path, f"{work}/{path.name}")
+        ssh.upload(f"{tmp}/inputs.npz", f"{work}/inputs.npz")
+        argv = [
+            spec.ssh.python, f"{work}/agent.py", "run", f"{work}/{path.name}",
+            f"{work}/inputs.npz", f"{work}/outputs.npz", str(repeat),
+        ]  # fmt: skip
+        line = f"TVM_NUM_THREADS={board.hardware.cores} {shlex.join(argv)}"
+        _, out, _ = ssh.run_shell(line, timeout=timeout)
+        ssh.download(f"{work}/outputs.npz", f"{tmp}/outputs.npz")
+        with np.load(f"{tmp}/outputs.npz") as data:
+            outputs = [data[f"arr_{i}"] for i in range(len(data.files))]
+    samples = json.loads(out.strip().splitlines()[-1])["latencies"]
+    return outputs, Latency.from_seconds(samples)

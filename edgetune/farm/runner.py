@@ -1,0 +1,245 @@
+"""MetaSchedule runners for farm boards, registered for connection kinds "rpc" and "ssh".
+
+FarmRPCRunner keeps MetaSchedule's RPCRunner semantics (tracker session per candidate, upload,
+random arguments, time_evaluator; the same helper functions are reused) and adds what the
+stock runner lacks: a bounded wait for a free server, a hard deadline per candidate (the session
+runs in a worker process that is killed), and supervision. A candidate whose session is lost
+or that overruns becomes an error result -- never a time -- and the server that ran it is
+restarted while the other boards under the key keep measuring. Boards under one key are used in
+parallel (one measuring thread per registered server).
+
+SSHRunner times candidates on boards where no rpc server can run: upload the candidate, run the
+board-side agent (which enforces the run deadline itself), parse its JSON.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import shlex
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tvm.ir.utils import derived_object
+from tvm.s_tir.meta_schedule.runner import PyRunner, PyRunnerFuture, RunnerResult
+
+from ..errors import BoardError
+from ..measure import register_runner
+from ..measure.runner import set_thread_count
+from . import session, state, strategies
+from .deadline import DeadlineWorker
+from .drivers import rpc_server, tracker
+from .drivers.ssh import SSHDriver, SSHError
+from .resources import farm_spec, up_hint
+
+if TYPE_CHECKING:
+    from ..board import Board
+
+AGENT = Path(__file__).with_name("agent.py")
+ALARM_EXIT = 128 + 14  # the agent died of its SIGALRM deadline
+TRACKER_WAIT_S = 60.0  # how long a tracker may be away (restarted) before candidates fail
+
+
+@derived_object
+class FarmFuture(PyRunnerFuture):
+    """A candidate being measured by a runner thread."""
+
+    def __init__(self, future: concurrent.futures.Future) -> None:
+        super().__init__()
+        self.future = future
+
+    def done(self) -> bool:
+        return self.future.done()
+
+    def result(self) -> RunnerResult:
+        return self.future.result()
+
+
+def _error(message: str) -> RunnerResult:
+    return RunnerResult(run_secs=None, error_msg=message)
+
+
+class _Workers(threading.local):
+    worker: DeadlineWorker | None = None
+
+
+@derived_object
+class FarmRPCRunner(PyRunner):
+    """Times candidates on the servers registered under the board's tracker key."""
+
+    def __init__(self, board: Board, say=None) -> None:
+        super().__init__()
+        self.board, self.spec = board, farm_spec(board)
+        self.say = say or (lambda _m: None)
+        m = board.measure
+        self.evaluator = (m.number, m.repeat, m.min_repeat_ms, False)
+        self.deadline_s = m.run_timeout_s + self.spec.server.session_overhead_s
+        try:
+            ports = tracker.registered_ports(
+                self.spec.tracker_host, self.spec.tracker_port, self.spec.key
+            )
+        except tracker.TrackerUnreachable as err:
+            raise BoardError(f"board '{board.name}': {err}; {up_hint(board.name)}") from None
+        if not ports:
+            raise BoardError(
+                f"board '{board.name}': no rpc server registered under key '{self.spec.key}' "
+                f"at {self.spec.tracker}; {up_hint(board.name)}"
+            )
+        self.parallel = len(ports)
+        self.pool = concurrent.futures.ThreadPoolExecutor(self.parallel)
+        self._workers = _Workers()
+        self._lock = threading.Lock()
+        self._restarting: set[int] = set()
+        self.lost: list[str] = []  # what went wrong, candidate by candidate, for the report
+        self.served: Counter[int] = Counter()  # candidates measured per server port
+
+    def run(self, runner_inputs) -> list[FarmFuture]:
+        return [FarmFuture(self.pool.submit(self._measure, inp)) for inp in runner_inputs]
+
+    def _lease(self) -> tracker.Lease:
+        """A free server, waiting out a tracker restart for up to TRACKER_WAIT_S."""
+        spec = self.spec
+        give_up = time.monotonic() + TRACKER_WAIT_S
+        while True:
+            live = [r for r in state.servers(spec.board) if r.status == "up"]
+            if not live and state.servers(spec.board):
+                reasons = "; ".join(sorted({r.reason for r in state.servers(spec.board)}))
+                raise BoardError(f"board '{spec.board}': no server left in the pool ({reasons})")
+            try:
+                return tracker.lease(
+                    spec.tracker_host, spec.tracker_port, spec.key, timeout=self.deadline_s
+                )
+            except (tracker.TrackerUnreachable, TimeoutError) as err:
+                if time.monotonic() > give_up:
+                    raise BoardError(f"board '{spec.board}': {err}") from None
+                time.sleep(1.0)
+
+    def _supervise(self) -> None:
+        """Restart servers of this host whose process died between candidates (the tracker
+        just stops offering them, and the stock RPCRunner would wait for them forever)."""
+        for rec in state.servers(self.spec.board):
+            if rec.status != "up" or rec.launch not in ("local", "qemu") or rpc_server.alive(rec):
+                continue
+            with self._lock:
+                if rec.port in self._restarting:
+                    continue
+                self._restarting.add(rec.port)
+            try:
+                strategies.restart(self.board, rec, "server process died", self.say)
+            finally:
+                with self._lock:
+                    self._restarting.discard(rec.port)
+
+    def _measure(self, inp) -> RunnerResult:
+        self._supervise()
+        try:
+            lease = self._lease()
+        except BoardError as err:
+            return _error(str(err))
+        if self._workers.worker is None:
+            self._workers.worker = DeadlineWorker()
+        args_info = [a.as_json() for a in inp.args_info]
+        try:
+            costs, err, alive = self._workers.worker.call(
+                session.measure_candidate,
+                lease.host,
+                lease.port,
+                lease.matchkey,
+                self.deadline_s,
+                inp.artifact_path,
+                inp.device_type,
+                args_info,
+                self.evaluator,
+                timeout=self.deadline_s,
+            )
+        except TimeoutError:
+            costs, err, alive = None, f"no result within {self.deadline_s:.0f} s", False
+        except Exception as exc:  # noqa: BLE001 - the worker process died
+            costs, err, alive = None, f"measuring process died ({type(exc).__name__})", False
+        where = f"server {lease.host}:{lease.port}"
+        if costs is not None:
+            with self._lock:
+                self.served[lease.port] += 1
+            self._succeeded(lease)
+            return RunnerResult(run_secs=costs, error_msg=None)
+        if not alive:
+            err += self._recover(lease, err)
+        with self._lock:
+            self.lost.append(f"{where}: {err}")
+        return _error(f"board '{self.board.name}' {where}: {err}")
+
+    def _succeeded(self, lease: tracker.Lease) -> None:
+        rec = state.server_on_port(self.spec.key, lease.host, lease.port)
+        if rec is not None and rec.restarts:
+            rec.restarts = 0
+            state.save(rec)
+
+    def _recover(self, lease: tracker.Lease, reason: str) -> str:
+        """Restart the server that lost the session (only servers this farm started)."""
+        rec = state.server_on_port(self.spec.key, lease.host, lease.port)
+        if rec is None or rec.launch == "external":
+            return " (server not managed by edgetune: not restarted)"
+        back = strategies.restart(self.board, rec, reason, self.say)
+        return " (server restarted)" if back else f" (server taken out of the pool: {rec.reason})"
+
+
+@derived_object
+class SSHRunner(PyRunner):
+    """Times candidates on an SSH board with the board-side agent (no rpc server needed)."""
+
+    def __init__(self, board: Board) -> None:
+        super().__init__()
+        self.board, self.spec = board, farm_spec(board)
+        self.ssh = SSHDriver(board.name, self.spec.ssh).connect()
+        self.workdir = f"{self.spec.ssh.workdir}/runner"
+        self.ssh.upload(AGENT, f"{self.workdir}/agent.py")
+        self.pool = concurrent.futures.ThreadPoolExecutor(1)  # one board, one candidate at a time
+
+    def run(self, runner_inputs) -> list[FarmFuture]:
+        return [FarmFuture(self.pool.submit(self._measure, inp)) for inp in runner_inputs]
+
+    def _measure(self, inp) -> RunnerResult:
+        m, ssh = self.board.measure, self.ssh
+        remote_lib = f"{self.workdir}/candidate.so"
+        remote_args = f"{self.workdir}/args.json"
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+            json.dump([a.as_json() for a in inp.args_info], f)
+            f.flush()
+            try:
+                ssh.upload(inp.artifact_path, remote_lib)
+                ssh.upload(f.name, remote_args)
+                argv = [
+                    self.spec.ssh.python, f"{self.workdir}/agent.py", "time", remote_lib,
+                    remote_args, str(m.number), str(m.repeat), str(m.min_repeat_ms),
+                    str(m.run_timeout_s),
+                ]  # fmt: skip
+                # `; exit $?`: the shell reports death by signal as 128+N (sshd would send
+                # an exit-signal without a status if the shell exec'd the agent)
+                line = f"TVM_NUM_THREADS={self.board.hardware.cores} {shlex.join(argv)}; exit $?"
+                code, out, err = ssh.run_shell(line, timeout=m.run_timeout_s + 60, check=False)
+            except SSHError as exc:
+                ssh.close()  # reconnect on the next candidate
+                return _error(str(exc))
+        if code == ALARM_EXIT:
+            return _error(f"board '{self.board.name}': no result within {m.run_timeout_s:.0f} s")
+        if code != 0:
+            last = (err or out).strip().splitlines()[-1:] or [f"exit code {code}"]
+            return _error(f"board '{self.board.name}': candidate failed: {last[0]}")
+        try:
+            costs = json.loads(out.strip().splitlines()[-1])["costs"]
+        except (ValueError, KeyError, IndexError):
+            return _error(f"board '{self.board.name}': unreadable timing output: {out[-200:]!r}")
+        return RunnerResult(run_secs=[float(c) for c in costs], error_msg=None)
+
+
+def _rpc_runner(board: Board) -> FarmRPCRunner:
+    set_thread_count(board.hardware.cores)
+    return FarmRPCRunner(board)
+
+
+register_runner("rpc", _rpc_runner)
+register_runner("ssh", SSHRunner)

@@ -1,0 +1,136 @@
+"""Work done in one RPC session with a board, run inside a PopenWorker so that the caller can
+give it a hard deadline (a stuck session cannot block the caller).
+
+Each function connects to the server the tracker leased (host, port, matchkey), does its job,
+and drops every remote handle before returning (a live handle from an old session makes the
+next one hang).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+
+def _connect(host: str, port: int, matchkey: str, session_timeout: float):
+    from tvm import rpc
+
+    return rpc.connect(host, port, key=matchkey, session_timeout=session_timeout)
+
+
+def _session_alive(sess) -> bool:
+    try:
+        sess.get_function("tvm.rpc.server.workpath")
+        return True
+    except Exception:  # noqa: BLE001 - any failure means the session is gone
+        return False
+
+
+def measure_candidate(
+    host: str,
+    port: int,
+    matchkey: str,
+    session_timeout: float,
+    artifact_path: str,
+    device_type: str,
+    args_info: Any,
+    evaluator: tuple[int, int, int, bool],
+) -> tuple[list[float] | None, str, bool]:
+    """Time one built candidate. Returns (costs, error, session still alive)."""
+    from tvm.s_tir.meta_schedule.runner.config import EvaluatorConfig
+    from tvm.s_tir.meta_schedule.runner.rpc_runner import (
+        default_alloc_argument,
+        default_cleanup,
+        default_run_evaluator,
+        default_upload_module,
+    )
+
+    sess = None
+    remote_path = os.path.basename(artifact_path)
+    try:
+        sess = _connect(host, port, matchkey, session_timeout)
+        device = sess.device(device_type, 0)
+        rt_mod = default_upload_module(sess, artifact_path, remote_path)
+        args = _alloc_arguments(sess, device, args_info, default_alloc_argument)
+        costs = default_run_evaluator(sess, rt_mod, device, EvaluatorConfig(*evaluator), args)
+        del rt_mod, args, device
+        default_cleanup(sess, remote_path)
+        return [float(c) for c in costs], "", True
+    except Exception as err:  # noqa: BLE001 - reported as the candidate's error
+        alive = sess is not None and _session_alive(sess)
+        return None, f"{type(err).__name__}: {last_line(err)}", alive
+
+
+def last_line(err: Exception) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def _alloc_arguments(sess, device, args_info, default_alloc):
+    """Random arguments on the board: filled there when its runtime has
+    `random_fill_for_measure` (MetaSchedule's way), else generated here and copied (the
+    aarch64 runtime wheel lacks that function)."""
+    import tvm
+
+    try:
+        sess.get_function("tvm.contrib.random.random_fill_for_measure")
+    except AttributeError:
+        pass
+    else:
+        return default_alloc(sess, device, args_info, 1)
+    rng = np.random.default_rng(0)
+    args = []
+    for _kind, dtype, shape in args_info:
+        data = rng.uniform(-1, 1, shape) if "float" in dtype else rng.integers(-8, 8, shape)
+        args.append(tvm.runtime.tensor(data.astype(dtype), device))
+    return [args]
+
+
+def check_health(
+    host: str, port: int, matchkey: str, lib_path: str, inputs: list[np.ndarray]
+) -> np.ndarray:
+    """Run the health kernel (`main(a, b, c)`) on the board; returns c."""
+    import tvm
+
+    sess = _connect(host, port, matchkey, 60)
+    sess.upload(lib_path, "edgetune_health.so")
+    lib = sess.load_module("edgetune_health.so")
+    dev = sess.cpu(0)
+    args = [tvm.runtime.tensor(x, dev) for x in inputs]
+    out = tvm.runtime.empty(inputs[0].shape, str(inputs[0].dtype), dev)
+    lib["main"](*args, out)
+    result = out.numpy()
+    del lib, args, out, dev
+    return result
+
+
+def run_model(
+    host: str,
+    port: int,
+    matchkey: str,
+    session_timeout: float,
+    artifact_path: str,
+    inputs: list[np.ndarray],
+    repeat: int,
+) -> tuple[list[np.ndarray], list[float]]:
+    """Run a built model (Relax VM library) on the board: outputs and per-run latencies (s)."""
+    import tvm
+    from tvm import relax
+
+    sess = _connect(host, port, matchkey, session_timeout)
+    remote = "edgetune_model.so"
+    sess.upload(artifact_path, remote)
+    lib = sess.load_module(remote)
+    dev = sess.cpu(0)
+    vm = relax.VirtualMachine(lib, dev)
+    args = [tvm.runtime.tensor(x, dev) for x in inputs]
+    result = vm["main"](*args)
+    items = list(result) if isinstance(result, (list, tuple, tvm.ir.Array)) else [result]
+    outputs = [np.array(t.numpy()) for t in items]
+    vm.set_input("main", *args)
+    timer = vm.time_evaluator("invoke_stateful", dev, number=1, repeat=max(1, repeat))
+    latencies = [float(x) for x in timer("main").results]
+    del vm, lib, args, result, items, dev, timer
+    return outputs, latencies

@@ -1,0 +1,100 @@
+"""The emulated Cortex-A53 board: TVM's aarch64 rpc server under qemu-user, prepared in the
+cache on first use (about 30-60 s and ~250 MB of downloads once; cached afterwards) and started
+under a tracker by `edgetune farm up`. Emulated timings are never checked: they are not A53
+timings."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+from farm_support import matmul_func, write_board
+
+from edgetune.board import load_board
+from edgetune.cli.main import main
+from edgetune.farm import strategies
+from edgetune.farm.drivers.rpc_server import free_port
+from edgetune.farm.runner import FarmRPCRunner
+from edgetune.frontend import load_model
+from edgetune.frontend.tflite_import import random_inputs
+from edgetune.paths import REPO_DIR, shipped_model
+
+FAILED = 1e10
+
+
+@pytest.fixture(scope="module")
+def a53(tmp_path_factory):
+    root = tmp_path_factory.mktemp("qemu")
+    text = (REPO_DIR / "boards/qemu-a53.toml").read_text()
+    text = text.replace("127.0.0.1:9190", f"127.0.0.1:{free_port()}")
+    text = text.replace("port = 9090", f"port = {free_port()}")
+    write_board(root / "boards", "qemu-a53", text)
+    env = {"EDGETUNE_BOARDS": str(root / "boards"), "EDGETUNE_FARM_DIR": str(root / "state")}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        assert main(["farm", "up", "--board", "qemu-a53"]) == 0
+        yield load_board("qemu-a53"), root
+    finally:
+        strategies.down()
+        for k, v in old.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+
+
+def test_status_reports_the_emulated_board_healthy(a53, capsys):
+    capsys.readouterr()
+    assert main(["farm", "status", "--board", "qemu-a53", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    (server,) = row["servers"]
+    assert (server["launch"], server["registered"], server["health"]) == ("qemu", True, "ok")
+
+
+def test_cross_compiled_tiny_model_matches_litert(a53, tmp_path, capsys):
+    from edgetune.oracle.litert import LiteRTModel
+
+    model_path = shipped_model("tiny_fp32.tflite")
+    so = tmp_path / "tiny_a53.so"
+    assert main(["build", str(model_path), "--board", "qemu-a53", "-o", str(so)]) == 0
+    assert so.read_bytes()[18] == 0xB7  # ELF e_machine = EM_AARCH64
+    (x,) = random_inputs(load_model(model_path).info, seed=5)
+    np.save(tmp_path / "x.npy", x)
+    code = main(["run", str(so), "--board", "qemu-a53", "--input", str(tmp_path / "x.npy"),
+                 "--output", str(tmp_path / "y.npy"), "--repeat", "2"])  # fmt: skip
+    assert code == 0
+    (ref,) = LiteRTModel(model_path, threads=1)([x])
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), ref, rtol=1e-4, atol=1e-4)
+    capsys.readouterr()
+    code = main(["deploy", str(so), "--board", "qemu-a53", "--input", str(tmp_path / "x.npy"),
+                 "--output", str(tmp_path / "z.npy"), "--repeat", "1", "--json"])  # fmt: skip
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["via"], report["emulated"]) == ("rpc", True)  # timings flagged as emulated
+    np.testing.assert_allclose(np.load(tmp_path / "z.npy"), ref, rtol=1e-4, atol=1e-4)
+
+
+def test_tunes_a_small_task_on_the_emulated_board(a53, tmp_path):
+    from tvm.s_tir import meta_schedule as ms
+
+    from edgetune.measure import make_builder
+
+    board, _ = a53
+    runner = FarmRPCRunner(board)
+    (tmp_path / "db").mkdir()
+    database = ms.database.JSONDatabase(work_dir=str(tmp_path / "db"))
+    ms.tune_tir(
+        mod=matmul_func(16),
+        target=board.target(),
+        work_dir=str(tmp_path / "work"),
+        max_trials_global=2,
+        num_trials_per_iter=2,
+        builder=make_builder(board),
+        runner=runner,
+        database=database,
+    )
+    records = database.get_all_tuning_records()
+    assert len(records) == 2
+    measured = [[float(s) for s in r.run_secs] for r in records]
+    assert any(s != [FAILED] for s in measured), runner.lost  # timed on the emulated A53
+    assert sum(runner.served.values()) == sum(s != [FAILED] for s in measured)

@@ -1,0 +1,60 @@
+"""Board files for the farm: connection tables parsed, mistakes named with the board."""
+
+from __future__ import annotations
+
+import pytest
+
+from edgetune.board import load_board
+from edgetune.board.board import board_from_dict
+from edgetune.errors import BoardError
+from edgetune.farm.resources import farm_spec
+
+BASE = {"name": "b", "target": {"kind": "llvm"}}
+
+
+def _board(connection):
+    return board_from_dict({**BASE, "connection": connection})
+
+
+def test_shipped_farm_boards_parse():
+    a53 = farm_spec(load_board("qemu-a53"))
+    assert (a53.tracker, a53.key, a53.server.launch) == ("127.0.0.1:9190", "qemu-a53", "qemu")
+    rpi3 = farm_spec(load_board("rpi3"))
+    assert rpi3.server.launch == "external" and rpi3.ssh is None  # servers started by the user
+
+
+def test_full_connection_tables():
+    spec = farm_spec(
+        _board(
+            {
+                "kind": "rpc",
+                "tracker": "10.0.0.2:9190",
+                "key": "pi",
+                "server": {"launch": "ssh", "count": 2, "port": 9090},
+                "ssh": {"host": "pi.local", "user": "pi", "key_file": "~/.ssh/id"},
+                "serial": {"device": "/dev/ttyUSB0", "baud": 921600},
+                "power": {"command": "relay 3 cycle", "wait_s": 90},
+            }
+        )
+    )
+    assert (spec.tracker_host, spec.tracker_port, spec.server.count) == ("10.0.0.2", 9190, 2)
+    assert spec.ssh.where == "pi@pi.local:22" and not spec.ssh.key_file.startswith("~")
+    assert (spec.serial.baud, spec.power.wait_s) == (921600, 90)
+
+
+@pytest.mark.parametrize(
+    ("connection", "message"),
+    [
+        ({"kind": "local"}, "board 'b' is not a farm board"),
+        ({"kind": "rpc", "tracker": "x:1"}, "board 'b': connection.key"),
+        ({"kind": "rpc", "tracker": "nohost", "key": "k"}, "HOST:PORT"),
+        ({"kind": "ssh"}, r"board 'b': connection.kind=ssh needs \[connection.ssh\]"),
+        ({"kind": "rpc", "tracker": "h:1", "key": "k", "server": {"launch": "ssh"}}, "needs"),
+        ({"kind": "rpc", "tracker": "h:1", "key": "k", "server": {"launch": "tcp"}}, "launch"),
+        ({"kind": "ssh", "ssh": {"host": "h"}}, "board 'b': connection.ssh: .*user"),
+        ({"kind": "ssh", "ssh": {"host": "h", "user": "u", "colour": 1}}, "colour"),
+    ],
+)
+def test_mistakes_name_the_board(connection, message):
+    with pytest.raises(BoardError, match=message):
+        farm_spec(_board(connection))

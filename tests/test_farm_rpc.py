@@ -1,0 +1,256 @@
+"""The farm against real TVM RPC: a tracker and two x86 rpc servers under one key, started by
+the test. Faults: a hanging candidate, a server killed mid-tune, a crashed session, a tracker
+restart, an unreachable tracker."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from farm_support import candidate, host_board_text, matmul_func, spin_func, write_board
+
+from edgetune.board import load_board
+from edgetune.cli.main import main
+from edgetune.errors import BoardError
+from edgetune.farm import state, strategies
+from edgetune.farm.drivers import process, tracker
+from edgetune.farm.drivers.rpc_server import free_port
+from edgetune.farm.runner import FarmRPCRunner
+
+BOARD = "hostfarm"
+FAILED = 1e10  # MetaSchedule's run_secs marker for a failed measurement
+GENERIC_X86 = {"kind": "llvm", "num-cores": 1}
+
+
+@pytest.fixture(scope="module")
+def farm(tmp_path_factory):
+    root = tmp_path_factory.mktemp("farm")
+    env = {"EDGETUNE_BOARDS": str(root / "boards"), "EDGETUNE_FARM_DIR": str(root / "state")}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    write_board(
+        root / "boards",
+        BOARD,
+        host_board_text(BOARD, free_port(), count=2, run_timeout=3, overhead=5),
+    )
+    board = load_board(BOARD)
+    try:
+        records = strategies.bring_up(board)
+        assert [r.health for r in records] == ["ok", "ok"]
+        yield board, root
+    finally:
+        strategies.down()
+        for k, v in old.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+
+
+def _ports(board):
+    spec_host, spec_port = board.connection.tracker_host_port
+    return tracker.registered_ports(spec_host, spec_port, board.connection.key)
+
+
+def _wait_ports(board, n, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(_ports(board)) == n:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{n} servers not registered: {_ports(board)}")
+
+
+def _session_child(rec) -> psutil.Process | None:
+    """The forked process serving a session right now on server `rec`, if any."""
+    try:
+        kids = psutil.Process(rec.pgid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return None
+    return kids[-1] if len(kids) >= 2 else None
+
+
+def test_status_shows_both_servers_healthy(farm, capsys):
+    board, _ = farm
+    assert main(["farm", "status", "--board", BOARD, "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["tracker_up"] is True
+    assert [(s["registered"], s["health"], s["status"]) for s in row["servers"]] == [
+        (True, "ok", "up"),
+        (True, "ok", "up"),
+    ]
+
+
+def test_boards_under_one_key_measure_in_parallel(farm, tmp_path):
+    board, _ = farm
+    runner = FarmRPCRunner(board)
+    assert runner.parallel == 2
+    inp = candidate(matmul_func(), tmp_path / "mm.so")
+    results = [f.result() for f in runner.run([inp] * 8)]
+    assert all(r.error_msg is None for r in results)
+    assert all(0 < float(s) < 0.1 for r in results for s in r.run_secs)
+    assert set(runner.served) == _ports(board)  # both servers took candidates
+
+
+def test_hanging_candidate_times_out_and_server_is_restarted(farm, tmp_path):
+    board, _ = farm
+    before = {r.port: r.pgid for r in state.servers(BOARD)}
+    runner = FarmRPCRunner(board)
+    spin = candidate(spin_func(), tmp_path / "spin.so")
+    mm = candidate(matmul_func(), tmp_path / "mm.so")
+    t0 = time.monotonic()
+    results = [f.result() for f in runner.run([spin, mm, mm, mm])]
+    elapsed = time.monotonic() - t0
+    assert results[0].run_secs is None and "no result within 8 s" in results[0].error_msg
+    assert "server restarted" in results[0].error_msg
+    assert all(r.error_msg is None for r in results[1:])  # the other board kept measuring
+    assert elapsed < 60
+    after = {r.port: r.pgid for r in state.servers(BOARD)}
+    restarted = [p for p in before if before[p] != after[p]]
+    assert len(restarted) == 1
+    assert not process.group_alive(before[restarted[0]])  # the spinning session is gone too
+    _wait_ports(board, 2)
+    assert set(strategies.health_check(board).values()) == {""}
+
+
+def test_server_killed_mid_tune_loses_no_record(farm, tmp_path):
+    """Kill a server's process group while it serves a candidate, in the middle of tuning."""
+    from tvm.s_tir import meta_schedule as ms
+
+    from edgetune.measure import make_builder
+
+    board, _ = farm
+    runner = FarmRPCRunner(board)
+    victims: list[int] = []
+    stop = threading.Event()
+
+    def killer():
+        while not stop.is_set() and not victims:
+            for rec in state.servers(BOARD):
+                if _session_child(rec) is not None:
+                    process.kill_group(rec.pgid, grace_s=0)
+                    victims.append(rec.port)
+                    return
+            time.sleep(0.005)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    trials = 6
+    (tmp_path / "db").mkdir()
+    database = ms.database.JSONDatabase(work_dir=str(tmp_path / "db"))
+    ms.tune_tir(
+        mod=matmul_func(32),
+        target=GENERIC_X86,  # no VNNI tensorization rules: a cheap search space
+        work_dir=str(tmp_path / "work"),
+        max_trials_global=trials,
+        num_trials_per_iter=6,
+        builder=make_builder(board),
+        runner=runner,
+        database=database,
+    )
+    stop.set()
+    thread.join()
+    assert victims, "no session was caught in flight"
+    records = database.get_all_tuning_records()
+    assert len(records) == trials  # every measured candidate has its record
+    secs = [[float(s) for s in r.run_secs] for r in records]
+    failed = [s for s in secs if s == [FAILED]]
+    valid = [s for s in secs if s != [FAILED]]
+    assert len(failed) >= 1 and any(str(victims[0]) in msg for msg in runner.lost)
+    assert valid and all(0 < x < 0.1 for s in valid for x in s)  # no slow/fast garbage
+    _wait_ports(board, 2)  # the killed server is back
+
+
+def test_server_dead_between_batches_is_restarted(farm, tmp_path):
+    board, _ = farm
+    runner = FarmRPCRunner(board)
+    mm = candidate(matmul_func(), tmp_path / "mm.so")
+    assert all(f.result().error_msg is None for f in runner.run([mm] * 2))
+    victim = state.servers(BOARD)[0]
+    process.kill_group(victim.pgid, grace_s=0)
+    results = [f.result() for f in runner.run([mm] * 4)]
+    assert all(r.error_msg is None for r in results)
+    (after,) = [r for r in state.servers(BOARD) if r.index == victim.index]
+    assert after.pgid != victim.pgid and process.group_alive(after.pgid)
+    _wait_ports(board, 2)
+
+
+def test_crashed_session_server_is_restarted(farm, tmp_path):
+    """TVM's server never accepts again after a session dies: edgetune restarts it."""
+    board, _ = farm
+    runner = FarmRPCRunner(board)
+    mm = candidate(matmul_func(256), tmp_path / "mm.so")
+    crashed: list[int] = []
+
+    def crasher():
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not crashed:
+            for rec in state.servers(BOARD):
+                child = _session_child(rec)
+                if child is not None:
+                    child.kill()
+                    crashed.append(rec.port)
+                    return
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=crasher, daemon=True)
+    thread.start()
+    results = [f.result() for f in runner.run([mm] * 6)]
+    thread.join()
+    assert crashed
+    lost = [r for r in results if r.error_msg]
+    assert lost and all(r.run_secs is None for r in lost)
+    assert any("server restarted" in r.error_msg for r in lost)
+    _wait_ports(board, 2)
+    more = [f.result() for f in runner.run([mm] * 4)]
+    assert all(r.error_msg is None for r in more)
+
+
+def test_tracker_restart_is_survived(farm, tmp_path):
+    board, _ = farm
+    runner = FarmRPCRunner(board)
+    mm = candidate(matmul_func(), tmp_path / "mm.so")
+    (trk,) = state.trackers()
+    process.kill_group(trk.pgid)
+    assert not tracker.reachable(trk.host, trk.port)
+    futures = runner.run([mm] * 4)  # waits for the tracker to come back
+
+    time.sleep(2)
+    strategies.ensure_tracker(strategies.farm_spec(board))
+    results = [f.result() for f in futures]
+    assert all(r.error_msg is None for r in results)
+    _wait_ports(board, 2)
+
+
+def test_unreachable_tracker_names_the_board(farm, tmp_path, capsys):
+    board, root = farm
+    write_board(root / "boards", "nofarm", host_board_text("nofarm", free_port()))
+    with pytest.raises(BoardError, match="board 'nofarm': no RPC tracker at 127.0.0.1:.*farm up"):
+        FarmRPCRunner(load_board("nofarm"))
+    model = Path(__file__).parents[1] / "edgetune/models/tiny_fp32.tflite"
+    code = main(["tune", str(model), "--board", "nofarm", "--trials", "2",
+                 "--records", str(tmp_path / "recs")])  # fmt: skip
+    assert code != 0
+    assert "board 'nofarm'" in capsys.readouterr().err
+
+
+def test_failing_board_is_taken_out_with_the_reason(farm, capsys):
+    """An x86 server registered for an aarch64 board fails the health kernel."""
+    _, root = farm
+    text = host_board_text("wrongarch", free_port(), count=1)
+    text = text.replace('toolchain = "host"', 'toolchain = "aarch64-linux-gnu"').replace(
+        'mcpu = "native"', 'mtriple = "aarch64-linux-gnu"\nmcpu = "cortex-a53"'
+    )
+    write_board(root / "boards", "wrongarch", text)
+    assert main(["farm", "up", "--board", "wrongarch"]) == 1
+    assert "wrongarch#0" in capsys.readouterr().out
+    assert main(["farm", "status", "--board", "wrongarch", "--json", "--no-health"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    (server,) = row["servers"]
+    assert server["status"] == "out" and server["registered"] is False
+    assert server["reason"].startswith("health kernel failed")
+    with pytest.raises(BoardError, match="board 'wrongarch': no rpc server registered"):
+        FarmRPCRunner(load_board("wrongarch"))
+    strategies.down(["wrongarch"])
