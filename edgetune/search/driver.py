@@ -19,6 +19,7 @@ from ..rules import get_rule_set
 from ..tasks import MODULE_EQUALITY, Task, extract_tasks
 from .interrupt import sigint_spares_workers
 from .progress import Progress, ProgressCallback
+from .skip_measured import SkipMeasured
 
 if TYPE_CHECKING:
     from ..board import Board
@@ -52,7 +53,7 @@ def trials_per_round(budget: int, num_tasks: int) -> int:
 
 
 def search_strategy(trials_per_task: int):
-    """MetaSchedule's evolutionary search, sized to the budget.
+    """MetaSchedule's evolutionary search, sized to the budget, skipping recorded schedules.
 
     Each round samples and evolves a population with the cost model: 512 x 4 generations costs
     ~15 s per task on 2 cores, which dwarfs measuring a handful of candidates. Small per-task
@@ -61,8 +62,10 @@ def search_strategy(trials_per_task: int):
     from tvm.s_tir.meta_schedule.search_strategy import EvolutionarySearch
 
     if trials_per_task >= 64:
-        return EvolutionarySearch()
-    return EvolutionarySearch(population_size=128, init_min_unmeasured=32, genetic_num_iters=2)
+        return SkipMeasured(EvolutionarySearch())
+    return SkipMeasured(
+        EvolutionarySearch(population_size=128, init_min_unmeasured=32, genetic_num_iters=2)
+    )
 
 
 def _tune_contexts(

@@ -1,0 +1,64 @@
+"""Never measure a candidate twice: a search strategy wrapper that drops known schedules.
+
+MetaSchedule's evolutionary search remembers what it measured within one session only; after a
+resume it seeds its population from the records and can propose a schedule measured before.
+`SkipMeasured` loads the traces already recorded for its task and filters every batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tvm.ir.utils import derived_object
+from tvm.s_tir.meta_schedule.search_strategy import PySearchStrategy
+
+
+def trace_key(trace: Any) -> str:
+    """Identity of a measured schedule: its instructions and sampling decisions."""
+    return str(trace)
+
+
+@derived_object
+class SkipMeasured(PySearchStrategy):
+    """Wraps a search strategy; candidates whose trace is in the records are not measured."""
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+        self.mod: Any = None
+        self.known: set[str] = set()
+
+    def _initialize_with_tune_context(self, context: Any) -> None:
+        self.mod = context.mod
+        self.inner._initialize_with_tune_context(context)
+
+    def pre_tuning(self, max_trials, num_trials_per_iter, design_spaces, database, cost_model):
+        self.known = set()
+        if database is not None and database.has_workload(self.mod):
+            workload = database.commit_workload(self.mod)
+            self.known = {
+                trace_key(r.trace)
+                for r in database.get_all_tuning_records()
+                if r.workload.same_as(workload)
+            }
+        self.inner.pre_tuning(max_trials, num_trials_per_iter, design_spaces, database, cost_model)
+
+    def post_tuning(self) -> None:
+        self.inner.post_tuning()
+
+    def generate_measure_candidates(self):
+        candidates = self.inner.generate_measure_candidates()
+        if candidates is None:
+            return None
+        fresh = []
+        for candidate in candidates:
+            key = trace_key(candidate.sch.trace)
+            if key not in self.known:
+                self.known.add(key)
+                fresh.append(candidate)
+        return fresh
+
+    def notify_runner_results(self, measure_candidates, results) -> None:
+        self.inner.notify_runner_results(measure_candidates, results)
+
+    def clone(self):
+        return SkipMeasured(self.inner.clone())
