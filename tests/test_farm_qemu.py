@@ -63,6 +63,7 @@ def test_cross_compiled_tiny_model_matches_litert(a53, tmp_path, capsys):
     code = main(["run", str(so), "--board", "qemu-a53", "--input", str(tmp_path / "x.npy"),
                  "--output", str(tmp_path / "y.npy"), "--repeat", "2"])  # fmt: skip
     assert code == 0
+    assert "note: EMULATED" in capsys.readouterr().out
     (ref,) = LiteRTModel(model_path, threads=1)([x])
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), ref, rtol=1e-4, atol=1e-4)
     capsys.readouterr()
@@ -71,6 +72,7 @@ def test_cross_compiled_tiny_model_matches_litert(a53, tmp_path, capsys):
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert (report["via"], report["emulated"]) == ("rpc", True)  # timings flagged as emulated
+    assert "EMULATED" in report["timing_note"]
     np.testing.assert_allclose(np.load(tmp_path / "z.npy"), ref, rtol=1e-4, atol=1e-4)
 
 

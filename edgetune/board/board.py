@@ -34,6 +34,7 @@ class MeasureSettings:
     repeat: int = 3
     min_repeat_ms: int = 50
     build_workers: int | None = None  # None: one per host core
+    timing_note: str = ""  # printed with every timing of this board (emulated, PoCL, ...)
 
     def evaluator(self):
         """MetaSchedule's EvaluatorConfig for these settings."""

@@ -48,21 +48,23 @@ def run(args) -> int:
     )
     if args.output:
         save_outputs(args.output, outputs)
-    emulated = spec.server.launch == "qemu"
+    note = board.measure.timing_note
     report = {
         "artifact": args.artifact,
         "board": board.name,
         "via": via,
         "model": meta.model.name,
         "latency": latency.to_json(),
-        "emulated": emulated,
+        "emulated": spec.server.launch == "qemu",
+        "timing_note": note,
         "outputs": [{"shape": list(o.shape), "dtype": str(o.dtype)} for o in outputs],
     }
     if args.json:
         print_json(report)
         return 0
-    note = " (EMULATED under qemu: not A53 performance)" if emulated else ""
-    print(f"{meta.model.name} on {board.name} via {via}: {latency}{note}")
+    print(f"{meta.model.name} on {board.name} via {via}: {latency}")
+    if note:
+        print(f"note: {note}")
     for i, o in enumerate(outputs):
         print(f"  output {i}: shape {list(o.shape)} {o.dtype}")
     if args.output:

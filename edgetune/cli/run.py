@@ -8,12 +8,6 @@ from ..errors import BoardError
 from ..runtime import load_artifact, load_inputs, save_outputs
 from .common import add_board_arg, add_json_arg, board_from_args, print_json, status
 
-POCL_NOTE = (
-    "summed OpenCL kernel times on the board's OpenCL platform; on PoCL they rank kernels for "
-    "this CPU, they are not Mali GPU timings"
-)
-
-
 def register(sub) -> None:
     p = sub.add_parser(
         "run",
@@ -65,14 +59,15 @@ def run(args) -> int:
         "latency": latency.to_json(),
         "outputs": [{"shape": list(o.shape), "dtype": str(o.dtype)} for o in outputs],
     }
-    if board.connection.kind == "opencl":
-        report["timing_note"] = POCL_NOTE
+    note = board.measure.timing_note
+    if note:
+        report["timing_note"] = note
     if args.json:
         print_json(report)
     else:
         print(f"{meta.model.name} on {board.name}: {latency}")
-        if board.connection.kind == "opencl":
-            print(f"note: {POCL_NOTE}")
+        if note:
+            print(f"note: {note}")
         if args.output:
             print(f"outputs written to {args.output}")
     return 0

@@ -63,8 +63,8 @@ def run(args) -> int:
         f"tuning {model.info.name} on {board.name}: {args.trials} trials in {args.records} "
         f"({before.records} already measured)"
     )
-    if board.connection.kind == "opencl":
-        status("note: candidates are timed with OpenCL events on PoCL/this CPU, not on a Mali GPU")
+    if board.measure.timing_note:
+        status(f"note: {board.measure.timing_note}")
     try:
         result = tune_model(
             model,
