@@ -8,6 +8,7 @@ from ..errors import BoardError
 from ..runtime import load_artifact, load_inputs, save_outputs
 from .common import add_board_arg, add_json_arg, board_from_args, print_json, status
 
+
 def register(sub) -> None:
     p = sub.add_parser(
         "run",
