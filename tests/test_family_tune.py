@@ -45,8 +45,15 @@ def test_family_tune_writes_records_and_resumes_warm(tmp_path):
     again = RecordStore(tmp_path / "recs", model.info, board)
     second = tune_model(model, board, again, 8, seed=0, search="family", task_filter=only)
     assert second.search["cost_models_restored"] == [POINTWISE]  # not cold
-    assert second.progress.trials == 2
-    assert again.summary().records == 8
+    # at least the 2 missing trials; a batch cut by skipping an already-measured schedule can
+    # make the scheduler visit one more task, but nothing is measured twice
+    assert second.progress.trials >= 2
+    assert again.summary().records == 6 + second.progress.trials
+    traces = [
+        json.dumps(json.loads(ln)[1][0])
+        for ln in (store.path / TUNING_RECORDS).read_text().splitlines()
+    ]
+    assert len(traces) == len(set(traces))
 
 
 @pytest.mark.parametrize(
