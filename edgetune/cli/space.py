@@ -35,10 +35,11 @@ def run(args: argparse.Namespace) -> int:
     from ..rules import get_rule_set
     from ..rules.show import explore, loop_tree
     from ..tasks import extract_tasks
+    from .common import model_path
 
     board = load_board(args.board)
     rule_set = get_rule_set(board.rule_set)
-    model = load_model(args.model or str(shipped_model(DEFAULT_MODEL)))
+    model = load_model(model_path(args.model) if args.model else shipped_model(DEFAULT_MODEL))
     target = board.target()
     tasks = extract_tasks(lower_for_tuning(model.mod, target), target)
     index = _find(args.task, [t.name for t in tasks])
