@@ -30,17 +30,9 @@ def build_model(model: Model, board: Board, records: RecordStore | None) -> tupl
     fused = lower_for_tuning(model.mod, target)
     tasks = extract_tasks(fused, target)
     database = records.database() if records else MemoryDatabase(module_equality=MODULE_EQUALITY)
-    tuned = sum(
-        1 for t in tasks if database.has_workload(t.mod) and _best(database, t.mod) is not None
-    )
+    tuned = sum(1 for t in tasks if records and records.best_latency_s(t.mod) is not None)
     exe = compile_relax(database, fused, target, params=None)
     return exe, tuned, len(tasks)
-
-
-def _best(database: Any, mod: Any) -> Any:
-    workload = database.commit_workload(mod)
-    recs = database.get_top_k(workload, 1)
-    return recs[0] if recs else None
 
 
 def export_model(
