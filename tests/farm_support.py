@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import tty
 from pathlib import Path
 
 from edgetune.farm.drivers.rpc_server import free_port
@@ -141,6 +142,7 @@ class ConsoleEmulator:
 
     def __init__(self, root: Path, password: str = "raspberry") -> None:
         self.master, slave = os.openpty()
+        tty.setraw(slave)  # no echo or CR/LF rewriting before pyserial opens the port
         self.device = os.ttyname(slave)
         self._slave = slave
         self.password = password
@@ -159,6 +161,10 @@ class ConsoleEmulator:
         self.panicked = False
         self._out(self.BOOT + b"\r\nboard login: ")
         self.state = "login"
+
+    def power_cycle(self) -> None:
+        """Reboot the board as its power command would."""
+        self.power_file.touch()
 
     def panic(self) -> None:
         self.panicked = True
