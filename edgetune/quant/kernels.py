@@ -115,3 +115,24 @@ def average_pool_nhwc(x: te.Tensor, pool: tuple, strides: tuple, padding: tuple)
         return round_half_away_divide(total[b, i, j, k], rows * cols).astype(x.dtype)
 
     return te.compute((n, oh, ow, c), f, name="average_pool")
+
+
+def conv2d_nhwc_packed(data: te.Tensor, weight: te.Tensor, strides: tuple, dilation: tuple):
+    """int32 conv2d of NHWC data (padded already) with weights packed for a dot-product
+    instruction: [KH, KW, O/lanes, I/depth, lanes, depth], so one instruction's weight tile
+    (lanes output channels x depth inputs) is contiguous in memory."""
+    n, h, w, _ = (int(d) for d in data.shape)
+    kh, kw, o_blocks, i_blocks, lanes, depth = (int(d) for d in weight.shape)
+    (sh, sw), (dh, dw) = strides, dilation
+    oh = (h - (kh - 1) * dh - 1) // sh + 1
+    ow = (w - (kw - 1) * dw - 1) // sw + 1
+    ry = te.reduce_axis((0, kh), name="ry")
+    rx = te.reduce_axis((0, kw), name="rx")
+    rc = te.reduce_axis((0, i_blocks * depth), name="rc")
+
+    def f(b, y, x, o):
+        a = data[b, y * sh + ry * dh, x * sw + rx * dw, rc].astype("int32")
+        k = weight[ry, rx, o // lanes, rc // depth, o % lanes, rc % depth].astype("int32")
+        return te.sum(a * k, axis=[ry, rx, rc])
+
+    return te.compute((n, oh, ow, o_blocks * lanes), f, name="conv2d_nhwc")

@@ -1,32 +1,60 @@
 """Target-specific operands of the integer convolutions.
 
-x86 VNNI (vpdpbusd) multiplies unsigned by signed bytes. On such targets the activations of
-every int8 x int8 convolution (groups = 1, FULLY_CONNECTED included) are shifted to uint8,
-u = x + 128, and the shift's contribution is removed from the int32 accumulator:
-conv(u, w) - 128 * sum(w) == conv(x, w), exactly. The pad and the shift fuse into one
-elementwise kernel; the correction joins the requantization epilogue.
+Where the target has an int8 dot-product instruction, every int8 x int8 convolution
+(groups = 1, FULLY_CONNECTED included) is adapted to it:
+
+- the weights are packed so that the tile one instruction reads (`lanes` output channels x
+  `depth` input channels) is contiguous: [KH, KW, O/lanes, I/depth, lanes, depth]. TVM's
+  intrinsics load that tile as one vector; on plain HWOI weights it would be strided.
+- x86 VNNI (vpdpbusd) multiplies unsigned by signed bytes: the activations are shifted to uint8,
+  u = x + 128, and the shift's contribution is removed from the int32 accumulator:
+  conv(u, w) - 128 * sum(w) == conv(x, w), exactly. The pad and the shift fuse into one
+  elementwise kernel; the correction joins the requantization epilogue.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 from tvm import relax
 
+from .kernels import conv2d_nhwc_packed
+
 SHIFT = 128
 
 
-def unsigned_activations(target: Any) -> bool:
-    """Whether int8 convolutions on `target` should read uint8 activations (x86 VNNI)."""
+@dataclass(frozen=True)
+class DotProduct:
+    """An int8 dot-product instruction as a TVM tensor intrinsic: `lanes` int32 accumulators,
+    each adding `depth` byte products; `unsigned_data`: the activations must be uint8."""
+
+    intrin: str
+    lanes: int
+    depth: int
+    unsigned_data: bool
+
+
+# TVM's own `dot_16x4_vnni` passes <16 x i32> operands to llvm.x86.avx512.vpdpbusd.512, which
+# LLVM 22 (inside apache-tvm 0.27) declares with <64 x i8> operands; edgetune registers its own.
+VNNI = DotProduct("edgetune_dot_16x4_u8i8i32_vnni", lanes=16, depth=4, unsigned_data=True)
+NEON = DotProduct("dot_4x4_i8i8s32_neon", lanes=4, depth=4, unsigned_data=False)  # ARMv8.0
+
+
+def dot_product(target: Any) -> DotProduct | None:
+    """The int8 dot-product instruction edgetune uses on `target`, or None."""
     from tvm.target.codegen import target_has_features
 
-    if str(target.kind.name) != "llvm" or str(target.attrs.get("mtriple", "")).startswith("aarch"):
-        return False
+    if str(target.kind.name) != "llvm":
+        return None
+    if str(target.attrs.get("mtriple", "")).startswith("aarch64"):
+        return NEON
     try:
-        return bool(target_has_features("avx512vnni", target))
+        return VNNI if target_has_features("avx512vnni", target) else None
     except Exception:  # a CPU name LLVM does not know
-        return False
+        return None
 
 
 def _is_int8_conv(call: Any) -> bool:
@@ -37,37 +65,61 @@ def _is_int8_conv(call: Any) -> bool:
         and getattr(call.op, "name", None) == "relax.nn.conv2d"
         and int(call.attrs.groups) == 1
         and str(call.attrs.out_dtype) == "int32"
+        and str(call.attrs.kernel_layout) == "HWOI"
         and str(call.args[0].ty.dtype) == "int8"
         and isinstance(call.args[1], Constant)
         and str(call.args[1].ty.dtype) == "int8"
     )
 
 
+def pack_weight(w: np.ndarray, dot: DotProduct) -> np.ndarray | None:
+    """HWOI weights -> [KH, KW, O/lanes, I/depth, lanes, depth], or None if they do not tile."""
+    kh, kw, o, i = w.shape
+    if o % dot.lanes or i % dot.depth:
+        return None
+    blocked = w.reshape(kh, kw, o // dot.lanes, dot.lanes, i // dot.depth, dot.depth)
+    return np.ascontiguousarray(blocked.transpose(0, 1, 2, 4, 3, 5))
+
+
 @relax.expr_functor.mutator
-class _UnsignedActivations(relax.PyExprMutator):
+class _DotProductOperands(relax.PyExprMutator):
+    def __init__(self, mod: Any, dot: DotProduct) -> None:
+        super().__init__(mod)
+        self.dot = dot
+
     def visit_call_(self, call: Any) -> Any:
         call = self.visit_expr_post_order(call)
         if not _is_int8_conv(call):
             return call
         bb = self.builder_
         data, weight = call.args
-        wide = bb.emit(relax.op.astype(data, "int32"))
-        shifted = bb.emit(relax.op.add(wide, relax.const(SHIFT, "int32")))
-        unsigned = bb.emit(relax.op.astype(shifted, "uint8"))
-        acc = bb.emit(relax.Call(call.op, [unsigned, weight], call.attrs))
-        w = weight.value.numpy().astype(np.int64)
-        layout = str(call.attrs.kernel_layout)
-        out_axis = layout.index("O")
-        reduce_axes = tuple(i for i in range(w.ndim) if i != out_axis)
-        correction = (SHIFT * w.sum(axis=reduce_axes)).astype(np.int32)
+        w = weight.value.numpy()
+        if self.dot.unsigned_data:
+            wide = bb.emit(relax.op.astype(data, "int32"))
+            shifted = bb.emit(relax.op.add(wide, relax.const(SHIFT, "int32")))
+            data = bb.emit(relax.op.astype(shifted, "uint8"))
+        packed = pack_weight(w, self.dot)
+        if packed is None or any(int(p) for p in call.attrs.padding):
+            acc = bb.emit(relax.Call(call.op, [data, weight], call.attrs))
+        else:
+            kernel = partial(
+                conv2d_nhwc_packed,
+                strides=tuple(int(s) for s in call.attrs.strides),
+                dilation=tuple(int(d) for d in call.attrs.dilation),
+            )
+            acc = bb.emit_te(kernel, data, relax.const(packed, "int8"), primfunc_name_hint="conv2d")
+        if not self.dot.unsigned_data:
+            return acc
+        correction = (SHIFT * w.astype(np.int64).sum(axis=(0, 1, 3))).astype(np.int32)
         return relax.op.subtract(acc, relax.const(correction, "int32"))
 
 
 def prepare_for_target(mod: Any, target: Any) -> Any:
     """Adapt the integer convolutions of `mod` to `target`'s dot-product instruction."""
-    if not unsigned_activations(target):
+    dot = dot_product(target)
+    if dot is None:
         return mod
-    rewriter = _UnsignedActivations(mod)
+    rewriter = _DotProductOperands(mod, dot)
     for gv, func in mod.functions_items():
         if isinstance(func, relax.Function):
             rewriter.builder_.update_func(gv, rewriter.visit_expr(func))

@@ -1,10 +1,10 @@
 """Tensorize hooks for quantized int8 tasks: rules that map int8 dot products onto the
 board's instructions (x86 AVX-512 VNNI, Arm NEON widening multiply-accumulate).
 
-Owned by the int8 work; the board rule sets call these and add what they return. The integer
-convolutions and dense layers that `edgetune.quant` produces keep the weights' output channel
-and reduction axes innermost (conv2d HWOI, dense NK), the layout MultiLevelTilingWithIntrin
-maps onto these intrinsics; on x86 their activations are uint8 (VNNI multiplies u8 x s8).
+Owned by the int8 work; the board rule sets call these and add what they return. Which
+instruction a target has, and the operands it needs (weights packed so one instruction's tile is
+contiguous, uint8 activations for VNNI), is `edgetune.quant.operands`' business: the tasks
+extracted for the board already have them.
 """
 
 from __future__ import annotations
@@ -12,18 +12,17 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from ..quant.operands import VNNI, dot_product
+
 if TYPE_CHECKING:
     from ..board import Board
-
-# TVM's own `dot_16x4_vnni` passes <16 x i32> operands to llvm.x86.avx512.vpdpbusd.512, which
-# LLVM 22 (inside apache-tvm 0.27) declares with <64 x i8> operands: the module fails to verify.
-VNNI_INTRIN = "edgetune_dot_16x4_u8i8i32_vnni"
-NEON_INTRIN = "dot_4x4_i8i8s32_neon"  # smull + saddlp + addp, ARMv8.0 (Cortex-A53)
 
 
 @cache
 def _register_intrinsics() -> None:
-    """Register TVM's intrinsics and the LLVM-22-correct VNNI one (once per process)."""
+    """Register TVM's intrinsics and edgetune's VNNI one (once per process): TVM's own
+    `dot_16x4_vnni` passes <16 x i32> operands to llvm.x86.avx512.vpdpbusd.512, which LLVM 22
+    (inside apache-tvm 0.27) declares with <64 x i8> operands, and fails to verify."""
     import tvm.s_tir.tensor_intrin  # noqa: F401  (registers dot_4x4_i8i8s32_neon and others)
     from tvm.s_tir import TensorIntrin
     from tvm.s_tir.tensor_intrin.x86 import dot_product_16x4_u8i8i32_desc
@@ -48,19 +47,13 @@ def _register_intrinsics() -> None:
                 dtype="int32x16",
             )
 
-    TensorIntrin.register(VNNI_INTRIN, dot_product_16x4_u8i8i32_desc, vnni_impl)
+    TensorIntrin.register(VNNI.intrin, dot_product_16x4_u8i8i32_desc, vnni_impl)
 
 
 def int8_intrinsic(board: Board) -> str | None:
     """The dot-product intrinsic for int8 tasks on this board's target, or None."""
-    from ..quant.operands import unsigned_activations
-
-    target = board.target()
-    if str(target.kind.name) != "llvm":
-        return None
-    if str(target.attrs.get("mtriple", "")).startswith("aarch64"):
-        return NEON_INTRIN
-    return VNNI_INTRIN if unsigned_activations(target) else None
+    dot = dot_product(board.target())
+    return dot.intrin if dot else None
 
 
 def tensorize_rules(board: Board) -> list[Any]:
