@@ -25,6 +25,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..compile import build_model, export_model
+    from ..measure import backend
 
     board = board_from_args(args)
     model = load_model(model_path(args.model))
@@ -32,11 +33,9 @@ def run(args) -> int:
     status(f"building {model.info.name} for {board.name} ...")
     exe, tuned, total = build_model(model, board, store)
     out = export_model(exe, model, board, args.output, tuned, total)
-    if board.connection.kind == "opencl":  # no TVM OpenCL runtime here: also a pyopencl plan
-        from ..measure.opencl.model_plan import build_plan, plan_dir
-
-        build_plan(model, board, store).save(plan_dir(out))
-        status(f"wrote {plan_dir(out)} (OpenCL kernels and call plan for `edgetune run`)")
+    after_build = backend(board).after_build
+    if after_build is not None:
+        status(after_build(model, board, store, out))
     print(
         f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) for {board.name}: "
         f"{tuned}/{total} tasks tuned"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..board import Board
 from ..compile import read_artifact_meta
 from ..errors import BoardError
-from ..runtime import load_artifact, load_inputs, save_outputs
+from ..measure import backend
+from ..runtime import load_inputs, save_outputs
 from .common import add_board_arg, add_json_arg, board_from_args, print_json, status
 
 
@@ -31,19 +34,7 @@ def run_artifact(board: Board, path: str, input_paths: list[str] | None, repeat:
     if meta.board != board.name:
         raise BoardError(f"{path} was built for board '{meta.board}', not '{board.name}'")
     inputs = load_inputs(meta.model, input_paths)
-    if board.connection.kind == "opencl":  # kernels through pyopencl (see model_plan.py)
-        from ..measure.opencl import Device
-        from ..measure.opencl.model_plan import ModelPlan, PlanRunner, plan_dir
-
-        device = Device(str(board.connection.extra.get("platform", ""))).open()
-        runner = PlanRunner(ModelPlan.load(plan_dir(path)), device)
-        return meta, runner(inputs), runner.bench(inputs, repeat)
-    if board.is_host:
-        loaded = load_artifact(path, board.hardware.cores)
-        return meta, loaded(inputs), loaded.bench(inputs, repeat)
-    from ..farm.remote_run import run_remote
-
-    outputs, latency = run_remote(board, path, inputs, repeat)
+    outputs, latency = backend(board).run_artifact(board, Path(path), inputs, repeat)
     return meta, outputs, latency
 
 

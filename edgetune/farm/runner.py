@@ -28,8 +28,8 @@ from tvm.ir.utils import derived_object
 from tvm.s_tir.meta_schedule.runner import PyRunner, PyRunnerFuture, RunnerResult
 
 from ..errors import BoardError
-from ..measure import register_runner
-from ..measure.runner import set_thread_count
+from ..measure import Backend, register_backend
+from ..runtime.local import set_thread_count
 from . import session, state, strategies
 from .deadline import DeadlineWorker
 from .drivers import rpc_server, tracker
@@ -241,5 +241,11 @@ def _rpc_runner(board: Board) -> FarmRPCRunner:
     return FarmRPCRunner(board)
 
 
-register_runner("rpc", _rpc_runner)
-register_runner("ssh", SSHRunner)
+def _run_on_board(board: Board, path: Path, inputs, repeat: int):
+    from .remote_run import run_remote
+
+    return run_remote(board, path, inputs, repeat)
+
+
+register_backend("rpc", Backend(runner=_rpc_runner, run_artifact=_run_on_board))
+register_backend("ssh", Backend(runner=SSHRunner, run_artifact=_run_on_board))

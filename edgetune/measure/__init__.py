@@ -1,10 +1,10 @@
 """Measuring candidates: building them on the host and running them on the board.
 
-`make_builder(board)` and `make_runner(board)` pick the MetaSchedule Builder/Runner for a board's
-connection kind; new connection kinds register a runner factory with `register_runner`.
+`backend(board)` is what the board's connection kind does (see backend.py); `make_builder(board)`
+and `make_runner(board)` pick the MetaSchedule Builder/Runner from it; new connection kinds
+register a Backend with `register_backend`.
 """
 
-from .builder import make_builder
-from .runner import make_runner, register_runner
+from .backend import Backend, backend, make_builder, make_runner, register_backend
 
-__all__ = ["make_builder", "make_runner", "register_runner"]
+__all__ = ["Backend", "backend", "make_builder", "make_runner", "register_backend"]

@@ -40,7 +40,7 @@ def build_candidate(mod, target, _params):
     return tvm_build(mod, target=target)
 
 
-def make_builder(board: Board):
+def library_builder(board: Board):
     """LocalBuilder with the board's build timeout and toolchain.
 
     The default 30 s timeout kills builds on a busy 2-core machine while still spending trials,
@@ -48,10 +48,6 @@ def make_builder(board: Board):
     """
     from tvm.s_tir.meta_schedule.builder import LocalBuilder
 
-    if board.connection.kind == "opencl":  # candidates become OpenCL programs, not libraries
-        from .opencl import make_opencl_builder
-
-        return make_opencl_builder(board)
     toolchain = board.toolchain()
     workers = board.measure.build_workers or os.cpu_count() or 1
     return LocalBuilder(

@@ -1,16 +1,24 @@
 """OpenCL boards measured through pyopencl (PoCL here): candidate programs, device, runner.
 
-Connection kind "opencl" selects this path. A real Mali board whose TVM runtime is built with
-OpenCL is reached like any other board, with connection kind "rpc" (the normal RPCRunner); only
-the runner factory differs, `make_runner(board)` is the one interface for both.
+Connection kind "opencl" selects this backend. A real Mali board whose TVM runtime is built
+with OpenCL is reached like any other board, with connection kind "rpc" (the farm's backend).
 """
 
-from ..runner import register_runner
+from ..backend import Backend, register_backend
 from .device import Device, random_arrays
 from .measure import OpenCLRunner, make_opencl_builder, make_opencl_runner
+from .model_plan import run_plan, write_plan
 from .program import KernelLaunch, OpenCLProgram, lower_opencl
 
-register_runner("opencl", make_opencl_runner)
+register_backend(
+    "opencl",
+    Backend(
+        runner=make_opencl_runner,
+        run_artifact=run_plan,
+        builder=make_opencl_builder,
+        after_build=write_plan,
+    ),
+)
 
 __all__ = [
     "Device",

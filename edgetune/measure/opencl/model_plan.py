@@ -179,3 +179,16 @@ class PlanRunner:
 
         self._run(inputs)  # warm-up: program builds
         return Latency.from_seconds([self._run(inputs) for _ in range(max(1, repeat))])
+
+
+def write_plan(model: Model, board: Board, records: RecordStore | None, artifact: Path) -> str:
+    """Backend `after_build`: the plan beside the library, for `edgetune run`."""
+    build_plan(model, board, records).save(plan_dir(artifact))
+    return f"wrote {plan_dir(artifact)} (OpenCL kernels and call plan for `edgetune run`)"
+
+
+def run_plan(board: Board, artifact: Path, inputs: list[np.ndarray], repeat: int):
+    """Backend `run_artifact`: the plan's kernels through pyopencl; (outputs, latency)."""
+    device = Device(str(board.connection.extra.get("platform", ""))).open()
+    runner = PlanRunner(ModelPlan.load(plan_dir(artifact)), device)
+    return runner(inputs), runner.bench(inputs, repeat)
