@@ -46,17 +46,21 @@ def _assert_same_result(untuned_mod, lib, target) -> None:
 
 
 def test_model_built_from_a_tensorized_record_matches_litert(tmp_path):
-    """The whole probe_block_int8 model, built with the tensorized conv as its tuned schedule,
-    gives LiteRT's outputs within 1 LSB: the packed weights reach the built model too."""
+    """The whole probe_block_int8 model, built by `edgetune build` (a fresh process, which must
+    register the intrinsic to read the record back) with the tensorized conv as its tuned
+    schedule, gives LiteRT's outputs within 1 LSB: the packed weights reach the built model."""
+    import subprocess
+    import sys
+
     from tvm.s_tir import meta_schedule as ms
 
-    from edgetune.compile import build_model
+    from edgetune.compile import read_artifact_meta
     from edgetune.frontend import load_model
     from edgetune.frontend.tflite_import import random_inputs
     from edgetune.oracle.litert import LiteRTModel
     from edgetune.paths import MODELS_DIR
     from edgetune.records import RecordStore
-    from edgetune.runtime import load_executable
+    from edgetune.runtime import load_artifact
 
     board = load_board("host")
     path = MODELS_DIR / "probe_block_int8.tflite"
@@ -74,9 +78,12 @@ def test_model_built_from_a_tensorized_record_matches_litert(tmp_path):
             ms.arg_info.ArgInfo.from_prim_func(task.mod["main"]),
         )
     )
-    exe, tuned, _ = build_model(model, board, store)
-    assert tuned == 1
+    lib = tmp_path / "probe.so"
+    build = [sys.executable, "-m", "edgetune", "build", str(path), "--records", str(store.path)]
+    done = subprocess.run([*build, "-o", str(lib)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert read_artifact_meta(lib).tuned_tasks == 1
     inputs = random_inputs(model.info, seed=11)
-    (ours,) = load_executable(exe, board.hardware.cores)(inputs)
+    (ours,) = load_artifact(lib, board.hardware.cores)(inputs)
     (reference,) = LiteRTModel(path, threads=1)(inputs)
     assert np.abs(ours.astype(int) - reference.astype(int)).max() <= 1

@@ -91,12 +91,20 @@ class RecordStore:
             _repair_tail(self.path / name)
 
     def database(self):
-        """MetaSchedule JSONDatabase over this folder (anchor-block module equality)."""
+        """MetaSchedule JSONDatabase over this folder (anchor-block module equality).
+
+        Traces of tensorized candidates name their tensor intrinsics, and MetaSchedule cannot
+        read them back unless those are registered: records that have any get them registered
+        first (the registry import is slow, so only then).
+        """
         if self._db is None:
             from tvm.s_tir.meta_schedule.database import JSONDatabase
 
+            from ..rules.tensorize import register_intrinsics
             from ..tasks import MODULE_EQUALITY
 
+            if _mentions(self.path / TUNING_RECORDS, b"meta_schedule.auto_tensorize"):
+                register_intrinsics()
             self._db = JSONDatabase(
                 path_workload=str(self.path / WORKLOADS),
                 path_tuning_record=str(self.path / TUNING_RECORDS),
@@ -153,3 +161,16 @@ def _is_json(line: bytes) -> bool:
         return True
     except ValueError:
         return False
+
+
+def _mentions(path: Path, needle: bytes, chunk: int = 1 << 20) -> bool:
+    """Whether the file contains `needle` (read in chunks; False if there is no file)."""
+    if not path.is_file():
+        return False
+    tail = b""
+    with path.open("rb") as f:
+        while block := f.read(chunk):
+            if needle in tail + block:
+                return True
+            tail = block[-len(needle) :]
+    return False

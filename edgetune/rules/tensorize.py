@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 @cache
-def _register_intrinsics() -> None:
+def register_intrinsics() -> None:
     """Register TVM's intrinsics and edgetune's VNNI one (once per process): TVM's own
     `dot_16x4_vnni` passes <16 x i32> operands to llvm.x86.avx512.vpdpbusd.512, which LLVM 22
     (inside apache-tvm 0.27) declares with <64 x i8> operands, and fails to verify."""
@@ -67,7 +67,7 @@ def tensorize_rules(board: Board) -> list[Any]:
     intrin = int8_intrinsic(board)
     if intrin is None:
         return []
-    _register_intrinsics()
+    register_intrinsics()
     return [
         MultiLevelTilingWithIntrin(
             intrin,
