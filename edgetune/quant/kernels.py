@@ -136,3 +136,38 @@ def conv2d_nhwc_packed(data: te.Tensor, weight: te.Tensor, strides: tuple, dilat
         return te.sum(a * k, axis=[ry, rx, rc])
 
     return te.compute((n, oh, ow, o_blocks * lanes), f, name="conv2d_nhwc")
+
+
+def depthwise_conv2d_nhwc(
+    data: te.Tensor, weight: te.Tensor, strides: tuple, padding: tuple, dilation: tuple, pad_value
+):
+    """int32 depthwise conv2d of NHWC data with HWOI weights (I = 1, O = C x multiplier),
+    padding with `pad_value` (the input zero point) inside the kernel, as the float conv's
+    legalization does, so the pad is not a kernel (and a tuning task) of its own."""
+    n, h, w, c = (int(d) for d in data.shape)
+    kh, kw, o, _ = (int(d) for d in weight.shape)
+    (sh, sw), (dh, dw) = strides, dilation
+    top, left, bottom, right = padding
+    multiplier = o // c
+    ph, pw = h + top + bottom, w + left + right
+    padded = data
+    if top or left or bottom or right:
+
+        def pad(b, y, x, k):
+            inside = tirx.all(y >= top, y < top + h, x >= left, x < left + w)
+            value = data[
+                b, tirx.max(tirx.min(y - top, h - 1), 0), tirx.max(tirx.min(x - left, w - 1), 0), k
+            ]
+            return tirx.if_then_else(inside, value, tirx.const(pad_value, data.dtype))
+
+        padded = te.compute((n, ph, pw, c), pad, name="pad_temp")
+    oh = (ph - (kh - 1) * dh - 1) // sh + 1
+    ow = (pw - (kw - 1) * dw - 1) // sw + 1
+    ry = te.reduce_axis((0, kh), name="ry")
+    rx = te.reduce_axis((0, kw), name="rx")
+
+    def f(b, y, x, k):
+        a = padded[b, y * sh + ry * dh, x * sw + rx * dw, k // multiplier].astype("int32")
+        return te.sum(a * weight[ry, rx, k, 0].astype("int32"), axis=[ry, rx])
+
+    return te.compute((n, oh, ow, o), f, name="group_conv2d_nhwc")

@@ -249,23 +249,36 @@ class _Integerizer(relax.PyExprMutator):
     def _integer_conv(
         self, data, xq, weight, wq, bias, attrs: dict, out_q: QParams, clamp: tuple
     ) -> Any:
-        """pad(x, zx) -> conv2d int32 (HWOI) -> + (bias - zx*sum w) -> requantize."""
+        """pad(x, zx) -> conv2d int32 (HWOI) -> + (bias - zx*sum w) -> requantize; depthwise
+        convs pad inside their kernel."""
 
         bb = self.builder_
-        top, left, bottom, right = attrs.pop("padding")
-        if top or left or bottom or right:
-            pad = [0, 0, top, bottom, left, right, 0, 0]
-            data = bb.emit(relax.op.nn.pad(data, pad, pad_value=float(xq.zp)))
-        acc = bb.emit(
-            relax.op.nn.conv2d(
-                data,
-                relax.const(weight, "int8"),
-                **attrs,
-                data_layout="NHWC",
-                kernel_layout="HWOI",
-                out_dtype="int32",
+        padding = attrs.pop("padding")
+        if attrs["groups"] > 1:  # depthwise: the pad goes inside the kernel
+            kernel = partial(
+                kernels.depthwise_conv2d_nhwc,
+                strides=attrs["strides"],
+                padding=padding,
+                dilation=attrs["dilation"],
+                pad_value=xq.zp,
             )
-        )
+            weight_c = relax.const(weight, "int8")
+            acc = bb.emit_te(kernel, data, weight_c, primfunc_name_hint="depthwise_conv2d")
+        else:
+            top, left, bottom, right = padding
+            if top or left or bottom or right:
+                pad = [0, 0, top, bottom, left, right, 0, 0]
+                data = bb.emit(relax.op.nn.pad(data, pad, pad_value=float(xq.zp)))
+            acc = bb.emit(
+                relax.op.nn.conv2d(
+                    data,
+                    relax.const(weight, "int8"),
+                    **attrs,
+                    data_layout="NHWC",
+                    kernel_layout="HWOI",
+                    out_dtype="int32",
+                )
+            )
         channels = weight.shape[2]
         w_sum = weight.astype(np.int64).sum(axis=(0, 1, 3))
         total_bias = (bias if bias is not None else 0) - xq.zp * w_sum
