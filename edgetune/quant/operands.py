@@ -5,7 +5,9 @@ Where the target has an int8 dot-product instruction, every int8 x int8 convolut
 
 - the weights are packed so that the tile one instruction reads (`lanes` output channels x
   `depth` input channels) is contiguous: [KH, KW, O/lanes, I/depth, lanes, depth]. TVM's
-  intrinsics load that tile as one vector; on plain HWOI weights it would be strided.
+  intrinsics load that tile as one vector; on plain HWOI weights it would be strided. Channel
+  counts that do not tile are zero-padded (the 3-channel stem, 24 or 1000 outputs), so every
+  such conv can use the instruction.
 - x86 VNNI (vpdpbusd) multiplies unsigned by signed bytes: the activations are shifted to uint8,
   u = x + 128, and the shift's contribution is removed from the int32 accumulator:
   conv(u, w) - 128 * sum(w) == conv(x, w), exactly. The pad and the shift fuse into one
@@ -72,11 +74,12 @@ def _is_int8_conv(call: Any) -> bool:
     )
 
 
-def pack_weight(w: np.ndarray, dot: DotProduct) -> np.ndarray | None:
-    """HWOI weights -> [KH, KW, O/lanes, I/depth, lanes, depth], or None if they do not tile."""
+def pack_weight(w: np.ndarray, dot: DotProduct) -> np.ndarray:
+    """HWOI weights -> [KH, KW, O/lanes, I/depth, lanes, depth], O and I zero-padded up to
+    multiples of lanes and depth."""
     kh, kw, o, i = w.shape
-    if o % dot.lanes or i % dot.depth:
-        return None
+    w = np.pad(w, ((0, 0), (0, 0), (0, -o % dot.lanes), (0, -i % dot.depth)))
+    o, i = w.shape[2:]
     blocked = w.reshape(kh, kw, o // dot.lanes, dot.lanes, i // dot.depth, dot.depth)
     return np.ascontiguousarray(blocked.transpose(0, 1, 2, 4, 3, 5))
 
@@ -98,20 +101,33 @@ class _DotProductOperands(relax.PyExprMutator):
             wide = bb.emit(relax.op.astype(data, "int32"))
             shifted = bb.emit(relax.op.add(wide, relax.const(SHIFT, "int32")))
             data = bb.emit(relax.op.astype(shifted, "uint8"))
-        packed = pack_weight(w, self.dot)
-        if packed is None or any(int(p) for p in call.attrs.padding):
+        if any(int(p) for p in call.attrs.padding):  # the rewrite pads explicitly
             acc = bb.emit(relax.Call(call.op, [data, weight], call.attrs))
         else:
-            kernel = partial(
-                conv2d_nhwc_packed,
-                strides=tuple(int(s) for s in call.attrs.strides),
-                dilation=tuple(int(d) for d in call.attrs.dilation),
-            )
-            acc = bb.emit_te(kernel, data, relax.const(packed, "int8"), primfunc_name_hint="conv2d")
+            acc = self._packed_conv(call, data, w)
         if not self.dot.unsigned_data:
             return acc
         correction = (SHIFT * w.astype(np.int64).sum(axis=(0, 1, 3))).astype(np.int32)
         return relax.op.subtract(acc, relax.const(correction, "int32"))
+
+    def _packed_conv(self, call: Any, data: Any, w: np.ndarray) -> Any:
+        """conv2d_nhwc_packed on zero-padded channels: input channels padded up to a multiple of
+        depth (data and weights), output channels up to a multiple of lanes (sliced off)."""
+        bb = self.builder_
+        out_channels, in_channels = w.shape[2:]
+        extra = -in_channels % self.dot.depth
+        if extra:
+            data = bb.emit(relax.op.nn.pad(data, [0, 0, 0, 0, 0, 0, 0, extra], pad_value=0.0))
+        kernel = partial(
+            conv2d_nhwc_packed,
+            strides=tuple(int(s) for s in call.attrs.strides),
+            dilation=tuple(int(d) for d in call.attrs.dilation),
+        )
+        packed = relax.const(pack_weight(w, self.dot), "int8")
+        acc = bb.emit_te(kernel, data, packed, primfunc_name_hint="conv2d")
+        if -out_channels % self.dot.lanes:
+            acc = bb.emit(relax.op.strided_slice(acc, axes=[3], begin=[0], end=[out_channels]))
+        return acc
 
 
 def prepare_for_target(mod: Any, target: Any) -> Any:
