@@ -3,8 +3,10 @@
 
 For each model: untuned TVM, edgetune tuned (from --records-* folders, or tuned here with
 --trials into --workdir), and LiteRT (XNNPACK) at 1 and 2 threads; all on the same input, timed
-the same way (wall clock per call, median/p90 over --repeat after warm-up). Prints a table and
-writes JSON.
+the same way (wall clock per call after warm-up). Everything is loaded first and then timed in
+--rounds interleaved passes of --repeat/--rounds calls each, so a load change on this shared
+machine hits every row alike; reported: the median over the passes of each pass's median (and
+p90). Prints a table and writes JSON.
 
   python scripts/bench_host.py --records-fp32 recs/fp32 --records-int8 recs/int8
   python scripts/bench_host.py --trials 500 --workdir bench-work --json bench_host.json
@@ -17,7 +19,9 @@ import json
 import os
 import platform
 import time
+from functools import partial
 from pathlib import Path
+from statistics import median
 
 from edgetune.board import load_board
 from edgetune.compile import build_model
@@ -43,15 +47,21 @@ def records_for(kind: str, args, model, board) -> RecordStore | None:
 
 
 def bench_model(kind: str, args, board) -> list[dict]:
+    """Rows for one model, each with a `timer(n)` (n timed calls -> Latency) still to run."""
     model = load_model(MODELS_DIR / f"{MODELS[kind]}.tflite")
     ref_in = MODELS_DIR / "ref" / f"{MODELS[kind]}.in.npy"
     inputs = load_inputs(model.info, [str(ref_in)])
     rows = []
     reference = LiteRTModel(model.path, threads=args.threads)(inputs)[0]
     for threads in sorted({1, 2}):
-        lat = LiteRTModel(model.path, threads=threads).bench(inputs, args.repeat)
+        litert = LiteRTModel(model.path, threads=threads)
         rows.append(
-            {"model": kind, "engine": "LiteRT XNNPACK", "threads": threads, **lat.to_json()}
+            {
+                "model": kind,
+                "engine": "LiteRT XNNPACK",
+                "threads": threads,
+                "timer": partial(litert.bench, inputs),
+            }
         )
     store = records_for(kind, args, model, board)
     builds = [("TVM untuned", None)] + ([("edgetune tuned", store)] if store else [])
@@ -61,25 +71,42 @@ def bench_model(kind: str, args, board) -> list[dict]:
         build_s = time.time() - t0
         loaded = load_executable(exe, args.threads)
         out = loaded(inputs)[0]
-        lat = loaded.bench(inputs, args.repeat)
         rows.append(
             {
                 "model": kind,
                 "engine": engine,
                 "threads": args.threads,
-                **lat.to_json(),
+                "timer": partial(loaded.bench, inputs),
                 "tuned_tasks": f"{tuned}/{total}",
                 "build_s": round(build_s, 1),
                 "records": recs.summary().records if recs else 0,
                 "agreement_vs_litert": agreement(out, reference).describe(),
             }
         )
-    litert_same = next(
-        r for r in rows if r["engine"].startswith("LiteRT") and r["threads"] == args.threads
-    )
-    for r in rows:
-        r["x_litert_same_threads"] = r["median_ms"] / litert_same["median_ms"]
     return rows
+
+
+def time_interleaved(rows: list[dict], rounds: int, repeat: int) -> None:
+    """Time every row in `rounds` interleaved passes; median over passes of median and p90."""
+    passes: list[list] = [[] for _ in rows]
+    per_pass = max(1, repeat // rounds)
+    for _ in range(rounds):
+        for i, row in enumerate(rows):
+            passes[i].append(row["timer"](per_pass))
+    for row, lats in zip(rows, passes):
+        del row["timer"]
+        row["median_ms"] = median(lat.median_ms for lat in lats)
+        row["p90_ms"] = median(lat.p90_ms for lat in lats)
+        row["pass_medians_ms"] = [round(lat.median_ms, 4) for lat in lats]
+    for row in rows:
+        litert = next(
+            r
+            for r in rows
+            if r["model"] == row["model"]
+            and r["engine"].startswith("LiteRT")
+            and r["threads"] == row["threads"]
+        )
+        row["x_litert_same_threads"] = row["median_ms"] / litert["median_ms"]
 
 
 def main() -> None:
@@ -92,13 +119,19 @@ def main() -> None:
     p.add_argument("--workdir", default="bench-host-work", help="records made with --trials")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    p.add_argument("--repeat", type=int, default=50)
+    p.add_argument("--repeat", type=int, default=50, help="timed calls per row, all passes")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved timing passes")
     p.add_argument("--models", default="fp32,int8", help="comma-separated: fp32,int8")
     p.add_argument("--json", default="bench_host.json", help="where to write the results")
     args = p.parse_args()
 
     board = load_board("host")
     rows = [row for kind in args.models.split(",") for row in bench_model(kind, args, board)]
+    time_interleaved(rows, args.rounds, args.repeat)
+    ratio = {}
+    tuned = {r["model"]: r["median_ms"] for r in rows if r["engine"] == "edgetune tuned"}
+    if {"fp32", "int8"} <= set(tuned):
+        ratio = {"tuned_int8_over_tuned_fp32": tuned["int8"] / tuned["fp32"]}
     cols = [
         "model",
         "engine",
@@ -120,12 +153,16 @@ def main() -> None:
     for r in rows:
         if "agreement_vs_litert" in r:
             print(f"{r['model']} {r['engine']}: {r['agreement_vs_litert']}")
+    if ratio:
+        print(f"tuned int8 / tuned fp32: {ratio['tuned_int8_over_tuned_fp32']:.3f}")
     result = {
         "machine": platform.processor() or platform.machine(),
         "cpus": os.cpu_count(),
         "board": board.name,
         "target": str(board.target()),
         "repeat": args.repeat,
+        "rounds": args.rounds,
+        **ratio,
         "trials": args.trials,
         "rows": rows,
     }

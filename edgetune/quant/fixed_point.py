@@ -45,45 +45,54 @@ def _i64(x: Any) -> Any:
 
 
 def rounding_divide_by_pot(x: Any, exponent: Any) -> Any:
-    """RoundingDivideByPOT(x, e) on int64: x / 2^e rounded half away from zero.
-
-    TFLite adds one when the remainder exceeds (mask >> 1) + (x < 0); for e > 0 that equals
-    floor((x + 2^(e-1) - (x < 0)) / 2^e), written with one arithmetic shift (x >> 63 is -1
-    for negative x).
-    """
+    """RoundingDivideByPOT(x, e) on int32, literally as TFLite: (x >> e) + 1 when the remainder
+    exceeds (mask >> 1) + (x < 0). All int32 (16 lanes per AVX-512 vector, no overflow); the
+    mask only depends on e (a constant or a per-channel value)."""
     from tvm import tirx
 
-    zero = tirx.const(0, "int64")
-    e = _i64(exponent)
-    half = (tirx.const(1, "int64") << e) >> tirx.const(1, "int64")
-    negative = tirx.Select(e > zero, x >> tirx.const(63, "int64"), zero)
-    return (x + half + negative) >> e
+    one, zero = tirx.const(1, "int32"), tirx.const(0, "int32")
+    if isinstance(exponent, int | np.integer):
+        mask = tirx.const((1 << int(exponent)) - 1, "int32")
+        e = tirx.const(int(exponent), "int32")
+    else:
+        e = exponent.astype("int32")
+        mask = ((tirx.const(1, "int64") << _i64(e)) - tirx.const(1, "int64")).astype("int32")
+    threshold = (mask >> one) + tirx.Select(x < zero, one, zero)
+    return (x >> e) + tirx.Select((x & mask) > threshold, one, zero)
 
 
-def multiply_by_quantized_multiplier(x: Any, multiplier: Any, shift: Any) -> Any:
-    """MultiplyByQuantizedMultiplier(x, M, s) on an int32 expression; returns int64 (fits int32).
+def multiply_by_quantized_multiplier(
+    x: Any, multiplier: Any, shift: Any, left_shifts: bool = True
+) -> Any:
+    """MultiplyByQuantizedMultiplier(x, M, s) on an int32 expression; returns int32.
 
     SaturatingRoundingDoublingHighMul(a, M) is (a*M + nudge) / 2^31 with C truncation, nudge =
     2^30 for a*M >= 0 and 1 - 2^30 otherwise, which equals floor((a*M + 2^30) / 2^31) for
-    every sign: one add and one arithmetic shift. Its saturating case (a = M = INT32_MIN)
-    cannot occur because M > 0.
+    every sign: one 32x32->64 multiply, one add and one arithmetic shift; the rest is int32.
+    Its saturating case (a = M = INT32_MIN) cannot occur because M > 0. `left_shifts=False`
+    promises that no per-channel shift is positive (known when the rewrite picks the
+    multipliers), which keeps the product a plain widening multiply.
     """
     from tvm import tirx
 
-    zero = tirx.const(0, "int64")
-    shift = _i64(shift)
-    left = tirx.max(shift, zero)
-    right = tirx.max(-shift, zero)
-    product = (_i64(x) << left) * _i64(multiplier)
+    if isinstance(shift, int | np.integer):
+        left, right = max(int(shift), 0), max(-int(shift), 0)
+        a = _i64(x) << tirx.const(left, "int64") if left else _i64(x)
+    else:
+        zero = tirx.const(0, "int32")
+        right = tirx.max(-shift, zero)
+        a = _i64(x) << _i64(tirx.max(shift, zero)) if left_shifts else _i64(x)
+    product = a * _i64(multiplier)
     high = (product + tirx.const(1 << 30, "int64")) >> tirx.const(31, "int64")
-    return rounding_divide_by_pot(high, right)
+    return rounding_divide_by_pot(high.astype("int32"), right)
 
 
 def saturate(x: Any, lo: int, hi: int, dtype: str) -> Any:
-    """Clamp an int64 expression to [lo, hi] and cast it to `dtype`."""
+    """Clamp an integer expression to [lo, hi] and cast it to `dtype`."""
     from tvm import tirx
 
-    return tirx.min(tirx.max(x, tirx.const(lo, "int64")), tirx.const(hi, "int64")).astype(dtype)
+    ty = str(x.ty)
+    return tirx.min(tirx.max(x, tirx.const(lo, ty)), tirx.const(hi, ty)).astype(dtype)
 
 
 def round_half_away_divide(x: Any, n: Any) -> Any:

@@ -26,13 +26,16 @@ Clamp = tuple[int, int, str]  # activation min, max, output dtype
 ADD_LEFT_SHIFT = 20  # TFLite add.cc, 8-bit inputs
 
 
-def requantize_per_channel(acc: te.Tensor, mult: te.Tensor, shift: te.Tensor, zp: int, clamp):
-    """int32 accumulator -> MultiplyByQuantizedMultiplier per output channel + zp -> clamp."""
+def requantize_per_channel(
+    acc: te.Tensor, mult: te.Tensor, shift: te.Tensor, zp: int, clamp, left_shifts: bool = True
+):
+    """int32 accumulator -> MultiplyByQuantizedMultiplier per output channel + zp -> clamp.
+    `left_shifts`: some channel's shift is positive (see multiply_by_quantized_multiplier)."""
     lo, hi, dtype = clamp
 
     def f(*i):
         c = i[-1]
-        v = multiply_by_quantized_multiplier(acc(*i), mult[c], shift[c]) + zp
+        v = multiply_by_quantized_multiplier(acc(*i), mult[c], shift[c], left_shifts) + zp
         return saturate(v, lo, hi, dtype)
 
     return te.compute(acc.shape, f, name="requantize")

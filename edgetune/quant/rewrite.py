@@ -288,7 +288,14 @@ class _Integerizer(relax.PyExprMutator):
         mult, shift = quantize_multiplier(real)
         mult_c, shift_c = relax.const(mult, "int32"), relax.const(shift, "int32")
         return _emit_te(
-            bb, kernels.requantize_per_channel, acc, mult_c, shift_c, zp=out_q.zp, clamp=clamp
+            bb,
+            kernels.requantize_per_channel,
+            acc,
+            mult_c,
+            shift_c,
+            zp=out_q.zp,
+            clamp=clamp,
+            left_shifts=bool((shift > 0).any()),
         )
 
     def _rewrite_avg_pool(self, call: Any) -> Any:
