@@ -5,9 +5,10 @@ Where the target has an int8 dot-product instruction, every int8 x int8 convolut
 
 - the weights are packed so that the tile one instruction reads (`lanes` output channels x
   `depth` input channels) is contiguous: [KH, KW, O/lanes, I/depth, lanes, depth]. TVM's
-  intrinsics load that tile as one vector; on plain HWOI weights it would be strided. Channel
-  counts that do not tile are zero-padded (the 3-channel stem, 24 or 1000 outputs), so every
-  such conv can use the instruction.
+  intrinsics load that tile as one vector; on plain HWOI weights it would be strided. Input
+  channels that do not tile are zero-padded (the 3-channel stem). Convs whose output channels
+  do not tile (24, 1000) keep HWOI: padding them too needs a slice after the conv, and on that
+  task MetaSchedule's evolutionary search took minutes per iteration.
 - x86 VNNI (vpdpbusd) multiplies unsigned by signed bytes: the activations are shifted to uint8,
   u = x + 128, and the shift's contribution is removed from the int32 accumulator:
   conv(u, w) - 128 * sum(w) == conv(x, w), exactly. The pad and the shift fuse into one
@@ -75,11 +76,11 @@ def _is_int8_conv(call: Any) -> bool:
 
 
 def pack_weight(w: np.ndarray, dot: DotProduct) -> np.ndarray:
-    """HWOI weights -> [KH, KW, O/lanes, I/depth, lanes, depth], O and I zero-padded up to
-    multiples of lanes and depth."""
+    """HWOI weights (O a multiple of lanes) -> [KH, KW, O/lanes, I/depth, lanes, depth], I
+    zero-padded up to a multiple of depth."""
     kh, kw, o, i = w.shape
-    w = np.pad(w, ((0, 0), (0, 0), (0, -o % dot.lanes), (0, -i % dot.depth)))
-    o, i = w.shape[2:]
+    w = np.pad(w, ((0, 0), (0, 0), (0, 0), (0, -i % dot.depth)))
+    i = w.shape[3]
     blocked = w.reshape(kh, kw, o // dot.lanes, dot.lanes, i // dot.depth, dot.depth)
     return np.ascontiguousarray(blocked.transpose(0, 1, 2, 4, 3, 5))
 
@@ -101,7 +102,7 @@ class _DotProductOperands(relax.PyExprMutator):
             wide = bb.emit(relax.op.astype(data, "int32"))
             shifted = bb.emit(relax.op.add(wide, relax.const(SHIFT, "int32")))
             data = bb.emit(relax.op.astype(shifted, "uint8"))
-        if any(int(p) for p in call.attrs.padding):  # the rewrite pads explicitly
+        if any(int(p) for p in call.attrs.padding) or w.shape[2] % self.dot.lanes:
             acc = bb.emit(relax.Call(call.op, [data, weight], call.attrs))
         else:
             acc = self._packed_conv(call, data, w)
@@ -111,11 +112,10 @@ class _DotProductOperands(relax.PyExprMutator):
         return relax.op.subtract(acc, relax.const(correction, "int32"))
 
     def _packed_conv(self, call: Any, data: Any, w: np.ndarray) -> Any:
-        """conv2d_nhwc_packed on zero-padded channels: input channels padded up to a multiple of
-        depth (data and weights), output channels up to a multiple of lanes (sliced off)."""
+        """conv2d_nhwc_packed, input channels zero-padded up to a multiple of depth (data and
+        weights)."""
         bb = self.builder_
-        out_channels, in_channels = w.shape[2:]
-        extra = -in_channels % self.dot.depth
+        extra = -w.shape[3] % self.dot.depth
         if extra:
             data = bb.emit(relax.op.nn.pad(data, [0, 0, 0, 0, 0, 0, 0, extra], pad_value=0.0))
         kernel = partial(
@@ -124,10 +124,7 @@ class _DotProductOperands(relax.PyExprMutator):
             dilation=tuple(int(d) for d in call.attrs.dilation),
         )
         packed = relax.const(pack_weight(w, self.dot), "int8")
-        acc = bb.emit_te(kernel, data, packed, primfunc_name_hint="conv2d")
-        if -out_channels % self.dot.lanes:
-            acc = bb.emit(relax.op.strided_slice(acc, axes=[3], begin=[0], end=[out_channels]))
-        return acc
+        return bb.emit_te(kernel, data, packed, primfunc_name_hint="conv2d")
 
 
 def prepare_for_target(mod: Any, target: Any) -> Any:
