@@ -45,20 +45,21 @@ def _i64(x: Any) -> Any:
 
 
 def rounding_divide_by_pot(x: Any, exponent: Any) -> Any:
-    """RoundingDivideByPOT(x, e) on int32, literally as TFLite: (x >> e) + 1 when the remainder
-    exceeds (mask >> 1) + (x < 0). All int32 (16 lanes per AVX-512 vector, no overflow); the
-    mask only depends on e (a constant or a per-channel value)."""
+    """RoundingDivideByPOT(x, e) on int64: x / 2^e rounded half away from zero.
+
+    TFLite adds one when the remainder exceeds (mask >> 1) + (x < 0); for e > 0 that equals
+    floor((x + 2^(e-1) - (x < 0)) / 2^e), written with one arithmetic shift (x >> 63 is -1
+    for negative x). `x` appears twice, not three times as in TFLite's form: fused kernels
+    nest these (ADD: three deep), and every copy multiplies MetaSchedule's feature-extraction
+    time (the three-copy int32 form made one task's search take minutes per iteration).
+    """
     from tvm import tirx
 
-    one, zero = tirx.const(1, "int32"), tirx.const(0, "int32")
-    if isinstance(exponent, int | np.integer):
-        mask = tirx.const((1 << int(exponent)) - 1, "int32")
-        e = tirx.const(int(exponent), "int32")
-    else:
-        e = exponent.astype("int32")
-        mask = ((tirx.const(1, "int64") << _i64(e)) - tirx.const(1, "int64")).astype("int32")
-    threshold = (mask >> one) + tirx.Select(x < zero, one, zero)
-    return (x >> e) + tirx.Select((x & mask) > threshold, one, zero)
+    zero = tirx.const(0, "int64")
+    e = _i64(exponent)
+    half = (tirx.const(1, "int64") << e) >> tirx.const(1, "int64")
+    negative = tirx.Select(e > zero, x >> tirx.const(63, "int64"), zero)
+    return (x + half + negative) >> e
 
 
 def multiply_by_quantized_multiplier(
@@ -68,7 +69,7 @@ def multiply_by_quantized_multiplier(
 
     SaturatingRoundingDoublingHighMul(a, M) is (a*M + nudge) / 2^31 with C truncation, nudge =
     2^30 for a*M >= 0 and 1 - 2^30 otherwise, which equals floor((a*M + 2^30) / 2^31) for
-    every sign: one 32x32->64 multiply, one add and one arithmetic shift; the rest is int32.
+    every sign: one 32x32->64 multiply, one add and one arithmetic shift.
     Its saturating case (a = M = INT32_MIN) cannot occur because M > 0. `left_shifts=False`
     promises that no per-channel shift is positive (known when the rewrite picks the
     multipliers), which keeps the product a plain widening multiply.
@@ -84,7 +85,7 @@ def multiply_by_quantized_multiplier(
         a = _i64(x) << _i64(tirx.max(shift, zero)) if left_shifts else _i64(x)
     product = a * _i64(multiplier)
     high = (product + tirx.const(1 << 30, "int64")) >> tirx.const(31, "int64")
-    return rounding_divide_by_pot(high.astype("int32"), right)
+    return rounding_divide_by_pot(high, right).astype("int32")
 
 
 def saturate(x: Any, lo: int, hi: int, dtype: str) -> Any:
