@@ -30,6 +30,7 @@ from edgetune.oracle import LiteRTModel, agreement
 from edgetune.paths import MODELS_DIR
 from edgetune.records import RecordStore
 from edgetune.runtime import load_executable, load_inputs
+from edgetune.runtime.timing import time_interleaved
 from edgetune.search import tune_model
 
 MODELS = {"fp32": "mobilenet_v2_fp32", "int8": "mobilenet_v2_int8"}
@@ -86,13 +87,9 @@ def bench_model(kind: str, args, board) -> list[dict]:
     return rows
 
 
-def time_interleaved(rows: list[dict], rounds: int, repeat: int) -> None:
+def time_rows(rows: list[dict], rounds: int, repeat: int) -> None:
     """Time every row in `rounds` interleaved passes; median over passes of median and p90."""
-    passes: list[list] = [[] for _ in rows]
-    per_pass = max(1, repeat // rounds)
-    for _ in range(rounds):
-        for i, row in enumerate(rows):
-            passes[i].append(row["timer"](per_pass))
+    passes = time_interleaved([row["timer"] for row in rows], rounds, max(1, repeat // rounds))
     for row, lats in zip(rows, passes):
         del row["timer"]
         row["median_ms"] = median(lat.median_ms for lat in lats)
@@ -127,7 +124,7 @@ def main() -> None:
 
     board = load_board("host")
     rows = [row for kind in args.models.split(",") for row in bench_model(kind, args, board)]
-    time_interleaved(rows, args.rounds, args.repeat)
+    time_rows(rows, args.rounds, args.repeat)
     ratio = {}
     tuned = {r["model"]: r["median_ms"] for r in rows if r["engine"] == "edgetune tuned"}
     if {"fp32", "int8"} <= set(tuned):

@@ -23,6 +23,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
+from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 from statistics import median
@@ -34,6 +35,7 @@ from edgetune.paths import MODELS_DIR
 from edgetune.records import RecordStore
 from edgetune.runtime import load_artifact
 from edgetune.runtime.inputs import load_inputs
+from edgetune.runtime.timing import time_interleaved
 from edgetune.search import tune_model
 from edgetune.tasks import extract_tasks
 
@@ -112,12 +114,9 @@ def time_artifacts(runs: list[dict], board, model, rounds: int, repeat: int) -> 
     """Measured end-to-end latency of every built model: `rounds` interleaved passes, median."""
     inputs = load_inputs(model.info, None)
     loaded = [load_artifact(r["artifact"], board.hardware.cores) for r in runs]
-    samples: list[list[float]] = [[] for _ in runs]
-    for _ in range(rounds):
-        for i, m in enumerate(loaded):
-            samples[i].append(m.bench(inputs, repeat).median_ms)
-    for r, s in zip(runs, samples):
-        r["measured_ms"] = median(s)
+    passes = time_interleaved([partial(m.bench, inputs) for m in loaded], rounds, repeat)
+    for r, lats in zip(runs, passes):
+        r["measured_ms"] = median(lat.median_ms for lat in lats)
 
 
 def summarize(runs: list[dict]) -> list[dict]:

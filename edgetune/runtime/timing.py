@@ -47,3 +47,13 @@ def time_calls(call: Callable[[], object], repeat: int, warmup: int = 3) -> Late
         call()
         samples.append(time.perf_counter() - t0)
     return Latency.from_seconds(samples)
+
+
+def time_interleaved(timers: list[Callable[[int], Latency]], rounds: int, per_pass: int):
+    """Run every `timer(per_pass)` once per pass, `rounds` passes, so that a load change on a
+    shared machine hits every timer alike; per timer, the list of its passes' Latency."""
+    passes: list[list[Latency]] = [[] for _ in timers]
+    for _ in range(rounds):
+        for i, timer in enumerate(timers):
+            passes[i].append(timer(per_pass))
+    return passes

@@ -84,21 +84,37 @@ def reachable(host: str, port: int, timeout: float = 2.0) -> bool:
     return True
 
 
-def summary(host: str, port: int, timeout: float = 5.0) -> dict[str, Any]:
-    """The tracker's summary: {"queue_info": {key: {free, pending}}, "server_info": [...]}."""
+def _ask(
+    host: str, port: int, message: list, timeout: float, failing: str, waiting: str = ""
+) -> Any:
+    """Send one request to the tracker and return its SUCCESS value.
+
+    `failing` completes "tracker at HOST:PORT ..." when the connection breaks; with `waiting`,
+    running out of `timeout` is a TimeoutError with that text instead (a lease may wait).
+    """
     from tvm.rpc import base
 
-    sock = _open(host, port, timeout)
+    sock = _open(host, port, min(timeout, 5.0))
+    sock.settimeout(timeout)
     try:
-        base.sendjson(sock, [base.TrackerCode.SUMMARY])
+        base.sendjson(sock, message)
         code, value = base.recvjson(sock)
     except OSError as err:
-        raise TrackerUnreachable(f"tracker at {host}:{port} stopped answering ({err})") from None
+        if waiting and isinstance(err, TimeoutError):
+            raise TimeoutError(waiting) from None
+        raise TrackerUnreachable(f"tracker at {host}:{port} {failing} ({err})") from None
     finally:
         sock.close()
     if code != base.TrackerCode.SUCCESS:
         raise TrackerUnreachable(f"tracker at {host}:{port} answered {code}")
     return value
+
+
+def summary(host: str, port: int, timeout: float = 5.0) -> dict[str, Any]:
+    """The tracker's summary: {"queue_info": {key: {free, pending}}, "server_info": [...]}."""
+    from tvm.rpc import base
+
+    return _ask(host, port, [base.TrackerCode.SUMMARY], timeout, "stopped answering")
 
 
 def registered_ports(host: str, port: int, key: str) -> set[int]:
@@ -115,18 +131,12 @@ def lease(host: str, port: int, key: str, timeout: float, priority: int = 1) -> 
     """Ask the tracker for a free server under `key`; TimeoutError if none within `timeout`."""
     from tvm.rpc import base
 
-    sock = _open(host, port, min(timeout, 5.0))
-    sock.settimeout(timeout)
-    try:
-        base.sendjson(sock, [base.TrackerCode.REQUEST, key, "", priority])
-        code, value = base.recvjson(sock)
-    except TimeoutError:
-        raise TimeoutError(f"no free server under key '{key}' within {timeout:.0f} s") from None
-    except OSError as err:
-        raise TrackerUnreachable(f"tracker at {host}:{port} dropped the request ({err})") from None
-    finally:
-        sock.close()
-    if code != base.TrackerCode.SUCCESS:
-        raise TrackerUnreachable(f"tracker at {host}:{port} answered {code}")
-    url, server_port, matchkey = value
+    url, server_port, matchkey = _ask(
+        host,
+        port,
+        [base.TrackerCode.REQUEST, key, "", priority],
+        timeout,
+        "dropped the request",
+        waiting=f"no free server under key '{key}' within {timeout:.0f} s",
+    )
     return Lease(url, int(server_port), matchkey)
