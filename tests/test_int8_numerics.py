@@ -12,7 +12,7 @@ from edgetune.frontend import load_model
 from edgetune.frontend.tflite_import import random_inputs
 from edgetune.oracle.litert import LiteRTModel
 from edgetune.paths import MODELS_DIR
-from edgetune.quant.operands import dot_product
+from edgetune.quant.operands import dot_products
 from edgetune.tasks import extract_tasks
 
 REF = MODELS_DIR / "ref"
@@ -129,7 +129,7 @@ def test_weights_stay_int8_and_tasks_report_their_path():
         nbytes[str(arr.dtype)] = nbytes.get(str(arr.dtype), 0) + arr.nbytes
     # every weight as int8 (3*3*3*16 + 3*3*16 + 16*16 + 16*10 bytes), no float constants at all;
     # with VNNI the stem's 3 input channels are padded to 4
-    weights = 3 * 3 * 4 * 16 + 3 * 3 * 16 + 16 * 16 + 16 * 10 if dot_product(target) else 992
+    weights = 3 * 3 * 4 * 16 + 3 * 3 * 16 + 16 * 16 + 16 * 10 if dot_products(target) else 992
     assert nbytes["int8"] == weights and not any(d.startswith("float") for d in nbytes)
     assert {t.path for t in extract_tasks(fused, target)} == {"int8"}
 

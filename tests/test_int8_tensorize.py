@@ -10,7 +10,7 @@ import pytest
 from int8_support import pointwise_conv_task, realistic_args, tensorized_schedule
 
 from edgetune.board import load_board
-from edgetune.rules.tensorize import int8_intrinsic
+from edgetune.rules.tensorize import int8_intrinsics
 
 
 @pytest.mark.parametrize(
@@ -21,7 +21,7 @@ def test_int8_conv_is_tensorized(board_name, instructions):
     import tvm
 
     board = load_board(board_name)
-    assert int8_intrinsic(board) is not None
+    assert int8_intrinsics(board)
     task = pointwise_conv_task(board)
     target = board.target()
     lib = tvm.compile(tensorized_schedule(board, task).mod, target=target)

@@ -48,18 +48,19 @@ def rounding_divide_by_pot(x: Any, exponent: Any) -> Any:
     """RoundingDivideByPOT(x, e) on int64: x / 2^e rounded half away from zero.
 
     TFLite adds one when the remainder exceeds (mask >> 1) + (x < 0); for e > 0 that equals
-    floor((x + 2^(e-1) - (x < 0)) / 2^e), written with one arithmetic shift (x >> 63 is -1
-    for negative x). `x` appears twice, not three times as in TFLite's form: fused kernels
-    nest these (ADD: three deep), and every copy multiplies MetaSchedule's feature-extraction
-    time (the three-copy int32 form made one task's search take minutes per iteration).
+    floor((x + 2^(e-1) - (x < 0)) / 2^e), written with arithmetic shifts and no branch or
+    select: x >> 63 is -1 for negative x, and `& min(half, 1)` makes the correction 0 for e = 0.
+    A Select would stop MetaSchedule's AutoInline from inlining the requantization into its
+    consumer. `x` appears twice, not three times as in TFLite's form: fused kernels nest these
+    (ADD: three deep), and every copy multiplies MetaSchedule's feature-extraction time (the
+    three-copy int32 form made one task's search take minutes per iteration).
     """
     from tvm import tirx
 
-    zero = tirx.const(0, "int64")
+    one = tirx.const(1, "int64")
     e = _i64(exponent)
-    half = (tirx.const(1, "int64") << e) >> tirx.const(1, "int64")
-    negative = tirx.Select(e > zero, x >> tirx.const(63, "int64"), zero)
-    return (x + half + negative) >> e
+    half = (one << e) >> one
+    return (x + half - ((x >> tirx.const(63, "int64")) & tirx.min(half, one))) >> e
 
 
 def multiply_by_quantized_multiplier(

@@ -6,9 +6,10 @@ Where the target has an int8 dot-product instruction, every int8 x int8 convolut
 - the weights are packed so that the tile one instruction reads (`lanes` output channels x
   `depth` input channels) is contiguous: [KH, KW, O/lanes, I/depth, lanes, depth]. TVM's
   intrinsics load that tile as one vector; on plain HWOI weights it would be strided. Input
-  channels that do not tile are zero-padded (the 3-channel stem). Convs whose output channels
-  do not tile (24, 1000) keep HWOI: padding them as well (and slicing after the conv) made no
-  measurable difference on MobileNetV2 (tuned 0.652x vs 0.661x fp32), so the simpler path stays.
+  channels that do not tile are zero-padded (the 3-channel stem). A target may offer the
+  instruction at several widths (VNNI: 16 lanes in a zmm register, 8 in a ymm one): each conv
+  takes the widest whose lanes divide its output channels (MobileNetV2's 24- and 1000-channel
+  convs use 8), so no output channel is padded. Convs no width fits keep HWOI.
 - x86 VNNI (vpdpbusd) multiplies unsigned by signed bytes: the activations are shifted to uint8,
   u = x + 128, and the shift's contribution is removed from the int32 accumulator:
   conv(u, w) - 128 * sum(w) == conv(x, w), exactly. The pad and the shift fuse into one
@@ -42,22 +43,26 @@ class DotProduct:
 
 # TVM's own `dot_16x4_vnni` passes <16 x i32> operands to llvm.x86.avx512.vpdpbusd.512, which
 # LLVM 22 (inside apache-tvm 0.27) declares with <64 x i8> operands; edgetune registers its own.
-VNNI = DotProduct("edgetune_dot_16x4_u8i8i32_vnni", lanes=16, depth=4, unsigned_data=True)
-NEON = DotProduct("dot_4x4_i8i8s32_neon", lanes=4, depth=4, unsigned_data=False)  # ARMv8.0
+VNNI = (  # vpdpbusd on zmm, then on ymm registers (AVX512-VNNI with AVX512VL)
+    DotProduct("edgetune_dot_16x4_u8i8i32_vnni", lanes=16, depth=4, unsigned_data=True),
+    DotProduct("edgetune_dot_8x4_u8i8i32_vnni", lanes=8, depth=4, unsigned_data=True),
+)
+NEON = (DotProduct("dot_4x4_i8i8s32_neon", lanes=4, depth=4, unsigned_data=False),)  # ARMv8.0
 
 
-def dot_product(target: Any) -> DotProduct | None:
-    """The int8 dot-product instruction edgetune uses on `target`, or None."""
+def dot_products(target: Any) -> tuple[DotProduct, ...]:
+    """The int8 dot-product instructions edgetune uses on `target`, widest first (empty: none).
+    They share `unsigned_data`."""
     from tvm.target.codegen import target_has_features
 
     if str(target.kind.name) != "llvm":
-        return None
+        return ()
     if str(target.attrs.get("mtriple", "")).startswith("aarch64"):
         return NEON
     try:
-        return VNNI if target_has_features("avx512vnni", target) else None
+        return VNNI if target_has_features("avx512vnni", target) else ()
     except Exception:  # a CPU name LLVM does not know
-        return None
+        return ()
 
 
 def _is_int8_conv(call: Any) -> bool:
@@ -87,9 +92,9 @@ def pack_weight(w: np.ndarray, dot: DotProduct) -> np.ndarray:
 
 @relax.expr_functor.mutator
 class _DotProductOperands(relax.PyExprMutator):
-    def __init__(self, mod: Any, dot: DotProduct) -> None:
+    def __init__(self, mod: Any, dots: tuple[DotProduct, ...]) -> None:
         super().__init__(mod)
-        self.dot = dot
+        self.dots = dots
 
     def visit_call_(self, call: Any) -> Any:
         call = self.visit_expr_post_order(call)
@@ -98,24 +103,26 @@ class _DotProductOperands(relax.PyExprMutator):
         bb = self.builder_
         data, weight = call.args
         w = weight.value.numpy()
-        if self.dot.unsigned_data:
+        dot = next((d for d in self.dots if w.shape[2] % d.lanes == 0), None)
+        unsigned = self.dots[0].unsigned_data
+        if unsigned:
             wide = bb.emit(relax.op.astype(data, "int32"))
             shifted = bb.emit(relax.op.add(wide, relax.const(SHIFT, "int32")))
             data = bb.emit(relax.op.astype(shifted, "uint8"))
-        if any(int(p) for p in call.attrs.padding) or w.shape[2] % self.dot.lanes:
+        if any(int(p) for p in call.attrs.padding) or dot is None:
             acc = bb.emit(relax.Call(call.op, [data, weight], call.attrs))
         else:
-            acc = self._packed_conv(call, data, w)
-        if not self.dot.unsigned_data:
+            acc = self._packed_conv(call, data, w, dot)
+        if not unsigned:
             return acc
         correction = (SHIFT * w.astype(np.int64).sum(axis=(0, 1, 3))).astype(np.int32)
         return relax.op.subtract(acc, relax.const(correction, "int32"))
 
-    def _packed_conv(self, call: Any, data: Any, w: np.ndarray) -> Any:
+    def _packed_conv(self, call: Any, data: Any, w: np.ndarray, dot: DotProduct) -> Any:
         """conv2d_nhwc_packed, input channels zero-padded up to a multiple of depth (data and
         weights)."""
         bb = self.builder_
-        extra = -w.shape[3] % self.dot.depth
+        extra = -w.shape[3] % dot.depth
         if extra:
             data = bb.emit(relax.op.nn.pad(data, [0, 0, 0, 0, 0, 0, 0, extra], pad_value=0.0))
         kernel = partial(
@@ -123,16 +130,16 @@ class _DotProductOperands(relax.PyExprMutator):
             strides=tuple(int(s) for s in call.attrs.strides),
             dilation=tuple(int(d) for d in call.attrs.dilation),
         )
-        packed = relax.const(pack_weight(w, self.dot), "int8")
+        packed = relax.const(pack_weight(w, dot), "int8")
         return bb.emit_te(kernel, data, packed, primfunc_name_hint="conv2d")
 
 
 def prepare_for_target(mod: Any, target: Any) -> Any:
     """Adapt the integer convolutions of `mod` to `target`'s dot-product instruction."""
-    dot = dot_product(target)
-    if dot is None:
+    dots = dot_products(target)
+    if not dots:
         return mod
-    rewriter = _DotProductOperands(mod, dot)
+    rewriter = _DotProductOperands(mod, dots)
     for gv, func in mod.functions_items():
         if isinstance(func, relax.Function):
             rewriter.builder_.update_func(gv, rewriter.visit_expr(func))

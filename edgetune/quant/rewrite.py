@@ -16,8 +16,10 @@ TFLite's reference kernels:
 - AVERAGE_POOL_2D: int32 window sum divided by the count of valid elements, rounded half away
   from zero (TVM's import truncates).
 
-A float relu/relu6 clip between the float op and its quantize is folded into the saturating
-clamp; quantized-domain clips stay as integer clips. Chains the pass does not cover (other ops,
+A float relu/relu6 clip between the float op and its quantize, and an integer clip right after
+a rewritten kernel (TVM imports TFLite's fused activations of quantized ops that way), are folded
+into the kernel's saturating clamp: no separate clip kernel, no extra pass over the output.
+Other quantized-domain clips stay as integer clips. Chains the pass does not cover (other ops,
 weights with non-zero zero points, broadcasting ADD) keep the QDQ form.
 """
 
@@ -104,6 +106,7 @@ class _Integerizer(relax.PyExprMutator):
     def __init__(self, mod: Any) -> None:
         super().__init__(mod)
         self.counts: Counter = Counter()
+        self._clamped: dict[Any, tuple[Any, tuple, dict]] = {}  # var -> kernel emitted for it
 
     # -- helpers on the rewritten program -----------------------------------------------------
     def _def(self, expr: Any) -> Any:
@@ -154,7 +157,34 @@ class _Integerizer(relax.PyExprMutator):
         if _is(call, "astype"):
             out = self._rewrite_avg_pool(call)
             return call if out is None else out
+        if _is(call, "clip"):
+            out = self._fold_clip(call)
+            return call if out is None else out
         return call
+
+    def _emit(self, func: Any, *tensors: Any, **params: Any) -> Any:
+        """Emit a TE kernel whose non-tensor parameters are bound in Python; kernels with a
+        saturating clamp are remembered so a clip after them can be folded in."""
+        var = self.builder_.emit_te(
+            partial(func, **params), *tensors, primfunc_name_hint=func.__name__
+        )
+        if "clamp" in params:
+            self._clamped[var] = (func, tensors, params)
+        return var
+
+    def _fold_clip(self, call: Any) -> Any:
+        """clip(kernel(...), a, b) -> kernel(...) with its clamp narrowed to [a, b]."""
+        source = call.args[0]
+        while source not in self._clamped and isinstance(self._def(source), relax.Var):
+            source = self._def(source)  # the mutator re-binds rewritten values to new vars
+        emitted = self._clamped.get(source)
+        a, b = _number(call.args[1]), _number(call.args[2])
+        if emitted is None or a is None or b is None:
+            return None
+        func, tensors, params = emitted
+        lo, hi, dtype = params["clamp"]
+        clamp = (max(lo, int(np.ceil(a))), min(hi, int(np.floor(b))), dtype)
+        return self._emit(func, *tensors, **{**params, "clamp": clamp})
 
     def _rewrite_quantize(self, call: Any) -> Any:
         out_q = _qparams(call)
@@ -174,7 +204,6 @@ class _Integerizer(relax.PyExprMutator):
             bias = self._bias(body.args[1])
             if bias is not None:
                 body = self._def(body.args[0])
-        bb = self.builder_
         clamp = (lo, hi, out_dtype)
         if _is(body, "nn.conv2d") or _is(body, "matmul"):
             return self._rewrite_linear(body, bias, out_q, clamp)
@@ -185,8 +214,8 @@ class _Integerizer(relax.PyExprMutator):
             if [int(d) for d in a[0].ty.shape] != [int(d) for d in b[0].ty.shape]:
                 return None
             self.counts["ADD"] += 1
-            return _emit_te(
-                bb, kernels.quantized_add, a[0], b[0], qa=a[1], qb=b[1], qo=out_q, clamp=clamp
+            return self._emit(
+                kernels.quantized_add, a[0], b[0], qa=a[1], qb=b[1], qo=out_q, clamp=clamp
             )
         if bias is None and _is(body, "mean"):
             x = self._dequantized(body.args[0])
@@ -195,8 +224,8 @@ class _Integerizer(relax.PyExprMutator):
                 return None
             self.counts["MEAN"] += 1
             keep = bool(body.attrs.keepdims)
-            return _emit_te(
-                bb, kernels.quantized_mean_hw, x[0], qx=x[1], qo=out_q, keepdims=keep, clamp=clamp
+            return self._emit(
+                kernels.quantized_mean_hw, x[0], qx=x[1], qo=out_q, keepdims=keep, clamp=clamp
             )
         return None
 
@@ -287,8 +316,7 @@ class _Integerizer(relax.PyExprMutator):
         real = np.float64(xq.scale.reshape(-1)[0]) * w_scale / np.float64(out_q.scale)
         mult, shift = quantize_multiplier(real)
         mult_c, shift_c = relax.const(mult, "int32"), relax.const(shift, "int32")
-        return _emit_te(
-            bb,
+        return self._emit(
             kernels.requantize_per_channel,
             acc,
             mult_c,
@@ -311,19 +339,13 @@ class _Integerizer(relax.PyExprMutator):
         if a.layout != "NHWC" or bool(a.ceil_mode) or any(int(d) != 1 for d in a.dilation):
             return None
         self.counts["AVERAGE_POOL_2D"] += 1
-        return _emit_te(
-            self.builder_,
+        return self._emit(
             kernels.average_pool_nhwc,
             widened.args[0],
             pool=tuple(int(k) for k in a.pool_size),
             strides=tuple(int(s) for s in a.strides),
             padding=tuple(int(p) for p in a.padding),
         )
-
-
-def _emit_te(bb: Any, func: Any, *tensors: Any, **params: Any) -> Any:
-    """Emit a TE kernel whose non-tensor parameters are bound in Python."""
-    return bb.emit_te(partial(func, **params), *tensors, primfunc_name_hint=func.__name__)
 
 
 def _activation_range(a: float, b: float, q: QParams, lo: int, hi: int) -> tuple[int, int]:
