@@ -111,6 +111,7 @@ def prepare_family_search(
     scheduler = FamilyScheduler(
         [SchedulerTask(t.name, t.family, float(t.weight), max(t.flops, 1.0)) for t in tasks],
         plan,
+        per_round=per_round,
         foresee_trials=foresee,
         known_best=known_best,
     )

@@ -9,8 +9,11 @@ calls the measure callbacks; this class only picks the next task):
 2. Then each main round goes to the task with the largest estimated end-to-end gain (Ansor's
    gradient: weight x (alpha x recent improvement + (1 - alpha) x expected improvement, the
    latter bounded by what the family's best throughput suggests)), followed by foresee rounds
-   for its `foresee_width` family members with the largest gains.
-3. A task not picked for `starve_after` decisions gets the next main round.
+   for its `foresee_width` family members with the largest gains. The expected improvement
+   shrinks with the task's measured trials counted in full rounds, so a task measured only in
+   foresee rounds still expects as much as after a single full round.
+3. A task not picked for `starve_after` decisions gets the next round, a foresee-sized one: it
+   keeps every task measured without spending full rounds on tasks the gain rightly ignores.
 
 Every running batch is joined before the next pick, so the family model has learned from it.
 """
@@ -45,6 +48,7 @@ class FamilyScheduler(PyTaskScheduler):
         self,
         tasks: list[SchedulerTask],
         plan: ForeseePlan,
+        per_round: int,
         foresee_trials: int,
         known_best: list[float | None] | None = None,
         foresee_width: int = 2,
@@ -56,6 +60,7 @@ class FamilyScheduler(PyTaskScheduler):
         super().__init__()
         self.tasks = tasks
         self.plan = plan
+        self.per_round = per_round
         self.foresee_trials = foresee_trials
         self.foresee_width = foresee_width
         self.starve_after = starve_after or 2 * len(tasks)
@@ -64,6 +69,8 @@ class FamilyScheduler(PyTaskScheduler):
         known = known_best or [None] * len(tasks)
         self.history: list[list[float]] = [[b] if b is not None else [] for b in known]
         self.last_pick = [0 if b is not None else -1 for b in known]  # -1: warm-up pending
+        # trials measured per task; records of a resumed run count as one full round
+        self.trials = [per_round if b is not None else 0 for b in known]
         self.decisions = 0
         self.queue: list[int] = []  # foresee rounds planned
         self.foresee_rounds = 0
@@ -94,7 +101,7 @@ class FamilyScheduler(PyTaskScheduler):
             return 0.0
         n, w = len(hist), self.window
         recent = (hist[-1 - w] - best) / w if n > w else 0.0
-        expected = best - best / n
+        expected = best - best / max(1.0, self.trials[i] / self.per_round)
         family_speed = max(
             self.tasks[j].flops / b
             for j in [i, *self._family(i, alive=None)]
@@ -107,9 +114,7 @@ class FamilyScheduler(PyTaskScheduler):
         while self.queue:
             i = self.queue.pop(0)
             if i in alive:
-                self.plan.limit(self.tasks[i].name, self.foresee_trials)
-                self.foresee_rounds += 1
-                return i
+                return self._foresee(i)
         fresh = [i for i in alive if self.last_pick[i] < 0]
         if fresh:
             task = max(fresh, key=lambda i: self.tasks[i].weight * self.tasks[i].flops)
@@ -117,12 +122,18 @@ class FamilyScheduler(PyTaskScheduler):
             return task
         starved = [i for i in alive if self.decisions - self.last_pick[i] >= self.starve_after]
         if starved:
-            return min(starved, key=lambda i: self.last_pick[i])
+            return self._foresee(min(starved, key=lambda i: self.last_pick[i]))
         gains = {i: self.gain(i) for i in alive}
         task = max(alive, key=lambda i: gains[i])
         siblings = sorted(self._family(task, alive), key=lambda j: -gains[j])
         self.queue = siblings[: self.foresee_width]
         return task
+
+    def _foresee(self, i: int) -> int:
+        """Plan a foresee round (only the `foresee_trials` best candidates) for task i."""
+        self.plan.limit(self.tasks[i].name, self.foresee_trials)
+        self.foresee_rounds += 1
+        return i
 
     def _family(self, i: int, alive: list[int] | None) -> list[int]:
         """Other members of task i's family (among `alive` if given), heaviest first."""
@@ -135,6 +146,7 @@ class FamilyScheduler(PyTaskScheduler):
         return sorted(members, key=lambda j: -self.tasks[j].weight * self.tasks[j].flops)
 
     def _joined(self, i: int, results) -> None:
+        self.trials[i] += len(results)
         secs = [
             sum(s) / len(s)
             for r in results
