@@ -22,6 +22,23 @@ def pointwise_conv_task(board):
     return task
 
 
+def packed_conv_task(board, model_name: str, lanes: int):
+    """The cheapest conv task (over more than one pixel: a lone pixel of a 1280-input FC
+    saturates under random arguments) of a shipped model whose weights are packed for
+    `lanes`."""
+    model = load_model(MODELS_DIR / f"{model_name}.tflite")
+    target = board.target()
+    tasks = extract_tasks(lower_for_tuning(model.mod, target), target)
+
+    def packed_lanes(task) -> int | None:
+        shapes = [[int(d) for d in p.shape] for p in task.mod["main"].params]
+        out = shapes[-1]
+        pixels = out[1] * out[2] if len(out) == 4 else 1
+        return next((s[4] for s in shapes if len(s) == 6 and pixels > 1), None)
+
+    return min((t for t in tasks if packed_lanes(t) == lanes), key=lambda t: t.flops)
+
+
 def tensorized_schedule(board, task):
     """The first design of the task's space (the board's own rule set) whose conv block is
     tensorized, postprocessed."""

@@ -5,9 +5,16 @@ the untuned one does (the A53 kernel is checked on the emulated board in test_fa
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
-from int8_support import pointwise_conv_task, realistic_args, tensorized_schedule
+from int8_support import (
+    packed_conv_task,
+    pointwise_conv_task,
+    realistic_args,
+    tensorized_schedule,
+)
 
 from edgetune.board import load_board
 from edgetune.rules.tensorize import int8_intrinsics
@@ -30,6 +37,20 @@ def test_int8_conv_is_tensorized(board_name, instructions):
         assert ins in asm, f"{ins} missing from the {board_name} kernel"
     if board.is_host:  # the tensorized kernel computes what the untuned one does
         _assert_same_result(task.mod, lib, target)
+
+
+def test_output_channels_not_tiling_by_16_use_vnni_on_ymm():
+    """MobileNetV2's convs with 24 (or 1000) output channels get weights packed by 8 and the
+    8-lane VNNI form (vpdpbusd on ymm registers), and compute what the untuned kernel does."""
+    import tvm
+
+    board = load_board("host")
+    task = packed_conv_task(board, "mobilenet_v2_int8", lanes=8)
+    target = board.target()
+    lib = tvm.compile(tensorized_schedule(board, task).mod, target=target)
+    asm = lib.mod.inspect_source("asm")
+    assert re.search(r"vpdpbusd\t[^\n]*%ymm", asm), "no 8-lane vpdpbusd in the kernel"
+    _assert_same_result(task.mod, lib, target)
 
 
 def _assert_same_result(untuned_mod, lib, target) -> None:
