@@ -91,3 +91,19 @@ def test_resumed_tasks_skip_the_warmup():
     )
     assert pick(sched) == 1 and plan.take("pw_small") is None  # the only task without records
     assert sched.history[0] == [1e-3] and sched.trials[0] == 8  # records count as one round
+
+
+def test_the_last_round_is_cut_to_the_budget():
+    plan = ForeseePlan()
+    sched = FamilyScheduler(TASKS, plan, per_round=8, foresee_trials=2, budget=13, foresee_width=0)
+    sched.last_pick = [0] * 4  # all measured: main rounds
+    sched.history = [[1e-3], [1e-3], [1e-3], [1e-3]]
+    idle = SimpleNamespace(is_terminated=False, runner_futures=None)
+    sched._outer = lambda: SimpleNamespace(tasks_=[idle] * 4)  # MetaSchedule's side
+    first = sched.next_task_id()
+    assert plan.take(TASKS[first].name) is None  # 13 left: a full round of 8
+    measured(sched, first, 8, 1e-3)
+    second = sched.next_task_id()
+    assert plan.take(TASKS[second].name) == 5  # 5 left
+    measured(sched, second, 5, 1e-3)
+    assert sched.next_task_id() == -1

@@ -114,5 +114,6 @@ def prepare_family_search(
         per_round=per_round,
         foresee_trials=foresee,
         known_best=known_best,
+        budget=budget,
     )
     return FamilySearch(cost_model, scheduler, plan, per_round, foresee, restored, warm_started)

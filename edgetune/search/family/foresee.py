@@ -21,7 +21,8 @@ class ForeseePlan:
         self._limits: dict[str, int] = {}
 
     def limit(self, task_name: str, candidates: int) -> None:
-        self._limits[task_name] = candidates
+        """Measure at most `candidates` in the task's next search (the smallest limit wins)."""
+        self._limits[task_name] = min(candidates, self._limits.get(task_name, candidates))
 
     def take(self, task_name: str) -> int | None:
         """The limit for this task's next search (consumed), None for a full round."""

@@ -16,6 +16,7 @@ calls the measure callbacks; this class only picks the next task):
    keeps every task measured without spending full rounds on tasks the gain rightly ignores.
 
 Every running batch is joined before the next pick, so the family model has learned from it.
+The last round is cut to what is left of the budget, so a run measures exactly its budget.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class FamilyScheduler(PyTaskScheduler):
         per_round: int,
         foresee_trials: int,
         known_best: list[float | None] | None = None,
+        budget: int | None = None,
         foresee_width: int = 2,
         starve_after: int | None = None,
         alpha: float = 0.2,
@@ -61,6 +63,8 @@ class FamilyScheduler(PyTaskScheduler):
         self.tasks = tasks
         self.plan = plan
         self.per_round = per_round
+        self.budget = budget  # trials this run may measure (None: MetaSchedule's limit alone)
+        self.measured = 0
         self.foresee_trials = foresee_trials
         self.foresee_width = foresee_width
         self.starve_after = starve_after or 2 * len(tasks)
@@ -83,9 +87,12 @@ class FamilyScheduler(PyTaskScheduler):
             if not rec.is_terminated and rec.runner_futures is not None:
                 self._joined(i, _ffi_api.TaskSchedulerJoinRunningTask(outer, i))
         alive = [i for i, rec in enumerate(records) if not rec.is_terminated]
-        if not alive:
+        left = self.budget - self.measured if self.budget is not None else self.per_round
+        if not alive or left <= 0:
             return -1
         task = self._pick(alive)
+        if left < self.per_round:
+            self.plan.limit(self.tasks[task].name, left)
         self.decisions += 1
         self.last_pick[task] = self.decisions
         return task
@@ -147,6 +154,7 @@ class FamilyScheduler(PyTaskScheduler):
 
     def _joined(self, i: int, results) -> None:
         self.trials[i] += len(results)
+        self.measured += len(results)
         secs = [
             sum(s) / len(s)
             for r in results
