@@ -60,7 +60,7 @@ def test_family_tune_writes_records_and_resumes_warm(tmp_path):
     ("extra", "message"),
     [
         (["--search", "family", "--warm-start", "/nonexistent"], "not an edgetune records folder"),
-        (["--warm-start", "/nonexistent"], "--warm-start needs --search family"),
+        (["--search", "ms", "--warm-start", "/nonexistent"], "--warm-start needs --search family"),
     ],
 )
 def test_bad_warm_start_is_one_line(tmp_path, capsys, extra, message):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..frontend import load_model
 from ..records import RecordStore
-from ..search import SEARCHES, tune_model
+from ..search import DEFAULT_SEARCH, SEARCHES, tune_model
 from .common import (
     add_board_arg,
     add_json_arg,
@@ -22,7 +22,8 @@ def register(sub) -> None:
         "tune",
         help="tune a model on a board (resumable)",
         description="Extract the model's tasks and search schedules for them with MetaSchedule "
-        "(evolutionary search guided by an XGBoost cost model, gradient task scheduler), timing "
+        "(evolutionary search guided by XGBoost cost models, one per task family, and a "
+        "gain-driven task scheduler; see --search), timing "
         "candidates on the board. Every measurement is appended to the records folder as soon as "
         "its batch is measured: Ctrl-C and the same command again resumes, and --trials is the "
         "total for the folder, so nothing is measured twice.",
@@ -38,10 +39,10 @@ def register(sub) -> None:
     p.add_argument(
         "--search",
         choices=SEARCHES,
-        default="ms",
-        help="ms: MetaSchedule's default (one XGBoost model, gradient scheduler); family: one "
-        "cost model per task family, foresee rounds, gain scheduler (docs/search.md). "
-        "Default ms",
+        default=DEFAULT_SEARCH,
+        help="family: one cost model per task family, foresee rounds, gain scheduler "
+        "(FamilySeer); ms: MetaSchedule's default (one XGBoost model, gradient scheduler), for "
+        f"comparison. Default {DEFAULT_SEARCH} (docs/search.md has the benchmark)",
     )
     p.add_argument(
         "--warm-start",
