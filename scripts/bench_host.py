@@ -31,7 +31,7 @@ from edgetune.paths import MODELS_DIR
 from edgetune.records import RecordStore
 from edgetune.runtime import load_executable, load_inputs
 from edgetune.runtime.timing import time_interleaved
-from edgetune.search import tune_model
+from edgetune.search import DEFAULT_SEARCH, SEARCHES, tune_model
 
 MODELS = {"fp32": "mobilenet_v2_fp32", "int8": "mobilenet_v2_int8"}
 
@@ -43,7 +43,7 @@ def records_for(kind: str, args, model, board) -> RecordStore | None:
     if not args.trials:
         return None
     store = RecordStore(Path(args.workdir) / kind, model.info, board)
-    tune_model(model, board, store, args.trials, seed=args.seed)
+    tune_model(model, board, store, args.trials, seed=args.seed, search=args.search)
     return store
 
 
@@ -115,6 +115,9 @@ def main() -> None:
     p.add_argument("--trials", type=int, default=0, help="tune here when no records are given")
     p.add_argument("--workdir", default="bench-host-work", help="records made with --trials")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--search", choices=SEARCHES, default=DEFAULT_SEARCH, help="search used with --trials"
+    )
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--repeat", type=int, default=50, help="timed calls per row, all passes")
     p.add_argument("--rounds", type=int, default=5, help="interleaved timing passes")
@@ -161,6 +164,7 @@ def main() -> None:
         "rounds": args.rounds,
         **ratio,
         "trials": args.trials,
+        "search": args.search,
         "rows": rows,
     }
     Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
