@@ -12,11 +12,16 @@ from edgetune.rules.rule_set import get_rule_set
 from edgetune.tasks import extract_tasks
 
 
+def model_tasks(board, model_name: str):
+    """The tuning tasks of a shipped model on `board`."""
+    model = load_model(MODELS_DIR / f"{model_name}.tflite")
+    target = board.target()
+    return extract_tasks(lower_for_tuning(model.mod, target), target)
+
+
 def pointwise_conv_task(board):
     """The 1x1 conv (16 -> 16 channels) with the residual ADD fused into its epilogue."""
-    model = load_model(MODELS_DIR / "probe_block_int8.tflite")
-    target = board.target()
-    tasks = extract_tasks(lower_for_tuning(model.mod, target), target)
+    tasks = model_tasks(board, "probe_block_int8")
     (task,) = [t for t in tasks if t.anchor == "conv2d_nhwc" and "quantized_add" in t.name]
     assert task.path == "int8"
     return task
@@ -26,9 +31,7 @@ def packed_conv_task(board, model_name: str, lanes: int):
     """The cheapest conv task (over more than one pixel: a lone pixel of a 1280-input FC
     saturates under random arguments) of a shipped model whose weights are packed for
     `lanes`."""
-    model = load_model(MODELS_DIR / f"{model_name}.tflite")
-    target = board.target()
-    tasks = extract_tasks(lower_for_tuning(model.mod, target), target)
+    tasks = model_tasks(board, model_name)
 
     def packed_lanes(task) -> int | None:
         shapes = [[int(d) for d in p.shape] for p in task.mod["main"].params]
