@@ -38,16 +38,20 @@ def tune(board, runner, trials: int, work: Path) -> dict:
     from tvm.s_tir import meta_schedule as ms
 
     from edgetune.measure import make_builder
+    from edgetune.search import tune_tir
 
     t0 = time.monotonic()
-    db = ms.tune_tir(
-        mod=matmul(64),
-        target=board.target(),
-        work_dir=str(work),
-        max_trials_global=trials,
-        num_trials_per_iter=min(8, trials),
+    work.mkdir(parents=True, exist_ok=True)
+    db = ms.database.JSONDatabase(work_dir=str(work))
+    tune_tir(
+        matmul(64),
+        board.target(),
+        work,
+        trials,
+        per_round=min(8, trials),
         builder=make_builder(board),
         runner=runner,
+        database=db,
     )
     minutes = (time.monotonic() - t0) / 60
     records = db.get_all_tuning_records()

@@ -82,17 +82,18 @@ def test_tunes_a_small_task_on_the_emulated_board(a53, tmp_path):
     from tvm.s_tir import meta_schedule as ms
 
     from edgetune.measure import make_builder
+    from edgetune.search import tune_tir
 
     board, _ = a53
     runner = FarmRPCRunner(board)
     (tmp_path / "db").mkdir()
     database = ms.database.JSONDatabase(work_dir=str(tmp_path / "db"))
-    ms.tune_tir(
-        mod=matmul_func(16),
-        target=board.target(),
-        work_dir=str(tmp_path / "work"),
-        max_trials_global=2,
-        num_trials_per_iter=2,
+    tune_tir(
+        matmul_func(16),
+        board.target(),
+        tmp_path / "work",
+        2,
+        per_round=2,
         builder=make_builder(board),
         runner=runner,
         database=database,

@@ -120,6 +120,7 @@ def test_server_killed_mid_tune_loses_no_record(farm, tmp_path):
     from tvm.s_tir import meta_schedule as ms
 
     from edgetune.measure import make_builder
+    from edgetune.search import tune_tir
 
     board, _ = farm
     runner = FarmRPCRunner(board)
@@ -140,12 +141,12 @@ def test_server_killed_mid_tune_loses_no_record(farm, tmp_path):
     trials = 6
     (tmp_path / "db").mkdir()
     database = ms.database.JSONDatabase(work_dir=str(tmp_path / "db"))
-    ms.tune_tir(
-        mod=matmul_func(32),
-        target=GENERIC_X86,  # no VNNI tensorization rules: a cheap search space
-        work_dir=str(tmp_path / "work"),
-        max_trials_global=trials,
-        num_trials_per_iter=6,
+    tune_tir(
+        matmul_func(32),
+        GENERIC_X86,  # no VNNI tensorization rules: a cheap search space
+        tmp_path / "work",
+        trials,
+        per_round=6,
         builder=make_builder(board),
         runner=runner,
         database=database,

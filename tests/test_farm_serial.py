@@ -94,6 +94,8 @@ wait_s = 20
         console.panic()
         t0 = time.monotonic()
         assert strategies.recover_board(board, farm_spec(board), "rpc server lost")
+        while console.boots < 2 and time.monotonic() - t0 < 30:
+            time.sleep(0.1)  # the emulated board reboots a moment after its power command
         assert console.boots == 2  # the power command rebooted it
         assert time.monotonic() - t0 < 30
         with SerialConsole("pi", farm_spec(board).serial) as tty:

@@ -117,6 +117,10 @@ class Board:
     def toolchain(self) -> Toolchain:
         return load_toolchain(self.toolchain_name)
 
+    def check_toolchain(self) -> None:
+        """Fail now, with one clear line, if this board's toolchain cannot link a library."""
+        self.toolchain().check(self.name)
+
     def summary(self) -> dict[str, Any]:
         """One line of `edgetune boards`."""
         conn = self.connection.kind

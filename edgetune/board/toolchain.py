@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
+import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,11 +34,49 @@ class Toolchain:
             raise BoardError(f"toolchain '{self.name}': compiler '{self.cc}' not found{hint}")
         return found
 
+    def check(self, board: str) -> None:
+        """Link a one-function shared library with this toolchain, as an export would.
+
+        Catches, before any tuning or compiling, what a user would otherwise meet as a raw
+        linker dump after minutes of work: a missing compiler, sysroot or C library (crti.o).
+        Raises a BoardError naming the board, the toolchain file and what to install.
+        """
+        problem = _link_problem(self.cc, self.options)
+        if problem:
+            where = f" ({self.path})" if self.path else ""
+            hint = f"; install it: {self.install_hint}" if self.install_hint else ""
+            raise BoardError(
+                f"board '{board}': toolchain '{self.name}'{where} cannot link a shared library: "
+                f"{problem}{hint}"
+            )
+
     def fcompile(self):
         """A TVM `fcompile` callable for `export_library` that links with this toolchain."""
         import tvm.support.cc as cc
 
         return cc.cross_compiler(self.compiler(), options=list(self.options))
+
+
+@functools.cache
+def _link_problem(cc: str, options: tuple[str, ...]) -> str:
+    """Why `cc` cannot link a shared library ("" when it can); checked once per process."""
+    compiler = shutil.which(cc)
+    if compiler is None:
+        return f"compiler '{cc}' not found"
+    with tempfile.TemporaryDirectory(prefix="edgetune-cc-") as tmp:
+        src = Path(tmp) / "probe.c"
+        src.write_text("int edgetune_probe(void) { return 0; }\n")
+        cmd = [compiler, "-shared", "-fPIC", *options, "-o", str(Path(tmp) / "probe.so"), str(src)]
+        try:
+            res = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"'{cc}' did not run ({exc})"
+    if res.returncode == 0:
+        return ""
+    lines = [ln.strip() for ln in (res.stderr or res.stdout).splitlines() if ln.strip()]
+    first = next((ln for ln in lines if "cannot find" in ln or "error" in ln), lines[0] if lines
+                 else f"exit code {res.returncode}")
+    return first
 
 
 def load_toolchain(name: str) -> Toolchain:

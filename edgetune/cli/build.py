@@ -28,6 +28,7 @@ def run(args) -> int:
     from ..measure import backend
 
     board = board_from_args(args)
+    board.check_toolchain()
     model = load_model(model_path(args.model))
     store = RecordStore(args.records, model.info, board, create=False) if args.records else None
     status(f"building {model.info.name} for {board.name} ...")

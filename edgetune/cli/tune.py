@@ -57,6 +57,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     board = board_from_args(args)
+    board.check_toolchain()  # before the records folder is created
     model = load_model(model_path(args.model))
     store = RecordStore(args.records, model.info, board)
     before = store.summary()

@@ -26,6 +26,7 @@ def build_model(model: Model, board: Board, records: RecordStore | None) -> tupl
 
     from ..tasks import MODULE_EQUALITY, extract_tasks
 
+    board.check_toolchain()
     target = board.target()
     fused = lower_for_tuning(model.mod, target)
     tasks = extract_tasks(fused, target)

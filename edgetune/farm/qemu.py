@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 
 from ..errors import BoardError
@@ -155,10 +156,24 @@ def _sysroot(root: Path) -> None:
         _run(["dpkg-deb", "-x", str(deb), str(sysroot)], f"unpacking {deb.name}")
 
 
+def _host_pins(path: Path) -> Path:
+    """A pip constraints file pinning every package of the host's environment to its version.
+
+    The guest then runs exactly the TVM, FFI and helpers the host was installed with (from the
+    repo's constraints.txt), never whatever the registry serves today.
+    """
+    pins = sorted({f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions()
+                   if d.metadata["Name"] and d.metadata["Name"].lower() != "edgetune"})
+    path.write_text("\n".join(pins) + "\n")
+    return path
+
+
 def _wheels(root: Path) -> None:
     wheels, site = root / "wheels", root / "sysroot/opt/pysite"
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    _run([*pip, "download", "-d", str(wheels), *PLATFORM_ARGS, *GUEST_WHEELS], "pip download")
+    pins = _host_pins(root / "host-pins.txt")
+    _run([*pip, "download", "-d", str(wheels), "-c", str(pins), *PLATFORM_ARGS, *GUEST_WHEELS],
+         "pip download")
     shutil.rmtree(site, ignore_errors=True)
     _run(
         [*pip, "install", "--no-index", "--no-deps", "--target", str(site), *PLATFORM_ARGS]

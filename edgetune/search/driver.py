@@ -7,7 +7,6 @@ seeded from the records already there.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from ..errors import InputError
 from ..rules import get_rule_set
 from ..tasks import MODULE_EQUALITY, Task, extract_tasks
 from .interrupt import sigint_spares_workers
+from .logs import task_loggers
 from .progress import Progress, ProgressCallback
 from .skip_measured import SkipMeasured
 
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from ..frontend import Model
     from ..records import RecordStore
 
-MS_LOGGER = "tvm.s_tir.meta_schedule"
 SEARCHES = ("family", "ms")
 DEFAULT_SEARCH = "family"  # lower built latency in 3 of 3 seeds at 600 trials (docs/search.md)
 
@@ -73,12 +72,11 @@ def _tune_contexts(
     tasks: list[Task], board: Board, log_dir: str, seed: int | None, strategy: Callable[[], Any]
 ):
     from tvm.s_tir.meta_schedule import TuneContext
-    from tvm.s_tir.meta_schedule.logging import get_loggers_from_work_dir
     from tvm.s_tir.meta_schedule.utils import fork_seed
 
     space = get_rule_set(board.rule_set).space(board)
     target = board.target()
-    loggers = get_loggers_from_work_dir(log_dir, [t.name for t in tasks])
+    loggers = task_loggers(log_dir, [t.name for t in tasks])
     return [
         TuneContext(
             mod=t.mod,
@@ -92,6 +90,46 @@ def _tune_contexts(
         ).clone()
         for t, logger, rand in zip(tasks, loggers, fork_seed(seed, n=len(tasks)))
     ]
+
+
+def tune_tir(
+    mod: Any,
+    target: Any,
+    work_dir: str | Path,
+    trials: int,
+    *,
+    builder: Any,
+    runner: Any,
+    database: Any,
+    per_round: int = 64,
+) -> None:
+    """MetaSchedule's `tune_tir` for one TIR workload, with edgetune's log set-up.
+
+    For benchmarks and farm checks that time a single kernel through a board's builder and
+    runner; MetaSchedule's own `tune_tir` configures logging in a way that breaks under test
+    runners (see `search.logs`).
+    """
+    from tvm.s_tir.meta_schedule import TuneContext, tune_tasks
+
+    (logger,) = task_loggers(work_dir, ["main"])
+    context = TuneContext(
+        mod=mod,
+        target=target,
+        space_generator="post-order-apply",
+        search_strategy="evolutionary",
+        task_name="main",
+        logger=logger,
+    ).clone()
+    tune_tasks(
+        tasks=[context],
+        task_weights=[1.0],
+        work_dir=str(work_dir),
+        max_trials_global=trials,
+        num_trials_per_iter=per_round,
+        builder=builder,
+        runner=runner,
+        database=database,
+    )
 
 
 def tune_model(
@@ -126,6 +164,7 @@ def tune_model(
 
     from ..measure import make_builder, make_runner
 
+    board.check_toolchain()
     target = board.target()
     fused = lower_for_tuning(model.mod, target)
     tasks = [t for t in extract_tasks(fused, target) if task_filter is None or task_filter(t)]
@@ -142,7 +181,6 @@ def tune_model(
     if remaining <= 0 or not tasks:
         return result
 
-    logging.getLogger(MS_LOGGER).setLevel(logging.WARNING)  # console quiet; logs go to files
     evo_size = remaining // len(tasks)
     if search == "family":
         from .family import ForeseeSearch, prepare_family_search
