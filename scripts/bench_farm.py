@@ -86,8 +86,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from edgetune.farm import qemu, strategies
-    from edgetune.farm.runner import FarmRPCRunner
     from edgetune.measure import make_runner
+    from edgetune.measure.farm_runners import FarmRPCRunner
 
     figures: dict = {}
     with tempfile.TemporaryDirectory(prefix="edgetune-bench-farm-") as tmp:

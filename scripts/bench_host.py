@@ -68,7 +68,8 @@ def bench_model(kind: str, args, board) -> list[dict]:
     builds = [("TVM untuned", None)] + ([("edgetune tuned", store)] if store else [])
     for engine, recs in builds:
         t0 = time.time()
-        exe, tuned, total = build_model(model, board, recs)
+        built = build_model(model, board, recs)
+        exe, tuned, total = built.exe, built.tuned, built.total
         build_s = time.time() - t0
         loaded = load_executable(exe, args.threads)
         out = loaded(inputs)[0]

@@ -18,14 +18,13 @@ import time
 from pathlib import Path
 
 from edgetune.board import load_board
-from edgetune.compile import lower_for_tuning
 from edgetune.frontend import load_model
 from edgetune.records import RecordStore
 from edgetune.rules import RuleSet
 from edgetune.rules.rule_set import register
 from edgetune.rules.tensorize import tensorize_postprocs, tensorize_rules
 from edgetune.search import tune_model
-from edgetune.tasks import extract_tasks
+from edgetune.tasks import for_model
 
 RULE_SET = "int8-bench"
 
@@ -55,8 +54,7 @@ def _conv_key(task) -> tuple:
 
 def _tune(model, board, work: Path, names: set[str], trials: int) -> dict[str, float]:
     store = RecordStore(work, model.info, board)
-    target = board.target()
-    tasks = extract_tasks(lower_for_tuning(model.mod, target), target)
+    tasks = for_model(model, board).tasks
     tune_model(
         model,
         board,
@@ -84,14 +82,13 @@ def main() -> None:
     if args.build_timeout:
         measure = dataclasses.replace(board.measure, build_timeout_s=args.build_timeout)
         board = dataclasses.replace(board, measure=measure)
-    target = board.target()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         picked: dict[str, dict] = {}
         keys: list = []
         for kind, integer in (("int8", True), ("qdq", False)):
             model = load_model(args.model, integer_kernels=integer)
-            tasks = extract_tasks(lower_for_tuning(model.mod, target), target)
+            tasks = for_model(model, board).tasks
             convs = {_conv_key(t): t for t in tasks if "conv2d" in t.anchor}
             keys = keys or list(convs)[: args.tasks]
             chosen = [convs[k] for k in keys]

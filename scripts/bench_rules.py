@@ -23,19 +23,17 @@ import time
 from pathlib import Path
 
 from edgetune.board import load_board
-from edgetune.compile import lower_for_tuning
 from edgetune.frontend import load_model
 from edgetune.paths import shipped_model
 from edgetune.records import RecordStore
 from edgetune.search import tune_model
-from edgetune.tasks import extract_tasks
+from edgetune.tasks import for_model
 
 ANCHORS = {"conv": "conv2d_nhwc", "depthwise": "group_conv2d_nhwc", "matmul": "matmul"}
 
 
 def pick_tasks(board, model, count: int) -> dict[str, str]:
-    target = board.target()
-    tasks = extract_tasks(lower_for_tuning(model.mod, target), target)
+    tasks = for_model(model, board).tasks
     picked: dict[str, str] = {}
     for label, anchor in ANCHORS.items():
         picked[label] = next(t.name for t in tasks if t.anchor == anchor)  # heaviest first

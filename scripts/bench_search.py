@@ -29,7 +29,7 @@ from pathlib import Path
 from statistics import median
 
 from edgetune.board import load_board
-from edgetune.compile import build_model, export_model, lower_for_tuning
+from edgetune.compile import build_model, export_model
 from edgetune.frontend import load_model
 from edgetune.paths import MODELS_DIR
 from edgetune.records import RecordStore
@@ -37,7 +37,7 @@ from edgetune.runtime import load_artifact
 from edgetune.runtime.inputs import load_inputs
 from edgetune.runtime.timing import time_interleaved
 from edgetune.search import tune_model
-from edgetune.tasks import extract_tasks
+from edgetune.tasks import for_model
 
 METHODS = ("ms", "family")
 
@@ -51,8 +51,7 @@ def subset(model, board, per_family: int | None, families: list[str] | None) -> 
     """Names of the `per_family` heaviest tasks of every family (or of `families`); None: all."""
     if not per_family and not families:
         return None
-    target = board.target()
-    tasks = extract_tasks(lower_for_tuning(model.mod, target), target)  # heaviest first
+    tasks = for_model(model, board).tasks  # heaviest first
     kept: dict[str, list[str]] = {}
     for t in tasks:
         members = kept.setdefault(t.family, [])
@@ -77,8 +76,7 @@ def tune_run(model, board, work: Path, method: str, budget: int, seed: int, keep
         task_filter=(lambda t: t.name in keep) if keep else None,
     )
     tune_s = time.time() - started
-    exe, tuned, total = build_model(model, board, store)
-    artifact = export_model(exe, model, board, records / "model.so", tuned, total)
+    library = export_model(build_model(model, board, store), model, board, records / "model.so")
     data = result.to_json()
     return {
         "method": method,
@@ -93,8 +91,8 @@ def tune_run(model, board, work: Path, method: str, budget: int, seed: int, keep
         "failed_runs": data["failed_runs"],
         "final_estimate_ms": data["estimated_latency_ms"],
         "curve": data["curve"],
-        "artifact": str(artifact),
-        "tuned_tasks": tuned,
+        "artifact": str(library.path),
+        "tuned_tasks": library.tuned,
     }
 
 

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgetune.compile import lower_for_tuning
 from edgetune.frontend import load_model
 from edgetune.paths import MODELS_DIR
 from edgetune.rules.rule_set import get_rule_set
-from edgetune.tasks import extract_tasks
+from edgetune.tasks import for_model
 
 
 def model_tasks(board, model_name: str):
     """The tuning tasks of a shipped model on `board`."""
     model = load_model(MODELS_DIR / f"{model_name}.tflite")
-    target = board.target()
-    return extract_tasks(lower_for_tuning(model.mod, target), target)
+    return for_model(model, board).tasks
 
 
 def pointwise_conv_task(board):

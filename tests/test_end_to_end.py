@@ -12,11 +12,11 @@ import time
 import numpy as np
 import pytest
 
-from edgetune.compile import read_artifact_meta
 from edgetune.frontend import read_tflite
 from edgetune.frontend.tflite_import import random_inputs
 from edgetune.oracle import LiteRTModel
 from edgetune.paths import MODELS_DIR, REPO_DIR
+from edgetune.runtime import read_artifact_meta
 
 TRIALS = 8
 

@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 
 from edgetune.board import load_board
-from edgetune.compile import lower_for_tuning
 from edgetune.errors import RecordsError
 from edgetune.frontend import load_model
 from edgetune.paths import MODELS_DIR
-from edgetune.records.store import MANIFEST
+from edgetune.records import MANIFEST, cost_model_path
 from edgetune.rules import get_rule_set
-from edgetune.search.family import FamilyCostModel, prepare_family_search, state_path
-from edgetune.tasks import extract_tasks
+from edgetune.search.family import FamilyCostModel, prepare_family_search
+from edgetune.tasks import for_model
 
 POINTWISE = "conv2d_nhwc-k1x1-s1-float32"
 
@@ -29,8 +28,7 @@ def board():
 def tasks(board):
     """Two pointwise convs (one family) and a depthwise conv (another) of MobileNetV2."""
     model = load_model(MODELS_DIR / "mobilenet_v2_fp32.tflite")
-    target = board.target()
-    by_name = {t.name: t for t in extract_tasks(lower_for_tuning(model.mod, target), target)}
+    by_name = {t.name: t for t in for_model(model, board).tasks}
     return [
         by_name[n]
         for n in ("fused_conv2d15_add12", "fused_conv2d24_add19", "fused_conv2d23_add18_tir_clip9")
@@ -91,8 +89,8 @@ def test_dispatch_trains_per_family_and_predicts(tasks, board, tmp_path):
     assert not np.array_equal(model.predict(ctx_d, cands_d), model.predict(ctx_d, cands_d))
 
     # State: written after each update, reloaded into a fresh model (a resumed run) identically.
-    assert state_path(tmp_path, POINTWISE).is_file()
-    assert not state_path(tmp_path, depthwise).exists()
+    assert cost_model_path(tmp_path, POINTWISE).is_file()
+    assert not cost_model_path(tmp_path, depthwise).exists()
     again = FamilyCostModel(families, tmp_path, warmup_samples=4, num_tuning_cores=1)
     assert again.restore(tmp_path) == [POINTWISE]
     assert again.samples(POINTWISE) == model.samples(POINTWISE)
@@ -101,7 +99,7 @@ def test_dispatch_trains_per_family_and_predicts(tasks, board, tmp_path):
 
 def test_warm_start_needs_records_of_the_same_board(tasks, board, tmp_path):
     other = tmp_path / "other"
-    state = state_path(other, POINTWISE)
+    state = cost_model_path(other, POINTWISE)
     state.parent.mkdir(parents=True)
     (other / MANIFEST).write_text(json.dumps({"board": "host"}))
     rng = np.random.default_rng(1)

@@ -9,11 +9,10 @@ import pytest
 
 from edgetune.board import load_board
 from edgetune.cli.main import main
-from edgetune.compile import lower_for_tuning
 from edgetune.frontend import load_model
 from edgetune.paths import MODELS_DIR
 from edgetune.search.family import family_rounds
-from edgetune.tasks import extract_tasks
+from edgetune.tasks import for_model
 
 MOBILENET_FAMILIES = {
     "conv2d_nhwc-k1x1-s1-float32": 19,  # expand / project pointwise convs
@@ -29,8 +28,7 @@ MOBILENET_FAMILIES = {
 def mobilenet_tasks():
     board = load_board("host")
     model = load_model(MODELS_DIR / "mobilenet_v2_fp32.tflite")
-    target = board.target()
-    return [extract_tasks(lower_for_tuning(model.mod, target), target) for _ in range(2)]
+    return [for_model(model, board).tasks for _ in range(2)]
 
 
 def test_mobilenet_families(mobilenet_tasks):

@@ -11,10 +11,8 @@ from edgetune.board import load_board
 from edgetune.cli.main import main
 from edgetune.frontend import load_model
 from edgetune.paths import MODELS_DIR
-from edgetune.records import RecordStore
-from edgetune.records.store import TUNING_RECORDS
+from edgetune.records import TUNING_RECORDS, RecordStore, cost_model_path
 from edgetune.search import tune_model
-from edgetune.search.family import state_path
 
 POINTWISE = "conv2d_nhwc-k1x1-s1-float32"
 # the two lightest pointwise convs of MobileNetV2: one family, cheap to build
@@ -39,7 +37,7 @@ def test_family_tune_writes_records_and_resumes_warm(tmp_path):
     lines = (store.path / TUNING_RECORDS).read_text().splitlines()
     assert len(lines) == 6 and all(json.loads(line) for line in lines)
     assert store.summary().workloads == 2
-    assert state_path(store.path, POINTWISE).is_file()
+    assert cost_model_path(store.path, POINTWISE).is_file()
     assert first.search["cost_models_restored"] == []
 
     again = RecordStore(tmp_path / "recs", model.info, board)

@@ -18,9 +18,9 @@ from edgetune.cli.main import main
 from edgetune.farm import strategies
 from edgetune.farm.drivers.rpc_server import free_port
 from edgetune.farm.resources import farm_spec
-from edgetune.farm.runner import FarmRPCRunner
 from edgetune.frontend import load_model
 from edgetune.frontend.tflite_import import random_inputs
+from edgetune.measure.farm_runners import FarmRPCRunner
 from edgetune.paths import REPO_DIR, shipped_model
 
 FAILED = 1e10

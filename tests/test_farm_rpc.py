@@ -20,7 +20,7 @@ from edgetune.errors import BoardError
 from edgetune.farm import state, strategies
 from edgetune.farm.drivers import process, tracker
 from edgetune.farm.drivers.rpc_server import free_port
-from edgetune.farm.runner import FarmRPCRunner
+from edgetune.measure.farm_runners import FarmRPCRunner
 
 BOARD = "hostfarm"
 FAILED = 1e10  # MetaSchedule's run_secs marker for a failed measurement

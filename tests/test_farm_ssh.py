@@ -21,9 +21,9 @@ from edgetune.farm import strategies
 from edgetune.farm.drivers.rpc_server import free_port
 from edgetune.farm.drivers.ssh import SSHDriver
 from edgetune.farm.resources import farm_spec
-from edgetune.farm.runner import FarmRPCRunner, SSHRunner
 from edgetune.frontend import load_model
 from edgetune.frontend.tflite_import import random_inputs
+from edgetune.measure.farm_runners import FarmRPCRunner, SSHRunner
 from edgetune.paths import shipped_model
 
 BOARD_TEXT = """

@@ -118,10 +118,10 @@ def _run(model, x: np.ndarray) -> np.ndarray:
     from tvm import relax
 
     from edgetune.board import load_board
-    from edgetune.compile import lower_for_tuning
+    from edgetune.tasks import lower
 
     target = load_board("host").target()
-    exe = tvm.compile(lower_for_tuning(model.mod, target), target)
+    exe = tvm.compile(lower(model.mod, target), target)
     return relax.VirtualMachine(exe, tvm.cpu())["main"](tvm.runtime.tensor(x)).numpy()
 
 

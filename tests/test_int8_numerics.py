@@ -7,13 +7,12 @@ import numpy as np
 import pytest
 
 from edgetune.board import load_board
-from edgetune.compile import lower_for_tuning
 from edgetune.frontend import load_model
 from edgetune.frontend.tflite_import import random_inputs
 from edgetune.oracle.litert import LiteRTModel
 from edgetune.paths import MODELS_DIR
 from edgetune.quant.operands import dot_products
-from edgetune.tasks import extract_tasks
+from edgetune.tasks import extract_tasks, for_model, lower
 
 REF = MODELS_DIR / "ref"
 
@@ -23,7 +22,7 @@ def _run_tvm(model, inputs):
     from tvm import relax
 
     target = load_board("host").target()
-    exe = tvm.compile(lower_for_tuning(model.mod, target), target)
+    exe = tvm.compile(lower(model.mod, target), target)
     vm = relax.VirtualMachine(exe, tvm.cpu())
     return vm["main"](*[tvm.runtime.tensor(x) for x in inputs]).numpy()
 
@@ -100,8 +99,7 @@ def test_uint8_io_model():
     path = MODELS_DIR / "mobilenet_v2_uint8io.tflite"
     model = load_model(path)
     assert model.info.inputs[0].dtype == "uint8" and model.integer_ops["CONV_2D"] == 35
-    target = load_board("host").target()
-    paths = {t.name: t.path for t in extract_tasks(lower_for_tuning(model.mod, target), target)}
+    paths = {t.name: t.path for t in for_model(model, load_board("host")).tasks}
     assert any("softmax" in n and p == "qdq" for n, p in paths.items())
     convs = [p for n, p in paths.items() if "conv2d" in n]
     assert len(convs) > 30 and set(convs) == {"int8"}
@@ -116,7 +114,7 @@ def test_weights_stay_int8_and_tasks_report_their_path():
     from tvm import relax
 
     target = load_board("host").target()
-    fused = lower_for_tuning(load_model(MODELS_DIR / "tiny_int8.tflite").mod, target)
+    fused = lower(load_model(MODELS_DIR / "tiny_int8.tflite").mod, target)
     consts: list = []
     relax.analysis.post_order_visit(
         fused["main"], lambda e: consts.append(e) if isinstance(e, tvm.ir.expr.Constant) else None
@@ -136,8 +134,8 @@ def test_weights_stay_int8_and_tasks_report_their_path():
     # the relu6 clips TVM imports after each quantized conv fold into its requantization
     assert not any("clip" in t.name for t in tasks)
 
-    fp32 = lower_for_tuning(load_model(MODELS_DIR / "tiny_fp32.tflite").mod, target)
+    fp32 = lower(load_model(MODELS_DIR / "tiny_fp32.tflite").mod, target)
     assert {t.path for t in extract_tasks(fp32, target)} == {"float"}
     qdq = load_model(MODELS_DIR / "tiny_int8.tflite", integer_kernels=False)
-    qdq_tasks = extract_tasks(lower_for_tuning(qdq.mod, target), target)
+    qdq_tasks = extract_tasks(lower(qdq.mod, target), target)
     assert "qdq" in {t.path for t in qdq_tasks}

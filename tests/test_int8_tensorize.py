@@ -75,13 +75,12 @@ def test_model_built_from_a_tensorized_record_matches_litert(tmp_path):
 
     from tvm.s_tir import meta_schedule as ms
 
-    from edgetune.compile import read_artifact_meta
     from edgetune.frontend import load_model
     from edgetune.frontend.tflite_import import random_inputs
     from edgetune.oracle.litert import LiteRTModel
     from edgetune.paths import MODELS_DIR
     from edgetune.records import RecordStore
-    from edgetune.runtime import load_artifact
+    from edgetune.runtime import load_artifact, read_artifact_meta
 
     board = load_board("host")
     path = MODELS_DIR / "probe_block_int8.tflite"

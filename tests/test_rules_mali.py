@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from edgetune.board import load_board
-from edgetune.compile import lower_for_tuning
 from edgetune.frontend import load_model
 from edgetune.frontend.tflite_import import random_inputs
 from edgetune.measure import make_runner
@@ -20,7 +19,7 @@ from edgetune.measure.opencl import Device, OpenCLProgram, lower_opencl, random_
 from edgetune.oracle import LiteRTModel
 from edgetune.paths import shipped_model
 from edgetune.rules.show import explore
-from edgetune.tasks import extract_tasks
+from edgetune.tasks import for_model
 
 VECTOR_TYPE = re.compile(r"\b(?:float|half|char|uchar|short|int)(?:2|3|4|8|16)\b")
 
@@ -32,9 +31,8 @@ def board():
 
 @pytest.fixture(scope="module")
 def mobilenet_tasks(board):
-    target = board.target()
     model = load_model(str(shipped_model("mobilenet_v2_fp32.tflite")))
-    tasks = extract_tasks(lower_for_tuning(model.mod, target), target)
+    tasks = for_model(model, board).tasks
     pick = {}
     for t in tasks:  # a 1x1 conv, a depthwise conv, the classifier matmul
         key = {"conv2d_nhwc": "conv", "group_conv2d_nhwc": "depthwise", "matmul": "matmul"}

@@ -5,13 +5,12 @@ from __future__ import annotations
 import pytest
 
 from edgetune.board import load_board
-from edgetune.compile import lower_for_tuning
 from edgetune.errors import BoardError
 from edgetune.frontend import load_model
 from edgetune.paths import shipped_model
 from edgetune.rules import get_rule_set, rule_set_names
 from edgetune.rules.show import explore
-from edgetune.tasks import extract_tasks
+from edgetune.tasks import for_model
 
 
 def _names(objs) -> list[str]:
@@ -20,9 +19,8 @@ def _names(objs) -> list[str]:
 
 def _first_conv(board_name: str):
     board = load_board(board_name)
-    target = board.target()
     model = load_model(str(shipped_model("tiny_fp32.tflite")))
-    tasks = extract_tasks(lower_for_tuning(model.mod, target), target)
+    tasks = for_model(model, board).tasks
     return board, next(t for t in tasks if t.anchor == "conv2d_nhwc")
 
 

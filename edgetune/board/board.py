@@ -38,9 +38,9 @@ class MeasureSettings:
 
     def evaluator(self):
         """MetaSchedule's EvaluatorConfig for these settings."""
-        from tvm.s_tir.meta_schedule.runner import EvaluatorConfig
+        from ..tvm_api import ms
 
-        return EvaluatorConfig(
+        return ms.runner.EvaluatorConfig(
             number=self.number,
             repeat=self.repeat,
             min_repeat_ms=self.min_repeat_ms,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from ..board import known_boards, load_board
-from .common import add_json_arg, print_json, print_table
+from .common import add_json_arg, report, table
+
+COLUMNS = ["name", "target", "cores", "rule_set", "toolchain", "connection"]
 
 
 def register(sub) -> None:
@@ -19,8 +21,5 @@ def register(sub) -> None:
 
 def run(args) -> int:
     rows = [load_board(name).summary() for name in known_boards()]
-    if args.json:
-        print_json(rows)
-    else:
-        print_table(rows, ["name", "target", "cores", "rule_set", "toolchain", "connection"])
+    report(args, rows, table(rows, COLUMNS))
     return 0

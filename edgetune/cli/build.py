@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from ..frontend import load_model
+from ..compile import build_library
+from ..frontend import find_model, load_model
 from ..records import RecordStore
-from .common import add_board_arg, add_model_arg, board_from_args, model_path, status
+from .common import add_board_arg, add_model_arg, board_from_args, status
 
 
 def register(sub) -> None:
@@ -24,21 +25,14 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..compile import build_model, export_model
-    from ..measure import backend
-
     board = board_from_args(args)
-    board.check_toolchain()
-    model = load_model(model_path(args.model))
+    board.check_toolchain()  # before the model is read: a missing compiler is the first line
+    model = load_model(find_model(args.model))
     store = RecordStore(args.records, model.info, board, create=False) if args.records else None
     status(f"building {model.info.name} for {board.name} ...")
-    exe, tuned, total = build_model(model, board, store)
-    out = export_model(exe, model, board, args.output, tuned, total)
-    after_build = backend(board).after_build
-    if after_build is not None:
-        status(after_build(model, board, store, out))
-    print(
-        f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) for {board.name}: "
-        f"{tuned}/{total} tasks tuned"
-    )
+    lib = build_library(model, board, store, args.output)
+    for note in lib.notes:
+        status(note)
+    size = lib.path.stat().st_size / 1e6
+    print(f"wrote {lib.path} ({size:.1f} MB) for {board.name}: {lib.tuned}/{lib.total} tasks tuned")
     return 0

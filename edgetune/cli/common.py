@@ -6,19 +6,19 @@ import argparse
 import dataclasses
 import json
 import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..board import Board, load_board
-from ..errors import ModelError
 from ..paths import MODELS_DIR
+
+if TYPE_CHECKING:
+    from ..runtime.result import RunResult
 
 
 def add_model_arg(parser: argparse.ArgumentParser) -> None:
+    shipped = ", ".join(sorted(p.stem for p in MODELS_DIR.glob("*.tflite")))
     parser.add_argument(
-        "model",
-        help="a .tflite file, or the name of a model shipped with edgetune "
-        f"({', '.join(sorted(p.stem for p in MODELS_DIR.glob('*.tflite')))})",
+        "model", help=f"a .tflite file, or the name of a model shipped with edgetune ({shipped})"
     )
 
 
@@ -32,6 +32,12 @@ def add_json_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
 
 
+def add_run_io_args(parser: argparse.ArgumentParser, repeat: int) -> None:
+    parser.add_argument("--input", action="append", help="input .npy (repeat for several inputs)")
+    parser.add_argument("--output", help="where to write the outputs (.npy; .npz for several)")
+    parser.add_argument("--repeat", type=int, default=repeat, help=f"timed runs (default {repeat})")
+
+
 def add_measure_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("measurement (defaults from the board file)")
     group.add_argument(
@@ -39,17 +45,6 @@ def add_measure_args(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--run-timeout", type=float, metavar="S", help="seconds per candidate run")
     group.add_argument("--build-workers", type=int, metavar="N", help="parallel candidate builds")
-
-
-def model_path(name: str) -> Path:
-    """A model argument as a path: an existing file, or a shipped model's name."""
-    path = Path(name)
-    if path.exists() or path.suffix == ".tflite" or "/" in name:
-        return path
-    shipped = MODELS_DIR / f"{name}.tflite"
-    if shipped.is_file():
-        return shipped
-    raise ModelError(f"model not found: {name} (a .tflite path or a shipped model name)")
 
 
 def board_from_args(args: argparse.Namespace) -> Board:
@@ -69,18 +64,32 @@ def board_from_args(args: argparse.Namespace) -> Board:
     return board
 
 
-def print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, default=str)
-    sys.stdout.write("\n")
+def report(args: argparse.Namespace, data: Any, lines: list[str]) -> None:
+    """A command's result: JSON on stdout with --json, else the lines for a person."""
+    if getattr(args, "json", False):
+        json.dump(data, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        print("\n".join(lines))
 
 
-def print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    """A plain aligned text table."""
+def report_run(args: argparse.Namespace, result: RunResult) -> None:
+    """`run`/`deploy`: write the outputs if asked, then report the run."""
+    from ..runtime import save_outputs
+
+    if args.output:
+        save_outputs(args.output, result.outputs)
+    lines = result.lines() + ([f"outputs written to {args.output}"] if args.output else [])
+    report(args, result.to_json(), lines)
+
+
+def table(rows: list[dict[str, Any]], columns: list[str]) -> list[str]:
+    """A plain aligned text table, as lines."""
     cells = [[str(r.get(c, "")) for c in columns] for r in rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip())
-    for row in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+    return [
+        "  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in [columns, *cells]
+    ]
 
 
 def status(message: str) -> None:

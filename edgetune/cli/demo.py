@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -16,7 +18,7 @@ def register(sub) -> None:
         help="tune -> build -> run -> compare on a shipped model (host board)",
         description="Run the whole edgetune flow on a model shipped with edgetune and the host "
         "board: tasks, a short tune, build, run, and the comparison with LiteRT. Each step is "
-        "the same command a user would type; they are printed as they run.",
+        "the same command a user would type, run as its own process; they are printed as they run.",
     )
     p.add_argument(
         "--model", default=DEFAULT_MODEL, help=f"shipped model (default {DEFAULT_MODEL})"
@@ -28,8 +30,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from .main import main
-
     work = Path(args.workdir or tempfile.mkdtemp(prefix="edgetune-demo-"))
     recs, lib = work / "records", work / f"{args.model}.so"
     steps = [
@@ -50,7 +50,7 @@ def run(args) -> int:
     ]
     for step in steps:
         status(f"\n$ edgetune {' '.join(step)}")
-        code = main(step)
+        code = subprocess.run([sys.executable, "-m", "edgetune", *step]).returncode
         if code:
             return code
     status(f"\ndemo done: records in {recs}, library {lib}")

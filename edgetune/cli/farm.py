@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from ..board import known_boards, load_board
-from ..errors import BoardError
-from .common import add_json_arg, print_json, print_table, status
-
-FARM_KINDS = ("rpc", "ssh")
+from .common import add_json_arg, report, status, table
 
 
 def register(sub) -> None:
@@ -37,25 +33,13 @@ def register(sub) -> None:
     down.set_defaults(func=run_down)
 
 
-def _boards(names: list[str] | None):
-    if names:
-        boards = [load_board(n) for n in names]
-        for b in boards:
-            if b.connection.kind not in FARM_KINDS:
-                raise BoardError(
-                    f"board '{b.name}' is not a farm board (connection {b.connection.kind})"
-                )
-        return boards
-    return [b for b in map(load_board, known_boards()) if b.connection.kind in FARM_KINDS]
-
-
 def run_up(args) -> int:
     from ..farm import strategies
+    from ..farm.inventory import farm_boards
 
     failed = 0
-    for board in _boards(args.board):
-        records = strategies.bring_up(board, status, args.accept_new_host_key)
-        for rec in records:
+    for board in farm_boards(args.board):
+        for rec in strategies.bring_up(board, status, args.accept_new_host_key):
             ok = rec.status == "up" and rec.health == "ok"
             failed += not ok
             what = "healthy" if ok else f"OUT of the pool: {rec.reason or rec.health}"
@@ -67,46 +51,10 @@ def run_up(args) -> int:
 
 def run_status(args) -> int:
     from ..farm import strategies
+    from ..farm.inventory import STATUS_COLUMNS, farm_boards, status_rows
 
-    rows = [strategies.status(b, run_health=not args.no_health) for b in _boards(args.board)]
-    if args.json:
-        print_json(rows)
-        return 0
-    table = []
-    for row in rows:
-        if row["kind"] == "ssh":
-            table.append({"board": row["board"], "server": "(ssh runner)", "health": row["health"]})
-            continue
-        if not row["tracker_up"]:
-            table.append(
-                {
-                    "board": row["board"],
-                    "tracker": row["tracker"],
-                    "status": "tracker down",
-                    "reason": row.get("error", ""),
-                }
-            )
-            continue
-        if not row["servers"]:
-            table.append(
-                {"board": row["board"], "server": "(none started)", "tracker": row["tracker"]}
-            )
-        for s in row["servers"]:
-            table.append(
-                {
-                    "board": row["board"],
-                    "server": s["server"],
-                    "tracker": row["tracker"],
-                    "port": s["port"],
-                    "registered": "yes" if s["registered"] else "no",
-                    "status": s["status"],
-                    "health": s["health"] or "-",
-                    "reason": s["reason"],
-                }
-            )
-    print_table(
-        table, ["board", "server", "tracker", "port", "registered", "status", "health", "reason"]
-    )
+    rows = [strategies.status(b, run_health=not args.no_health) for b in farm_boards(args.board)]
+    report(args, rows, table(status_rows(rows), STATUS_COLUMNS))
     return 0
 
 

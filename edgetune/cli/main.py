@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
 from ..errors import EdgetuneError
+from . import boards, build, compare, demo, deploy, farm, run, space, tasks, tune
 
 # Subcommand modules, in the order `edgetune --help` lists them. Each defines
 # `register(subparsers)` (adding its parser with set_defaults(func=run)) and `run(args) -> int`.
-COMMANDS = ["boards", "tasks", "tune", "build", "run", "compare", "demo", "space", "farm", "deploy"]
+COMMANDS = [boards, tasks, tune, build, run, compare, demo, space, farm, deploy]
 
 DESCRIPTION = """\
 edgetune: tune TFLite models for edge boards with TVM MetaSchedule, then cross-compile them.
@@ -33,8 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--verbose", "-v", action="store_true", help="show tracebacks and TVM logs")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        importlib.import_module(f"{__package__}.{name.replace('-', '_')}").register(sub)
+    for command in COMMANDS:
+        command.register(sub)
     return parser
 
 

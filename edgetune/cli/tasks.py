@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from ..compile import lower_for_tuning
-from ..frontend import load_model
-from ..tasks import extract_tasks
-from .common import (
-    add_board_arg,
-    add_json_arg,
-    add_model_arg,
-    board_from_args,
-    model_path,
-    print_json,
-    print_table,
-)
+from ..frontend import find_model, load_model
+from ..tasks import for_model
+from .common import add_board_arg, add_json_arg, add_model_arg, board_from_args, report, table
 
 
 def register(sub) -> None:
@@ -22,8 +13,8 @@ def register(sub) -> None:
         help="list a model's tuning tasks",
         description="Import the model, fuse it as the build does, and list every tuning task: "
         "name, weight (how often the model calls it), FLOPs per call, the anchor op, its "
-        "input dtypes and its family (tasks that share a cost model with --search family). "
-        "Heaviest (weight x FLOPs) first.",
+        "input dtypes, its kernel path (int8, qdq or float) and its family (tasks that share a "
+        "cost model with --search family). Heaviest (weight x FLOPs) first.",
     )
     add_model_arg(p)
     add_board_arg(p)
@@ -33,25 +24,12 @@ def register(sub) -> None:
 
 def run(args) -> int:
     board = board_from_args(args)
-    model = load_model(model_path(args.model))
-    target = board.target()
-    tasks = extract_tasks(lower_for_tuning(model.mod, target), target)
-    rows = [{"#": i, **t.describe()} for i, t in enumerate(tasks)]
-    if args.json:
-        print_json({"model": model.info.name, "board": board.name, "tasks": rows})
-        return 0
-    table = [
-        {
-            k if k != "flops" else "mflops": (f"{v / 1e6:.2f}" if k == "flops" else v)
-            for k, v in r.items()
-        }
-        for r in rows
-    ]
-    print_table(table, list(table[0]) if table else [])
-    total = sum(t.flops * t.weight for t in tasks)
-    families = len({t.family for t in tasks})
-    print(
-        f"{len(tasks)} tasks in {families} families, {sum(t.weight for t in tasks)} calls, "
-        f"{total / 1e6:.1f} MFLOPs"
-    )
+    model = load_model(find_model(args.model))
+    model_tasks = for_model(model, board)
+    rows = [{"#": i, **t.describe()} for i, t in enumerate(model_tasks)]
+    shown = [{("mflops" if k == "flops" else k): v for k, v in r.items()} for r in rows]
+    for r in shown:
+        r["mflops"] = f"{r['mflops'] / 1e6:.2f}"
+    lines = [*table(shown, list(shown[0]) if shown else []), model_tasks.summary()]
+    report(args, {"model": model.info.name, "board": board.name, "tasks": rows}, lines)
     return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..frontend import load_model
+from ..frontend import find_model, load_model
 from ..records import RecordStore
 from ..search import DEFAULT_SEARCH, SEARCHES, tune_model
 from .common import (
@@ -11,8 +11,7 @@ from .common import (
     add_measure_args,
     add_model_arg,
     board_from_args,
-    model_path,
-    print_json,
+    report,
     status,
 )
 
@@ -23,19 +22,17 @@ def register(sub) -> None:
         help="tune a model on a board (resumable)",
         description="Extract the model's tasks and search schedules for them with MetaSchedule "
         "(evolutionary search guided by XGBoost cost models, one per task family, and a "
-        "gain-driven task scheduler; see --search), timing "
-        "candidates on the board. Every measurement is appended to the records folder as soon as "
-        "its batch is measured: Ctrl-C and the same command again resumes, and --trials is the "
-        "total for the folder, so nothing is measured twice.",
+        "gain-driven task scheduler; see --search), timing candidates on the board. Every "
+        "measurement is appended to the records folder as soon as its batch is measured: "
+        "Ctrl-C and the same command again resumes, and --trials is the total for the folder, "
+        "so nothing is measured twice.",
     )
     add_model_arg(p)
     add_board_arg(p)
     p.add_argument("--trials", type=int, default=200, help="total measured trials (default 200)")
     p.add_argument("--records", required=True, help="records folder (created if missing)")
     p.add_argument("--seed", type=int, default=0, help="search seed (default 0)")
-    p.add_argument(
-        "--per-round", type=int, help="candidates per task per round (default: from the budget)"
-    )
+    p.add_argument("--per-round", type=int, help="candidates per task per round (default: auto)")
     p.add_argument(
         "--search",
         choices=SEARCHES,
@@ -58,56 +55,22 @@ def register(sub) -> None:
 def run(args) -> int:
     board = board_from_args(args)
     board.check_toolchain()  # before the records folder is created
-    model = load_model(model_path(args.model))
+    model = load_model(find_model(args.model))
     store = RecordStore(args.records, model.info, board)
-    before = store.summary()
+    done = store.summary().records
     status(
         f"tuning {model.info.name} on {board.name}: {args.trials} trials in {args.records} "
-        f"({before.records} already measured)"
+        f"({done} already measured)"
     )
     if board.measure.timing_note:
         status(f"note: {board.measure.timing_note}")
     try:
-        result = tune_model(
-            model,
-            board,
-            store,
-            args.trials,
-            seed=args.seed,
-            per_round=args.per_round,
-            printer=status,
-            search=args.search,
-            warm_start=args.warm_start,
-        )
+        result = tune_model(model, board, store, args.trials, seed=args.seed,
+                            per_round=args.per_round, printer=status, search=args.search,
+                            warm_start=args.warm_start)  # fmt: skip
     except KeyboardInterrupt:
-        kept = store.summary().records
-        status(
-            f"edgetune: interrupted; {kept} measured trials are kept in {store.path}: run the "
-            "same command again to resume"
-        )
+        status(f"edgetune: interrupted; {store.summary().records} measured trials are kept in "
+               f"{store.path}: run the same command again to resume")  # fmt: skip
         return 130
-    after = store.summary()
-    report = {
-        "model": model.info.name,
-        "board": board.name,
-        "records": str(store.path),
-        "tasks": len(result.tasks),
-        "records_total": after.records,
-        "records_valid": after.valid,
-        "records_failed": after.failed,
-        **result.to_json(),
-    }
-    if args.json:
-        print_json(report)
-    else:
-        p = result.progress
-        est = p.estimated_latency_s
-        print(
-            f"measured {p.trials} new trials ({p.failed_builds} failed builds, {p.failed_runs} "
-            f"failed runs); records: {after.records} ({after.valid} valid)"
-        )
-        print(
-            f"tasks measured: {p.tasks_measured}/{len(result.tasks)}; estimated end-to-end "
-            f"latency: {f'{est * 1e3:.3f} ms' if est is not None else 'n/a'}"
-        )
+    report(args, result.to_json(), result.lines())
     return 0

@@ -1,14 +1,5 @@
-"""Compiling a whole model: lowering for tuning, applying records, exporting the artifact."""
+"""Compiling a whole model with its records and exporting the board's library."""
 
-from .artifact import ArtifactMeta, read_artifact_meta, write_artifact_meta
-from .build import build_model, export_model
-from .pipeline import lower_for_tuning
+from .library import BuiltModel, Library, build_library, build_model, export_model
 
-__all__ = [
-    "ArtifactMeta",
-    "build_model",
-    "export_model",
-    "lower_for_tuning",
-    "read_artifact_meta",
-    "write_artifact_meta",
-]
+__all__ = ["BuiltModel", "Library", "build_library", "build_model", "export_model"]

@@ -16,17 +16,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import BoardError
+from ..runtime.result import RunResult
 from ..runtime.timing import Latency
 from . import deadline, session
 from .drivers import tracker
 from .drivers.ssh import SSHDriver
 from .resources import FarmSpec, farm_spec, up_hint
-from .runner import AGENT
 
 if TYPE_CHECKING:
     from ..board import Board
 
 LEASE_TIMEOUT_S = 60.0
+AGENT = Path(__file__).with_name("agent.py")  # the board-side script (runs with the board's TVM)
 
 
 def run_remote(
@@ -49,6 +50,28 @@ def run_remote(
             raise BoardError(f"board '{board.name}' has no [connection.ssh] to deploy over")
         return _run_ssh(board, spec, Path(artifact_path), inputs, repeat, accept_new_host_key)
     return _run_rpc(board, spec, Path(artifact_path), inputs, repeat)
+
+
+def deploy(
+    board: Board,
+    artifact: str | Path,
+    input_paths: list[str] | None,
+    repeat: int,
+    accept_new_host_key: bool = False,
+) -> RunResult:
+    """`edgetune deploy`: push an artifact built for `board` to it (over SSH when the board
+    has SSH, else through its tracker), run it there on the inputs, and report."""
+    from ..runtime import load_inputs, read_artifact_meta
+
+    spec = farm_spec(board)
+    meta = read_artifact_meta(artifact, board.name)
+    inputs = load_inputs(meta.model, input_paths)
+    via = "ssh" if spec.ssh is not None else "rpc"
+    outputs, latency = run_remote(board, artifact, inputs, repeat, accept_new_host_key, via=via)
+    details = {"via": via, "emulated": spec.server.launch == "qemu"}
+    return RunResult(
+        str(artifact), board.name, meta, outputs, latency, board.measure.timing_note, details
+    )
 
 
 def _run_rpc(board, spec: FarmSpec, path: Path, inputs, repeat):

@@ -39,24 +39,22 @@ def measure_candidate(
     evaluator: tuple[int, int, int, bool],
 ) -> tuple[list[float] | None, str, bool]:
     """Time one built candidate. Returns (costs, error, session still alive)."""
-    from tvm.s_tir.meta_schedule.runner.config import EvaluatorConfig
-    from tvm.s_tir.meta_schedule.runner.rpc_runner import (
-        default_alloc_argument,
-        default_cleanup,
-        default_run_evaluator,
-        default_upload_module,
-    )
+    from ..tvm_api import ms
+
+    rpc_runner = ms.runner.rpc_runner
 
     sess = None
     remote_path = os.path.basename(artifact_path)
     try:
         sess = _connect(host, port, matchkey, session_timeout)
         device = sess.device(device_type, 0)
-        rt_mod = default_upload_module(sess, artifact_path, remote_path)
-        args = _alloc_arguments(sess, device, args_info, default_alloc_argument)
-        costs = default_run_evaluator(sess, rt_mod, device, EvaluatorConfig(*evaluator), args)
+        rt_mod = rpc_runner.default_upload_module(sess, artifact_path, remote_path)
+        args = _alloc_arguments(sess, device, args_info, rpc_runner.default_alloc_argument)
+        costs = rpc_runner.default_run_evaluator(
+            sess, rt_mod, device, ms.runner.config.EvaluatorConfig(*evaluator), args
+        )
         del rt_mod, args, device
-        default_cleanup(sess, remote_path)
+        rpc_runner.default_cleanup(sess, remote_path)
         return [float(c) for c in costs], "", True
     except Exception as err:  # noqa: BLE001 - reported as the candidate's error
         alive = sess is not None and _session_alive(sess)

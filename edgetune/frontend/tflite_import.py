@@ -11,19 +11,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError
+from ..paths import MODELS_DIR
 from .model_info import ModelInfo, TensorInfo
-
-_TFLITE_DTYPES = {
-    0: "float32",
-    1: "float16",
-    2: "int32",
-    3: "uint8",
-    4: "int64",
-    6: "bool",
-    7: "int16",
-    9: "int8",
-    10: "float64",
-}
+from .quantization import check_quantization
+from .tflite_schema import TFLITE_DTYPES, op_name
 
 
 @dataclass
@@ -85,26 +76,15 @@ def _tensor_info(subgraph: Any, index: int) -> TensorInfo:
     return TensorInfo(
         name=t.Name().decode(),
         shape=tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else (),
-        dtype=_TFLITE_DTYPES.get(t.Type(), f"tflite-type-{t.Type()}"),
+        dtype=TFLITE_DTYPES.get(t.Type(), f"tflite-type-{t.Type()}"),
         scale=scale,
         zero_point=zero_point,
     )
 
 
-def _op_name(model: Any, op: Any) -> str:
-    from tflite.BuiltinOperator import BuiltinOperator
-
-    names = {v: k for k, v in BuiltinOperator.__dict__.items() if not k.startswith("_")}
-    code = model.OperatorCodes(op.OpcodeIndex())
-    builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-    if builtin == BuiltinOperator.CUSTOM:
-        return "CUSTOM:" + (code.CustomCode() or b"?").decode()
-    return names.get(builtin, f"BUILTIN_{builtin}")
-
-
 def _describe(model: Any, name: str, sha256: str) -> ModelInfo:
     sg = model.Subgraphs(0)
-    ops = Counter(_op_name(model, sg.Operators(i)) for i in range(sg.OperatorsLength()))
+    ops = Counter(op_name(model, sg.Operators(i)) for i in range(sg.OperatorsLength()))
     inputs = tuple(_tensor_info(sg, int(i)) for i in sg.InputsAsNumpy())
     outputs = tuple(_tensor_info(sg, int(i)) for i in sg.OutputsAsNumpy())
     return ModelInfo(
@@ -144,9 +124,12 @@ def _quantization_kind(sg: Any) -> str:
 
 def _unsupported_ops(model: Any, info: ModelInfo) -> dict[str, int]:
     from tvm import relax
-    from tvm.relax.frontend.tflite.tflite_frontend import OperatorConverter
 
-    converter = OperatorConverter(model, model.Subgraphs(0), None, relax.BlockBuilder())
+    from ..tvm_api import tflite_converter
+
+    converter = tflite_converter.OperatorConverter(
+        model, model.Subgraphs(0), None, relax.BlockBuilder()
+    )
     return {op: n for op, n in info.ops.items() if op not in converter.convert_map}
 
 
@@ -158,9 +141,9 @@ def load_model(path: str | Path, integer_kernels: bool = True) -> Model:
     """
     import tvm
     from tvm import relax
-    from tvm.relax.frontend.tflite import from_tflite
 
-    from ..quant import check_quantization, integerize
+    from ..quant import integerize
+    from ..tvm_api import tflite_frontend
 
     tfl, info = read_tflite(path)
     unsupported = _unsupported_ops(tfl, info)
@@ -169,7 +152,7 @@ def load_model(path: str | Path, integer_kernels: bool = True) -> Model:
         raise ModelError(f"{path}: unsupported TFLite operators: {listing}")
     check_quantization(tfl, info.quantization, path)
     try:
-        mod = from_tflite(tfl)
+        mod = tflite_frontend.from_tflite(tfl)
     except tvm.error.OpNotImplemented as err:
         raise ModelError(f"{path}: {str(err).strip().splitlines()[0]}") from None
     mod, _ = relax.frontend.detach_params(mod)
@@ -177,6 +160,18 @@ def load_model(path: str | Path, integer_kernels: bool = True) -> Model:
     if info.quantized and integer_kernels:
         mod, integer_ops = integerize(mod)
     return Model(mod=mod, info=info, path=Path(path), integer_ops=integer_ops)
+
+
+def find_model(name: str | Path) -> Path:
+    """A model argument as a path: an existing file, or the name of a model shipped with
+    edgetune (`edgetune/models/NAME.tflite`)."""
+    path = Path(name)
+    if path.exists() or path.suffix == ".tflite" or "/" in str(name):
+        return path
+    shipped = MODELS_DIR / f"{name}.tflite"
+    if shipped.is_file():
+        return shipped
+    raise ModelError(f"model not found: {name} (a .tflite path or a shipped model name)")
 
 
 def random_inputs(info: ModelInfo, seed: int = 0) -> list[np.ndarray]:

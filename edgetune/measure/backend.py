@@ -2,13 +2,14 @@
 
 One `Backend` per connection kind, chosen in one place (`backend(board)`): the MetaSchedule
 Builder and Runner that measure candidates, how a built model runs there, and what a whole-model
-build writes beside the library. `local` (the host, measured natively) is defined here; the farm
-(`rpc`, `ssh`) and pyopencl (`opencl`) register theirs when first needed.
+build writes beside the library. The registry is the plug-in point: a new connection kind joins
+with `register_backend(kind, Backend(...))`. `local` (the host, measured natively) is defined
+here; the farm's (`rpc`, `ssh`: `farm_runners`) and pyopencl's (`opencl`) are built in and
+loaded when a board first needs them (their stacks are heavy).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from .builder import library_builder
 
 if TYPE_CHECKING:
     from ..board import Board
+    from ..runtime.result import RunResult
     from ..runtime.timing import Latency
 
 RunArtifact = Callable[["Board", Path, list[np.ndarray], int], tuple[list[np.ndarray], "Latency"]]
@@ -34,8 +36,9 @@ class Backend:
     builder(board): MetaSchedule Builder (default: LocalBuilder linking a .so with the board's
         toolchain).
     run_artifact(board, path, inputs, repeat): outputs and latency of a built model there.
-    after_build(model, board, records, artifact): writes what the board needs beside the
-        library (None: nothing); returns a line for the user.
+    after_build(model_tasks, database, artifact): writes what the board needs beside the
+        library, from the lowered model and the records applied (None: nothing); returns a line
+        for the user.
     """
 
     runner: Callable[[Board], Any]
@@ -45,13 +48,6 @@ class Backend:
 
 
 _BACKENDS: dict[str, Backend] = {}
-# Modules that register the backend of a connection kind when imported (kept lazy: the farm and
-# OpenCL stacks are only loaded for boards that use them).
-_PROVIDERS = {
-    "rpc": "edgetune.farm.runner",
-    "ssh": "edgetune.farm.runner",
-    "opencl": "edgetune.measure.opencl",
-}
 
 
 def register_backend(kind: str, backend: Backend) -> None:
@@ -62,11 +58,33 @@ def register_backend(kind: str, backend: Backend) -> None:
 def backend(board: Board) -> Backend:
     """The backend of `board`'s connection kind."""
     kind = board.connection.kind
-    if kind not in _BACKENDS and kind in _PROVIDERS:
-        importlib.import_module(_PROVIDERS[kind])
+    if kind not in _BACKENDS:
+        _load_builtin(kind)
     if kind not in _BACKENDS:
         raise BoardError(f"board '{board.name}': no backend for connection kind '{kind}'")
     return _BACKENDS[kind]
+
+
+def _load_builtin(kind: str) -> None:
+    """Import the built-in module that registers `kind`'s backend (if edgetune has one)."""
+    if kind in ("rpc", "ssh"):
+        from . import farm_runners  # noqa: F401
+    elif kind == "opencl":
+        from . import opencl  # noqa: F401
+
+
+def run_artifact(
+    board: Board, path: str | Path, input_paths: list[str] | None, repeat: int
+) -> RunResult:
+    """Run an artifact built for `board` there (here, on a farm board, or through OpenCL) on
+    the inputs (.npy paths; random if None): outputs and latency over `repeat` runs."""
+    from ..runtime import load_inputs, read_artifact_meta
+    from ..runtime.result import RunResult
+
+    meta = read_artifact_meta(path, board.name)
+    inputs = load_inputs(meta.model, input_paths)
+    outputs, latency = backend(board).run_artifact(board, Path(path), inputs, repeat)
+    return RunResult(str(path), board.name, meta, outputs, latency, board.measure.timing_note)
 
 
 def make_builder(board: Board):
@@ -80,12 +98,11 @@ def make_runner(board: Board):
 
 
 def _local_runner(board: Board):
-    from tvm.s_tir.meta_schedule.runner import LocalRunner
-
     from ..runtime.local import set_thread_count
+    from ..tvm_api import ms
 
     set_thread_count(board.hardware.cores)
-    return LocalRunner(
+    return ms.runner.LocalRunner(
         timeout_sec=board.measure.run_timeout_s,
         evaluator_config=board.measure.evaluator(),
     )

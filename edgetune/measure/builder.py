@@ -33,11 +33,10 @@ def build_candidate(mod, target, _params):
     intrinsic takes 10-40 s on 2 cores: most of the tuning time went there. Candidates arrive
     already tensorized (intrinsic bodies inlined), so building them needs no registry.
     """
-    from tvm.driver import build as tvm_build
-    from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
+    from ..tvm_api import driver, s_tir
 
-    mod = RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod)
-    return tvm_build(mod, target=target)
+    mod = s_tir.transform.RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod)
+    return driver.build(mod, target=target)
 
 
 def library_builder(board: Board):
@@ -46,11 +45,11 @@ def library_builder(board: Board):
     The default 30 s timeout kills builds on a busy 2-core machine while still spending trials,
     so it comes from the board file (measure.build_timeout_s) or the command line.
     """
-    from tvm.s_tir.meta_schedule.builder import LocalBuilder
+    from ..tvm_api import ms
 
     toolchain = board.toolchain()
     workers = board.measure.build_workers or os.cpu_count() or 1
-    return LocalBuilder(
+    return ms.builder.LocalBuilder(
         max_workers=workers,
         timeout_sec=board.measure.build_timeout_s,
         f_build=build_candidate,

@@ -1,6 +1,6 @@
-"""Real int8: the integer rewrite of quantized models and target-specific operand preparation."""
+"""Real int8 on Relax: the integer rewrite of TVM's QDQ import, fixed-point requantization,
+integer kernels, target-specific operand preparation and dot-product intrinsics."""
 
 from .rewrite import INTEGER_OPS, integerize
-from .validate import check_quantization
 
-__all__ = ["INTEGER_OPS", "check_quantization", "integerize"]
+__all__ = ["INTEGER_OPS", "integerize"]

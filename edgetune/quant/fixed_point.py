@@ -37,7 +37,7 @@ def mean_multiplier(multiplier: int, shift: int, count: int) -> tuple[int, int]:
 
 
 def _i64(x: Any) -> Any:
-    from tvm import tirx
+    from ..tvm_api import tirx
 
     if isinstance(x, int | np.integer):
         return tirx.const(int(x), "int64")
@@ -55,7 +55,7 @@ def rounding_divide_by_pot(x: Any, exponent: Any) -> Any:
     (ADD: three deep), and every copy multiplies MetaSchedule's feature-extraction time (the
     three-copy int32 form made one task's search take minutes per iteration).
     """
-    from tvm import tirx
+    from ..tvm_api import tirx
 
     one = tirx.const(1, "int64")
     e = _i64(exponent)
@@ -75,7 +75,7 @@ def multiply_by_quantized_multiplier(
     promises that no per-channel shift is positive (known when the rewrite picks the
     multipliers), which keeps the product a plain widening multiply.
     """
-    from tvm import tirx
+    from ..tvm_api import tirx
 
     if isinstance(shift, int | np.integer):
         left, right = max(int(shift), 0), max(-int(shift), 0)
@@ -91,7 +91,7 @@ def multiply_by_quantized_multiplier(
 
 def saturate(x: Any, lo: int, hi: int, dtype: str) -> Any:
     """Clamp an integer expression to [lo, hi] and cast it to `dtype`."""
-    from tvm import tirx
+    from ..tvm_api import tirx
 
     ty = str(x.ty)
     return tirx.min(tirx.max(x, tirx.const(lo, ty)), tirx.const(hi, ty)).astype(dtype)
@@ -99,7 +99,7 @@ def saturate(x: Any, lo: int, hi: int, dtype: str) -> Any:
 
 def round_half_away_divide(x: Any, n: Any) -> Any:
     """(x + n/2) / n for x > 0, (x - n/2) / n otherwise, C truncation (TFLite AveragePool)."""
-    from tvm import tirx
+    from ..tvm_api import tirx
 
     half = tirx.truncdiv(n, 2)
     return tirx.Select(x > 0, tirx.truncdiv(x + half, n), tirx.truncdiv(x - half, n))

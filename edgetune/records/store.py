@@ -8,22 +8,18 @@ is measured, so an interrupted run keeps everything it measured. A partially wri
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__
 from ..errors import RecordsError
+from ..tasks import MODULE_EQUALITY
+from .layout import COST_MODELS, FAILED_RUN_SECS, MANIFEST, TUNING_RECORDS, WORKLOADS
+from .manifest import check_owner, read_manifest, write_manifest
 
 if TYPE_CHECKING:
     from ..board import Board
     from ..frontend import ModelInfo
-
-MANIFEST = "edgetune-records.json"
-WORKLOADS = "database_workload.json"
-TUNING_RECORDS = "database_tuning_record.json"
-FAILED_RUN_SECS = 1e9  # MetaSchedule stores 1e10 s for candidates that failed to build or run
 
 
 @dataclass(frozen=True)
@@ -46,24 +42,15 @@ class RecordStore:
         self._db: Any = None
         self._open(create)
 
+    @property
+    def cost_models(self) -> Path:
+        """Folder of the family search's cost-model state."""
+        return self.path / COST_MODELS
+
     def _open(self, create: bool) -> None:
-        manifest = self.path / MANIFEST
-        if manifest.is_file():
-            try:
-                data = json.loads(manifest.read_text())
-            except json.JSONDecodeError:
-                raise RecordsError(f"{manifest}: damaged manifest (not JSON)") from None
-            if data.get("model_sha256") != self.model.sha256:
-                raise RecordsError(
-                    f"records folder {self.path} belongs to model '{data.get('model')}' "
-                    f"(sha256 {str(data.get('model_sha256'))[:12]}), not '{self.model.name}' "
-                    f"(sha256 {self.model.sha256[:12]}): use another --records folder"
-                )
-            if data.get("board") != self.board.name:
-                raise RecordsError(
-                    f"records folder {self.path} belongs to board '{data.get('board')}', "
-                    f"not '{self.board.name}': use another --records folder"
-                )
+        data = read_manifest(self.path)
+        if data is not None:
+            check_owner(self.path, data, self.model, self.board)
         elif self.path.is_dir() and any(self.path.iterdir()):
             raise RecordsError(
                 f"{self.path} is not an edgetune records folder (no {MANIFEST}) and is not "
@@ -73,20 +60,7 @@ class RecordStore:
             raise RecordsError(f"no records in {self.path} (run `edgetune tune` first)")
         else:
             self.path.mkdir(parents=True, exist_ok=True)
-            manifest.write_text(
-                json.dumps(
-                    {
-                        "model": self.model.name,
-                        "model_sha256": self.model.sha256,
-                        "board": self.board.name,
-                        "target": self.board.target_spec,
-                        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                        "edgetune_version": __version__,
-                    },
-                    indent=2,
-                )
-                + "\n"
-            )
+            write_manifest(self.path, self.model, self.board)
         for name in (WORKLOADS, TUNING_RECORDS):
             _repair_tail(self.path / name)
 
@@ -98,14 +72,12 @@ class RecordStore:
         first (the registry import is slow, so only then).
         """
         if self._db is None:
-            from tvm.s_tir.meta_schedule.database import JSONDatabase
-
-            from ..rules.tensorize import register_intrinsics
-            from ..tasks import MODULE_EQUALITY
+            from ..quant.intrinsics import register_intrinsics
+            from ..tvm_api import ms
 
             if _mentions(self.path / TUNING_RECORDS, b"meta_schedule.auto_tensorize"):
                 register_intrinsics()
-            self._db = JSONDatabase(
+            self._db = ms.database.JSONDatabase(
                 path_workload=str(self.path / WORKLOADS),
                 path_tuning_record=str(self.path / TUNING_RECORDS),
                 allow_missing=True,
@@ -140,6 +112,15 @@ class RecordStore:
         secs = [float(s) for s in recs[0].run_secs]
         mean = sum(secs) / len(secs)
         return mean if mean < FAILED_RUN_SECS else None
+
+
+def database_of(store: RecordStore | None) -> Any:
+    """The store's database, or an empty one (an untuned build)."""
+    if store is not None:
+        return store.database()
+    from ..tvm_api import ms
+
+    return ms.database.MemoryDatabase(module_equality=MODULE_EQUALITY)
 
 
 def _repair_tail(path: Path) -> None:

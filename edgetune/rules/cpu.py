@@ -44,16 +44,14 @@ def fp32_lanes(board: Board) -> int:
 
 def cpu_parts(board: Board, profile: CpuProfile) -> RuleSetParts:
     """Schedule rules, postprocessors and mutators of a CPU board."""
-    from tvm.s_tir.meta_schedule import mutator as M
-    from tvm.s_tir.meta_schedule import postproc as P
-    from tvm.s_tir.meta_schedule import schedule_rule as R
+    from ..tvm_api import ms
 
     lanes = fp32_lanes(board)
     innermost = lanes * profile.innermost_tiles_per_lane
     rules = [
-        R.ApplyCustomRule(),
-        R.InlineConstantScalars(),
-        R.AutoInline(
+        ms.schedule_rule.ApplyCustomRule(),
+        ms.schedule_rule.InlineConstantScalars(),
+        ms.schedule_rule.AutoInline(
             into_producer=False,
             into_consumer=True,
             inline_const_tensor=True,
@@ -61,31 +59,33 @@ def cpu_parts(board: Board, profile: CpuProfile) -> RuleSetParts:
             require_injective=True,
             require_ordered=True,
         ),
-        R.AddRFactor(max_jobs_per_core=profile.jobs_per_core, max_innermost_factor=innermost),
-        R.MultiLevelTiling(
+        ms.schedule_rule.AddRFactor(
+            max_jobs_per_core=profile.jobs_per_core, max_innermost_factor=innermost
+        ),
+        ms.schedule_rule.MultiLevelTiling(
             structure="SSRSRS",
             max_innermost_factor=innermost,
-            reuse_write=R.ReuseType(req="may", levels=[1, 2], scope="global"),
+            reuse_write=ms.schedule_rule.ReuseType(req="may", levels=[1, 2], scope="global"),
         ),
-        R.ParallelizeVectorizeUnroll(
+        ms.schedule_rule.ParallelizeVectorizeUnroll(
             max_jobs_per_core=profile.jobs_per_core,
             max_vectorize_extent=lanes * profile.vector_multiple,
             unroll_max_steps=list(profile.unroll_steps),
             unroll_explicit=True,
         ),
-        R.RandomComputeLocation(),
+        ms.schedule_rule.RandomComputeLocation(),
     ]
     postprocs = [
-        P.DisallowDynamicLoop(),
-        P.RewriteParallelVectorizeUnroll(),
-        P.RewriteReductionBlock(),
-        P.RewriteLayout(),
+        ms.postproc.DisallowDynamicLoop(),
+        ms.postproc.RewriteParallelVectorizeUnroll(),
+        ms.postproc.RewriteReductionBlock(),
+        ms.postproc.RewriteLayout(),
     ]
     mutators = {
-        M.MutateTileSize(): 0.9,
-        M.MutateComputeLocation(): 0.05,
-        M.MutateUnroll(): 0.03,
-        M.MutateParallel(max_jobs_per_core=profile.jobs_per_core): 0.02,
+        ms.mutator.MutateTileSize(): 0.9,
+        ms.mutator.MutateComputeLocation(): 0.05,
+        ms.mutator.MutateUnroll(): 0.03,
+        ms.mutator.MutateParallel(max_jobs_per_core=profile.jobs_per_core): 0.02,
     }
     return RuleSetParts(rules, postprocs, mutators)
 

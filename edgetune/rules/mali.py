@@ -32,19 +32,16 @@ REGISTER_TILE_SCALARS = 128
 
 def mali_parts(board: Board) -> RuleSetParts:
     """Schedule rules, postprocessors and mutators of a Mali (OpenCL) board."""
-    from tvm.s_tir.meta_schedule import mutator as M
-    from tvm.s_tir.meta_schedule import postproc as P
-    from tvm.s_tir.meta_schedule import schedule_rule as R
-
+    from ..tvm_api import ms
     from .vector_rules import BindTileLevels, LimitRegisterTile, VectorizeInnermost
 
     bits = board.hardware.vector_bits
     max_threads = board.hardware.max_threads_per_block
     rules = [
-        R.ApplyCustomRule(),
+        ms.schedule_rule.ApplyCustomRule(),
         BindTileLevels(bits),
-        R.InlineConstantScalars(),
-        R.AutoInline(
+        ms.schedule_rule.InlineConstantScalars(),
+        ms.schedule_rule.AutoInline(
             into_producer=True,
             into_consumer=True,
             inline_const_tensor=True,
@@ -52,13 +49,13 @@ def mali_parts(board: Board) -> RuleSetParts:
             require_injective=False,
             require_ordered=False,
         ),
-        R.ParallelizeVectorizeUnroll(
+        ms.schedule_rule.ParallelizeVectorizeUnroll(
             max_jobs_per_core=-1,
             max_vectorize_extent=-1,
             unroll_max_steps=UNROLL_STEPS,
             unroll_explicit=True,
         ),
-        R.AutoBind(
+        ms.schedule_rule.AutoBind(
             max_threadblocks=MAX_WORK_GROUPS,
             thread_extents=[t for t in (32, 64, 128, 256, 512, 1024) if t <= max_threads],
             max_threads_per_block=max_threads,
@@ -66,14 +63,18 @@ def mali_parts(board: Board) -> RuleSetParts:
     ]
     postprocs = [
         LimitRegisterTile(REGISTER_TILE_SCALARS),  # first: cheap rejection
-        P.DisallowDynamicLoop(),
-        P.RewriteUnboundBlock(max_threadblocks=MAX_WORK_GROUPS),
-        P.RewriteParallelVectorizeUnroll(),
+        ms.postproc.DisallowDynamicLoop(),
+        ms.postproc.RewriteUnboundBlock(max_threadblocks=MAX_WORK_GROUPS),
+        ms.postproc.RewriteParallelVectorizeUnroll(),
         VectorizeInnermost(bits),  # before the init/update split: vectorize needs the init
-        P.RewriteReductionBlock(),
-        P.VerifyGPUCode(),
+        ms.postproc.RewriteReductionBlock(),
+        ms.postproc.VerifyGPUCode(),
     ]
-    mutators = {M.MutateTileSize(): 0.9, M.MutateUnroll(): 0.08, M.MutateThreadBinding(): 0.02}
+    mutators = {
+        ms.mutator.MutateTileSize(): 0.9,
+        ms.mutator.MutateUnroll(): 0.08,
+        ms.mutator.MutateThreadBinding(): 0.02,
+    }
     return RuleSetParts(rules, postprocs, mutators)
 
 

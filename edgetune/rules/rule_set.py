@@ -69,12 +69,12 @@ class RuleSet:
 
     def space(self, board: Board):
         """MetaSchedule space generator for this board."""
-        from tvm.s_tir.meta_schedule.space_generator import PostOrderApply
+        from ..tvm_api import ms
 
         parts = self.parts(board)
         if parts is None:
-            return PostOrderApply()
-        return PostOrderApply(
+            return ms.space_generator.PostOrderApply()
+        return ms.space_generator.PostOrderApply(
             sch_rules=parts.rules, postprocs=parts.postprocs, mutator_probs=parts.mutators
         )
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InputError
+
 if TYPE_CHECKING:
     from ..board import Board
+    from ..tasks import Task
 
 INDENT = "  "
 FOR_KINDS = {1: "parallel", 2: "vectorized", 3: "unrolled"}  # tirx.ForKind values (0: serial)
@@ -28,8 +31,7 @@ class SpaceView:
 
 def explore(mod: Any, board: Board, samples: int, seed: int = 1) -> SpaceView:
     """Derive the sketches of `mod` and draw `samples` annotated programs from them."""
-    from tvm.s_tir import meta_schedule as ms
-
+    from ..tvm_api import ms
     from .rule_set import get_rule_set
 
     ctx = ms.TuneContext(
@@ -56,7 +58,7 @@ def explore(mod: Any, board: Board, samples: int, seed: int = 1) -> SpaceView:
 
 def loop_tree(mod: Any) -> str:
     """Loops (extent, binding or annotation), blocks and non-global buffers of a module."""
-    from tvm import s_tir, tirx
+    from ..tvm_api import s_tir, tirx
 
     lines: list[str] = []
 
@@ -96,3 +98,54 @@ def loop_tree(mod: Any) -> str:
             lines.append(f"{gv.name_hint}:")
             visit(func.body, 1)
     return "\n".join(lines)
+
+
+def describe_space(
+    board: Board, tasks: list[Task], key: str, samples: int, seed: int, script: bool
+) -> list[str]:
+    """`edgetune space`: the rule set, then the sketches and `samples` sampled programs of the
+    task named (or numbered) `key`, as loop trees or TVMScript."""
+    from .rule_set import get_rule_set
+
+    rule_set = get_rule_set(board.rule_set)
+    index = _find(key, [t.name for t in tasks])
+    task = tasks[index]
+    lines = [f"board {board.name}: rule set '{rule_set.name}': {rule_set.description}"]
+    parts = rule_set.parts(board)
+    if parts is not None:
+        lines.append("  rules:     " + ", ".join(_name(r) for r in parts.rules))
+        lines.append("  postprocs: " + ", ".join(_name(p) for p in parts.postprocs))
+        lines.append(
+            "  mutators:  "
+            + ", ".join(f"{_name(m)} {float(p):.2f}" for m, p in parts.mutators.items())
+        )
+    lines.append(
+        f"task {index}: {task.name} (weight {task.weight}, {task.flops / 1e6:.2f} MFLOP, "
+        f"anchor {task.anchor} {task.dtypes})"
+    )
+    view = explore(task.mod, board, max(0, samples), seed=seed)
+    show = (lambda s: s.mod.script()) if script else (lambda s: loop_tree(s.mod))
+    for i, sketch in enumerate(view.sketches, 1):
+        lines += [
+            f"\n== sketch {i}/{len(view.sketches)} (tile sizes: one random draw) ==",
+            show(sketch),
+        ]
+    for i, sample in enumerate(view.samples, 1):
+        lines += [f"\n== sampled program {i}/{len(view.samples)} ==", show(sample)]
+    if samples and not view.samples:
+        lines.append("\n(no valid program drawn: every sample was rejected by a postprocessor)")
+    return lines
+
+
+def _name(obj: Any) -> str:
+    return type(obj).__name__.lstrip("_").removeprefix("Py") or str(obj)
+
+
+def _find(key: str, names: list[str]) -> int:
+    if key.isdigit():
+        if int(key) < len(names):
+            return int(key)
+        raise InputError(f"task index {key} out of range (the model has {len(names)} tasks)")
+    if key in names:
+        return names.index(key)
+    raise InputError(f"no task named '{key}' (see `edgetune tasks`; {len(names)} tasks)")

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from tvm.ir.utils import derived_object
-from tvm.s_tir.meta_schedule.postproc import PyPostproc
-from tvm.s_tir.meta_schedule.schedule_rule import PyScheduleRule
+
+from ..tvm_api import ms
 
 # Work-group tile, work-item tile, then the work-item's register tile split around the reduction.
 # No virtual-thread level: vthreads exist to spread shared-memory banks, and there is none here.
@@ -20,7 +20,7 @@ MAX_INNERMOST_FACTOR = 4
 
 
 @derived_object
-class BindTileLevels(PyScheduleRule):
+class BindTileLevels(ms.schedule_rule.PyScheduleRule):
     """Vector-width multi-level tiling whose spatial tile levels are bound to GPU threads.
 
     Wraps MetaSchedule's MultiLevelTilingWideVector (SSRSRS, innermost spatial tile = vector
@@ -30,17 +30,17 @@ class BindTileLevels(PyScheduleRule):
     """
 
     def __init__(self, vector_bits: int, max_innermost_factor: int = MAX_INNERMOST_FACTOR):
-        from tvm.s_tir.meta_schedule.schedule_rule import MultiLevelTilingWideVector, ReuseType
+        from ..tvm_api import ms
 
         super().__init__()
         self.vector_bits = vector_bits
         self.max_innermost_factor = max_innermost_factor
-        self.tiling = MultiLevelTilingWideVector(
+        self.tiling = ms.schedule_rule.MultiLevelTilingWideVector(
             structure=STRUCTURE,
             vector_length_in_bits=vector_bits,
             max_innermost_factor=max_innermost_factor,
             reuse_read=None,
-            reuse_write=ReuseType(req="must", levels=[len(BINDS)], scope="local"),
+            reuse_write=ms.schedule_rule.ReuseType(req="must", levels=[len(BINDS)], scope="local"),
         )
 
     def _initialize_with_tune_context(self, context) -> None:
@@ -68,7 +68,7 @@ def _bind_levels(sch, block) -> None:
 
 
 @derived_object
-class VectorizeInnermost(PyPostproc):
+class VectorizeInnermost(ms.postproc.PyPostproc):
     """Vectorize each work-item's innermost spatial loop to the vector width.
 
     For every block inside a work-item (under threadIdx), the innermost data-parallel loop is
@@ -105,8 +105,9 @@ class ThreadBlock(NamedTuple):
 
 def _thread_blocks(func, vector_bits: int) -> list[ThreadBlock]:
     """The blocks nested under a threadIdx loop."""
-    from tvm import s_tir, tirx
     from tvm.runtime import DataType
+
+    from ..tvm_api import s_tir, tirx
 
     found: list[ThreadBlock] = []
 
@@ -144,7 +145,7 @@ def _prim_funcs(sch):
 
 
 @derived_object
-class LimitRegisterTile(PyPostproc):
+class LimitRegisterTile(ms.postproc.PyPostproc):
     """Reject candidates whose work-items hold more than `max_scalars` outputs in registers.
 
     MultiLevelTiling samples register tiles freely; on a GPU without shared memory the register
@@ -173,7 +174,7 @@ class LimitRegisterTile(PyPostproc):
 def _vectorize(sch, block, lanes: int) -> None:
     """Vectorize the block's innermost loop by the widest power of two <= lanes dividing it
     (a 4-wide int8 tile becomes char4 when the register is 16 lanes wide)."""
-    from tvm import tirx
+    from ..tvm_api import tirx
 
     loops = sch.get_loops(block)
     if not loops:
@@ -201,7 +202,7 @@ def _vectorize(sch, block, lanes: int) -> None:
 def _indexes_only_spatial_axes(loop) -> bool:
     """The loop directly holds one block and feeds only its data-parallel axes (legal to
     vectorize)."""
-    from tvm import s_tir, tirx
+    from ..tvm_api import s_tir, tirx
 
     realize = loop.body
     if not isinstance(realize, s_tir.SBlockRealize):

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..compile import ArtifactMeta, read_artifact_meta
+from .artifact import ArtifactMeta, read_artifact_meta
 from .timing import Latency, time_calls
 
 

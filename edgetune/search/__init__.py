@@ -1,5 +1,5 @@
 """Driving MetaSchedule's search over a model's tasks for a board."""
 
-from .driver import DEFAULT_SEARCH, SEARCHES, TuneResult, tune_model, tune_tir
+from .tune import DEFAULT_SEARCH, SEARCHES, TuneResult, tune_model, tune_tir
 
 __all__ = ["DEFAULT_SEARCH", "SEARCHES", "TuneResult", "tune_model", "tune_tir"]

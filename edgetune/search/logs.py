@@ -14,7 +14,9 @@ import logging
 import sys
 from pathlib import Path
 
-MS_LOGGER = "tvm.s_tir.meta_schedule"
+from ..tvm_api import LOCATIONS
+
+MS_LOGGER = LOCATIONS["ms"]  # MetaSchedule's loggers are named after its package
 HANDLER_PREFIX = "edgetune:"
 FORMAT = logging.Formatter("%(asctime)s [%(levelname)s] %(message)s", "%Y-%m-%d %H:%M:%S")
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tvm.ir.utils import derived_object
-from tvm.s_tir.meta_schedule.measure_callback import PyMeasureCallback
 
-from ..records.store import FAILED_RUN_SECS
+from ..records import FAILED_RUN_SECS
+from ..tvm_api import ms
 
 
 @dataclass
@@ -100,7 +100,7 @@ class Progress:
 
 
 @derived_object
-class ProgressCallback(PyMeasureCallback):
+class ProgressCallback(ms.measure_callback.PyMeasureCallback):
     """Feeds `Progress` after each measured batch and prints a status line."""
 
     def __init__(self, progress: Progress, printer: Callable[[str], None] | None = None):

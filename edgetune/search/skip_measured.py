@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from tvm.ir.utils import derived_object
-from tvm.s_tir.meta_schedule.search_strategy import PySearchStrategy
+
+from ..tvm_api import ms
 
 
 def trace_key(trace: Any) -> str:
@@ -19,7 +20,7 @@ def trace_key(trace: Any) -> str:
 
 
 @derived_object
-class SkipMeasured(PySearchStrategy):
+class SkipMeasured(ms.search_strategy.PySearchStrategy):
     """Wraps a search strategy; candidates whose trace is in the records are not measured."""
 
     def __init__(self, inner: Any):

@@ -15,9 +15,9 @@ from typing import Any
 
 def family_of(mod: Any) -> str:
     """The family key of a task's module (see the module docstring)."""
-    from tvm.s_tir.analysis import find_anchor_sblock
+    from ..tvm_api import s_tir
 
-    block = find_anchor_sblock(mod)
+    block = s_tir.analysis.find_anchor_sblock(mod)
     if block is None:
         return "elementwise"
     op = re.sub(r"(?<=[a-z])\d+(?=_|$)", "", str(block.name_hint))  # lv148_red -> lv_red
@@ -35,7 +35,7 @@ def _window(block: Any) -> tuple[list[int], int]:
     A data index that uses exactly one reduction axis and one output axis slides a window; its
     stride follows from the read buffer's extent: (in - window) / (out - 1).
     """
-    from tvm.tirx.analysis import undefined_vars
+    from ..tvm_api import tirx
 
     spatial = {iv.var: int(iv.dom.extent) for iv in block.iter_vars if iv.iter_type == 0}
     reduce = {iv.var: int(iv.dom.extent) for iv in block.iter_vars if iv.iter_type == 2}
@@ -44,7 +44,7 @@ def _window(block: Any) -> tuple[list[int], int]:
     data = block.reads[0]
     window, stride = [], 1
     for rng, extent in zip(data.region, data.source.shape):
-        used = undefined_vars(rng.min, [])
+        used = tirx.analysis.undefined_vars(rng.min, [])
         red = [reduce[v] for v in used if v in reduce]
         out = [spatial[v] for v in used if v in spatial]
         if len(red) != 1 or len(out) != 1:

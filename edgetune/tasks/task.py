@@ -42,9 +42,9 @@ class Task:
 
 
 def _anchor(mod: Any) -> tuple[str, str]:
-    from tvm.s_tir.analysis import find_anchor_sblock
+    from ..tvm_api import s_tir
 
-    block = find_anchor_sblock(mod)
+    block = s_tir.analysis.find_anchor_sblock(mod)
     if block is None:
         return "none", ""
     dtypes = ",".join(str(r.source.dtype) for r in block.reads)
@@ -52,21 +52,21 @@ def _anchor(mod: Any) -> tuple[str, str]:
 
 
 def extract_tasks(fused_mod: Any, target: Any) -> list[Task]:
-    """Tasks of a module already lowered with `compile.lower_for_tuning`, heaviest first."""
-    from tvm.s_tir.analysis import estimate_tir_flops
-    from tvm.s_tir.meta_schedule.relax_integration import extract_tasks as ms_extract
-
-    from ..quant.paths import kernel_path
+    """Tasks of a module already lowered with `tasks.lower`, heaviest first."""
+    from ..quant.kernel_kind import kernel_path
+    from ..tvm_api import ms, s_tir
 
     tasks = []
-    for ext in ms_extract(fused_mod, target, module_equality=MODULE_EQUALITY):
+    for ext in ms.relax_integration.extract_tasks(
+        fused_mod, target, module_equality=MODULE_EQUALITY
+    ):
         mod = ext.dispatched[0]
         anchor, dtypes = _anchor(mod)
         tasks.append(
             Task(
                 name=ext.task_name,
                 weight=int(ext.weight),
-                flops=float(estimate_tir_flops(mod)),
+                flops=float(s_tir.analysis.estimate_tir_flops(mod)),
                 anchor=anchor,
                 dtypes=dtypes,
                 family=family_of(mod),

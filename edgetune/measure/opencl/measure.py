@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tvm.ir.utils import derived_object
-from tvm.s_tir.meta_schedule.runner import PyRunner
-from tvm.s_tir.meta_schedule.runner.local_runner import LocalRunnerFuture
 
+from ...tvm_api import ms
 from .device import Device, random_arrays
 from .program import OpenCLProgram, lower_opencl
 
@@ -36,9 +35,9 @@ def export_program(program: OpenCLProgram) -> str:
 
 
 def make_opencl_builder(board: Board):
-    from tvm.s_tir.meta_schedule.builder import LocalBuilder
+    from ...tvm_api import ms
 
-    return LocalBuilder(
+    return ms.builder.LocalBuilder(
         max_workers=board.measure.build_workers or os.cpu_count() or 1,
         timeout_sec=board.measure.build_timeout_s,
         f_build=build_program,
@@ -68,7 +67,7 @@ class _Settings:
 
 
 @derived_object
-class OpenCLRunner(PyRunner):
+class OpenCLRunner(ms.runner.PyRunner):
     """Times OpenCLProgram artifacts with OpenCL profiling events in a worker process."""
 
     def __init__(self, settings: _Settings):
@@ -85,12 +84,14 @@ class OpenCLRunner(PyRunner):
             args = (s.platform, str(inp.artifact_path), s.number, s.repeat, s.min_ms)
             try:
                 secs = self.pool.submit(_time_artifact, *args).result()
-                futures.append(LocalRunnerFuture(res=secs))
+                futures.append(ms.runner.local_runner.LocalRunnerFuture(res=secs))
             except TimeoutError:
                 msg = f"OpenCLRunner: timeout after {s.timeout_s} s"
-                futures.append(LocalRunnerFuture(error_message=msg))
+                futures.append(ms.runner.local_runner.LocalRunnerFuture(error_message=msg))
             except Exception as err:  # noqa: BLE001 - a failed candidate, recorded as such
-                futures.append(LocalRunnerFuture(error_message=f"OpenCLRunner: {err}"))
+                futures.append(
+                    ms.runner.local_runner.LocalRunnerFuture(error_message=f"OpenCLRunner: {err}")
+                )
         return futures
 
 

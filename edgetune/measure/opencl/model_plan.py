@@ -24,8 +24,7 @@ from .program import OpenCLProgram, lower_opencl
 
 if TYPE_CHECKING:
     from ...board import Board
-    from ...frontend import Model
-    from ...records import RecordStore
+    from ...tasks import ModelTasks
 
 PLAN = "plan.json"
 WEIGHTS = "weights.npz"
@@ -73,34 +72,28 @@ class ModelPlan:
         return cls(programs, data["calls"], data["outputs"], weights)
 
 
-def build_plan(model: Model, board: Board, records: RecordStore | None) -> ModelPlan:
-    """Schedule every fused function as `build_model` does (records, then dlight for the
-    rest), lower each to OpenCL, and record `main`'s calls."""
+def build_plan(model_tasks: ModelTasks, database: Any) -> ModelPlan:
+    """Schedule every fused function of the lowered model (its records, then dlight's GPU
+    defaults for the rest), lower each to OpenCL, and record `main`'s calls."""
     import tvm
     from tvm import relax
-    from tvm.s_tir import dlight as dl
-    from tvm.s_tir.meta_schedule.database import MemoryDatabase
 
-    from ...compile import lower_for_tuning
-    from ...tasks import MODULE_EQUALITY
+    from ...tvm_api import dlight, tirx
 
-    target = board.target()
-    fused = lower_for_tuning(model.mod, target)
-    database = records.database() if records else MemoryDatabase(module_equality=MODULE_EQUALITY)
-    with target, database, tvm.transform.PassContext(opt_level=3):
-        mod = relax.transform.MetaScheduleApplyDatabase(enable_warning=False)(fused)
-        mod = dl.ApplyDefaultSchedule(
-            dl.gpu.Matmul(),
-            dl.gpu.GEMV(),
-            dl.gpu.Reduction(),
-            dl.gpu.GeneralReduction(),
-            dl.gpu.Fallback(),
+    with model_tasks.target, database, tvm.transform.PassContext(opt_level=3):
+        mod = relax.transform.MetaScheduleApplyDatabase(enable_warning=False)(model_tasks.fused)
+        mod = dlight.ApplyDefaultSchedule(
+            dlight.gpu.Matmul(),
+            dlight.gpu.GEMV(),
+            dlight.gpu.Reduction(),
+            dlight.gpu.GeneralReduction(),
+            dlight.gpu.Fallback(),
         )(mod)
     programs = {}
     for gv, func in mod.functions.items():
-        if isinstance(func, tvm.tirx.PrimFunc):
+        if isinstance(func, tirx.PrimFunc):
             single = tvm.IRModule({"main": func.with_attr("global_symbol", "main")})
-            programs[gv.name_hint] = lower_opencl(single, target)
+            programs[gv.name_hint] = lower_opencl(single, model_tasks.target)
     calls, outputs, weights = _main_calls(mod["main"])
     return ModelPlan(programs, calls, outputs, weights)
 
@@ -181,9 +174,9 @@ class PlanRunner:
         return Latency.from_seconds([self._run(inputs) for _ in range(max(1, repeat))])
 
 
-def write_plan(model: Model, board: Board, records: RecordStore | None, artifact: Path) -> str:
+def write_plan(model_tasks: ModelTasks, database: Any, artifact: Path) -> str:
     """Backend `after_build`: the plan beside the library, for `edgetune run`."""
-    build_plan(model, board, records).save(plan_dir(artifact))
+    build_plan(model_tasks, database).save(plan_dir(artifact))
     return f"wrote {plan_dir(artifact)} (OpenCL kernels and call plan for `edgetune run`)"
 
 

@@ -56,22 +56,22 @@ class OpenCLProgram:
 
 def lower_opencl(mod: Any, target: Any) -> OpenCLProgram:
     """Lower a scheduled single-PrimFunc IRModule for an OpenCL target."""
-    import tvm
-    from tvm.tirx.build import codegen_build, split_host_device_mods
+
+    from ...tvm_api import tirx, tirx_build
 
     (func,) = [f for f in mod.functions.values() if hasattr(f, "body")]
     params = [
         {"name": p.name, "shape": [int(s) for s in p.shape], "dtype": str(p.dtype)}
         for p in func.params
     ]
-    mod = tvm.tirx.transform.BindTarget(target.with_host(target.host or "llvm"))(mod)
-    pipeline, _, finalize_device = tvm.tirx.get_default_tir_pipeline(target)
-    _, device_mods = split_host_device_mods(pipeline(mod))
+    mod = tirx.transform.BindTarget(target.with_host(target.host or "llvm"))(mod)
+    pipeline, _, finalize_device = tirx.get_default_tir_pipeline(target)
+    _, device_mods = tirx_build.split_host_device_mods(pipeline(mod))
     if len(device_mods) != 1:
         raise ValueError(f"expected one OpenCL device module, got {len(device_mods)}")
     ((dev_target, device_mod),) = device_mods.items()
     device_mod = finalize_device()(device_mod)
-    source = codegen_build(device_mod, dev_target).inspect_source()
+    source = tirx_build.codegen_build(device_mod, dev_target).inspect_source()
     scratch: list[dict[str, Any]] = []
     kernels = [_launch(gv.name_hint, f, params, scratch) for gv, f in device_mod.functions.items()]
     order = {name: source.find(f"__kernel void {name}(") for name in (k.name for k in kernels)}
@@ -85,7 +85,7 @@ def _launch(
     """A kernel's launch: arguments are the function's buffers (matched by name) or scratch
     buffers (intermediates the host would allocate as workspace), sized from the kernel's
     buffer declarations."""
-    from tvm import tirx
+    from ...tvm_api import tirx
 
     extents: dict[str, int] = {}
     declared: dict[str, dict[str, Any]] = {}

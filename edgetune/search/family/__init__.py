@@ -8,14 +8,12 @@ the foresee plan shared with each task's search strategy.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ...errors import RecordsError
-from ...records.store import MANIFEST
-from .cost_model import COST_MODELS, FamilyCostModel, state_path
+from ...records import warm_start_folder
+from .cost_model import FamilyCostModel
 from .foresee import ForeseePlan, ForeseeSearch
 from .scheduler import FamilyScheduler, SchedulerTask
 
@@ -24,7 +22,6 @@ if TYPE_CHECKING:
     from ...tasks import Task
 
 __all__ = [
-    "COST_MODELS",
     "FamilyCostModel",
     "FamilyScheduler",
     "FamilySearch",
@@ -32,8 +29,6 @@ __all__ = [
     "ForeseeSearch",
     "family_rounds",
     "prepare_family_search",
-    "state_path",
-    "warm_start_dir",
 ]
 
 
@@ -60,28 +55,6 @@ def family_rounds(budget: int, num_tasks: int, num_families: int) -> tuple[int, 
     return per_round, max(2, per_round // 4)
 
 
-def warm_start_dir(path: str | Path, board: Board) -> Path:
-    """Check that `path` is a records folder of `board` with saved cost models."""
-    path = Path(path)
-    manifest = path / MANIFEST
-    if not manifest.is_file():
-        raise RecordsError(f"--warm-start {path}: not an edgetune records folder (no {MANIFEST})")
-    try:
-        owner = json.loads(manifest.read_text()).get("board")
-    except json.JSONDecodeError:
-        raise RecordsError(f"{manifest}: damaged manifest (not JSON)") from None
-    if owner != board.name:
-        raise RecordsError(
-            f"--warm-start {path}: records of board '{owner}', not '{board.name}' (cost models "
-            "do not transfer between boards)"
-        )
-    if not (path / COST_MODELS).is_dir():
-        raise RecordsError(
-            f"--warm-start {path}: no {COST_MODELS}/ (tune it with --search family first)"
-        )
-    return path
-
-
 def prepare_family_search(
     tasks: list[Task],
     records_dir: str | Path,
@@ -104,7 +77,7 @@ def prepare_family_search(
     cost_model = FamilyCostModel(
         families, records_dir, warmup_samples=per_round, num_tuning_cores=num_tuning_cores
     )
-    other = warm_start_dir(warm_start, board) if warm_start else None
+    other = warm_start_folder(warm_start, board) if warm_start else None
     restored = cost_model.restore(records_dir)
     warm_started = cost_model.restore(other, skip=restored) if other else []
     plan = ForeseePlan()

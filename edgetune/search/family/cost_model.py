@@ -4,8 +4,8 @@
 of a family trains and queries the same XGBModel (MetaSchedule's, with its per-store features),
 so a measurement of one member improves the model for all of them. After each update the
 family's model (booster + training data, XGBModel's own tar format) is written to
-`<records>/cost_models/<family>.tar`, so an interrupted run resumes warm; the same files from
-another records folder of the same board warm-start a new model's families.
+the records folder (`records.cost_model_path`), so an interrupted run resumes warm; the same
+files from another records folder of the same board warm-start a new model's families.
 """
 
 from __future__ import annotations
@@ -18,18 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from tvm.ir.utils import derived_object
-from tvm.s_tir.meta_schedule.cost_model import PyCostModel, XGBModel
 
-COST_MODELS = "cost_models"
-
-
-def state_path(records_dir: str | Path, family: str) -> Path:
-    """Where a records folder keeps the cost-model state of a family."""
-    return Path(records_dir) / COST_MODELS / f"{family}.tar"
+from ...records import cost_model_path
+from ...tvm_api import ms
 
 
 @derived_object
-class FamilyCostModel(PyCostModel):
+class FamilyCostModel(ms.cost_model.PyCostModel):
     """Per-family XGBModels; `task_family` maps task names to family keys."""
 
     def __init__(
@@ -43,7 +38,9 @@ class FamilyCostModel(PyCostModel):
         self.task_family = task_family
         self.state_dir = Path(state_dir)
         self.models = {
-            fam: XGBModel(num_warmup_samples=warmup_samples, num_tuning_cores=num_tuning_cores)
+            fam: ms.cost_model.XGBModel(
+                num_warmup_samples=warmup_samples, num_tuning_cores=num_tuning_cores
+            )
             for fam in sorted(set(task_family.values()))
         }
 
@@ -53,7 +50,7 @@ class FamilyCostModel(PyCostModel):
         Returns the families loaded."""
         loaded = []
         for fam, model in self.models.items():
-            path = state_path(records_dir, fam)
+            path = cost_model_path(records_dir, fam)
             if fam not in skip and path.is_file():
                 with _quiet_xgboost():
                     model.load(str(path))
@@ -83,7 +80,7 @@ class FamilyCostModel(PyCostModel):
         model = self.models[family]
         if model.booster is None:  # XGBModel.load cannot read a state without a booster
             return
-        path = state_path(records_dir, family)
+        path = cost_model_path(records_dir, family)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.tar")
         with _quiet_xgboost():

@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from tvm.ir.utils import derived_object
-from tvm.s_tir.meta_schedule.search_strategy import PySearchStrategy
+
+from ...tvm_api import ms
 
 
 class ForeseePlan:
@@ -30,7 +31,7 @@ class ForeseePlan:
 
 
 @derived_object
-class ForeseeSearch(PySearchStrategy):
+class ForeseeSearch(ms.search_strategy.PySearchStrategy):
     """EvolutionarySearch whose candidate list is cut to the planned limit in foresee rounds."""
 
     def __init__(self, inner: Any, plan: ForeseePlan):

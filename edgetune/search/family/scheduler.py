@@ -24,10 +24,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tvm.ir.utils import derived_object
-from tvm.s_tir.meta_schedule import _ffi_api
-from tvm.s_tir.meta_schedule.task_scheduler import PyTaskScheduler
 
-from ...records.store import FAILED_RUN_SECS
+from ...records import FAILED_RUN_SECS
+from ...tvm_api import ms
 from .foresee import ForeseePlan
 
 
@@ -42,7 +41,7 @@ class SchedulerTask:
 
 
 @derived_object
-class FamilyScheduler(PyTaskScheduler):
+class FamilyScheduler(ms.task_scheduler.PyTaskScheduler):
     """Picks tasks for MetaSchedule's tuning loop (see the module docstring)."""
 
     def __init__(
@@ -85,7 +84,7 @@ class FamilyScheduler(PyTaskScheduler):
         records = list(outer.tasks_)
         for i, rec in enumerate(records):
             if not rec.is_terminated and rec.runner_futures is not None:
-                self._joined(i, _ffi_api.TaskSchedulerJoinRunningTask(outer, i))
+                self._joined(i, ms._ffi_api.TaskSchedulerJoinRunningTask(outer, i))
         alive = [i for i, rec in enumerate(records) if not rec.is_terminated]
         left = self.budget - self.measured if self.budget is not None else self.per_round
         if not alive or left <= 0:

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError
-from .rewrite import INTEGER_OPS
+from ..quant import INTEGER_OPS
+from .tflite_schema import TFLITE_DTYPES, op_name
 
 SUPPORTED = (
     "float models and full-integer int8/uint8 models (int8/uint8 activations and weights); "
@@ -21,8 +22,6 @@ def _listing(ops: Counter) -> str:
 
 def _op_inputs(model: Any):
     """(op name, [(input position, dtype, quantized)]) for every operator of subgraph 0."""
-    from ..frontend.tflite_import import _TFLITE_DTYPES, _op_name
-
     sg = model.Subgraphs(0)
     for i in range(sg.OperatorsLength()):
         op = sg.Operators(i)
@@ -33,13 +32,13 @@ def _op_inputs(model: Any):
             t = sg.Tensors(int(idx))
             q = t.Quantization()
             quantized = q is not None and q.ScaleLength() > 0
-            inputs.append((pos, _TFLITE_DTYPES.get(t.Type(), "?"), quantized))
-        yield _op_name(model, op), inputs
+            inputs.append((pos, TFLITE_DTYPES.get(t.Type(), "?"), quantized))
+        yield op_name(model, op), inputs
 
 
 def check_quantization(model: Any, quantization: str, path: str | Path) -> None:
     """Raise ModelError for dynamic-range or int16 models and unsupported quantized ops."""
-    from tvm.relax.frontend.tflite.tflite_frontend import OperatorConverter
+    from ..tvm_api import tflite_converter
 
     if quantization == "float":
         return
@@ -61,7 +60,7 @@ def check_quantization(model: Any, quantization: str, path: str | Path) -> None:
             f"{path}: int16 activations (16x8 quantization) in {_listing(offenders)} are not "
             f"supported; edgetune compiles {SUPPORTED}"
         )
-    known = OperatorConverter._SUPPORTED_QUANTIZED_OPS
+    known = tflite_converter.OperatorConverter._SUPPORTED_QUANTIZED_OPS
     for op, inputs in _op_inputs(model):
         if op not in known and any(q for _, _, q in inputs):
             offenders[op] += 1

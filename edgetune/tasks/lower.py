@@ -1,7 +1,8 @@
-"""The Relax lowering shared by task extraction and the final build.
+"""Lowering a model's Relax module into the fused primitive functions that are tuned and built.
 
 Tasks must be extracted from exactly the module that is later compiled, or the database's
-records would not match the build's functions.
+records would not match the build's functions: `tasks.for_model` lowers once and hands the
+same fused module to the search and to `compile`.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 
-def lower_for_tuning(mod: Any, target: Any) -> Any:
-    """Legalize and fuse a Relax module into the primitive functions MetaSchedule tunes."""
+def lower(mod: Any, target: Any) -> Any:
+    """Prepare integer operands for the target, then legalize and fuse into primitive functions."""
     import tvm
     from tvm import relax
 

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..errors import BoardError, InputError
 from ..frontend import ModelInfo
 
 MAGIC = b"EDGETUNE"
@@ -48,9 +48,16 @@ def write_artifact_meta(path: str | Path, meta: ArtifactMeta) -> None:
         f.write(payload + struct.pack("<Q", len(payload)) + MAGIC)
 
 
-def read_artifact_meta(path: str | Path) -> ArtifactMeta:
-    """Metadata of an artifact built by `edgetune build`; InputError for anything else."""
-    path = Path(path)
+def read_artifact_meta(path: str | Path, board: str | None = None) -> ArtifactMeta:
+    """Metadata of an artifact built by `edgetune build`; InputError for anything else, and
+    BoardError if `board` is given and the artifact was built for another board."""
+    meta = _read(Path(path))
+    if board is not None and meta.board != board:
+        raise BoardError(f"{path} was built for board '{meta.board}', not '{board}'")
+    return meta
+
+
+def _read(path: Path) -> ArtifactMeta:
     if not path.is_file():
         raise InputError(f"artifact not found: {path}")
     with open(path, "rb") as f:

@@ -25,27 +25,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tvm.ir.utils import derived_object
-from tvm.s_tir.meta_schedule.runner import PyRunner, PyRunnerFuture, RunnerResult
 
 from ..errors import BoardError
-from ..measure import Backend, register_backend
+from ..farm import session, state, strategies
+from ..farm.deadline import DeadlineWorker
+from ..farm.drivers import rpc_server, tracker
+from ..farm.drivers.ssh import SSHDriver, SSHError
+from ..farm.remote_run import AGENT, run_remote
+from ..farm.resources import farm_spec, up_hint
 from ..runtime.local import set_thread_count
-from . import session, state, strategies
-from .deadline import DeadlineWorker
-from .drivers import rpc_server, tracker
-from .drivers.ssh import SSHDriver, SSHError
-from .resources import farm_spec, up_hint
+from ..tvm_api import ms
+from .backend import Backend, register_backend
 
 if TYPE_CHECKING:
     from ..board import Board
 
-AGENT = Path(__file__).with_name("agent.py")
 ALARM_EXIT = 128 + 14  # the agent died of its SIGALRM deadline
 TRACKER_WAIT_S = 60.0  # how long a tracker may be away (restarted) before candidates fail
 
 
 @derived_object
-class FarmFuture(PyRunnerFuture):
+class FarmFuture(ms.runner.PyRunnerFuture):
     """A candidate being measured by a runner thread."""
 
     def __init__(self, future: concurrent.futures.Future) -> None:
@@ -55,12 +55,12 @@ class FarmFuture(PyRunnerFuture):
     def done(self) -> bool:
         return self.future.done()
 
-    def result(self) -> RunnerResult:
+    def result(self) -> ms.runner.RunnerResult:
         return self.future.result()
 
 
-def _error(message: str) -> RunnerResult:
-    return RunnerResult(run_secs=None, error_msg=message)
+def _error(message: str) -> ms.runner.RunnerResult:
+    return ms.runner.RunnerResult(run_secs=None, error_msg=message)
 
 
 class _Workers(threading.local):
@@ -68,7 +68,7 @@ class _Workers(threading.local):
 
 
 @derived_object
-class FarmRPCRunner(PyRunner):
+class FarmRPCRunner(ms.runner.PyRunner):
     """Times candidates on the servers registered under the board's tracker key."""
 
     def __init__(self, board: Board, say=None) -> None:
@@ -134,7 +134,7 @@ class FarmRPCRunner(PyRunner):
                 with self._lock:
                     self._restarting.discard(rec.port)
 
-    def _measure(self, inp) -> RunnerResult:
+    def _measure(self, inp) -> ms.runner.RunnerResult:
         self._supervise()
         try:
             lease = self._lease()
@@ -165,7 +165,7 @@ class FarmRPCRunner(PyRunner):
             with self._lock:
                 self.served[lease.port] += 1
             self._succeeded(lease)
-            return RunnerResult(run_secs=costs, error_msg=None)
+            return ms.runner.RunnerResult(run_secs=costs, error_msg=None)
         if not alive:
             err += self._recover(lease, err)
         with self._lock:
@@ -188,7 +188,7 @@ class FarmRPCRunner(PyRunner):
 
 
 @derived_object
-class SSHRunner(PyRunner):
+class SSHRunner(ms.runner.PyRunner):
     """Times candidates on an SSH board with the board-side agent (no rpc server needed)."""
 
     def __init__(self, board: Board) -> None:
@@ -202,7 +202,7 @@ class SSHRunner(PyRunner):
     def run(self, runner_inputs) -> list[FarmFuture]:
         return [FarmFuture(self.pool.submit(self._measure, inp)) for inp in runner_inputs]
 
-    def _measure(self, inp) -> RunnerResult:
+    def _measure(self, inp) -> ms.runner.RunnerResult:
         m, ssh = self.board.measure, self.ssh
         remote_lib = f"{self.workdir}/candidate.so"
         remote_args = f"{self.workdir}/args.json"
@@ -233,7 +233,7 @@ class SSHRunner(PyRunner):
             costs = json.loads(out.strip().splitlines()[-1])["costs"]
         except (ValueError, KeyError, IndexError):
             return _error(f"board '{self.board.name}': unreadable timing output: {out[-200:]!r}")
-        return RunnerResult(run_secs=[float(c) for c in costs], error_msg=None)
+        return ms.runner.RunnerResult(run_secs=[float(c) for c in costs], error_msg=None)
 
 
 def _rpc_runner(board: Board) -> FarmRPCRunner:
@@ -242,8 +242,6 @@ def _rpc_runner(board: Board) -> FarmRPCRunner:
 
 
 def _run_on_board(board: Board, path: Path, inputs, repeat: int):
-    from .remote_run import run_remote
-
     return run_remote(board, path, inputs, repeat)
 
 

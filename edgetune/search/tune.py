@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..compile import lower_for_tuning
 from ..errors import InputError
+from ..measure import make_builder, make_runner
+from ..records import warm_start_folder
 from ..rules import get_rule_set
-from ..tasks import MODULE_EQUALITY, Task, extract_tasks
+from ..tasks import MODULE_EQUALITY, Task, for_model
 from .interrupt import sigint_spares_workers
 from .logs import task_loggers
 from .progress import Progress, ProgressCallback
@@ -37,9 +38,32 @@ class TuneResult:
     tasks: list[Task]
     progress: Progress
     search: dict[str, Any]  # method and its settings (per_round, foresee, cost models restored)
+    store: RecordStore
 
     def to_json(self) -> dict[str, Any]:
-        return {"search": self.search, **self.progress.to_json()}
+        after = self.store.summary()
+        return {
+            "model": self.store.model.name,
+            "board": self.store.board.name,
+            "records": str(self.store.path),
+            "tasks": len(self.tasks),
+            "records_total": after.records,
+            "records_valid": after.valid,
+            "records_failed": after.failed,
+            "search": self.search,
+            **self.progress.to_json(),
+        }
+
+    def lines(self) -> list[str]:
+        """The run for a terminal."""
+        p, after = self.progress, self.store.summary()
+        est = p.estimated_latency_s
+        return [
+            f"measured {p.trials} new trials ({p.failed_builds} failed builds, {p.failed_runs} "
+            f"failed runs); records: {after.records} ({after.valid} valid)",
+            f"tasks measured: {p.tasks_measured}/{len(self.tasks)}; estimated end-to-end "
+            f"latency: {f'{est * 1e3:.3f} ms' if est is not None else 'n/a'}",
+        ]
 
 
 def trials_per_round(budget: int, num_tasks: int) -> int:
@@ -59,26 +83,27 @@ def search_strategy(trials_per_task: int):
     ~15 s per task on 2 cores, which dwarfs measuring a handful of candidates. Small per-task
     budgets get a smaller population so that time goes to measurements.
     """
-    from tvm.s_tir.meta_schedule.search_strategy import EvolutionarySearch
+    from ..tvm_api import ms
 
     if trials_per_task >= 64:
-        return SkipMeasured(EvolutionarySearch())
+        return SkipMeasured(ms.search_strategy.EvolutionarySearch())
     return SkipMeasured(
-        EvolutionarySearch(population_size=128, init_min_unmeasured=32, genetic_num_iters=2)
+        ms.search_strategy.EvolutionarySearch(
+            population_size=128, init_min_unmeasured=32, genetic_num_iters=2
+        )
     )
 
 
 def _tune_contexts(
     tasks: list[Task], board: Board, log_dir: str, seed: int | None, strategy: Callable[[], Any]
 ):
-    from tvm.s_tir.meta_schedule import TuneContext
-    from tvm.s_tir.meta_schedule.utils import fork_seed
+    from ..tvm_api import ms
 
     space = get_rule_set(board.rule_set).space(board)
     target = board.target()
     loggers = task_loggers(log_dir, [t.name for t in tasks])
     return [
-        TuneContext(
+        ms.TuneContext(
             mod=t.mod,
             target=target,
             space_generator=space,
@@ -88,7 +113,7 @@ def _tune_contexts(
             rand_state=rand,
             num_threads=board.measure.build_workers or "physical",
         ).clone()
-        for t, logger, rand in zip(tasks, loggers, fork_seed(seed, n=len(tasks)))
+        for t, logger, rand in zip(tasks, loggers, ms.utils.fork_seed(seed, n=len(tasks)))
     ]
 
 
@@ -109,10 +134,10 @@ def tune_tir(
     runner; MetaSchedule's own `tune_tir` configures logging in a way that breaks under test
     runners (see `search.logs`).
     """
-    from tvm.s_tir.meta_schedule import TuneContext, tune_tasks
+    from ..tvm_api import ms
 
     (logger,) = task_loggers(work_dir, ["main"])
-    context = TuneContext(
+    context = ms.TuneContext(
         mod=mod,
         target=target,
         space_generator="post-order-apply",
@@ -120,7 +145,7 @@ def tune_tir(
         task_name="main",
         logger=logger,
     ).clone()
-    tune_tasks(
+    ms.tune_tasks(
         tasks=[context],
         task_weights=[1.0],
         work_dir=str(work_dir),
@@ -156,18 +181,11 @@ def tune_model(
     if warm_start and search != "family":
         raise InputError("--warm-start needs --search family (it seeds the family cost models)")
     if warm_start:
-        from .family import warm_start_dir
-
-        warm_start_dir(warm_start, board)  # a bad folder fails before any work
-    from tvm.s_tir.meta_schedule import tune_tasks
-    from tvm.s_tir.meta_schedule.measure_callback import MeasureCallback
-
-    from ..measure import make_builder, make_runner
+        warm_start_folder(warm_start, board)  # a bad folder fails before any work
+    from ..tvm_api import ms
 
     board.check_toolchain()
-    target = board.target()
-    fused = lower_for_tuning(model.mod, target)
-    tasks = [t for t in extract_tasks(fused, target) if task_filter is None or task_filter(t)]
+    tasks = [t for t in for_model(model, board) if task_filter is None or task_filter(t)]
     done = store.summary().records
     progress = Progress(
         task_names=[t.name for t in tasks],
@@ -176,7 +194,7 @@ def tune_model(
         resumed_trials=done,
         best_s=[store.best_latency_s(t.mod) for t in tasks],
     )
-    result = TuneResult(tasks, progress, {"method": search})
+    result = TuneResult(tasks, progress, {"method": search}, store)
     remaining = trials - done
     if remaining <= 0 or not tasks:
         return result
@@ -221,9 +239,12 @@ def tune_model(
             return search_strategy(evo_size)
 
     contexts = _tune_contexts(tasks, board, str(store.path), seed, strategy)
-    callbacks = [*MeasureCallback.create("default"), ProgressCallback(progress, printer)]
+    callbacks = [
+        *ms.measure_callback.MeasureCallback.create("default"),
+        ProgressCallback(progress, printer),
+    ]
     with sigint_spares_workers():
-        tune_tasks(
+        ms.tune_tasks(
             tasks=contexts,
             task_weights=[float(t.weight) for t in tasks],
             work_dir=str(store.path),

@@ -11,7 +11,7 @@ FLOAT = "float"  # no 8-bit tensors: a float model's kernel
 
 def kernel_path(mod: Any) -> str:
     """Classify the single PrimFunc of a task module by the dtypes its blocks read and write."""
-    from tvm import s_tir
+    from ..tvm_api import s_tir
 
     sch = s_tir.Schedule(mod)
     dtypes: set[str] = set()

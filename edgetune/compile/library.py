@@ -1,0 +1,84 @@
+"""Whole-model build with the best records applied, and export with the board's toolchain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import __version__
+from ..measure import backend
+from ..records import database_of
+from ..runtime.artifact import ArtifactMeta, write_artifact_meta
+from ..tasks import ModelTasks, for_model
+
+if TYPE_CHECKING:
+    from ..board import Board
+    from ..frontend import Model
+    from ..records import RecordStore
+
+
+@dataclass
+class BuiltModel:
+    """A compiled model: the executable, what it was built from, and how many tasks were tuned."""
+
+    exe: Any  # relax.VMExecutable
+    model_tasks: ModelTasks
+    database: Any  # the records applied (MetaSchedule Database)
+    tuned: int
+    total: int
+
+
+@dataclass
+class Library:
+    """An exported library, and what its board's backend wrote beside it."""
+
+    path: Path
+    tuned: int
+    total: int
+    notes: list[str]
+
+
+def build_model(model: Model, board: Board, records: RecordStore | None) -> BuiltModel:
+    """Compile `model` for `board` with the best record of every tuned task.
+
+    The others keep a correct untuned schedule (CPU) or MetaSchedule's dlight fallback (GPU).
+    """
+    from ..tvm_api import ms
+
+    board.check_toolchain()
+    model_tasks = for_model(model, board)
+    database = database_of(records)
+    tuned = sum(1 for t in model_tasks if records and records.best_latency_s(t.mod) is not None)
+    exe = ms.relax_integration.compile_relax(
+        database, model_tasks.fused, model_tasks.target, params=None
+    )
+    return BuiltModel(exe, model_tasks, database, tuned, len(model_tasks))
+
+
+def export_model(built: BuiltModel, model: Model, board: Board, out: str | Path) -> Library:
+    """Link the executable into a shared library for the board and append its metadata; the
+    board's backend may write what it needs beside it (OpenCL: the kernels and call plan)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    built.exe.export_library(str(out), fcompile=board.toolchain().fcompile())
+    meta = ArtifactMeta(
+        model=model.info,
+        board=board.name,
+        target=str(board.target()),
+        tuned_tasks=built.tuned,
+        total_tasks=built.total,
+        edgetune_version=__version__,
+        integer_kernels=bool(model.integer_ops),
+    )
+    write_artifact_meta(out, meta)
+    after_build = backend(board).after_build
+    notes = [after_build(built.model_tasks, built.database, out)] if after_build else []
+    return Library(out, built.tuned, built.total, notes)
+
+
+def build_library(
+    model: Model, board: Board, records: RecordStore | None, out: str | Path
+) -> Library:
+    """`edgetune build`: compile with the records and export the board's library."""
+    return export_model(build_model(model, board, records), model, board, out)

@@ -1,0 +1,70 @@
+"""edgetune against LiteRT on the same inputs: latency of both and numerical agreement."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..compile import build_model
+from ..errors import BoardError
+from ..runtime import load_executable, load_inputs
+from .agreement import agreement
+from .litert import LiteRTModel
+
+if TYPE_CHECKING:
+    from ..board import Board
+    from ..frontend import Model
+    from ..records import RecordStore
+
+
+def compare_with_litert(
+    model: Model,
+    board: Board,
+    records: RecordStore | None,
+    input_paths: list[str] | None,
+    repeat: int,
+    threads: int,
+) -> dict[str, Any]:
+    """Build with the records, run both engines on the same inputs, and return the comparison.
+
+    LiteRT runs on this machine, so the board must be the host.
+    """
+    if not board.is_host:
+        raise BoardError(f"compare runs LiteRT on this machine: use --board host, not {board.name}")
+    built = build_model(model, board, records)
+    ours = load_executable(built.exe, threads)
+    reference = LiteRTModel(model.path, threads)
+    inputs = load_inputs(model.info, input_paths)
+    out_ours, out_ref = ours(inputs), reference(inputs)
+    lat_ours, lat_ref = ours.bench(inputs, repeat), reference.bench(inputs, repeat)
+    agreements = [agreement(a, b) for a, b in zip(out_ours, out_ref)]
+    return {
+        "model": model.info.name,
+        "board": board.name,
+        "threads": threads,
+        "tuned_tasks": built.tuned,
+        "total_tasks": built.total,
+        "edgetune": lat_ours.to_json(),
+        "litert": lat_ref.to_json(),
+        "speedup_vs_litert": lat_ref.median_ms / lat_ours.median_ms,
+        "agreement": [a.to_json() | {"describe": a.describe()} for a in agreements],
+    }
+
+
+def comparison_lines(result: dict[str, Any]) -> list[str]:
+    """The comparison for a terminal: a latency table, the ratio, agreement per output."""
+    rows = [
+        (f"edgetune ({result['tuned_tasks']}/{result['total_tasks']} tasks tuned)", "edgetune"),
+        ("LiteRT (XNNPACK)", "litert"),
+    ]
+    lines = [
+        f"{result['model']} on {result['board']}, {result['threads']} thread(s):",
+        f"{'engine':<32}  {'median_ms':>9}  {'p90_ms':>8}  {'min_ms':>8}",
+    ]
+    for label, key in rows:
+        lat = result[key]
+        lines.append(
+            f"{label:<32}  {lat['median_ms']:>9.3f}  {lat['p90_ms']:>8.3f}  {lat['min_ms']:>8.3f}"
+        )
+    lines.append(f"edgetune / LiteRT latency: {1 / result['speedup_vs_litert']:.2f}x")
+    lines += [f"output {i}: {a['describe']}" for i, a in enumerate(result["agreement"])]
+    return lines

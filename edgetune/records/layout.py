@@ -1,0 +1,24 @@
+"""What a records folder holds, by file name: the one place that knows its format.
+
+- `edgetune-records.json`: the manifest (model, board, target, versions);
+- `database_workload.json`, `database_tuning_record.json`: MetaSchedule's JSONDatabase, one
+  measured candidate per line, appended as soon as its batch is measured;
+- `cost_models/<family>.tar`: the family search's per-family cost-model state;
+- `logs/`: MetaSchedule's logs, one file per task plus the task scheduler's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+MANIFEST = "edgetune-records.json"
+WORKLOADS = "database_workload.json"
+TUNING_RECORDS = "database_tuning_record.json"
+COST_MODELS = "cost_models"
+LOGS = "logs"
+FAILED_RUN_SECS = 1e9  # MetaSchedule stores 1e10 s for candidates that failed to build or run
+
+
+def cost_model_path(records_dir: str | Path, family: str) -> Path:
+    """Where a records folder keeps the cost-model state of a task family."""
+    return Path(records_dir) / COST_MODELS / f"{family}.tar"

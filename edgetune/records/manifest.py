@@ -1,0 +1,73 @@
+"""The manifest of a records folder: which model and board its measurements belong to."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import __version__
+from ..errors import RecordsError
+from .layout import COST_MODELS, MANIFEST
+
+if TYPE_CHECKING:
+    from ..board import Board
+    from ..frontend import ModelInfo
+
+
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    """The folder's manifest, None if it has none; RecordsError if it is damaged."""
+    manifest = folder / MANIFEST
+    if not manifest.is_file():
+        return None
+    try:
+        return json.loads(manifest.read_text())
+    except json.JSONDecodeError:
+        raise RecordsError(f"{manifest}: damaged manifest (not JSON)") from None
+
+
+def write_manifest(folder: Path, model: ModelInfo, board: Board) -> None:
+    data = {
+        "model": model.name,
+        "model_sha256": model.sha256,
+        "board": board.name,
+        "target": board.target_spec,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "edgetune_version": __version__,
+    }
+    (folder / MANIFEST).write_text(json.dumps(data, indent=2) + "\n")
+
+
+def check_owner(folder: Path, data: dict[str, Any], model: ModelInfo, board: Board) -> None:
+    """RecordsError unless the manifest names this model and board."""
+    if data.get("model_sha256") != model.sha256:
+        raise RecordsError(
+            f"records folder {folder} belongs to model '{data.get('model')}' "
+            f"(sha256 {str(data.get('model_sha256'))[:12]}), not '{model.name}' "
+            f"(sha256 {model.sha256[:12]}): use another --records folder"
+        )
+    if data.get("board") != board.name:
+        raise RecordsError(
+            f"records folder {folder} belongs to board '{data.get('board')}', "
+            f"not '{board.name}': use another --records folder"
+        )
+
+
+def warm_start_folder(path: str | Path, board: Board) -> Path:
+    """Check that `path` is a records folder of `board` with saved cost models (--warm-start)."""
+    path = Path(path)
+    data = read_manifest(path)
+    if data is None:
+        raise RecordsError(f"--warm-start {path}: not an edgetune records folder (no {MANIFEST})")
+    owner = data.get("board")
+    if owner != board.name:
+        raise RecordsError(
+            f"--warm-start {path}: records of board '{owner}', not '{board.name}' (cost models "
+            "do not transfer between boards)"
+        )
+    if not (path / COST_MODELS).is_dir():
+        raise RecordsError(
+            f"--warm-start {path}: no {COST_MODELS}/ (tune it with --search family first)"
+        )
+    return path

@@ -1,0 +1,46 @@
+"""TVM behind one seam: where this TVM release keeps the parts edgetune uses.
+
+TVM 0.27 moved TIR to `tvm.tirx`, schedulable TIR and MetaSchedule under `tvm.s_tir`, and the
+TFLite importer to Relax; the next release may move them again. Every other edgetune module
+reaches those parts through the names below (`from ..tvm_api import ms`), so an upgrade changes
+this file only (a test checks that no other module names them). Modules are imported on first
+use: importing TVM takes seconds, and most commands never need all of it. Stable parts of TVM's
+API (`tvm`, `tvm.relax`, `tvm.ir`, `tvm.te`, `tvm.rpc`, `tvm.runtime`, `tvm.support`,
+`tvm.target`) are imported directly.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+TVM_VERSION = "0.27.0.post1"
+
+LOCATIONS = {
+    "ms": "tvm.s_tir.meta_schedule",  # MetaSchedule: tuning, database, rules, runners
+    "s_tir": "tvm.s_tir",  # schedulable TIR: Schedule, TensorIntrin, analysis, transform
+    "tirx": "tvm.tirx",  # TIR expressions, PrimFunc, analysis
+    "tirx_build": "tvm.tirx.build",  # host/device split and codegen of a PrimFunc
+    "T": "tvm.script.tirx",  # TVMScript for TIR (tensor intrinsic descriptions)
+    "dlight": "tvm.s_tir.dlight",  # default GPU schedules for untuned functions
+    "tflite_frontend": "tvm.relax.frontend.tflite",  # from_tflite
+    "tflite_converter": "tvm.relax.frontend.tflite.tflite_frontend",  # OperatorConverter
+    "driver": "tvm.driver",  # tvm.driver.build: TIR module -> runtime module
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in LOCATIONS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(LOCATIONS[name])
+    globals()[name] = module
+    return module
+
+
+def register_tensor_intrinsics() -> None:
+    """Register TVM's tensor intrinsics (VNNI, NEON dot products, ...); slow, so on demand.
+
+    Needed to tensorize, and to read back records of tensorized candidates (their traces name
+    the intrinsics).
+    """
+    importlib.import_module("tvm.s_tir.tensor_intrin")
