@@ -28,7 +28,7 @@ STAGES = [
 BASE = {"errors", "paths", "tvm_api"}
 VERSION_SENSITIVE = ("tvm.s_tir", "tvm.tirx", "tvm.script", "tvm.driver", "tvm.relax.frontend")
 BOARD_SIDE = {"edgetune.farm.agent"}  # runs on the board with the board's TVM, no edgetune
-CLI_MAX_LINES = 90
+CLI_MAX_LINES = 80
 
 
 def _modules() -> dict[str, Path]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..board import known_boards, load_board
-from .common import add_json_arg, report, table
+from .args import add_json_arg
+from .output import report, table
 
 COLUMNS = ["name", "target", "cores", "rule_set", "toolchain", "connection"]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from ..compile import build_library
 from ..frontend import find_model, load_model
 from ..records import RecordStore
-from .common import add_board_arg, add_model_arg, board_from_args, status
+from .args import add_board_arg, add_model_arg, board_from_args
+from .output import status
 
 
 def register(sub) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from ..frontend import find_model, load_model
 from ..oracle import compare_with_litert, comparison_lines
 from ..records import RecordStore
-from .common import add_board_arg, add_json_arg, add_model_arg, board_from_args, report, status
+from .args import add_board_arg, add_json_arg, add_model_arg, board_from_args
+from .output import report, status
 
 
 def register(sub) -> None:

@@ -7,7 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .common import status
+from .output import status
 
 DEFAULT_MODEL = "tiny_int8"
 

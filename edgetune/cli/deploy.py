@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..board import load_board
-from .common import add_json_arg, add_run_io_args, report_run, status
+from .args import add_json_arg, add_run_io_args
+from .output import report_run, status
 
 
 def register(sub) -> None:

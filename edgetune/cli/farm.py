@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .common import add_json_arg, report, status, table
+from .args import add_json_arg
+from .output import report, status, table
 
 
 def register(sub) -> None:

@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 from ..measure import run_artifact
-from .common import (
-    add_board_arg,
-    add_json_arg,
-    add_run_io_args,
-    board_from_args,
-    report_run,
-    status,
-)
+from .args import add_board_arg, add_json_arg, add_run_io_args, board_from_args
+from .output import report_run, status
 
 
 def register(sub) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..frontend import find_model, load_model
 from ..tasks import for_model
-from .common import add_board_arg, add_json_arg, add_model_arg, board_from_args, report, table
+from .args import add_board_arg, add_json_arg, add_model_arg, board_from_args
+from .output import report, table
 
 
 def register(sub) -> None:

@@ -5,15 +5,8 @@ from __future__ import annotations
 from ..frontend import find_model, load_model
 from ..records import RecordStore
 from ..search import DEFAULT_SEARCH, SEARCHES, tune_model
-from .common import (
-    add_board_arg,
-    add_json_arg,
-    add_measure_args,
-    add_model_arg,
-    board_from_args,
-    report,
-    status,
-)
+from .args import add_board_arg, add_json_arg, add_measure_args, add_model_arg, board_from_args
+from .output import report, status
 
 
 def register(sub) -> None:

@@ -44,16 +44,57 @@ def build_model(model: Model, board: Board, records: RecordStore | None) -> Buil
 
     The others keep a correct untuned schedule (CPU) or MetaSchedule's dlight fallback (GPU).
     """
-    from ..tvm_api import ms
-
     board.check_toolchain()
     model_tasks = for_model(model, board)
     database = database_of(records)
     tuned = sum(1 for t in model_tasks if records and records.best_latency_s(t.mod) is not None)
-    exe = ms.relax_integration.compile_relax(
-        database, model_tasks.fused, model_tasks.target, params=None
-    )
+    exe = compile_with_records(model_tasks, database)
     return BuiltModel(exe, model_tasks, database, tuned, len(model_tasks))
+
+
+def compile_with_records(model_tasks: ModelTasks, database: Any) -> Any:
+    """The lowered module with the database's schedules, its weights pre-packed, compiled.
+
+    MetaSchedule's `compile_relax` plus weight pre-packing: tuned kernels that read their
+    weights in a layout of their own (RewriteLayout) get a separate layout-transform function
+    (SplitLayoutRewritePreproc) that constant folding runs at build time, so the library
+    carries the packed weights and no inference repacks them. Untuned GPU functions get
+    dlight's default schedules.
+    """
+    import tvm
+    from tvm import relax
+
+    from ..tvm_api import dlight
+
+    target = model_tasks.target
+    dataflow_lower = [  # Relax's for every target (0.27 does not export the CPU list)
+        relax.transform.RewriteDataflowReshape(),
+        relax.transform.ToNonDataflow(),
+        relax.transform.RemovePurityChecking(),
+        relax.transform.CallTIRRewrite(),
+    ]
+    gpu = relax.pipeline.BackendDispatcher.is_gpu_target(target)
+
+    @tvm.transform.module_pass(opt_level=3)
+    def pipeline(mod: Any, _ctx: Any) -> Any:
+        mod = relax.transform.MetaScheduleApplyDatabase(enable_warning=False)(mod)
+        mod = relax.transform.SplitLayoutRewritePreproc()(mod)
+        mod = relax.transform.FoldConstant()(mod)
+        mod = relax.transform.DeadCodeElimination()(mod)
+        if gpu:
+            mod = dlight.ApplyDefaultSchedule(
+                dlight.gpu.Matmul(),
+                dlight.gpu.GEMV(),
+                dlight.gpu.Reduction(),
+                dlight.gpu.GeneralReduction(),
+                dlight.gpu.Fallback(),
+            )(mod)
+        return tvm.transform.Sequential([*dataflow_lower, *relax.pipeline.finalize_passes(target)])(
+            mod
+        )
+
+    with target, database, tvm.transform.PassContext(opt_level=3):
+        return relax.build(model_tasks.fused, target=target, relax_pipeline=pipeline)
 
 
 def export_model(built: BuiltModel, model: Model, board: Board, out: str | Path) -> Library:

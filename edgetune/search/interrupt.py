@@ -3,20 +3,26 @@
 A terminal's Ctrl-C sends SIGINT to every process in the foreground group, so MetaSchedule's
 build and run workers would die mid-import with tracebacks of their own. While tuning, SIGINT is
 blocked in the threads that start workers (children inherit the signal mask, so they never see
-it) and delivered to an idle watcher thread instead; CPython then raises KeyboardInterrupt in
-the main thread, at the next point where it runs Python code (a callback after a batch).
-When that point is inside a MetaSchedule callback, TVM's FFI turns the KeyboardInterrupt into a
-RuntimeError; the handler remembers the signal so that the caller re-raises KeyboardInterrupt.
+it) and delivered to an idle watcher thread instead.
+
+The first Ctrl-C only sets a flag: `stop_if_interrupted()`, called after each measured batch has
+been written to the records, raises KeyboardInterrupt there (raising it wherever the main
+thread happened to be -- inside a cost-model or search callback that TVM's C++ calls -- could
+end in std::terminate, a crash with a C stack). A second Ctrl-C raises at once. TVM's FFI
+turns a KeyboardInterrupt raised in a callback into a RuntimeError; the context manager turns
+it back into KeyboardInterrupt for the caller.
 """
 
 from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 
 _watcher: threading.Thread | None = None
+_requested = threading.Event()  # a Ctrl-C arrived while tuning
 
 
 def _ensure_watcher() -> None:
@@ -38,20 +44,34 @@ def sigint_spares_workers() -> Iterator[None]:
         yield
         return
     _ensure_watcher()
-    interrupted = threading.Event()
+    _requested.clear()
 
     def on_sigint(signum, frame):
-        interrupted.set()
-        raise KeyboardInterrupt
+        if _requested.is_set():
+            raise KeyboardInterrupt  # the second Ctrl-C: stop now
+        _requested.set()
+        print(
+            "edgetune: stopping after the current batch (Ctrl-C again to stop now)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     previous_handler = signal.signal(signal.SIGINT, on_sigint)
     previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     except Exception:
-        if interrupted.is_set():
+        if _requested.is_set():
             raise KeyboardInterrupt from None
         raise
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
         signal.signal(signal.SIGINT, previous_handler)
+    if _requested.is_set():  # Ctrl-C after the last batch
+        raise KeyboardInterrupt
+
+
+def stop_if_interrupted() -> None:
+    """Raise KeyboardInterrupt if Ctrl-C was pressed while tuning (call between batches)."""
+    if _requested.is_set():
+        raise KeyboardInterrupt

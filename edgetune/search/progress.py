@@ -12,6 +12,7 @@ from tvm.ir.utils import derived_object
 
 from ..records import FAILED_RUN_SECS
 from ..tvm_api import ms
+from .interrupt import stop_if_interrupted
 
 
 @dataclass
@@ -112,3 +113,4 @@ class ProgressCallback(ms.measure_callback.PyMeasureCallback):
         self.progress.record(task_id, list(builder_results), list(runner_results))
         name = self.progress.task_names[task_id]
         self.printer(f"{self.progress.line()} | last: {name}")
+        stop_if_interrupted()  # the batch is in the records: a clean place to stop

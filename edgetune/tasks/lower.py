@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+LAYOUT_FREE = "layout_free_buffers"
+
 
 def lower(mod: Any, target: Any) -> Any:
-    """Prepare integer operands for the target, then legalize and fuse into primitive functions."""
+    """Prepare integer operands for the target, then legalize and fuse into primitive functions,
+    and mark which kernel inputs are weights (`mark_layout_free`)."""
     import tvm
     from tvm import relax
 
@@ -29,4 +32,61 @@ def lower(mod: Any, target: Any) -> Any:
         ]
     )
     with target:
-        return passes(prepare_for_target(mod, target))
+        return mark_layout_free(passes(prepare_for_target(mod, target)))
+
+
+def mark_layout_free(mod: Any) -> Any:
+    """Mark the weight inputs of float kernels as layout-free.
+
+    A tuned kernel may then ask for its weights in a layout of its own (MetaSchedule's
+    RewriteLayout), and the build packs them once, at compile time
+    (`compile.compile_with_records`). Relax's AttachAttrLayoutFreeBuffers does the same but
+    copies every function under a new name; here a kernel is marked in place when every call
+    passes constants at the same positions. Kernels with 8-bit operands keep the layout
+    `quant.operands` packed for their dot-product instruction (layout rewriting breaks
+    tensorization).
+    """
+    from tvm import relax
+
+    from ..tvm_api import tirx
+
+    constants = _constant_types()
+    constant: set[Any] = set()
+    positions: dict[Any, set[tuple[int, ...]]] = {}
+    for block in mod["main"].body.blocks:
+        for b in block.bindings:
+            v = b.value
+            if (
+                isinstance(v, constants)
+                or (isinstance(v, relax.Tuple) and all(_const(f, constant) for f in v.fields))
+                or (isinstance(v, (relax.TupleGetItem, relax.Var)) and _const(v, constant))
+            ):
+                constant.add(b.var)
+            elif isinstance(v, relax.Call) and v.op.name == "relax.call_tir":
+                gv, args = v.args[0], v.args[1].fields
+                consts = tuple(i for i, a in enumerate(args) if _const(a, constant))
+                positions.setdefault(gv, set()).add(consts)
+    for gv, seen in positions.items():
+        func = mod[gv]
+        if len(seen) != 1 or not isinstance(func, tirx.PrimFunc):
+            continue
+        (indices,) = seen
+        if indices and not any(str(p.dtype) in ("int8", "uint8") for p in func.params):
+            mod[gv] = func.with_attr(LAYOUT_FREE, list(indices))
+    return mod
+
+
+def _constant_types() -> tuple[type, ...]:
+    import tvm.ir.expr as ir_expr
+
+    return tuple(getattr(ir_expr, n) for n in ("Constant", "GenericConst") if hasattr(ir_expr, n))
+
+
+def _const(expr: Any, constant: set[Any]) -> bool:
+    from tvm import relax
+
+    if isinstance(expr, _constant_types()):
+        return True
+    if isinstance(expr, relax.TupleGetItem):
+        return _const(expr.tuple_value, constant)
+    return expr in constant

@@ -1,18 +1,12 @@
-"""Arguments and output helpers shared by the subcommands."""
+"""Arguments shared by the subcommands: model, board, measurement overrides, I/O, --json."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import sys
-from typing import TYPE_CHECKING, Any
 
 from ..board import Board, load_board
 from ..paths import MODELS_DIR
-
-if TYPE_CHECKING:
-    from ..runtime.result import RunResult
 
 
 def add_model_arg(parser: argparse.ArgumentParser) -> None:
@@ -62,36 +56,3 @@ def board_from_args(args: argparse.Namespace) -> Board:
     if overrides:
         board = dataclasses.replace(board, measure=dataclasses.replace(board.measure, **overrides))
     return board
-
-
-def report(args: argparse.Namespace, data: Any, lines: list[str]) -> None:
-    """A command's result: JSON on stdout with --json, else the lines for a person."""
-    if getattr(args, "json", False):
-        json.dump(data, sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
-    else:
-        print("\n".join(lines))
-
-
-def report_run(args: argparse.Namespace, result: RunResult) -> None:
-    """`run`/`deploy`: write the outputs if asked, then report the run."""
-    from ..runtime import save_outputs
-
-    if args.output:
-        save_outputs(args.output, result.outputs)
-    lines = result.lines() + ([f"outputs written to {args.output}"] if args.output else [])
-    report(args, result.to_json(), lines)
-
-
-def table(rows: list[dict[str, Any]], columns: list[str]) -> list[str]:
-    """A plain aligned text table, as lines."""
-    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    return [
-        "  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in [columns, *cells]
-    ]
-
-
-def status(message: str) -> None:
-    """Progress and status lines go to stderr, so stdout stays clean for --json."""
-    print(message, file=sys.stderr, flush=True)
