@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
-"""MobileNetV2 fp32 and int8 on the host board, side by side in one run.
+"""MobileNetV2 fp32 and int8 on the host board: edgetune against LiteRT, side by side in one run.
 
 For each model: untuned TVM, edgetune tuned (from --records-* folders, or tuned here with
---trials into --workdir), and LiteRT (XNNPACK) at 1 and 2 threads; all on the same input, timed
-the same way (wall clock per call after warm-up). Everything is loaded first and then timed in
---rounds interleaved passes of --repeat/--rounds calls each, so a load change on this shared
-machine hits every row alike; reported: the median over the passes of each pass's median (and
-p90). Prints a table and writes JSON.
+--trials into --workdir), and LiteRT (XNNPACK) at 1 and 2 threads, all on the same input.
+Every engine is timed in a process of its own (TVM's spinning thread pool would slow whatever
+runs next in the same process), one process per engine per round, --rounds rounds with the
+engines in a rotating order, so a load change on this shared machine hits every row alike.
+Each process loads its engine, warms up, and times --repeat calls (wall clock per call);
+reported: the median over the rounds of each round's median (and p90). Prints a table and
+writes JSON.
 
   python scripts/bench_host.py --records-fp32 recs/fp32 --records-int8 recs/int8
-  python scripts/bench_host.py --trials 500 --workdir bench-work --json bench_host.json
+  python scripts/bench_host.py --trials 1000 --workdir bench-work --json bench_host.json
 """
 
 from __future__ import annotations
@@ -18,93 +20,133 @@ import argparse
 import json
 import os
 import platform
+import subprocess
+import sys
+import tempfile
 import time
-from functools import partial
 from pathlib import Path
 from statistics import median
-
-from edgetune.board import load_board
-from edgetune.compile import build_model
-from edgetune.frontend import load_model
-from edgetune.oracle import LiteRTModel, agreement
-from edgetune.paths import MODELS_DIR
-from edgetune.records import RecordStore
-from edgetune.runtime import load_executable, load_inputs
-from edgetune.runtime.timing import time_interleaved
-from edgetune.search import DEFAULT_SEARCH, SEARCHES, tune_model
 
 MODELS = {"fp32": "mobilenet_v2_fp32", "int8": "mobilenet_v2_int8"}
 
 
-def records_for(kind: str, args, model, board) -> RecordStore | None:
-    given = getattr(args, f"records_{kind}")
-    if given:
-        return RecordStore(given, model.info, board, create=False)
-    if not args.trials:
-        return None
-    store = RecordStore(Path(args.workdir) / kind, model.info, board)
-    tune_model(model, board, store, args.trials, seed=args.seed, search=args.search)
-    return store
+def time_engine(spec: dict) -> dict:
+    """In a fresh process: load one engine, save its output, time `repeat` calls."""
+    import numpy as np
+
+    from edgetune.frontend import load_model
+    from edgetune.runtime import load_artifact, load_inputs
+
+    model = load_model(spec["model_path"])
+    inputs = load_inputs(model.info, [spec["input"]])
+    if spec["engine"] == "litert":
+        from edgetune.oracle import LiteRTModel
+
+        engine = LiteRTModel(spec["model_path"], threads=spec["threads"])
+    else:
+        engine = load_artifact(spec["artifact"], spec["threads"])
+    np.save(spec["output"], engine(inputs)[0])
+    return engine.bench(inputs, spec["repeat"]).to_json()
 
 
-def bench_model(kind: str, args, board) -> list[dict]:
-    """Rows for one model, each with a `timer(n)` (n timed calls -> Latency) still to run."""
+def run_worker(spec: dict) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"worker failed for {spec['label']}: {out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def prepare(kind: str, args, board, work: Path) -> list[dict]:
+    """Rows for one model: tune if asked, build the TVM libraries; the engines to time."""
+    from edgetune.compile import build_model, export_model
+    from edgetune.frontend import load_model
+    from edgetune.paths import MODELS_DIR
+    from edgetune.records import RecordStore
+    from edgetune.search import tune_model
+
     model = load_model(MODELS_DIR / f"{MODELS[kind]}.tflite")
-    ref_in = MODELS_DIR / "ref" / f"{MODELS[kind]}.in.npy"
-    inputs = load_inputs(model.info, [str(ref_in)])
-    rows = []
-    reference = LiteRTModel(model.path, threads=args.threads)(inputs)[0]
-    for threads in sorted({1, 2}):
-        litert = LiteRTModel(model.path, threads=threads)
-        rows.append(
-            {
-                "model": kind,
-                "engine": "LiteRT XNNPACK",
-                "threads": threads,
-                "timer": partial(litert.bench, inputs),
-            }
-        )
-    store = records_for(kind, args, model, board)
-    builds = [("TVM untuned", None)] + ([("edgetune tuned", store)] if store else [])
-    for engine, recs in builds:
+    common = {
+        "model": kind,
+        "model_path": str(model.path),
+        "input": str(MODELS_DIR / "ref" / f"{MODELS[kind]}.in.npy"),
+    }
+    rows = [
+        {**common, "engine": "litert", "label": "LiteRT XNNPACK", "threads": t}
+        for t in sorted({1, args.threads})
+    ]
+    given = getattr(args, f"records_{kind}")
+    store = None
+    if given:
+        store = RecordStore(given, model.info, board, create=False)
+    elif args.trials:
+        store = RecordStore(Path(args.workdir) / kind, model.info, board)
         t0 = time.time()
-        built = build_model(model, board, recs)
-        exe, tuned, total = built.exe, built.tuned, built.total
-        build_s = time.time() - t0
-        loaded = load_executable(exe, args.threads)
-        out = loaded(inputs)[0]
+        tune_model(model, board, store, args.trials, seed=args.seed, search=args.search)
+        common["tune_s"] = round(time.time() - t0, 1)
+    builds = [("TVM untuned", None)] + ([("edgetune tuned", store)] if store else [])
+    for label, recs in builds:
+        t0 = time.time()
+        lib = export_model(
+            build_model(model, board, recs), model, board, work / f"{kind}-{len(rows)}.so"
+        )
         rows.append(
             {
-                "model": kind,
-                "engine": engine,
+                **common,
+                "engine": "tvm",
+                "label": label,
                 "threads": args.threads,
-                "timer": partial(loaded.bench, inputs),
-                "tuned_tasks": f"{tuned}/{total}",
-                "build_s": round(build_s, 1),
+                "artifact": str(lib.path),
+                "tuned_tasks": f"{lib.tuned}/{lib.total}",
+                "build_s": round(time.time() - t0, 1),
                 "records": recs.summary().records if recs else 0,
-                "agreement_vs_litert": agreement(out, reference).describe(),
             }
         )
     return rows
 
 
-def time_rows(rows: list[dict], rounds: int, repeat: int) -> None:
-    """Time every row in `rounds` interleaved passes; median over passes of median and p90."""
-    passes = time_interleaved([row["timer"] for row in rows], rounds, max(1, repeat // rounds))
-    for row, lats in zip(rows, passes):
-        del row["timer"]
-        row["median_ms"] = median(lat.median_ms for lat in lats)
-        row["p90_ms"] = median(lat.p90_ms for lat in lats)
-        row["pass_medians_ms"] = [round(lat.median_ms, 4) for lat in lats]
+def time_rows(rows: list[dict], rounds: int, repeat: int, work: Path) -> None:
+    """Each row timed in its own process, once per round, in a rotating order."""
+    for i, row in enumerate(rows):
+        row["output"] = str(work / f"out-{i}.npy")
+        row["repeat"] = repeat
+        row["rounds"] = []
+    for r in range(rounds):
+        order = rows[r % len(rows) :] + rows[: r % len(rows)]
+        for row in order:
+            row["rounds"].append(run_worker(row))
+    for row in rows:
+        row["median_ms"] = median(lat["median_ms"] for lat in row["rounds"])
+        row["p90_ms"] = median(lat["p90_ms"] for lat in row["rounds"])
+        row["round_medians_ms"] = [round(lat["median_ms"], 4) for lat in row.pop("rounds")]
     for row in rows:
         litert = next(
             r
             for r in rows
             if r["model"] == row["model"]
-            and r["engine"].startswith("LiteRT")
+            and r["engine"] == "litert"
             and r["threads"] == row["threads"]
         )
         row["x_litert_same_threads"] = row["median_ms"] / litert["median_ms"]
+
+
+def agreements(rows: list[dict]) -> None:
+    """Each TVM row's output against LiteRT's (same model, same thread count)."""
+    import numpy as np
+
+    from edgetune.oracle import agreement
+
+    for row in rows:
+        if row["engine"] != "tvm":
+            continue
+        litert = next(r for r in rows if r["model"] == row["model"] and r["engine"] == "litert")
+        row["agreement_vs_litert"] = agreement(
+            np.load(row["output"]), np.load(litert["output"])
+        ).describe()
 
 
 def main() -> None:
@@ -116,44 +158,42 @@ def main() -> None:
     p.add_argument("--trials", type=int, default=0, help="tune here when no records are given")
     p.add_argument("--workdir", default="bench-host-work", help="records made with --trials")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--search", choices=SEARCHES, default=DEFAULT_SEARCH, help="search used with --trials"
-    )
+    p.add_argument("--search", default="family", help="search used with --trials (family|ms)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    p.add_argument("--repeat", type=int, default=50, help="timed calls per row, all passes")
-    p.add_argument("--rounds", type=int, default=5, help="interleaved timing passes")
+    p.add_argument("--repeat", type=int, default=50, help="timed calls per process")
+    p.add_argument("--rounds", type=int, default=5, help="processes per engine (rotating order)")
     p.add_argument("--models", default="fp32,int8", help="comma-separated: fp32,int8")
     p.add_argument("--json", default="bench_host.json", help="where to write the results")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.worker:
+        print(json.dumps(time_engine(json.loads(args.worker))))
+        return
+
+    from edgetune.board import load_board
 
     board = load_board("host")
-    rows = [row for kind in args.models.split(",") for row in bench_model(kind, args, board)]
-    time_rows(rows, args.rounds, args.repeat)
+    with tempfile.TemporaryDirectory(prefix="bench-host-") as tmp:
+        work = Path(tmp)
+        rows = [row for kind in args.models.split(",") for row in prepare(kind, args, board, work)]
+        time_rows(rows, args.rounds, args.repeat, work)
+        agreements(rows)
+    for row in rows:
+        for key in ("output", "artifact", "model_path", "input", "repeat"):
+            row.pop(key, None)
     ratio = {}
-    tuned = {r["model"]: r["median_ms"] for r in rows if r["engine"] == "edgetune tuned"}
+    tuned = {r["model"]: r["median_ms"] for r in rows if r["label"] == "edgetune tuned"}
     if {"fp32", "int8"} <= set(tuned):
         ratio = {"tuned_int8_over_tuned_fp32": tuned["int8"] / tuned["fp32"]}
-    cols = [
-        "model",
-        "engine",
-        "threads",
-        "median_ms",
-        "p90_ms",
-        "x_litert_same_threads",
-        "tuned_tasks",
-        "records",
-    ]
+    cols = ["model", "label", "threads", "median_ms", "p90_ms", "x_litert_same_threads",
+            "tuned_tasks", "records"]  # fmt: skip
     print(" | ".join(cols))
     for r in rows:
-        print(
-            " | ".join(
-                f"{r.get(c, ''):.3f}" if isinstance(r.get(c), float) else str(r.get(c, ""))
-                for c in cols
-            )
-        )
+        cells = [r.get(c, "") for c in cols]
+        print(" | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in cells))
     for r in rows:
         if "agreement_vs_litert" in r:
-            print(f"{r['model']} {r['engine']}: {r['agreement_vs_litert']}")
+            print(f"{r['model']} {r['label']}: {r['agreement_vs_litert']}")
     if ratio:
         print(f"tuned int8 / tuned fp32: {ratio['tuned_int8_over_tuned_fp32']:.3f}")
     result = {
@@ -161,6 +201,7 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "board": board.name,
         "target": str(board.target()),
+        "timing": "each engine in its own process, rotating order",
         "repeat": args.repeat,
         "rounds": args.rounds,
         **ratio,

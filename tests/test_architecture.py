@@ -23,6 +23,7 @@ STAGES = [
     "search",  # tuning: MetaSchedule driven over a model's tasks
     "compile",  # whole-model build and export
     "oracle",  # LiteRT reference and comparison
+    "profile",  # per-kernel time inside the built model vs tuned estimates
     "cli",  # commands: parse, call one function, print
 ]
 BASE = {"errors", "paths", "tvm_api"}

@@ -1,0 +1,56 @@
+"""`edgetune profile`: each kernel's time inside the built model, next to its tuned estimate."""
+
+from __future__ import annotations
+
+from ..frontend import find_model, load_model
+from ..records import RecordStore
+from .args import add_board_arg, add_json_arg, add_model_arg, board_from_args
+from .output import report, status, table
+
+COLUMNS = ["kernel", "calls", "ms", "share", "estimate_ms", "x_estimate"]
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "profile",
+        help="time every kernel inside the built model, next to its tuned estimate",
+        description="Build the model with its records, run it whole and time every kernel "
+        "call as it runs inside the model (after the kernels before it, with the caches they "
+        "left), next to the latency its task was tuned to (an isolated, repeated run). Shows "
+        "each kernel's share, the time outside kernels (the VM's own work), and a line saying "
+        "where the model loses time. Host board.",
+    )
+    add_model_arg(p)
+    add_board_arg(p)
+    p.add_argument("--records", help="records folder (omit: untuned, no estimates)")
+    p.add_argument("--input", action="append", help="input .npy (default: random)")
+    p.add_argument("--runs", type=int, default=20, help="profiled runs (default 20)")
+    p.add_argument("--threads", type=int, help="threads (default: board cores)")
+    p.add_argument("--top", type=int, default=20, help="kernels shown in the table (default 20)")
+    add_json_arg(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..profile import profile_model
+
+    board = board_from_args(args)
+    model = load_model(find_model(args.model))
+    store = RecordStore(args.records, model.info, board, create=False) if args.records else None
+    status(f"building and profiling {model.info.name} on {board.name} ...")
+    prof = profile_model(model, board, store, args.input, args.runs, args.threads)
+    rows = [
+        {
+            "kernel": k.kernel,
+            "calls": k.calls,
+            "ms": f"{k.ms:.3f}",
+            "share": f"{100 * k.share:.1f}%",
+            "estimate_ms": f"{k.estimate_ms:.3f}" if k.estimate_ms is not None else "-",
+            "x_estimate": f"{k.ms / k.estimate_ms:.2f}" if k.estimate_ms else "-",
+        }
+        for k in prof.kernels[: args.top]
+    ]
+    more = len(prof.kernels) - len(rows)
+    lines = table(rows, COLUMNS) + ([f"... {more} more kernels (--top)"] if more > 0 else [])
+    report(args, prof.to_json(), [*lines, prof.verdict()])
+    return 0

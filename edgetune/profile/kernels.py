@@ -1,0 +1,202 @@
+"""Per-kernel times of a built model as it runs whole, against the tuned estimates.
+
+The model runs in the Relax VM with an instrument that timestamps every call before and after
+(wall clock; CPU kernels return when done), so each kernel is timed where it really runs: after
+the kernels before it, with the caches they left. The VM's own work (allocation, reshapes,
+argument handling) is whatever the uninstrumented run takes beyond the kernels. Each kernel's
+estimate is its task's best measured latency in the records (an isolated, repeated run), so
+`in-model / estimate` says which kernels lose time once they run inside the model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from statistics import median
+from typing import TYPE_CHECKING, Any
+
+from ..compile import build_model
+from ..errors import BoardError
+from ..runtime import load_inputs, time_calls
+
+if TYPE_CHECKING:
+    from ..board import Board
+    from ..frontend import Model
+    from ..records import RecordStore
+
+PREPACKED = "_prepacked"  # suffix the build gives kernels whose weights it packed
+
+
+@dataclass
+class KernelRow:
+    """One kernel (a PrimFunc of the model) per inference."""
+
+    kernel: str
+    calls: int  # calls per inference
+    ms: float  # median over runs of its summed time per inference
+    share: float  # of the kernels' total
+    estimate_ms: float | None  # tuned estimate x calls (None: no record)
+    tuned: bool
+
+    @property
+    def excess_ms(self) -> float:
+        return self.ms - self.estimate_ms if self.estimate_ms is not None else 0.0
+
+
+@dataclass
+class Profile:
+    """A model's time per inference: kernels, the VM's own work, the whole."""
+
+    model: str
+    board: str
+    threads: int
+    runs: int
+    total_ms: float  # median of uninstrumented whole-model runs
+    kernels: list[KernelRow]  # heaviest first
+
+    @property
+    def kernels_ms(self) -> float:
+        return sum(k.ms for k in self.kernels)
+
+    @property
+    def outside_ms(self) -> float:
+        """Time outside the kernels: the VM's allocation, reshapes, calls."""
+        return max(0.0, self.total_ms - self.kernels_ms)
+
+    @property
+    def estimates_ms(self) -> float | None:
+        known = [k.estimate_ms for k in self.kernels if k.estimate_ms is not None]
+        return sum(known) if known else None
+
+    def verdict(self) -> str:
+        """One line: where the model loses time."""
+        worst = max(self.kernels, key=lambda k: k.excess_ms, default=None)
+        parts = [
+            f"{self.total_ms:.3f} ms per inference: kernels {self.kernels_ms:.3f} ms, outside "
+            f"kernels {self.outside_ms:.3f} ms"
+        ]
+        if self.estimates_ms is not None:
+            tuned = [k for k in self.kernels if k.estimate_ms is not None]
+            parts.append(
+                f"tuned kernels {sum(k.ms for k in tuned):.3f} ms in the model vs "
+                f"{self.estimates_ms:.3f} ms estimated "
+                f"({sum(k.ms for k in tuned) / self.estimates_ms:.2f}x)"
+            )
+        if worst is not None and worst.excess_ms > 0:
+            parts.append(
+                f"most lost in {worst.kernel}: {worst.ms:.3f} ms vs {worst.estimate_ms:.3f} ms "
+                f"estimated (+{worst.excess_ms:.3f} ms)"
+            )
+        else:
+            untuned = [k for k in self.kernels if not k.tuned]
+            if untuned:
+                parts.append(
+                    f"untuned kernels take {sum(k.ms for k in untuned):.3f} ms "
+                    f"({len(untuned)} kernels)"
+                )
+        return "; ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "board": self.board,
+            "threads": self.threads,
+            "runs": self.runs,
+            "total_ms": self.total_ms,
+            "kernels_ms": self.kernels_ms,
+            "outside_ms": self.outside_ms,
+            "estimates_ms": self.estimates_ms,
+            "verdict": self.verdict(),
+            "kernels": [asdict(k) for k in self.kernels],
+        }
+
+
+def profile_model(
+    model: Model,
+    board: Board,
+    records: RecordStore | None,
+    input_paths: list[str] | None = None,
+    runs: int = 20,
+    threads: int | None = None,
+) -> Profile:
+    """Build `model` with its records and profile it on the host board."""
+    import tvm
+    from tvm import relax
+
+    from ..runtime.local import set_thread_count
+
+    if not board.is_host:
+        raise BoardError(
+            f"profile times kernels in the Relax VM here: use --board host, not {board.name} "
+            "(remote boards: `edgetune run --board` gives the whole-model latency)"
+        )
+    threads = threads or board.hardware.cores
+    built = build_model(model, board, records)
+    set_thread_count(threads)
+    vm = relax.VirtualMachine(built.exe, tvm.cpu())
+    inputs = [tvm.runtime.tensor(x) for x in load_inputs(model.info, input_paths)]
+    total = time_calls(lambda: vm["main"](*inputs), max(runs, 1)).median_ms
+
+    kernels = set(_kernel_names(built.model_tasks.fused))
+    samples: dict[str, list[float]] = defaultdict(list)  # per run, per kernel: summed seconds
+    calls: dict[str, int] = defaultdict(int)
+    started: list[float] = []
+
+    def instrument(func, symbol, before_run, ret_value, *args):
+        if before_run:
+            started.append(time.perf_counter())
+        else:
+            elapsed = time.perf_counter() - started.pop()
+            if symbol in kernels:
+                this_run[symbol] = this_run.get(symbol, 0.0) + elapsed
+                calls[symbol] += 1
+        return 0  # VMInstrumentReturnKind.NO_OP
+
+    this_run: dict[str, float] = {}
+    vm.set_instrument(instrument)
+    vm["main"](*inputs)  # warm-up
+    calls.clear()
+    for _ in range(max(runs, 1)):
+        this_run = {}
+        vm["main"](*inputs)
+        for name, secs in this_run.items():
+            samples[name].append(secs)
+    n = max(runs, 1)
+    rows = []
+    for name, secs in samples.items():
+        ms = median(secs) * 1e3
+        per_call = _estimate_s(built.model_tasks.fused, name, records)
+        rows.append(
+            KernelRow(
+                kernel=name,
+                calls=calls[name] // n,
+                ms=ms,
+                share=0.0,
+                estimate_ms=per_call * 1e3 * (calls[name] // n) if per_call else None,
+                tuned=per_call is not None,
+            )
+        )
+    whole = sum(r.ms for r in rows) or 1.0
+    for r in rows:
+        r.share = r.ms / whole
+    rows.sort(key=lambda r: -r.ms)
+    return Profile(model.info.name, board.name, threads, n, total, rows)
+
+
+def _kernel_names(fused: Any) -> list[str]:
+    """Names a kernel of the fused module may have in the built library."""
+    from ..tvm_api import tirx
+
+    names = [gv.name_hint for gv, f in fused.functions.items() if isinstance(f, tirx.PrimFunc)]
+    return names + [n + PREPACKED for n in names]
+
+
+def _estimate_s(fused: Any, kernel: str, records: RecordStore | None) -> float | None:
+    """The best measured latency of the task a kernel belongs to (None: not tuned)."""
+    import tvm
+
+    if records is None:
+        return None
+    func = fused[kernel.removesuffix(PREPACKED)]
+    return records.best_latency_s(tvm.IRModule({"main": func.with_attr("global_symbol", "main")}))

@@ -1,0 +1,55 @@
+"""`edgetune profile`: every kernel of the built model timed inside it, next to its estimate."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edgetune.board import load_board
+from edgetune.frontend import find_model, load_model
+from edgetune.tasks import for_model
+from edgetune.tvm_api import tirx
+
+# Kernel times summed over a run against the uninstrumented whole-model median: the VM's own
+# work makes the sum smaller, the instrument's two callbacks per call make each kernel a little
+# longer (microseconds, which matter on these tiny models). The sum must explain the total.
+MARGIN = (0.4, 1.5)
+
+
+@pytest.mark.parametrize("name", ["tiny_fp32", "tiny_int8"])
+def test_profile_has_a_row_per_kernel_that_add_up_to_the_total(cli, tmp_path, name):
+    recs = tmp_path / "recs"
+    assert cli("tune", name, "--trials", 8, "--records", recs, "--search", "ms").code == 0
+    result = cli("profile", name, "--records", recs, "--runs", 30, "--json")
+    assert result.code == 0, result.err
+    prof = json.loads(result.out)
+
+    fused = for_model(load_model(find_model(name)), load_board("host")).fused
+    kernels = {gv.name_hint for gv, f in fused.functions.items() if isinstance(f, tirx.PrimFunc)}
+    rows = {r["kernel"].removesuffix("_prepacked"): r for r in prof["kernels"]}
+    assert set(rows) == kernels  # every kernel the model calls, and nothing else
+    assert all(r["calls"] >= 1 and r["ms"] > 0 for r in rows.values())
+    assert abs(sum(r["share"] for r in rows.values()) - 1) < 1e-6
+    lo, hi = MARGIN
+    assert lo * prof["total_ms"] <= prof["kernels_ms"] <= hi * prof["total_ms"]
+    tuned = [r for r in rows.values() if r["tuned"]]
+    assert tuned and all(r["estimate_ms"] > 0 for r in tuned)
+    assert all(r["estimate_ms"] is None for r in rows.values() if not r["tuned"])
+    assert prof["estimates_ms"] == pytest.approx(sum(r["estimate_ms"] for r in tuned))
+    assert prof["verdict"].startswith(f"{prof['total_ms']:.3f} ms per inference")
+
+    table = cli("profile", name, "--records", recs, "--runs", 5, "--top", 2)
+    assert table.code == 0
+    lines = table.out.splitlines()
+    assert lines[0].split() == ["kernel", "calls", "ms", "share", "estimate_ms", "x_estimate"]
+    assert f"... {len(kernels) - 2} more kernels (--top)" in lines
+    assert "ms per inference" in lines[-1] and "outside kernels" in lines[-1]
+
+
+def test_profile_on_a_remote_board_is_one_clear_line(cli):
+    result = cli("profile", "tiny_fp32", "--board", "rpi3")
+    assert result.code == 2
+    assert result.err.strip().splitlines()[-1].startswith(
+        "edgetune: error: profile times kernels in the Relax VM here: use --board host"
+    )
