@@ -78,6 +78,29 @@ def test_cross_compiled_tiny_model_matches_litert(a53, tmp_path, capsys):
     np.testing.assert_allclose(np.load(tmp_path / "z.npy"), ref, rtol=1e-4, atol=1e-4)
 
 
+def test_prepacked_tuned_model_matches_litert_on_the_emulated_board(a53, tmp_path, capsys):
+    """Tuned on the emulated A53 (layout-rewritten candidates), built with the weights packed
+    for the A53 kernels, run there: equal to LiteRT."""
+    from edgetune.oracle.litert import LiteRTModel
+    from edgetune.records import TUNING_RECORDS
+
+    model_path = shipped_model("tiny_fp32.tflite")
+    recs, so = tmp_path / "recs", tmp_path / "tiny_a53_tuned.so"
+    tune = ["tune", str(model_path), "--board", "qemu-a53", "--trials", "6", "--records",
+            str(recs), "--search", "ms", "--per-round", "2"]  # fmt: skip
+    assert main(tune) == 0
+    assert '"TransformLayout"' in (recs / TUNING_RECORDS).read_text()
+    build = ["build", str(model_path), "--board", "qemu-a53", "--records", str(recs), "-o", str(so)]
+    assert main(build) == 0
+    (x,) = random_inputs(load_model(model_path).info, seed=9)
+    np.save(tmp_path / "x.npy", x)
+    code = main(["run", str(so), "--board", "qemu-a53", "--input", str(tmp_path / "x.npy"),
+                 "--output", str(tmp_path / "y.npy"), "--repeat", "1"])  # fmt: skip
+    assert code == 0
+    (ref,) = LiteRTModel(model_path, threads=1)([x])
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), ref, rtol=1e-4, atol=1e-4)
+
+
 def test_tunes_a_small_task_on_the_emulated_board(a53, tmp_path):
     from tvm.s_tir import meta_schedule as ms
 

@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from ..errors import BoardError
 from ..paths import board_dirs
+from .schema import check_board, read_toml
 from .toolchain import Toolchain, load_toolchain
 
 
@@ -172,16 +171,13 @@ def load_board(name_or_path: str) -> Board:
                 f"unknown board '{name_or_path}' (known boards: {', '.join(sorted(files))})"
             )
         path = files[name_or_path]
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as err:
-        raise BoardError(f"board file {path}: invalid TOML: {err}") from None
-    return board_from_dict(data, path)
+    return board_from_dict(read_toml(path, "board"), path)
 
 
 def board_from_dict(data: dict[str, Any], path: Path | None = None) -> Board:
-    """Build a Board from the parsed TOML, checking the required keys."""
-    where = str(path) if path else "board"
+    """Build a Board from the parsed TOML, every key checked (`schema.BOARD`)."""
+    where = f"board file {path}" if path else "board"
+    check_board(data, where)
     try:
         target_spec = dict(data["target"])
         hw = dict(data.get("hardware", {}))
@@ -194,11 +190,6 @@ def board_from_dict(data: dict[str, Any], path: Path | None = None) -> Board:
             key=conn.pop("key", ""),
             extra=conn,
         )
-        if connection.kind not in ("local", "rpc", "ssh", "opencl"):
-            raise BoardError(
-                f"{where}: connection.kind must be local, rpc, ssh or opencl, "
-                f"got '{connection.kind}'"
-            )
         return Board(
             name=data.get("name", path.stem if path else "board"),
             description=data.get("description", ""),

@@ -9,10 +9,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import tomllib
-
 from ..errors import BoardError
 from ..paths import toolchain_dirs
+from .schema import check_toolchain, read_toml
 
 
 @dataclass(frozen=True)
@@ -74,8 +73,10 @@ def _link_problem(cc: str, options: tuple[str, ...]) -> str:
     if res.returncode == 0:
         return ""
     lines = [ln.strip() for ln in (res.stderr or res.stdout).splitlines() if ln.strip()]
-    first = next((ln for ln in lines if "cannot find" in ln or "error" in ln), lines[0] if lines
-                 else f"exit code {res.returncode}")
+    first = next(
+        (ln for ln in lines if "cannot find" in ln or "error" in ln),
+        lines[0] if lines else f"exit code {res.returncode}",
+    )
     return first
 
 
@@ -84,7 +85,8 @@ def load_toolchain(name: str) -> Toolchain:
     for d in toolchain_dirs():
         path = d / f"{name}.toml"
         if path.is_file():
-            data = tomllib.loads(path.read_text())
+            data = read_toml(path, "toolchain")
+            check_toolchain(data, f"toolchain file {path}")
             return Toolchain(
                 name=data.get("name", name),
                 cc=data["cc"],

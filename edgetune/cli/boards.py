@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from ..board import known_boards, load_board
+from ..errors import BoardError
 from .args import add_json_arg
-from .output import report, table
+from .output import report, status, table
 
 COLUMNS = ["name", "target", "cores", "rule_set", "toolchain", "connection"]
 
@@ -21,6 +22,13 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    rows = [load_board(name).summary() for name in known_boards()]
+    rows, broken = [], []
+    for name in known_boards():
+        try:
+            rows.append(load_board(name).summary())
+        except BoardError as err:  # one broken file must not hide the others
+            broken.append(str(err))
     report(args, rows, table(rows, COLUMNS))
-    return 0
+    for message in broken:
+        status(f"edgetune: error: {message}")
+    return 2 if broken else 0

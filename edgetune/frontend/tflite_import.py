@@ -35,9 +35,14 @@ def read_tflite(path: str | Path) -> tuple[Any, ModelInfo]:
     import tflite
 
     path = Path(path)
+    if path.is_dir():
+        raise ModelError(f"{path}: is a directory, not a .tflite file")
     if not path.is_file():
         raise ModelError(f"model file not found: {path}")
-    buf = path.read_bytes()
+    try:
+        buf = path.read_bytes()
+    except OSError as err:
+        raise ModelError(f"{path}: cannot read it ({err.strerror})") from None
     if len(buf) < 8 or buf[4:8] != b"TFL3":
         raise ModelError(f"{path}: not a TFLite model (no 'TFL3' flatbuffer identifier)")
     try:
@@ -155,6 +160,12 @@ def load_model(path: str | Path, integer_kernels: bool = True) -> Model:
         mod = tflite_frontend.from_tflite(tfl)
     except tvm.error.OpNotImplemented as err:
         raise ModelError(f"{path}: {str(err).strip().splitlines()[0]}") from None
+    except Exception as err:  # noqa: BLE001 - a damaged graph the importer chokes on
+        first = (str(err).strip().splitlines() or [""])[0][:200]
+        raise ModelError(
+            f"{path}: TVM's TFLite importer failed ({type(err).__name__}: {first}); the file "
+            "may be damaged"
+        ) from None
     mod, _ = relax.frontend.detach_params(mod)
     integer_ops: dict[str, int] = {}
     if info.quantized and integer_kernels:

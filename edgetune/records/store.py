@@ -8,6 +8,7 @@ is measured, so an interrupted run keeps everything it measured. A partially wri
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import RecordsError
 from ..tasks import MODULE_EQUALITY
 from .layout import COST_MODELS, FAILED_RUN_SECS, MANIFEST, TUNING_RECORDS, WORKLOADS
+from .lock import LOCK, is_locked_by_other, lock_for_writing
 from .manifest import check_owner, read_manifest, write_manifest
 
 if TYPE_CHECKING:
@@ -51,7 +53,7 @@ class RecordStore:
         data = read_manifest(self.path)
         if data is not None:
             check_owner(self.path, data, self.model, self.board)
-        elif self.path.is_dir() and any(self.path.iterdir()):
+        elif self.path.is_dir() and any(p.name != LOCK for p in self.path.iterdir()):
             raise RecordsError(
                 f"{self.path} is not an edgetune records folder (no {MANIFEST}) and is not "
                 "empty: use a new or empty folder"
@@ -59,8 +61,16 @@ class RecordStore:
         elif not create:
             raise RecordsError(f"no records in {self.path} (run `edgetune tune` first)")
         else:
-            self.path.mkdir(parents=True, exist_ok=True)
-            write_manifest(self.path, self.model, self.board)
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise RecordsError(f"cannot create records folder {self.path}: {err}") from None
+        if create:  # a writer: one per folder, and it alone repairs
+            lock_for_writing(self.path)
+            if data is None:
+                write_manifest(self.path, self.model, self.board)
+        elif is_locked_by_other(self.path):
+            return  # a tune is appending: a half-written last line is its, not damage
         for name in (WORKLOADS, TUNING_RECORDS):
             _repair_tail(self.path / name)
 
@@ -77,12 +87,19 @@ class RecordStore:
 
             if _mentions(self.path / TUNING_RECORDS, b"meta_schedule.auto_tensorize"):
                 register_intrinsics()
-            self._db = ms.database.JSONDatabase(
-                path_workload=str(self.path / WORKLOADS),
-                path_tuning_record=str(self.path / TUNING_RECORDS),
-                allow_missing=True,
-                module_equality=MODULE_EQUALITY,
-            )
+            try:
+                self._db = ms.database.JSONDatabase(
+                    path_workload=str(self.path / WORKLOADS),
+                    path_tuning_record=str(self.path / TUNING_RECORDS),
+                    allow_missing=True,
+                    module_equality=MODULE_EQUALITY,
+                )
+            except Exception as err:  # noqa: BLE001 - MetaSchedule's reader, any damage
+                first = (str(err).strip().splitlines() or [""])[0][:160]
+                raise RecordsError(
+                    f"records folder {self.path}: MetaSchedule cannot read its database "
+                    f"({first}); the files are damaged: use another --records folder"
+                ) from None
         return self._db
 
     def summary(self) -> RecordSummary:
@@ -124,16 +141,29 @@ def database_of(store: RecordStore | None) -> Any:
 
 
 def _repair_tail(path: Path) -> None:
-    """Move lines that are not JSON (a write cut short by a kill) aside to PATH.damaged."""
+    """Move lines that are not JSON (a write cut short by a kill) aside to PATH.damaged, and
+    say so on stderr."""
     if not path.is_file():
         return
     lines = [ln for ln in path.read_bytes().splitlines() if ln.strip()]
     damaged = [ln for ln in lines if not _is_json(ln)]
     if not damaged:
         return
-    with open(path.with_suffix(path.suffix + ".damaged"), "ab") as f:
-        f.write(b"\n".join(damaged) + b"\n")
-    path.write_bytes(b"".join(ln + b"\n" for ln in lines if _is_json(ln)))
+    aside = path.with_suffix(path.suffix + ".damaged")
+    try:
+        with open(aside, "ab") as f:
+            f.write(b"\n".join(damaged) + b"\n")
+        path.write_bytes(b"".join(ln + b"\n" for ln in lines if _is_json(ln)))
+    except OSError as err:
+        raise RecordsError(
+            f"{path}: {len(damaged)} damaged line(s) (a write cut short), and the folder cannot "
+            f"be repaired ({err.strerror}): copy it somewhere writable"
+        ) from None
+    print(
+        f"edgetune: {path.name}: moved {len(damaged)} damaged line(s) (a write cut short) to "
+        f"{aside}",
+        file=sys.stderr,
+    )
 
 
 def _is_json(line: bytes) -> bool:

@@ -8,9 +8,11 @@ quantization, board). Layout at the end of the file: JSON bytes, 8-byte little-e
 
 from __future__ import annotations
 
+import hashlib
 import json
+import platform
 import struct
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ class ArtifactMeta:
     total_tasks: int
     edgetune_version: str
     integer_kernels: bool = False
+    library_sha256: str = ""  # of the library bytes before the trailer: damage is caught
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -43,21 +46,49 @@ class ArtifactMeta:
 
 
 def write_artifact_meta(path: str | Path, meta: ArtifactMeta) -> None:
+    """Append the metadata trailer, with the checksum of the library it describes."""
+    meta = replace(meta, library_sha256=hashlib.sha256(Path(path).read_bytes()).hexdigest())
     payload = json.dumps(meta.to_json(), sort_keys=True).encode()
     with open(path, "ab") as f:
         f.write(payload + struct.pack("<Q", len(payload)) + MAGIC)
 
 
 def read_artifact_meta(path: str | Path, board: str | None = None) -> ArtifactMeta:
-    """Metadata of an artifact built by `edgetune build`; InputError for anything else, and
-    BoardError if `board` is given and the artifact was built for another board."""
-    meta = _read(Path(path))
-    if board is not None and meta.board != board:
+    """Metadata of an artifact built by `edgetune build`; InputError for anything else.
+
+    With `board`, the artifact is also checked before anyone loads it: built for that board
+    (BoardError otherwise), an ELF shared library for the board's architecture, and its bytes
+    unchanged since the build (a damaged library would crash the loader).
+    """
+    path = Path(path)
+    meta, library_size = _read(path)
+    if board is None:
+        return meta
+    if meta.board != board:
         raise BoardError(f"{path} was built for board '{meta.board}', not '{board}'")
+    _check_library(path, meta, library_size)
     return meta
 
 
-def _read(path: Path) -> ArtifactMeta:
+ELF_MACHINES = {"x86_64": 62, "aarch64": 183, "arm": 40, "riscv64": 243}
+
+
+def _check_library(path: Path, meta: ArtifactMeta, size: int) -> None:
+    data = path.read_bytes()[:size]
+    if data[:4] != b"\x7fELF" or len(data) < 20:
+        raise InputError(f"{path}: damaged library (no ELF header)")
+    arch = next((a for a in ELF_MACHINES if a in meta.target), platform.machine())
+    machine = int.from_bytes(data[18:20], "little")
+    if arch in ELF_MACHINES and machine != ELF_MACHINES[arch]:
+        raise InputError(f"{path}: damaged library (ELF machine {machine}, expected {arch})")
+    if meta.library_sha256 and hashlib.sha256(data).hexdigest() != meta.library_sha256:
+        raise InputError(f"{path}: damaged library (contents changed since it was built)")
+
+
+def _read(path: Path) -> tuple[ArtifactMeta, int]:
+    """The metadata and the size of the library before the trailer."""
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a library built by `edgetune build`")
     if not path.is_file():
         raise InputError(f"artifact not found: {path}")
     with open(path, "rb") as f:
@@ -73,4 +104,8 @@ def _read(path: Path) -> ArtifactMeta:
                 f"{path}: not an edgetune artifact (no metadata; build it with `edgetune build`)"
             )
         f.seek(size - 16 - length)
-        return ArtifactMeta.from_json(json.loads(f.read(length)))
+        try:
+            meta = ArtifactMeta.from_json(json.loads(f.read(length)))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise InputError(f"{path}: damaged edgetune metadata (rebuild it)") from None
+    return meta, size - 16 - length

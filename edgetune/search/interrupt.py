@@ -57,6 +57,7 @@ def sigint_spares_workers() -> Iterator[None]:
         )
 
     previous_handler = signal.signal(signal.SIGINT, on_sigint)
+    previous_term = signal.signal(signal.SIGTERM, on_sigint)  # `kill`: the same clean stop
     previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
@@ -67,6 +68,7 @@ def sigint_spares_workers() -> Iterator[None]:
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
         signal.signal(signal.SIGINT, previous_handler)
+        signal.signal(signal.SIGTERM, previous_term)
     if _requested.is_set():  # Ctrl-C after the last batch
         raise KeyboardInterrupt
 

@@ -33,8 +33,7 @@ class SSHDriver:
         spec = self.spec
         client = paramiko.SSHClient()
         known = Path(spec.known_hosts)
-        if known.is_file():
-            client.load_host_keys(str(known))
+        revoked = _load_known_hosts(client, known) if known.is_file() else set()
         if self.accept_new:
             known.parent.mkdir(parents=True, exist_ok=True)
             known.touch(exist_ok=True)
@@ -74,6 +73,10 @@ class SSHDriver:
             raise self._fail(f"unreachable ({'; '.join(causes)})") from None
         except OSError as err:
             raise self._fail(f"unreachable ({err.strerror or err})") from None
+        server_key = client.get_transport().get_remote_server_key().get_base64()
+        if server_key in revoked:
+            client.close()
+            raise self._fail(f"host key is marked @revoked in {spec.known_hosts}; refusing")
         if self.accept_new:
             client.save_host_keys(str(known))
         self._client = client
@@ -149,3 +152,31 @@ class SSHDriver:
     def group_alive(self, pgid: int) -> bool:
         code, _, _ = self.run_shell(f"kill -0 -- -{int(pgid)} 2>/dev/null", check=False)
         return code == 0
+
+
+def _load_known_hosts(client: paramiko.SSHClient, path: Path) -> set[str]:
+    """Load a known_hosts file as OpenSSH reads it, with what paramiko lacks: `@cert-authority`
+    lines (host certificates: not supported here, so they trust nothing) are skipped and
+    `@revoked` keys are returned, to be refused. A line paramiko cannot parse is skipped."""
+    keys, revoked = client.get_host_keys(), set()
+    for line in path.read_text(errors="replace").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or line.startswith("@cert-authority"):
+            continue
+        marker = line.startswith("@revoked")
+        entry = _entry(line.split(None, 1)[1] if marker else line)
+        if entry is None:
+            continue
+        if marker:
+            revoked.add(entry.key.get_base64())
+        else:
+            for host in entry.hostnames:
+                keys.add(host, entry.key.get_name(), entry.key)
+    return revoked
+
+
+def _entry(line: str):
+    try:
+        return paramiko.hostkeys.HostKeyEntry.from_line(line)
+    except (paramiko.hostkeys.InvalidHostKey, ValueError, IndexError):
+        return None

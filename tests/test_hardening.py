@@ -1,0 +1,100 @@
+"""Interruptions and concurrent use: one writer per records folder, SIGTERM like Ctrl-C, a
+stale lock taken over, broken board files reported without hiding the others."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import paramiko
+
+from edgetune.paths import REPO_DIR
+
+ENV = {**os.environ, "PYTHONPATH": str(REPO_DIR)}
+
+
+def _tune(recs, trials: int, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "edgetune", "tune", "tiny_fp32", "--trials", str(trials),
+            "--records", str(recs), "--search", "ms", *extra]  # fmt: skip
+
+
+def _wait_for_records(recs, n: int, proc, limit_s: float = 300) -> None:
+    path = recs / "database_tuning_record.json"
+    deadline = time.time() + limit_s
+    while time.time() < deadline and proc.poll() is None:
+        if path.is_file() and len(path.read_text().splitlines()) >= n:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"no {n} records within {limit_s} s: {proc.stderr.read().decode()}")
+
+
+def test_second_writer_is_refused_and_a_killed_writers_lock_is_taken_over(tmp_path):
+    recs = tmp_path / "recs"
+    first = subprocess.Popen(_tune(recs, 400), env=ENV, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
+    try:
+        _wait_for_records(recs, 1, first)
+        second = subprocess.run(_tune(recs, 400), env=ENV, capture_output=True, text=True)
+        assert second.returncode == 2
+        line = second.stderr.strip().splitlines()[-1]
+        assert line.startswith(f"edgetune: error: records folder {recs.resolve()} is being "
+                               f"written by pid {first.pid}")  # fmt: skip
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)  # no clean-up: the lock file stays behind
+        first.wait()
+    assert (recs / "edgetune.lock").is_file()
+    kept = len((recs / "database_tuning_record.json").read_text().splitlines())
+    third = subprocess.run(_tune(recs, kept + 4, "--json"), env=ENV, capture_output=True)
+    assert third.returncode == 0, third.stderr.decode()
+    assert json.loads(third.stdout)["records_total"] >= kept + 4
+
+
+def test_sigterm_during_tune_stops_cleanly_and_keeps_the_records(tmp_path):
+    recs = tmp_path / "recs"
+    proc = subprocess.Popen(_tune(recs, 400), env=ENV, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
+    _wait_for_records(recs, 4, proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 130, err.decode()
+    assert b"Traceback" not in err
+    assert b"measured trials are kept in" in err and b"run the same command again" in err
+    lines = (recs / "database_tuning_record.json").read_text().splitlines()
+    assert len(lines) >= 4 and all(json.loads(ln) for ln in lines)
+
+
+def test_one_broken_board_file_does_not_hide_the_others(cli, tmp_path, monkeypatch):
+    (tmp_path / "broken.toml").write_text('name = "broken"\n[target]\nkind = "llvm"\n'
+                                          '[hardware]\ncores = "four"\n')  # fmt: skip
+    monkeypatch.setenv("EDGETUNE_BOARDS", str(tmp_path))
+    result = cli("boards", "--json")
+    assert result.code == 2
+    assert {b["name"] for b in json.loads(result.out)} >= {"host", "rpi3", "qemu-a53"}
+    assert result.err.strip() == (
+        f"edgetune: error: board file {tmp_path / 'broken.toml'}: 'hardware.cores' must be an "
+        "integer or \"auto\", got 'four' (str)"
+    )
+
+
+def test_known_hosts_with_certificate_authority_and_revoked_lines(tmp_path):
+    from edgetune.farm.drivers.ssh import _load_known_hosts
+
+    ok = "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+    bad = "AAAAC3NzaC1lZDI1NTE5AAAAIHn0eRpq1yw0bi6cUN3Yh8J8p4zv2M5ej7Q8h1mYHQ7A"
+    (tmp_path / "known_hosts").write_text(
+        f"@cert-authority *.example.com ssh-ed25519 {ok}\n"
+        f"@revoked board.example.com ssh-ed25519 {bad}\n"
+        f"board.example.com ssh-ed25519 {ok}\n"
+        "# a comment\n"
+        "garbage line\n"
+    )
+    client = paramiko.SSHClient()
+    revoked = _load_known_hosts(client, tmp_path / "known_hosts")
+    assert revoked == {bad}
+    keys = client.get_host_keys()
+    assert list(keys.keys()) == ["board.example.com"]
+    assert keys["board.example.com"]["ssh-ed25519"].get_base64() == ok
