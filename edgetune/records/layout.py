@@ -4,7 +4,8 @@
 - `database_workload.json`, `database_tuning_record.json`: MetaSchedule's JSONDatabase, one
   measured candidate per line, appended as soon as its batch is measured;
 - `cost_models/<family>.tar`: the family search's per-family cost-model state;
-- `logs/`: MetaSchedule's logs, one file per task plus the task scheduler's.
+- `logs/`: MetaSchedule's logs, one file per task plus the task scheduler's;
+- `edgetune.lock`: held (flock) by the one process writing the folder (`lock.py`).
 """
 
 from __future__ import annotations
