@@ -163,6 +163,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=50, help="timed calls per process")
     p.add_argument("--rounds", type=int, default=5, help="processes per engine (rotating order)")
     p.add_argument("--models", default="fp32,int8", help="comma-separated: fp32,int8")
+    p.add_argument("--board", default="host", help="host board file or name (default host)")
     p.add_argument("--json", default="bench_host.json", help="where to write the results")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -172,7 +173,7 @@ def main() -> None:
 
     from edgetune.board import load_board
 
-    board = load_board("host")
+    board = load_board(args.board)
     with tempfile.TemporaryDirectory(prefix="bench-host-") as tmp:
         work = Path(tmp)
         rows = [row for kind in args.models.split(",") for row in prepare(kind, args, board, work)]

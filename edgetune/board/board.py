@@ -34,16 +34,22 @@ class MeasureSettings:
     min_repeat_ms: int = 50
     build_workers: int | None = None  # None: one per host core
     timing_note: str = ""  # printed with every timing of this board (emulated, PoCL, ...)
+    cache_flush: bool = False  # flush the candidate's inputs and weights from the CPU caches
 
     def evaluator(self):
-        """MetaSchedule's EvaluatorConfig for these settings."""
+        """MetaSchedule's EvaluatorConfig for these settings.
+
+        With `cache_flush`, every timed run starts with the weights out of the caches, as a
+        kernel meets them inside the model (after the other kernels); use it with number = 1
+        and min_repeat_ms = 0, or the runs after the first are warm again.
+        """
         from ..tvm_api import ms
 
         return ms.runner.EvaluatorConfig(
             number=self.number,
             repeat=self.repeat,
             min_repeat_ms=self.min_repeat_ms,
-            enable_cpu_cache_flush=False,
+            enable_cpu_cache_flush=self.cache_flush,
         )
 
 

@@ -49,6 +49,7 @@ BOARD: dict[str, Any] = {
         "min_repeat_ms": INT,
         "build_workers": INT,
         "timing_note": TEXT,
+        "cache_flush": (bool,),
     },  # fmt: skip
 }
 REQUIRED_BOARD = ("target",)
