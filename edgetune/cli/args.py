@@ -56,3 +56,13 @@ def board_from_args(args: argparse.Namespace) -> Board:
     if overrides:
         board = dataclasses.replace(board, measure=dataclasses.replace(board.measure, **overrides))
     return board
+
+
+def model_and_records(args: argparse.Namespace, board: Board):
+    """The model argument, loaded, and its --records folder opened for reading (or None)."""
+    from ..frontend import find_model, load_model
+    from ..records import RecordStore
+
+    model = load_model(find_model(args.model))
+    records = args.records and RecordStore(args.records, model.info, board, create=False)
+    return model, records or None

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from ..compile import build_library
-from ..frontend import find_model, load_model
-from ..records import RecordStore
-from .args import add_board_arg, add_model_arg, board_from_args
+from .args import add_board_arg, add_model_arg, board_from_args, model_and_records
 from .output import status
 
 
@@ -28,8 +26,7 @@ def register(sub) -> None:
 def run(args) -> int:
     board = board_from_args(args)
     board.check_toolchain()  # before the model is read: a missing compiler is the first line
-    model = load_model(find_model(args.model))
-    store = RecordStore(args.records, model.info, board, create=False) if args.records else None
+    model, store = model_and_records(args, board)
     status(f"building {model.info.name} for {board.name} ...")
     lib = build_library(model, board, store, args.output)
     for note in lib.notes:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from ..frontend import find_model, load_model
 from ..oracle import compare_with_litert, comparison_lines
-from ..records import RecordStore
-from .args import add_board_arg, add_json_arg, add_model_arg, board_from_args
+from .args import add_board_arg, add_json_arg, add_model_arg, board_from_args, model_and_records
 from .output import report, status
 
 
@@ -30,8 +28,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     board = board_from_args(args)
-    model = load_model(find_model(args.model))
-    store = RecordStore(args.records, model.info, board, create=False) if args.records else None
+    model, store = model_and_records(args, board)
     status(f"building {model.info.name} and loading LiteRT ...")
     threads = args.threads or board.hardware.cores
     result = compare_with_litert(model, board, store, args.input, args.repeat, threads)

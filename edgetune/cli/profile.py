@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from ..frontend import find_model, load_model
-from ..records import RecordStore
-from .args import add_board_arg, add_json_arg, add_model_arg, board_from_args
+from .args import add_board_arg, add_json_arg, add_model_arg, board_from_args, model_and_records
 from .output import report, status, table
 
 COLUMNS = ["kernel", "calls", "ms", "share", "estimate_ms", "x_estimate"]
@@ -35,8 +33,7 @@ def run(args) -> int:
     from ..profile import profile_model
 
     board = board_from_args(args)
-    model = load_model(find_model(args.model))
-    store = RecordStore(args.records, model.info, board, create=False) if args.records else None
+    model, store = model_and_records(args, board)
     status(f"building and profiling {model.info.name} on {board.name} ...")
     prof = profile_model(model, board, store, args.input, args.runs, args.threads)
     rows = [

@@ -64,7 +64,7 @@ def compile_with_records(model_tasks: ModelTasks, database: Any) -> Any:
     import tvm
     from tvm import relax
 
-    from ..tvm_api import dlight
+    from ..rules.fallback import apply_gpu_fallback
 
     target = model_tasks.target
     dataflow_lower = [  # Relax's for every target (0.27 does not export the CPU list)
@@ -82,13 +82,7 @@ def compile_with_records(model_tasks: ModelTasks, database: Any) -> Any:
         mod = relax.transform.FoldConstant()(mod)
         mod = relax.transform.DeadCodeElimination()(mod)
         if gpu:
-            mod = dlight.ApplyDefaultSchedule(
-                dlight.gpu.Matmul(),
-                dlight.gpu.GEMV(),
-                dlight.gpu.Reduction(),
-                dlight.gpu.GeneralReduction(),
-                dlight.gpu.Fallback(),
-            )(mod)
+            mod = apply_gpu_fallback(mod)
         return tvm.transform.Sequential([*dataflow_lower, *relax.pipeline.finalize_passes(target)])(
             mod
         )

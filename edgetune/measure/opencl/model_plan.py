@@ -78,17 +78,12 @@ def build_plan(model_tasks: ModelTasks, database: Any) -> ModelPlan:
     import tvm
     from tvm import relax
 
-    from ...tvm_api import dlight, tirx
+    from ...rules.fallback import apply_gpu_fallback
+    from ...tvm_api import tirx
 
     with model_tasks.target, database, tvm.transform.PassContext(opt_level=3):
         mod = relax.transform.MetaScheduleApplyDatabase(enable_warning=False)(model_tasks.fused)
-        mod = dlight.ApplyDefaultSchedule(
-            dlight.gpu.Matmul(),
-            dlight.gpu.GEMV(),
-            dlight.gpu.Reduction(),
-            dlight.gpu.GeneralReduction(),
-            dlight.gpu.Fallback(),
-        )(mod)
+        mod = apply_gpu_fallback(mod)
     programs = {}
     for gv, func in mod.functions.items():
         if isinstance(func, tirx.PrimFunc):
