@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..compile import build_model
 from ..errors import BoardError
-from ..runtime import load_inputs, time_calls
+from ..runtime import load_executable, load_inputs
 
 if TYPE_CHECKING:
     from ..board import Board
@@ -37,7 +37,10 @@ class KernelRow:
     ms: float  # median over runs of its summed time per inference
     share: float  # of the kernels' total
     estimate_ms: float | None  # tuned estimate x calls (None: no record)
-    tuned: bool
+
+    @property
+    def tuned(self) -> bool:
+        return self.estimate_ms is not None
 
     @property
     def excess_ms(self) -> float:
@@ -66,7 +69,7 @@ class Profile:
 
     @property
     def estimates_ms(self) -> float | None:
-        known = [k.estimate_ms for k in self.kernels if k.estimate_ms is not None]
+        known = [k.estimate_ms for k in self.kernels if k.tuned]
         return sum(known) if known else None
 
     def verdict(self) -> str:
@@ -77,7 +80,7 @@ class Profile:
             f"kernels {self.outside_ms:.3f} ms"
         ]
         if self.estimates_ms is not None:
-            tuned = [k for k in self.kernels if k.estimate_ms is not None]
+            tuned = [k for k in self.kernels if k.tuned]
             parts.append(
                 f"tuned kernels {sum(k.ms for k in tuned):.3f} ms in the model vs "
                 f"{self.estimates_ms:.3f} ms estimated "
@@ -108,7 +111,7 @@ class Profile:
             "outside_ms": self.outside_ms,
             "estimates_ms": self.estimates_ms,
             "verdict": self.verdict(),
-            "kernels": [asdict(k) for k in self.kernels],
+            "kernels": [{**asdict(k), "tuned": k.tuned} for k in self.kernels],
         }
 
 
@@ -121,22 +124,16 @@ def profile_model(
     threads: int | None = None,
 ) -> Profile:
     """Build `model` with its records and profile it on the host board."""
-    import tvm
-    from tvm import relax
-
-    from ..runtime.local import set_thread_count
-
     if not board.is_host:
         raise BoardError(
             f"profile times kernels in the Relax VM here: use --board host, not {board.name} "
             "(remote boards: `edgetune run --board` gives the whole-model latency)"
         )
-    threads = threads or board.hardware.cores
+    threads, runs = threads or board.hardware.cores, max(runs, 1)
     built = build_model(model, board, records)
-    set_thread_count(threads)
-    vm = relax.VirtualMachine(built.exe, tvm.cpu())
-    inputs = [tvm.runtime.tensor(x) for x in load_inputs(model.info, input_paths)]
-    total = time_calls(lambda: vm["main"](*inputs), max(runs, 1)).median_ms
+    loaded = load_executable(built.exe, threads)
+    inputs = load_inputs(model.info, input_paths)
+    total = loaded.bench(inputs, runs).median_ms
 
     kernels = set(_kernel_names(built.model_tasks.fused))
     samples: dict[str, list[float]] = defaultdict(list)  # per run, per kernel: summed seconds
@@ -154,34 +151,32 @@ def profile_model(
         return 0  # VMInstrumentReturnKind.NO_OP
 
     this_run: dict[str, float] = {}
-    vm.set_instrument(instrument)
-    vm["main"](*inputs)  # warm-up
+    loaded.vm.set_instrument(instrument)
+    loaded(inputs)  # warm-up
     calls.clear()
-    for _ in range(max(runs, 1)):
+    for _ in range(runs):
         this_run = {}
-        vm["main"](*inputs)
+        loaded(inputs)
         for name, secs in this_run.items():
             samples[name].append(secs)
-    n = max(runs, 1)
     rows = []
     for name, secs in samples.items():
-        ms = median(secs) * 1e3
+        per_run = calls[name] // runs
         per_call = _estimate_s(built.model_tasks.fused, name, records)
         rows.append(
             KernelRow(
                 kernel=name,
-                calls=calls[name] // n,
-                ms=ms,
+                calls=per_run,
+                ms=median(secs) * 1e3,
                 share=0.0,
-                estimate_ms=per_call * 1e3 * (calls[name] // n) if per_call else None,
-                tuned=per_call is not None,
+                estimate_ms=per_call * 1e3 * per_run if per_call else None,
             )
         )
     whole = sum(r.ms for r in rows) or 1.0
     for r in rows:
         r.share = r.ms / whole
     rows.sort(key=lambda r: -r.ms)
-    return Profile(model.info.name, board.name, threads, n, total, rows)
+    return Profile(model.info.name, board.name, threads, runs, total, rows)
 
 
 def _kernel_names(fused: Any) -> list[str]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import RecordsError
 from ..tasks import MODULE_EQUALITY
-from .layout import COST_MODELS, FAILED_RUN_SECS, MANIFEST, TUNING_RECORDS, WORKLOADS
+from .layout import FAILED_RUN_SECS, MANIFEST, TUNING_RECORDS, WORKLOADS
 from .lock import LOCK, is_locked_by_other, lock_for_writing
 from .manifest import check_owner, read_manifest, write_manifest
 
@@ -43,11 +43,6 @@ class RecordStore:
         self.board = board
         self._db: Any = None
         self._open(create)
-
-    @property
-    def cost_models(self) -> Path:
-        """Folder of the family search's cost-model state."""
-        return self.path / COST_MODELS
 
     def _open(self, create: bool) -> None:
         data = read_manifest(self.path)

@@ -69,8 +69,7 @@ def sigint_spares_workers() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
         signal.signal(signal.SIGINT, previous_handler)
         signal.signal(signal.SIGTERM, previous_term)
-    if _requested.is_set():  # Ctrl-C after the last batch
-        raise KeyboardInterrupt
+    stop_if_interrupted()  # Ctrl-C after the last batch
 
 
 def stop_if_interrupted() -> None:

@@ -14,6 +14,7 @@ import logging
 import sys
 from pathlib import Path
 
+from ..records.layout import LOGS
 from ..tvm_api import LOCATIONS
 
 MS_LOGGER = LOCATIONS["ms"]  # MetaSchedule's loggers are named after its package
@@ -54,7 +55,7 @@ def task_loggers(work_dir: str | Path, task_names: list[str]) -> list[logging.Lo
     File names are MetaSchedule's own (`<logger name>.log`), so existing records folders keep
     appending to the same files.
     """
-    log_dir = Path(work_dir) / "logs"
+    log_dir = Path(work_dir) / LOGS
     log_dir.mkdir(parents=True, exist_ok=True)
     _own(
         logging.getLogger(MS_LOGGER),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,7 @@ from .skip_measured import SkipMeasured
 if TYPE_CHECKING:
     from ..board import Board
     from ..frontend import Model
-    from ..records import RecordStore
+    from ..records import RecordStore, RecordSummary
 
 SEARCHES = ("family", "ms")
 DEFAULT_SEARCH = "family"  # lower built latency in 3 of 3 seeds at 600 trials (docs/search.md)
@@ -40,8 +41,13 @@ class TuneResult:
     search: dict[str, Any]  # method and its settings (per_round, foresee, cost models restored)
     store: RecordStore
 
+    @cached_property
+    def after(self) -> RecordSummary:
+        """What the records folder holds after the run (read once)."""
+        return self.store.summary()
+
     def to_json(self) -> dict[str, Any]:
-        after = self.store.summary()
+        after = self.after
         return {
             "model": self.store.model.name,
             "board": self.store.board.name,
@@ -56,7 +62,7 @@ class TuneResult:
 
     def lines(self) -> list[str]:
         """The run for a terminal."""
-        p, after = self.progress, self.store.summary()
+        p, after = self.progress, self.after
         est = p.estimated_latency_s
         return [
             f"measured {p.trials} new trials ({p.failed_builds} failed builds, {p.failed_runs} "

@@ -56,15 +56,13 @@ def mark_layout_free(mod: Any) -> Any:
     for block in mod["main"].body.blocks:
         for b in block.bindings:
             v = b.value
-            if (
-                isinstance(v, constants)
-                or (isinstance(v, relax.Tuple) and all(_const(f, constant) for f in v.fields))
-                or (isinstance(v, (relax.TupleGetItem, relax.Var)) and _const(v, constant))
+            if _const(v, constants, constant) or (
+                isinstance(v, relax.Tuple) and all(_const(f, constants, constant) for f in v.fields)
             ):
                 constant.add(b.var)
             elif isinstance(v, relax.Call) and v.op.name == "relax.call_tir":
                 gv, args = v.args[0], v.args[1].fields
-                consts = tuple(i for i, a in enumerate(args) if _const(a, constant))
+                consts = tuple(i for i, a in enumerate(args) if _const(a, constants, constant))
                 positions.setdefault(gv, set()).add(consts)
     for gv, seen in positions.items():
         func = mod[gv]
@@ -82,11 +80,12 @@ def _constant_types() -> tuple[type, ...]:
     return tuple(getattr(ir_expr, n) for n in ("Constant", "GenericConst") if hasattr(ir_expr, n))
 
 
-def _const(expr: Any, constant: set[Any]) -> bool:
+def _const(expr: Any, constants: tuple[type, ...], constant: set[Any]) -> bool:
+    """Whether `expr` is a constant, a field of one, or a variable bound to one."""
     from tvm import relax
 
-    if isinstance(expr, _constant_types()):
+    if isinstance(expr, constants):
         return True
     if isinstance(expr, relax.TupleGetItem):
-        return _const(expr.tuple_value, constant)
+        return _const(expr.tuple_value, constants, constant)
     return expr in constant
