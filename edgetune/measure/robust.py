@@ -1,0 +1,54 @@
+"""Timing that a busy host cannot skew much: each candidate's repeats reduced to their fastest.
+
+Another process on the host (a build, a test run) slows some repeats of a candidate, never
+speeds one up. MetaSchedule ranks candidates (database, cost model) by the mean of the repeats
+a runner returns, so one burst of foreign work makes a good schedule look bad. The runner
+below keeps only the fastest quarter of each candidate's repeats (at least one): their mean is
+the estimate every later stage sees. Timing noise of a quiet host moves it little, bursts of
+contention during a minority of the repeats do not move it at all.
+"""
+
+from __future__ import annotations
+
+from tvm.ir.utils import derived_object
+
+from ..tvm_api import ms
+
+KEEP_FRACTION = 0.25
+
+
+def fastest(run_secs: list[float]) -> list[float]:
+    """The fastest quarter of the repeats (at least one), fastest first."""
+    secs = sorted(run_secs)
+    return secs[: max(1, int(len(secs) * KEEP_FRACTION))]
+
+
+@derived_object
+class FastestRepeatsFuture(ms.runner.PyRunnerFuture):
+    """A candidate's measurement, its repeats reduced to the fastest on completion."""
+
+    def __init__(self, inner) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def done(self) -> bool:
+        return self.inner.done()
+
+    def result(self) -> ms.runner.RunnerResult:
+        result = self.inner.result()
+        if result.error_msg or not result.run_secs:
+            return result
+        secs = fastest([float(s) for s in result.run_secs])
+        return ms.runner.RunnerResult(run_secs=secs, error_msg=None)
+
+
+@derived_object
+class FastestRepeatsRunner(ms.runner.PyRunner):
+    """Wraps a board's runner: same measurements, each reduced by `fastest`."""
+
+    def __init__(self, inner) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def run(self, runner_inputs) -> list[FastestRepeatsFuture]:
+        return [FastestRepeatsFuture(f) for f in self.inner.run(runner_inputs)]
