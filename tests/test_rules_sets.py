@@ -54,6 +54,9 @@ def test_cpu_sets_are_sized_from_the_board():
     assert "candidates=[0, 8, 32, 256]" in a53_trace
     assert "max_innermost_factor=64" in host_trace  # 16 fp32 lanes x 4
     assert "max_innermost_factor=32" in a53_trace  # 4 fp32 lanes x 8
+    # the conv's output channels (16 here) end in one full vector: 16 fp32 lanes, 4 on NEON
+    assert "factors=[1, 1, 1, 16]" in host_trace
+    assert "factors=[None, 4]" in a53_trace
 
 
 def test_default_opencl_space_stages_in_shared_memory_but_mali_does_not():
