@@ -1,5 +1,5 @@
 """`python -m edgetune` is the `edgetune` command."""
 
-from .cli.main import main
+from .cli.entry import main
 
 raise SystemExit(main())

@@ -11,6 +11,7 @@ import sys
 import time
 
 import paramiko
+import pytest
 
 from edgetune.paths import REPO_DIR
 
@@ -19,7 +20,7 @@ ENV = {**os.environ, "PYTHONPATH": str(REPO_DIR)}
 
 def _tune(recs, trials: int, *extra: str) -> list[str]:
     return [sys.executable, "-m", "edgetune", "tune", "tiny_fp32", "--trials", str(trials),
-            "--records", str(recs), "--search", "ms", *extra]  # fmt: skip
+            "--records", str(recs), "--search", "ms", "--per-round", "4", *extra]  # fmt: skip
 
 
 def _wait_for_records(recs, n: int, proc, limit_s: float = 300) -> None:
@@ -53,18 +54,54 @@ def test_second_writer_is_refused_and_a_killed_writers_lock_is_taken_over(tmp_pa
     assert json.loads(third.stdout)["records_total"] >= kept + 4
 
 
-def test_sigterm_during_tune_stops_cleanly_and_keeps_the_records(tmp_path):
+# Where an interrupt lands: seconds after start (importing TVM, loading the model, extracting
+# tasks, the first builds) or after the first records are written (measuring, writing the
+# database, updating the cost model); Ctrl-C (SIGINT) and SIGTERM alike.
+INTERRUPT_POINTS = [
+    (signal.SIGINT, "after", 0.5),
+    (signal.SIGINT, "after", 1.5),
+    (signal.SIGTERM, "after", 3.0),
+    (signal.SIGINT, "after", 5.0),
+    (signal.SIGINT, "after", 8.0),
+    (signal.SIGTERM, "after", 12.0),
+    (signal.SIGINT, "records", 1),
+    (signal.SIGTERM, "records", 1),
+    (signal.SIGINT, "records", 3),
+    (signal.SIGINT, "records", 6),
+]
+
+
+@pytest.mark.parametrize("sig,when,at", INTERRUPT_POINTS)
+def test_interrupt_at_any_point_ends_cleanly_and_keeps_the_records(tmp_path, sig, when, at):
     recs = tmp_path / "recs"
     proc = subprocess.Popen(_tune(recs, 400), env=ENV, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
-    _wait_for_records(recs, 4, proc)
-    proc.send_signal(signal.SIGTERM)
+    if when == "after":
+        time.sleep(at)
+    else:
+        _wait_for_records(recs, at, proc)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=180)
-    assert proc.returncode == 130, err.decode()
-    assert b"Traceback" not in err
-    assert b"measured trials are kept in" in err and b"run the same command again" in err
-    lines = (recs / "database_tuning_record.json").read_text().splitlines()
-    assert len(lines) >= 4 and all(json.loads(ln) for ln in lines)
+    text = err.decode()
+    assert proc.returncode == 130, text
+    assert "Traceback" not in text and "Segmentation" not in text
+    last = text.strip().splitlines()[-1]
+    assert last == "edgetune: interrupted" or "run the same command again" in last, text
+    records = recs / "database_tuning_record.json"
+    if when == "records":
+        assert "measured trials are kept in" in last
+    lines = records.read_text().splitlines() if records.is_file() else []
+    assert len(lines) >= (at if when == "records" else 0)
+    assert all(json.loads(ln) for ln in lines)
+    with pytest.raises(ProcessLookupError):  # no builder or runner worker left behind
+        _wait_gone(proc.pid)
+
+
+def _wait_gone(group: int, limit_s: float = 10) -> None:
+    deadline = time.time() + limit_s
+    while time.time() < deadline:
+        os.killpg(group, 0)  # ProcessLookupError once every process of the group has ended
+        time.sleep(0.2)
 
 
 def test_one_broken_board_file_does_not_hide_the_others(cli, tmp_path, monkeypatch):

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 
 from ..errors import EdgetuneError
 from . import boards, build, compare, demo, deploy, farm, profile, run, space, tasks, tune
@@ -41,13 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _terminate(signum, frame) -> None:
-    raise KeyboardInterrupt  # SIGTERM ends a command like Ctrl-C: cleanly, exit 130
-
-
 def main(argv: list[str] | None = None) -> int:
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _terminate)
+    """Run one command; `entry.main` (the `edgetune` executable) also guards the import."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -60,6 +53,3 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"edgetune: error: {err}", file=sys.stderr)
         return err.exit_code
-    except KeyboardInterrupt:
-        print("edgetune: interrupted", file=sys.stderr)
-        return 130

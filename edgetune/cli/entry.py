@@ -1,0 +1,56 @@
+"""The `edgetune` command's entry point: Ctrl-C and SIGTERM end it cleanly from the start.
+
+Importing the command line takes seconds (TVM loads); an interrupt during that time must end
+like one during the work itself (one line, exit 130), so the handlers are in place before the
+import and the import happens inside the same guard.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+
+INTERRUPTED = 130
+
+
+_interrupted = False
+
+
+def _interrupt(signum, frame) -> None:
+    """Ctrl-C, and SIGTERM like it: end cleanly, exit 130."""
+    global _interrupted
+    _interrupted = True
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _interrupt)
+        signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        from .main import main as run_command
+
+        code = run_command(argv)
+    except Exception:
+        if not _interrupted:
+            raise
+        # raised inside a Python function that TVM's C++ called (a legalization, a pass):
+        # TVM's FFI turns the KeyboardInterrupt into an error of its own on the way out
+        print("edgetune: interrupted", file=sys.stderr)
+        code = INTERRUPTED
+    except KeyboardInterrupt:
+        print("edgetune: interrupted", file=sys.stderr)
+        code = INTERRUPTED
+    if code == INTERRUPTED:
+        _quiet_teardown()
+    return code
+
+
+def _quiet_teardown() -> None:
+    """After an interrupt, TVM objects abandoned mid-work (e.g. a Relax BlockBuilder) log C++
+    warnings when they are freed at exit: the line already printed is what the user needs."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
