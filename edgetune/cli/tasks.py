@@ -35,10 +35,10 @@ def register(sub) -> None:
 
 def run(args) -> int:
     board = board_from_args(args)
+    library = library_from_args(args, board)
     model = load_model(find_model(args.model))
     model_tasks = for_model(model, board)
     rows = [{"#": i, **t.describe()} for i, t in enumerate(model_tasks)]
-    library = library_from_args(args, board)
     if library:
         for row, known in zip(rows, library.classify(model_tasks.tasks)):
             row["library"] = known

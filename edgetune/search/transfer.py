@@ -79,7 +79,7 @@ def retarget(records: list[Any], context: Any, limit: int = MAX_SEEDS) -> list[A
     out: list[Any] = []
     seen: set[str] = set()
     for record in records:
-        sch = s_tir.Schedule(context.mod, seed=len(out), error_render_level="none")
+        sch = s_tir.Schedule(context.mod, seed=len(out) + 1, error_render_level="none")
         try:
             record.trace.apply_to_schedule(sch, remove_postproc=True)
         except Exception:  # noqa: BLE001 - another op mix or layout: the trace does not apply
