@@ -123,6 +123,9 @@ def test_tasks_and_tune_show_known_similar_new(tiny, tmp_path, cli):
     assert "new      matmul" in res.err
     assert "1 known, 0 similar, 4 new tasks; 1 records reused" in res.out
     assert "library_reused" in (tmp_path / "r" / MANIFEST).read_text()
+    # build reads the library for what the records lack (here: no records at all)
+    res = cli("build", v2, "--library", lib, "-o", tmp_path / "m.so")
+    assert res.code == 0 and "1/5 tasks tuned" in res.out and (tmp_path / "m.so").is_file()
 
 
 def test_library_of_another_tvm_version_or_target_is_refused(tiny, tmp_path, cli):

@@ -13,7 +13,7 @@ from .library import (
     workload_hash,
 )
 from .manifest import warm_start_folder
-from .store import RecordStore, RecordSummary, database_of
+from .store import RecordStore, RecordSummary, best_latency_in, database_of
 
 __all__ = [
     "FAILED_RUN_SECS",
@@ -27,6 +27,7 @@ __all__ = [
     "LibraryRecords",
     "RecordStore",
     "RecordSummary",
+    "best_latency_in",
     "cost_model_path",
     "database_of",
     "open_library",

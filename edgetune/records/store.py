@@ -99,15 +99,19 @@ class RecordStore:
 
     def best_latency_s(self, mod: Any) -> float | None:
         """Best measured mean latency (seconds) of a task's module, None if never measured."""
-        db = self.database()
-        if not db.has_workload(mod):
-            return None
-        recs = db.get_top_k(db.commit_workload(mod), 1)
-        if not recs or not recs[0].run_secs:
-            return None
-        secs = [float(s) for s in recs[0].run_secs]
-        mean = sum(secs) / len(secs)
-        return mean if mean < FAILED_RUN_SECS else None
+        return best_latency_in(self.database(), mod)
+
+
+def best_latency_in(db: Any, mod: Any) -> float | None:
+    """Best measured mean latency (seconds) of a task's module in a MetaSchedule database."""
+    if not db.has_workload(mod):
+        return None
+    recs = db.get_top_k(db.commit_workload(mod), 1)
+    if not recs or not recs[0].run_secs:
+        return None
+    secs = [float(s) for s in recs[0].run_secs]
+    mean = sum(secs) / len(secs)
+    return mean if mean < FAILED_RUN_SECS else None
 
 
 def database_of(store: RecordStore | None) -> Any:
