@@ -85,6 +85,7 @@ def test_two_tunes_in_one_process_with_an_unnamed_handler(cli, tmp_path):
                 tmp_path / run,
                 "--search",
                 "ms",
+                "--no-library",
                 "--json",
             )
             assert result.code == 0, result.err

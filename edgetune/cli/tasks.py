@@ -7,11 +7,10 @@ from ..tasks import for_model
 from .args import (
     add_board_arg,
     add_json_arg,
-    add_library_args,
     add_model_arg,
     board_from_args,
-    library_from_args,
 )
+from .library_args import add_library_args, library_from_args
 from .output import report, table
 
 

@@ -8,12 +8,11 @@ from ..search import DEFAULT_SEARCH, SEARCHES, tune_model
 from .args import (
     add_board_arg,
     add_json_arg,
-    add_library_args,
     add_measure_args,
     add_model_arg,
     board_from_args,
-    library_from_args,
 )
+from .library_args import add_library_args, library_from_args
 from .output import report, status
 
 
