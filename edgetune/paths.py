@@ -25,3 +25,9 @@ def toolchain_dirs() -> list[Path]:
 def shipped_model(name: str) -> Path:
     """Path of a model shipped inside the package (edgetune/models/NAME)."""
     return MODELS_DIR / name
+
+
+def cache_dir() -> Path:
+    """edgetune's cache folder: $EDGETUNE_CACHE, else ~/.cache/edgetune."""
+    env = os.environ.get("EDGETUNE_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "edgetune"

@@ -11,6 +11,17 @@ to reach the other's final estimate. A PNG of the curves is written next to the 
     PYTHONPATH=$PWD nice -n 10 python scripts/bench_search.py --budgets 300 --seeds 0 1 2 \\
         --parallel --json bench_search.json
 
+Transfer mode (`--transfer`): first tune `--library-models` (other models, `--library-budget`
+trials each) into a records library, then, per seed, the target model with a copy of that
+library and without one (`--search family` both, equal budgets; the copy keeps one seed's
+records out of the next seed's library). Reported per seed: trials each needed to reach the
+reference latency (`--reference-ms`, else the run without library's final estimate), final
+estimates, built-model latencies and wall times.
+
+    PYTHONPATH=$PWD nice -n 10 python scripts/bench_search.py --transfer --budgets 1000 \
+        --seeds 0 1 2 --library-models a.tflite b.tflite c.tflite --library-budget 1000 \
+        --reference-ms 5.4 --json bench_transfer.json
+
 Timings come from this machine only; compare methods within one run.
 """
 
@@ -30,9 +41,9 @@ from statistics import median
 
 from edgetune.board import load_board
 from edgetune.compile import build_model, export_model
-from edgetune.frontend import load_model
+from edgetune.frontend import find_model, load_model
 from edgetune.paths import MODELS_DIR
-from edgetune.records import RecordStore
+from edgetune.records import RecordStore, open_library
 from edgetune.runtime import load_artifact
 from edgetune.runtime.inputs import load_inputs
 from edgetune.runtime.timing import time_interleaved
@@ -60,8 +71,19 @@ def subset(model, board, per_family: int | None, families: list[str] | None) -> 
     return {name for names in kept.values() for name in names}
 
 
-def tune_run(model, board, work: Path, method: str, budget: int, seed: int, keep: set | None):
-    records = work / f"{method}-b{budget}-s{seed}"
+def tune_run(
+    model,
+    board,
+    work: Path,
+    method: str,
+    budget: int,
+    seed: int,
+    keep: set | None,
+    library=None,
+    label: str | None = None,
+):
+    label = label or method
+    records = work / f"{label}-b{budget}-s{seed}"
     shutil.rmtree(records, ignore_errors=True)
     store = RecordStore(records, model.info, board)
     started = time.time()
@@ -72,14 +94,16 @@ def tune_run(model, board, work: Path, method: str, budget: int, seed: int, keep
         budget,
         seed=seed,
         search=method,
-        printer=lambda s: print(f"  [{method} s{seed}] {s}", file=sys.stderr, flush=True),
+        printer=lambda s: print(f"  [{label} s{seed}] {s}", file=sys.stderr, flush=True),
         task_filter=(lambda t: t.name in keep) if keep else None,
+        library=library,
     )
     tune_s = time.time() - started
     library = export_model(build_model(model, board, store), model, board, records / "model.so")
     data = result.to_json()
     return {
-        "method": method,
+        "method": label,
+        "library": data["library"],
         "budget": budget,
         "seed": seed,
         "tune_s": tune_s,
@@ -163,6 +187,72 @@ def print_table(rows: list[dict]) -> None:
     print("latencies in ms (est = sum of weight x best task latency; built = measured model)")
 
 
+def build_library(args, board, root: Path) -> list[dict]:
+    """Tune every --library-models model into the library at `root` (resumable)."""
+    library = open_library(root, board)
+    done = []
+    for name in args.library_models:
+        model = load_model(find_model(name))
+        store = RecordStore(root.parent / f"library-model-{model.info.name}", model.info, board)
+        started = time.time()
+        result = tune_model(
+            model, board, store, args.library_budget, seed=0, library=library,
+            printer=lambda s, n=model.info.name: print(f"  [library {n}] {s}", file=sys.stderr),
+        )  # fmt: skip
+        done.append({"model": model.info.name, "tune_s": time.time() - started,
+                     "trials": result.progress.trials, "added": result.added})  # fmt: skip
+    return done
+
+
+def transfer_runs(args, board, model, work: Path, keep: set | None) -> list[dict]:
+    """Per budget and seed: the model tuned without and with (a copy of) the library."""
+    root = work / "library"
+    runs = []
+    for budget in args.budgets:
+        for seed in args.seeds:
+            copy = work / f"library-copy-s{seed}"
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(root, copy, ignore=shutil.ignore_patterns("edgetune.lock"))
+            for label, library in (("cold", None), ("library", open_library(copy, board))):
+                print(f"== {label} budget {budget} seed {seed}", file=sys.stderr, flush=True)
+                runs.append(
+                    tune_run(model, board, work, "family", budget, seed, keep, library, label)
+                )
+    return runs
+
+
+def summarize_transfer(runs: list[dict], reference_ms: float | None) -> list[dict]:
+    """Per (budget, seed): trials and wall time of both runs, trials to reach the reference."""
+    rows = []
+    for budget, seed in sorted({(r["budget"], r["seed"]) for r in runs}):
+        pair = {r["method"]: r for r in runs if r["budget"] == budget and r["seed"] == seed}
+        if set(pair) != {"cold", "library"}:
+            continue
+        ref = reference_ms or pair["cold"]["final_estimate_ms"]
+        row = {"budget": budget, "seed": seed, "reference_ms": ref}
+        for name, r in pair.items():
+            row[f"{name}_estimate_ms"] = r["final_estimate_ms"]
+            row[f"{name}_measured_ms"] = r.get("measured_ms")
+            row[f"{name}_tune_s"] = r["tune_s"]
+            row[f"{name}_trials_to_ref"] = ref and trials_to_reach(r["curve"], ref)
+        lib = pair["library"]["library"] or {}
+        row.update({k: lib.get(k) for k in ("known", "similar", "new", "reused_records")})
+        rows.append(row)
+    return rows
+
+
+def print_transfer_table(rows: list[dict]) -> None:
+    cols = ["budget", "seed", "reference_ms", "cold_trials_to_ref", "library_trials_to_ref",
+            "cold_estimate_ms", "library_estimate_ms", "cold_measured_ms", "library_measured_ms",
+            "cold_tune_s", "library_tune_s", "known", "similar", "new"]  # fmt: skip
+    print("  ".join(f"{c:>12.12}" for c in cols))
+    for row in rows:
+        cells = [row.get(c) for c in cols]
+        print("  ".join(f"{'-' if v is None else round(v, 3) if isinstance(v, float) else v!s:>12}"
+                        for v in cells))  # fmt: skip
+    print("trials to reach the reference estimate; latencies in ms; wall times in s (this host)")
+
+
 def plot(runs: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -170,7 +260,7 @@ def plot(runs: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    colors = {"ms": "tab:blue", "family": "tab:orange"}
+    colors = {"ms": "tab:blue", "family": "tab:orange", "cold": "tab:blue", "library": "tab:green"}
     for r in runs:
         pts = [(n, e) for n, e in r["curve"] if e is not None]
         if pts:
@@ -213,6 +303,14 @@ def main() -> int:
     ap.add_argument(
         "--parallel", action="store_true", help="run the two methods of a seed concurrently"
     )
+    ap.add_argument(
+        "--transfer", action="store_true", help="with vs without a records library (see above)"
+    )
+    ap.add_argument(
+        "--library-models", nargs="+", default=["tiny_fp32"], help="models tuned into the library"
+    )
+    ap.add_argument("--library-budget", type=int, default=200, help="trials per library model")
+    ap.add_argument("--reference-ms", type=float, help="latency to reach (default: cold's final)")
     ap.add_argument("--time-rounds", type=int, default=5, help="interleaved timing passes")
     ap.add_argument("--repeat", type=int, default=20, help="timed runs per pass")
     args = ap.parse_args()
@@ -238,6 +336,16 @@ def main() -> int:
     def save() -> None:
         if args.json:
             Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+
+    if args.transfer:
+        report["library_models"] = build_library(args, board, work / "library")
+        runs.extend(transfer_runs(args, board, model, work, keep))
+        save()
+        time_artifacts(runs, board, model, args.time_rounds, args.repeat)
+        report["summary"] = summarize_transfer(runs, args.reference_ms)
+        save()
+        print_transfer_table(report["summary"])
+        return 0
 
     for budget in args.budgets:
         for seed in args.seeds:

@@ -19,6 +19,12 @@ class CliResult:
     err: str
 
 
+@pytest.fixture(autouse=True)
+def _own_library(tmp_path, monkeypatch):
+    """Every test has its own cache folder: `tune` never adds to the user's records library."""
+    monkeypatch.setenv("EDGETUNE_CACHE", str(tmp_path / "cache"))
+
+
 @pytest.fixture
 def cli(capsys):
     """Run `edgetune ARGS...` in-process; returns exit code, stdout, stderr."""

@@ -76,8 +76,18 @@ def test_two_tunes_in_one_process_with_an_unnamed_handler(cli, tmp_path):
     ms.addHandler(foreign)
     try:
         for run in ("r1", "r2"):
-            result = cli("tune", "tiny_fp32", "--trials", 4, "--records", tmp_path / run,
-                         "--search", "ms", "--json")
+            result = cli(
+                "tune",
+                "tiny_fp32",
+                "--trials",
+                4,
+                "--records",
+                tmp_path / run,
+                "--search",
+                "ms",
+                "--no-library",
+                "--json",
+            )
             assert result.code == 0, result.err
             assert json.loads(result.out)["records_total"] == 4
     finally:
@@ -102,12 +112,17 @@ def _board_with_toolchain(tmp_path, monkeypatch, toolchain: str) -> None:
 @pytest.mark.parametrize(
     "toolchain, problem",
     [
-        ('name = "broken"\ncc = "no-such-gcc"\ninstall_hint = "apt-get install no-such-gcc"\n',
-         "compiler 'no-such-gcc' not found"),
+        (
+            'name = "broken"\ncc = "no-such-gcc"\ninstall_hint = "apt-get install no-such-gcc"\n',
+            "compiler 'no-such-gcc' not found",
+        ),
         # a compiler that runs but cannot link (a library it needs is missing, as crti.o is on
         # a machine with gcc-aarch64-linux-gnu but no libc6-dev-arm64-cross)
-        ('name = "broken"\ncc = "gcc"\noptions = ["-lno_such_c_library"]\n'
-         'install_hint = "apt-get install libc6-dev"\n', "cannot find -lno_such_c_library"),
+        (
+            'name = "broken"\ncc = "gcc"\noptions = ["-lno_such_c_library"]\n'
+            'install_hint = "apt-get install libc6-dev"\n',
+            "cannot find -lno_such_c_library",
+        ),
     ],
 )
 def test_missing_toolchain_is_one_clear_line_before_any_work(
@@ -115,8 +130,10 @@ def test_missing_toolchain_is_one_clear_line_before_any_work(
 ):
     _board_with_toolchain(tmp_path, monkeypatch, toolchain)
     recs = tmp_path / "recs"
-    for args in (("build", "tiny_fp32", "--board", "crossless", "-o", tmp_path / "m.so"),
-                 ("tune", "tiny_fp32", "--board", "crossless", "--records", recs)):
+    for args in (
+        ("build", "tiny_fp32", "--board", "crossless", "-o", tmp_path / "m.so"),
+        ("tune", "tiny_fp32", "--board", "crossless", "--records", recs),
+    ):
         result = cli(*args)
         assert result.code == 2
         lines = [ln for ln in result.err.splitlines() if ln.strip()]

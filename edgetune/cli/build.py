@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..compile import build_library
+from ..records import open_library
 from .args import add_board_arg, add_model_arg, board_from_args, model_and_records
 from .output import status
 
@@ -19,6 +20,14 @@ def register(sub) -> None:
     add_model_arg(p)
     add_board_arg(p)
     p.add_argument("--records", help="records folder from `edgetune tune` (omit: untuned)")
+    p.add_argument(
+        "--library",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="also take the best record of tasks the records lack from the records library "
+        "(DIR omitted: the default one, under $EDGETUNE_CACHE or ~/.cache/edgetune)",
+    )
     p.add_argument("-o", "--output", required=True, help="output library, e.g. model.so")
     p.set_defaults(func=run)
 
@@ -26,9 +35,10 @@ def register(sub) -> None:
 def run(args) -> int:
     board = board_from_args(args)
     board.check_toolchain()  # before the model is read: a missing compiler is the first line
+    library = None if args.library is None else open_library(args.library or None, board)
     model, store = model_and_records(args, board)
     status(f"building {model.info.name} for {board.name} ...")
-    lib = build_library(model, board, store, args.output)
+    lib = build_library(model, board, store, args.output, library)
     for note in lib.notes:
         status(note)
     size = lib.path.stat().st_size / 1e6

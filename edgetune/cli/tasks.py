@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from ..frontend import find_model, load_model
 from ..tasks import for_model
-from .args import add_board_arg, add_json_arg, add_model_arg, board_from_args
+from .args import (
+    add_board_arg,
+    add_json_arg,
+    add_model_arg,
+    board_from_args,
+)
+from .library_args import add_library_args, library_from_args
 from .output import report, table
 
 
@@ -15,19 +21,26 @@ def register(sub) -> None:
         description="Import the model, fuse it as the build does, and list every tuning task: "
         "name, weight (how often the model calls it), FLOPs per call, the anchor op, its "
         "input dtypes, its kernel path (int8, qdq or float) and its family (tasks that share a "
-        "cost model with --search family). Heaviest (weight x FLOPs) first.",
+        "cost model with --search family), and whether the records library knows it (known: tune "
+        "reuses it with 0 trials; similar: other shapes of its family are known; new). Heaviest "
+        "(weight x FLOPs) first.",
     )
     add_model_arg(p)
     add_board_arg(p)
+    add_library_args(p)
     add_json_arg(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     board = board_from_args(args)
+    library = library_from_args(args, board)
     model = load_model(find_model(args.model))
     model_tasks = for_model(model, board)
     rows = [{"#": i, **t.describe()} for i, t in enumerate(model_tasks)]
+    if library:
+        for row, known in zip(rows, library.classify(model_tasks.tasks)):
+            row["library"] = known
     shown = [{("mflops" if k == "flops" else k): v for k, v in r.items()} for r in rows]
     for r in shown:
         r["mflops"] = f"{r['mflops'] / 1e6:.2f}"

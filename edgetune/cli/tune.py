@@ -5,7 +5,14 @@ from __future__ import annotations
 from ..frontend import find_model, load_model
 from ..records import RecordStore
 from ..search import DEFAULT_SEARCH, SEARCHES, tune_model
-from .args import add_board_arg, add_json_arg, add_measure_args, add_model_arg, board_from_args
+from .args import (
+    add_board_arg,
+    add_json_arg,
+    add_measure_args,
+    add_model_arg,
+    board_from_args,
+)
+from .library_args import add_library_args, library_from_args
 from .output import report, status
 
 
@@ -18,7 +25,8 @@ def register(sub) -> None:
         "gain-driven task scheduler; see --search), timing candidates on the board. Every "
         "measurement is appended to the records folder as soon as its batch is measured: "
         "Ctrl-C and the same command again resumes, and --trials is the total for the folder, "
-        "so nothing is measured twice.",
+        "so nothing is measured twice. Every measurement also goes to the board's records "
+        "library: tasks it knows are reused (0 trials), similar ones start from their family's.",
     )
     add_model_arg(p)
     add_board_arg(p)
@@ -40,6 +48,7 @@ def register(sub) -> None:
         help="with --search family: seed the family cost models from another records folder of "
         "the same board",
     )
+    add_library_args(p)
     add_measure_args(p)
     add_json_arg(p)
     p.set_defaults(func=run)
@@ -48,9 +57,10 @@ def register(sub) -> None:
 def run(args) -> int:
     board = board_from_args(args)
     board.check_toolchain()  # before the records folder is created
+    library = library_from_args(args, board)  # a refused library fails before any work
     model = load_model(find_model(args.model))
     store = RecordStore(args.records, model.info, board)
-    done = store.summary().records
+    done = store.summary().measured
     status(
         f"tuning {model.info.name} on {board.name}: {args.trials} trials in {args.records} "
         f"({done} already measured)"
@@ -60,7 +70,7 @@ def run(args) -> int:
     try:
         result = tune_model(model, board, store, args.trials, seed=args.seed,
                             per_round=args.per_round, printer=status, search=args.search,
-                            warm_start=args.warm_start)  # fmt: skip
+                            warm_start=args.warm_start, library=library)  # fmt: skip
     except KeyboardInterrupt:
         status(f"edgetune: interrupted; {store.summary().records} measured trials are kept in "
                f"{store.path}: run the same command again to resume")  # fmt: skip

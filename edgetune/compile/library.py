@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..measure import backend
-from ..records import database_of
+from ..records import best_latency_in, database_of
 from ..runtime.artifact import ArtifactMeta, write_artifact_meta
 from ..tasks import ModelTasks, for_model
 
 if TYPE_CHECKING:
     from ..board import Board
     from ..frontend import Model
+    from ..records import Library as RecordsLibrary
     from ..records import RecordStore
 
 
@@ -39,15 +40,20 @@ class Library:
     notes: list[str]
 
 
-def build_model(model: Model, board: Board, records: RecordStore | None) -> BuiltModel:
-    """Compile `model` for `board` with the best record of every tuned task.
+def build_model(
+    model: Model, board: Board, records: RecordStore | None, library: RecordsLibrary | None = None
+) -> BuiltModel:
+    """Compile `model` for `board` with the best record of every tuned task (in `records`, or
+    else in the records `library`).
 
     The others keep a correct untuned schedule (CPU) or MetaSchedule's dlight fallback (GPU).
     """
     board.check_toolchain()
     model_tasks = for_model(model, board)
     database = database_of(records)
-    tuned = sum(1 for t in model_tasks if records and records.best_latency_s(t.mod) is not None)
+    if library is not None:
+        database = library.fill(database, model_tasks.tasks)
+    tuned = sum(1 for t in model_tasks if best_latency_in(database, t.mod) is not None)
     exe = compile_with_records(model_tasks, database)
     return BuiltModel(exe, model_tasks, database, tuned, len(model_tasks))
 
@@ -113,7 +119,12 @@ def export_model(built: BuiltModel, model: Model, board: Board, out: str | Path)
 
 
 def build_library(
-    model: Model, board: Board, records: RecordStore | None, out: str | Path
+    model: Model,
+    board: Board,
+    records: RecordStore | None,
+    out: str | Path,
+    library: RecordsLibrary | None = None,
 ) -> Library:
-    """`edgetune build`: compile with the records and export the board's library."""
-    return export_model(build_model(model, board, records), model, board, out)
+    """`edgetune build`: compile with the records (and records library) and export the board's
+    library."""
+    return export_model(build_model(model, board, records, library), model, board, out)

@@ -162,8 +162,13 @@ def _host_pins(path: Path) -> Path:
     The guest then runs exactly the TVM, FFI and helpers the host was installed with (from the
     repo's constraints.txt), never whatever the registry serves today.
     """
-    pins = sorted({f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions()
-                   if d.metadata["Name"] and d.metadata["Name"].lower() != "edgetune"})
+    pins = sorted(
+        {
+            f"{d.metadata['Name']}=={d.version}"
+            for d in metadata.distributions()
+            if d.metadata["Name"] and d.metadata["Name"].lower() != "edgetune"
+        }
+    )
     path.write_text("\n".join(pins) + "\n")
     return path
 
@@ -172,8 +177,10 @@ def _wheels(root: Path) -> None:
     wheels, site = root / "wheels", root / "sysroot/opt/pysite"
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     pins = _host_pins(root / "host-pins.txt")
-    _run([*pip, "download", "-d", str(wheels), "-c", str(pins), *PLATFORM_ARGS, *GUEST_WHEELS],
-         "pip download")
+    _run(
+        [*pip, "download", "-d", str(wheels), "-c", str(pins), *PLATFORM_ARGS, *GUEST_WHEELS],
+        "pip download",
+    )
     shutil.rmtree(site, ignore_errors=True)
     _run(
         [*pip, "install", "--no-index", "--no-deps", "--target", str(site), *PLATFORM_ARGS]

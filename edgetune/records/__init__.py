@@ -1,17 +1,37 @@
-"""The record database: every measurement, on disk, resumable, tied to one model and board."""
+"""The record database: every measurement, on disk, resumable, tied to one model and board;
+and the records library every tune adds to, shared by the models of a board."""
 
 from .layout import FAILED_RUN_SECS, MANIFEST, TUNING_RECORDS, WORKLOADS, cost_model_path
+from .library import (
+    KNOWN,
+    NEW,
+    SIMILAR,
+    Library,
+    LibraryRecords,
+    open_library,
+    reused_in,
+    workload_hash,
+)
 from .manifest import warm_start_folder
-from .store import RecordStore, RecordSummary, database_of
+from .store import RecordStore, RecordSummary, best_latency_in, database_of
 
 __all__ = [
     "FAILED_RUN_SECS",
+    "KNOWN",
     "MANIFEST",
+    "NEW",
+    "SIMILAR",
     "TUNING_RECORDS",
     "WORKLOADS",
+    "Library",
+    "LibraryRecords",
     "RecordStore",
     "RecordSummary",
+    "best_latency_in",
     "cost_model_path",
     "database_of",
+    "open_library",
+    "reused_in",
     "warm_start_folder",
+    "workload_hash",
 ]

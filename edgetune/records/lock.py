@@ -12,6 +12,8 @@ import fcntl
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import RecordsError
@@ -62,3 +64,19 @@ def is_locked_by_other(folder: Path) -> bool:
         return True
     finally:
         os.close(fd)
+
+
+@contextmanager
+def held(folder: Path) -> Iterator[None]:
+    """Hold the folder's writer lock for a block, waiting for another holder to finish.
+
+    For folders many processes share (the records library): each writes in short turns."""
+    try:
+        fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise RecordsError(f"{folder} is not writable ({err.strerror})") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing drops the lock

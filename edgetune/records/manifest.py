@@ -15,10 +15,13 @@ if TYPE_CHECKING:
     from ..board import Board
     from ..frontend import ModelInfo
 
+REUSED = "library_reused"  # {workload hash: records copied in from the library} (not measured)
+LIBRARY_SYNC = "library_synced"  # {library folder: lines of the records already added to it}
 
-def read_manifest(folder: Path) -> dict[str, Any] | None:
+
+def read_manifest(folder: Path, name: str = MANIFEST) -> dict[str, Any] | None:
     """The folder's manifest, None if it has none; RecordsError if it is damaged."""
-    manifest = folder / MANIFEST
+    manifest = folder / name
     if not manifest.is_file():
         return None
     try:
@@ -37,6 +40,14 @@ def write_manifest(folder: Path, model: ModelInfo, board: Board) -> None:
         "edgetune_version": __version__,
     }
     (folder / MANIFEST).write_text(json.dumps(data, indent=2) + "\n")
+
+
+def update_manifest(folder: Path, **fields: Any) -> None:
+    """Set fields of the folder's manifest (written whole, atomically)."""
+    data = {**(read_manifest(folder) or {}), **fields}
+    tmp = folder / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(folder / MANIFEST)
 
 
 def check_owner(folder: Path, data: dict[str, Any], model: ModelInfo, board: Board) -> None:

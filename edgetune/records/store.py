@@ -17,7 +17,7 @@ from ..errors import RecordsError
 from ..tasks import MODULE_EQUALITY
 from .layout import FAILED_RUN_SECS, MANIFEST, TUNING_RECORDS, WORKLOADS
 from .lock import LOCK, is_locked_by_other, lock_for_writing
-from .manifest import check_owner, read_manifest, write_manifest
+from .manifest import REUSED, check_owner, read_manifest, write_manifest
 
 if TYPE_CHECKING:
     from ..board import Board
@@ -32,6 +32,11 @@ class RecordSummary:
     valid: int
     failed: int
     workloads: int
+    reused: int = 0  # records copied from the library (not measured for this folder)
+
+    @property
+    def measured(self) -> int:
+        return self.records - self.reused
 
 
 class RecordStore:
@@ -67,34 +72,12 @@ class RecordStore:
         elif is_locked_by_other(self.path):
             return  # a tune is appending: a half-written last line is its, not damage
         for name in (WORKLOADS, TUNING_RECORDS):
-            _repair_tail(self.path / name)
+            repair_tail(self.path / name)
 
     def database(self):
-        """MetaSchedule JSONDatabase over this folder (anchor-block module equality).
-
-        Traces of tensorized candidates name their tensor intrinsics, and MetaSchedule cannot
-        read them back unless those are registered: records that have any get them registered
-        first (the registry import is slow, so only then).
-        """
+        """MetaSchedule JSONDatabase over this folder (anchor-block module equality)."""
         if self._db is None:
-            from ..quant.intrinsics import register_intrinsics
-            from ..tvm_api import ms
-
-            if _mentions(self.path / TUNING_RECORDS, b"meta_schedule.auto_tensorize"):
-                register_intrinsics()
-            try:
-                self._db = ms.database.JSONDatabase(
-                    path_workload=str(self.path / WORKLOADS),
-                    path_tuning_record=str(self.path / TUNING_RECORDS),
-                    allow_missing=True,
-                    module_equality=MODULE_EQUALITY,
-                )
-            except Exception as err:  # noqa: BLE001 - MetaSchedule's reader, any damage
-                first = (str(err).strip().splitlines() or [""])[0][:160]
-                raise RecordsError(
-                    f"records folder {self.path}: MetaSchedule cannot read its database "
-                    f"({first}); the files are damaged: use another --records folder"
-                ) from None
+            self._db = open_json_database(self.path, "records folder", "--records folder")
         return self._db
 
     def summary(self) -> RecordSummary:
@@ -111,19 +94,24 @@ class RecordStore:
                     valid += 1
         wl = self.path / WORKLOADS
         workloads = len(wl.read_text().split()) if wl.is_file() else 0
-        return RecordSummary(records, valid, records - valid, workloads)
+        reused = sum((read_manifest(self.path) or {}).get(REUSED, {}).values())
+        return RecordSummary(records, valid, records - valid, workloads, reused)
 
     def best_latency_s(self, mod: Any) -> float | None:
         """Best measured mean latency (seconds) of a task's module, None if never measured."""
-        db = self.database()
-        if not db.has_workload(mod):
-            return None
-        recs = db.get_top_k(db.commit_workload(mod), 1)
-        if not recs or not recs[0].run_secs:
-            return None
-        secs = [float(s) for s in recs[0].run_secs]
-        mean = sum(secs) / len(secs)
-        return mean if mean < FAILED_RUN_SECS else None
+        return best_latency_in(self.database(), mod)
+
+
+def best_latency_in(db: Any, mod: Any) -> float | None:
+    """Best measured mean latency (seconds) of a task's module in a MetaSchedule database."""
+    if not db.has_workload(mod):
+        return None
+    recs = db.get_top_k(db.commit_workload(mod), 1)
+    if not recs or not recs[0].run_secs:
+        return None
+    secs = [float(s) for s in recs[0].run_secs]
+    mean = sum(secs) / len(secs)
+    return mean if mean < FAILED_RUN_SECS else None
 
 
 def database_of(store: RecordStore | None) -> Any:
@@ -135,7 +123,35 @@ def database_of(store: RecordStore | None) -> Any:
     return ms.database.MemoryDatabase(module_equality=MODULE_EQUALITY)
 
 
-def _repair_tail(path: Path) -> None:
+def open_json_database(folder: Path, what: str, other: str) -> Any:
+    """MetaSchedule's JSONDatabase over `folder` (anchor-block module equality); RecordsError
+    naming `what` the folder is and suggesting `other` if its files are damaged.
+
+    Traces of tensorized candidates name their tensor intrinsics, and MetaSchedule cannot read
+    them back unless those are registered: records that have any get them registered first
+    (the registry import is slow, so only then).
+    """
+    from ..quant.intrinsics import register_intrinsics
+    from ..tvm_api import ms
+
+    if _mentions(folder / TUNING_RECORDS, b"meta_schedule.auto_tensorize"):
+        register_intrinsics()
+    try:
+        return ms.database.JSONDatabase(
+            path_workload=str(folder / WORKLOADS),
+            path_tuning_record=str(folder / TUNING_RECORDS),
+            allow_missing=True,
+            module_equality=MODULE_EQUALITY,
+        )
+    except Exception as err:  # noqa: BLE001 - MetaSchedule's reader, any damage
+        first = (str(err).strip().splitlines() or [""])[0][:160]
+        raise RecordsError(
+            f"{what} {folder}: MetaSchedule cannot read its database ({first}); the files are "
+            f"damaged: use another {other}"
+        ) from None
+
+
+def repair_tail(path: Path) -> None:
     """Move lines that are not JSON (a write cut short by a kill) aside to PATH.damaged, and
     say so on stderr."""
     if not path.is_file():

@@ -102,14 +102,22 @@ class Progress:
 
 @derived_object
 class ProgressCallback(ms.measure_callback.PyMeasureCallback):
-    """Feeds `Progress` after each measured batch and prints a status line."""
+    """Feeds `Progress` after each measured batch and prints a status line. `ids` maps the
+    tuning contexts to the progress's tasks when only some of them are searched."""
 
-    def __init__(self, progress: Progress, printer: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        progress: Progress,
+        printer: Callable[[str], None] | None = None,
+        ids: list[int] | None = None,
+    ):
         super().__init__()
         self.progress = progress
+        self.ids = ids or list(range(len(progress.task_names)))
         self.printer = printer or (lambda s: print(s, file=sys.stderr, flush=True))
 
     def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
+        task_id = self.ids[task_id]
         self.progress.record(task_id, list(builder_results), list(runner_results))
         name = self.progress.task_names[task_id]
         self.printer(f"{self.progress.line()} | last: {name}")

@@ -2,7 +2,9 @@
 
 MetaSchedule's evolutionary search remembers what it measured within one session only; after a
 resume it seeds its population from the records and can propose a schedule measured before.
-`SkipMeasured` loads the traces already recorded for its task and filters every batch.
+`SkipMeasured` loads the traces already recorded for its task and filters every batch. Given
+`TransferSeeds`, it also hands the inner search a database with the library's traces of the
+task's family retargeted to it (`search.transfer`) when there are any.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 from tvm.ir.utils import derived_object
 
 from ..tvm_api import ms
+from .transfer import TransferSeeds, mirror_results
 
 
 def trace_key(trace: Any) -> str:
@@ -23,12 +26,16 @@ def trace_key(trace: Any) -> str:
 class SkipMeasured(ms.search_strategy.PySearchStrategy):
     """Wraps a search strategy; candidates whose trace is in the records are not measured."""
 
-    def __init__(self, inner: Any):
+    def __init__(self, inner: Any, seeds: TransferSeeds | None = None):
         self.inner = inner
+        self.seeds = seeds
+        self.context: Any = None
         self.mod: Any = None
         self.known: set[str] = set()
+        self.seeded_db: Any = None  # the inner search's database when seeded
 
     def _initialize_with_tune_context(self, context: Any) -> None:
+        self.context = context
         self.mod = context.mod
         self.inner._initialize_with_tune_context(context)
 
@@ -41,7 +48,10 @@ class SkipMeasured(ms.search_strategy.PySearchStrategy):
                 for r in database.get_all_tuning_records()
                 if r.workload.same_as(workload)
             }
-        self.inner.pre_tuning(max_trials, num_trials_per_iter, design_spaces, database, cost_model)
+        if self.seeds is not None:
+            self.seeded_db = self.seeds.database_for(self.context, database)
+        search_db = self.seeded_db or database
+        self.inner.pre_tuning(max_trials, num_trials_per_iter, design_spaces, search_db, cost_model)
 
     def post_tuning(self) -> None:
         self.inner.post_tuning()
@@ -59,7 +69,9 @@ class SkipMeasured(ms.search_strategy.PySearchStrategy):
         return fresh
 
     def notify_runner_results(self, measure_candidates, results) -> None:
+        if self.seeded_db is not None:
+            mirror_results(self.seeded_db, self.context, measure_candidates, results)
         self.inner.notify_runner_results(measure_candidates, results)
 
     def clone(self):
-        return SkipMeasured(self.inner.clone())
+        return SkipMeasured(self.inner.clone(), self.seeds)

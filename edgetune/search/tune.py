@@ -19,14 +19,16 @@ from ..records import warm_start_folder
 from ..rules import get_rule_set
 from ..tasks import MODULE_EQUALITY, Task, for_model
 from .interrupt import sigint_spares_workers
+from .library_start import LibraryStart, start_from_library
 from .logs import task_loggers
 from .progress import Progress, ProgressCallback
 from .skip_measured import SkipMeasured
+from .transfer import TransferSeeds
 
 if TYPE_CHECKING:
     from ..board import Board
     from ..frontend import Model
-    from ..records import RecordStore, RecordSummary
+    from ..records import Library, RecordStore, RecordSummary
 
 SEARCHES = ("family", "ms")
 DEFAULT_SEARCH = "family"  # lower built latency in 3 of 3 seeds at 600 trials (docs/search.md)
@@ -40,6 +42,8 @@ class TuneResult:
     progress: Progress
     search: dict[str, Any]  # method and its settings (per_round, foresee, cost models restored)
     store: RecordStore
+    library: LibraryStart | None = None
+    added: int = 0  # records this run added to the library
 
     @cached_property
     def after(self) -> RecordSummary:
@@ -48,6 +52,10 @@ class TuneResult:
 
     def to_json(self) -> dict[str, Any]:
         after = self.after
+        progress = self.progress.to_json()
+        if self.library:
+            for task, status in zip(progress["tasks"], self.library.status):
+                task["library"] = status
         return {
             "model": self.store.model.name,
             "board": self.store.board.name,
@@ -57,7 +65,8 @@ class TuneResult:
             "records_valid": after.valid,
             "records_failed": after.failed,
             "search": self.search,
-            **self.progress.to_json(),
+            "library": self.library and {**self.library.to_json(), "added": self.added},
+            **progress,
         }
 
     def lines(self) -> list[str]:
@@ -69,7 +78,18 @@ class TuneResult:
             f"failed runs); records: {after.records} ({after.valid} valid)",
             f"tasks measured: {p.tasks_measured}/{len(self.tasks)}; estimated end-to-end "
             f"latency: {f'{est * 1e3:.3f} ms' if est is not None else 'n/a'}",
+            *([library_line(self.library, self.added)] if self.library else []),
         ]
+
+
+def library_line(start: LibraryStart, added: int | None = None) -> str:
+    """The library's part in a run, one line."""
+    lib = start.to_json()
+    text = (
+        f"library {lib['path']}: {lib['known']} known, {lib['similar']} similar, "
+        f"{lib['new']} new tasks; {lib['reused_records']} records reused"
+    )
+    return text + (f", {added} added" if added is not None else "")
 
 
 def trials_per_round(budget: int, num_tasks: int) -> int:
@@ -82,21 +102,23 @@ def trials_per_round(budget: int, num_tasks: int) -> int:
     return max(4, min(64, budget // max(1, 4 * num_tasks)))
 
 
-def search_strategy(trials_per_task: int):
+def search_strategy(trials_per_task: int, seeds: TransferSeeds | None = None):
     """MetaSchedule's evolutionary search, sized to the budget, skipping recorded schedules.
 
     Each round samples and evolves a population with the cost model: 512 x 4 generations costs
     ~15 s per task on 2 cores, which dwarfs measuring a handful of candidates. Small per-task
-    budgets get a smaller population so that time goes to measurements.
+    budgets get a smaller population so that time goes to measurements. `seeds` adds the
+    library's traces of a task's family to its initial population (`search.transfer`).
     """
     from ..tvm_api import ms
 
     if trials_per_task >= 64:
-        return SkipMeasured(ms.search_strategy.EvolutionarySearch())
+        return SkipMeasured(ms.search_strategy.EvolutionarySearch(), seeds)
     return SkipMeasured(
         ms.search_strategy.EvolutionarySearch(
             population_size=128, init_min_unmeasured=32, genetic_num_iters=2
-        )
+        ),
+        seeds,
     )
 
 
@@ -175,12 +197,16 @@ def tune_model(
     task_filter: Callable[[Task], bool] | None = None,
     search: str = DEFAULT_SEARCH,
     warm_start: str | Path | None = None,
+    library: Library | None = None,
 ) -> TuneResult:
     """Tune `model` on `board` until the records folder holds `trials` measured trials.
 
     `search` is "family" (per-family models, foresee rounds, see `search.family`) or "ms"
     (MetaSchedule's default: one XGBoost model, gradient scheduler); `warm_start` is another records
     folder of the same board whose family cost models seed this run's (family search only).
+    With a records `library`, tasks it knows are reused (zero trials), the others start from
+    their family's library records (`search.library_start`), and every measurement is added to
+    it (also when interrupted).
     """
     if search not in SEARCHES:
         raise InputError(f"unknown search '{search}' (choose from {', '.join(SEARCHES)})")
@@ -188,23 +214,52 @@ def tune_model(
         raise InputError("--warm-start needs --search family (it seeds the family cost models)")
     if warm_start:
         warm_start_folder(warm_start, board)  # a bad folder fails before any work
-    from ..tvm_api import ms
-
     board.check_toolchain()
     tasks = [t for t in for_model(model, board) if task_filter is None or task_filter(t)]
-    done = store.summary().records
+    start = start_from_library(library, tasks, store) if library else None
+    if start and printer:
+        for t, status, skip in zip(tasks, start.status, start.skip):
+            printer(
+                f"  {status:8} {t.name}{' (reused from the library: 0 trials)' if skip else ''}"
+            )
+    searched = [i for i in range(len(tasks)) if not (start and start.skip[i])]
     progress = Progress(
         task_names=[t.name for t in tasks],
         weights=[t.weight for t in tasks],
         budget=trials,
-        resumed_trials=done,
+        resumed_trials=store.summary().measured,
         best_s=[store.best_latency_s(t.mod) for t in tasks],
     )
-    result = TuneResult(tasks, progress, {"method": search}, store)
-    remaining = trials - done
-    if remaining <= 0 or not tasks:
+    result = TuneResult(tasks, progress, {"method": search}, store, start)
+    remaining = trials - progress.resumed_trials
+    if remaining <= 0 or not searched:
         return result
+    try:
+        _search(result, [tasks[i] for i in searched], searched, board, remaining, seed, per_round,
+                printer, warm_start)  # fmt: skip
+    finally:
+        if library:  # every measurement goes to the library, even from an interrupted run
+            result.added = library.add(store)
+    return result
 
+
+def _search(
+    result: TuneResult,
+    tasks: list[Task],
+    ids: list[int],
+    board: Board,
+    remaining: int,
+    seed: int | None,
+    per_round: int | None,
+    printer: Callable[[str], None] | None,
+    warm_start: str | Path | None,
+) -> None:
+    """Search `tasks` (at `ids` in the result's task list) for `remaining` trials."""
+    from ..tvm_api import ms
+
+    store, progress, search = result.store, result.progress, result.search["method"]
+    start = result.library
+    seeds = start.seeds(tasks) if start else None
     evo_size = remaining // len(tasks)
     if search == "family":
         from .family import ForeseeSearch, prepare_family_search
@@ -215,15 +270,17 @@ def tune_model(
             remaining,
             board,
             warm_start=warm_start,
-            known_best=progress.best_s,
+            known_best=[progress.best_s[i] for i in ids],
             per_round=per_round,
             num_tuning_cores=board.measure.build_workers,
+            library_records=start.family_records if start else None,
         )
         result.search.update(
             per_round=fam.per_round,
             foresee_trials=fam.foresee_trials,
             cost_models_restored=fam.restored,
             cost_models_warm_started=fam.warm_started,
+            cost_models_pretrained=fam.pretrained,
         )
         engine: dict[str, Any] = {
             "num_trials_per_iter": fam.per_round,
@@ -232,7 +289,7 @@ def tune_model(
         }
 
         def strategy() -> Any:
-            return ForeseeSearch(search_strategy(evo_size), fam.plan)
+            return ForeseeSearch(search_strategy(evo_size, seeds), fam.plan)
     else:
         engine = {
             "num_trials_per_iter": per_round or trials_per_round(remaining, len(tasks)),
@@ -242,26 +299,29 @@ def tune_model(
         result.search.update(per_round=engine["num_trials_per_iter"])
 
         def strategy() -> Any:
-            return search_strategy(evo_size)
+            return search_strategy(evo_size, seeds)
 
     contexts = _tune_contexts(tasks, board, str(store.path), seed, strategy)
     callbacks = [
         *ms.measure_callback.MeasureCallback.create("default"),
-        ProgressCallback(progress, printer),
+        ProgressCallback(progress, printer, ids),
     ]
-    with sigint_spares_workers():
-        ms.tune_tasks(
-            tasks=contexts,
-            task_weights=[float(t.weight) for t in tasks],
-            work_dir=str(store.path),
-            max_trials_global=remaining,
-            builder=make_builder(board),
-            runner=make_runner(board),
-            database=store.database(),
-            measure_callbacks=callbacks,
-            module_equality=MODULE_EQUALITY,
-            **engine,
-        )
+    try:
+        with sigint_spares_workers():
+            ms.tune_tasks(
+                tasks=contexts,
+                task_weights=[float(t.weight) for t in tasks],
+                work_dir=str(store.path),
+                max_trials_global=remaining,
+                builder=make_builder(board),
+                runner=make_runner(board),
+                database=store.database(),
+                measure_callbacks=callbacks,
+                module_equality=MODULE_EQUALITY,
+                **engine,
+            )
+    finally:
+        if seeds is not None:
+            result.search["seeded"] = {name: len(t) for name, t in seeds.seeded.items()}
     if search == "family":
         result.search["foresee_rounds"] = fam.scheduler.foresee_rounds
-    return result

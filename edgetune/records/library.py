@@ -1,0 +1,276 @@
+"""The records library: every measurement of every `tune` for a board, shared by all models.
+
+A library root (default `$EDGETUNE_CACHE/library`, else `~/.cache/edgetune/library`;
+`--library DIR` to share one) holds one sub-folder per key: the board's resolved target, its
+toolchain and the TVM version. Records of other targets, toolchains or TVM versions never meet.
+Each sub-folder holds MetaSchedule's JSONDatabase files (as a records folder does) and
+`edgetune-library.json`, which says what it holds: the key, and per workload (MetaSchedule's
+anchor-block structural hash) its task family, best latency and number of records. Naming a
+sub-folder directly whose key is not this board's is refused.
+
+Writers take turns under the folder's lock (`lock.held`) and reopen the database each turn, so
+concurrent `tune`s append whole records to a consistent file. A records folder remembers how
+many of its records are already in the library (its manifest), so nothing is added twice and a
+run killed before it added its records adds them next time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import RecordsError
+from ..paths import cache_dir
+from ..tasks import MODULE_EQUALITY
+from ..tasks.family import family_of
+from .layout import FAILED_RUN_SECS, TUNING_RECORDS, WORKLOADS
+from .lock import held
+from .manifest import LIBRARY_SYNC, REUSED, read_manifest, update_manifest
+from .store import best_latency_in, open_json_database, repair_tail
+
+if TYPE_CHECKING:
+    from ..board import Board
+    from ..tasks import Task
+    from .store import RecordStore
+
+LIBRARY_MANIFEST = "edgetune-library.json"
+KNOWN, SIMILAR, NEW = "known", "similar", "new"
+
+
+def library_key(board: Board) -> dict[str, Any]:
+    """What a library sub-folder is for: resolved target, toolchain, TVM version."""
+    import tvm
+
+    tc = board.toolchain()
+    return {
+        "target": str(board.target()),
+        "toolchain": {
+            "name": tc.name,
+            "cc": tc.cc,
+            "triple": tc.triple,
+            "options": list(tc.options),
+        },
+        "tvm": tvm.__version__,
+    }
+
+
+def workload_hash(mod: Any) -> str:
+    """MetaSchedule's structural hash of a task (anchor-block equality), as its database files
+    write it."""
+    from ..tvm_api import ms
+
+    db = ms.database.MemoryDatabase(module_equality=MODULE_EQUALITY)
+    return str(db.commit_workload(mod).as_json()[0])
+
+
+def open_library(root: str | Path | None, board: Board) -> Library:
+    """The library of `board` under `root` (None: the default under the cache folder)."""
+    root = Path(root).expanduser() if root else cache_dir() / "library"
+    key = library_key(board)
+    if (root / LIBRARY_MANIFEST).is_file():  # a key folder named directly
+        return Library(root, key)
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    return Library(root / f"{board.name}-{digest}", key)
+
+
+@dataclass
+class LibraryRecords:
+    """What a tune takes from the library: best records of known tasks, top records of families."""
+
+    best: dict[str, list[Any]]  # workload hash -> its best TuningRecords
+    family: dict[str, list[list[Any]]]  # family -> per workload of it, its top TuningRecords
+
+
+class Library:
+    """One key folder of a records library (see the module docstring)."""
+
+    def __init__(self, path: Path, key: dict[str, Any]):
+        self.path = path
+        self.key = key
+        data = self.manifest()
+        if data and data.get("key") != key:
+            raise RecordsError(f"library {path} {_mismatch(data.get('key') or {}, key)}")
+
+    def manifest(self) -> dict[str, Any]:
+        """The folder's manifest ({} for a new library)."""
+        return read_manifest(self.path, LIBRARY_MANIFEST) or {}
+
+    @property
+    def workloads(self) -> dict[str, dict[str, Any]]:
+        """Workload hash -> {family, best_s, records}."""
+        return self.manifest().get("workloads", {})
+
+    def classify(self, tasks: list[Task]) -> list[str]:
+        """known (measured here), similar (other shapes of its family are) or new, per task."""
+        return self.status([workload_hash(t.mod) for t in tasks], [t.family for t in tasks])
+
+    def status(self, hashes: list[str], families: list[str]) -> list[str]:
+        """`classify` for tasks given by workload hash and family."""
+        held_ = self.workloads
+        measured = {h for h, w in held_.items() if w.get("best_s") is not None}
+        fams = {held_[h]["family"] for h in measured}
+        return [
+            KNOWN if h in measured else SIMILAR if f in fams else NEW
+            for h, f in zip(hashes, families)
+        ]
+
+    def add(self, store: RecordStore) -> int:
+        """Add the store's records not yet in this library; returns how many were added."""
+        state = (read_manifest(store.path) or {}).get(LIBRARY_SYNC, {})
+        start = int(state.get(str(self.path), 0))
+        lines = _lines(store.path / TUNING_RECORDS)
+        if len(lines) <= start:
+            return 0
+        workloads = _lines(store.path / WORKLOADS)
+        with self._turn() as db:
+            data = self.manifest()
+            index = data.setdefault("workloads", {})
+            seen: dict[int, tuple[Any, dict[str, Any]]] = {}
+            for line in lines[start:]:
+                wl, rec = json.loads(line)
+                if wl not in seen:
+                    seen[wl] = self._workload(db, index, json.loads(workloads[wl]))
+                work, entry = seen[wl]
+                record = _ms().database.TuningRecord.from_json(rec, work)
+                db.commit_tuning_record(record)
+                entry["records"] += 1
+                secs = _mean(record.run_secs)
+                if secs is not None and (entry["best_s"] is None or secs < entry["best_s"]):
+                    entry["best_s"] = secs
+            self._write_manifest({**data, "key": self.key})
+        update_manifest(store.path, **{LIBRARY_SYNC: {**state, str(self.path): len(lines)}})
+        return len(lines) - start
+
+    def copy_best(
+        self, store: RecordStore, best: dict[str, list[Any]], mods: dict[str, Any]
+    ) -> int:
+        """Copy records taken from the library (workload hash -> records) into the store, as
+        records of the store's task `mods[hash]`; returns how many. The store's manifest counts
+        them as reused (not measured there) and already in this library."""
+        db = store.database()
+        data = read_manifest(store.path) or {}
+        reused = dict(data.get(REUSED) or {})
+        copied = 0
+        for h, records in best.items():
+            work = db.commit_workload(mods[h])
+            for r in records:
+                record = _ms().database.TuningRecord(
+                    r.trace, work, r.run_secs, r.target, r.args_info
+                )
+                db.commit_tuning_record(record)
+            reused[h] = reused.get(h, 0) + len(records)
+            copied += len(records)
+        synced = {
+            **data.get(LIBRARY_SYNC, {}),
+            str(self.path): len(_lines(store.path / TUNING_RECORDS)),
+        }
+        update_manifest(store.path, **{REUSED: reused, LIBRARY_SYNC: synced})
+        return copied
+
+    def fill(self, database: Any, tasks: list[Task]) -> Any:
+        """A database with `database`'s best record of each workload, plus the library's best
+        for the `tasks` it has no valid record of (`build --library`)."""
+        merged = _ms().database.MemoryDatabase(module_equality=MODULE_EQUALITY)
+        database.dump_pruned(merged)
+        missing = {
+            workload_hash(t.mod): t.mod for t in tasks if best_latency_in(merged, t.mod) is None
+        }
+        for h, records in self.take(missing, (), 1).best.items():
+            work = merged.commit_workload(missing[h])
+            for r in records:
+                merged.commit_tuning_record(
+                    _ms().database.TuningRecord(r.trace, work, r.run_secs, r.target, r.args_info)
+                )
+        return merged
+
+    def take(
+        self, known: Iterable[str], families: Iterable[str], per_workload: int
+    ) -> LibraryRecords:
+        """Best record of each `known` workload hash, and the `per_workload` best records of
+        every workload of each of `families`."""
+        known, families = set(known), set(families)
+        index = self.workloads
+        wanted = {h for h, w in index.items() if h in known or w["family"] in families}
+        out = LibraryRecords({}, {})
+        if not wanted:
+            return out
+        with self._turn() as db:
+            for line in _lines(self.path / WORKLOADS):
+                parsed = json.loads(line)
+                h = str(parsed[0])
+                if h not in wanted:
+                    continue
+                mod = _ms().database.Workload.from_json(parsed).mod
+                top = db.get_top_k(db.commit_workload(mod), per_workload)
+                top = [r for r in top if _mean(r.run_secs) is not None]
+                if h in known:
+                    out.best[h] = top[:1]
+                if index[h]["family"] in families and top:
+                    out.family.setdefault(index[h]["family"], []).append(top)
+        return out
+
+    @contextmanager
+    def _turn(self) -> Iterator[Any]:
+        """This process's turn at the folder: its lock held, damaged tails repaired, the
+        database (re)opened."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise RecordsError(f"cannot create library {self.path}: {err}") from None
+        with held(self.path):
+            for name in (WORKLOADS, TUNING_RECORDS):
+                repair_tail(self.path / name)
+            yield open_json_database(self.path, "library", "--library (or --no-library)")
+
+    def _workload(self, db: Any, index: dict[str, Any], parsed: list[Any]):
+        """The library's Workload for a records folder's workload line, and its manifest entry."""
+        mod = _ms().database.Workload.from_json(parsed).mod
+        entry = index.setdefault(
+            str(parsed[0]), {"family": family_of(mod), "best_s": None, "records": 0}
+        )
+        return db.commit_workload(mod), entry
+
+    def _write_manifest(self, data: dict[str, Any]) -> None:
+        tmp = self.path / (LIBRARY_MANIFEST + ".tmp")
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+        os.replace(tmp, self.path / LIBRARY_MANIFEST)
+
+
+def _mismatch(held_key: dict[str, Any], key: dict[str, Any]) -> str:
+    """Why a library folder cannot be used with this board, as the end of a sentence."""
+    for field, what in (("tvm", "TVM"), ("target", "target"), ("toolchain", "toolchain")):
+        if held_key.get(field) != key[field]:
+            return (
+                f"holds records of {what} {json.dumps(held_key.get(field))}, not "
+                f"{json.dumps(key[field])}: records never transfer between TVM versions, targets "
+                "or toolchains; use another --library, or --no-library"
+            )
+    return "has an unknown key"
+
+
+def _lines(path: Path) -> list[bytes]:
+    return [ln for ln in path.read_bytes().splitlines() if ln.strip()] if path.is_file() else []
+
+
+def _mean(run_secs: Any) -> float | None:
+    """Mean of a record's run times, None if it failed."""
+    secs = [float(s) for s in run_secs or []]
+    mean = sum(secs) / len(secs) if secs else None
+    return mean if mean is not None and mean < FAILED_RUN_SECS else None
+
+
+def _ms():
+    from ..tvm_api import ms
+
+    return ms
+
+
+def reused_in(store: RecordStore) -> set[str]:
+    """Workload hashes whose records a store took from a library instead of measuring them."""
+    return set((read_manifest(store.path) or {}).get(REUSED, {}))

@@ -1,0 +1,101 @@
+"""Transfer from the records library: a task's family's best traces seed its search.
+
+MetaSchedule's EvolutionarySearch starts each round's population from the database's best
+records of the task (`GetTopK` of its workload), and a task new to the records has none. For a
+task whose family the library knows, `TransferSeeds` replays the family's best library traces
+on the task's own module (`Trace.apply_to_schedule`: sampling decisions that do not fit the new
+shapes are sampled anew) and keeps those that apply and pass the task's postprocessors. The
+search strategy (`SkipMeasured`) then hands EvolutionarySearch a database of its own for the
+task: the task's measured records (kept up to date after every batch) plus the seeds, which
+rank after every real measurement (`SEED_SECS`), so they fill the population only where the
+task's own records do not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..records import FAILED_RUN_SECS
+from ..tasks import MODULE_EQUALITY
+from ..tvm_api import ms, s_tir
+
+SEED_SECS = 1e6  # seeds rank after any real measurement, before failures (1e10)
+MAX_SEEDS = 16  # retargeted traces per task (EvolutionarySearch takes up to 20% of its population)
+
+
+class TransferSeeds:
+    """Library records per family; per task, the traces retargeted to it and what was seeded."""
+
+    def __init__(self, family_records: dict[str, list[list[Any]]], task_family: dict[str, str]):
+        self.task_family = task_family
+        # per family: the workloads' records interleaved best first, so every shape contributes
+        self.records = {fam: _interleave(groups) for fam, groups in family_records.items()}
+        self.seeded: dict[str, list[str]] = {}  # task name -> seeded traces (text)
+
+    def database_for(self, context: Any, database: Any) -> Any | None:
+        """A database for the context's search: its records in `database` plus retargeted seeds;
+        None if nothing of its family applies."""
+        name = str(context.task_name)
+        traces = retarget(self.records.get(self.task_family.get(name, ""), []), context)
+        if not traces:
+            return None
+        seeded = ms.database.MemoryDatabase(module_equality=MODULE_EQUALITY)
+        work = seeded.commit_workload(context.mod)
+        if database is not None and database.has_workload(context.mod):
+            own = database.commit_workload(context.mod)
+            for r in database.get_all_tuning_records():
+                if r.workload.same_as(own):
+                    seeded.commit_tuning_record(
+                        ms.database.TuningRecord(r.trace, work, r.run_secs, r.target, r.args_info)
+                    )
+        for rank, trace in enumerate(traces):
+            seeded.commit_tuning_record(
+                ms.database.TuningRecord(trace, work, [SEED_SECS + rank], context.target)
+            )
+        self.seeded[name] = [str(t) for t in traces]
+        return seeded
+
+
+def mirror_results(database: Any, context: Any, candidates: list[Any], results: list[Any]) -> None:
+    """Commit a measured batch to a task's seeded database, as MetaSchedule does to the real one."""
+    work = database.commit_workload(context.mod)
+    for candidate, result in zip(candidates, results):
+        secs = result.run_secs if not result.error_msg and result.run_secs else None
+        database.commit_tuning_record(
+            ms.database.TuningRecord(
+                candidate.sch.trace,
+                work,
+                secs or [FAILED_RUN_SECS * 10],
+                context.target,
+                candidate.args_info,
+            )
+        )
+
+
+def retarget(records: list[Any], context: Any, limit: int = MAX_SEEDS) -> list[Any]:
+    """Traces of `records` replayed on the context's module that pass its postprocessors
+    (distinct, at most `limit`, in the records' order)."""
+    postprocs = list(context.space_generator.postprocs or [])
+    out: list[Any] = []
+    seen: set[str] = set()
+    for record in records:
+        sch = s_tir.Schedule(context.mod, seed=len(out) + 1, error_render_level="none")
+        try:
+            record.trace.apply_to_schedule(sch, remove_postproc=True)
+        except Exception:  # noqa: BLE001 - another op mix or layout: the trace does not apply
+            continue
+        trace, text = sch.trace, str(sch.trace)
+        check = sch.copy()
+        if text in seen or not all(p.apply(check) for p in postprocs):
+            continue
+        seen.add(text)
+        out.append(trace)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _interleave(groups: list[list[Any]]) -> list[Any]:
+    """[[a1, a2], [b1], [c1, c2]] -> [a1, b1, c1, a2, c2] (each group is best first)."""
+    longest = max((len(g) for g in groups), default=0)
+    return [g[i] for i in range(longest) for g in groups if i < len(g)]

@@ -1,0 +1,199 @@
+"""The records library: written by tune under its key, reused with zero trials by a second model,
+similar tasks seeded from their family, other keys refused, concurrent writers safe."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgetune.board import load_board
+from edgetune.compile import build_model
+from edgetune.frontend import load_model
+from edgetune.paths import MODELS_DIR
+from edgetune.records import (
+    MANIFEST,
+    TUNING_RECORDS,
+    RecordStore,
+    cost_model_path,
+    open_library,
+    workload_hash,
+)
+from edgetune.records.library import LIBRARY_MANIFEST
+from edgetune.search import tune_model
+
+POINTWISE = "conv2d_nhwc-k1x1-s1-float32"
+TINY_TASK = "fused_conv2d2_add_add1_tir_clip"  # tiny_fp32's pointwise conv (cheap to build)
+
+
+def _board():
+    board = load_board("host")  # generous build timeout: a busy shared host must not fail builds
+    return replace(board, measure=replace(board.measure, build_timeout_s=600))
+
+
+def retrained(src: Path, dst: Path) -> Path:
+    """The same network with other weights: every float weight buffer scaled by 1.5."""
+    import tflite
+
+    buf = bytearray(src.read_bytes())
+    model = tflite.Model.GetRootAsModel(buf, 0)
+    graph = model.Subgraphs(0)
+    for i in range(graph.TensorsLength()):
+        tensor = graph.Tensors(i)
+        data = model.Buffers(tensor.Buffer())
+        if tensor.Type() == tflite.TensorType.FLOAT32 and data.DataLength() > 64:
+            start, n = data._tab.Vector(data._tab.Offset(4)), data.DataLength()
+            weights = np.frombuffer(bytes(buf[start : start + n]), dtype=np.float32)
+            buf[start : start + n] = (weights * 1.5).tobytes()
+    dst.write_bytes(bytes(buf))
+    return dst
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """tiny_fp32's pointwise conv tuned (4 trials) into a fresh library."""
+    root = tmp_path_factory.mktemp("tiny")
+    board = _board()
+    model = load_model(MODELS_DIR / "tiny_fp32.tflite")
+    library = open_library(root / "lib", board)
+    store = RecordStore(root / "recs", model.info, board)
+    result = tune_model(model, board, store, 4, seed=0, library=library,
+                        task_filter=lambda t: t.name == TINY_TASK)  # fmt: skip
+    return root, board, model, library, store, result
+
+
+def test_tune_writes_the_library_under_its_key(tiny):
+    root, board, model, library, store, result = tiny
+    import tvm
+
+    assert result.progress.trials == 4 and result.added == 4
+    assert library.path.parent == root / "lib" and library.path.name.startswith("host-")
+    data = json.loads((library.path / LIBRARY_MANIFEST).read_text())
+    assert data["key"]["target"] == str(board.target())
+    assert data["key"]["tvm"] == tvm.__version__ and data["key"]["toolchain"]["cc"] == "gcc"
+    (task,) = [t for t in result.tasks if t.name == TINY_TASK]
+    entry = data["workloads"][workload_hash(task.mod)]
+    assert entry["family"] == POINTWISE and entry["records"] == 4
+    assert entry["best_s"] == pytest.approx(store.best_latency_s(task.mod))
+    lines = (library.path / TUNING_RECORDS).read_text().splitlines()
+    assert len(lines) == 4 and all(json.loads(line) for line in lines)
+    # adding the same folder again adds nothing
+    assert library.add(store) == 0
+
+
+def test_retrained_model_reuses_the_task_with_zero_trials(tiny, tmp_path):
+    _, board, model, library, store, _ = tiny
+    other = load_model(retrained(MODELS_DIR / "tiny_fp32.tflite", tmp_path / "tiny_v2.tflite"))
+    assert other.info.sha256 != model.info.sha256
+    store2 = RecordStore(tmp_path / "recs2", other.info, board)
+    result = tune_model(other, board, store2, 4, seed=0, library=library,
+                        task_filter=lambda t: t.name == TINY_TASK)  # fmt: skip
+    assert result.progress.trials == 0 and result.library.status == ["known"]
+    assert result.library.reused == 1 and store2.summary().reused == 1
+    assert store2.summary().measured == 0
+    (task,) = result.tasks
+    assert store2.best_latency_s(task.mod) == store.best_latency_s(task.mod)
+    built = build_model(other, board, store2)
+    assert built.tuned == 1  # the build applies the library's record
+    again = tune_model(other, board, store2, 4, library=library,
+                       task_filter=lambda t: t.name == TINY_TASK)  # fmt: skip
+    assert again.progress.trials == 0 and again.library.reused == 0  # not copied twice
+
+
+def test_tasks_and_tune_show_known_similar_new(tiny, tmp_path, cli):
+    _, _, _, library, _, _ = tiny
+    lib = str(library.path)
+    out = cli("tasks", "mobilenet_v2_fp32", "--library", lib, "--json")
+    status = {t["family"]: t["library"] for t in json.loads(out.out)["tasks"]}
+    assert status[POINTWISE] == "similar" and status["matmul-float32"] == "new"
+    v2 = retrained(MODELS_DIR / "tiny_fp32.tflite", tmp_path / "tiny_v2.tflite")
+    out = cli("tasks", v2, "--library", lib)
+    rows = {line.split()[1]: line.split()[-1] for line in out.out.splitlines()[1:-1]}
+    assert rows[TINY_TASK] == "known" and rows["matmul"] == "new"
+    # --trials 0: nothing measured, the known task's record is copied, the status is printed
+    res = cli("tune", v2, "--records", tmp_path / "r", "--trials", "0", "--library", lib)
+    assert res.code == 0
+    assert f"known    {TINY_TASK} (reused from the library: 0 trials)" in res.err
+    assert "new      matmul" in res.err
+    assert "1 known, 0 similar, 4 new tasks; 1 records reused" in res.out
+    assert "library_reused" in (tmp_path / "r" / MANIFEST).read_text()
+    # build reads the library for what the records lack (here: no records at all)
+    res = cli("build", v2, "--library", lib, "-o", tmp_path / "m.so")
+    assert res.code == 0 and "1/5 tasks tuned" in res.out and (tmp_path / "m.so").is_file()
+
+
+def test_library_of_another_tvm_version_or_target_is_refused(tiny, tmp_path, cli):
+    _, _, _, library, _, _ = tiny
+    old = tmp_path / "old"
+    shutil.copytree(library.path, old)
+    data = json.loads((old / LIBRARY_MANIFEST).read_text())
+    data["key"]["tvm"] = "0.26.0"
+    (old / LIBRARY_MANIFEST).write_text(json.dumps(data))
+    res = cli("tune", "tiny_fp32", "--records", tmp_path / "r", "--trials", "4", "--library", old)
+    assert res.code == 2 and "Traceback" not in res.err
+    assert 'holds records of TVM "0.26.0"' in res.err and "never transfer" in res.err
+    assert not (tmp_path / "r").exists()  # refused before any work
+    res = cli("tasks", "tiny_fp32", "--board", "qemu-a53", "--library", library.path)
+    assert res.code == 2 and "holds records of target" in res.err
+    # the default location keeps boards apart: one sub-folder per key
+    other = open_library(library.path.parent, load_board("qemu-a53"))
+    assert other.path.parent == library.path.parent and other.path != library.path
+
+
+def test_concurrent_writers_lose_nothing(tiny, tmp_path):
+    _, board, _, _, store, _ = tiny
+    folders = []
+    for i in range(2):  # two records folders never added to the new library
+        folder = tmp_path / f"recs{i}"
+        shutil.copytree(store.path, folder, ignore=shutil.ignore_patterns("edgetune.lock"))
+        folders.append(folder)
+    lib = tmp_path / "shared"
+    code = (
+        "import sys; from edgetune.board import load_board; from edgetune.frontend import "
+        "load_model; from edgetune.paths import MODELS_DIR; from edgetune.records import "
+        "RecordStore, open_library; b = load_board('host'); "
+        "m = load_model(MODELS_DIR / 'tiny_fp32.tflite'); "
+        "print(open_library(sys.argv[1], b).add(RecordStore(sys.argv[2], m.info, b)))"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(lib), str(f)], stdout=subprocess.PIPE)
+        for f in folders
+    ]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0] and [o.strip() for o in outs] == [b"4", b"4"]
+    library = open_library(lib, board)
+    lines = (library.path / TUNING_RECORDS).read_text().splitlines()
+    assert len(lines) == 8 and all(json.loads(line) for line in lines)
+    assert [w["records"] for w in library.workloads.values()] == [8]
+    with library._turn() as db:  # MetaSchedule reads it back whole
+        assert len(db.get_all_tuning_records()) == 8
+
+
+def test_similar_task_starts_from_its_family(tmp_path):
+    """A pointwise conv of MobileNetV2 in the library seeds another one's first population and
+    pre-trains the pointwise family's cost model."""
+    board = _board()
+    model = load_model(MODELS_DIR / "mobilenet_v2_fp32.tflite")
+    library = open_library(tmp_path / "lib", board)
+    first = RecordStore(tmp_path / "a", model.info, board)
+    tune_model(model, board, first, 2, seed=0, library=library,
+               task_filter=lambda t: t.name == "fused_conv2d10_add8")  # fmt: skip
+    second = RecordStore(tmp_path / "b", model.info, board)
+    result = tune_model(model, board, second, 2, seed=0, library=library,
+                        task_filter=lambda t: t.name == "fused_conv2d15_add12")  # fmt: skip
+    assert result.library.status == ["similar"]
+    assert result.search["seeded"]["fused_conv2d15_add12"] >= 1
+    assert result.search["cost_models_pretrained"] == {POINTWISE: 2}
+    assert cost_model_path(second.path, POINTWISE).is_file()
+    # MetaSchedule's own log: the first population took the seeds from the (seeded) database,
+    # where a task new to its records folder has nothing to pick
+    (log,) = (second.path / "logs").glob("*fused_conv2d15_add12.log")
+    picked = [ln for ln in log.read_text().splitlines() if "candidate(s) from database" in ln]
+    assert picked and "Picked top 0 " not in picked[0]
+    assert result.progress.trials == 2 and library.add(second) == 0  # added by the run
