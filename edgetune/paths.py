@@ -31,3 +31,9 @@ def cache_dir() -> Path:
     """edgetune's cache folder: $EDGETUNE_CACHE, else ~/.cache/edgetune."""
     env = os.environ.get("EDGETUNE_CACHE")
     return Path(env) if env else Path.home() / ".cache" / "edgetune"
+
+
+def library_dir() -> Path:
+    """The default records library: $EDGETUNE_LIBRARY, else the cache folder's `library`."""
+    env = os.environ.get("EDGETUNE_LIBRARY")
+    return Path(env) if env else cache_dir() / "library"

@@ -21,8 +21,8 @@ class CliResult:
 
 @pytest.fixture(autouse=True)
 def _own_library(tmp_path, monkeypatch):
-    """Every test has its own cache folder: `tune` never adds to the user's records library."""
-    monkeypatch.setenv("EDGETUNE_CACHE", str(tmp_path / "cache"))
+    """Every test has its own records library: `tune` never adds to the user's."""
+    monkeypatch.setenv("EDGETUNE_LIBRARY", str(tmp_path / "library"))
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ def register(sub) -> None:
         const="",
         metavar="DIR",
         help="also take the best record of tasks the records lack from the records library "
-        "(DIR omitted: the default one, under $EDGETUNE_CACHE or ~/.cache/edgetune)",
+        "(DIR omitted: the default one, $EDGETUNE_LIBRARY or ~/.cache/edgetune/library)",
     )
     p.add_argument("-o", "--output", required=True, help="output library, e.g. model.so")
     p.set_defaults(func=run)

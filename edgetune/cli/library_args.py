@@ -12,7 +12,7 @@ def add_library_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--library",
         metavar="DIR",
-        help="records library to use (default: $EDGETUNE_CACHE/library, else "
+        help="records library to use (default: $EDGETUNE_LIBRARY, else "
         "~/.cache/edgetune/library; share one across a team or CI runner)",
     )
     group.add_argument("--no-library", action="store_true", help="use no records library")

@@ -27,6 +27,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ..errors import BoardError
+from ..paths import cache_dir
 
 TVM_VERSION = "0.27.0.post1"
 GUEST_PACKAGES = ("python3.11", "libstdc++6")
@@ -52,14 +53,8 @@ if _exe:
 """
 
 
-def cache_root() -> Path:
-    """edgetune's cache folder: $EDGETUNE_CACHE, else ~/.cache/edgetune."""
-    env = os.environ.get("EDGETUNE_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "edgetune"
-
-
 def board_dir() -> Path:
-    return cache_root() / "qemu-a53"
+    return cache_dir() / "qemu-a53"
 
 
 def guest_python(root: Path | None = None) -> Path:

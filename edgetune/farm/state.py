@@ -12,12 +12,12 @@ import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from .qemu import cache_root
+from ..paths import cache_dir
 
 
 def farm_dir() -> Path:
     env = os.environ.get("EDGETUNE_FARM_DIR")
-    return Path(env) if env else cache_root() / "farm"
+    return Path(env) if env else cache_dir() / "farm"
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """The records library: every measurement of every `tune` for a board, shared by all models.
 
-A library root (default `$EDGETUNE_CACHE/library`, else `~/.cache/edgetune/library`;
+A library root (default `$EDGETUNE_LIBRARY`, else `$EDGETUNE_CACHE/library` or
+`~/.cache/edgetune/library`;
 `--library DIR` to share one) holds one sub-folder per key: the board's resolved target, its
 toolchain and the TVM version. Records of other targets, toolchains or TVM versions never meet.
 Each sub-folder holds MetaSchedule's JSONDatabase files (as a records folder does) and
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import RecordsError
-from ..paths import cache_dir
+from ..paths import library_dir
 from ..tasks import MODULE_EQUALITY
 from ..tasks.family import family_of
 from .layout import FAILED_RUN_SECS, TUNING_RECORDS, WORKLOADS
@@ -71,7 +72,7 @@ def workload_hash(mod: Any) -> str:
 
 def open_library(root: str | Path | None, board: Board) -> Library:
     """The library of `board` under `root` (None: the default under the cache folder)."""
-    root = Path(root).expanduser() if root else cache_dir() / "library"
+    root = Path(root).expanduser() if root else library_dir()
     key = library_key(board)
     if (root / LIBRARY_MANIFEST).is_file():  # a key folder named directly
         return Library(root, key)
