@@ -33,6 +33,7 @@ from edgetune.compile import build_model, export_model
 from edgetune.frontend import load_model
 from edgetune.paths import MODELS_DIR
 from edgetune.records import RecordStore
+from edgetune.report import LineChart, Series
 from edgetune.runtime import load_artifact
 from edgetune.runtime.inputs import load_inputs
 from edgetune.runtime.timing import time_interleaved
@@ -72,7 +73,7 @@ def tune_run(model, board, work: Path, method: str, budget: int, seed: int, keep
         budget,
         seed=seed,
         search=method,
-        printer=lambda s: print(f"  [{method} s{seed}] {s}", file=sys.stderr, flush=True),
+        on_batch=lambda p: print(f"  [{method} s{seed}] {p.line()}", file=sys.stderr, flush=True),
         task_filter=(lambda t: t.name in keep) if keep else None,
     )
     tune_s = time.time() - started
@@ -164,32 +165,22 @@ def print_table(rows: list[dict]) -> None:
 
 
 def plot(runs: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    colors = {"ms": "tab:blue", "family": "tab:orange"}
-    for r in runs:
-        pts = [(n, e) for n, e in r["curve"] if e is not None]
-        if pts:
-            xs, ys = zip(*pts)
-            ax.plot(
-                xs,
-                ys,
-                color=colors[r["method"]],
-                alpha=0.8,
-                label=f"{r['method']} (budget {r['budget']}, seed {r['seed']})",
-            )
-    ax.set_xlabel("measured trials")
-    ax.set_ylabel("estimated end-to-end latency (ms)")
-    ax.set_title("MobileNetV2 fp32, host: family search vs MetaSchedule default")
-    ax.set_yscale("log")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    """The estimate curves of every run, as PNG (and SVG next to it)."""
+    chart = LineChart(
+        "MobileNetV2 fp32, host: family search vs MetaSchedule default",
+        "measured trials",
+        "estimated end-to-end latency (ms)",
+        [
+            Series(f"{r['method']} b{r['budget']} s{r['seed']}",
+                   [(n, e) for n, e in r["curve"] if e is not None])  # fmt: skip
+            for r in runs
+        ],
+        log_y=True,
+        width=760,
+        height=460,
+    )
+    chart.save(path.with_suffix(".svg"))
+    chart.save(path)
 
 
 def main() -> int:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shlex
+
 from ..frontend import find_model, load_model
 from ..records import RecordStore
+from ..report.live import progress_display
 from ..search import DEFAULT_SEARCH, SEARCHES, tune_model
 from .args import add_board_arg, add_json_arg, add_measure_args, add_model_arg, board_from_args
 from .output import report, status
@@ -40,6 +43,7 @@ def register(sub) -> None:
         help="with --search family: seed the family cost models from another records folder of "
         "the same board",
     )
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress, only the result")
     add_measure_args(p)
     add_json_arg(p)
     p.set_defaults(func=run)
@@ -58,12 +62,16 @@ def run(args) -> int:
     if board.measure.timing_note:
         status(f"note: {board.measure.timing_note}")
     try:
-        result = tune_model(model, board, store, args.trials, seed=args.seed,
-                            per_round=args.per_round, printer=status, search=args.search,
-                            warm_start=args.warm_start)  # fmt: skip
+        with progress_display(f"{model.info.name} on {board.name}", args.quiet, args.json) as show:
+            result = tune_model(model, board, store, args.trials, seed=args.seed,
+                                per_round=args.per_round, on_batch=show, search=args.search,
+                                warm_start=args.warm_start)  # fmt: skip
     except KeyboardInterrupt:
-        status(f"edgetune: interrupted; {store.summary().records} measured trials are kept in "
-               f"{store.path}: run the same command again to resume")  # fmt: skip
-        return 130
+        kept = store.summary()
+        again = shlex.join(["edgetune", "tune", args.model, "--board", args.board, "--trials",
+                            str(args.trials), "--records", args.records, "--search", args.search])
+        status(f"edgetune: interrupted; {kept.records} measured trials are kept in {store.path} "
+               f"({kept.valid} valid): run the same command again to resume:\n  {again}")
+        return 130  # fmt: skip
     report(args, result.to_json(), result.lines())
     return 0

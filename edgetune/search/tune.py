@@ -7,6 +7,7 @@ seeded from the records already there.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from ..measure import make_builder, make_runner
-from ..records import warm_start_folder
+from ..records import warm_start_folder, write_tasks
 from ..rules import get_rule_set
 from ..tasks import MODULE_EQUALITY, Task, for_model
 from .interrupt import sigint_spares_workers
@@ -100,6 +101,28 @@ def search_strategy(trials_per_task: int):
     )
 
 
+def _tuned_with(board: Board, search: str) -> dict[str, Any]:
+    """The board, toolchain, search and software versions of this run (for `report`)."""
+    from importlib.metadata import version
+
+    import tvm
+
+    from .. import __version__
+
+    toolchain = board.toolchain()
+    return {
+        "board": board.name,
+        "target": str(board.target()),
+        "rule_set": board.rule_set,
+        "toolchain": {"name": toolchain.name, "cc": toolchain.cc, "triple": toolchain.triple},
+        "search": search,
+        "edgetune": __version__,
+        "tvm": tvm.__version__,
+        "tvm_ffi": version("apache-tvm-ffi"),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
 def _tune_contexts(
     tasks: list[Task], board: Board, log_dir: str, seed: int | None, strategy: Callable[[], Any]
 ):
@@ -171,7 +194,7 @@ def tune_model(
     *,
     seed: int | None = None,
     per_round: int | None = None,
-    printer: Callable[[str], None] | None = None,
+    on_batch: Callable[[Progress], None] | None = None,
     task_filter: Callable[[Task], bool] | None = None,
     search: str = DEFAULT_SEARCH,
     warm_start: str | Path | None = None,
@@ -181,6 +204,8 @@ def tune_model(
     `search` is "family" (per-family models, foresee rounds, see `search.family`) or "ms"
     (MetaSchedule's default: one XGBoost model, gradient scheduler); `warm_start` is another records
     folder of the same board whose family cost models seed this run's (family search only).
+    `on_batch` is called with the progress after each measured batch (default: plain lines on
+    stderr).
     """
     if search not in SEARCHES:
         raise InputError(f"unknown search '{search}' (choose from {', '.join(SEARCHES)})")
@@ -192,6 +217,7 @@ def tune_model(
 
     board.check_toolchain()
     tasks = [t for t in for_model(model, board) if task_filter is None or task_filter(t)]
+    write_tasks(store.path, [t.describe() for t in tasks], _tuned_with(board, search))
     done = store.summary().records
     progress = Progress(
         task_names=[t.name for t in tasks],
@@ -247,7 +273,7 @@ def tune_model(
     contexts = _tune_contexts(tasks, board, str(store.path), seed, strategy)
     callbacks = [
         *ms.measure_callback.MeasureCallback.create("default"),
-        ProgressCallback(progress, printer),
+        ProgressCallback(progress, on_batch, store.path),
     ]
     with sigint_spares_workers():
         ms.tune_tasks(
