@@ -171,8 +171,10 @@ def plot(runs: list[dict], path: Path) -> None:
         "measured trials",
         "estimated end-to-end latency (ms)",
         [
-            Series(f"{r['method']} b{r['budget']} s{r['seed']}",
-                   [(n, e) for n, e in r["curve"] if e is not None])  # fmt: skip
+            Series(
+                f"{r['method']} b{r['budget']} s{r['seed']}",
+                [(n, e) for n, e in r["curve"] if e is not None],
+            )  # fmt: skip
             for r in runs
         ],
         log_y=True,

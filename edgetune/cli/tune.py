@@ -69,9 +69,11 @@ def run(args) -> int:
     except KeyboardInterrupt:
         kept = store.summary()
         again = shlex.join(["edgetune", "tune", args.model, "--board", args.board, "--trials",
-                            str(args.trials), "--records", args.records, "--search", args.search])
-        status(f"edgetune: interrupted; {kept.records} measured trials are kept in {store.path} "
-               f"({kept.valid} valid): run the same command again to resume:\n  {again}")
-        return 130  # fmt: skip
+                            str(args.trials), "--records", args.records, "--search",
+                            args.search])  # fmt: skip
+        status(f"edgetune: interrupted; {kept.records} measured trials are kept in "
+               f"{store.path} ({kept.valid} valid): run the same command again to resume:\n"
+               f"  {again}")  # fmt: skip
+        return 130
     report(args, result.to_json(), result.lines())
     return 0

@@ -95,9 +95,18 @@ def _tasks(run: TuningRun) -> Section:
     columns = ["#", "task", "weight", "MFLOPs", "trials", "best us", "GFLOP/s", "share",
                "family", "path"]  # fmt: skip
     rows = [
-        [str(i), t.name, str(t.weight), f"{t.flops / 1e6:.2f}", str(t.trials),
-         _num(t.best_us, ".2f"), _num(t.gflops, ".2f"),
-         "n/a" if share is None else f"{share:.1%}", t.family, t.path]  # fmt: skip
+        [
+            str(i),
+            t.name,
+            str(t.weight),
+            f"{t.flops / 1e6:.2f}",
+            str(t.trials),
+            _num(t.best_us, ".2f"),
+            _num(t.gflops, ".2f"),
+            "n/a" if share is None else f"{share:.1%}",
+            t.family,
+            t.path,
+        ]  # fmt: skip
         for i, (t, share) in enumerate(zip(run.tasks, shares(run.tasks)))
     ]
     note = ("Share: of the measured tasks' summed weight x best latency. Path: int8 (integer "

@@ -132,9 +132,7 @@ class TuningRun:
                 {**vars(t), "gflops": t.gflops, "share": share}
                 for t, share in zip(self.tasks, shares(self.tasks))
             ],
-            "failures": [
-                {**vars(g), "tasks": sorted(g.tasks)} for g in self.failures()
-            ],
+            "failures": [{**vars(g), "tasks": sorted(g.tasks)} for g in self.failures()],
         }
 
 
