@@ -120,11 +120,6 @@ def test_live_display_in_a_terminal(failed):
     assert f"[{TRIALS + 2}/" not in frame  # no plain progress lines besides the live view
 
 
-def _report(*args: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "edgetune", "report", *map(str, args)]
-    return subprocess.run(cmd, env=ENV, capture_output=True, text=True)
-
-
 def test_console_errors_are_seen_by_the_browser_check(tmp_path):
     page = tmp_path / "bad.html"
     page.write_text("<html><body>x<script>console.error('boom')</script></body></html>")
@@ -132,11 +127,11 @@ def test_console_errors_are_seen_by_the_browser_check(tmp_path):
 
 
 @pytest.mark.parametrize("which", ["tuned", "failed"])
-def test_html_report_in_headless_chromium(which, tuned, failed, tmp_path):
+def test_html_report_in_headless_chromium(which, tuned, failed, tmp_path, cli):
     recs = {"tuned": tuned, "failed": failed}[which][0]
     page = tmp_path / "report.html"
-    done = _report(recs, "-o", page)
-    assert done.returncode == 0, done.stderr
+    done = cli("report", recs, "-o", page)
+    assert done.code == 0, done.err
     html = page.read_text()
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "<script" not in html and html.count("<svg") == 2
@@ -155,7 +150,7 @@ def test_html_report_in_headless_chromium(which, tuned, failed, tmp_path):
         assert "No failed candidates" in seen.text
 
 
-def test_side_by_side_markdown_and_pngs(tuned, failed, tmp_path):
+def test_side_by_side_markdown_and_pngs(tuned, failed, tmp_path, cli):
     compare = tmp_path / "compare.json"
     lat = {"median_ms": 0.05, "p90_ms": 0.06, "min_ms": 0.04, "mean_ms": 0.05, "repeat": 5}
     compare.write_text(json.dumps({"model": MODEL, "board": "host", "tuned_tasks": 5,
@@ -164,8 +159,8 @@ def test_side_by_side_markdown_and_pngs(tuned, failed, tmp_path):
     profile = REPO_DIR / "docs/results/profile_fp32_2026-11-30_s4.json"
     md = tmp_path / "r.md"
     args = ["--with", tuned[0], "--with", compare, "--with", profile]
-    done = _report(failed[0], "--format", "md", "-o", md, *args, "--png", tmp_path / "png")
-    assert done.returncode == 0, done.stderr
+    done = cli("report", failed[0], "--format", "md", "-o", md, *args, "--png", tmp_path / "png")
+    assert done.code == 0, done.err
     text = md.read_text()
     assert f"| failed | {MODEL} | host | 12 | 2 | 5/5 |" in text
     assert f"| tuned | {MODEL} | host | 10 | 0 | 5/5 |" in text
@@ -184,16 +179,16 @@ def test_side_by_side_markdown_and_pngs(tuned, failed, tmp_path):
         assert Image.open(png).size == (560, 360) and pixel_spread(png.read_bytes()) > 10
 
 
-def test_report_refuses_what_is_not_a_records_folder(tmp_path):
-    done = _report(tmp_path)
-    assert done.returncode != 0 and done.stderr.strip().splitlines() == [
+def test_report_refuses_what_is_not_a_records_folder(tmp_path, cli):
+    done = cli("report", tmp_path)
+    assert done.code != 0 and done.err.strip().splitlines() == [
         f"edgetune: error: {tmp_path}: not an edgetune records folder (no edgetune-records.json)"
     ]
     (tmp_path / "x.json").write_text("[1, 2]")
     (tmp_path / "edgetune-records.json").write_text("{}")
     (tmp_path / "edgetune-tasks.json").write_text('{"tasks": [], "tuned_with": {}}')
-    done = _report(tmp_path, "--with", tmp_path / "x.json")
-    assert done.returncode != 0 and done.stderr.strip() == (
+    done = cli("report", tmp_path, "--with", tmp_path / "x.json")
+    assert done.code != 0 and done.err.strip() == (
         f"edgetune: error: --with {tmp_path / 'x.json'}: not the JSON of `edgetune compare "
         "--json` or `profile --json`"
     )
