@@ -66,7 +66,9 @@ def visit(page: Path) -> PageVisit:
 
                 text = script("return document.body.innerText")
                 height = script("return document.documentElement.scrollHeight")
-                call("POST", f"/session/{sid}/window/rect", {"width": WIDTH, "height": height})
+                chrome = script("return window.outerHeight - window.innerHeight")
+                size = {"width": WIDTH, "height": height + chrome}
+                call("POST", f"/session/{sid}/window/rect", size)
                 png = base64.b64decode(call("GET", f"/session/{sid}/screenshot"))
                 console = call("POST", f"/session/{sid}/se/log", {"type": "browser"})
             finally:

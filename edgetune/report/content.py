@@ -134,11 +134,12 @@ def _failures(run: TuningRun) -> Section:
 def _setup(run: TuningRun) -> Section:
     w, m = run.tuned_with, run.manifest
     chain = w.get("toolchain", {})
+    compiler = " ".join(filter(None, [chain.get("cc"), chain.get("triple")]))
     rows = [
         ["board", str(w.get("board", m.get("board")))],
         ["target", str(w.get("target", m.get("target")))],
         ["rule set", str(w.get("rule_set"))],
-        ["toolchain", f"{chain.get('name')} ({chain.get('cc')} {chain.get('triple', '')})".strip()],
+        ["toolchain", f"{chain.get('name')} ({compiler})"],
         ["search", str(w.get("search"))],
         ["edgetune", str(w.get("edgetune"))],
         ["TVM", f"{w.get('tvm')} (tvm-ffi {w.get('tvm_ffi')})"],
