@@ -8,7 +8,9 @@ import json
 import os
 import pty
 import select
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -41,19 +43,19 @@ def tuned(tmp_path_factory):
     return recs, done.stderr, done.stdout
 
 
-@pytest.fixture(scope="module")
-def failed(tuned, tmp_path_factory):
-    """The tuned folder resumed in a pseudo-terminal with builds that cannot finish (0.01 s
-    timeout): (records folder, everything the terminal received)."""
-    recs = tmp_path_factory.mktemp("report") / "failed"
-    shutil.copytree(tuned[0], recs, ignore=shutil.ignore_patterns("edgetune.lock"))
+def _in_terminal(cmd: list[str], interrupt_when: Path | None = None) -> tuple[int, str]:
+    """Run `cmd` in a pseudo-terminal of COLS x ROWS: (exit code, everything it received).
+    With `interrupt_when`, one Ctrl-C (SIGINT) is sent once that file exists."""
     pid, fd = pty.fork()
-    if pid == 0:  # the child: a terminal of COLS x ROWS
+    if pid == 0:  # the child
         os.environ.update(ENV, COLUMNS=str(COLS), LINES=str(ROWS), TERM="xterm-256color")
-        os.execv(sys.executable, _tune(recs, TRIALS + 2, "--build-timeout", "0.01"))
+        os.execv(sys.executable, cmd)
     out, deadline = b"", time.time() + 300
     while time.time() < deadline:
-        if select.select([fd], [], [], 1)[0]:
+        if interrupt_when is not None and interrupt_when.exists():
+            os.kill(pid, signal.SIGINT)
+            interrupt_when = None
+        if select.select([fd], [], [], 0.5)[0]:
             try:
                 chunk = os.read(fd, 65536)
             except OSError:  # the child closed the terminal
@@ -62,8 +64,27 @@ def failed(tuned, tmp_path_factory):
                 break
             out += chunk
     _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, out.decode(errors="replace")
-    return recs, out.decode(errors="replace")
+    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+
+def _screen_lines(raw: str) -> list[str]:
+    """What a terminal shows (scrolled-off lines included) after receiving `raw`."""
+    screen = pyte.HistoryScreen(COLS, ROWS, history=2000)
+    screen.set_mode(pyte.modes.LNM)  # a terminal's onlcr: \n starts a new line
+    pyte.ByteStream(screen).feed(raw.encode())
+    top = ["".join(ch.data for ch in row.values()) for row in screen.history.top]
+    return [ln.rstrip() for ln in top + screen.display if ln.strip()]
+
+
+@pytest.fixture(scope="module")
+def failed(tuned, tmp_path_factory):
+    """The tuned folder resumed in a pseudo-terminal with builds that cannot finish (0.01 s
+    timeout): (records folder, everything the terminal received)."""
+    recs = tmp_path_factory.mktemp("report") / "failed"
+    shutil.copytree(tuned[0], recs, ignore=shutil.ignore_patterns("edgetune.lock"))
+    code, out = _in_terminal(_tune(recs, TRIALS + 2, "--build-timeout", "0.01"))
+    assert code == 0, out
+    return recs, out
 
 
 def _no_repeats(lines: list[str]) -> None:
@@ -107,17 +128,30 @@ def test_plain_lines_are_printed_only_when_the_status_changes(capsys):
 def test_live_display_in_a_terminal(failed):
     _, raw = failed
     assert "\x1b[" in raw  # drawn with terminal codes, not plain lines
-    screen = pyte.HistoryScreen(COLS, ROWS, history=2000)
-    screen.set_mode(pyte.modes.LNM)  # a terminal's onlcr: \n starts a new line
-    pyte.ByteStream(screen).feed(raw.encode())
-    top = ["".join(ch.data for ch in row.values()) for row in screen.history.top]
-    lines = [ln.rstrip() for ln in top + screen.display if ln.strip()]
+    lines = _screen_lines(raw)
     _no_repeats(lines)
     frame = "\n".join(lines)
     assert f"{TRIALS + 2}/{TRIALS + 2} trials" in frame and "ETA" in frame
     assert "failed builds 2, runs 0" in frame
     assert "measured 2 new trials (2 failed builds, 0 failed runs)" in frame  # the summary
     assert f"[{TRIALS + 2}/" not in frame  # no plain progress lines besides the live view
+
+
+def test_ctrl_c_under_the_live_display_keeps_the_records_and_says_how_to_resume(tmp_path):
+    recs = tmp_path / "recs"
+    cmd = _tune(recs, 40)
+    code, raw = _in_terminal(cmd, interrupt_when=recs / "logs" / "edgetune-batches.jsonl")
+    lines = _screen_lines(raw)
+    assert code == 130 and "Traceback" not in raw
+    _no_repeats(lines)
+    kept = len(read_batches(recs)) * 2
+    again = shlex.join(["edgetune", "tune", MODEL, "--board", "host", "--trials", "40",
+                        "--records", str(recs), "--search", "family"])  # fmt: skip
+    assert raw.replace("\r\n", "\n").endswith(
+        f"edgetune: interrupted; {kept} measured trials are kept in {recs} ({kept} valid): run "
+        f"the same command again to resume:\n  {again}\n"
+    )
+    assert any(f"{kept}/40 trials" in ln for ln in lines)  # the last frame stays on screen
 
 
 def test_console_errors_are_seen_by_the_browser_check(tmp_path):
