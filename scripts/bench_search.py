@@ -174,7 +174,7 @@ def plot(runs: list[dict], path: Path) -> None:
             Series(
                 f"{r['method']} b{r['budget']} s{r['seed']}",
                 [(n, e) for n, e in r["curve"] if e is not None],
-            )  # fmt: skip
+            )
             for r in runs
         ],
         log_y=True,

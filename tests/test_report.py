@@ -226,3 +226,14 @@ def test_report_refuses_what_is_not_a_records_folder(tmp_path, cli):
         f"edgetune: error: --with {tmp_path / 'x.json'}: not the JSON of `edgetune compare "
         "--json` or `profile --json`"
     )
+
+
+def test_charts_place_points_on_round_ticks_and_say_when_empty():
+    from edgetune.report import LineChart, Series
+
+    chart = LineChart("t", "x", "y", [Series("a", [(0, 1.5), (100, 8.0)])], log_y=True)
+    svg = chart.svg()
+    labels = {ln.rsplit(">", 2)[-2].split("<")[0] for ln in svg.splitlines() if "</text>" in ln}
+    assert {"1", "2", "5", "10", "0", "100"} <= labels
+    assert svg.count("<circle") == 2 and "no data" not in svg
+    assert "no data" in LineChart("t", "x", "y", [Series("a", [])]).svg()

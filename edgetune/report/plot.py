@@ -7,6 +7,7 @@ scripts in `scripts/` write the same charts as .svg and .png.
 from __future__ import annotations
 
 import math
+import tempfile
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -100,12 +101,10 @@ class LineChart:
         """Write the chart to `path`: .svg as is, .png rendered by headless Chromium."""
         path = Path(path)
         if path.suffix == ".png":
-            svg = path.with_suffix(".svg")
-            svg.write_text(self.svg())
-            try:
+            with tempfile.TemporaryDirectory(prefix="edgetune-chart-") as tmp:
+                svg = Path(tmp) / "chart.svg"
+                svg.write_text(self.svg())
                 screenshot(svg, path, self.width, self.height)
-            finally:
-                svg.unlink()
         else:
             path.write_text(self.svg())
         return path
