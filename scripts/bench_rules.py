@@ -51,7 +51,7 @@ def tune_one(model, board, rule_set: str, task: str, trials: int, seed: int, wor
         trials,
         seed=seed,
         per_round=trials,
-        printer=lambda s: None,
+        on_batch=lambda _: None,
         task_filter=lambda t: t.name == task,
     )
     (entry,) = result.to_json()["tasks"]

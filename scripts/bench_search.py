@@ -44,6 +44,7 @@ from edgetune.compile import build_model, export_model
 from edgetune.frontend import find_model, load_model
 from edgetune.paths import MODELS_DIR
 from edgetune.records import RecordStore, open_library
+from edgetune.report import LineChart, Series
 from edgetune.runtime import load_artifact
 from edgetune.runtime.inputs import load_inputs
 from edgetune.runtime.timing import time_interleaved
@@ -94,7 +95,7 @@ def tune_run(
         budget,
         seed=seed,
         search=method,
-        printer=lambda s: print(f"  [{label} s{seed}] {s}", file=sys.stderr, flush=True),
+        on_batch=lambda p: print(f"  [{label} s{seed}] {p.line()}", file=sys.stderr, flush=True),
         task_filter=(lambda t: t.name in keep) if keep else None,
         library=library,
     )
@@ -197,7 +198,7 @@ def build_library(args, board, root: Path) -> list[dict]:
         started = time.time()
         result = tune_model(
             model, board, store, args.library_budget, seed=0, library=library,
-            printer=lambda s, n=model.info.name: print(f"  [library {n}] {s}", file=sys.stderr),
+            on_batch=lambda p, n=model.info.name: print(f"  [{n}] {p.line()}", file=sys.stderr),
         )  # fmt: skip
         done.append({"model": model.info.name, "tune_s": time.time() - started,
                      "trials": result.progress.trials, "added": result.added})  # fmt: skip
@@ -254,32 +255,24 @@ def print_transfer_table(rows: list[dict]) -> None:
 
 
 def plot(runs: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    colors = {"ms": "tab:blue", "family": "tab:orange", "cold": "tab:blue", "library": "tab:green"}
-    for r in runs:
-        pts = [(n, e) for n, e in r["curve"] if e is not None]
-        if pts:
-            xs, ys = zip(*pts)
-            ax.plot(
-                xs,
-                ys,
-                color=colors[r["method"]],
-                alpha=0.8,
-                label=f"{r['method']} (budget {r['budget']}, seed {r['seed']})",
+    """The estimate curves of every run, as PNG (and SVG next to it)."""
+    chart = LineChart(
+        "MobileNetV2 fp32, host: estimated latency against trials",
+        "measured trials",
+        "estimated end-to-end latency (ms)",
+        [
+            Series(
+                f"{r['method']} b{r['budget']} s{r['seed']}",
+                [(n, e) for n, e in r["curve"] if e is not None],
             )
-    ax.set_xlabel("measured trials")
-    ax.set_ylabel("estimated end-to-end latency (ms)")
-    ax.set_title("MobileNetV2 fp32, host: family search vs MetaSchedule default")
-    ax.set_yscale("log")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+            for r in runs
+        ],
+        log_y=True,
+        width=760,
+        height=460,
+    )
+    chart.save(path.with_suffix(".svg"))
+    chart.save(path)
 
 
 def main() -> int:

@@ -5,6 +5,7 @@
 #   qemu-user-static: the emulated Cortex-A53 board (its arm64 sysroot is fetched with apt);
 #   OpenSSH server and client (SSH runner / deploy tests, ssh-keygen);
 #   PoCL and the OpenCL ICD loader + headers (the OpenCL "Mali" board on the CPU, pyopencl);
+#   Chromium and chromedriver (`report` PNGs; the report page opened in a real browser);
 # Idempotent: installs only what is missing. Needs root (or sudo) and Debian's registry.
 set -euo pipefail
 PKGS=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu libc6-dev-arm64-cross
@@ -12,6 +13,7 @@ PKGS=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu libc6-dev-arm64-cross
       qemu-user-static
       openssh-server openssh-client
       pocl-opencl-icd ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers
+      chromium chromium-driver
       ca-certificates)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -24,6 +24,7 @@ STAGES = [
     "compile",  # whole-model build and export
     "oracle",  # LiteRT reference and comparison
     "profile",  # per-kernel time inside the built model vs tuned estimates
+    "report",  # seeing a tuning run: live progress display, HTML/Markdown report, charts
     "cli",  # commands: parse, call one function, print
 ]
 BASE = {"errors", "paths", "tvm_api"}

@@ -6,11 +6,11 @@ import argparse
 import sys
 
 from ..errors import EdgetuneError
-from . import boards, build, compare, demo, deploy, farm, profile, run, space, tasks, tune
+from . import boards, build, compare, demo, deploy, farm, profile, report, run, space, tasks, tune
 
 # Subcommand modules, in the order `edgetune --help` lists them. Each defines
 # `register(subparsers)` (adding its parser with set_defaults(func=run)) and `run(args) -> int`.
-COMMANDS = [boards, tasks, tune, build, run, profile, compare, demo, space, farm, deploy]
+COMMANDS = [boards, tasks, tune, build, run, profile, compare, demo, space, farm, deploy, report]
 
 DESCRIPTION = """\
 edgetune: tune TFLite models for edge boards with TVM MetaSchedule, then cross-compile them.
@@ -23,6 +23,7 @@ typical flow:
   edgetune run    model.so --board host --input in.npy --output out.npy
   edgetune profile model.tflite --board host --records recs/   (time per kernel in the model)
   edgetune compare model.tflite --board host --records recs/   (vs the LiteRT interpreter)
+  edgetune report recs/ -o report.html                         (how the tuning went, charts)
 """
 
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
+import shlex
+
 from ..frontend import find_model, load_model
 from ..records import RecordStore
-from ..search import DEFAULT_SEARCH, SEARCHES, tune_model
-from .args import (
-    add_board_arg,
-    add_json_arg,
-    add_measure_args,
-    add_model_arg,
-    board_from_args,
-)
-from .library_args import add_library_args, library_from_args
+from ..report.live import progress_display
+from ..search import tune_model
+from .args import add_board_arg, add_json_arg, add_measure_args, add_model_arg, board_from_args
+from .library_args import add_library_args, library_flags, library_from_args
 from .output import report, status
+from .search_args import add_search_args
 
 
 def register(sub) -> None:
@@ -32,23 +30,9 @@ def register(sub) -> None:
     add_board_arg(p)
     p.add_argument("--trials", type=int, default=200, help="total measured trials (default 200)")
     p.add_argument("--records", required=True, help="records folder (created if missing)")
-    p.add_argument("--seed", type=int, default=0, help="search seed (default 0)")
-    p.add_argument("--per-round", type=int, help="candidates per task per round (default: auto)")
-    p.add_argument(
-        "--search",
-        choices=SEARCHES,
-        default=DEFAULT_SEARCH,
-        help="family: one cost model per task family, foresee rounds, gain scheduler "
-        "(FamilySeer); ms: MetaSchedule's default (one XGBoost model, gradient scheduler), for "
-        f"comparison. Default {DEFAULT_SEARCH} (docs/search.md has the benchmark)",
-    )
-    p.add_argument(
-        "--warm-start",
-        metavar="RECORDS",
-        help="with --search family: seed the family cost models from another records folder of "
-        "the same board",
-    )
+    add_search_args(p)
     add_library_args(p)
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress, only the result")
     add_measure_args(p)
     add_json_arg(p)
     p.set_defaults(func=run)
@@ -68,12 +52,19 @@ def run(args) -> int:
     if board.measure.timing_note:
         status(f"note: {board.measure.timing_note}")
     try:
-        result = tune_model(model, board, store, args.trials, seed=args.seed,
-                            per_round=args.per_round, printer=status, search=args.search,
-                            warm_start=args.warm_start, library=library)  # fmt: skip
+        with progress_display(f"{model.info.name} on {board.name}", args.quiet, args.json) as show:
+            result = tune_model(model, board, store, args.trials, seed=args.seed,
+                                per_round=args.per_round, on_batch=show, printer=status,
+                                search=args.search, warm_start=args.warm_start,
+                                library=library)  # fmt: skip
     except KeyboardInterrupt:
-        status(f"edgetune: interrupted; {store.summary().records} measured trials are kept in "
-               f"{store.path}: run the same command again to resume")  # fmt: skip
+        kept = store.summary()
+        again = shlex.join(["edgetune", "tune", args.model, "--board", args.board, "--trials",
+                            str(args.trials), "--records", args.records, "--search",
+                            args.search, *library_flags(args)])  # fmt: skip
+        status(f"edgetune: interrupted; {kept.records} measured trials are kept in "
+               f"{store.path} ({kept.valid} valid): run the same command again to resume:\n"
+               f"  {again}")  # fmt: skip
         return 130
     report(args, result.to_json(), result.lines())
     return 0

@@ -1,6 +1,7 @@
 """The record database: every measurement, on disk, resumable, tied to one model and board;
 and the records library every tune adds to, shared by the models of a board."""
 
+from .history import append_batch, read_batches, read_tasks, write_tasks
 from .layout import FAILED_RUN_SECS, MANIFEST, TUNING_RECORDS, WORKLOADS, cost_model_path
 from .library import (
     KNOWN,
@@ -12,8 +13,8 @@ from .library import (
     reused_in,
     workload_hash,
 )
-from .manifest import warm_start_folder
-from .store import RecordStore, RecordSummary, best_latency_in, database_of
+from .manifest import read_manifest, warm_start_folder
+from .store import RecordStore, RecordSummary, best_latency_in, database_of, summarize_folder
 
 __all__ = [
     "FAILED_RUN_SECS",
@@ -27,11 +28,17 @@ __all__ = [
     "LibraryRecords",
     "RecordStore",
     "RecordSummary",
+    "append_batch",
     "best_latency_in",
     "cost_model_path",
     "database_of",
     "open_library",
+    "read_batches",
+    "read_manifest",
+    "read_tasks",
     "reused_in",
+    "summarize_folder",
     "warm_start_folder",
     "workload_hash",
+    "write_tasks",
 ]

@@ -82,20 +82,7 @@ class RecordStore:
 
     def summary(self) -> RecordSummary:
         """Counts read straight from the files (cheap; no TVM objects)."""
-        records = valid = 0
-        path = self.path / TUNING_RECORDS
-        if path.is_file():
-            for line in path.read_text().splitlines():
-                if not line.strip():
-                    continue
-                records += 1
-                run_secs = json.loads(line)[1][1]
-                if run_secs and min(float(s) for s in run_secs) < FAILED_RUN_SECS:
-                    valid += 1
-        wl = self.path / WORKLOADS
-        workloads = len(wl.read_text().split()) if wl.is_file() else 0
-        reused = sum((read_manifest(self.path) or {}).get(REUSED, {}).values())
-        return RecordSummary(records, valid, records - valid, workloads, reused)
+        return summarize_folder(self.path)
 
     def best_latency_s(self, mod: Any) -> float | None:
         """Best measured mean latency (seconds) of a task's module, None if never measured."""
@@ -112,6 +99,24 @@ def best_latency_in(db: Any, mod: Any) -> float | None:
     secs = [float(s) for s in recs[0].run_secs]
     mean = sum(secs) / len(secs)
     return mean if mean < FAILED_RUN_SECS else None
+
+
+def summarize_folder(folder: Path) -> RecordSummary:
+    """Counts of a records folder's files (cheap; no TVM objects)."""
+    records = valid = 0
+    path = folder / TUNING_RECORDS
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            if not line.strip():
+                continue
+            records += 1
+            run_secs = json.loads(line)[1][1]
+            if run_secs and min(float(s) for s in run_secs) < FAILED_RUN_SECS:
+                valid += 1
+    wl = folder / WORKLOADS
+    workloads = len(wl.read_text().split()) if wl.is_file() else 0
+    reused = sum((read_manifest(folder) or {}).get(REUSED, {}).values())
+    return RecordSummary(records, valid, records - valid, workloads, reused)
 
 
 def database_of(store: RecordStore | None) -> Any:

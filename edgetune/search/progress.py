@@ -1,4 +1,10 @@
-"""Progress of a tuning run, fed by a MetaSchedule measure callback after every batch."""
+"""Progress of a tuning run, fed by a MetaSchedule measure callback after every batch.
+
+After each measured batch the callback updates `Progress`, appends the batch to the records
+folder's batch log (`records.append_batch`: when, which task, each candidate's latency or
+error) and hands `Progress` to a display: `PlainProgress` lines by default, a live terminal
+view from `report.live` on a terminal.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,25 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 from tvm.ir.utils import derived_object
 
-from ..records import FAILED_RUN_SECS
+from ..records import FAILED_RUN_SECS, append_batch
 from ..tvm_api import ms
 from .interrupt import stop_if_interrupted
+
+ERROR_CHARS = 2000  # of a failed candidate's message kept in the batch log
+
+
+def ms_text(seconds: float | None) -> str:
+    return f"{seconds * 1e3:.3f} ms" if seconds is not None else "n/a"
+
+
+def duration_text(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
 @dataclass
@@ -31,6 +49,8 @@ class Progress:
     # (trials in the folder, estimated end-to-end seconds or None) after each measured batch
     curve: list[tuple[int, float | None]] = field(default_factory=list)
     started: float = field(default_factory=time.time)
+    last_task: int | None = None  # the task of the latest batch
+    previous_estimate_s: float | None = None  # the estimate before it last changed
 
     def __post_init__(self) -> None:
         n = len(self.task_names)
@@ -48,34 +68,77 @@ class Progress:
     def tasks_measured(self) -> int:
         return sum(b is not None for b in self.best_s)
 
-    def record(self, task_id: int, builder_results: list[Any], runner_results: list[Any]) -> None:
+    @property
+    def done(self) -> int:
+        """Trials in the records folder."""
+        return self.resumed_trials + self.trials
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.time() - self.started
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left at this session's pace, None before its first batch."""
+        if not self.trials:
+            return None
+        return max(self.budget - self.done, 0) * self.elapsed_s / self.trials
+
+    @property
+    def estimate_change(self) -> float | None:
+        """Relative change of the estimate when it last changed (-0.1: 10% faster)."""
+        est, before = self.estimated_latency_s, self.previous_estimate_s
+        return est / before - 1 if est is not None and before else None
+
+    def record(
+        self, task_id: int, builder_results: list[Any], runner_results: list[Any]
+    ) -> list[dict[str, Any]]:
+        """Count one measured batch; returns each candidate's outcome (mean `us` or `error`)."""
+        before = self.estimated_latency_s
+        self.last_task = task_id
         self.task_trials[task_id] += len(runner_results)
         self.trials += len(runner_results)
+        outcomes: list[dict[str, Any]] = []
         for b, r in zip(builder_results, runner_results):
             if b.error_msg:
                 self.failed_builds += 1
+                outcomes.append({"error": "build", "message": str(b.error_msg)[:ERROR_CHARS]})
                 continue
-            if r.error_msg or not r.run_secs:
+            secs = [float(s) for s in r.run_secs or []]
+            mean = sum(secs) / len(secs) if secs else FAILED_RUN_SECS
+            if r.error_msg or mean >= FAILED_RUN_SECS:
                 self.failed_runs += 1
+                message = str(r.error_msg or "no run time")[:ERROR_CHARS]
+                outcomes.append({"error": "run", "message": message})
                 continue
-            secs = [float(s) for s in r.run_secs]
-            mean = sum(secs) / len(secs)
-            if mean < FAILED_RUN_SECS and (
-                self.best_s[task_id] is None or mean < self.best_s[task_id]
-            ):
+            outcomes.append({"us": mean * 1e6})
+            if self.best_s[task_id] is None or mean < self.best_s[task_id]:
                 self.best_s[task_id] = mean
-        self.curve.append((self.resumed_trials + self.trials, self.estimated_latency_s))
+        after = self.estimated_latency_s
+        if before is not None and after != before:
+            self.previous_estimate_s = before
+        self.curve.append((self.done, after))
+        return outcomes
+
+    def status(self) -> str:
+        """What the run stands at, without times: it changes only when a batch changes it."""
+        change = self.estimate_change
+        change_text = f" ({change:+.1%})" if change else ""
+        task = f" | tuning {self.task_names[self.last_task]}" if self.last_task is not None else ""
+        return (
+            f"[{self.done}/{self.budget} trials] est. end-to-end "
+            f"{ms_text(self.estimated_latency_s)}{change_text} | tasks measured "
+            f"{self.tasks_measured}/{len(self.task_names)} | failed builds {self.failed_builds}, "
+            f"failed runs {self.failed_runs}{task}"
+        )
+
+    def times(self) -> str:
+        eta = self.eta_s
+        eta_text = f", ETA {duration_text(eta)}" if eta is not None else ""
+        return duration_text(self.elapsed_s) + eta_text
 
     def line(self) -> str:
-        done = self.resumed_trials + self.trials
-        est = self.estimated_latency_s
-        est_text = f"{est * 1e3:.3f} ms" if est is not None else "n/a"
-        elapsed = time.time() - self.started
-        return (
-            f"[{done}/{self.budget} trials] tasks measured {self.tasks_measured}/"
-            f"{len(self.task_names)} | est. end-to-end {est_text} | failed builds "
-            f"{self.failed_builds}, failed runs {self.failed_runs} | {elapsed:.0f}s"
-        )
+        return f"{self.status()} | {self.times()}"
 
     def to_json(self) -> dict[str, Any]:
         est = self.estimated_latency_s
@@ -86,7 +149,7 @@ class Progress:
             "failed_builds": self.failed_builds,
             "failed_runs": self.failed_runs,
             "estimated_latency_ms": est * 1e3 if est is not None else None,
-            "elapsed_s": time.time() - self.started,
+            "elapsed_s": self.elapsed_s,
             "curve": [[n, est * 1e3 if est is not None else None] for n, est in self.curve],
             "tasks": [
                 {
@@ -100,25 +163,54 @@ class Progress:
         }
 
 
+class PlainProgress:
+    """Progress as plain lines (logs, pipes, --json): a line only when the status changed."""
+
+    def __init__(self, stream: TextIO | None = None):
+        self.stream = stream
+        self._last = ""
+
+    def __call__(self, progress: Progress) -> None:
+        status = progress.status()
+        if status != self._last:
+            self._last = status
+            print(f"{status} | {progress.times()}", file=self.stream or sys.stderr, flush=True)
+
+
 @derived_object
 class ProgressCallback(ms.measure_callback.PyMeasureCallback):
-    """Feeds `Progress` after each measured batch and prints a status line. `ids` maps the
-    tuning contexts to the progress's tasks when only some of them are searched."""
+    """Feeds `Progress` after each measured batch, logs the batch and shows the progress.
+    `ids` maps the tuning contexts to the progress's tasks when only some of them are searched."""
 
     def __init__(
         self,
         progress: Progress,
-        printer: Callable[[str], None] | None = None,
+        on_batch: Callable[[Progress], None] | None = None,
+        records_dir: str | Path | None = None,
         ids: list[int] | None = None,
     ):
         super().__init__()
         self.progress = progress
+        self.on_batch = on_batch or PlainProgress()
+        self.records_dir = records_dir
         self.ids = ids or list(range(len(progress.task_names)))
-        self.printer = printer or (lambda s: print(s, file=sys.stderr, flush=True))
 
     def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
         task_id = self.ids[task_id]
-        self.progress.record(task_id, list(builder_results), list(runner_results))
-        name = self.progress.task_names[task_id]
-        self.printer(f"{self.progress.line()} | last: {name}")
+        p = self.progress
+        outcomes = p.record(task_id, list(builder_results), list(runner_results))
+        if self.records_dir is not None and outcomes:
+            est = p.estimated_latency_s
+            append_batch(
+                self.records_dir,
+                {
+                    "time": time.time(),
+                    "session": p.started,
+                    "task": p.task_names[task_id],
+                    "trials": p.done,
+                    "estimate_ms": est * 1e3 if est is not None else None,
+                    "candidates": outcomes,
+                },
+            )
+        self.on_batch(p)
         stop_if_interrupted()  # the batch is in the records: a clean place to stop

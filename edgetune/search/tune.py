@@ -7,6 +7,7 @@ seeded from the records already there.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from ..measure import make_builder, make_runner
-from ..records import warm_start_folder
+from ..records import warm_start_folder, write_tasks
 from ..rules import get_rule_set
 from ..tasks import MODULE_EQUALITY, Task, for_model
 from .interrupt import sigint_spares_workers
@@ -122,6 +123,28 @@ def search_strategy(trials_per_task: int, seeds: TransferSeeds | None = None):
     )
 
 
+def _tuned_with(board: Board, search: str) -> dict[str, Any]:
+    """The board, toolchain, search and software versions of this run (for `report`)."""
+    from importlib.metadata import version
+
+    import tvm
+
+    from .. import __version__
+
+    toolchain = board.toolchain()
+    return {
+        "board": board.name,
+        "target": str(board.target()),
+        "rule_set": board.rule_set,
+        "toolchain": {"name": toolchain.name, "cc": toolchain.cc, "triple": toolchain.triple},
+        "search": search,
+        "edgetune": __version__,
+        "tvm": tvm.__version__,
+        "tvm_ffi": version("apache-tvm-ffi"),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
 def _tune_contexts(
     tasks: list[Task], board: Board, log_dir: str, seed: int | None, strategy: Callable[[], Any]
 ):
@@ -193,6 +216,7 @@ def tune_model(
     *,
     seed: int | None = None,
     per_round: int | None = None,
+    on_batch: Callable[[Progress], None] | None = None,
     printer: Callable[[str], None] | None = None,
     task_filter: Callable[[Task], bool] | None = None,
     search: str = DEFAULT_SEARCH,
@@ -206,7 +230,9 @@ def tune_model(
     folder of the same board whose family cost models seed this run's (family search only).
     With a records `library`, tasks it knows are reused (zero trials), the others start from
     their family's library records (`search.library_start`), and every measurement is added to
-    it (also when interrupted).
+    it (also when interrupted); `printer` gets one line per task saying what the library knew.
+    `on_batch` is called with the progress after each measured batch (default: plain lines on
+    stderr).
     """
     if search not in SEARCHES:
         raise InputError(f"unknown search '{search}' (choose from {', '.join(SEARCHES)})")
@@ -216,6 +242,7 @@ def tune_model(
         warm_start_folder(warm_start, board)  # a bad folder fails before any work
     board.check_toolchain()
     tasks = [t for t in for_model(model, board) if task_filter is None or task_filter(t)]
+    write_tasks(store.path, [t.describe() for t in tasks], _tuned_with(board, search))
     start = start_from_library(library, tasks, store) if library else None
     if start and printer:
         for t, status, skip in zip(tasks, start.status, start.skip):
@@ -236,7 +263,7 @@ def tune_model(
         return result
     try:
         _search(result, [tasks[i] for i in searched], searched, board, remaining, seed, per_round,
-                printer, warm_start)  # fmt: skip
+                on_batch, warm_start)  # fmt: skip
     finally:
         if library:  # every measurement goes to the library, even from an interrupted run
             result.added = library.add(store)
@@ -251,7 +278,7 @@ def _search(
     remaining: int,
     seed: int | None,
     per_round: int | None,
-    printer: Callable[[str], None] | None,
+    on_batch: Callable[[Progress], None] | None,
     warm_start: str | Path | None,
 ) -> None:
     """Search `tasks` (at `ids` in the result's task list) for `remaining` trials."""
@@ -304,7 +331,7 @@ def _search(
     contexts = _tune_contexts(tasks, board, str(store.path), seed, strategy)
     callbacks = [
         *ms.measure_callback.MeasureCallback.create("default"),
-        ProgressCallback(progress, printer, ids),
+        ProgressCallback(progress, on_batch, store.path, ids),
     ]
     try:
         with sigint_spares_workers():

@@ -1,0 +1,48 @@
+"""`edgetune report`: a records folder's tuning as one HTML page (or Markdown), with charts."""
+
+from __future__ import annotations
+
+from ..report import FORMATS, make_report, write_pngs, write_report
+from .args import add_json_arg
+from .output import report as print_result
+from .output import status
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "report",
+        help="a records folder's tuning as an HTML page with charts (or Markdown)",
+        description="Write one self-contained HTML page (inline SVG charts, nothing fetched) "
+        "for a records folder: estimated end-to-end latency against trials and against tuning "
+        "time, every task (weight, FLOPs, trials, best latency, GFLOP/s, share of the model's "
+        "time, family, kernel path), failed candidates grouped by error, and the board, target, "
+        "toolchain and versions that tuned it. --with puts a second records folder (curves and "
+        "totals side by side) or `compare --json` / `profile --json` results beside it.",
+    )
+    p.add_argument("records", help="records folder written by `edgetune tune`")
+    p.add_argument("-o", "--output", help="file to write (default: report.html or report.md)")
+    p.add_argument("--format", choices=FORMATS, default="html", help="html (default) or md")
+    p.add_argument(
+        "--with",
+        dest="others",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="another records folder, or a JSON file from `edgetune compare --json` or "
+        "`edgetune profile --json` (repeat for several)",
+    )
+    p.add_argument("--png", metavar="DIR", help="also write each chart as a PNG here (Chromium)")
+    add_json_arg(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    result = make_report(args.records, args.others)
+    path = write_report(result, args.output or f"report.{args.format}", args.format)
+    status(f"report written to {path}")
+    pngs = write_pngs(result, args.png) if args.png else []
+    for png in pngs:
+        status(f"chart written to {png}")
+    lines = [str(path), *map(str, pngs)]
+    print_result(args, {**result.data, "output": str(path), "pngs": lines[1:]}, lines)
+    return 0

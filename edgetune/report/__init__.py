@@ -1,0 +1,48 @@
+"""Seeing a tuning run: the live terminal display, and `report` (HTML or Markdown with charts)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .content import Report, build_report, load_other
+from .markdown import render_markdown
+from .page import render_html
+from .plot import LineChart, Series
+from .tuning import TuningRun, load_run
+
+FORMATS = ("html", "md")
+
+
+def make_report(records: str | Path, others: list[str | Path] | None = None) -> Report:
+    """The report of a records folder, with other folders or compare/profile JSON beside it."""
+    return build_report(load_run(records), [load_other(o) for o in others or []])
+
+
+def write_report(report: Report, output: str | Path, fmt: str = "html") -> Path:
+    text = render_html(report) if fmt == "html" else render_markdown(report)
+    path = Path(output)
+    path.write_text(text)
+    return path
+
+
+def write_pngs(report: Report, folder: str | Path) -> list[Path]:
+    """Each chart of the report as a PNG in `folder` (rendered by headless Chromium)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return [
+        c.save(folder / (re.sub(r"[^a-z0-9]+", "_", c.title.lower()).strip("_") + ".png"))
+        for c in report.charts()
+    ]
+
+
+__all__ = [
+    "FORMATS",
+    "LineChart",
+    "Report",
+    "Series",
+    "TuningRun",
+    "make_report",
+    "write_pngs",
+    "write_report",
+]

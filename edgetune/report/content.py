@@ -1,0 +1,184 @@
+"""What a report says, as sections of text, tables and charts (rendered by `page`/`markdown`)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from .plot import LineChart, Series
+from .tuning import TuningRun, load_run, shares
+
+
+@dataclass
+class Table:
+    columns: list[str]
+    rows: list[list[str]]
+
+
+Block = str | Table | LineChart
+
+
+@dataclass
+class Section:
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    title: str
+    sections: list[Section]
+    data: dict[str, Any]  # the same, machine-readable (--json)
+
+    def charts(self) -> list[LineChart]:
+        return [b for s in self.sections for b in s.blocks if isinstance(b, LineChart)]
+
+
+def _num(value: float | None, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def load_other(path: str | Path) -> TuningRun | dict[str, Any]:
+    """A second records folder, or the JSON of `edgetune compare --json` / `profile --json`."""
+    path = Path(path)
+    if path.is_dir():
+        return load_run(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise InputError(f"--with {path}: not a records folder or readable JSON ({err})") from None
+    if not isinstance(data, dict) or not ({"kernels", "litert"} & set(data)):
+        raise InputError(
+            f"--with {path}: not the JSON of `edgetune compare --json` or `profile --json`"
+        )
+    return {**data, "file": path.name}
+
+
+def build_report(run: TuningRun, others: list[TuningRun | dict[str, Any]]) -> Report:
+    runs = [run, *[o for o in others if isinstance(o, TuningRun)]]
+    files = [o for o in others if isinstance(o, dict)]
+    s = run.summary()
+    title = f"Tuning report: {s['model']} on {s['board']}"
+    overview = (
+        f"{s['trials']} measured candidates ({s['failed']} failed) in {run.folder}; tasks "
+        f"measured {s['tasks_measured']}/{s['tasks']}; estimated end-to-end latency "
+        f"{_num(s['estimate_ms'], '.4f')} ms (sum over tasks of weight x best latency); tuning "
+        f"time {_num(s['tuning_s'], '.0f')} s."
+    )
+    sections = [Section("Overview", [overview]), _search(runs), _tasks(run), _failures(run)]
+    sections.append(_setup(run))
+    if len(runs) > 1 or files:
+        sections.append(_side_by_side(runs, files))
+    data = {**run.to_json(), "others": [o.summary() if isinstance(o, TuningRun) else o
+                                        for o in others]}  # fmt: skip
+    return Report(title, sections, data)
+
+
+def _search(runs: list[TuningRun]) -> Section:
+    def chart(title: str, x_label: str, curve: str) -> LineChart:
+        series = [Series(r.label, getattr(r, curve)()) for r in runs]
+        return LineChart(title, x_label, "estimated end-to-end (ms)", series)
+
+    blocks: list[Block] = [
+        chart("Estimated end-to-end latency vs trials", "measured trials", "curve_by_trials"),
+        chart("Estimated end-to-end latency vs tuning time", "tuning time (s)", "curve_by_time"),
+    ]
+    if not runs[0].batches:
+        blocks.insert(0, "No batch log in this folder (tuned before edgetune kept one): no curves.")
+    return Section("Search", blocks)
+
+
+def _tasks(run: TuningRun) -> Section:
+    columns = ["#", "task", "weight", "MFLOPs", "trials", "best us", "GFLOP/s", "share",
+               "family", "path"]  # fmt: skip
+    rows = [
+        [
+            str(i),
+            t.name,
+            str(t.weight),
+            f"{t.flops / 1e6:.2f}",
+            str(t.trials),
+            _num(t.best_us, ".2f"),
+            _num(t.gflops, ".2f"),
+            "n/a" if share is None else f"{share:.1%}",
+            t.family,
+            t.path,
+        ]  # fmt: skip
+        for i, (t, share) in enumerate(zip(run.tasks, shares(run.tasks)))
+    ]
+    note = ("Share: of the measured tasks' summed weight x best latency. Path: int8 (integer "
+            "kernel), qdq (float inside dequantize/quantize) or float.")  # fmt: skip
+    return Section("Tasks", [Table(columns, rows), note])
+
+
+def _failures(run: TuningRun) -> Section:
+    groups = run.failures()
+    logged = sum(g.count for g in groups)
+    blocks: list[Block] = []
+    if groups:
+        blocks.append(Table(
+            ["failed", "count", "tasks", "error"],
+            [[g.kind, str(g.count), ", ".join(sorted(g.tasks)), g.headline] for g in groups],
+        ))  # fmt: skip
+    else:
+        blocks.append("No failed candidates in the batch log.")
+    if run.failed_records > logged:
+        blocks.append(f"{run.failed_records - logged} failed record(s) predate the batch log: "
+                      "their errors are only in the MetaSchedule logs (logs/).")  # fmt: skip
+    return Section("Failed candidates", blocks)
+
+
+def _setup(run: TuningRun) -> Section:
+    w, m = run.tuned_with, run.manifest
+    chain = w.get("toolchain", {})
+    compiler = " ".join(filter(None, [chain.get("cc"), chain.get("triple")]))
+    rows = [
+        ["board", str(w.get("board", m.get("board")))],
+        ["target", str(w.get("target", m.get("target")))],
+        ["rule set", str(w.get("rule_set"))],
+        ["toolchain", f"{chain.get('name')} ({compiler})"],
+        ["search", str(w.get("search"))],
+        ["edgetune", str(w.get("edgetune"))],
+        ["TVM", f"{w.get('tvm')} (tvm-ffi {w.get('tvm_ffi')})"],
+        ["records created", str(m.get("created"))],
+        ["last tuned", str(w.get("time"))],
+    ]
+    return Section("Set-up", [Table(["", ""], rows)])
+
+
+def _side_by_side(runs: list[TuningRun], files: list[dict[str, Any]]) -> Section:
+    blocks: list[Block] = []
+    if len(runs) > 1:
+        cols = ["records", "model", "board", "trials", "failed", "tasks measured",
+                "est. end-to-end ms", "tuning s"]  # fmt: skip
+        blocks.append(Table(cols, [
+            [r.label, str(s["model"]), str(s["board"]), str(s["trials"]), str(s["failed"]),
+             f"{s['tasks_measured']}/{s['tasks']}", _num(s["estimate_ms"], ".4f"),
+             _num(s["tuning_s"], ".0f")]
+            for r in runs for s in [r.summary()]
+        ]))  # fmt: skip
+    compares = [f for f in files if "litert" in f]
+    if compares:
+        blocks.append(Table(
+            ["compare", "model", "tuned tasks", "edgetune median ms", "LiteRT median ms",
+             "edgetune / LiteRT"],
+            [[c["file"], str(c["model"]), f"{c['tuned_tasks']}/{c['total_tasks']}",
+              f"{c['edgetune']['median_ms']:.3f}", f"{c['litert']['median_ms']:.3f}",
+              f"{c['edgetune']['median_ms'] / c['litert']['median_ms']:.2f}x"]
+             for c in compares],
+        ))  # fmt: skip
+    profiles = [f for f in files if "kernels" in f]
+    if profiles:
+        blocks += [f"{p['file']}: {p['verdict']}" for p in profiles]
+        kernels = list(dict.fromkeys(k["kernel"] for p in profiles for k in p["kernels"]))
+        by = [{k["kernel"]: k for k in p["kernels"]} for p in profiles]
+        blocks.append(Table(
+            ["kernel", *[f"ms ({p['file']})" for p in profiles], "tuned estimate ms"],
+            [[name, *[_num(b[name]["ms"], ".4f") if name in b else "-" for b in by],
+              _num(next((b[name].get("estimate_ms") for b in by if name in b), None), ".4f")]
+             for name in kernels],
+        ))  # fmt: skip
+    return Section("Side by side", blocks)

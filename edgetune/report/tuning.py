@@ -1,0 +1,182 @@
+"""What a records folder says about its tuning: curves, per-task results, failures, set-up.
+
+Read from the folder's files alone (manifest, task list, batch log, MetaSchedule's records), so
+a report needs neither the model nor TVM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import RecordsError
+from ..records import MANIFEST, read_batches, read_manifest, summarize_folder
+from ..records import read_tasks as read_task_list
+
+
+@dataclass
+class TaskResult:
+    """One task of the model and what tuning found for it."""
+
+    name: str
+    weight: int
+    flops: float
+    family: str
+    path: str  # kernel path: int8, qdq or float
+    trials: int = 0
+    best_us: float | None = None
+
+    @property
+    def gflops(self) -> float | None:
+        return self.flops / self.best_us / 1e3 if self.best_us else None
+
+    @property
+    def total_us(self) -> float | None:
+        """Weight x best latency: this task's part of the estimated end-to-end latency."""
+        return self.weight * self.best_us if self.best_us is not None else None
+
+
+@dataclass
+class FailureGroup:
+    """Failed candidates with the same kind and headline of error."""
+
+    kind: str  # build | run
+    headline: str
+    count: int = 0
+    tasks: set[str] = field(default_factory=set)
+    example: str = ""
+
+
+@dataclass
+class TuningRun:
+    """A records folder, as the report shows it."""
+
+    folder: Path
+    manifest: dict[str, Any]
+    tuned_with: dict[str, Any]
+    tasks: list[TaskResult]
+    batches: list[dict[str, Any]]
+    records: int  # candidates in MetaSchedule's records
+    failed_records: int
+
+    @property
+    def label(self) -> str:
+        return self.folder.name or str(self.folder)
+
+    @property
+    def estimate_ms(self) -> float | None:
+        """Estimated end-to-end latency (sum of weight x best), once every task is measured."""
+        parts = [t.total_us for t in self.tasks]
+        if not parts or any(p is None for p in parts):
+            return None
+        return sum(parts) / 1e3  # type: ignore[arg-type]
+
+    def curve_by_trials(self) -> list[tuple[float, float]]:
+        """(trials in the folder, estimated end-to-end ms) after each batch with an estimate."""
+        return [(b["trials"], b["estimate_ms"]) for b in self.batches if b.get("estimate_ms")]
+
+    def curve_by_time(self) -> list[tuple[float, float]]:
+        """(tuning seconds, estimated end-to-end ms): sessions laid end to end, pauses left out."""
+        points, offset, session, last = [], 0.0, None, 0.0
+        for b in self.batches:
+            if b["session"] != session:
+                offset, session = offset + last, b["session"]
+            last = b["time"] - session
+            if b.get("estimate_ms"):
+                points.append((offset + last, b["estimate_ms"]))
+        return points
+
+    @property
+    def tuning_s(self) -> float | None:
+        """Seconds spent tuning, summed over sessions (None without a batch log)."""
+        ends: dict[float, float] = {}
+        for b in self.batches:
+            ends[b["session"]] = b["time"] - b["session"]
+        return sum(ends.values()) if ends else None
+
+    def failures(self) -> list[FailureGroup]:
+        """Failed candidates of the batch log grouped by kind and headline, most frequent first."""
+        groups: dict[tuple[str, str], FailureGroup] = {}
+        for b in self.batches:
+            for c in b["candidates"]:
+                if "error" not in c:
+                    continue
+                key = (c["error"], headline(c.get("message", "")))
+                group = groups.setdefault(key, FailureGroup(*key, example=c.get("message", "")))
+                group.count += 1
+                group.tasks.add(b["task"])
+        return sorted(groups.values(), key=lambda g: -g.count)
+
+    def summary(self) -> dict[str, Any]:
+        est, secs = self.estimate_ms, self.tuning_s
+        return {
+            "records": str(self.folder),
+            "model": self.manifest.get("model"),
+            "board": self.manifest.get("board"),
+            "trials": self.records,
+            "failed": self.failed_records,
+            "tasks_measured": sum(t.best_us is not None for t in self.tasks),
+            "tasks": len(self.tasks),
+            "estimate_ms": est,
+            "tuning_s": secs,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.summary(),
+            "tuned_with": self.tuned_with,
+            "curve_by_trials": self.curve_by_trials(),
+            "curve_by_time": self.curve_by_time(),
+            "per_task": [
+                {**vars(t), "gflops": t.gflops, "share": share}
+                for t, share in zip(self.tasks, shares(self.tasks))
+            ],
+            "failures": [{**vars(g), "tasks": sorted(g.tasks)} for g in self.failures()],
+        }
+
+
+def headline(message: str) -> str:
+    """The line that names an error: the first, or the last of a traceback."""
+    lines = [ln.strip() for ln in message.strip().splitlines() if ln.strip()]
+    if not lines:
+        return "(no message)"
+    return (lines[-1] if lines[0].startswith("Traceback") else lines[0])[:200]
+
+
+def shares(tasks: list[TaskResult]) -> list[float | None]:
+    """Each task's share of the measured tasks' summed weight x best latency."""
+    total = sum(t.total_us or 0 for t in tasks)
+    return [t.total_us / total if t.total_us is not None and total else None for t in tasks]
+
+
+def load_run(folder: str | Path) -> TuningRun:
+    """Read a records folder; RecordsError if it is not one or was tuned before task lists."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    if manifest is None:
+        raise RecordsError(f"{folder}: not an edgetune records folder (no {MANIFEST})")
+    listed = read_task_list(folder)
+    if listed is None:
+        raise RecordsError(
+            f"{folder}: no task list (tuned by an older edgetune): run its `edgetune tune` "
+            "command again to add it"
+        )
+    batches = read_batches(folder)
+    tasks = [
+        TaskResult(t["name"], t["weight"], t["flops"], t["family"], t["path"])
+        for t in listed["tasks"]
+    ]
+    by_name = {t.name: t for t in tasks}
+    for b in batches:
+        task = by_name.get(b["task"])
+        if task is None:
+            continue
+        task.trials += len(b["candidates"])
+        for c in b["candidates"]:
+            if "us" in c and (task.best_us is None or c["us"] < task.best_us):
+                task.best_us = c["us"]
+    counts = summarize_folder(folder)
+    return TuningRun(
+        folder, manifest, listed["tuned_with"], tasks, batches, counts.records, counts.failed
+    )
