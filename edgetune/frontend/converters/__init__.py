@@ -1,0 +1,44 @@
+"""edgetune's TFLite converter: TVM 0.27's OperatorConverter with its broken converters fixed
+and the ops it lacks added, in one place.
+
+`converter_class()` builds (once, on first use: importing TVM is slow) a subclass of
+`tvm.relax.frontend.tflite`'s OperatorConverter from the mixins below; `from_tflite` is given it
+as `op_converter`. Each mixin holds one concern:
+
+- `fixes.ImporterFixes`: converters that crash on valid models in stock TVM 0.27
+- `quantized_moves.QuantizedDataMovement`: data-movement ops on int8/uint8 tensors
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from .fixes import ImporterFixes
+from .quantized_moves import QUANTIZED_MOVES, QuantizedDataMovement
+
+MIXINS = (ImporterFixes, QuantizedDataMovement)
+
+
+@functools.cache
+def converter_class() -> type:
+    """The OperatorConverter subclass edgetune imports TFLite models with."""
+    from ...tvm_api import tflite_converter
+
+    base = tflite_converter.OperatorConverter
+    return type(
+        "EdgetuneConverter",
+        (*MIXINS, base),
+        {"_SUPPORTED_QUANTIZED_OPS": base._SUPPORTED_QUANTIZED_OPS | QUANTIZED_MOVES},
+    )
+
+
+def supported_ops(model: Any) -> set[str]:
+    """Every op name (edgetune's spelling: builtins, `CUSTOM:Name`) the converter imports."""
+    from tvm import relax
+
+    converter = converter_class()(model, model.Subgraphs(0), None, relax.BlockBuilder())
+    return set(converter.convert_map)
+
+
+__all__ = ["QUANTIZED_MOVES", "converter_class", "supported_ops"]
