@@ -43,7 +43,11 @@ def run_isolated(path: Path, shapes: list[str]) -> dict:
             result = json.loads(lines[-1])
         else:
             tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
-            result = {"status": "fail", "stage": "crash", "error": f"exit {proc.returncode}: {tail}"}
+            result = {
+                "status": "fail",
+                "stage": "crash",
+                "error": f"exit {proc.returncode}: {tail}",
+            }
     except subprocess.TimeoutExpired:
         result = {"status": "fail", "stage": "timeout", "error": f"over {TIMEOUT_S} s"}
     return {"model": path.stem, **result, "seconds": round(time.monotonic() - start, 1)}

@@ -64,7 +64,9 @@ def fetch(cache: Path) -> list[Path]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help=f"(default {DEFAULT_CACHE})")
+    parser.add_argument(
+        "--cache", type=Path, default=DEFAULT_CACHE, help=f"(default {DEFAULT_CACHE})"
+    )
     args = parser.parse_args()
     paths = fetch(args.cache)
     print(f"{len(paths)} models verified in {args.cache / 'models'}")

@@ -80,5 +80,7 @@ def check_model(
     except Exception as err:  # noqa: BLE001 - the verdict names any failure, never raises
         last = traceback.extract_tb(err.__traceback__)[-1]
         first = (str(err).strip().splitlines() or [""])[0][:200]
-        result["error"] = f"{type(err).__name__}: {first} ({Path(last.filename).name}:{last.lineno})"
+        result["error"] = (
+            f"{type(err).__name__}: {first} ({Path(last.filename).name}:{last.lineno})"
+        )
     return result

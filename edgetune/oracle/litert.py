@@ -37,7 +37,7 @@ class LiteRTModel:
         )
         for detail, shape in zip(self.interpreter.get_input_details(), input_shapes or []):
             if tuple(detail["shape"]) != tuple(shape):
-                self.interpreter.resize_input_tensor(detail["index"], list(shape))
+                self.interpreter.resize_tensor_input(detail["index"], list(shape))
         self.interpreter.allocate_tensors()
         self.inputs = self.interpreter.get_input_details()
         self.outputs = self.interpreter.get_output_details()

@@ -55,6 +55,29 @@ class ImporterFixes:
             b = relax.op.permute_dims(b, _swap_last(len(b.ty.shape)))
         return relax.op.matmul(a, b)
 
+    def convert_reshape(self, op: Any) -> Any:
+        """RESHAPE to a shape computed in the graph (SHAPE -> STRIDED_SLICE -> PACK, as Keras
+        exports dynamic-batch models). Stock 0.27 passes the computed tensor where Relax wants
+        a shape (TypeError in ShapeExpr); input shapes are static here, so the output's
+        declared shape (one -1 inferred by the reshape) says the same."""
+        from tvm import relax
+
+        inputs = self.get_input_tensors(op)
+        if len(inputs) < 2 or not self.has_expr(inputs[1].tensor_idx):
+            return super().convert_reshape(op)
+        (output,) = self.get_output_tensors(op)
+        return relax.op.reshape(self.get_tensor_expr(inputs[0]), _output_signature(output))
+
 
 def _swap_last(rank: int) -> list[int]:
     return [*range(rank - 2), rank - 1, rank - 2]
+
+
+def _output_signature(tensor: Any) -> list[int]:
+    """A TFLite tensor's declared shape (-1 where dynamic), or its default shape when more
+    than one dimension is dynamic (a reshape can infer one)."""
+    t = tensor.tensor
+    sig = [int(d) for d in t.ShapeSignatureAsNumpy()] if t.ShapeSignatureLength() else []
+    if not sig or sig.count(-1) > 1:
+        return [int(d) for d in t.ShapeAsNumpy()] if t.ShapeLength() else []
+    return sig

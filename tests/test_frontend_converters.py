@@ -1,0 +1,120 @@
+"""edgetune's TFLite converter fixes: each tiny model fails in stock TVM 0.27 and, imported by
+edgetune, builds on the host and matches LiteRT's reference kernels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tflite
+from tflite_builder import Op, Tensor, write
+
+from edgetune.board import load_board
+from edgetune.oracle.conformance import check_model
+from edgetune.tvm_api import tflite_frontend
+
+Q = (0.1, 3)  # scale, zero point of every int8 tensor in the quantized model
+
+
+def _stock_error(path) -> str:
+    with pytest.raises(Exception) as err:  # noqa: PT011 - whatever stock TVM raises
+        tflite_frontend.from_tflite(tflite.Model.GetRootAsModel(path.read_bytes(), 0))
+    return str(err.value)
+
+
+def _assert_matches_litert(path, **kwargs) -> dict:
+    result = check_model(path, load_board("host"), **kwargs)
+    assert result["status"] == "pass", result
+    return result
+
+
+def expand_dims(path):
+    axis = Tensor("axis", (), "int32", np.array(-1, np.int32))
+    tensors = [Tensor("x", (2, 3)), axis, Tensor("y", (2, 3, 1))]
+    return write(path, tensors, [Op("EXPAND_DIMS", [0, 1], [2], "ExpandDimsOptions")], [0], [2])
+
+
+def batch_matmul_const(path):
+    b = np.random.default_rng(1).standard_normal((5, 3)).astype(np.float32)
+    tensors = [Tensor("x", (2, 4, 5)), Tensor("filters", (5, 3), data=b), Tensor("y", (2, 4, 3))]
+    ops = [Op("BATCH_MATMUL", [0, 1], [2], "BatchMatMulOptions")]
+    return write(path, tensors, ops, [0], [2])
+
+
+def reshape_computed(path):
+    tensors = [
+        Tensor("x", (1, 6), signature=(-1, 6)),
+        Tensor("y", (6, 1)),
+        Tensor("shape", (2,), "int32"),
+        Tensor("out", (1, 6), signature=(-1, 6)),
+    ]
+    ops = [
+        Op("SHAPE", [0], [2], "ShapeOptions", [(0, "int8", 2)]),  # out_type int32
+        Op("RESHAPE", [1, 2], [3], "ReshapeOptions"),
+    ]
+    return write(path, tensors, ops, [0, 1], [3])
+
+
+def densify_fp16(path):
+    """A sparse (CSR) float16 weight densified, dequantized to float32, in a FULLY_CONNECTED."""
+    values = np.array([1.5, -2.0, 0.25, 3.0], np.float16)
+    sparse = {"segments": [0, 2, 4], "indices": [0, 3, 1, 2]}
+    tensors = [
+        Tensor("x", (1, 4)),
+        Tensor("w_sparse", (2, 4), "float16", data=values, sparsity=sparse),
+        Tensor("w16", (2, 4), "float16"),
+        Tensor("w", (2, 4)),
+        Tensor("y", (1, 2)),
+    ]
+    ops = [
+        Op("DENSIFY", [1], [2], "DensifyOptions"),
+        Op("DEQUANTIZE", [2], [3], "DequantizeOptions"),
+        Op("FULLY_CONNECTED", [0, 3, -1], [4], "FullyConnectedOptions"),
+    ]
+    return write(path, tensors, ops, [0], [4])
+
+
+def quantized_moves(path):
+    """int8 PAD (zero-point padding) -> STRIDED_SLICE -> SPLIT_V, and SHAPE of the input."""
+    i32 = lambda name, v: Tensor(
+        name, (len(v),) if np.ndim(v) else (), "int32", np.array(v, np.int32)
+    )  # noqa: E731
+    pads = Tensor("pads", (4, 2), "int32", np.array([[0, 0], [1, 1], [2, 0], [0, 0]], np.int32))
+    tensors = [
+        Tensor("x", (1, 4, 4, 2), "int8", quant=Q),  # 0
+        pads,  # 1
+        Tensor("padded", (1, 6, 6, 2), "int8", quant=Q),  # 2
+        i32("begin", [0, 1, 0, 0]),  # 3
+        i32("end", [1, 6, 5, 2]),  # 4
+        i32("strides", [1, 2, 1, 1]),  # 5
+        Tensor("sliced", (1, 3, 5, 2), "int8", quant=Q),  # 6
+        i32("sizes", [1, 1]),  # 7
+        i32("axis", 3),  # 8
+        Tensor("left", (1, 3, 5, 1), "int8", quant=Q),  # 9
+        Tensor("right", (1, 3, 5, 1), "int8", quant=Q),  # 10
+        Tensor("shape", (4,), "int32"),  # 11
+    ]
+    ops = [
+        Op("PAD", [0, 1], [2], "PadOptions"),
+        Op("STRIDED_SLICE", [2, 3, 4, 5], [6], "StridedSliceOptions"),
+        Op("SPLIT_V", [6, 7, 8], [9, 10], "SplitVOptions", [(0, "int32", 2)]),
+        Op("SHAPE", [0], [11], "ShapeOptions", [(0, "int8", 2)]),
+    ]
+    return write(path, tensors, ops, [0], [9, 10, 11])
+
+
+@pytest.mark.parametrize(
+    ("make", "stock_message"),
+    [
+        (expand_dims, "expand_dims() takes 2 positional arguments but 3 were given"),
+        (batch_matmul_const, "filters"),  # KeyError: the constant looked up as a graph tensor
+        (reshape_computed, "Mismatched type on argument #0"),
+        (densify_fp16, "a bytes-like object is required, not 'int'"),
+        (quantized_moves, "quantized TFLite operators are not supported"),
+    ],
+)
+def test_stock_tvm_fails_edgetune_matches_litert(tmp_path, make, stock_message):
+    path = make(tmp_path / f"{make.__name__}.tflite")
+    assert stock_message in _stock_error(path)
+    result = _assert_matches_litert(path)
+    if make is quantized_moves:  # integers moved, not recomputed: bit-exact, every output
+        assert [o["error"] for o in result["outputs"]] == [0.0, 0.0, 0.0]
