@@ -13,9 +13,10 @@ import argparse
 import hashlib
 import subprocess
 import sys
-import tomllib
 import zipfile
 from pathlib import Path
+
+import tomllib
 
 MANIFEST = Path(__file__).with_name("corpus.toml")
 DEFAULT_CACHE = Path.home() / ".cache" / "edgetune" / "corpus"

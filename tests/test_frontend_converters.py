@@ -73,11 +73,14 @@ def densify_fp16(path):
     return write(path, tensors, ops, [0], [4])
 
 
+def i32(name: str, values) -> Tensor:
+    """A constant int32 tensor (a scalar for a scalar)."""
+    data = np.array(values, np.int32)
+    return Tensor(name, data.shape, "int32", data)
+
+
 def quantized_moves(path):
     """int8 PAD (zero-point padding) -> STRIDED_SLICE -> SPLIT_V, and SHAPE of the input."""
-    i32 = lambda name, v: Tensor(
-        name, (len(v),) if np.ndim(v) else (), "int32", np.array(v, np.int32)
-    )  # noqa: E731
     pads = Tensor("pads", (4, 2), "int32", np.array([[0, 0], [1, 1], [2, 0], [0, 0]], np.int32))
     tensors = [
         Tensor("x", (1, 4, 4, 2), "int8", quant=Q),  # 0

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from ..frontend import find_model, load_model
 from ..tasks import for_model
-from .args import add_board_arg, add_json_arg, add_model_arg, board_from_args
+from .args import add_board_arg, add_json_arg, add_model_arg, board_from_args, model_from_args
 from .output import report, table
 
 
@@ -25,7 +24,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     board = board_from_args(args)
-    model = load_model(find_model(args.model))
+    model = model_from_args(args)
     model_tasks = for_model(model, board)
     rows = [{"#": i, **t.describe()} for i, t in enumerate(model_tasks)]
     shown = [{("mflops" if k == "flops" else k): v for k, v in r.items()} for r in rows]

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from ..frontend import find_model, load_model
 from ..records import RecordStore
 from ..search import DEFAULT_SEARCH, SEARCHES, tune_model
-from .args import add_board_arg, add_json_arg, add_measure_args, add_model_arg, board_from_args
+from .args import (
+    add_board_arg,
+    add_json_arg,
+    add_measure_args,
+    add_model_arg,
+    board_from_args,
+    model_from_args,
+)
 from .output import report, status
 
 
@@ -48,7 +54,7 @@ def register(sub) -> None:
 def run(args) -> int:
     board = board_from_args(args)
     board.check_toolchain()  # before the records folder is created
-    model = load_model(find_model(args.model))
+    model = model_from_args(args)
     store = RecordStore(args.records, model.info, board)
     done = store.summary().records
     status(

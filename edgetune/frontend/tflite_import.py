@@ -131,7 +131,7 @@ def _quantization_kind(sg: Any) -> str:
 
 
 def _unsupported_ops(model: Any, info: ModelInfo) -> dict[str, int]:
-    known = supported_ops(model)
+    known = supported_ops()
     return {op: n for op, n in info.ops.items() if op not in known}
 
 

@@ -12,7 +12,6 @@ as `op_converter`. Each mixin holds one concern:
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 from .fixes import ImporterFixes
 from .quantized_moves import QUANTIZED_MOVES, QuantizedDataMovement
@@ -33,12 +32,17 @@ def converter_class() -> type:
     )
 
 
-def supported_ops(model: Any) -> set[str]:
+@functools.cache
+def supported_ops() -> frozenset[str]:
     """Every op name (edgetune's spelling: builtins, `CUSTOM:Name`) the converter imports."""
     from tvm import relax
 
-    converter = converter_class()(model, model.Subgraphs(0), None, relax.BlockBuilder())
-    return set(converter.convert_map)
+    return frozenset(converter_class()(None, None, None, relax.BlockBuilder()).convert_map)
 
 
-__all__ = ["QUANTIZED_MOVES", "converter_class", "supported_ops"]
+def supported_quantized_ops() -> frozenset[str]:
+    """Ops the converter accepts on int8/uint8 tensors."""
+    return frozenset(converter_class()._SUPPORTED_QUANTIZED_OPS)
+
+
+__all__ = ["QUANTIZED_MOVES", "converter_class", "supported_ops", "supported_quantized_ops"]
