@@ -63,7 +63,7 @@ def board_from_args(args: argparse.Namespace) -> Board:
 def model_from_args(args: argparse.Namespace):
     """The model argument, loaded, dynamic dimensions fixed by --input-shape or --input .npy."""
     from ..frontend import find_model, load_model
-    from ..frontend.input_shapes import requested_shapes
+    from ..frontend.tflite_import import requested_shapes
 
     path = find_model(args.model)
     shapes = requested_shapes(path, args.input_shape, getattr(args, "input", None))

@@ -7,7 +7,6 @@ its interpreter allocates by default (`shape`, 1 where dynamic). A dynamic batch
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from pathlib import Path
 from typing import Any
@@ -29,27 +28,6 @@ def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:
             "input=1,224,224,3"
         )
     return name, shape
-
-
-def requested_shapes(
-    path: str | Path, texts: list[str] | None, npy_paths: list[str] | None
-) -> dict[str, tuple[int, ...]]:
-    """Input name -> shape from `--input-shape` texts, else from the .npy inputs' headers."""
-    import numpy as np
-
-    from .tflite_import import read_tflite
-
-    if texts:
-        return dict(parse_input_shape(t) for t in texts)
-    if not npy_paths:
-        return {}
-    names = [t.name for t in read_tflite(path)[1].inputs]
-    shapes = {}
-    for name, npy in zip(names, npy_paths):
-        # a bad file is reported, naming it, where the inputs are read
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            shapes[name] = tuple(np.load(npy, mmap_mode="r", allow_pickle=False).shape)
-    return shapes
 
 
 def _signature(sg: Any, index: int) -> tuple[int, ...]:

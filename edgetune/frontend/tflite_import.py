@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 from collections import Counter
@@ -14,7 +15,7 @@ import numpy as np
 from ..errors import ModelError
 from ..paths import MODELS_DIR
 from .converters import converter_class, supported_ops
-from .input_shapes import fix_input_shapes
+from .input_shapes import fix_input_shapes, parse_input_shape
 from .model_info import ModelInfo, TensorInfo
 from .quantization import check_quantization
 from .tflite_schema import TFLITE_DTYPES, op_name
@@ -206,6 +207,23 @@ def find_model(name: str | Path) -> Path:
     if shipped.is_file():
         return shipped
     raise ModelError(f"model not found: {name} (a .tflite path or a shipped model name)")
+
+
+def requested_shapes(
+    path: str | Path, texts: list[str] | None, npy_paths: list[str] | None
+) -> dict[str, tuple[int, ...]]:
+    """Input name -> shape from `--input-shape` texts, else from the .npy inputs' headers."""
+    if texts:
+        return dict(parse_input_shape(t) for t in texts)
+    if not npy_paths:
+        return {}
+    names = [t.name for t in read_tflite(path)[1].inputs]
+    shapes = {}
+    for name, npy in zip(names, npy_paths):
+        # a bad file is reported, naming it, where the inputs are read
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            shapes[name] = tuple(np.load(npy, mmap_mode="r", allow_pickle=False).shape)
+    return shapes
 
 
 def random_inputs(info: ModelInfo, seed: int = 0) -> list[np.ndarray]:
