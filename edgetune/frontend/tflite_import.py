@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..paths import MODELS_DIR
-from .converters import converter_class, supported_ops
+from .converters import attach_states, collecting_states, converter_class, supported_ops
 from .input_shapes import fix_input_shapes, parse_input_shape
 from .model_info import ModelInfo, TensorInfo
 from .quantization import check_quantization
@@ -165,11 +165,13 @@ def load_model(
     check_quantization(tfl, info.quantization, path)
     info = fix_input_shapes(tfl, info, input_shapes or {}, path)
     try:
-        mod = tflite_frontend.from_tflite(
-            tfl,
-            shape_dict={t.name: t.shape for t in info.inputs},
-            op_converter=converter_class(),
-        )
+        with collecting_states() as states:
+            mod = tflite_frontend.from_tflite(
+                tfl,
+                shape_dict={t.name: t.shape for t in info.inputs},
+                op_converter=converter_class(),
+            )
+        mod = attach_states(mod, states)
     except tvm.error.OpNotImplemented as err:
         raise ModelError(f"{path}: {str(err).strip().splitlines()[0]}") from None
     except Exception as err:  # noqa: BLE001 - a damaged graph the importer chokes on
@@ -180,6 +182,11 @@ def load_model(
         ) from None
     mod, _ = relax.frontend.detach_params(mod)
     info = _with_output_shapes(info, mod)
+    info = dataclasses.replace(
+        info,
+        states=tuple(TensorInfo(s.name, s.initial.shape, str(s.initial.dtype)) for s in states),
+        state_values=tuple(s.initial.tolist() for s in states),
+    )
     integer_ops: dict[str, int] = {}
     if info.quantized and integer_kernels:
         mod, integer_ops = integerize(mod)
@@ -191,7 +198,7 @@ def _with_output_shapes(info: ModelInfo, mod: Any) -> ModelInfo:
     ret = mod["main"].ret_ty
     fields = getattr(ret, "fields", None) or [ret]
     shapes = [tuple(int(d) for d in f.shape) for f in fields if getattr(f, "shape", None)]
-    if len(shapes) != len(info.outputs):
+    if len(shapes) < len(info.outputs):  # states follow the outputs
         return info
     outputs = tuple(dataclasses.replace(t, shape=s) for t, s in zip(info.outputs, shapes))
     return dataclasses.replace(info, outputs=outputs)

@@ -31,7 +31,7 @@ def compare_with_litert(
     if not board.is_host:
         raise BoardError(f"compare runs LiteRT on this machine: use --board host, not {board.name}")
     built = build_model(model, board, records)
-    ours = load_executable(built.exe, threads)
+    ours = load_executable(built.exe, threads, info=model.info)
     reference = LiteRTModel(model.path, threads)
     inputs = load_inputs(model.info, input_paths)
     out_ours, out_ref = ours(inputs), reference(inputs)

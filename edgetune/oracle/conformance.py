@@ -59,7 +59,7 @@ def check_model(
         result["stage"] = "build"
         built = build_model(model, board, None)
         result["stage"] = "run"
-        ours = load_executable(built.exe, board.hardware.cores)
+        ours = load_executable(built.exe, board.hardware.cores, info=model.info)
         shapes = [t.shape for t in model.info.inputs]
         reference = LiteRTModel(path, 1, builtin_kernels=True, input_shapes=shapes)
         errors = []

@@ -7,6 +7,8 @@ as `op_converter`. Each mixin holds one concern:
 
 - `fixes.ImporterFixes`: converters that crash on valid models in stock TVM 0.27
 - `quantized_moves.QuantizedDataMovement`: data-movement ops on int8/uint8 tensors
+- `variables.ResourceVariables`: resource variables as explicit state (`collecting_states`,
+  `attach_states`)
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ import functools
 
 from .fixes import ImporterFixes
 from .quantized_moves import QUANTIZED_MOVES, QuantizedDataMovement
+from .variables import ResourceVariables, State, attach_states, collecting_states
 
-MIXINS = (ImporterFixes, QuantizedDataMovement)
+MIXINS = (ImporterFixes, QuantizedDataMovement, ResourceVariables)
+# ops that only move int8/uint8 values (no arithmetic): allowed in quantized models
+QUANTIZED_OK = QUANTIZED_MOVES | {"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE"}
 
 
 @functools.cache
@@ -28,7 +33,7 @@ def converter_class() -> type:
     return type(
         "EdgetuneConverter",
         (*MIXINS, base),
-        {"_SUPPORTED_QUANTIZED_OPS": base._SUPPORTED_QUANTIZED_OPS | QUANTIZED_MOVES},
+        {"_SUPPORTED_QUANTIZED_OPS": base._SUPPORTED_QUANTIZED_OPS | QUANTIZED_OK},
     )
 
 
@@ -45,4 +50,12 @@ def supported_quantized_ops() -> frozenset[str]:
     return frozenset(converter_class()._SUPPORTED_QUANTIZED_OPS)
 
 
-__all__ = ["QUANTIZED_MOVES", "converter_class", "supported_ops", "supported_quantized_ops"]
+__all__ = [
+    "QUANTIZED_MOVES",
+    "State",
+    "attach_states",
+    "collecting_states",
+    "converter_class",
+    "supported_ops",
+    "supported_quantized_ops",
+]

@@ -68,6 +68,22 @@ class ImporterFixes:
         (output,) = self.get_output_tensors(op)
         return relax.op.reshape(self.get_tensor_expr(inputs[0]), _output_signature(output))
 
+    def convert_fully_connected(self, op: Any) -> Any:
+        """FULLY_CONNECTED. Without keep_num_dims TFLite flattens the input to
+        [batch, n_inputs]; stock 0.27 keeps its leading dimensions (a [1,1,1,64] input gives
+        [1,1,1,units], LiteRT [1,units])."""
+        from tflite.FullyConnectedOptions import FullyConnectedOptions
+        from tvm import relax
+
+        out = self.bb.normalize(super().convert_fully_connected(op))
+        options = FullyConnectedOptions()
+        options.Init(op.BuiltinOptions().Bytes, op.BuiltinOptions().Pos)
+        data, weight = self.get_input_tensors(op)[:2]
+        if options.KeepNumDims() or data.tensor.ShapeLength() <= 2:
+            return out
+        units = int(weight.tensor.ShapeAsNumpy()[0])
+        return relax.op.reshape(out, [-1, units])
+
 
 def _swap_last(rank: int) -> list[int]:
     return [*range(rank - 2), rank - 1, rank - 2]
