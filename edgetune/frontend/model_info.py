@@ -69,4 +69,6 @@ class ModelInfo:
 
     def initial_states(self) -> list[np.ndarray]:
         """Fresh copies of the states' initial values."""
-        return [np.array(v, t.dtype).reshape(t.shape) for t, v in zip(self.states, self.state_values)]
+        return [
+            np.array(v, t.dtype).reshape(t.shape) for t, v in zip(self.states, self.state_values)
+        ]
