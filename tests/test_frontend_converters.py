@@ -121,3 +121,46 @@ def test_stock_tvm_fails_edgetune_matches_litert(tmp_path, make, stock_message):
     result = _assert_matches_litert(path)
     if make is quantized_moves:  # integers moved, not recomputed: bit-exact, every output
         assert [o["error"] for o in result["outputs"]] == [0.0, 0.0, 0.0]
+
+
+def _transpose_conv_pair(tmp_path, kernel: int):
+    """MediaPipe's Convolution2DTransposeBias (SAME, stride 2) and the same computation with
+    LiteRT builtins (TRANSPOSE_CONV, then ADD of the bias), same weights."""
+    rng = np.random.default_rng(kernel)
+    w = rng.standard_normal((2, kernel, kernel, 3)).astype(np.float32)  # OHWI
+    bias = rng.standard_normal(2).astype(np.float32)
+    x, y = Tensor("x", (1, 5, 4, 3)), Tensor("y", (1, 10, 8, 2))
+    weights, b = Tensor("w", w.shape, data=w), Tensor("b", (2,), data=bias)
+    options = np.array([1, 2, 2], "<i4").tobytes()  # padding SAME, stride w, stride h
+    custom_op = Op("CUSTOM:Convolution2DTransposeBias", [0, 1, 2], [3], custom=options)
+    custom = write(tmp_path / "custom.tflite", [x, weights, b, y], [custom_op], [0], [3])
+    shape = Tensor("shape", (4,), "int32", np.array(y.shape, np.int32))
+    ops = [
+        Op(
+            "TRANSPOSE_CONV",
+            [4, 1, 0],
+            [5],
+            "TransposeConvOptions",
+            [(1, "int32", 2), (2, "int32", 2)],
+        ),
+        Op("ADD", [5, 2], [3], "AddOptions"),
+    ]
+    tensors = [x, weights, b, y, shape, Tensor("t", y.shape)]
+    return custom, write(tmp_path / "builtin.tflite", tensors, ops, [0], [3])
+
+
+@pytest.mark.parametrize("kernel", [2, 3])
+def test_mediapipe_transpose_conv_bias_matches_litert_builtins(tmp_path, kernel):
+    from edgetune.compile import build_model
+    from edgetune.frontend import load_model
+    from edgetune.oracle import LiteRTModel
+    from edgetune.runtime import load_executable
+
+    custom, builtin = _transpose_conv_pair(tmp_path, kernel)
+    assert "Custom operators are currently not supported" in _stock_error(custom)
+    model = load_model(custom)
+    ours = load_executable(build_model(model, load_board("host"), None).exe, 1)
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 5, 4, 3)).astype(np.float32)
+    (got,), (want,) = ours([x]), LiteRTModel(builtin, 1, builtin_kernels=True)([x])
+    assert got.shape == want.shape == (1, 10, 8, 2)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

@@ -35,6 +35,7 @@ class Op:
     outputs: list[int]
     options: str | None = None  # BuiltinOptions name
     fields: list[tuple[int, str, int]] = field(default_factory=list)  # (slot, kind, value)
+    custom: bytes = b""  # custom_options (a custom op's raw options)
 
 
 def _vector(b: flatbuffers.Builder, kind: str, values) -> int:
@@ -127,6 +128,8 @@ def build(tensors: list[Tensor], ops: list[Op], inputs: list[int], outputs: list
             (1, "offset", _vector(b, "int32", op.inputs)),
             (2, "offset", _vector(b, "int32", op.outputs)),
         ]
+        if op.custom:
+            fields.append((5, "offset", _vector(b, "uint8", op.custom)))
         if op.options:
             options = _table(b, op.fields)
             fields += [(3, "uint8", getattr(BuiltinOptions, op.options)), (4, "offset", options)]

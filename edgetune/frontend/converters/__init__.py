@@ -9,6 +9,7 @@ as `op_converter`. Each mixin holds one concern:
 - `quantized_moves.QuantizedDataMovement`: data-movement ops on int8/uint8 tensors
 - `variables.ResourceVariables`: resource variables as explicit state (`collecting_states`,
   `attach_states`)
+- `mediapipe.MediaPipeOps`: MediaPipe's custom ops (`CUSTOM:Name`)
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from __future__ import annotations
 import functools
 
 from .fixes import ImporterFixes
+from .mediapipe import MediaPipeOps
 from .quantized_moves import QUANTIZED_MOVES, QuantizedDataMovement
 from .variables import ResourceVariables, State, attach_states, collecting_states
 
-MIXINS = (ImporterFixes, QuantizedDataMovement, ResourceVariables)
+MIXINS = (ImporterFixes, QuantizedDataMovement, ResourceVariables, MediaPipeOps)
 # ops that only move int8/uint8 values (no arithmetic): allowed in quantized models
 QUANTIZED_OK = QUANTIZED_MOVES | {"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE"}
 
