@@ -1,6 +1,7 @@
 """Build every corpus model untuned on the host board and compare it with LiteRT.
 
-    python scripts/check_corpus.py [--cache DIR] [--only NAME ...] [--json corpus.json]
+    python scripts/check_corpus.py [--cache DIR] [--set corpus|holdout|all] [--only NAME ...]
+                                   [--json corpus.json]
 
 Fetches the corpus first (scripts/fetch_corpus.py). Each model runs in its own process (a
 crash or a hang fails that model only): import, untuned build, three runs on seeded random
@@ -70,7 +71,13 @@ def table(results: list[dict]) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
-    parser.add_argument("--only", nargs="*", help="corpus names to check (default: all)")
+    parser.add_argument(
+        "--set",
+        choices=("corpus", "holdout", "all"),
+        default="corpus",
+        help="the corpus, the held-out models (never used while developing), or both",
+    )
+    parser.add_argument("--only", nargs="*", help="model names to check (default: the whole set)")
     parser.add_argument("--json", type=Path, default=Path("corpus.json"), help="results file")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--input-shape", action="append", default=[], help=argparse.SUPPRESS)
@@ -82,6 +89,8 @@ def main() -> int:
     results = []
     for entry in load_manifest():
         if args.only and entry["name"] not in args.only:
+            continue
+        if args.set != "all" and entry.get("set", "corpus") != args.set:
             continue
         path = args.cache / "models" / f"{entry['name']}.tflite"
         results.append(run_isolated(path, entry.get("input_shapes", [])))
