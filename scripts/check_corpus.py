@@ -60,11 +60,15 @@ def table(results: list[dict]) -> list[str]:
         worst = max((o["error"] for o in r.get("outputs", [])), default=None)
         worst_text = "-" if worst is None else f"{worst:.2g}"
         lines.append(
-            f"{r['model']:<38} {r.get('quantization', '?'):<7} {r['status']:<6} {worst_text:>9}  "
+            f"{r['model']:<38} {r.get('quantization', '?'):<7} {r["status"]:<6} {worst_text:>9}  "
             f"{r.get('error', '')[:110]}"
         )
     passed = sum(r["status"] == "pass" for r in results)
-    lines.append(f"{passed} passed, {len(results) - passed} failed")
+    no_ref = sum(r["status"] == "no-ref" for r in results)
+    lines.append(
+        f"{passed} passed, {len(results) - passed} failed ({no_ref} of them built and ran, but "
+        "LiteRT cannot run them to compare)"
+    )
     return lines
 
 

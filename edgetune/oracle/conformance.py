@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 FLOAT_RTOL = 1e-3  # max |ours - LiteRT| / max |LiteRT|, per output
 INT_LSB = 1  # max |ours - LiteRT| in quantized steps, per output
 STEPS = 3  # invocations compared, each on new random inputs (state carries across them)
+NO_REFERENCE = "no-ref"  # edgetune built and ran it, but LiteRT cannot run it to compare
 
 
 def output_error(ours: np.ndarray, ref: np.ndarray) -> tuple[str, float]:
@@ -46,7 +47,8 @@ def check_model(
     path: str | Path, board: Board, seed: int = 0, input_shapes: dict | None = None
 ) -> dict[str, Any]:
     """Import, build (untuned) and run `path` on `board`, compare with LiteRT on seeded random
-    input; a JSON-ready verdict with the first error line when any stage fails."""
+    input; a JSON-ready verdict (status pass, fail or NO_REFERENCE) with the first error line
+    when any stage fails."""
     from ..compile import build_model
     from ..frontend import load_model, read_tflite
     from ..frontend.tflite_import import random_inputs
@@ -60,8 +62,13 @@ def check_model(
         built = build_model(model, board, None)
         result["stage"] = "run"
         ours = load_executable(built.exe, board.hardware.cores, info=model.info)
+        result["stage"] = "reference"
         shapes = [t.shape for t in model.info.inputs]
-        reference = LiteRTModel(path, 1, builtin_kernels=True, input_shapes=shapes)
+        try:
+            reference = LiteRTModel(path, 1, builtin_kernels=True, input_shapes=shapes)
+        except (RuntimeError, ValueError) as err:  # e.g. a custom op LiteRT does not know
+            first = (str(err).strip().splitlines() or [""])[0][:160]
+            return result | {"status": NO_REFERENCE, "error": f"LiteRT cannot run it: {first}"}
         errors = []
         for step in range(STEPS):
             inputs = random_inputs(model.info, seed + step)
