@@ -60,7 +60,7 @@ def table(results: list[dict]) -> list[str]:
         worst = max((o["error"] for o in r.get("outputs", [])), default=None)
         worst_text = "-" if worst is None else f"{worst:.2g}"
         lines.append(
-            f"{r['model']:<38} {r.get('quantization', '?'):<7} {r["status"]:<6} {worst_text:>9}  "
+            f"{r['model']:<38} {r.get('quantization', '?'):<7} {r['status']:<6} {worst_text:>9}  "
             f"{r.get('error', '')[:110]}"
         )
     passed = sum(r["status"] == "pass" for r in results)
