@@ -123,44 +123,43 @@ def test_stock_tvm_fails_edgetune_matches_litert(tmp_path, make, stock_message):
         assert [o["error"] for o in result["outputs"]] == [0.0, 0.0, 0.0]
 
 
-def _transpose_conv_pair(tmp_path, kernel: int):
-    """MediaPipe's Convolution2DTransposeBias (SAME, stride 2) and the same computation with
-    LiteRT builtins (TRANSPOSE_CONV, then ADD of the bias), same weights."""
+def _transpose_conv_pair(tmp_path, kernel: int, same: bool):
+    """MediaPipe's Convolution2DTransposeBias (stride 2) and the same computation with LiteRT
+    builtins: TRANSPOSE_CONV to MediaPipe's output size, then ADD of the bias."""
     rng = np.random.default_rng(kernel)
     w = rng.standard_normal((2, kernel, kernel, 3)).astype(np.float32)  # OHWI
     bias = rng.standard_normal(2).astype(np.float32)
-    x, y = Tensor("x", (1, 5, 4, 3)), Tensor("y", (1, 10, 8, 2))
+    # MediaPipe's output size: 2 * (in - 1) + k - pad, pad = max(0, k - (in - 1) % 2 - 1) if SAME
+    out_h, out_w = (
+        2 * (n - 1) + kernel - (max(0, kernel - (n - 1) % 2 - 1) if same else 0) for n in (5, 4)
+    )
+    x, y = Tensor("x", (1, 5, 4, 3)), Tensor("y", (1, out_h, out_w, 2))
     weights, b = Tensor("w", w.shape, data=w), Tensor("b", (2,), data=bias)
-    options = np.array([1, 2, 2], "<i4").tobytes()  # padding SAME, stride w, stride h
+    options = np.array([1 if same else 2, 2, 2], "<i4").tobytes()  # padding, stride w, h
     custom_op = Op("CUSTOM:Convolution2DTransposeBias", [0, 1, 2], [3], custom=options)
     custom = write(tmp_path / "custom.tflite", [x, weights, b, y], [custom_op], [0], [3])
     shape = Tensor("shape", (4,), "int32", np.array(y.shape, np.int32))
+    conv_options = [(0, "int8", 0 if same else 1), (1, "int32", 2), (2, "int32", 2)]
     ops = [
-        Op(
-            "TRANSPOSE_CONV",
-            [4, 1, 0],
-            [5],
-            "TransposeConvOptions",
-            [(1, "int32", 2), (2, "int32", 2)],
-        ),
+        Op("TRANSPOSE_CONV", [4, 1, 0], [5], "TransposeConvOptions", conv_options),
         Op("ADD", [5, 2], [3], "AddOptions"),
     ]
     tensors = [x, weights, b, y, shape, Tensor("t", y.shape)]
-    return custom, write(tmp_path / "builtin.tflite", tensors, ops, [0], [3])
+    return custom, write(tmp_path / "builtin.tflite", tensors, ops, [0], [3]), y.shape
 
 
-@pytest.mark.parametrize("kernel", [2, 3])
-def test_mediapipe_transpose_conv_bias_matches_litert_builtins(tmp_path, kernel):
+@pytest.mark.parametrize(("kernel", "same"), [(2, True), (3, True), (3, False)])
+def test_mediapipe_transpose_conv_bias_matches_litert_builtins(tmp_path, kernel, same):
     from edgetune.compile import build_model
     from edgetune.frontend import load_model
     from edgetune.oracle import LiteRTModel
     from edgetune.runtime import load_executable
 
-    custom, builtin = _transpose_conv_pair(tmp_path, kernel)
+    custom, builtin, shape = _transpose_conv_pair(tmp_path, kernel, same)
     assert "Custom operators are currently not supported" in _stock_error(custom)
     model = load_model(custom)
     ours = load_executable(build_model(model, load_board("host"), None).exe, 1)
     x = np.random.default_rng(0).uniform(-1, 1, (1, 5, 4, 3)).astype(np.float32)
     (got,), (want,) = ours([x]), LiteRTModel(builtin, 1, builtin_kernels=True)([x])
-    assert got.shape == want.shape == (1, 10, 8, 2)
+    assert got.shape == want.shape == shape
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 CUSTOM_OPS = ("Convolution2DTransposeBias",)
 
 
@@ -32,39 +30,27 @@ class MediaPipeOps:
         return super().get_op_code_str(op)
 
     def convert_transpose_conv_bias(self, op: Any) -> Any:
-        """Convolution2DTransposeBias: TRANSPOSE_CONV (weights OHWI, TFLite's SAME/VALID
-        padding, output size from the output tensor) plus a bias. Options: the raw C struct
-        {int32 padding (1 SAME, 2 VALID), int32 stride_width, int32 stride_height}."""
+        """Convolution2DTransposeBias (mediapipe/util/tflite/operations/transpose_conv_bias.cc):
+        a transposed conv (weights OHWI) plus a bias. Options: the raw C struct {int32 padding
+        (1 SAME, 2 VALID), int32 stride_width, int32 stride_height}. Its output size and
+        padding are its own (not TRANSPOSE_CONV's): SAME pads k - (in - 1) % s - 1 (at least
+        0), half (rounded down) before, and the output is s * (in - 1) + k - that padding."""
         from tvm import relax
 
         data, weight, bias = self.get_input_tensors(op)
-        (output,) = self.get_output_tensors(op)
-        _, stride_w, stride_h = (int(v) for v in op.CustomOptionsAsNumpy().view("<i4")[:3])
+        padding, stride_w, stride_h = (int(v) for v in op.CustomOptionsAsNumpy().view("<i4")[:3])
         _, in_h, in_w, _ = (int(d) for d in data.tensor.ShapeAsNumpy())
         _, k_h, k_w, _ = (int(d) for d in weight.tensor.ShapeAsNumpy())
-        _, out_h, out_w, _ = (int(d) for d in output.tensor.ShapeAsNumpy())
-        pads, extra = zip(
-            *(
-                _padding(i, k, s, o)
-                for i, k, s, o in ((in_h, k_h, stride_h, out_h), (in_w, k_w, stride_w, out_w))
-            )
-        )
+        same = padding == 1
+        pad_h = max(0, k_h - (in_h - 1) % stride_h - 1) if same else 0
+        pad_w = max(0, k_w - (in_w - 1) % stride_w - 1) if same else 0
         x = relax.op.permute_dims(self.get_tensor_expr(data), [0, 3, 1, 2])
         w = relax.op.permute_dims(self.get_tensor_expr(weight), [3, 0, 1, 2])  # OHWI -> IOHW
         y = relax.op.nn.conv2d_transpose(
             x,
             w,
             strides=(stride_h, stride_w),
-            padding=(pads[0][0], pads[1][0], pads[0][1], pads[1][1]),
-            output_padding=extra,
+            padding=(pad_h // 2, pad_w // 2, pad_h - pad_h // 2, pad_w - pad_w // 2),
         )
         y = relax.op.permute_dims(y, [0, 2, 3, 1])
         return relax.op.add(y, self.get_tensor_expr(bias))
-
-
-def _padding(size: int, kernel: int, stride: int, out: int) -> tuple[tuple[int, int], int]:
-    """(before, after) cropping and output padding that give `out` from a transposed conv,
-    split as TFLite does (the odd one at the end)."""
-    total = (size - 1) * stride + kernel - out
-    crop = max(total, 0)
-    return (crop // 2, crop - crop // 2), int(np.clip(-total, 0, stride - 1))
