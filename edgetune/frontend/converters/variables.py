@@ -60,12 +60,13 @@ class ResourceVariables:
         handle, is not quantized) for dynamic-range quantization and refuses it. `load_model`
         checks the ops itself before the import (supported ops, `check_quantization`)."""
 
-    def _state(self, op: Any, handle: Any, tensor: Any) -> State:
+    def _state(self, handle: Any, op_name: str) -> State:
+        """The state of the variable `handle` names, made on first use."""
         import tvm
         from tvm import relax
 
         states = _STATES.get()
-        key = self._get_resource_key_for_handle(handle, "READ_VARIABLE")
+        key = self._get_resource_key_for_handle(handle, op_name)
         if states is None:
             raise tvm.error.OpNotImplemented("resource variables outside edgetune's importer")
         if key not in states.by_key:
@@ -84,14 +85,14 @@ class ResourceVariables:
         if self.conversion_state["in_call_once_init"]:
             return super().convert_read_variable(op)
         (handle,) = self.get_input_tensors(op)
-        state = self._state(op, handle, self.get_output_tensors(op)[0])
+        state = self._state(handle, "READ_VARIABLE")
         return state.final if state.final is not None else state.param
 
     def convert_assign_variable(self, op: Any) -> Any:
         if self.conversion_state["in_call_once_init"]:
             return super().convert_assign_variable(op)
         handle, value = self.get_input_tensors(op)
-        state = self._state(op, handle, value)
+        state = self._state(handle, "ASSIGN_VARIABLE")
         state.final = self.bb.emit_output(self.get_tensor_expr(value))
         return None
 
@@ -100,7 +101,8 @@ def attach_states(mod: Any, states: States) -> Any:
     """`main` with the states as trailing parameters and their new values as trailing outputs."""
     from tvm import relax
 
-    if not states.by_key:
+    values = list(states)
+    if not values:
         return mod
     func = mod["main"]
     out = func.body.body
@@ -108,7 +110,6 @@ def attach_states(mod: Any, states: States) -> Any:
         outs = [relax.TupleGetItem(out, i) for i in range(len(out.ty.fields))]
     else:
         outs = [out]
-    values = states.by_key.values()
     news = [s.final if s.final is not None else s.param for s in values]
     params = [*func.params, *(s.param for s in values)]
     result = relax.BlockBuilder().normalize(relax.Tuple([*outs, *news]))
