@@ -4,10 +4,10 @@
                                    [--json corpus.json]
 
 Fetches the corpus first (scripts/fetch_corpus.py). Each model runs in its own process (a
-crash or a hang fails that model only): import, untuned build, three runs on seeded random
-inputs against LiteRT's reference kernels. Pass: float outputs within 1e-3 of the output's
-largest magnitude, integer outputs within 1 LSB, on every output (edgetune/oracle/conformance).
-Prints a table and 'N passed, M failed', writes JSON.
+crash or a hang fails that model only; `--jobs` of them at once): import, untuned build,
+three runs on seeded random inputs against LiteRT's reference kernels. Pass: float outputs
+within 1e-3 of the output's largest magnitude, integer outputs within 1 LSB, on every output
+(edgetune/oracle/conformance). Prints a table and 'N passed, M failed', writes JSON.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import json
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -83,6 +84,9 @@ def main() -> int:
     )
     parser.add_argument("--only", nargs="*", help="model names to check (default: the whole set)")
     parser.add_argument("--json", type=Path, default=Path("corpus.json"), help="results file")
+    parser.add_argument(
+        "--jobs", type=int, default=2, help="models checked at once (default 2, one per core)"
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--input-shape", action="append", default=[], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -90,15 +94,21 @@ def main() -> int:
         print(json.dumps(check_one(args.one, args.input_shape)))
         return 0
     fetch(args.cache)
-    results = []
-    for entry in load_manifest():
-        if args.only and entry["name"] not in args.only:
-            continue
-        if args.set != "all" and entry.get("set", "corpus") != args.set:
-            continue
+    entries = [
+        e
+        for e in load_manifest()
+        if (not args.only or e["name"] in args.only)
+        and (args.set == "all" or e.get("set", "corpus") == args.set)
+    ]
+
+    def check(entry: dict) -> dict:
         path = args.cache / "models" / f"{entry['name']}.tflite"
-        results.append(run_isolated(path, entry.get("input_shapes", [])))
-        print(table(results[-1:])[1], flush=True)
+        result = run_isolated(path, entry.get("input_shapes", []))
+        print(table([result])[1], flush=True)
+        return result
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        results = list(pool.map(check, entries))
     print("\n".join(table(results)))
     args.json.write_text(json.dumps(results, indent=1))
     print(f"wrote {args.json}")
