@@ -14,6 +14,8 @@ def add_model_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "model", help=f"a .tflite file, or the name of a model shipped with edgetune ({shipped})"
     )
+    shape_help = "fix dynamic (-1) input dimensions: NAME=1,224,224,3 (default: --input shapes)"
+    parser.add_argument("--input-shape", action="append", metavar="NAME=D0,D1,...", help=shape_help)
 
 
 def add_board_arg(parser: argparse.ArgumentParser) -> None:
@@ -58,11 +60,20 @@ def board_from_args(args: argparse.Namespace) -> Board:
     return board
 
 
+def model_from_args(args: argparse.Namespace):
+    """The model argument, loaded, dynamic dimensions fixed by --input-shape or --input .npy."""
+    from ..frontend import find_model, load_model
+    from ..frontend.tflite_import import requested_shapes
+
+    path = find_model(args.model)
+    shapes = requested_shapes(path, args.input_shape, getattr(args, "input", None))
+    return load_model(path, input_shapes=shapes)
+
+
 def model_and_records(args: argparse.Namespace, board: Board):
     """The model argument, loaded, and its --records folder opened for reading (or None)."""
-    from ..frontend import find_model, load_model
     from ..records import RecordStore
 
-    model = load_model(find_model(args.model))
+    model = model_from_args(args)
     records = args.records and RecordStore(args.records, model.info, board, create=False)
     return model, records or None

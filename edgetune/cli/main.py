@@ -6,11 +6,25 @@ import argparse
 import sys
 
 from ..errors import EdgetuneError
-from . import boards, build, compare, demo, deploy, farm, profile, report, run, space, tasks, tune
+from . import (
+    boards,
+    build,
+    compare,
+    demo,
+    deploy,
+    farm,
+    ops,
+    profile,
+    report,
+    run,
+    space,
+    tasks,
+    tune,
+)
 
 # Subcommand modules, in the order `edgetune --help` lists them. Each defines
 # `register(subparsers)` (adding its parser with set_defaults(func=run)) and `run(args) -> int`.
-COMMANDS = [boards, tasks, tune, build, run, profile, compare, demo, space, farm, deploy, report]
+COMMANDS = [boards, tasks, tune, build, run, profile, compare, report, demo, space, farm, deploy, ops]
 
 DESCRIPTION = """\
 edgetune: tune TFLite models for edge boards with TVM MetaSchedule, then cross-compile them.

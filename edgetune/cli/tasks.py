@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-from ..frontend import find_model, load_model
 from ..tasks import for_model
-from .args import (
-    add_board_arg,
-    add_json_arg,
-    add_model_arg,
-    board_from_args,
-)
+from .args import add_board_arg, add_json_arg, add_model_arg, board_from_args, model_from_args
 from .library_args import add_library_args, library_from_args
 from .output import report, table
 
@@ -35,7 +29,7 @@ def register(sub) -> None:
 def run(args) -> int:
     board = board_from_args(args)
     library = library_from_args(args, board)
-    model = load_model(find_model(args.model))
+    model = model_from_args(args)
     model_tasks = for_model(model, board)
     rows = [{"#": i, **t.describe()} for i, t in enumerate(model_tasks)]
     if library:

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import shlex
 
-from ..frontend import find_model, load_model
 from ..records import RecordStore
 from ..report.live import progress_display
 from ..search import tune_model
-from .args import add_board_arg, add_json_arg, add_measure_args, add_model_arg, board_from_args
+from .args import (
+    add_board_arg,
+    add_json_arg,
+    add_measure_args,
+    add_model_arg,
+    board_from_args,
+    model_from_args,
+)
 from .library_args import add_library_args, library_flags, library_from_args
 from .output import report, status
 from .search_args import add_search_args
@@ -42,7 +48,7 @@ def run(args) -> int:
     board = board_from_args(args)
     board.check_toolchain()  # before the records folder is created
     library = library_from_args(args, board)  # a refused library fails before any work
-    model = load_model(find_model(args.model))
+    model = model_from_args(args)
     store = RecordStore(args.records, model.info, board)
     done = store.summary().measured
     status(
@@ -61,7 +67,8 @@ def run(args) -> int:
         kept = store.summary()
         again = shlex.join(["edgetune", "tune", args.model, "--board", args.board, "--trials",
                             str(args.trials), "--records", args.records, "--search",
-                            args.search, *library_flags(args)])  # fmt: skip
+                            args.search, *library_flags(args),
+                            *[a for s in args.input_shape or [] for a in ("--input-shape", s)]])  # fmt: skip
         status(f"edgetune: interrupted; {kept.records} measured trials are kept in "
                f"{store.path} ({kept.valid} valid): run the same command again to resume:\n"
                f"  {again}")  # fmt: skip

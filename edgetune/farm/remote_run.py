@@ -65,9 +65,10 @@ def deploy(
 
     spec = farm_spec(board)
     meta = read_artifact_meta(artifact, board.name)
-    inputs = load_inputs(meta.model, input_paths)
+    inputs = load_inputs(meta.model, input_paths) + meta.model.initial_states()
     via = "ssh" if spec.ssh is not None else "rpc"
     outputs, latency = run_remote(board, artifact, inputs, repeat, accept_new_host_key, via=via)
+    outputs = outputs[: len(meta.model.outputs)]  # a stateful model's new states follow
     details = {"via": via, "emulated": spec.server.launch == "qemu"}
     return RunResult(
         str(artifact), board.name, meta, outputs, latency, board.measure.timing_note, details

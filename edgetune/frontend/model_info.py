@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class TensorInfo:
@@ -37,6 +39,10 @@ class ModelInfo:
     outputs: tuple[TensorInfo, ...]
     ops: dict[str, int] = field(default_factory=dict)
     quantization: str = "float"  # float | int8 | uint8 | dynamic-range | int16
+    # resource variables: trailing inputs and outputs of the compiled function, carried from
+    # one call to the next, and their initial values (nested lists)
+    states: tuple[TensorInfo, ...] = ()
+    state_values: tuple[Any, ...] = ()
 
     @property
     def quantized(self) -> bool:
@@ -57,4 +63,12 @@ class ModelInfo:
             outputs=tensors(data["outputs"]),
             ops=dict(data.get("ops", {})),
             quantization=data.get("quantization", "float"),
+            states=tensors(data.get("states", [])),
+            state_values=tuple(data.get("state_values", [])),
         )
+
+    def initial_states(self) -> list[np.ndarray]:
+        """Fresh copies of the states' initial values."""
+        return [
+            np.array(v, t.dtype).reshape(t.shape) for t, v in zip(self.states, self.state_values)
+        ]

@@ -38,7 +38,7 @@ def _op_inputs(model: Any):
 
 def check_quantization(model: Any, quantization: str, path: str | Path) -> None:
     """Raise ModelError for dynamic-range or int16 models and unsupported quantized ops."""
-    from ..tvm_api import tflite_converter
+    from .converters import supported_quantized_ops
 
     if quantization == "float":
         return
@@ -60,7 +60,7 @@ def check_quantization(model: Any, quantization: str, path: str | Path) -> None:
             f"{path}: int16 activations (16x8 quantization) in {_listing(offenders)} are not "
             f"supported; edgetune compiles {SUPPORTED}"
         )
-    known = tflite_converter.OperatorConverter._SUPPORTED_QUANTIZED_OPS
+    known = supported_quantized_ops()
     for op, inputs in _op_inputs(model):
         if op not in known and any(q for _, _, q in inputs):
             offenders[op] += 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -12,6 +14,8 @@ import numpy as np
 
 from ..errors import ModelError
 from ..paths import MODELS_DIR
+from .converters import attach_states, collecting_states, converter_class, supported_ops
+from .input_shapes import fix_input_shapes, parse_input_shape
 from .model_info import ModelInfo, TensorInfo
 from .quantization import check_quantization
 from .tflite_schema import TFLITE_DTYPES, op_name
@@ -128,21 +132,20 @@ def _quantization_kind(sg: Any) -> str:
 
 
 def _unsupported_ops(model: Any, info: ModelInfo) -> dict[str, int]:
-    from tvm import relax
-
-    from ..tvm_api import tflite_converter
-
-    converter = tflite_converter.OperatorConverter(
-        model, model.Subgraphs(0), None, relax.BlockBuilder()
-    )
-    return {op: n for op, n in info.ops.items() if op not in converter.convert_map}
+    known = supported_ops()
+    return {op: n for op, n in info.ops.items() if op not in known}
 
 
-def load_model(path: str | Path, integer_kernels: bool = True) -> Model:
+def load_model(
+    path: str | Path,
+    integer_kernels: bool = True,
+    input_shapes: dict[str, tuple[int, ...]] | None = None,
+) -> Model:
     """Read, validate and import a TFLite model into a Relax IRModule (weights inlined).
 
     Quantized models are rewritten into integer kernels (`edgetune.quant`) unless
     `integer_kernels` is False, which keeps TVM's dequantize -> float op -> quantize import.
+    `input_shapes` (input name -> shape) fixes dynamic (-1) input dimensions.
     """
     import tvm
     from tvm import relax
@@ -154,10 +157,21 @@ def load_model(path: str | Path, integer_kernels: bool = True) -> Model:
     unsupported = _unsupported_ops(tfl, info)
     if unsupported:
         listing = ", ".join(f"{op} x{n}" for op, n in unsupported.items())
-        raise ModelError(f"{path}: unsupported TFLite operators: {listing}")
+        raise ModelError(
+            f"{path}: unsupported TFLite operators: {listing}; `edgetune ops` lists the "
+            "supported ones (docs/models.md): re-export the model without them, or split it "
+            "there and run that part elsewhere"
+        )
     check_quantization(tfl, info.quantization, path)
+    info = fix_input_shapes(tfl, info, input_shapes or {}, path)
     try:
-        mod = tflite_frontend.from_tflite(tfl)
+        with collecting_states() as states:
+            mod = tflite_frontend.from_tflite(
+                tfl,
+                shape_dict={t.name: t.shape for t in info.inputs},
+                op_converter=converter_class(),
+            )
+        mod = attach_states(mod, states)
     except tvm.error.OpNotImplemented as err:
         raise ModelError(f"{path}: {str(err).strip().splitlines()[0]}") from None
     except Exception as err:  # noqa: BLE001 - a damaged graph the importer chokes on
@@ -167,10 +181,27 @@ def load_model(path: str | Path, integer_kernels: bool = True) -> Model:
             "may be damaged"
         ) from None
     mod, _ = relax.frontend.detach_params(mod)
+    info = _with_output_shapes(info, mod)
+    info = dataclasses.replace(
+        info,
+        states=tuple(TensorInfo(s.name, s.initial.shape, str(s.initial.dtype)) for s in states),
+        state_values=tuple(s.initial.tolist() for s in states),
+    )
     integer_ops: dict[str, int] = {}
     if info.quantized and integer_kernels:
         mod, integer_ops = integerize(mod)
     return Model(mod=mod, info=info, path=Path(path), integer_ops=integer_ops)
+
+
+def _with_output_shapes(info: ModelInfo, mod: Any) -> ModelInfo:
+    """The outputs' shapes as imported (dynamic output dimensions follow the inputs)."""
+    ret = mod["main"].ret_ty
+    fields = getattr(ret, "fields", None) or [ret]
+    shapes = [tuple(int(d) for d in f.shape) for f in fields if getattr(f, "shape", None)]
+    if len(shapes) < len(info.outputs):  # states follow the outputs
+        return info
+    outputs = tuple(dataclasses.replace(t, shape=s) for t, s in zip(info.outputs, shapes))
+    return dataclasses.replace(info, outputs=outputs)
 
 
 def find_model(name: str | Path) -> Path:
@@ -183,6 +214,23 @@ def find_model(name: str | Path) -> Path:
     if shipped.is_file():
         return shipped
     raise ModelError(f"model not found: {name} (a .tflite path or a shipped model name)")
+
+
+def requested_shapes(
+    path: str | Path, texts: list[str] | None, npy_paths: list[str] | None
+) -> dict[str, tuple[int, ...]]:
+    """Input name -> shape from `--input-shape` texts, else from the .npy inputs' headers."""
+    if texts:
+        return dict(parse_input_shape(t) for t in texts)
+    if not npy_paths:
+        return {}
+    names = [t.name for t in read_tflite(path)[1].inputs]
+    shapes = {}
+    for name, npy in zip(names, npy_paths):
+        # a bad file is reported, naming it, where the inputs are read
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            shapes[name] = tuple(np.load(npy, mmap_mode="r", allow_pickle=False).shape)
+    return shapes
 
 
 def random_inputs(info: ModelInfo, seed: int = 0) -> list[np.ndarray]:

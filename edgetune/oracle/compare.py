@@ -31,8 +31,9 @@ def compare_with_litert(
     if not board.is_host:
         raise BoardError(f"compare runs LiteRT on this machine: use --board host, not {board.name}")
     built = build_model(model, board, records)
-    ours = load_executable(built.exe, threads)
-    reference = LiteRTModel(model.path, threads)
+    ours = load_executable(built.exe, threads, info=model.info)
+    shapes = [t.shape for t in model.info.inputs]  # dynamic dimensions as fixed at import
+    reference = LiteRTModel(model.path, threads, input_shapes=shapes)
     inputs = load_inputs(model.info, input_paths)
     out_ours, out_ref = ours(inputs), reference(inputs)
     lat_ours, lat_ref = ours.bench(inputs, repeat), reference.bench(inputs, repeat)

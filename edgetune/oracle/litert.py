@@ -11,9 +11,16 @@ from ..runtime.timing import Latency, time_calls
 
 
 class LiteRTModel:
-    """A TFLite model in LiteRT's interpreter (XNNPACK delegate unless `builtin_kernels`)."""
+    """A TFLite model in LiteRT's interpreter (XNNPACK delegate unless `builtin_kernels`),
+    its inputs resized to `input_shapes` where given (dynamic dimensions)."""
 
-    def __init__(self, path: str | Path, threads: int, builtin_kernels: bool = False):
+    def __init__(
+        self,
+        path: str | Path,
+        threads: int,
+        builtin_kernels: bool = False,
+        input_shapes: list[tuple[int, ...]] | None = None,
+    ):
         try:
             from ai_edge_litert.interpreter import Interpreter, OpResolverType
         except ImportError:
@@ -28,6 +35,9 @@ class LiteRTModel:
         self.interpreter = Interpreter(
             model_path=str(path), num_threads=threads, experimental_op_resolver_type=resolver
         )
+        for detail, shape in zip(self.interpreter.get_input_details(), input_shapes or []):
+            if tuple(detail["shape"]) != tuple(shape):
+                self.interpreter.resize_tensor_input(detail["index"], list(shape))
         self.interpreter.allocate_tensors()
         self.inputs = self.interpreter.get_input_details()
         self.outputs = self.interpreter.get_output_details()

@@ -131,7 +131,7 @@ def profile_model(
         )
     threads, runs = threads or board.hardware.cores, max(runs, 1)
     built = build_model(model, board, records)
-    loaded = load_executable(built.exe, threads)
+    loaded = load_executable(built.exe, threads, info=model.info)
     inputs = load_inputs(model.info, input_paths)
     total = loaded.bench(inputs, runs).median_ms
 

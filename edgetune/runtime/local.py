@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..frontend import ModelInfo
 from .artifact import ArtifactMeta, read_artifact_meta
 from .timing import Latency, time_calls
 
@@ -23,22 +24,40 @@ def set_thread_count(cores: int) -> None:
 
 @dataclass
 class LoadedModel:
-    """A built model loaded into a Relax VM on the host."""
+    """A built model loaded into a Relax VM on the host.
+
+    A model with resource variables (`ModelInfo.states`) keeps them here: each call passes the
+    current states after the inputs and keeps the new ones it returns after the outputs.
+    """
 
     meta: ArtifactMeta | None
     vm: Any
     device: Any
+    info: ModelInfo | None = None
+    states: list[np.ndarray] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.info is None and self.meta is not None:
+            self.info = self.meta.model
+        if self.info is not None and self.info.states:
+            self.states = self.info.initial_states()
 
     def __call__(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         import tvm
 
-        args = [tvm.runtime.tensor(x, self.device) for x in inputs]
-        return _to_numpy(self.vm["main"](*args))
+        args = [tvm.runtime.tensor(x, self.device) for x in [*inputs, *self.states]]
+        results = _to_numpy(self.vm["main"](*args))
+        if not self.states:
+            return results
+        n_out = len(results) - len(self.states)
+        self.states = results[n_out:]
+        return results[:n_out]
 
     def bench(self, inputs: list[np.ndarray], repeat: int) -> Latency:
+        """Latency over `repeat` calls (states as they are now, not advanced)."""
         import tvm
 
-        args = [tvm.runtime.tensor(x, self.device) for x in inputs]
+        args = [tvm.runtime.tensor(x, self.device) for x in [*inputs, *self.states]]
         main = self.vm["main"]
         return time_calls(lambda: main(*args), repeat)
 
@@ -49,14 +68,18 @@ def _to_numpy(result: Any) -> list[np.ndarray]:
     return [r.numpy() for r in result]
 
 
-def load_executable(exe: Any, cores: int, meta: ArtifactMeta | None = None) -> LoadedModel:
-    """A freshly built executable (or loaded library) in a VM on the host CPU."""
+def load_executable(
+    exe: Any, cores: int, meta: ArtifactMeta | None = None, info: ModelInfo | None = None
+) -> LoadedModel:
+    """A freshly built executable (or loaded library) in a VM on the host CPU; the model's
+    `info` (or the artifact's `meta`) says which states it carries."""
     set_thread_count(cores)
     import tvm
     from tvm import relax
 
     device = tvm.cpu()
-    return LoadedModel(meta=meta, vm=relax.VirtualMachine(exe, device), device=device)
+    vm = relax.VirtualMachine(exe, device)
+    return LoadedModel(meta=meta, vm=vm, device=device, info=info)
 
 
 def load_artifact(path: str | Path, cores: int) -> LoadedModel:

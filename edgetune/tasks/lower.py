@@ -60,7 +60,7 @@ def mark_layout_free(mod: Any) -> Any:
                 isinstance(v, relax.Tuple) and all(_const(f, constants, constant) for f in v.fields)
             ):
                 constant.add(b.var)
-            elif isinstance(v, relax.Call) and v.op.name == "relax.call_tir":
+            elif isinstance(v, relax.Call) and getattr(v.op, "name", None) == "relax.call_tir":
                 gv, args = v.args[0], v.args[1].fields
                 consts = tuple(i for i, a in enumerate(args) if _const(a, constants, constant))
                 positions.setdefault(gv, set()).add(consts)

@@ -1,0 +1,63 @@
+"""edgetune's TFLite converter: TVM 0.27's OperatorConverter with its broken converters fixed
+and the ops it lacks added, in one place.
+
+`converter_class()` builds (once, on first use: importing TVM is slow) a subclass of
+`tvm.relax.frontend.tflite`'s OperatorConverter from the mixins below; `from_tflite` is given it
+as `op_converter`. Each mixin holds one concern:
+
+- `fixes.ImporterFixes`: converters that crash on valid models in stock TVM 0.27
+- `quantized_moves.QuantizedDataMovement`: data-movement ops on int8/uint8 tensors
+- `variables.ResourceVariables`: resource variables as explicit state (`collecting_states`,
+  `attach_states`)
+- `mediapipe.MediaPipeOps`: MediaPipe's custom ops (`CUSTOM:Name`)
+"""
+
+from __future__ import annotations
+
+import functools
+
+from .fixes import ImporterFixes
+from .mediapipe import MediaPipeOps
+from .quantized_moves import QUANTIZED_MOVES, QuantizedDataMovement
+from .variables import ResourceVariables, State, attach_states, collecting_states
+
+MIXINS = (ImporterFixes, QuantizedDataMovement, ResourceVariables, MediaPipeOps)
+# ops that only move int8/uint8 values (no arithmetic): allowed in quantized models
+QUANTIZED_OK = QUANTIZED_MOVES | {"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE"}
+
+
+@functools.cache
+def converter_class() -> type:
+    """The OperatorConverter subclass edgetune imports TFLite models with."""
+    from ...tvm_api import tflite_converter
+
+    base = tflite_converter.OperatorConverter
+    return type(
+        "EdgetuneConverter",
+        (*MIXINS, base),
+        {"_SUPPORTED_QUANTIZED_OPS": base._SUPPORTED_QUANTIZED_OPS | QUANTIZED_OK},
+    )
+
+
+@functools.cache
+def supported_ops() -> frozenset[str]:
+    """Every op name (edgetune's spelling: builtins, `CUSTOM:Name`) the converter imports."""
+    from tvm import relax
+
+    return frozenset(converter_class()(None, None, None, relax.BlockBuilder()).convert_map)
+
+
+def supported_quantized_ops() -> frozenset[str]:
+    """Ops the converter accepts on int8/uint8 tensors."""
+    return frozenset(converter_class()._SUPPORTED_QUANTIZED_OPS)
+
+
+__all__ = [
+    "QUANTIZED_MOVES",
+    "State",
+    "attach_states",
+    "collecting_states",
+    "converter_class",
+    "supported_ops",
+    "supported_quantized_ops",
+]

@@ -1,0 +1,99 @@
+"""Converters of TVM 0.27's TFLite importer that crash on valid models, replaced.
+
+Each method overrides the stock converter of the same name (tests/test_frontend_converters.py
+shows the stock one failing and this one matching LiteRT).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+class ImporterFixes:
+    """Mixin for OperatorConverter: EXPAND_DIMS, and float16 weights produced by DENSIFY."""
+
+    def convert_expand_dims(self, op: Any) -> Any:
+        """EXPAND_DIMS. Stock 0.27 calls `relax.op.expand_dims(x, axis, 1)` (TypeError: the
+        Relax op takes two arguments)."""
+        from tvm import relax
+
+        data, axis_tensor = self.get_input_tensors(op)
+        axis = int(np.asarray(self.get_tensor_value(axis_tensor)).reshape(-1)[0])
+        return relax.op.expand_dims(self.get_tensor_expr(data), axis)
+
+    def convert_dequantize(self, op: Any) -> Any:
+        """DEQUANTIZE. Stock 0.27 reads a float16 input from its buffer, but a sparse weight's
+        float16 values come from DENSIFY (no buffer: TypeError 'a bytes-like object is
+        required'); use the densified value."""
+        from tflite.TensorType import TensorType
+        from tvm import relax
+
+        (tensor,) = self.get_input_tensors(op)
+        if tensor.tensor.Type() == TensorType.FLOAT16 and self.is_prefetched(tensor.tensor_idx):
+            value = np.asarray(self.get_prefetched_node(tensor.tensor_idx), dtype="float16")
+            const = self.exp_tab.new_const(value, dtype="float16", source_name=tensor.tensor.Name())
+            return relax.op.astype(const, "float32")
+        return super().convert_dequantize(op)
+
+    def convert_batch_matmul(self, op: Any) -> Any:
+        """BATCH_MATMUL. Stock 0.27 looks a constant operand up as a graph tensor (KeyError
+        'Const_3': melspectrogram front ends multiply by a constant filter bank); Relax's
+        matmul broadcasts the batch dimensions itself."""
+        from tflite.BatchMatMulOptions import BatchMatMulOptions
+        from tvm import relax
+
+        if self.is_quantized(op):
+            return super().convert_batch_matmul(op)
+        options = BatchMatMulOptions()
+        options.Init(op.BuiltinOptions().Bytes, op.BuiltinOptions().Pos)
+        a, b = (self.bb.normalize(self.get_tensor_expr(t)) for t in self.get_input_tensors(op))
+        if options.AdjX():
+            a = relax.op.permute_dims(a, _swap_last(len(a.ty.shape)))
+        if options.AdjY():
+            b = relax.op.permute_dims(b, _swap_last(len(b.ty.shape)))
+        return relax.op.matmul(a, b)
+
+    def convert_reshape(self, op: Any) -> Any:
+        """RESHAPE to a shape computed in the graph (SHAPE -> STRIDED_SLICE -> PACK, as Keras
+        exports dynamic-batch models). Stock 0.27 passes the computed tensor where Relax wants
+        a shape (TypeError in ShapeExpr); input shapes are static here, so the output's
+        declared shape (one -1 inferred by the reshape) says the same."""
+        from tvm import relax
+
+        inputs = self.get_input_tensors(op)
+        if len(inputs) < 2 or not self.has_expr(inputs[1].tensor_idx):
+            return super().convert_reshape(op)
+        (output,) = self.get_output_tensors(op)
+        return relax.op.reshape(self.get_tensor_expr(inputs[0]), _output_signature(output))
+
+    def convert_fully_connected(self, op: Any) -> Any:
+        """FULLY_CONNECTED. Without keep_num_dims TFLite flattens the input to
+        [batch, n_inputs]; stock 0.27 keeps its leading dimensions (a [1,1,1,64] input gives
+        [1,1,1,units], LiteRT [1,units])."""
+        from tflite.FullyConnectedOptions import FullyConnectedOptions
+        from tvm import relax
+
+        out = self.bb.normalize(super().convert_fully_connected(op))
+        options = FullyConnectedOptions()
+        options.Init(op.BuiltinOptions().Bytes, op.BuiltinOptions().Pos)
+        data, weight = self.get_input_tensors(op)[:2]
+        if options.KeepNumDims() or data.tensor.ShapeLength() <= 2:
+            return out
+        units = int(weight.tensor.ShapeAsNumpy()[0])
+        return relax.op.reshape(out, [-1, units])
+
+
+def _swap_last(rank: int) -> list[int]:
+    return [*range(rank - 2), rank - 1, rank - 2]
+
+
+def _output_signature(tensor: Any) -> list[int]:
+    """A TFLite tensor's declared shape (-1 where dynamic), or its default shape when more
+    than one dimension is dynamic (a reshape can infer one)."""
+    t = tensor.tensor
+    sig = [int(d) for d in t.ShapeSignatureAsNumpy()] if t.ShapeSignatureLength() else []
+    if not sig or sig.count(-1) > 1:
+        return [int(d) for d in t.ShapeAsNumpy()] if t.ShapeLength() else []
+    return sig

@@ -1,0 +1,93 @@
+"""Does an untuned edgetune build of a model match LiteRT's reference kernels? (one verdict)
+
+Float outputs pass when the max abs difference is within FLOAT_RTOL of the output's largest
+magnitude; integer outputs when no element is off by more than INT_LSB. Every output counts.
+"""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import EdgetuneError
+from .litert import LiteRTModel
+
+if TYPE_CHECKING:
+    from ..board import Board
+
+FLOAT_RTOL = 1e-3  # max |ours - LiteRT| / max |LiteRT|, per output
+INT_LSB = 1  # max |ours - LiteRT| in quantized steps, per output
+STEPS = 3  # invocations compared, each on new random inputs (state carries across them)
+NO_REFERENCE = "no-ref"  # edgetune built and ran it, but LiteRT cannot run it to compare
+
+
+def output_error(ours: np.ndarray, ref: np.ndarray) -> tuple[str, float]:
+    """("rel", max abs diff / max |ref|) for float outputs, ("lsb", max diff) for integers."""
+    if ours.shape != ref.shape:
+        return "shape", float("inf")
+    diff = np.abs(ours.astype(np.float64) - ref.astype(np.float64))
+    if not diff.size:
+        return "rel", 0.0
+    if np.issubdtype(ref.dtype, np.floating):
+        if not np.isfinite(diff).all():
+            same = np.array_equal(ours, ref, equal_nan=True)
+            return "rel", 0.0 if same else float("inf")
+        return "rel", float(diff.max() / max(float(np.abs(ref).max()), 1e-6))
+    return "lsb", float(diff.max())
+
+
+def _passes(kind: str, err: float) -> bool:
+    return (kind == "rel" and err <= FLOAT_RTOL) or (kind == "lsb" and err <= INT_LSB)
+
+
+def check_model(
+    path: str | Path, board: Board, seed: int = 0, input_shapes: dict | None = None
+) -> dict[str, Any]:
+    """Import, build (untuned) and run `path` on `board`, compare with LiteRT on seeded random
+    input; a JSON-ready verdict (status pass, fail or NO_REFERENCE) with the first error line
+    when any stage fails."""
+    from ..compile import build_model
+    from ..frontend import load_model, read_tflite
+    from ..frontend.tflite_import import random_inputs
+    from ..runtime import load_executable
+
+    result: dict[str, Any] = {"model": Path(path).stem, "status": "fail", "stage": "import"}
+    try:
+        result["quantization"] = read_tflite(path)[1].quantization
+        model = load_model(path, input_shapes=input_shapes)
+        result["stage"] = "build"
+        built = build_model(model, board, None)
+        result["stage"] = "run"
+        ours = load_executable(built.exe, board.hardware.cores, info=model.info)
+        result["stage"] = "reference"
+        shapes = [t.shape for t in model.info.inputs]
+        try:
+            reference = LiteRTModel(path, 1, builtin_kernels=True, input_shapes=shapes)
+        except (RuntimeError, ValueError) as err:  # e.g. a custom op LiteRT does not know
+            first = (str(err).strip().splitlines() or [""])[0][:160]
+            return result | {"status": NO_REFERENCE, "error": f"LiteRT cannot run it: {first}"}
+        errors = []
+        for step in range(STEPS):
+            inputs = random_inputs(model.info, seed + step)
+            errors = [output_error(a, b) for a, b in zip(ours(inputs), reference(inputs))]
+            if not all(_passes(k, e) for k, e in errors):
+                break
+        result["stage"] = "compare"
+        result["outputs"] = [{"kind": k, "error": e} for k, e in errors]
+        if all(_passes(k, e) for k, e in errors):
+            result |= {"status": "pass", "stage": "done"}
+        else:
+            worst = max(errors, key=lambda ke: ke[1] / (FLOAT_RTOL if ke[0] == "rel" else 1))
+            result["error"] = f"outputs differ from LiteRT: {worst[0]} error {worst[1]:.3g}"
+    except EdgetuneError as err:
+        result["error"] = str(err).splitlines()[0]
+    except Exception as err:  # noqa: BLE001 - the verdict names any failure, never raises
+        last = traceback.extract_tb(err.__traceback__)[-1]
+        first = (str(err).strip().splitlines() or [""])[0][:200]
+        result["error"] = (
+            f"{type(err).__name__}: {first} ({Path(last.filename).name}:{last.lineno})"
+        )
+    return result

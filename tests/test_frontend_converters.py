@@ -1,0 +1,165 @@
+"""edgetune's TFLite converter fixes: each tiny model fails in stock TVM 0.27 and, imported by
+edgetune, builds on the host and matches LiteRT's reference kernels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tflite
+from tflite_builder import Op, Tensor, write
+
+from edgetune.board import load_board
+from edgetune.oracle.conformance import check_model
+from edgetune.tvm_api import tflite_frontend
+
+Q = (0.1, 3)  # scale, zero point of every int8 tensor in the quantized model
+
+
+def _stock_error(path) -> str:
+    with pytest.raises(Exception) as err:  # noqa: PT011 - whatever stock TVM raises
+        tflite_frontend.from_tflite(tflite.Model.GetRootAsModel(path.read_bytes(), 0))
+    return str(err.value)
+
+
+def _assert_matches_litert(path, **kwargs) -> dict:
+    result = check_model(path, load_board("host"), **kwargs)
+    assert result["status"] == "pass", result
+    return result
+
+
+def expand_dims(path):
+    axis = Tensor("axis", (), "int32", np.array(-1, np.int32))
+    tensors = [Tensor("x", (2, 3)), axis, Tensor("y", (2, 3, 1))]
+    return write(path, tensors, [Op("EXPAND_DIMS", [0, 1], [2], "ExpandDimsOptions")], [0], [2])
+
+
+def batch_matmul_const(path):
+    b = np.random.default_rng(1).standard_normal((5, 3)).astype(np.float32)
+    tensors = [Tensor("x", (2, 4, 5)), Tensor("filters", (5, 3), data=b), Tensor("y", (2, 4, 3))]
+    ops = [Op("BATCH_MATMUL", [0, 1], [2], "BatchMatMulOptions")]
+    return write(path, tensors, ops, [0], [2])
+
+
+def reshape_computed(path):
+    tensors = [
+        Tensor("x", (1, 6), signature=(-1, 6)),
+        Tensor("y", (6, 1)),
+        Tensor("shape", (2,), "int32"),
+        Tensor("out", (1, 6), signature=(-1, 6)),
+    ]
+    ops = [
+        Op("SHAPE", [0], [2], "ShapeOptions", [(0, "int8", 2)]),  # out_type int32
+        Op("RESHAPE", [1, 2], [3], "ReshapeOptions"),
+    ]
+    return write(path, tensors, ops, [0, 1], [3])
+
+
+def densify_fp16(path):
+    """A sparse (CSR) float16 weight densified, dequantized to float32, in a FULLY_CONNECTED."""
+    values = np.array([1.5, -2.0, 0.25, 3.0], np.float16)
+    sparse = {"segments": [0, 2, 4], "indices": [0, 3, 1, 2]}
+    tensors = [
+        Tensor("x", (1, 4)),
+        Tensor("w_sparse", (2, 4), "float16", data=values, sparsity=sparse),
+        Tensor("w16", (2, 4), "float16"),
+        Tensor("w", (2, 4)),
+        Tensor("y", (1, 2)),
+    ]
+    ops = [
+        Op("DENSIFY", [1], [2], "DensifyOptions"),
+        Op("DEQUANTIZE", [2], [3], "DequantizeOptions"),
+        Op("FULLY_CONNECTED", [0, 3, -1], [4], "FullyConnectedOptions"),
+    ]
+    return write(path, tensors, ops, [0], [4])
+
+
+def i32(name: str, values) -> Tensor:
+    """A constant int32 tensor (a scalar for a scalar)."""
+    data = np.array(values, np.int32)
+    return Tensor(name, data.shape, "int32", data)
+
+
+def quantized_moves(path):
+    """int8 PAD (zero-point padding) -> STRIDED_SLICE -> SPLIT_V, and SHAPE of the input."""
+    pads = Tensor("pads", (4, 2), "int32", np.array([[0, 0], [1, 1], [2, 0], [0, 0]], np.int32))
+    tensors = [
+        Tensor("x", (1, 4, 4, 2), "int8", quant=Q),  # 0
+        pads,  # 1
+        Tensor("padded", (1, 6, 6, 2), "int8", quant=Q),  # 2
+        i32("begin", [0, 1, 0, 0]),  # 3
+        i32("end", [1, 6, 5, 2]),  # 4
+        i32("strides", [1, 2, 1, 1]),  # 5
+        Tensor("sliced", (1, 3, 5, 2), "int8", quant=Q),  # 6
+        i32("sizes", [1, 1]),  # 7
+        i32("axis", 3),  # 8
+        Tensor("left", (1, 3, 5, 1), "int8", quant=Q),  # 9
+        Tensor("right", (1, 3, 5, 1), "int8", quant=Q),  # 10
+        Tensor("shape", (4,), "int32"),  # 11
+    ]
+    ops = [
+        Op("PAD", [0, 1], [2], "PadOptions"),
+        Op("STRIDED_SLICE", [2, 3, 4, 5], [6], "StridedSliceOptions"),
+        Op("SPLIT_V", [6, 7, 8], [9, 10], "SplitVOptions", [(0, "int32", 2)]),
+        Op("SHAPE", [0], [11], "ShapeOptions", [(0, "int8", 2)]),
+    ]
+    return write(path, tensors, ops, [0], [9, 10, 11])
+
+
+@pytest.mark.parametrize(
+    ("make", "stock_message"),
+    [
+        (expand_dims, "expand_dims() takes 2 positional arguments but 3 were given"),
+        (batch_matmul_const, "filters"),  # KeyError: the constant looked up as a graph tensor
+        (reshape_computed, "Mismatched type on argument #0"),
+        (densify_fp16, "a bytes-like object is required, not 'int'"),
+        (quantized_moves, "quantized TFLite operators are not supported"),
+    ],
+)
+def test_stock_tvm_fails_edgetune_matches_litert(tmp_path, make, stock_message):
+    path = make(tmp_path / f"{make.__name__}.tflite")
+    assert stock_message in _stock_error(path)
+    result = _assert_matches_litert(path)
+    if make is quantized_moves:  # integers moved, not recomputed: bit-exact, every output
+        assert [o["error"] for o in result["outputs"]] == [0.0, 0.0, 0.0]
+
+
+def _transpose_conv_pair(tmp_path, kernel: int, same: bool):
+    """MediaPipe's Convolution2DTransposeBias (stride 2) and the same computation with LiteRT
+    builtins: TRANSPOSE_CONV to MediaPipe's output size, then ADD of the bias."""
+    rng = np.random.default_rng(kernel)
+    w = rng.standard_normal((2, kernel, kernel, 3)).astype(np.float32)  # OHWI
+    bias = rng.standard_normal(2).astype(np.float32)
+    # MediaPipe's output size: 2 * (in - 1) + k - pad, pad = max(0, k - (in - 1) % 2 - 1) if SAME
+    out_h, out_w = (
+        2 * (n - 1) + kernel - (max(0, kernel - (n - 1) % 2 - 1) if same else 0) for n in (5, 4)
+    )
+    x, y = Tensor("x", (1, 5, 4, 3)), Tensor("y", (1, out_h, out_w, 2))
+    weights, b = Tensor("w", w.shape, data=w), Tensor("b", (2,), data=bias)
+    options = np.array([1 if same else 2, 2, 2], "<i4").tobytes()  # padding, stride w, h
+    custom_op = Op("CUSTOM:Convolution2DTransposeBias", [0, 1, 2], [3], custom=options)
+    custom = write(tmp_path / "custom.tflite", [x, weights, b, y], [custom_op], [0], [3])
+    shape = Tensor("shape", (4,), "int32", np.array(y.shape, np.int32))
+    conv_options = [(0, "int8", 0 if same else 1), (1, "int32", 2), (2, "int32", 2)]
+    ops = [
+        Op("TRANSPOSE_CONV", [4, 1, 0], [5], "TransposeConvOptions", conv_options),
+        Op("ADD", [5, 2], [3], "AddOptions"),
+    ]
+    tensors = [x, weights, b, y, shape, Tensor("t", y.shape)]
+    return custom, write(tmp_path / "builtin.tflite", tensors, ops, [0], [3]), y.shape
+
+
+@pytest.mark.parametrize(("kernel", "same"), [(2, True), (3, True), (3, False)])
+def test_mediapipe_transpose_conv_bias_matches_litert_builtins(tmp_path, kernel, same):
+    from edgetune.compile import build_model
+    from edgetune.frontend import load_model
+    from edgetune.oracle import LiteRTModel
+    from edgetune.runtime import load_executable
+
+    custom, builtin, shape = _transpose_conv_pair(tmp_path, kernel, same)
+    assert "Custom operators are currently not supported" in _stock_error(custom)
+    model = load_model(custom)
+    ours = load_executable(build_model(model, load_board("host"), None).exe, 1)
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 5, 4, 3)).astype(np.float32)
+    (got,), (want,) = ours([x]), LiteRTModel(builtin, 1, builtin_kernels=True)([x])
+    assert got.shape == want.shape == shape
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

@@ -1,0 +1,90 @@
+"""Real and real-shaped models: a stateful int8 streaming keyword spotter (resource variables),
+and dynamic input dimensions, against LiteRT's reference kernels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tflite
+from tflite_builder import Op, Tensor, write
+
+from edgetune.board import load_board
+from edgetune.compile import build_library
+from edgetune.errors import ModelError
+from edgetune.frontend import load_model
+from edgetune.frontend.tflite_import import random_inputs
+from edgetune.oracle import LiteRTModel
+from edgetune.oracle.conformance import check_model
+from edgetune.runtime import load_artifact
+from edgetune.tvm_api import tflite_frontend
+
+STATEFUL = Path(__file__).parent / "data" / "microww_alexa.tflite"
+
+
+def test_stateful_model_carries_state_across_calls_like_litert(tmp_path):
+    with pytest.raises(Exception, match="ASSIGN_VARIABLE"):  # stock TVM 0.27 refuses it
+        tflite_frontend.from_tflite(tflite.Model.GetRootAsModel(STATEFUL.read_bytes(), 0))
+    model = load_model(STATEFUL)
+    assert len(model.info.states) == 6 and model.info.quantization == "int8"
+    board = load_board("host")
+    lib = build_library(model, board, None, tmp_path / "kws.so")
+    ours, reference = load_artifact(lib.path, 1), LiteRTModel(STATEFUL, 1, builtin_kernels=True)
+    initial = [s.copy() for s in ours.states]
+    for step in range(4):  # a stream: every call sees the frames the previous ones left
+        inputs = random_inputs(model.info, seed=step)
+        (got,), (want,) = ours(inputs), reference(inputs)
+        np.testing.assert_array_equal(got, want)
+    assert any(not np.array_equal(a, b) for a, b in zip(initial, ours.states))
+
+
+def test_stateful_model_conformance_is_bit_exact():
+    result = check_model(STATEFUL, load_board("host"))
+    assert result["status"] == "pass", result
+    assert [o["error"] for o in result["outputs"]] == [0.0]
+
+
+def dynamic_model(path):
+    """y = x * 2 with both dimensions of x dynamic (shape_signature [-1, -1])."""
+    two = Tensor("two", (1,), data=np.array([2.0], np.float32))
+    tensors = [
+        Tensor("x", (1, 1), signature=(-1, -1)),
+        two,
+        Tensor("y", (1, 1), signature=(-1, -1)),
+    ]
+    return write(path, tensors, [Op("MUL", [0, 1], [2], "MulOptions")], [0], [2])
+
+
+def test_dynamic_dimensions_need_a_shape(tmp_path, cli):
+    path = dynamic_model(tmp_path / "dyn.tflite")
+    with pytest.raises(
+        ModelError, match=r"dynamic input dimensions \(-1\) in x \[-1, -1\].*--input-shape"
+    ):
+        load_model(path)
+    result = check_model(path, load_board("host"), input_shapes={"x": (3, 5)})
+    assert result["status"] == "pass", result
+    assert load_model(path, input_shapes={"x": (3, 5)}).info.outputs[0].shape == (3, 5)
+    ok = cli("tasks", path, "--input-shape", "x=3,5")
+    assert ok.code == 0, ok.err
+    bad = cli("tasks", path, "--input-shape", "x=3")
+    assert bad.code == 2 and "does not fit the input's declared shape [-1, -1]" in bad.err
+    missing = cli("tasks", path)
+    assert missing.code == 2 and "--input-shape" in missing.err and "\n" not in missing.err.strip()
+    np.save(tmp_path / "in.npy", np.ones((2, 7), np.float32))
+    from_npy = cli("compare", path, "--input", tmp_path / "in.npy", "--repeat", "1", "--json")
+    assert from_npy.code == 0, from_npy.err
+    assert '"max_abs_diff": 0.0' in from_npy.out
+
+
+def test_unsupported_op_message_names_ops_and_what_to_do(tmp_path, cli):
+    tensors = [Tensor("x", (1, 4)), Tensor("y", (1, 4)), Tensor("z", (1, 4))]
+    ops = [Op("CUSTOM:MyOp", [0], [1]), Op("CUSTOM:MyOp", [1], [2])]
+    path = write(tmp_path / "custom.tflite", tensors, ops, [0], [2])
+    result = cli("build", path, "-o", tmp_path / "m.so")
+    assert result.code == 2
+    assert "unsupported TFLite operators: CUSTOM:MyOp x2" in result.err
+    assert "`edgetune ops`" in result.err
+    listing = cli("ops", "--json")
+    assert listing.code == 0
+    assert "CUSTOM:Convolution2DTransposeBias" in listing.out and '"STRIDED_SLICE"' in listing.out

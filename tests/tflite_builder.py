@@ -1,0 +1,162 @@
+"""Tiny TFLite models written with the flatbuffers builder (the `tflite` package only reads).
+
+Field slots follow tensorflow/lite/schema/schema.fbs. A model is one subgraph: tensors (constant
+ones carry data), operators by builtin name or `CUSTOM:Name`, inputs and outputs by tensor index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import flatbuffers
+import numpy as np
+from tflite.BuiltinOperator import BuiltinOperator
+from tflite.BuiltinOptions import BuiltinOptions
+
+TYPES = {"float32": 0, "float16": 1, "int32": 2, "uint8": 3, "int64": 4, "int8": 9}
+
+
+@dataclass
+class Tensor:
+    name: str
+    shape: tuple[int, ...]
+    dtype: str = "float32"
+    data: np.ndarray | None = None  # constant
+    quant: tuple[float, int] | None = None  # (scale, zero_point)
+    signature: tuple[int, ...] | None = None  # shape_signature (-1: dynamic)
+    sparsity: dict | None = None  # {"segments": [...], "indices": [...]}: CSR on the last dim
+
+
+@dataclass
+class Op:
+    name: str  # BuiltinOperator name or "CUSTOM:Name"
+    inputs: list[int]
+    outputs: list[int]
+    options: str | None = None  # BuiltinOptions name
+    fields: list[tuple[int, str, int]] = field(default_factory=list)  # (slot, kind, value)
+    custom: bytes = b""  # custom_options (a custom op's raw options)
+
+
+def _vector(b: flatbuffers.Builder, kind: str, values) -> int:
+    size = {"int32": 4, "int64": 8, "float32": 4, "uint8": 1, "offset": 4}[kind]
+    b.StartVector(size, len(values), size)
+    prepend = {
+        "int32": b.PrependInt32,
+        "int64": b.PrependInt64,
+        "float32": b.PrependFloat32,
+        "uint8": b.PrependUint8,
+        "offset": b.PrependUOffsetTRelative,
+    }[kind]
+    for v in reversed(list(values)):
+        prepend(v)
+    return b.EndVector()
+
+
+def _table(b: flatbuffers.Builder, fields: list[tuple[int, str, int]]) -> int:
+    b.StartObject(1 + max((s for s, _, _ in fields), default=0))
+    slot = {
+        "int32": b.PrependInt32Slot,
+        "uint8": b.PrependUint8Slot,
+        "int8": b.PrependInt8Slot,
+        "bool": b.PrependBoolSlot,
+        "offset": b.PrependUOffsetTRelativeSlot,
+    }
+    for s, kind, value in fields:
+        slot[kind](s, value, 0)
+    return b.EndObject()
+
+
+def _sparsity(b: flatbuffers.Builder, rows: int, csr: dict) -> int:
+    segments = _table(b, [(0, "offset", _vector(b, "int32", csr["segments"]))])
+    indices = _table(b, [(0, "offset", _vector(b, "int32", csr["indices"]))])
+    dense = _table(b, [(0, "int8", 0), (1, "int32", rows)])
+    sparse = _table(
+        b,
+        [
+            (0, "int8", 1),
+            (2, "uint8", 1),
+            (3, "offset", segments),
+            (4, "uint8", 1),
+            (5, "offset", indices),
+        ],
+    )
+    dims = _vector(b, "offset", [dense, sparse])
+    return _table(b, [(0, "offset", _vector(b, "int32", [0, 1])), (2, "offset", dims)])
+
+
+def build(tensors: list[Tensor], ops: list[Op], inputs: list[int], outputs: list[int]) -> bytes:
+    """The .tflite flatbuffer of a one-subgraph model."""
+    b = flatbuffers.Builder(1024)
+    buffers = [_table(b, [])]  # buffer 0: empty, by convention
+    tensor_offsets = []
+    for t in tensors:
+        buffer_index = 0
+        if t.data is not None:
+            raw = np.frombuffer(np.ascontiguousarray(t.data).tobytes(), np.uint8)
+            data = b.CreateNumpyVector(raw)
+            buffers.append(_table(b, [(0, "offset", data)]))
+            buffer_index = len(buffers) - 1
+        name = b.CreateString(t.name)
+        shape = _vector(b, "int32", t.shape)
+        fields = [(0, "offset", shape), (1, "int8", TYPES[t.dtype]), (2, "int32", buffer_index)]
+        fields.append((3, "offset", name))
+        if t.quant:
+            scale = _vector(b, "float32", [t.quant[0]])
+            zero = _vector(b, "int64", [t.quant[1]])
+            fields.append((4, "offset", _table(b, [(2, "offset", scale), (3, "offset", zero)])))
+        if t.sparsity:
+            fields.append((6, "offset", _sparsity(b, t.shape[0], t.sparsity)))
+        if t.signature:
+            fields.append((7, "offset", _vector(b, "int32", t.signature)))
+        tensor_offsets.append(_table(b, fields))
+    codes = sorted({op.name for op in ops})
+    code_offsets = []
+    for name in codes:
+        if name.startswith("CUSTOM:"):
+            custom = b.CreateString(name.split(":", 1)[1])
+            fields = [(0, "int8", BuiltinOperator.CUSTOM), (1, "offset", custom)]
+            fields.append((3, "int32", BuiltinOperator.CUSTOM))
+        else:
+            code = getattr(BuiltinOperator, name)
+            fields = [(0, "int8", min(code, 127)), (3, "int32", code)]
+        code_offsets.append(_table(b, [*fields, (2, "int32", 1)]))
+    op_offsets = []
+    for op in ops:
+        fields = [
+            (0, "int32", codes.index(op.name)),
+            (1, "offset", _vector(b, "int32", op.inputs)),
+            (2, "offset", _vector(b, "int32", op.outputs)),
+        ]
+        if op.custom:
+            fields.append((5, "offset", _vector(b, "uint8", op.custom)))
+        if op.options:
+            options = _table(b, op.fields)
+            fields += [(3, "uint8", getattr(BuiltinOptions, op.options)), (4, "offset", options)]
+        op_offsets.append(_table(b, fields))
+    subgraph = _table(
+        b,
+        [
+            (0, "offset", _vector(b, "offset", tensor_offsets)),
+            (1, "offset", _vector(b, "int32", inputs)),
+            (2, "offset", _vector(b, "int32", outputs)),
+            (3, "offset", _vector(b, "offset", op_offsets)),
+        ],
+    )
+    model = _table(
+        b,
+        [
+            (0, "int32", 3),
+            (1, "offset", _vector(b, "offset", code_offsets)),
+            (2, "offset", _vector(b, "offset", [subgraph])),
+            (4, "offset", _vector(b, "offset", buffers)),
+        ],
+    )
+    b.Finish(model, file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def write(path: Path, *args) -> Path:
+    """`build(*args)` written to `path`."""
+    path.write_bytes(build(*args))
+    return path
