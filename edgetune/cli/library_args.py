@@ -23,10 +23,3 @@ def library_from_args(args: argparse.Namespace, board: Board):
     from ..records import open_library
 
     return None if args.no_library else open_library(args.library, board)
-
-
-def library_flags(args: argparse.Namespace) -> list[str]:
-    """The library options as given, to repeat them in a command to run again."""
-    if args.no_library:
-        return ["--no-library"]
-    return ["--library", args.library] if args.library else []

@@ -24,7 +24,9 @@ from . import (
 
 # Subcommand modules, in the order `edgetune --help` lists them. Each defines
 # `register(subparsers)` (adding its parser with set_defaults(func=run)) and `run(args) -> int`.
-COMMANDS = [boards, tasks, tune, build, run, profile, compare, report, demo, space, farm, deploy, ops]
+COMMANDS = [
+    boards, tasks, tune, build, run, profile, compare, report, demo, space, farm, deploy, ops
+]  # fmt: skip
 
 DESCRIPTION = """\
 edgetune: tune TFLite models for edge boards with TVM MetaSchedule, then cross-compile them.

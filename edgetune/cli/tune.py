@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
-
 from ..records import RecordStore
 from ..report.live import progress_display
 from ..search import tune_model
@@ -15,8 +13,9 @@ from .args import (
     board_from_args,
     model_from_args,
 )
-from .library_args import add_library_args, library_flags, library_from_args
+from .library_args import add_library_args, library_from_args
 from .output import report, status
+from .resume import resume_command
 from .search_args import add_search_args
 
 
@@ -65,10 +64,7 @@ def run(args) -> int:
                                 library=library)  # fmt: skip
     except KeyboardInterrupt:
         kept = store.summary()
-        again = shlex.join(["edgetune", "tune", args.model, "--board", args.board, "--trials",
-                            str(args.trials), "--records", args.records, "--search",
-                            args.search, *library_flags(args),
-                            *[a for s in args.input_shape or [] for a in ("--input-shape", s)]])  # fmt: skip
+        again = resume_command(args)
         status(f"edgetune: interrupted; {kept.records} measured trials are kept in "
                f"{store.path} ({kept.valid} valid): run the same command again to resume:\n"
                f"  {again}")  # fmt: skip
