@@ -24,6 +24,7 @@ STAGES = [
     "compile",  # whole-model build and export
     "oracle",  # LiteRT reference and comparison
     "profile",  # per-kernel time inside the built model vs tuned estimates
+    "ci",  # board-farm CI: suites of checks on boards against LiteRT and latency baselines
     "cli",  # commands: parse, call one function, print
 ]
 BASE = {"errors", "paths", "tvm_api"}

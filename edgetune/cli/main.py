@@ -8,11 +8,11 @@ import sys
 import threading
 
 from ..errors import EdgetuneError
-from . import boards, build, compare, demo, deploy, farm, profile, run, space, tasks, tune
+from . import boards, build, ci, compare, demo, deploy, farm, profile, run, space, tasks, tune
 
 # Subcommand modules, in the order `edgetune --help` lists them. Each defines
 # `register(subparsers)` (adding its parser with set_defaults(func=run)) and `run(args) -> int`.
-COMMANDS = [boards, tasks, tune, build, run, profile, compare, demo, space, farm, deploy]
+COMMANDS = [boards, tasks, tune, build, run, profile, compare, demo, space, farm, deploy, ci]
 
 DESCRIPTION = """\
 edgetune: tune TFLite models for edge boards with TVM MetaSchedule, then cross-compile them.

@@ -68,7 +68,7 @@ def deploy(
     inputs = load_inputs(meta.model, input_paths)
     via = "ssh" if spec.ssh is not None else "rpc"
     outputs, latency = run_remote(board, artifact, inputs, repeat, accept_new_host_key, via=via)
-    details = {"via": via, "emulated": spec.server.launch == "qemu"}
+    details = {"via": via, "emulated": board.emulated}
     return RunResult(
         str(artifact), board.name, meta, outputs, latency, board.measure.timing_note, details
     )
