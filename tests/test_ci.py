@@ -229,8 +229,8 @@ records = { host = "int8-records" }
 
 
 def test_tuning_that_measured_nothing_is_an_error(farm, tmp_path):
-    # probe_conv_int8: 2 tasks, the smallest search (the search, not the failed builds, is
-    # what takes time here)
+    # probe_conv_int8: 2 tasks. Most of this test's time is MetaSchedule's TuneContext importing
+    # TVM's tensor intrinsics (once per process, shared with the other tuning tests)
     suite = write_suite(tmp_path, """
 [[check]]
 model = "probe_conv_int8"
@@ -283,3 +283,14 @@ def test_suite_mistakes_are_one_line_naming_the_key(tmp_path, capsys, text, mess
     assert message in str(err.value)
     assert ci(suite, tmp_path / "out") == 2
     assert capsys.readouterr().err.strip() == f"edgetune: error: {err.value}"
+
+
+def test_the_example_suite_in_the_docs_is_valid(tmp_path):
+    text = (REPO_DIR / "docs/ci.md").read_text().split("```toml\n")[1].split("```")[0]
+    suite = load_suite(write_suite(tmp_path, text))
+    assert [c.name for c in suite.checks] == ["mnv2-int8", "detector-fp32"]
+    mnv2, detector = suite.checks
+    assert (mnv2.boards, mnv2.tune_trials, mnv2.threshold_pct) == (["rpi3", "qemu-a53"], 64, 5)
+    assert mnv2.records["qemu-a53"] == tmp_path / "records/mnv2-int8-a53"
+    assert (detector.boards, detector.atol, detector.rounds) == (["rpi3"], 1e-3, 9)
+    assert suite.baseline == tmp_path / "ci.baseline.json"
