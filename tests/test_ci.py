@@ -45,7 +45,8 @@ min_repeat_ms = 0
 @pytest.fixture(scope="module")
 def farm(tmp_path_factory):
     """qemu-a53 up under a tracker on a free port; `host-down`: an rpc board under the same
-    tracker whose server is not running; `host-broken` (see above)."""
+    tracker whose server is not running; `no-tracker`: one whose tracker is not running;
+    `host-broken` (see above)."""
     root = tmp_path_factory.mktemp("cifarm")
     tracker = free_port()
     text = (REPO_DIR / "boards/qemu-a53.toml").read_text()
@@ -54,6 +55,8 @@ def farm(tmp_path_factory):
     write_board(root / "boards", "qemu-a53", text)
     write_board(root / "boards", "host-down", host_board_text("host-down", tracker, count=1))
     write_board(root / "boards", "host-broken", BROKEN_HOST)
+    no_tracker = host_board_text("no-tracker", free_port(), count=1)  # nothing listens there
+    write_board(root / "boards", "no-tracker", no_tracker)
     env = {"EDGETUNE_BOARDS": str(root / "boards"), "EDGETUNE_FARM_DIR": str(root / "state")}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -180,7 +183,7 @@ def test_a_board_whose_server_is_down_is_exit_2_and_the_other_board_still_passes
     suite = write_suite(tmp_path, """
 [[check]]
 model = "tiny_int8"
-boards = ["host-down", "host"]
+boards = ["host-down", "no-tracker", "host"]
 rounds = 2
 repeat = 3
 """)  # fmt: skip
@@ -191,6 +194,10 @@ repeat = 3
     (error,) = down.result
     assert down.is_error and "no rpc server registered under key 'host-down'" in error.message
     assert props["latency_ms"] == ""  # never a pass, never a timing
+    no_tracker, _ = found["tiny_int8 on no-tracker"]
+    (error,) = no_tracker.result
+    assert no_tracker.is_error and "tracker at 127.0.0.1:" in error.message
+    assert "start the farm: edgetune farm up --board no-tracker" in error.message
     host, props = found["tiny_int8 on host"]
     assert host.is_passed and float(props["latency_ms"]) > 0
     assert "0 LSB: 10" in props["numerics"]

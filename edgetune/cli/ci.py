@@ -17,7 +17,7 @@ def register(sub) -> None:
         "run on the board through the farm in several timing rounds, compare the outputs with "
         "LiteRT here, and compare the median of the round medians with the baseline (JSON "
         "beside the suite): a regression is slower than the baseline by more than the "
-        "threshold (default 5 %%) and by more than the spread of the round medians. Writes "
+        "threshold (default 5 %) and by more than the spread of the round medians. Writes "
         "junit.xml, results.json and summary.md (Markdown for a merge request) and the built "
         ".so files to --out. Exit 0: all passed; 1: a numerics mismatch, latency regression "
         "or a check that measured nothing; 2: a board or tracker unavailable (the other boards "
@@ -25,14 +25,16 @@ def register(sub) -> None:
         "docs/ci.md has an example suite and pipeline.",
     )
     p.add_argument("suite", help="suite file (TOML), e.g. ci.toml")
-    p.add_argument("--out", default="ci-out", help="output folder (default ci-out)")
+    p.add_argument("--out", default="ci-out", metavar="DIR", help="output folder (default ci-out)")
     p.add_argument(
         "--update-baseline",
         action="store_true",
         help="store this run's latencies as the baseline (checks whose numerics pass) "
         "instead of judging them",
     )
-    p.add_argument("--check", action="append", help="run only this check (repeatable)")
+    p.add_argument(
+        "--check", action="append", metavar="NAME", help="run only this check (repeatable)"
+    )
     add_json_arg(p)
     p.set_defaults(func=run)
 
