@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from ..search import tune_model
 from .baseline import Timing, judge, key, read_baseline, rule_text, write_baseline
 from .result import ERROR, PASS, CheckResult, SuiteResult
 from .suite import Check, Suite
+
+if TYPE_CHECKING:
+    from ..board import Board
 
 Printer = Callable[[str], None]
 
@@ -66,7 +70,7 @@ def run_suite(
 
 
 def run_check(
-    check: Check, board, baseline: Timing | None, out_dir: Path, say: Printer
+    check: Check, board: Board, baseline: Timing | None, out_dir: Path, say: Printer
 ) -> tuple[CheckResult, Timing | None]:
     """One check on one board; never raises for what the board or the model did."""
     import tvm
@@ -110,14 +114,14 @@ def run_check(
     return result, timing
 
 
-def _records(check: Check, model: Model, board) -> RecordStore | None:
+def _records(check: Check, model: Model, board: Board) -> RecordStore | None:
     folder = check.records.get(board.name)
     if folder is None:
         return None
     return RecordStore(folder, model.info, board, create=bool(check.tune_trials))
 
 
-def _tune_missing(model: Model, board, store: RecordStore, budget: int, say: Printer) -> int:
+def _tune_missing(model: Model, board: Board, store: RecordStore, budget: int, say: Printer) -> int:
     """Tune the tasks without a record within `budget` trials; CheckFailed if that measured
     nothing (every candidate failed to build or run)."""
     done = store.summary().records
@@ -135,7 +139,9 @@ def _tune_missing(model: Model, board, store: RecordStore, budget: int, say: Pri
     return p.trials
 
 
-def _timed_runs(board, path: Path, inputs, rounds: int, repeat: int):
+def _timed_runs(
+    board: Board, path: Path, inputs: list[np.ndarray], rounds: int, repeat: int
+) -> tuple[list[np.ndarray], Timing]:
     """Outputs of the first run and the median of each of `rounds` rounds of `repeat` runs."""
     run = backend(board).run_artifact
     outputs, medians = None, []
