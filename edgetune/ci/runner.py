@@ -104,7 +104,7 @@ def run_check(
         elif baseline is not None:
             result.reasons.append(f"latency {verdict.reason}")
     except BoardError as err:
-        result.fail(f"board unavailable: {err}", ERROR)
+        result.fail(f"infrastructure: {err}", ERROR)
     except EdgetuneError as err:
         result.fail(str(err))
     except Exception as err:  # noqa: BLE001 - a crash in one check must not stop the others
