@@ -25,6 +25,7 @@ STAGES = [
     "oracle",  # LiteRT reference and comparison
     "profile",  # per-kernel time inside the built model vs tuned estimates
     "report",  # seeing a tuning run: live progress display, HTML/Markdown report, charts
+    "ci",  # board-farm CI: suites of checks on boards against LiteRT and latency baselines
     "cli",  # commands: parse, call one function, print
 ]
 BASE = {"errors", "paths", "tvm_api"}

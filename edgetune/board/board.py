@@ -87,6 +87,7 @@ class Board:
     connection: Connection
     measure: MeasureSettings
     rules_module: str = ""
+    emulated: bool = False  # timings come from an emulator (qemu, PoCL): never the board's speed
     path: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -206,6 +207,7 @@ def board_from_dict(data: dict[str, Any], path: Path | None = None) -> Board:
             connection=connection,
             measure=MeasureSettings(**data.get("measure", {})),
             rules_module=data.get("rules_module", ""),
+            emulated=data.get("emulated", False),
             path=path,
             raw=data,
         )

@@ -25,6 +25,7 @@ BOARD: dict[str, Any] = {
     "rule_set": TEXT,
     "toolchain": TEXT,
     "rules_module": TEXT,
+    "emulated": (bool,),
     "target": {
         "kind": TEXT,
         "device": TEXT,
@@ -59,18 +60,18 @@ TOOLCHAIN: dict[str, Any] = {
 REQUIRED_TOOLCHAIN = ("cc",)
 
 
-def read_toml(path: Path, what: str) -> dict[str, Any]:
-    """A TOML file's contents; BoardError naming the file if it is unreadable or not TOML."""
+def read_toml(path: Path, what: str, error: type[Exception] = BoardError) -> dict[str, Any]:
+    """A TOML file's contents; `error` naming the file if it is unreadable or not TOML."""
     try:
         return tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as err:
-        raise BoardError(f"{what} file {path}: invalid TOML: {err}") from None
+        raise error(f"{what} file {path}: invalid TOML: {err}") from None
     except (OSError, UnicodeDecodeError) as err:
-        raise BoardError(f"{what} file {path}: cannot read it: {err}") from None
+        raise error(f"{what} file {path}: cannot read it: {err}") from None
 
 
 def check_board(data: dict[str, Any], where: str) -> None:
-    _check(data, BOARD, REQUIRED_BOARD, where, "")
+    check_table(data, BOARD, REQUIRED_BOARD, where, "")
     kind = data["target"].get("kind")
     if kind not in TARGET_KINDS:
         raise BoardError(f"{where}: target.kind must be one of {', '.join(TARGET_KINDS)}, "
@@ -78,29 +79,38 @@ def check_board(data: dict[str, Any], where: str) -> None:
 
 
 def check_toolchain(data: dict[str, Any], where: str) -> None:
-    _check(data, TOOLCHAIN, REQUIRED_TOOLCHAIN, where, "")
+    check_table(data, TOOLCHAIN, REQUIRED_TOOLCHAIN, where, "")
 
 
-def _check(data: Any, schema: dict[str, Any], required: tuple[str, ...], where: str, prefix: str):
+def check_table(
+    data: Any,
+    schema: dict[str, Any],
+    required: tuple[str, ...],
+    where: str,
+    prefix: str = "",
+    error: type[Exception] = BoardError,
+) -> None:
+    """Every key of `data` known to `schema` and of its type; `error` naming the first that
+    is not (other TOML files, e.g. `edgetune ci` suites, are checked with their own error)."""
     for key in required:
         if key not in data:
-            raise BoardError(f"{where}: missing required key '{prefix}{key}'")
+            raise error(f"{where}: missing required key '{prefix}{key}'")
     for key, value in data.items():
         if key not in schema and "*" not in schema:
             known = ", ".join(k for k in schema if k != "*")
-            raise BoardError(f"{where}: unknown key '{prefix}{key}' (known: {known})")
+            raise error(f"{where}: unknown key '{prefix}{key}' (known: {known})")
         expected = schema.get(key)
         if expected is None:
             continue  # free-form (target options, farm tables)
         if isinstance(expected, dict):
             if not isinstance(value, dict):
-                raise BoardError(
+                raise error(
                     f"{where}: '{prefix}{key}' must be a table ([{prefix}{key}] or "
                     f"{key} = {{...}}), got {_shown(value)}"
                 )
-            _check(value, expected, (), where, f"{prefix}{key}.")
+            check_table(value, expected, (), where, f"{prefix}{key}.", error)
         elif not _matches(value, expected):
-            raise BoardError(
+            raise error(
                 f"{where}: '{prefix}{key}' must be {_describe(expected)}, got {_shown(value)}"
             )
 

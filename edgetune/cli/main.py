@@ -9,6 +9,7 @@ from ..errors import EdgetuneError
 from . import (
     boards,
     build,
+    ci,
     compare,
     demo,
     deploy,
@@ -25,7 +26,7 @@ from . import (
 # Subcommand modules, in the order `edgetune --help` lists them. Each defines
 # `register(subparsers)` (adding its parser with set_defaults(func=run)) and `run(args) -> int`.
 COMMANDS = [
-    boards, tasks, tune, build, run, profile, compare, report, demo, space, farm, deploy, ops
+    boards, tasks, tune, build, run, profile, compare, report, ci, demo, space, farm, deploy, ops
 ]  # fmt: skip
 
 DESCRIPTION = """\

@@ -69,7 +69,7 @@ def deploy(
     via = "ssh" if spec.ssh is not None else "rpc"
     outputs, latency = run_remote(board, artifact, inputs, repeat, accept_new_host_key, via=via)
     outputs = outputs[: len(meta.model.outputs)]  # a stateful model's new states follow
-    details = {"via": via, "emulated": spec.server.launch == "qemu"}
+    details = {"via": via, "emulated": board.emulated}
     return RunResult(
         str(artifact), board.name, meta, outputs, latency, board.measure.timing_note, details
     )

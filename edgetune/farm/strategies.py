@@ -19,7 +19,7 @@ from .drivers import process, rpc_server, tracker
 from .drivers.power import power_cycle
 from .drivers.serial_console import SerialConsole
 from .drivers.ssh import SSHDriver, SSHError
-from .resources import FarmSpec, farm_spec
+from .resources import FarmSpec, farm_spec, up_hint
 
 if TYPE_CHECKING:
     from ..board import Board
@@ -265,6 +265,32 @@ def down(boards: list[str] | None = None, say: Printer = _quiet) -> None:
             process.kill_group(trk.pgid)
             state.remove(trk)
             say(f"tracker {trk.host}:{trk.port}: stopped")
+
+
+def free_servers(board: Board, spec: FarmSpec | None = None) -> set[int]:
+    """Ports of the rpc servers free under the board's key; BoardError (with what to do) if
+    the tracker does not answer or no server is registered."""
+    spec = spec or farm_spec(board)
+    try:
+        ports = tracker.registered_ports(spec.tracker_host, spec.tracker_port, spec.key)
+    except tracker.TrackerUnreachable as err:
+        raise BoardError(f"board '{board.name}': {err}; {up_hint(board.name)}") from None
+    if not ports:
+        raise BoardError(
+            f"board '{board.name}': no rpc server registered under key '{spec.key}' "
+            f"at {spec.tracker}; {up_hint(board.name)}"
+        )
+    return ports
+
+
+def reachable(board: Board) -> None:
+    """BoardError unless the farm board can be used now: a free rpc server under its key, or
+    an SSH login (boards measured here need nothing)."""
+    if board.connection.kind == "rpc":
+        free_servers(board)
+    elif board.connection.kind == "ssh":
+        with ssh_driver(farm_spec(board)) as ssh:
+            ssh.run(["true"])
 
 
 def status(board: Board, run_health: bool = True) -> dict[str, Any]:

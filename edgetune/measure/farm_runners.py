@@ -32,7 +32,7 @@ from ..farm.deadline import DeadlineWorker
 from ..farm.drivers import rpc_server, tracker
 from ..farm.drivers.ssh import SSHDriver, SSHError
 from ..farm.remote_run import AGENT, run_remote
-from ..farm.resources import farm_spec, up_hint
+from ..farm.resources import farm_spec
 from ..runtime.local import set_thread_count
 from ..tvm_api import ms
 from .backend import Backend, register_backend
@@ -78,18 +78,7 @@ class FarmRPCRunner(ms.runner.PyRunner):
         m = board.measure
         self.evaluator = (m.number, m.repeat, m.min_repeat_ms, False)
         self.deadline_s = m.run_timeout_s + self.spec.server.session_overhead_s
-        try:
-            ports = tracker.registered_ports(
-                self.spec.tracker_host, self.spec.tracker_port, self.spec.key
-            )
-        except tracker.TrackerUnreachable as err:
-            raise BoardError(f"board '{board.name}': {err}; {up_hint(board.name)}") from None
-        if not ports:
-            raise BoardError(
-                f"board '{board.name}': no rpc server registered under key '{self.spec.key}' "
-                f"at {self.spec.tracker}; {up_hint(board.name)}"
-            )
-        self.parallel = len(ports)
+        self.parallel = len(strategies.free_servers(board, self.spec))
         self.pool = concurrent.futures.ThreadPoolExecutor(self.parallel)
         self._workers = _Workers()
         self._lock = threading.Lock()

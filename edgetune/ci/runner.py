@@ -1,0 +1,177 @@
+"""`edgetune ci`: every check of a suite on every board it names.
+
+Per check and board: is the board reachable (else an infrastructure error, and the next board
+runs), tune the tasks that have no record yet within the check's budget, build from the
+records, run on the board through its backend (here, rpc, ssh) in several timing rounds,
+compare the outputs with LiteRT on this machine, and judge the latency against the baseline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .. import __version__
+from ..compile import build_library
+from ..errors import BoardError, EdgetuneError
+from ..farm import strategies
+from ..frontend import Model, find_model, load_model
+from ..measure import backend
+from ..oracle import LiteRTModel, agreement
+from ..records import RecordStore
+from ..runtime import load_inputs
+from ..search import tune_model
+from .baseline import Timing, judge, key, read_baseline, rule_text, write_baseline
+from .result import ERROR, PASS, CheckResult, SuiteResult
+from .suite import Check, Suite
+
+if TYPE_CHECKING:
+    from ..board import Board
+
+Printer = Callable[[str], None]
+
+
+class CheckFailed(EdgetuneError):
+    """A check cannot pass (e.g. tuning measured nothing); its message is the reason."""
+
+
+def run_suite(
+    suite: Suite,
+    out_dir: Path,
+    update_baseline: bool = False,
+    only: list[str] | None = None,
+    say: Printer = print,
+) -> SuiteResult:
+    """Run the suite's checks (or those named in `only`) on their boards; with
+    `update_baseline`, store the latencies measured as the new baseline instead of judging."""
+    checks = [c for c in suite.checks if not only or c.name in only]
+    if only and (unknown := set(only) - {c.name for c in suite.checks}):
+        raise EdgetuneError(f"no check named {', '.join(sorted(unknown))} in {suite.path}")
+    boards = suite.boards()
+    baseline = read_baseline(suite.baseline)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results, updates = [], {}
+    for check in checks:
+        for name in check.boards:
+            say(f"{check.name} on {name} ...")
+            base = None if update_baseline else baseline.get(key(check.name, name))
+            result, timing = run_check(check, boards[name], base, out_dir, say)
+            results.append(result)
+            if update_baseline and timing and result.status == PASS:
+                updates[key(check.name, name)] = (timing, _baseline_facts(result))
+    if updates:
+        write_baseline(suite.baseline, updates)
+    rule = rule_text(sorted({c.threshold_pct for c in checks}))
+    return SuiteResult(suite.name, rule, results, str(suite.baseline), bool(updates))
+
+
+def run_check(
+    check: Check, board: Board, baseline: Timing | None, out_dir: Path, say: Printer
+) -> tuple[CheckResult, Timing | None]:
+    """One check on one board; never raises for what the board or the model did."""
+    import tvm
+
+    facts = {"target": board.summary()["target"], "toolchain": board.toolchain_name,
+             "edgetune": __version__, "tvm": tvm.__version__}  # fmt: skip
+    result = CheckResult(check.name, check.model, board.name, board.emulated,
+                         board.measure.timing_note, check.threshold_pct, check.rounds,
+                         check.repeat, facts)  # fmt: skip
+    started, timing = time.monotonic(), None
+    try:
+        strategies.reachable(board)
+        result.facts["toolchain"] = f"{board.toolchain_name} ({board.toolchain().cc})"
+        model = load_model(find_model(check.model))
+        result.model = model.info.name
+        store = _records(check, model, board)
+        if check.tune_trials and store is not None:
+            result.trials = _tune_missing(model, board, store, check.tune_trials, say)
+        lib = build_library(model, board, store, out_dir / f"{check.name}-{board.name}.so")
+        result.artifact = str(lib.path)
+        result.tuned_tasks, result.total_tasks = lib.tuned, lib.total
+        inputs = load_inputs(model.info, [str(p) for p in check.inputs] or None)
+        outputs, timing = _timed_runs(board, lib.path, inputs, check.rounds, check.repeat)
+        result.latency_ms, result.round_medians_ms = timing.median_ms, timing.round_medians_ms
+        _compare_numerics(result, model, inputs, outputs, check)
+        verdict = judge(timing, baseline, check.threshold_pct)
+        result.baseline_ms, result.limit_ms = verdict.baseline_ms, verdict.limit_ms
+        result.change_pct = verdict.change_pct
+        if verdict.regressed:
+            result.fail(f"latency regression: {verdict.reason}")
+        elif baseline is not None:
+            result.reasons.append(f"latency {verdict.reason}")
+    except BoardError as err:
+        result.fail(f"infrastructure: {err}", ERROR)
+    except EdgetuneError as err:
+        result.fail(str(err))
+    except Exception as err:  # noqa: BLE001 - a crash in one check must not stop the others
+        last = (str(err).strip().splitlines() or [""])[-1]
+        result.fail(f"{type(err).__name__}: {last}")
+    result.seconds = time.monotonic() - started
+    return result, timing
+
+
+def _records(check: Check, model: Model, board: Board) -> RecordStore | None:
+    folder = check.records.get(board.name)
+    if folder is None:
+        return None
+    return RecordStore(folder, model.info, board, create=bool(check.tune_trials))
+
+
+def _tune_missing(model: Model, board: Board, store: RecordStore, budget: int, say: Printer) -> int:
+    """Tune the tasks without a record within `budget` trials; CheckFailed if that measured
+    nothing (every candidate failed to build or run)."""
+    done = store.summary().measured
+    result = tune_model(model, board, store, done + budget, printer=say,
+                        on_batch=lambda progress: say(progress.line()),
+                        task_filter=lambda t: store.best_latency_s(t.mod) is None)  # fmt: skip
+    p = result.progress
+    if not result.tasks:
+        return 0
+    valid = p.trials - p.failed_builds - p.failed_runs
+    if valid <= 0:
+        raise CheckFailed(
+            f"tuning measured 0 of {p.trials or budget} candidates for {len(result.tasks)} "
+            f"untuned task(s) ({p.failed_builds} failed builds, {p.failed_runs} failed runs)"
+        )
+    return p.trials
+
+
+def _timed_runs(
+    board: Board, path: Path, inputs: list[np.ndarray], rounds: int, repeat: int
+) -> tuple[list[np.ndarray], Timing]:
+    """Outputs of the first run and the median of each of `rounds` rounds of `repeat` runs."""
+    run = backend(board).run_artifact
+    outputs, medians = None, []
+    for _ in range(rounds):
+        outs, latency = run(board, path, inputs, repeat)
+        outputs = outs if outputs is None else outputs
+        medians.append(latency.median_ms)
+    return outputs, Timing(medians)
+
+
+def _compare_numerics(result: CheckResult, model: Model, inputs, outputs, check: Check) -> None:
+    """Outputs against LiteRT's on the same inputs, within the check's tolerances."""
+    reference = LiteRTModel(model.path, threads=1)(inputs)
+    if len(outputs) != len(reference):
+        result.fail(f"numerics: {len(outputs)} outputs, LiteRT has {len(reference)}")
+        return
+    for i, (ours, ref) in enumerate(zip(outputs, reference)):
+        ours = np.asarray(ours)
+        if ours.shape != ref.shape:
+            result.fail(f"numerics: output {i} has shape {ours.shape}, LiteRT {ref.shape}")
+            continue
+        agreed = agreement(ours, ref)
+        result.numerics.append(f"output {i}: {agreed.describe()}")
+        tol = check.atol if agreed.kind == "float" else check.max_lsb
+        unit = "" if agreed.kind == "float" else " LSB"
+        if agreed.max_abs_diff > tol:
+            result.fail(f"numerics: output {i} differs from LiteRT by {agreed.max_abs_diff:.3g}"
+                        f"{unit} > tolerance {tol:g}{unit} ({agreed.describe()})")  # fmt: skip
+
+
+def _baseline_facts(result: CheckResult) -> dict[str, object]:
+    return {"emulated": result.emulated, **result.facts}

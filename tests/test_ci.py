@@ -1,0 +1,303 @@
+"""`edgetune ci` with real components: the host board and the emulated Cortex-A53 (TVM's
+aarch64 rpc server under qemu-user) behind a tracker on free ports, the tiny test nets, LiteRT
+as the reference. The JUnit XML is read back with junitparser; emulated timings are never
+judged as A53 performance here, only checked to be labelled so."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from farm_support import host_board_text, write_board
+from junitparser import JUnitXml, Properties, Property
+
+from edgetune.board import load_board
+from edgetune.ci import Timing, judge, load_suite
+from edgetune.cli.main import main
+from edgetune.errors import InputError
+from edgetune.farm import strategies
+from edgetune.farm.drivers.rpc_server import free_port
+from edgetune.frontend import find_model, load_model
+from edgetune.paths import REPO_DIR
+from edgetune.records import RecordStore
+
+# A local board on which every candidate build times out: tuning measures nothing.
+BROKEN_HOST = """
+name = "host-broken"
+rule_set = "host"
+toolchain = "host"
+[target]
+kind = "llvm"
+mcpu = "native"
+[hardware]
+cores = 1
+[measure]
+build_timeout_s = 0.001
+run_timeout_s = 5
+number = 1
+repeat = 1
+min_repeat_ms = 0
+"""
+
+
+@pytest.fixture(scope="module")
+def farm(tmp_path_factory):
+    """qemu-a53 up under a tracker on a free port; `host-down`: an rpc board under the same
+    tracker whose server is not running; `no-tracker`: one whose tracker is not running;
+    `host-broken` (see above)."""
+    root = tmp_path_factory.mktemp("cifarm")
+    tracker = free_port()
+    text = (REPO_DIR / "boards/qemu-a53.toml").read_text()
+    text = text.replace("127.0.0.1:9190", f"127.0.0.1:{tracker}")
+    text = text.replace("port = 9090", f"port = {free_port()}")
+    write_board(root / "boards", "qemu-a53", text)
+    write_board(root / "boards", "host-down", host_board_text("host-down", tracker, count=1))
+    write_board(root / "boards", "host-broken", BROKEN_HOST)
+    no_tracker = host_board_text("no-tracker", free_port(), count=1)  # nothing listens there
+    write_board(root / "boards", "no-tracker", no_tracker)
+    env = {"EDGETUNE_BOARDS": str(root / "boards"), "EDGETUNE_FARM_DIR": str(root / "state")}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        assert main(["farm", "up", "--board", "qemu-a53"]) == 0
+        yield root
+    finally:
+        strategies.down()
+        for k, v in old.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+
+
+def write_suite(folder: Path, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "ci.toml"
+    path.write_text(text)
+    return path
+
+
+def cases(out: Path) -> dict[str, tuple]:
+    """testcase name -> (case, its properties), read with junitparser."""
+    found = {}
+    for suite in JUnitXml.fromfile(str(out / "junit.xml")):
+        for case in suite:
+            props = {
+                p.name: p.value
+                for ps in case.iterchildren(Properties)
+                for p in ps.iterchildren(Property)
+            }
+            found[case.name] = (case, props)
+    return found
+
+
+def ci(suite: Path, out: Path, *extra: str) -> int:
+    return main(["ci", str(suite), "--out", str(out), *extra])
+
+
+def test_suite_on_host_and_emulated_a53_passes_against_its_baseline(farm, tmp_path, capsys):
+    # threshold 300 %: this 2-core machine is shared, so the two runs here may differ by far more
+    # than 5 %; the rule itself is checked with numbers in test_regression_rule_*
+    suite = write_suite(tmp_path, """
+name = "tiny"
+[[check]]
+name = "tiny-fp32"
+model = "tiny_fp32"
+boards = ["host", "qemu-a53"]
+rounds = 2
+repeat = 2
+threshold_pct = 300
+""")  # fmt: skip
+    out = tmp_path / "out"
+    assert ci(suite, out, "--update-baseline") == 0
+    baseline = json.loads((tmp_path / "ci.baseline.json").read_text())["entries"]
+    assert set(baseline) == {"tiny-fp32@host", "tiny-fp32@qemu-a53"}
+    assert baseline["tiny-fp32@qemu-a53"]["emulated"] is True
+    assert len(baseline["tiny-fp32@host"]["round_medians_ms"]) == 2
+    capsys.readouterr()
+
+    assert ci(suite, out, "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["exit_code"] == 0 and report["counts"] == {"pass": 2, "fail": 0, "error": 0}
+    by_board = {r["board"]: r for r in report["results"]}
+    assert (by_board["qemu-a53"]["timing"], by_board["host"]["timing"]) == ("emulated", "measured")
+    assert "EMULATED" in by_board["qemu-a53"]["timing_note"]
+    for board in ("host", "qemu-a53"):
+        assert by_board[board]["baseline_ms"] == baseline[f"tiny-fp32@{board}"]["median_ms"]
+        assert by_board[board]["numerics"][0].startswith("output 0: max abs diff")
+    a53 = out / "tiny-fp32-qemu-a53.so"
+    assert a53.read_bytes()[18] == 0xB7  # the artifact kept is an aarch64 library
+
+    found = cases(out)
+    assert set(found) == {"tiny-fp32 on host", "tiny-fp32 on qemu-a53"}
+    case, props = found["tiny-fp32 on qemu-a53"]
+    assert case.is_passed
+    assert (props["board"], props["emulated"], props["timing"]) == ("qemu-a53", "true", "emulated")
+    assert props["toolchain"] == "aarch64-linux-gnu (aarch64-linux-gnu-gcc)"
+    assert props["trials"] == "0" and props["tuned_tasks"] == "0/5"
+    assert float(props["baseline_ms"]) == pytest.approx(baseline["tiny-fp32@qemu-a53"]["median_ms"])
+    assert float(props["latency_ms"]) > 0
+    assert found["tiny-fp32 on host"][1]["emulated"] == "false"
+
+    md = (out / "summary.md").read_text().splitlines()
+    rows = [line.split(" | ") for line in md if line.startswith("| tiny-fp32 |")]
+    assert [(r[1], r[2], r[6]) for r in rows] == [
+        ("host", "✅ pass", "measured"),
+        ("qemu-a53", "✅ pass", "emulated"),
+    ]
+    assert any("`qemu-a53` are **emulated**" in line for line in md)
+    assert any(line.startswith("Rule: latency regresses") for line in md)
+
+
+def test_a_baseline_the_model_cannot_meet_fails_with_the_reason_in_junit(tmp_path, capsys):
+    suite = write_suite(tmp_path, """
+[[check]]
+model = "tiny_int8"
+boards = ["host"]
+rounds = 3
+repeat = 5
+""")  # fmt: skip
+    out = tmp_path / "out"
+    assert ci(suite, out, "--update-baseline") == 0
+    path = tmp_path / "ci.baseline.json"
+    data = json.loads(path.read_text())
+    data["entries"]["tiny_int8@host"]["round_medians_ms"] = [1e-6, 1e-6, 1e-6]  # edited
+    path.write_text(json.dumps(data))
+    capsys.readouterr()
+
+    assert ci(suite, out) == 1
+    terminal = capsys.readouterr().out
+    assert "FAIL tiny_int8 on host: latency regression" in terminal
+    assert "rule: latency regresses when the median of the round medians" in terminal
+    case, props = cases(out)["tiny_int8 on host"]
+    (failure,) = case.result
+    assert case.is_failure and failure.message.startswith("latency regression: ")
+    assert "vs baseline 1e-06 ms, over the limit" in failure.message
+    assert float(props["baseline_ms"]) == pytest.approx(1e-6)
+    md = (out / "summary.md").read_text()
+    assert "| tiny_int8 | host | ❌ fail |" in md and "latency regression" in md
+
+
+def test_a_board_whose_server_is_down_is_exit_2_and_the_other_board_still_passes(
+    farm, tmp_path, capsys
+):
+    suite = write_suite(tmp_path, """
+[[check]]
+model = "tiny_int8"
+boards = ["host-down", "no-tracker", "host"]
+rounds = 2
+repeat = 3
+""")  # fmt: skip
+    out = tmp_path / "out"
+    assert ci(suite, out) == 2
+    found = cases(out)
+    down, props = found["tiny_int8 on host-down"]
+    (error,) = down.result
+    assert down.is_error and "no rpc server registered under key 'host-down'" in error.message
+    assert props["latency_ms"] == ""  # never a pass, never a timing
+    no_tracker, _ = found["tiny_int8 on no-tracker"]
+    (error,) = no_tracker.result
+    assert no_tracker.is_error and "tracker at 127.0.0.1:" in error.message
+    assert "start the farm: edgetune farm up --board no-tracker" in error.message
+    host, props = found["tiny_int8 on host"]
+    assert host.is_passed and float(props["latency_ms"]) > 0
+    assert "0 LSB: 10" in props["numerics"]
+    assert not (out / "tiny_int8-host-down.so").exists()  # nothing built for a board that is down
+    assert "| tiny_int8 | host-down | ⚠️ error |" in (out / "summary.md").read_text()
+
+
+def test_wrong_numerics_and_records_of_another_model_fail(tmp_path):
+    host = load_board("host")
+    other = RecordStore(tmp_path / "int8-records", load_model(find_model("tiny_int8")).info, host)
+    del other
+    suite = write_suite(tmp_path, """
+[defaults]
+boards = ["host"]
+rounds = 1
+repeat = 2
+[[check]]
+name = "tampered-tolerance"
+model = "tiny_fp32"
+atol = 1e-12
+[[check]]
+name = "foreign-records"
+model = "tiny_fp32"
+records = { host = "int8-records" }
+""")  # fmt: skip
+    out = tmp_path / "out"
+    assert ci(suite, out) == 1
+    found = cases(out)
+    case, _ = found["tampered-tolerance on host"]
+    (failure,) = case.result
+    assert failure.message.startswith("numerics: output 0 differs from LiteRT by")
+    assert "> tolerance 1e-12" in failure.message
+    case, _ = found["foreign-records on host"]
+    (failure,) = case.result
+    assert "belongs to model 'tiny_int8'" in failure.message
+
+
+def test_tuning_that_measured_nothing_is_an_error(farm, tmp_path):
+    # probe_conv_int8: 2 tasks. Most of this test's time is MetaSchedule's TuneContext importing
+    # TVM's tensor intrinsics (once per process, shared with the other tuning tests)
+    suite = write_suite(tmp_path, """
+[[check]]
+model = "probe_conv_int8"
+boards = ["host-broken"]
+records = { host-broken = "recs" }
+tune_trials = 2
+rounds = 1
+repeat = 1
+""")  # fmt: skip
+    out = tmp_path / "out"
+    assert ci(suite, out) == 1
+    case, props = cases(out)["probe_conv_int8 on host-broken"]
+    (failure,) = case.result
+    assert failure.message.startswith("tuning measured 0 of 2 candidates")
+    assert "2 failed builds" in failure.message
+    assert props["latency_ms"] == ""
+
+
+def test_regression_rule_threshold_and_noise():
+    base = Timing([10.0, 10.2, 9.9])
+    assert not judge(Timing([10.4, 10.5, 10.3]), base, 5).regressed  # +4 %: under 5 %
+    slow = judge(Timing([10.8, 10.9, 10.7]), base, 5)  # +8 %, noise 0.3 ms: a regression
+    assert slow.regressed and slow.limit_ms == pytest.approx(10.5)
+    assert "+8.0 %" in slow.reason and "over the limit" in slow.reason
+    noisy = Timing([9.0, 10.8, 12.0])  # +7 % but the rounds spread over 3 ms: inside noise
+    assert not judge(noisy, base, 5).regressed
+    assert not judge(Timing([99.0]), None, 5).regressed  # no baseline yet: nothing to judge
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[[check]]\nmodel = 'tiny_fp32'\nboards = ['host']\natol = 'small'",
+         "'check[0].atol' must be a number, got 'small' (str)"),
+        ("[[check]]\nmodel = 'tiny_fp32'\nboards = ['host']\ntolerance = 1",
+         "unknown key 'check[0].tolerance'"),
+        ("[[check]]\nboards = ['host']", "missing required key 'check[0].model'"),
+        ("[[check]]\nmodel = 'tiny_fp32'", "check[0].boards (or defaults.boards) must name"),
+        ("[[check]]\nmodel = 'tiny_fp32'\nboards = ['host']\ntune_trials = 8",
+         "check[0].tune_trials needs a records folder to tune into for board(s) host"),
+        ("[[check]]\nmodel = 'tiny_fp32'\nboards = ['host']\nrounds = 0",
+         "check[0].rounds must be at least 1, got 0"),
+        ("name = 'x'", "missing required key 'check'"),
+    ],
+)  # fmt: skip
+def test_suite_mistakes_are_one_line_naming_the_key(tmp_path, capsys, text, message):
+    suite = write_suite(tmp_path, text)
+    with pytest.raises(InputError, match=None) as err:
+        load_suite(suite)
+    assert message in str(err.value)
+    assert ci(suite, tmp_path / "out") == 2
+    assert capsys.readouterr().err.strip() == f"edgetune: error: {err.value}"
+
+
+def test_the_example_suite_in_the_docs_is_valid(tmp_path):
+    text = (REPO_DIR / "docs/ci.md").read_text().split("```toml\n")[1].split("```")[0]
+    suite = load_suite(write_suite(tmp_path, text))
+    assert [c.name for c in suite.checks] == ["mnv2-int8", "detector-fp32"]
+    mnv2, detector = suite.checks
+    assert (mnv2.boards, mnv2.tune_trials, mnv2.threshold_pct) == (["rpi3", "qemu-a53"], 64, 5)
+    assert mnv2.records["qemu-a53"] == tmp_path / "records/mnv2-int8-a53"
+    assert (detector.boards, detector.atol, detector.rounds) == (["rpi3"], 1e-3, 9)
+    assert suite.baseline == tmp_path / "ci.baseline.json"
