@@ -19,9 +19,19 @@ class CliResult:
     err: str
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _module_library(tmp_path_factory):
+    """A test file's module-scoped fixtures (e.g. one tune shared by its tests) get a records
+    library of their own (autouse: set up before the file's other module fixtures)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EDGETUNE_LIBRARY", str(tmp_path_factory.mktemp("library")))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _own_library(tmp_path, monkeypatch):
-    """Every test has its own records library: `tune` never adds to the user's."""
+    """Every test has its own records library: `tune` never adds to the user's, and no test
+    reuses what another one tuned."""
     monkeypatch.setenv("EDGETUNE_LIBRARY", str(tmp_path / "library"))
 
 
