@@ -30,7 +30,9 @@ def _wait_for_records(recs, n: int, proc, limit_s: float = 300) -> None:
         if path.is_file() and len(path.read_text().splitlines()) >= n:
             return
         time.sleep(0.3)
-    raise AssertionError(f"no {n} records within {limit_s} s: {proc.stderr.read().decode()}")
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)  # reading stderr of a live process would block
+    raise AssertionError(f"no {n} records within {limit_s} s: {proc.communicate()[1].decode()}")
 
 
 def test_second_writer_is_refused_and_a_killed_writers_lock_is_taken_over(tmp_path):
