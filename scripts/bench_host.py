@@ -89,6 +89,12 @@ def prepare(kind: str, args, board, work: Path) -> list[dict]:
         tune_model(model, board, store, args.trials, seed=args.seed, search=args.search)
         common["tune_s"] = round(time.time() - t0, 1)
     builds = [("TVM untuned", None)] + ([("edgetune tuned", store)] if store else [])
+    for spec in args.also:  # MODEL:LABEL=RECORDS, e.g. fp32:busy-host=recs/busy
+        also_kind, _, rest = spec.partition(":")
+        label, _, path = rest.partition("=")
+        if also_kind == kind:
+            also = RecordStore(path, model.info, board, create=False)
+            builds.append((f"edgetune tuned ({label})", also))
     for label, recs in builds:
         t0 = time.time()
         lib = export_model(
@@ -155,6 +161,13 @@ def main() -> None:
     )
     p.add_argument("--records-fp32", help="records folder for mobilenet_v2_fp32 on host")
     p.add_argument("--records-int8", help="records folder for mobilenet_v2_int8 on host")
+    p.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="MODEL:LABEL=RECORDS",
+        help="another records folder timed in the same run, e.g. fp32:busy-host=recs/busy",
+    )
     p.add_argument("--trials", type=int, default=0, help="tune here when no records are given")
     p.add_argument("--workdir", default="bench-host-work", help="records made with --trials")
     p.add_argument("--seed", type=int, default=0)
