@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,12 @@ class CliResult:
     code: int
     out: str
     err: str
+
+
+def pytest_configure(config):
+    """Before any test module is imported (some build subprocess environments at import time):
+    the whole run uses a throwaway records library, never the user's."""
+    os.environ["EDGETUNE_LIBRARY"] = tempfile.mkdtemp(prefix="edgetune-test-library-")
 
 
 @pytest.fixture(autouse=True, scope="module")

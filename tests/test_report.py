@@ -31,7 +31,7 @@ COLS, ROWS = 160, 40
 
 def _tune(recs: Path, trials: int, *extra: str) -> list[str]:
     return [sys.executable, "-m", "edgetune", "tune", MODEL, "--trials", str(trials),
-            "--per-round", "2", "--records", str(recs), *extra]  # fmt: skip
+            "--per-round", "2", "--records", str(recs), "--no-library", *extra]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +146,7 @@ def test_ctrl_c_under_the_live_display_keeps_the_records_and_says_how_to_resume(
     _no_repeats(lines)
     kept = len(read_batches(recs)) * 2
     again = shlex.join(["edgetune", "tune", MODEL, "--board", "host", "--trials", "40",
-                        "--records", str(recs), "--search", "family"])  # fmt: skip
+                        "--records", str(recs), "--search", "family", "--no-library"])  # fmt: skip
     assert raw.replace("\r\n", "\n").endswith(
         f"edgetune: interrupted; {kept} measured trials are kept in {recs} ({kept} valid): run "
         f"the same command again to resume:\n  {again}\n"
