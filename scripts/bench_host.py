@@ -49,15 +49,17 @@ def time_engine(spec: dict) -> dict:
     return engine.bench(inputs, spec["repeat"]).to_json()
 
 
-def run_worker(spec: dict) -> dict:
+def run_worker(spec: dict, script: str = __file__):
+    """Run `script --worker SPEC` in a fresh process; its last stdout line, as JSON."""
     out = subprocess.run(
-        [sys.executable, __file__, "--worker", json.dumps(spec)],
+        [sys.executable, script, "--worker", json.dumps(spec)],
         capture_output=True,
         text=True,
         check=False,
     )
     if out.returncode != 0:
-        raise RuntimeError(f"worker failed for {spec['label']}: {out.stderr[-2000:]}")
+        label = spec.get("label") or spec.get("engine")
+        raise RuntimeError(f"worker failed for {label}: {out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -118,18 +117,6 @@ def time_layers(spec: dict) -> list[float]:
     return result
 
 
-def run_worker(spec: dict) -> list[float]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--worker", json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"{spec['engine']} worker failed: {out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--worker":
         print(json.dumps(time_layers(json.loads(sys.argv[2]))))
@@ -145,6 +132,8 @@ def main() -> None:
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
+
+    from bench_host import run_worker  # scripts/ is on the path when run as a script
 
     from edgetune.frontend import find_model
 
@@ -163,7 +152,7 @@ def main() -> None:
                 "repeat": args.repeat,
                 "layers": layers,
             }
-            times[engine].append(run_worker(spec))
+            times[engine].append(run_worker(spec, __file__))
     for i, layer in enumerate(layers):
         layer["litert_ms"] = median(t[i] for t in times["litert"])
         layer["edgetune_ms"] = median(t[i] for t in times["edgetune"])
