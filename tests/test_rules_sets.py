@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from tflite_builder import Op, Tensor, write
 
 from edgetune.board import load_board
+from edgetune.compile import build_model
 from edgetune.errors import BoardError
 from edgetune.frontend import load_model
+from edgetune.frontend.tflite_import import random_inputs
+from edgetune.oracle import LiteRTModel
 from edgetune.paths import shipped_model
+from edgetune.records import RecordStore
 from edgetune.rules import get_rule_set, rule_set_names
 from edgetune.rules.show import explore
+from edgetune.runtime import load_executable
+from edgetune.search import tune_model
 from edgetune.tasks import for_model
 
 
@@ -57,6 +65,36 @@ def test_cpu_sets_are_sized_from_the_board():
     # the conv's output channels (16 here) end in one full vector: 16 fp32 lanes, 4 on NEON
     assert "factors=[1, 1, 1, 16]" in host_trace
     assert "factors=[None, 4]" in a53_trace
+
+
+def _fully_connected(path, units: int, depth: int = 64):
+    w = np.random.default_rng(3).standard_normal((units, depth)).astype(np.float32)
+    tensors = [
+        Tensor("x", (1, depth)),
+        Tensor("w", (units, depth), data=w),
+        Tensor("y", (1, units)),
+    ]
+    ops = [Op("FULLY_CONNECTED", [0, 1, -1], [2], "FullyConnectedOptions")]
+    return write(path, tensors, ops, [0], [2])
+
+
+def test_outputs_not_dividing_into_vectors_get_perfect_tiles(tmp_path):
+    """40 outputs on 16 host lanes: no predicated partial vector (its weight packing would be
+    misaligned, `rules/cpu_tiling.py`) but exact divisors; the tuned build matches LiteRT."""
+    board = load_board("host")
+    model = load_model(str(_fully_connected(tmp_path / "fc40.tflite", 40)))
+    (fc,) = [t for t in for_model(model, board).tasks if t.anchor == "matmul"]
+    traces = [str(s.trace) for s in explore(fc.mod, board, 0).sketches]
+    assert not any("factors=[None, 16]" in t for t in traces)
+    tiled = [t for t in traces if "tiling_structure" in t]
+    assert tiled and all("sample_perfect_tile(loop=l3, n=4" in t for t in tiled)
+
+    store = RecordStore(tmp_path / "recs", model.info, board)
+    tune_model(model, board, store, 8, seed=0, search="ms", on_batch=lambda _: None)
+    (x,) = random_inputs(model.info, seed=5)
+    (out,) = load_executable(build_model(model, board, store).exe, 1)([x])
+    (ref,) = LiteRTModel(model.path, threads=1)([x])
+    assert np.abs(out - ref).max() <= 1e-5 * np.abs(ref).max()
 
 
 def test_default_opencl_space_stages_in_shared_memory_but_mali_does_not():
