@@ -99,6 +99,25 @@ def test_deploy_matches_litert(sshd, tmp_path, capsys):
     assert (root / "board dir $HOME" / "deploy" / "tiny.so").is_file()
 
 
+def test_profile_runs_on_the_board_through_its_agent(sshd, capsys):
+    """Every kernel timed inside the model on the SSH board (the agent's instrument there)."""
+    from edgetune.tasks import for_model
+    from edgetune.tvm_api import tirx
+
+    _, board, root = sshd
+    b = board("sshprof")
+    model_path = shipped_model("tiny_fp32.tflite")
+    capsys.readouterr()
+    assert main(["profile", str(model_path), "--board", "sshprof", "--runs", "5", "--json"]) == 0
+    prof = json.loads(capsys.readouterr().out)
+    fused = for_model(load_model(model_path), b).fused
+    kernels = {gv.name_hint for gv, f in fused.functions.items() if isinstance(f, tirx.PrimFunc)}
+    assert {r["kernel"] for r in prof["kernels"]} == kernels
+    assert prof["board"] == "sshprof" and prof["threads"] == 1 and not prof["emulated"]
+    assert prof["total_ms"] > 0 and all(r["ms"] > 0 and r["calls"] >= 1 for r in prof["kernels"])
+    assert (root / "board dir $HOME" / "deploy" / "agent.py").is_file()
+
+
 def test_wrong_host_key_is_refused(sshd, tmp_path, capsys):
     server, board, _ = sshd
     other = tmp_path / "other"

@@ -16,7 +16,8 @@ def register(sub) -> None:
         "call as it runs inside the model (after the kernels before it, with the caches they "
         "left), next to the latency its task was tuned to (an isolated, repeated run). Shows "
         "each kernel's share, the time outside kernels (the VM's own work), and a line saying "
-        "where the model loses time. Host board.",
+        "where the model loses time. The host board runs here; a farm board with SSH runs the "
+        "model on the board (edgetune's agent over SSH, emulated boards labelled EMULATED).",
     )
     add_model_arg(p)
     add_board_arg(p)
@@ -25,6 +26,7 @@ def register(sub) -> None:
     p.add_argument("--runs", type=int, default=20, help="profiled runs (default 20)")
     p.add_argument("--threads", type=int, help="threads (default: board cores)")
     p.add_argument("--top", type=int, default=20, help="kernels shown in the table (default 20)")
+    p.add_argument("--accept-new-host-key", action="store_true", help="trust an unknown SSH key")
     add_json_arg(p)
     p.set_defaults(func=run)
 
@@ -35,7 +37,9 @@ def run(args) -> int:
     board = board_from_args(args)
     model, store = model_and_records(args, board)
     status(f"building and profiling {model.info.name} on {board.name} ...")
-    prof = profile_model(model, board, store, args.input, args.runs, args.threads)
+    prof = profile_model(
+        model, board, store, args.input, args.runs, args.threads, args.accept_new_host_key
+    )
     rows = [
         {
             "kernel": k.kernel,

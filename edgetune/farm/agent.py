@@ -8,12 +8,14 @@ The timing run gets SIGALRM (default action: the process dies, exit status 142) 
 so a hanging candidate cannot outlive its deadline; start-up time is not counted.
   python3 agent.py kernel LIB.so IN.npz OUT.npz                           -> {"ok": true}
   python3 agent.py run    MODEL.so IN.npz OUT.npz REPEAT                  -> {"latencies": [...]}
+  python3 agent.py profile MODEL.so IN.npz RUNS        -> {"total": [...], "kernels": {...}, ...}
 """
 
 import json
 import math
 import signal
 import sys
+import time
 
 import numpy as np
 import tvm
@@ -67,6 +69,49 @@ def run(model_path, in_path, out_path, repeat):
     return {"latencies": [float(x) for x in timer("main").results]}
 
 
+def profile_vm(vm, args, runs):
+    """Time every call the VM makes while it runs the model whole, `runs` times (wall clock
+    around each call, on the board), plus uninstrumented whole-model runs.
+
+    Returns {"total": [s per run], "kernels": {symbol: [s per run]}, "calls": {symbol: calls
+    per run}}. Used on the host (edgetune.profile) and on SSH boards (mode `profile`).
+    """
+    main = vm["main"]
+    main(*args)  # warm-up
+    total = []
+    for _ in range(max(1, runs)):
+        start = time.perf_counter()
+        main(*args)
+        total.append(time.perf_counter() - start)
+    started, this_run, calls = [], {}, {}
+
+    def instrument(func, symbol, before_run, ret_value, *_):
+        if before_run:
+            started.append(time.perf_counter())
+        else:
+            this_run[symbol] = this_run.get(symbol, 0.0) + time.perf_counter() - started.pop()
+            calls[symbol] = calls.get(symbol, 0) + 1
+        return 0  # VMInstrumentReturnKind.NO_OP
+
+    vm.set_instrument(instrument)
+    kernels = {}
+    for _ in range(max(1, runs)):
+        this_run.clear()
+        calls.clear()
+        main(*args)
+        for symbol, secs in this_run.items():
+            kernels.setdefault(symbol, []).append(secs)
+    return {"total": total, "kernels": kernels, "calls": dict(calls)}
+
+
+def profile(model_path, in_path, runs):
+    from tvm import relax
+
+    dev = tvm.cpu(0)
+    vm = relax.VirtualMachine(tvm.runtime.load_module(model_path), dev)
+    return profile_vm(vm, _arrays(in_path, dev), int(runs))
+
+
 if __name__ == "__main__":
-    modes = {"time": time_candidate, "kernel": kernel, "run": run}
+    modes = {"time": time_candidate, "kernel": kernel, "run": run, "profile": profile}
     print(json.dumps(modes[sys.argv[1]](*sys.argv[2:])))

@@ -103,9 +103,46 @@ def _run_rpc(board, spec: FarmSpec, path: Path, inputs, repeat):
     return outputs, Latency.from_seconds(samples)
 
 
+def profile_remote(
+    board: Board,
+    artifact_path: str | Path,
+    inputs: list[np.ndarray],
+    runs: int,
+    accept_new_host_key: bool = False,
+) -> dict:
+    """Every kernel's time inside the model as it runs on `board` (the agent's `profile` mode
+    over SSH: the instrument needs Python beside the model, which a bare rpc server lacks)."""
+    spec = farm_spec(board)
+    if spec.ssh is None:
+        raise BoardError(
+            f"board '{board.name}' has no [connection.ssh]: profile runs edgetune's agent on the "
+            f"board over SSH (`edgetune run --board {board.name}` gives the whole-model latency)"
+        )
+    timeout = board.measure.run_timeout_s * max(1, 2 * runs + 1) + 60.0
+    report, _ = _agent_over_ssh(
+        board, spec, Path(artifact_path), inputs, ["profile", str(runs)], timeout,
+        accept_new_host_key, fetch_outputs=False,
+    )  # fmt: skip
+    return report
+
+
 def _run_ssh(board, spec: FarmSpec, path: Path, inputs, repeat, accept_new_host_key):
-    work = f"{spec.ssh.workdir}/deploy"
     timeout = board.measure.run_timeout_s * max(1, repeat) + 60.0
+    report, outputs = _agent_over_ssh(
+        board, spec, path, inputs, ["run", str(repeat)], timeout, accept_new_host_key,
+        fetch_outputs=True,
+    )  # fmt: skip
+    return outputs, Latency.from_seconds(report["latencies"])
+
+
+def _agent_over_ssh(
+    board, spec: FarmSpec, path: Path, inputs, mode: list[str], timeout: float,
+    accept_new_host_key: bool, fetch_outputs: bool,
+) -> tuple[dict, list[np.ndarray]]:  # fmt: skip
+    """Push the library, the inputs and the agent; run the agent's `mode` (MODE ARG: the
+    library, inputs and, for `run`, the outputs file go between them); its JSON line and, if
+    asked, the outputs."""
+    work = f"{spec.ssh.workdir}/deploy"
     with (
         SSHDriver(board.name, spec.ssh, accept_new_host_key) as ssh,
         tempfile.TemporaryDirectory() as tmp,
@@ -114,14 +151,14 @@ def _run_ssh(board, spec: FarmSpec, path: Path, inputs, repeat, accept_new_host_
         ssh.upload(AGENT, f"{work}/agent.py")
         ssh.upload(path, f"{work}/{path.name}")
         ssh.upload(f"{tmp}/inputs.npz", f"{work}/inputs.npz")
-        argv = [
-            spec.ssh.python, f"{work}/agent.py", "run", f"{work}/{path.name}",
-            f"{work}/inputs.npz", f"{work}/outputs.npz", str(repeat),
-        ]  # fmt: skip
+        files = [f"{work}/{path.name}", f"{work}/inputs.npz"]
+        files += [f"{work}/outputs.npz"] if fetch_outputs else []
+        argv = [spec.ssh.python, f"{work}/agent.py", mode[0], *files, *mode[1:]]
         line = f"TVM_NUM_THREADS={board.hardware.cores} {shlex.join(argv)}"
         _, out, _ = ssh.run_shell(line, timeout=timeout)
-        ssh.download(f"{work}/outputs.npz", f"{tmp}/outputs.npz")
-        with np.load(f"{tmp}/outputs.npz") as data:
-            outputs = [data[f"arr_{i}"] for i in range(len(data.files))]
-    samples = json.loads(out.strip().splitlines()[-1])["latencies"]
-    return outputs, Latency.from_seconds(samples)
+        outputs = []
+        if fetch_outputs:
+            ssh.download(f"{work}/outputs.npz", f"{tmp}/outputs.npz")
+            with np.load(f"{tmp}/outputs.npz") as data:
+                outputs = [data[f"arr_{i}"] for i in range(len(data.files))]
+    return json.loads(out.strip().splitlines()[-1]), outputs

@@ -10,14 +10,16 @@ estimate is its task's best measured latency in the records (an isolated, repeat
 
 from __future__ import annotations
 
-import time
-from collections import defaultdict
+import tempfile
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from statistics import median
 from typing import TYPE_CHECKING, Any
 
-from ..compile import build_model
+from ..compile import build_model, export_model
 from ..errors import BoardError
+from ..farm.agent import profile_vm
+from ..farm.remote_run import profile_remote
 from ..runtime import load_executable, load_inputs
 
 if TYPE_CHECKING:
@@ -57,6 +59,7 @@ class Profile:
     runs: int
     total_ms: float  # median of uninstrumented whole-model runs
     kernels: list[KernelRow]  # heaviest first
+    emulated: bool = False  # an emulated board: its times are not the real board's
 
     @property
     def kernels_ms(self) -> float:
@@ -76,7 +79,8 @@ class Profile:
         """One line: where the model loses time."""
         worst = max(self.kernels, key=lambda k: k.excess_ms, default=None)
         parts = [
-            f"{self.total_ms:.3f} ms per inference: kernels {self.kernels_ms:.3f} ms, outside "
+            ("EMULATED timings, not the board's: " if self.emulated else "")
+            + f"{self.total_ms:.3f} ms per inference: kernels {self.kernels_ms:.3f} ms, outside "
             f"kernels {self.outside_ms:.3f} ms"
         ]
         if self.estimates_ms is not None:
@@ -106,6 +110,7 @@ class Profile:
             "board": self.board,
             "threads": self.threads,
             "runs": self.runs,
+            "emulated": self.emulated,
             "total_ms": self.total_ms,
             "kernels_ms": self.kernels_ms,
             "outside_ms": self.outside_ms,
@@ -122,47 +127,42 @@ def profile_model(
     input_paths: list[str] | None = None,
     runs: int = 20,
     threads: int | None = None,
+    accept_new_host_key: bool = False,
 ) -> Profile:
-    """Build `model` with its records and profile it on the host board."""
-    if not board.is_host:
-        raise BoardError(
-            f"profile times kernels in the Relax VM here: use --board host, not {board.name} "
-            "(remote boards: `edgetune run --board` gives the whole-model latency)"
-        )
-    threads, runs = threads or board.hardware.cores, max(runs, 1)
+    """Build `model` with its records and profile it: on this machine for the host board, on
+    the board itself (through its SSH agent) for a farm board."""
+    import tvm
+
+    runs = max(runs, 1)
     built = build_model(model, board, records)
-    loaded = load_executable(built.exe, threads, info=model.info)
-    inputs = load_inputs(model.info, input_paths)
-    total = loaded.bench(inputs, runs).median_ms
+    inputs = load_inputs(model.info, input_paths) + model.info.initial_states()
+    if board.is_host:
+        threads = threads or board.hardware.cores
+        loaded = load_executable(built.exe, threads, info=model.info)
+        args = [tvm.runtime.tensor(x, loaded.device) for x in inputs]
+        raw = profile_vm(loaded.vm, args, runs)
+    else:
+        if threads and threads != board.hardware.cores:
+            raise BoardError(
+                f"board '{board.name}' runs models on its {board.hardware.cores} cores "
+                "([hardware] cores in its board file), not --threads"
+            )
+        threads = board.hardware.cores
+        with tempfile.TemporaryDirectory() as tmp:
+            library = export_model(built, model, board, Path(tmp) / f"{model.info.name}.so")
+            raw = profile_remote(board, library.path, inputs, runs, accept_new_host_key)
+    return _profile_from(raw, built.model_tasks.fused, records, model, board, threads, runs)
 
-    kernels = set(_kernel_names(built.model_tasks.fused))
-    samples: dict[str, list[float]] = defaultdict(list)  # per run, per kernel: summed seconds
-    calls: dict[str, int] = defaultdict(int)
-    started: list[float] = []
 
-    def instrument(func, symbol, before_run, ret_value, *args):
-        if before_run:
-            started.append(time.perf_counter())
-        else:
-            elapsed = time.perf_counter() - started.pop()
-            if symbol in kernels:
-                this_run[symbol] = this_run.get(symbol, 0.0) + elapsed
-                calls[symbol] += 1
-        return 0  # VMInstrumentReturnKind.NO_OP
-
-    this_run: dict[str, float] = {}
-    loaded.vm.set_instrument(instrument)
-    loaded(inputs)  # warm-up
-    calls.clear()
-    for _ in range(runs):
-        this_run = {}
-        loaded(inputs)
-        for name, secs in this_run.items():
-            samples[name].append(secs)
+def _profile_from(raw, fused, records, model, board, threads: int, runs: int) -> Profile:
+    """Rows for the model's kernels from the timings `profile_vm` took."""
+    kernels = set(_kernel_names(fused))
     rows = []
-    for name, secs in samples.items():
-        per_run = calls[name] // runs
-        per_call = _estimate_s(built.model_tasks.fused, name, records)
+    for name, secs in raw["kernels"].items():
+        if name not in kernels:
+            continue  # the VM's own builtins (allocation, shape checks)
+        per_run = raw["calls"][name]
+        per_call = _estimate_s(fused, name, records)
         rows.append(
             KernelRow(
                 kernel=name,
@@ -176,7 +176,8 @@ def profile_model(
     for r in rows:
         r.share = r.ms / whole
     rows.sort(key=lambda r: -r.ms)
-    return Profile(model.info.name, board.name, threads, runs, total, rows)
+    total = median(raw["total"]) * 1e3
+    return Profile(model.info.name, board.name, threads, runs, total, rows, board.emulated)
 
 
 def _kernel_names(fused: Any) -> list[str]:
