@@ -5,9 +5,10 @@
 
 Fetches the corpus first (scripts/fetch_corpus.py). Each model runs in its own process (a
 crash or a hang fails that model only; `--jobs` of them at once): import, untuned build,
-three runs on seeded random inputs against LiteRT's reference kernels. Pass: float outputs
-within 1e-3 of the output's largest magnitude, integer outputs within 1 LSB, on every output
-(edgetune/oracle/conformance). Prints a table and 'N passed, M failed', writes JSON.
+three runs on seeded random inputs against LiteRT's reference kernels (MediaPipe custom ops
+with a builtin equivalent substituted in LiteRT's copy, named in the last column). Pass:
+float outputs within 1e-3 of the output's largest magnitude, integer outputs within 1 LSB, on
+every output (edgetune/oracle/conformance). Prints a table and 'N passed, M failed', writes JSON.
 """
 
 from __future__ import annotations
@@ -56,13 +57,14 @@ def run_isolated(path: Path, shapes: list[str]) -> dict:
 
 
 def table(results: list[dict]) -> list[str]:
-    lines = [f"{'model':<38} {'quant':<7} {'result':<6} {'worst':>9}  first error"]
+    lines = [f"{'model':<38} {'quant':<7} {'result':<6} {'worst':>9}  first error / reference"]
     for r in results:
         worst = max((o["error"] for o in r.get("outputs", [])), default=None)
         worst_text = "-" if worst is None else f"{worst:.2g}"
+        note = r.get("error") or ("" if r.get("reference") == "LiteRT" else r.get("reference", ""))
         lines.append(
             f"{r['model']:<38} {r.get('quantization', '?'):<7} {r['status']:<6} {worst_text:>9}  "
-            f"{r.get('error', '')[:110]}"
+            f"{note[:110]}"
         )
     passed = sum(r["status"] == "pass" for r in results)
     no_ref = sum(r["status"] == "no-ref" for r in results)

@@ -9,7 +9,9 @@ import tflite
 from tflite_builder import Op, Tensor, write
 
 from edgetune.board import load_board
+from edgetune.oracle import LiteRTModel
 from edgetune.oracle.conformance import check_model
+from edgetune.oracle.substitute import substitute_custom_ops
 from edgetune.tvm_api import tflite_frontend
 
 Q = (0.1, 3)  # scale, zero point of every int8 tensor in the quantized model
@@ -152,7 +154,6 @@ def _transpose_conv_pair(tmp_path, kernel: int, same: bool):
 def test_mediapipe_transpose_conv_bias_matches_litert_builtins(tmp_path, kernel, same):
     from edgetune.compile import build_model
     from edgetune.frontend import load_model
-    from edgetune.oracle import LiteRTModel
     from edgetune.runtime import load_executable
 
     custom, builtin, shape = _transpose_conv_pair(tmp_path, kernel, same)
@@ -163,3 +164,15 @@ def test_mediapipe_transpose_conv_bias_matches_litert_builtins(tmp_path, kernel,
     (got,), (want,) = ours([x]), LiteRTModel(builtin, 1, builtin_kernels=True)([x])
     assert got.shape == want.shape == shape
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    # the conformance reference: LiteRT on a copy with the custom op substituted by builtins
+    content, replaced = substitute_custom_ops(custom.read_bytes())
+    assert replaced == {"Convolution2DTransposeBias": 1}
+    (substituted,) = LiteRTModel(content, 1, builtin_kernels=True)([x])
+    np.testing.assert_array_equal(substituted, want)
+
+
+def test_conformance_substitutes_mediapipe_custom_op(tmp_path):
+    with pytest.raises(RuntimeError, match="Convolution2DTransposeBias"):  # LiteRT alone
+        LiteRTModel(_transpose_conv_pair(tmp_path, 3, True)[0], 1, builtin_kernels=True)
+    result = _assert_matches_litert(tmp_path / "custom.tflite")
+    assert result["reference"] == "LiteRT (custom ops substituted: Convolution2DTransposeBias x1)"

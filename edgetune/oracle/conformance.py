@@ -1,5 +1,8 @@
 """Does an untuned edgetune build of a model match LiteRT's reference kernels? (one verdict)
 
+Custom ops with an exact builtin equivalent are substituted in the reference's copy of the
+model (oracle/substitute); the verdict's `reference` names them.
+
 Float outputs pass when the max abs difference is within FLOAT_RTOL of the output's largest
 magnitude; integer outputs when no element is off by more than INT_LSB. Every output counts.
 """
@@ -14,6 +17,7 @@ import numpy as np
 
 from ..errors import EdgetuneError
 from .litert import LiteRTModel
+from .substitute import describe_substitutions, substitute_custom_ops
 
 if TYPE_CHECKING:
     from ..board import Board
@@ -64,8 +68,10 @@ def check_model(
         ours = load_executable(built.exe, board.hardware.cores, info=model.info)
         result["stage"] = "reference"
         shapes = [t.shape for t in model.info.inputs]
+        content, substituted = substitute_custom_ops(Path(path).read_bytes())
+        result["reference"] = describe_substitutions(substituted)
         try:
-            reference = LiteRTModel(path, 1, builtin_kernels=True, input_shapes=shapes)
+            reference = LiteRTModel(content, 1, builtin_kernels=True, input_shapes=shapes)
         except (RuntimeError, ValueError) as err:  # e.g. a custom op LiteRT does not know
             first = (str(err).strip().splitlines() or [""])[0][:160]
             return result | {"status": NO_REFERENCE, "error": f"LiteRT cannot run it: {first}"}

@@ -11,12 +11,13 @@ from ..runtime.timing import Latency, time_calls
 
 
 class LiteRTModel:
-    """A TFLite model in LiteRT's interpreter (XNNPACK delegate unless `builtin_kernels`),
-    its inputs resized to `input_shapes` where given (dynamic dimensions)."""
+    """A TFLite model (a file, or the flatbuffer's bytes) in LiteRT's interpreter (XNNPACK
+    delegate unless `builtin_kernels`), its inputs resized to `input_shapes` where given
+    (dynamic dimensions)."""
 
     def __init__(
         self,
-        path: str | Path,
+        path: str | Path | bytes,
         threads: int,
         builtin_kernels: bool = False,
         input_shapes: list[tuple[int, ...]] | None = None,
@@ -32,8 +33,9 @@ class LiteRTModel:
             if builtin_kernels
             else OpResolverType.AUTO
         )
+        source = {"model_content": path} if isinstance(path, bytes) else {"model_path": str(path)}
         self.interpreter = Interpreter(
-            model_path=str(path), num_threads=threads, experimental_op_resolver_type=resolver
+            **source, num_threads=threads, experimental_op_resolver_type=resolver
         )
         for detail, shape in zip(self.interpreter.get_input_details(), input_shapes or []):
             if tuple(detail["shape"]) != tuple(shape):
