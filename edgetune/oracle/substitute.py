@@ -116,8 +116,6 @@ def custom_ops(buf: bytes) -> Counter[str]:
 def substitute_custom_ops(buf: bytes) -> tuple[bytes, Counter[str]]:
     """A copy of the model with every custom op in SUBSTITUTES replaced by its builtins, and
     how many of each were replaced (the model itself, unchanged, when none was)."""
-    import flatbuffers
-
     if not set(custom_ops(buf)) & set(SUBSTITUTES):
         return buf, Counter()
     schema = _schema()
@@ -126,28 +124,42 @@ def substitute_custom_ops(buf: bytes) -> tuple[bytes, Counter[str]]:
     for graph in model.subgraphs:
         g, ops = _Graph(schema, model, graph), []
         for op in graph.operators:
-            code = model.operatorCodes[op.opcodeIndex]
-            name = (code.customCode or b"").decode()
-            custom = (
-                max(code.builtinCode, code.deprecatedBuiltinCode) == schema.BuiltinOperator.CUSTOM
-            )
-            if custom and name in SUBSTITUTES:
+            name = custom_name(model, op)
+            if name in SUBSTITUTES:
                 ops += SUBSTITUTES[name](g, op)
                 replaced[name] += 1
             else:
                 ops.append(op)
         graph.operators = ops
-    builder = flatbuffers.Builder(len(buf) + 1024)
+    return pack(model), replaced
+
+
+def custom_name(model: Any, op: Any) -> str | None:
+    """The custom op name of an operator (object API), None for a builtin."""
+    code = model.operatorCodes[op.opcodeIndex]
+    if max(code.builtinCode, code.deprecatedBuiltinCode) != _schema().BuiltinOperator.CUSTOM:
+        return None
+    return (code.customCode or b"").decode()
+
+
+def pack(model: Any) -> bytes:
+    """The .tflite flatbuffer of an object-API model."""
+    import flatbuffers
+
+    builder = flatbuffers.Builder(1 << 20)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output()), replaced
+    return bytes(builder.Output())
 
 
-def describe_substitutions(replaced: Counter[str]) -> str:
-    """The reference's name for a table: 'LiteRT' or 'LiteRT (custom ops substituted: ...)'."""
-    if not replaced:
-        return "LiteRT"
-    return (
-        "LiteRT (custom ops substituted: "
-        + ", ".join(f"{name} x{count}" for name, count in sorted(replaced.items()))
-        + ")"
-    )
+def _counts(ops: Counter[str]) -> str:
+    return ", ".join(f"{name} x{count}" for name, count in sorted(ops.items()))
+
+
+def describe_reference(substituted: Counter[str], in_numpy: Counter[str] | None = None) -> str:
+    """The reference's name for a table: 'LiteRT', 'LiteRT (custom ops substituted: ...)',
+    'LiteRT + NumPy (custom ops in NumPy: ...)' or both."""
+    notes = [f"custom ops substituted: {_counts(substituted)}"] if substituted else []
+    if in_numpy:
+        notes.append(f"custom ops in NumPy: {_counts(in_numpy)}")
+    name = "LiteRT + NumPy" if in_numpy else "LiteRT"
+    return f"{name} ({'; '.join(notes)})" if notes else name
