@@ -171,8 +171,14 @@ def test_mediapipe_transpose_conv_bias_matches_litert_builtins(tmp_path, kernel,
     np.testing.assert_array_equal(substituted, want)
 
 
-def test_conformance_substitutes_mediapipe_custom_op(tmp_path):
+def test_conformance_and_compare_substitute_mediapipe_custom_op(tmp_path, cli):
+    custom = _transpose_conv_pair(tmp_path, 3, True)[0]
     with pytest.raises(RuntimeError, match="Convolution2DTransposeBias"):  # LiteRT alone
-        LiteRTModel(_transpose_conv_pair(tmp_path, 3, True)[0], 1, builtin_kernels=True)
-    result = _assert_matches_litert(tmp_path / "custom.tflite")
-    assert result["reference"] == "LiteRT (custom ops substituted: Convolution2DTransposeBias x1)"
+        LiteRTModel(custom, 1, builtin_kernels=True)
+    result = _assert_matches_litert(custom)
+    reference = "LiteRT (custom ops substituted: Convolution2DTransposeBias x1)"
+    assert result["reference"] == reference
+    compared = cli("compare", custom, "--repeat", "1")
+    assert compared.code == 0, compared.err
+    assert f"reference: {reference}" in compared.out
+    assert "max rel diff" in compared.out
