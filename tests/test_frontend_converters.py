@@ -9,6 +9,7 @@ import tflite
 from tflite_builder import Op, Tensor, write
 
 from edgetune.board import load_board
+from edgetune.errors import ModelError
 from edgetune.oracle import LiteRTModel
 from edgetune.oracle.conformance import check_model
 from edgetune.oracle.substitute import substitute_custom_ops
@@ -173,7 +174,7 @@ def test_mediapipe_transpose_conv_bias_matches_litert_builtins(tmp_path, kernel,
 
 def test_conformance_and_compare_substitute_mediapipe_custom_op(tmp_path, cli):
     custom = _transpose_conv_pair(tmp_path, 3, True)[0]
-    with pytest.raises(RuntimeError, match="Convolution2DTransposeBias"):  # LiteRT alone
+    with pytest.raises(ModelError, match="Convolution2DTransposeBias"):  # LiteRT alone
         LiteRTModel(custom, 1, builtin_kernels=True)
     result = _assert_matches_litert(custom)
     reference = "LiteRT (custom ops substituted: Convolution2DTransposeBias x1)"

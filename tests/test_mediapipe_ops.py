@@ -12,6 +12,7 @@ from tflite_builder import Op, Tensor, write
 
 from edgetune.board import load_board
 from edgetune.compile import build_model
+from edgetune.errors import ModelError
 from edgetune.frontend import load_model
 from edgetune.oracle import LiteRTModel
 from edgetune.oracle.conformance import check_model
@@ -61,7 +62,7 @@ def test_landmarks_to_transform_matrix(tmp_path):
 
 
 @pytest.mark.parametrize("depth", [2, 3])
-def test_transform_landmarks(tmp_path, depth):
+def test_transform_landmarks(tmp_path, cli, depth):
     landmarks = RNG.uniform(0, 16, (1, 9, depth)).astype(np.float32)
     tensors = [Tensor("landmarks", landmarks.shape), Tensor("m", (1, 4, 4))]
     tensors.append(Tensor("out", landmarks.shape))
@@ -70,6 +71,11 @@ def test_transform_landmarks(tmp_path, depth):
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-5)
     if depth == 3:
         np.testing.assert_array_equal(got[..., 2], landmarks[..., 2])
+        compared = cli("compare", tmp_path / "TransformLandmarks.tflite", "--repeat", "1")
+        assert compared.code == 2  # no LiteRT reference: one line, no traceback
+        assert "LiteRT cannot run the model: " in compared.err
+        assert "unresolved custom op: TransformLandmarks" in compared.err
+        assert "Traceback" not in compared.err
 
 
 def test_transform_tensor_bilinear(tmp_path):
@@ -98,7 +104,9 @@ def test_whole_model_reference_runs_custom_ops_in_numpy(tmp_path):
     path = write(tmp_path / "chain.tflite", tensors, ops, [0, 1], [5])
     landmarks = RNG.uniform(0, 5, (1, 12, 3)).astype(np.float32)
     data = RNG.standard_normal((1, 12, 10, 3)).astype(np.float32)
-    with pytest.raises(RuntimeError, match="Landmarks2TransformMatrix"):
+    with pytest.raises(
+        ModelError, match="LiteRT cannot run the model: .*Landmarks2TransformMatrix"
+    ):
         LiteRTModel(path, 1, builtin_kernels=True)
     reference = LiteRTWithNumPyOps(path.read_bytes())
     matrix = landmarks_to_transform_matrix(2 * landmarks, L2TM_OPTIONS)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import EdgetuneError
+from ..errors import EdgetuneError, ModelError
 from .litert import LiteRTModel
 from .mediapipe_ops import NUMPY_REFERENCES
 from .numpy_ops_reference import LiteRTWithNumPyOps
@@ -84,9 +84,8 @@ def check_model(
                 in_numpy = reference.replaced
             else:
                 reference = LiteRTModel(content, 1, builtin_kernels=True, input_shapes=shapes)
-        except (RuntimeError, ValueError) as err:  # e.g. a custom op LiteRT does not know
-            first = (str(err).strip().splitlines() or [""])[0][:160]
-            return result | {"status": NO_REFERENCE, "error": f"LiteRT cannot run it: {first}"}
+        except ModelError as err:  # e.g. a custom op LiteRT does not know
+            return result | {"status": NO_REFERENCE, "error": str(err)}
         result["reference"] = describe_reference(substituted, in_numpy)
         errors = []
         for step in range(STEPS):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import EdgetuneError
+from ..errors import EdgetuneError, ModelError
 from ..runtime.timing import Latency, time_calls
 
 
@@ -34,13 +34,17 @@ class LiteRTModel:
             else OpResolverType.AUTO
         )
         source = {"model_content": path} if isinstance(path, bytes) else {"model_path": str(path)}
-        self.interpreter = Interpreter(
-            **source, num_threads=threads, experimental_op_resolver_type=resolver
-        )
-        for detail, shape in zip(self.interpreter.get_input_details(), input_shapes or []):
-            if tuple(detail["shape"]) != tuple(shape):
-                self.interpreter.resize_tensor_input(detail["index"], list(shape))
-        self.interpreter.allocate_tensors()
+        try:
+            self.interpreter = Interpreter(
+                **source, num_threads=threads, experimental_op_resolver_type=resolver
+            )
+            for detail, shape in zip(self.interpreter.get_input_details(), input_shapes or []):
+                if tuple(detail["shape"]) != tuple(shape):
+                    self.interpreter.resize_tensor_input(detail["index"], list(shape))
+            self.interpreter.allocate_tensors()
+        except (RuntimeError, ValueError) as err:  # e.g. a custom op LiteRT has no kernel for
+            first = (str(err).strip().splitlines() or [""])[0][:160]
+            raise ModelError(f"LiteRT cannot run the model: {first}") from None
         self.inputs = self.interpreter.get_input_details()
         self.outputs = self.interpreter.get_output_details()
 
