@@ -12,17 +12,13 @@ magnitude; integer outputs when no element is off by more than INT_LSB. Every ou
 from __future__ import annotations
 
 import traceback
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import EdgetuneError, ModelError
-from .litert import LiteRTModel
-from .mediapipe_ops import NUMPY_REFERENCES
-from .numpy_ops_reference import LiteRTWithNumPyOps
-from .substitute import custom_ops, describe_reference, substitute_custom_ops
+from .reference import litert_reference
 
 if TYPE_CHECKING:
     from ..board import Board
@@ -76,27 +72,21 @@ def check_model(
         ours = load_executable(built.exe, board.hardware.cores, info=model.info)
         result["stage"] = "reference"
         shapes = [t.shape for t in model.info.inputs]
-        content, substituted = substitute_custom_ops(Path(path).read_bytes())
-        in_numpy = Counter()
         try:
-            if set(custom_ops(content)) & set(NUMPY_REFERENCES):
-                reference = LiteRTWithNumPyOps(content, shapes)
-                in_numpy = reference.replaced
-            else:
-                reference = LiteRTModel(content, 1, builtin_kernels=True, input_shapes=shapes)
+            reference = litert_reference(Path(path).read_bytes(), shapes)
         except ModelError as err:  # e.g. a custom op LiteRT does not know
             return result | {"status": NO_REFERENCE, "error": str(err)}
-        result["reference"] = describe_reference(substituted, in_numpy)
+        result["reference"] = reference.name
         errors = []
         for step in range(STEPS):
             inputs = random_inputs(model.info, seed + step)
-            errors = [output_error(a, b) for a, b in zip(ours(inputs), reference(inputs))]
+            errors = [output_error(a, b) for a, b in zip(ours(inputs), reference.run(inputs))]
             if not all(_passes(k, e) for k, e in errors):
                 break
         result["stage"] = "compare"
         result["outputs"] = [{"kind": k, "error": e} for k, e in errors]
         if all(_passes(k, e) for k, e in errors):
-            result |= {"status": NUMPY_PASS if in_numpy else "pass", "stage": "done"}
+            result |= {"status": NUMPY_PASS if reference.numpy_ops else "pass", "stage": "done"}
         else:
             worst = max(errors, key=lambda ke: ke[1] / (FLOAT_RTOL if ke[0] == "rel" else 1))
             result["error"] = (
