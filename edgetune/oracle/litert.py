@@ -9,6 +9,8 @@ import numpy as np
 from ..errors import EdgetuneError, ModelError
 from ..runtime.timing import Latency, time_calls
 
+NOT_INSTALLED = "LiteRT is not installed: pip install 'edgetune[litert]' (ai-edge-litert)"
+
 
 class LiteRTModel:
     """A TFLite model (a file, or the flatbuffer's bytes) in LiteRT's interpreter (XNNPACK
@@ -25,9 +27,7 @@ class LiteRTModel:
         try:
             from ai_edge_litert.interpreter import Interpreter, OpResolverType
         except ImportError:
-            raise EdgetuneError(
-                "LiteRT is not installed: pip install 'edgetune[litert]' (ai-edge-litert)"
-            ) from None
+            raise EdgetuneError(NOT_INSTALLED) from None
         resolver = (
             OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
             if builtin_kernels

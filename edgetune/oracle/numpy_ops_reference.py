@@ -16,7 +16,7 @@ import numpy as np
 from ..frontend.converters.mediapipe import custom_options
 from .litert import LiteRTModel
 from .mediapipe_ops import NUMPY_REFERENCES
-from .substitute import _schema, custom_name, pack
+from .substitute import custom_name, pack, schema
 
 
 class LiteRTWithNumPyOps:
@@ -24,8 +24,7 @@ class LiteRTWithNumPyOps:
     in NUMPY_REFERENCES run in NumPy; `replaced` counts them."""
 
     def __init__(self, buf: bytes, input_shapes: list[tuple[int, ...]] | None = None):
-        schema = _schema()
-        model = schema.ModelT.InitFromPackedBuf(buf, 0)
+        model = schema().ModelT.InitFromPackedBuf(buf, 0)
         graph = model.subgraphs[0]
         self.ops, kept = [], []
         for op in graph.operators:

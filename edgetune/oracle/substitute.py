@@ -15,15 +15,15 @@ from typing import Any
 import numpy as np
 
 from ..errors import EdgetuneError
+from .litert import NOT_INSTALLED
 
 
-def _schema() -> Any:
+def schema() -> Any:
+    """LiteRT's TFLite flatbuffer schema with the object API (ModelT, OperatorT, ...)."""
     try:
         from ai_edge_litert import schema_py_generated
     except ImportError:
-        raise EdgetuneError(
-            "LiteRT is not installed: pip install 'edgetune[litert]' (ai-edge-litert)"
-        ) from None
+        raise EdgetuneError(NOT_INSTALLED) from None
     return schema_py_generated
 
 
@@ -118,11 +118,11 @@ def substitute_custom_ops(buf: bytes) -> tuple[bytes, Counter[str]]:
     how many of each were replaced (the model itself, unchanged, when none was)."""
     if not set(custom_ops(buf)) & set(SUBSTITUTES):
         return buf, Counter()
-    schema = _schema()
-    model = schema.ModelT.InitFromPackedBuf(buf, 0)
+    tfl = schema()
+    model = tfl.ModelT.InitFromPackedBuf(buf, 0)
     replaced: Counter[str] = Counter()
     for graph in model.subgraphs:
-        g, ops = _Graph(schema, model, graph), []
+        g, ops = _Graph(tfl, model, graph), []
         for op in graph.operators:
             name = custom_name(model, op)
             if name in SUBSTITUTES:
@@ -137,7 +137,7 @@ def substitute_custom_ops(buf: bytes) -> tuple[bytes, Counter[str]]:
 def custom_name(model: Any, op: Any) -> str | None:
     """The custom op name of an operator (object API), None for a builtin."""
     code = model.operatorCodes[op.opcodeIndex]
-    if max(code.builtinCode, code.deprecatedBuiltinCode) != _schema().BuiltinOperator.CUSTOM:
+    if max(code.builtinCode, code.deprecatedBuiltinCode) != schema().BuiltinOperator.CUSTOM:
         return None
     return (code.customCode or b"").decode()
 
