@@ -35,6 +35,7 @@ L2TM_OPTIONS = {
     "subset_idxs": [2, 9, 4, 5, 11, 0, 7, 3],
     "target_rotation_radians": 0.3,
 }
+L2TM_RAW = flexbuffers.Dumps(L2TM_OPTIONS)
 # a crop of a 12 x 10 image, rotated and scaled, partly outside it (those pixels read 0)
 MATRIX = np.array(
     [[[0.9, 0.35, 0, -1.5], [-0.3, 1.1, 0, 2.0], [0, 0, 1, 0], [0, 0, 0, 1]]], np.float32
@@ -45,7 +46,7 @@ def _ours(tmp_path, name: str, tensors, options: dict, inputs: list[np.ndarray])
     """The one-op model's output from edgetune's host build (inputs: all tensors but the last)."""
     raw = flexbuffers.Dumps(options) if options else b""
     ins = list(range(len(tensors) - 1))
-    op = Op(f"CUSTOM:{name}", ins, [len(ins)], custom=raw)
+    op = Op(f"CUSTOM:{name}", ins, [len(ins)], custom=raw, version=2)
     path = write(tmp_path / f"{name}.tflite", tensors, [op], ins, [len(ins)])
     model = load_model(path)
     (out,) = load_executable(build_model(model, load_board("host"), None).exe, 1)(inputs)
@@ -59,6 +60,13 @@ def test_landmarks_to_transform_matrix(tmp_path):
     want = landmarks_to_transform_matrix(landmarks, L2TM_OPTIONS)
     assert np.abs(want[0, :2, :2]).min() > 0.1  # a real rotation and scale, not identity
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
+    # version 1 has other shapes and options: refused in one line, never computed as version 2
+    op = Op("CUSTOM:Landmarks2TransformMatrix", [0], [1], custom=L2TM_RAW, version=1)
+    path = write(tmp_path / "v1.tflite", tensors, [op], [0], [1])
+    with pytest.raises(
+        ModelError, match="Landmarks2TransformMatrix version 1: edgetune implements"
+    ):
+        load_model(path)
 
 
 @pytest.mark.parametrize("depth", [2, 3])
@@ -98,8 +106,8 @@ def test_whole_model_reference_runs_custom_ops_in_numpy(tmp_path):
     tensors += [Tensor("scaled", (1, 12, 3)), Tensor("m", (1, 4, 4)), Tensor("out", (1, 6, 8, 3))]
     ops = [
         Op("MUL", [0, 2], [3], "MulOptions"),
-        Op("CUSTOM:Landmarks2TransformMatrix", [3], [4], custom=flexbuffers.Dumps(L2TM_OPTIONS)),
-        Op("CUSTOM:TransformTensorBilinear", [1, 4], [5], custom=b""),
+        Op("CUSTOM:Landmarks2TransformMatrix", [3], [4], custom=L2TM_RAW, version=2),
+        Op("CUSTOM:TransformTensorBilinear", [1, 4], [5], version=2),
     ]
     path = write(tmp_path / "chain.tflite", tensors, ops, [0, 1], [5])
     landmarks = RNG.uniform(0, 5, (1, 12, 3)).astype(np.float32)

@@ -92,7 +92,7 @@ def _bilinear(inputs: list[np.ndarray], options: dict, out_shape: tuple) -> np.n
     return transform_tensor_bilinear(inputs[0], inputs[1], out_shape[1:3])
 
 
-# custom op name -> (its inputs, decoded options, its output shape) -> its output
+# custom op name (version 2) -> (its inputs, decoded options, its output shape) -> its output
 NUMPY_REFERENCES: dict[str, Callable[[list[np.ndarray], dict, tuple], np.ndarray]] = {
     "Landmarks2TransformMatrix": lambda i, o, _: landmarks_to_transform_matrix(i[0], o),
     "TransformLandmarks": lambda i, o, _: transform_landmarks(i[0], i[1]),

@@ -29,7 +29,7 @@ class LiteRTWithNumPyOps:
         self.ops, kept = [], []
         for op in graph.operators:
             name = custom_name(model, op)
-            if name in NUMPY_REFERENCES:
+            if name in NUMPY_REFERENCES and model.operatorCodes[op.opcodeIndex].version == 2:
                 raw = b"" if op.customOptions is None else bytes(op.customOptions)
                 options = custom_options(raw)
                 shape = tuple(int(d) for d in graph.tensors[op.outputs[0]].shape)

@@ -101,6 +101,18 @@ class MediaPipeOps:
                 return f"CUSTOM:{name}"
         return super().get_op_code_str(op)
 
+    def _version_2(self, op: Any) -> None:
+        """Landmarks2TransformMatrix, TransformLandmarks and TransformTensorBilinear are
+        implemented as MediaPipe's version 2 (version 1 has other shapes and options)."""
+        import tvm
+
+        code = self.model.OperatorCodes(op.OpcodeIndex())
+        if code.Version() != 2:
+            raise tvm.error.OpNotImplemented(
+                f"CUSTOM:{code.CustomCode().decode()} version {code.Version()}: edgetune "
+                "implements MediaPipe's version 2 of it only"
+            )
+
     def convert_transpose_conv_bias(self, op: Any) -> Any:
         """Convolution2DTransposeBias (mediapipe/util/tflite/operations/transpose_conv_bias.cc):
         a transposed conv (weights OHWI) plus a bias. Options: the raw C struct {int32 padding
@@ -136,6 +148,7 @@ class MediaPipeOps:
         written out entry by entry."""
         from tvm import relax
 
+        self._version_2(op)
         (landmarks,) = self.get_input_tensors(op)
         o = _options(op)
         n = int(landmarks.tensor.ShapeAsNumpy()[1])
@@ -180,6 +193,7 @@ class MediaPipeOps:
         x, y through the matrix's first two rows (z taken as 0, w as 1), z unchanged."""
         from tvm import relax
 
+        self._version_2(op)
         landmarks, matrix = self.get_input_tensors(op)
         depth = int(landmarks.tensor.ShapeAsNumpy()[-1])
         lm = self.get_tensor_expr(landmarks)
@@ -199,6 +213,7 @@ class MediaPipeOps:
     def convert_transform_tensor_bilinear(self, op: Any) -> Any:
         """TransformTensorBilinear v2 ([1, H, W, C] data, [1, 4, 4] matrix -> the output
         tensor's shape; transform_tensor_bilinear.cc) as a TE compute (`_bilinear_te`)."""
+        self._version_2(op)
         data, matrix = self.get_input_tensors(op)
         (out,) = self.get_output_tensors(op)
         _, out_h, out_w, _ = (int(d) for d in out.tensor.ShapeAsNumpy())
