@@ -20,8 +20,10 @@ import tomllib
 
 MANIFEST = Path(__file__).with_name("corpus.toml")
 DEFAULT_CACHE = Path.home() / ".cache" / "edgetune" / "corpus"
-# a binary wheel for this interpreter's Python on any x86-64 manylinux
-PLATFORM_ARGS = ["--only-binary=:all:", "--platform", "manylinux_2_35_x86_64"]
+# a binary wheel for this interpreter's Python on any x86-64 manylinux (older pips match each
+# --platform tag exactly, so the usual glibc levels are listed)
+MANYLINUX = ("manylinux_2_35", "manylinux_2_28", "manylinux_2_17", "manylinux2014")
+PLATFORM_ARGS = ["--only-binary=:all:", *(f"--platform={m}_x86_64" for m in MANYLINUX)]
 
 
 def load_manifest(path: Path = MANIFEST) -> list[dict]:

@@ -9,7 +9,10 @@ import tflite
 from tflite_builder import Op, Tensor, write
 
 from edgetune.board import load_board
+from edgetune.errors import ModelError
+from edgetune.oracle import LiteRTModel
 from edgetune.oracle.conformance import check_model
+from edgetune.oracle.substitute import substitute_custom_ops
 from edgetune.tvm_api import tflite_frontend
 
 Q = (0.1, 3)  # scale, zero point of every int8 tensor in the quantized model
@@ -152,7 +155,6 @@ def _transpose_conv_pair(tmp_path, kernel: int, same: bool):
 def test_mediapipe_transpose_conv_bias_matches_litert_builtins(tmp_path, kernel, same):
     from edgetune.compile import build_model
     from edgetune.frontend import load_model
-    from edgetune.oracle import LiteRTModel
     from edgetune.runtime import load_executable
 
     custom, builtin, shape = _transpose_conv_pair(tmp_path, kernel, same)
@@ -163,3 +165,21 @@ def test_mediapipe_transpose_conv_bias_matches_litert_builtins(tmp_path, kernel,
     (got,), (want,) = ours([x]), LiteRTModel(builtin, 1, builtin_kernels=True)([x])
     assert got.shape == want.shape == shape
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    # the conformance reference: LiteRT on a copy with the custom op substituted by builtins
+    content, replaced = substitute_custom_ops(custom.read_bytes())
+    assert replaced == {"Convolution2DTransposeBias": 1}
+    (substituted,) = LiteRTModel(content, 1, builtin_kernels=True)([x])
+    np.testing.assert_array_equal(substituted, want)
+
+
+def test_conformance_and_compare_substitute_mediapipe_custom_op(tmp_path, cli):
+    custom = _transpose_conv_pair(tmp_path, 3, True)[0]
+    with pytest.raises(ModelError, match="Convolution2DTransposeBias"):  # LiteRT alone
+        LiteRTModel(custom, 1, builtin_kernels=True)
+    result = _assert_matches_litert(custom)
+    reference = "LiteRT (custom ops substituted: Convolution2DTransposeBias x1)"
+    assert result["reference"] == reference
+    compared = cli("compare", custom, "--repeat", "1")
+    assert compared.code == 0, compared.err
+    assert f"reference: {reference}" in compared.out
+    assert "max rel diff" in compared.out

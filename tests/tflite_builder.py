@@ -36,6 +36,7 @@ class Op:
     options: str | None = None  # BuiltinOptions name
     fields: list[tuple[int, str, int]] = field(default_factory=list)  # (slot, kind, value)
     custom: bytes = b""  # custom_options (a custom op's raw options)
+    version: int = 1  # the operator code's version
 
 
 def _vector(b: flatbuffers.Builder, kind: str, values) -> int:
@@ -110,9 +111,9 @@ def build(tensors: list[Tensor], ops: list[Op], inputs: list[int], outputs: list
         if t.signature:
             fields.append((7, "offset", _vector(b, "int32", t.signature)))
         tensor_offsets.append(_table(b, fields))
-    codes = sorted({op.name for op in ops})
+    codes = sorted({(op.name, op.version) for op in ops})
     code_offsets = []
-    for name in codes:
+    for name, version in codes:
         if name.startswith("CUSTOM:"):
             custom = b.CreateString(name.split(":", 1)[1])
             fields = [(0, "int8", BuiltinOperator.CUSTOM), (1, "offset", custom)]
@@ -120,11 +121,11 @@ def build(tensors: list[Tensor], ops: list[Op], inputs: list[int], outputs: list
         else:
             code = getattr(BuiltinOperator, name)
             fields = [(0, "int8", min(code, 127)), (3, "int32", code)]
-        code_offsets.append(_table(b, [*fields, (2, "int32", 1)]))
+        code_offsets.append(_table(b, [*fields, (2, "int32", version)]))
     op_offsets = []
     for op in ops:
         fields = [
-            (0, "int32", codes.index(op.name)),
+            (0, "int32", codes.index((op.name, op.version))),
             (1, "offset", _vector(b, "int32", op.inputs)),
             (2, "offset", _vector(b, "int32", op.outputs)),
         ]

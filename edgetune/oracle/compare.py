@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..compile import build_model
@@ -9,6 +10,7 @@ from ..errors import BoardError
 from ..runtime import load_executable, load_inputs
 from .agreement import agreement
 from .litert import LiteRTModel
+from .substitute import describe_reference, substitute_custom_ops
 
 if TYPE_CHECKING:
     from ..board import Board
@@ -26,14 +28,16 @@ def compare_with_litert(
 ) -> dict[str, Any]:
     """Build with the records, run both engines on the same inputs, and return the comparison.
 
-    LiteRT runs on this machine, so the board must be the host.
+    LiteRT runs on this machine, so the board must be the host. MediaPipe custom ops with a
+    builtin equivalent are substituted in LiteRT's copy of the model (oracle/substitute).
     """
     if not board.is_host:
         raise BoardError(f"compare runs LiteRT on this machine: use --board host, not {board.name}")
     built = build_model(model, board, records)
     ours = load_executable(built.exe, threads, info=model.info)
     shapes = [t.shape for t in model.info.inputs]  # dynamic dimensions as fixed at import
-    reference = LiteRTModel(model.path, threads, input_shapes=shapes)
+    content, substituted = substitute_custom_ops(Path(model.path).read_bytes())
+    reference = LiteRTModel(content, threads, input_shapes=shapes)
     inputs = load_inputs(model.info, input_paths)
     out_ours, out_ref = ours(inputs), reference(inputs)
     lat_ours, lat_ref = ours.bench(inputs, repeat), reference.bench(inputs, repeat)
@@ -46,6 +50,7 @@ def compare_with_litert(
         "total_tasks": built.total,
         "edgetune": lat_ours.to_json(),
         "litert": lat_ref.to_json(),
+        "reference": describe_reference(substituted),
         "speedup_vs_litert": lat_ref.median_ms / lat_ours.median_ms,
         "agreement": [a.to_json() | {"describe": a.describe()} for a in agreements],
     }
@@ -67,5 +72,7 @@ def comparison_lines(result: dict[str, Any]) -> list[str]:
             f"{label:<32}  {lat['median_ms']:>9.3f}  {lat['p90_ms']:>8.3f}  {lat['min_ms']:>8.3f}"
         )
     lines.append(f"edgetune / LiteRT latency: {1 / result['speedup_vs_litert']:.2f}x")
+    if result["reference"] != "LiteRT":
+        lines.append(f"reference: {result['reference']}")
     lines += [f"output {i}: {a['describe']}" for i, a in enumerate(result["agreement"])]
     return lines

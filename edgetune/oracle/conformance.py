@@ -1,5 +1,10 @@
 """Does an untuned edgetune build of a model match LiteRT's reference kernels? (one verdict)
 
+Custom ops with an exact builtin equivalent are substituted in the reference's copy of the
+model (oracle/substitute); MediaPipe ops without one run in NumPy between LiteRT runs
+(oracle/numpy_ops_reference; status NUMPY_PASS when they match). The verdict's `reference`
+names what was substituted or run in NumPy.
+
 Float outputs pass when the max abs difference is within FLOAT_RTOL of the output's largest
 magnitude; integer outputs when no element is off by more than INT_LSB. Every output counts.
 """
@@ -12,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import EdgetuneError
-from .litert import LiteRTModel
+from ..errors import EdgetuneError, ModelError
+from .reference import litert_reference
 
 if TYPE_CHECKING:
     from ..board import Board
@@ -22,6 +27,9 @@ FLOAT_RTOL = 1e-3  # max |ours - LiteRT| / max |LiteRT|, per output
 INT_LSB = 1  # max |ours - LiteRT| in quantized steps, per output
 STEPS = 3  # invocations compared, each on new random inputs (state carries across them)
 NO_REFERENCE = "no-ref"  # edgetune built and ran it, but LiteRT cannot run it to compare
+# matched a reference where LiteRT runs all but the model's MediaPipe custom ops, and those run
+# in NumPy (mediapipe_ops): not a LiteRT pass, since LiteRT never ran those ops
+NUMPY_PASS = "pass-np"
 
 
 def output_error(ours: np.ndarray, ref: np.ndarray) -> tuple[str, float]:
@@ -65,23 +73,25 @@ def check_model(
         result["stage"] = "reference"
         shapes = [t.shape for t in model.info.inputs]
         try:
-            reference = LiteRTModel(path, 1, builtin_kernels=True, input_shapes=shapes)
-        except (RuntimeError, ValueError) as err:  # e.g. a custom op LiteRT does not know
-            first = (str(err).strip().splitlines() or [""])[0][:160]
-            return result | {"status": NO_REFERENCE, "error": f"LiteRT cannot run it: {first}"}
+            reference = litert_reference(Path(path).read_bytes(), shapes)
+        except ModelError as err:  # e.g. a custom op LiteRT does not know
+            return result | {"status": NO_REFERENCE, "error": str(err)}
+        result["reference"] = reference.name
         errors = []
         for step in range(STEPS):
             inputs = random_inputs(model.info, seed + step)
-            errors = [output_error(a, b) for a, b in zip(ours(inputs), reference(inputs))]
+            errors = [output_error(a, b) for a, b in zip(ours(inputs), reference.run(inputs))]
             if not all(_passes(k, e) for k, e in errors):
                 break
         result["stage"] = "compare"
         result["outputs"] = [{"kind": k, "error": e} for k, e in errors]
         if all(_passes(k, e) for k, e in errors):
-            result |= {"status": "pass", "stage": "done"}
+            result |= {"status": NUMPY_PASS if reference.numpy_ops else "pass", "stage": "done"}
         else:
             worst = max(errors, key=lambda ke: ke[1] / (FLOAT_RTOL if ke[0] == "rel" else 1))
-            result["error"] = f"outputs differ from LiteRT: {worst[0]} error {worst[1]:.3g}"
+            result["error"] = (
+                f"outputs differ from {result['reference']}: {worst[0]} error {worst[1]:.3g}"
+            )
     except EdgetuneError as err:
         result["error"] = str(err).splitlines()[0]
     except Exception as err:  # noqa: BLE001 - the verdict names any failure, never raises

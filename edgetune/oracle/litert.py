@@ -6,17 +6,20 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import EdgetuneError
+from ..errors import EdgetuneError, ModelError
 from ..runtime.timing import Latency, time_calls
+
+NOT_INSTALLED = "LiteRT is not installed: pip install 'edgetune[litert]' (ai-edge-litert)"
 
 
 class LiteRTModel:
-    """A TFLite model in LiteRT's interpreter (XNNPACK delegate unless `builtin_kernels`),
-    its inputs resized to `input_shapes` where given (dynamic dimensions)."""
+    """A TFLite model (a file, or the flatbuffer's bytes) in LiteRT's interpreter (XNNPACK
+    delegate unless `builtin_kernels`), its inputs resized to `input_shapes` where given
+    (dynamic dimensions)."""
 
     def __init__(
         self,
-        path: str | Path,
+        path: str | Path | bytes,
         threads: int,
         builtin_kernels: bool = False,
         input_shapes: list[tuple[int, ...]] | None = None,
@@ -24,21 +27,24 @@ class LiteRTModel:
         try:
             from ai_edge_litert.interpreter import Interpreter, OpResolverType
         except ImportError:
-            raise EdgetuneError(
-                "LiteRT is not installed: pip install 'edgetune[litert]' (ai-edge-litert)"
-            ) from None
+            raise EdgetuneError(NOT_INSTALLED) from None
         resolver = (
             OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
             if builtin_kernels
             else OpResolverType.AUTO
         )
-        self.interpreter = Interpreter(
-            model_path=str(path), num_threads=threads, experimental_op_resolver_type=resolver
-        )
-        for detail, shape in zip(self.interpreter.get_input_details(), input_shapes or []):
-            if tuple(detail["shape"]) != tuple(shape):
-                self.interpreter.resize_tensor_input(detail["index"], list(shape))
-        self.interpreter.allocate_tensors()
+        source = {"model_content": path} if isinstance(path, bytes) else {"model_path": str(path)}
+        try:
+            self.interpreter = Interpreter(
+                **source, num_threads=threads, experimental_op_resolver_type=resolver
+            )
+            for detail, shape in zip(self.interpreter.get_input_details(), input_shapes or []):
+                if tuple(detail["shape"]) != tuple(shape):
+                    self.interpreter.resize_tensor_input(detail["index"], list(shape))
+            self.interpreter.allocate_tensors()
+        except (RuntimeError, ValueError) as err:  # e.g. a custom op LiteRT has no kernel for
+            first = (str(err).strip().splitlines() or [""])[0][:160]
+            raise ModelError(f"LiteRT cannot run the model: {first}") from None
         self.inputs = self.interpreter.get_input_details()
         self.outputs = self.interpreter.get_output_details()
 

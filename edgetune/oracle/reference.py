@@ -1,0 +1,33 @@
+"""The reference a model's outputs are checked against: LiteRT's builtin kernels, with the
+model's MediaPipe custom ops substituted by builtins (substitute) or, without a builtin
+equivalent, run in NumPy between LiteRT runs (numpy_ops_reference)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .litert import LiteRTModel
+from .mediapipe_ops import NUMPY_REFERENCES
+from .numpy_ops_reference import LiteRTWithNumPyOps
+from .substitute import custom_ops, describe_reference, substitute_custom_ops
+
+
+@dataclass
+class Reference:
+    run: Callable[[list[np.ndarray]], list[np.ndarray]]
+    name: str  # for tables: "LiteRT", "LiteRT (custom ops substituted: ...)", "LiteRT + NumPy ..."
+    numpy_ops: bool  # some ops ran in NumPy, not in LiteRT
+
+
+def litert_reference(buf: bytes, input_shapes: list[tuple[int, ...]] | None = None) -> Reference:
+    """The reference for the model `buf` (one thread, builtin kernels). Raises ModelError when
+    LiteRT cannot run it even so (a custom op with neither a builtin nor a NumPy version)."""
+    content, substituted = substitute_custom_ops(buf)
+    if set(custom_ops(content)) & set(NUMPY_REFERENCES):
+        hybrid = LiteRTWithNumPyOps(content, input_shapes)
+        return Reference(hybrid, describe_reference(substituted, hybrid.replaced), True)
+    litert = LiteRTModel(content, 1, builtin_kernels=True, input_shapes=input_shapes)
+    return Reference(litert, describe_reference(substituted), False)
