@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from farm_support import matmul_func, write_board
 from int8_support import pointwise_conv_task, realistic_args, tensorized_schedule
+from tflite_builder import fully_connected
 
 from edgetune.board import load_board
 from edgetune.cli.main import main
@@ -93,6 +94,30 @@ def test_prepacked_tuned_model_matches_litert_on_the_emulated_board(a53, tmp_pat
     build = ["build", str(model_path), "--board", "qemu-a53", "--records", str(recs), "-o", str(so)]
     assert main(build) == 0
     (x,) = random_inputs(load_model(model_path).info, seed=9)
+    np.save(tmp_path / "x.npy", x)
+    code = main(["run", str(so), "--board", "qemu-a53", "--input", str(tmp_path / "x.npy"),
+                 "--output", str(tmp_path / "y.npy"), "--repeat", "1"])  # fmt: skip
+    assert code == 0
+    (ref,) = LiteRTModel(model_path, threads=1)([x])
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), ref, rtol=1e-4, atol=1e-4)
+
+
+def test_outputs_not_dividing_into_neon_vectors_are_right_on_the_emulated_board(a53, tmp_path):
+    """10 outputs on 4 NEON lanes: perfect tiles (`rules/cpu_tiling.py`), tuned there, packed
+    weights, equal to LiteRT."""
+    from edgetune.oracle.litert import LiteRTModel
+    from edgetune.records import TUNING_RECORDS
+
+    model_path = fully_connected(tmp_path / "fc10.tflite", 10)
+    recs, so = tmp_path / "recs", tmp_path / "fc10_a53.so"
+    tune = ["tune", str(model_path), "--board", "qemu-a53", "--trials", "4", "--records",
+            str(recs), "--search", "ms", "--per-round", "4", "--no-library"]  # fmt: skip
+    assert main(tune) == 0
+    records = (recs / TUNING_RECORDS).read_text()
+    assert "tiling_structure" in records and '"None",4]' not in records  # no partial vector
+    build = ["build", str(model_path), "--board", "qemu-a53", "--records", str(recs), "-o", str(so)]
+    assert main(build) == 0
+    (x,) = random_inputs(load_model(model_path).info, seed=4)
     np.save(tmp_path / "x.npy", x)
     code = main(["run", str(so), "--board", "qemu-a53", "--input", str(tmp_path / "x.npy"),
                  "--output", str(tmp_path / "y.npy"), "--repeat", "1"])  # fmt: skip

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tflite_builder import Op, Tensor, write
+from tflite_builder import fully_connected
 
 from edgetune.board import load_board
 from edgetune.compile import build_model
@@ -67,22 +67,11 @@ def test_cpu_sets_are_sized_from_the_board():
     assert "factors=[None, 4]" in a53_trace
 
 
-def _fully_connected(path, units: int, depth: int = 64):
-    w = np.random.default_rng(3).standard_normal((units, depth)).astype(np.float32)
-    tensors = [
-        Tensor("x", (1, depth)),
-        Tensor("w", (units, depth), data=w),
-        Tensor("y", (1, units)),
-    ]
-    ops = [Op("FULLY_CONNECTED", [0, 1, -1], [2], "FullyConnectedOptions")]
-    return write(path, tensors, ops, [0], [2])
-
-
 def test_outputs_not_dividing_into_vectors_get_perfect_tiles(tmp_path):
     """40 outputs on 16 host lanes: no predicated partial vector (its weight packing would be
     misaligned, `rules/cpu_tiling.py`) but exact divisors; the tuned build matches LiteRT."""
     board = load_board("host")
-    model = load_model(str(_fully_connected(tmp_path / "fc40.tflite", 40)))
+    model = load_model(str(fully_connected(tmp_path / "fc40.tflite", 40)))
     (fc,) = [t for t in for_model(model, board).tasks if t.anchor == "matmul"]
     traces = [str(s.trace) for s in explore(fc.mod, board, 0).sketches]
     assert not any("factors=[None, 16]" in t for t in traces)

@@ -161,3 +161,12 @@ def write(path: Path, *args) -> Path:
     """`build(*args)` written to `path`."""
     path.write_bytes(build(*args))
     return path
+
+
+def fully_connected(path: Path, units: int, depth: int = 64) -> Path:
+    """A float FULLY_CONNECTED (1 x depth -> 1 x units, random constant weights, no bias)."""
+    w = np.random.default_rng(3).standard_normal((units, depth)).astype(np.float32)
+    x, y = Tensor("x", (1, depth)), Tensor("y", (1, units))
+    tensors = [x, Tensor("w", (units, depth), data=w), y]
+    ops = [Op("FULLY_CONNECTED", [0, 1, -1], [2], "FullyConnectedOptions")]
+    return write(path, tensors, ops, [0], [2])
