@@ -79,51 +79,49 @@ def test_cross_compiled_tiny_model_matches_litert(a53, tmp_path, capsys):
     np.testing.assert_allclose(np.load(tmp_path / "z.npy"), ref, rtol=1e-4, atol=1e-4)
 
 
-def test_prepacked_tuned_model_matches_litert_on_the_emulated_board(a53, tmp_path, capsys):
-    """Tuned on the emulated A53 (layout-rewritten candidates), built with the weights packed
-    for the A53 kernels, run there: equal to LiteRT."""
-    from edgetune.oracle.litert import LiteRTModel
+def _tuned_on_a53(model_path, tmp_path, trials: int, per_round: int) -> str:
+    """Tune `model_path` on the emulated A53 (ms search); its records' text."""
     from edgetune.records import TUNING_RECORDS
 
-    model_path = shipped_model("tiny_fp32.tflite")
-    recs, so = tmp_path / "recs", tmp_path / "tiny_a53_tuned.so"
-    tune = ["tune", str(model_path), "--board", "qemu-a53", "--trials", "6", "--records",
-            str(recs), "--search", "ms", "--per-round", "2"]  # fmt: skip
+    recs = tmp_path / "recs"
+    tune = ["tune", str(model_path), "--board", "qemu-a53", "--trials", str(trials), "--records",
+            str(recs), "--search", "ms", "--per-round", str(per_round), "--no-library"]  # fmt: skip
     assert main(tune) == 0
-    assert '"TransformLayout"' in (recs / TUNING_RECORDS).read_text()
-    build = ["build", str(model_path), "--board", "qemu-a53", "--records", str(recs), "-o", str(so)]
+    return (recs / TUNING_RECORDS).read_text()
+
+
+def _built_on_a53_matches_litert(model_path, tmp_path, seed: int) -> None:
+    """Build with the records `_tuned_on_a53` made, run on the emulated A53, compare."""
+    from edgetune.oracle.litert import LiteRTModel
+
+    so = tmp_path / "tuned_a53.so"
+    build = ["build", str(model_path), "--board", "qemu-a53", "--records", str(tmp_path / "recs"),
+             "-o", str(so)]  # fmt: skip
     assert main(build) == 0
-    (x,) = random_inputs(load_model(model_path).info, seed=9)
+    (x,) = random_inputs(load_model(model_path).info, seed=seed)
     np.save(tmp_path / "x.npy", x)
     code = main(["run", str(so), "--board", "qemu-a53", "--input", str(tmp_path / "x.npy"),
                  "--output", str(tmp_path / "y.npy"), "--repeat", "1"])  # fmt: skip
     assert code == 0
     (ref,) = LiteRTModel(model_path, threads=1)([x])
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), ref, rtol=1e-4, atol=1e-4)
+
+
+def test_prepacked_tuned_model_matches_litert_on_the_emulated_board(a53, tmp_path):
+    """Tuned on the emulated A53 (layout-rewritten candidates), built with the weights packed
+    for the A53 kernels, run there: equal to LiteRT."""
+    model_path = shipped_model("tiny_fp32.tflite")
+    assert '"TransformLayout"' in _tuned_on_a53(model_path, tmp_path, trials=6, per_round=2)
+    _built_on_a53_matches_litert(model_path, tmp_path, seed=9)
 
 
 def test_outputs_not_dividing_into_neon_vectors_are_right_on_the_emulated_board(a53, tmp_path):
     """10 outputs on 4 NEON lanes: perfect tiles (`rules/cpu_tiling.py`), tuned there, packed
     weights, equal to LiteRT."""
-    from edgetune.oracle.litert import LiteRTModel
-    from edgetune.records import TUNING_RECORDS
-
     model_path = fully_connected(tmp_path / "fc10.tflite", 10)
-    recs, so = tmp_path / "recs", tmp_path / "fc10_a53.so"
-    tune = ["tune", str(model_path), "--board", "qemu-a53", "--trials", "4", "--records",
-            str(recs), "--search", "ms", "--per-round", "4", "--no-library"]  # fmt: skip
-    assert main(tune) == 0
-    records = (recs / TUNING_RECORDS).read_text()
+    records = _tuned_on_a53(model_path, tmp_path, trials=4, per_round=4)
     assert "tiling_structure" in records and '"None",4]' not in records  # no partial vector
-    build = ["build", str(model_path), "--board", "qemu-a53", "--records", str(recs), "-o", str(so)]
-    assert main(build) == 0
-    (x,) = random_inputs(load_model(model_path).info, seed=4)
-    np.save(tmp_path / "x.npy", x)
-    code = main(["run", str(so), "--board", "qemu-a53", "--input", str(tmp_path / "x.npy"),
-                 "--output", str(tmp_path / "y.npy"), "--repeat", "1"])  # fmt: skip
-    assert code == 0
-    (ref,) = LiteRTModel(model_path, threads=1)([x])
-    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), ref, rtol=1e-4, atol=1e-4)
+    _built_on_a53_matches_litert(model_path, tmp_path, seed=4)
 
 
 def test_tunes_a_small_task_on_the_emulated_board(a53, tmp_path):
