@@ -13,7 +13,7 @@ import time
 import paramiko
 import pytest
 
-from edgetune.paths import REPO_DIR
+from edgetune.paths import MODELS_DIR, REPO_DIR
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO_DIR)}
 
@@ -105,6 +105,39 @@ def _wait_gone(group: int, limit_s: float = 10) -> None:
     while time.time() < deadline:
         os.killpg(group, 0)  # ProcessLookupError once every process of the group has ended
         time.sleep(0.2)
+
+
+# Libraries that pass every check (ELF for this machine, trailer checksum) but are not what
+# `edgetune build` wrote: one whose initializer faults when loaded, one from other code
+FOREIGN_LIBRARIES = {
+    "crash": "#include <signal.h>\n__attribute__((constructor)) static void f(void) "
+    "{ raise(SIGSEGV); }\n",
+    "plain": "int add(int a, int b) { return a + b; }\n",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(FOREIGN_LIBRARIES))
+def test_a_library_that_crashes_or_holds_no_model_is_one_line(tmp_path, kind):
+    from edgetune.frontend import read_tflite
+    from edgetune.runtime import ArtifactMeta, read_artifact_meta, write_artifact_meta
+
+    (tmp_path / "lib.c").write_text(FOREIGN_LIBRARIES[kind])
+    lib = tmp_path / f"{kind}.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", lib, tmp_path / "lib.c"], check=True)
+    info = read_tflite(MODELS_DIR / "tiny_fp32.tflite")[1]
+    write_artifact_meta(lib, ArtifactMeta(info, "host", "llvm", 0, 0, "test"))
+    assert read_artifact_meta(lib, "host").library_sha256  # passes validation
+    run = subprocess.run([sys.executable, "-m", "edgetune", "run", lib, "--repeat", "1"],
+                         env=ENV, capture_output=True, text=True)  # fmt: skip
+    expected = {
+        "crash": "the library crashed while loading (signal SIGSEGV); rebuild it with "
+        "`edgetune build`",
+        "plain": "not a model library built by `edgetune build` (Module has no function "
+        "'vm_load_executable')",
+    }[kind]
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.splitlines() == [f"running {lib} on host ...",
+                                       f"edgetune: error: {lib}: {expected}"]  # fmt: skip
 
 
 def test_one_broken_board_file_does_not_hide_the_others(cli, tmp_path, monkeypatch):
