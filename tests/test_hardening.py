@@ -3,12 +3,17 @@ stale lock taken over, broken board files reported without hiding the others."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import pwd
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import paramiko
 import pytest
@@ -138,6 +143,75 @@ def test_a_library_that_crashes_or_holds_no_model_is_one_line(tmp_path, kind):
     assert run.returncode == 2, run.stderr
     assert run.stderr.splitlines() == [f"running {lib} on host ...",
                                        f"edgetune: error: {lib}: {expected}"]  # fmt: skip
+
+
+NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+
+
+@pytest.fixture
+def shared_dir():
+    """A folder user nobody can enter (pytest's tmp_path is root's alone), removed after."""
+    path = Path(tempfile.mkdtemp(prefix="edgetune-nobody-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+def _as_nobody(home: Path) -> tuple[list[str], dict[str, str]]:
+    """The `edgetune` command run as user nobody, and its environment (HOME, temporary files and
+    records library in `home`): this Python if nobody can run it, else the system's of the same
+    version, with this one's packages."""
+    user = pwd.getpwnam("nobody")
+    os.chown(home, user.pw_uid, user.pw_gid)
+    site = [p for p in sys.path if p.endswith("site-packages")]
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "TMPDIR": str(home),
+           "EDGETUNE_LIBRARY": str(home / "library"),
+           "PYTHONPATH": os.pathsep.join([str(REPO_DIR), *site])}  # fmt: skip
+    for python in [sys.executable, f"/usr/bin/python3.{sys.version_info.minor}"]:
+        probe = subprocess.run([*NOBODY, python, "-c", "import edgetune, tvm.relax"], env=env,
+                               capture_output=True, text=True)  # fmt: skip
+        if probe.returncode == 0:
+            return [*NOBODY, python, "-m", "edgetune"], env
+    raise AssertionError(f"user nobody cannot run edgetune: {probe.stderr[-400:]}")
+
+
+def _checksums(folder: Path) -> dict[str, str]:
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(folder.rglob("*"))}  # fmt: skip
+
+
+def test_read_only_records_folder_is_read_but_never_written(cli, shared_dir):
+    """As a user without write access (root writes through any mode bits): `build` and
+    `report` read the folder and write elsewhere; `tune` into it is one line, exit 2."""
+    recs, home = shared_dir / "recs", shared_dir / "home"
+    tune = ["tune", "tiny_fp32", "--records", recs, "--search", "ms", "--no-library"]
+    assert cli(*tune, "--trials", "4").code == 0
+    for p in [recs, *recs.rglob("*")]:
+        p.chmod(0o555 if p.is_dir() else 0o444)
+    before = _checksums(recs)
+    home.mkdir()
+    edgetune, env = _as_nobody(home)
+
+    def run(*args) -> subprocess.CompletedProcess:
+        return subprocess.run([*edgetune, *map(str, args)], env=env, capture_output=True,
+                              text=True)  # fmt: skip
+
+    built = run("build", "tiny_fp32", "--records", recs, "-o", home / "tiny.so")
+    assert built.returncode == 0, built.stderr
+    assert f"wrote {home / 'tiny.so'}" in built.stdout + built.stderr
+    from edgetune.runtime import read_artifact_meta
+
+    assert read_artifact_meta(home / "tiny.so", "host").tuned_tasks >= 1
+    report = run("report", recs, "--format", "md", "-o", home / "report.md")
+    assert report.returncode == 0, report.stderr
+    assert "tiny_fp32" in (home / "report.md").read_text()
+    refused = run(*tune, "--trials", "8")
+    assert refused.returncode == 2, refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert refused.stderr.strip().splitlines()[-1] == (
+        f"edgetune: error: records folder {recs} is not writable (Permission denied)"
+    )
+    assert _checksums(recs) == before
 
 
 def test_one_broken_board_file_does_not_hide_the_others(cli, tmp_path, monkeypatch):
