@@ -21,6 +21,10 @@ import pytest
 from edgetune.paths import MODELS_DIR, REPO_DIR
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO_DIR)}
+# A budget no test reaches (they interrupt or kill the tune); under 64 per task of tiny_fp32's 5,
+# so each round searches with the small population (`search.tune.search_strategy`): the first
+# records come after ~17 s instead of ~60 s
+NEVER_REACHED = 300
 
 
 def _tune(recs, trials: int, *extra: str) -> list[str]:
@@ -43,11 +47,11 @@ def _wait_for_records(recs, n: int, proc, limit_s: float = 300) -> None:
 
 def test_second_writer_is_refused_and_a_killed_writers_lock_is_taken_over(tmp_path):
     recs = tmp_path / "recs"
-    first = subprocess.Popen(_tune(recs, 400), env=ENV, stdout=subprocess.DEVNULL,
+    first = subprocess.Popen(_tune(recs, NEVER_REACHED), env=ENV, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
     try:
         _wait_for_records(recs, 1, first)
-        second = subprocess.run(_tune(recs, 400), env=ENV, capture_output=True, text=True)
+        second = subprocess.run(_tune(recs, NEVER_REACHED), env=ENV, capture_output=True, text=True)
         assert second.returncode == 2
         line = second.stderr.strip().splitlines()[-1]
         assert line.startswith(f"edgetune: error: records folder {recs.resolve()} is being "
@@ -82,7 +86,7 @@ INTERRUPT_POINTS = [
 @pytest.mark.parametrize("sig,when,at", INTERRUPT_POINTS)
 def test_interrupt_at_any_point_ends_cleanly_and_keeps_the_records(tmp_path, sig, when, at):
     recs = tmp_path / "recs"
-    proc = subprocess.Popen(_tune(recs, 400), env=ENV, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(_tune(recs, NEVER_REACHED), env=ENV, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
     if when == "after":
         time.sleep(at)
