@@ -12,6 +12,9 @@ API (`tvm`, `tvm.relax`, `tvm.ir`, `tvm.te`, `tvm.rpc`, `tvm.runtime`, `tvm.supp
 from __future__ import annotations
 
 import importlib
+import inspect
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 TVM_VERSION = "0.27.0.post1"
@@ -43,4 +46,29 @@ def register_tensor_intrinsics() -> None:
     Needed to tensorize, and to read back records of tensorized candidates (their traces name
     the intrinsics).
     """
-    importlib.import_module("tvm.s_tir.tensor_intrin")
+    with _frame_modules_cached():
+        importlib.import_module("tvm.s_tir.tensor_intrin")
+
+
+@contextmanager
+def _frame_modules_cached() -> Iterator[None]:
+    """TVMScript's `prim_func` calls `inspect.stack()` for each of the ~250 intrinsic functions
+    parsed at import; for every frame of the import machinery (`<frozen ...>`, a file of no
+    module) `inspect.getmodule` scans all of `sys.modules` again: the import took 17 s on a busy
+    2-core host, 4.5 s with this. For a frame the answer depends on its file name only, so within
+    the import those answers are kept."""
+    scan = inspect.getmodule
+    found: dict[str, Any] = {}
+
+    def getmodule(obj: Any, _filename: str | None = None) -> Any:
+        if _filename is None or not _filename.startswith("<") or not inspect.isframe(obj):
+            return scan(obj, _filename)
+        if _filename not in found:
+            found[_filename] = scan(obj, _filename)
+        return found[_filename]
+
+    inspect.getmodule = getmodule
+    try:
+        yield
+    finally:
+        inspect.getmodule = scan

@@ -11,13 +11,15 @@ import sys
 import threading
 import time
 import tty
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from edgetune.farm.drivers.rpc_server import free_port
 
 HOST_BOARD = """
 name = "{name}"
-description = "this machine through TVM RPC (test farm)"
+description = "this machine (test farm)"
 rule_set = "host"
 toolchain = "host"
 [target]
@@ -67,6 +69,29 @@ def host_board_text(
     return HOST_BOARD.format(
         name=name, tracker=tracker, count=count, run_timeout=run_timeout, overhead=overhead
     )
+
+
+def local_host_board_text(name: str, **measure: float) -> str:
+    """HOST_BOARD without its rpc connection (a board measured in this process's workers), with
+    `measure` as its [measure] table."""
+    head = HOST_BOARD.split("[connection]")[0].format(name=name)
+    return head + "[measure]\n" + "".join(f"{k} = {v}\n" for k, v in measure.items())
+
+
+@contextmanager
+def env_vars(**values: str) -> Iterator[None]:
+    """Set environment variables for a block (module fixtures, where monkeypatch is not
+    available); the previous values, or their absence, come back afterwards."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 class SSHServer:

@@ -6,11 +6,10 @@ judged as A53 performance here, only checked to be labelled so."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
-from farm_support import host_board_text, write_board
+from farm_support import env_vars, host_board_text, local_host_board_text, write_board
 from junitparser import JUnitXml, Properties, Property
 
 from edgetune.board import load_board
@@ -24,22 +23,9 @@ from edgetune.paths import REPO_DIR
 from edgetune.records import RecordStore
 
 # A local board on which every candidate build times out: tuning measures nothing.
-BROKEN_HOST = """
-name = "host-broken"
-rule_set = "host"
-toolchain = "host"
-[target]
-kind = "llvm"
-mcpu = "native"
-[hardware]
-cores = 1
-[measure]
-build_timeout_s = 0.001
-run_timeout_s = 5
-number = 1
-repeat = 1
-min_repeat_ms = 0
-"""
+BROKEN_HOST = local_host_board_text(
+    "host-broken", build_timeout_s=0.001, run_timeout_s=5, number=1, repeat=1, min_repeat_ms=0
+)
 
 
 @pytest.fixture(scope="module")
@@ -57,16 +43,12 @@ def farm(tmp_path_factory):
     write_board(root / "boards", "host-broken", BROKEN_HOST)
     no_tracker = host_board_text("no-tracker", free_port(), count=1)  # nothing listens there
     write_board(root / "boards", "no-tracker", no_tracker)
-    env = {"EDGETUNE_BOARDS": str(root / "boards"), "EDGETUNE_FARM_DIR": str(root / "state")}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        assert main(["farm", "up", "--board", "qemu-a53"]) == 0
-        yield root
-    finally:
-        strategies.down()
-        for k, v in old.items():
-            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    with env_vars(EDGETUNE_BOARDS=str(root / "boards"), EDGETUNE_FARM_DIR=str(root / "state")):
+        try:
+            assert main(["farm", "up", "--board", "qemu-a53"]) == 0
+            yield root
+        finally:
+            strategies.down()
 
 
 def write_suite(folder: Path, text: str) -> Path:

@@ -6,11 +6,10 @@ timings."""
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
-from farm_support import matmul_func, write_board
+from farm_support import env_vars, matmul_func, write_board
 from int8_support import pointwise_conv_task, realistic_args, tensorized_schedule
 from tflite_builder import fully_connected
 
@@ -34,16 +33,12 @@ def a53(tmp_path_factory):
     text = text.replace("127.0.0.1:9190", f"127.0.0.1:{free_port()}")
     text = text.replace("port = 9090", f"port = {free_port()}")
     write_board(root / "boards", "qemu-a53", text)
-    env = {"EDGETUNE_BOARDS": str(root / "boards"), "EDGETUNE_FARM_DIR": str(root / "state")}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        assert main(["farm", "up", "--board", "qemu-a53"]) == 0
-        yield load_board("qemu-a53"), root
-    finally:
-        strategies.down()
-        for k, v in old.items():
-            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    with env_vars(EDGETUNE_BOARDS=str(root / "boards"), EDGETUNE_FARM_DIR=str(root / "state")):
+        try:
+            assert main(["farm", "up", "--board", "qemu-a53"]) == 0
+            yield load_board("qemu-a53"), root
+        finally:
+            strategies.down()
 
 
 def test_status_reports_the_emulated_board_healthy(a53, capsys):

@@ -5,14 +5,20 @@ restart, an unreachable tracker."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from pathlib import Path
 
 import psutil
 import pytest
-from farm_support import candidate, host_board_text, matmul_func, spin_func, write_board
+from farm_support import (
+    candidate,
+    env_vars,
+    host_board_text,
+    matmul_func,
+    spin_func,
+    write_board,
+)
 
 from edgetune.board import load_board
 from edgetune.cli.main import main
@@ -30,23 +36,19 @@ GENERIC_X86 = {"kind": "llvm", "num-cores": 1}
 @pytest.fixture(scope="module")
 def farm(tmp_path_factory):
     root = tmp_path_factory.mktemp("farm")
-    env = {"EDGETUNE_BOARDS": str(root / "boards"), "EDGETUNE_FARM_DIR": str(root / "state")}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
     write_board(
         root / "boards",
         BOARD,
         host_board_text(BOARD, free_port(), count=2, run_timeout=3, overhead=5),
     )
-    board = load_board(BOARD)
-    try:
-        records = strategies.bring_up(board)
-        assert [r.health for r in records] == ["ok", "ok"]
-        yield board, root
-    finally:
-        strategies.down()
-        for k, v in old.items():
-            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    with env_vars(EDGETUNE_BOARDS=str(root / "boards"), EDGETUNE_FARM_DIR=str(root / "state")):
+        board = load_board(BOARD)
+        try:
+            records = strategies.bring_up(board)
+            assert [r.health for r in records] == ["ok", "ok"]
+            yield board, root
+        finally:
+            strategies.down()
 
 
 def _ports(board):

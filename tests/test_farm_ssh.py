@@ -12,7 +12,7 @@ import time
 import numpy as np
 import psutil
 import pytest
-from farm_support import SSHServer, candidate, matmul_func, spin_func, write_board
+from farm_support import SSHServer, candidate, env_vars, matmul_func, spin_func, write_board
 
 from edgetune.board import load_board
 from edgetune.cli.main import main
@@ -50,8 +50,6 @@ min_repeat_ms = 5
 def sshd(tmp_path_factory):
     root = tmp_path_factory.mktemp("sshd")
     server = SSHServer(root).start()
-    old = os.environ.get("EDGETUNE_BOARDS")
-    os.environ["EDGETUNE_BOARDS"] = str(root / "boards")
     workdir = root / "board dir $HOME"
 
     def board(name, run_timeout=30, known_hosts=None):
@@ -59,9 +57,9 @@ def sshd(tmp_path_factory):
         write_board(root / "boards", name, text + server.table(workdir, known_hosts))
         return load_board(name)
 
-    yield server, board, root
+    with env_vars(EDGETUNE_BOARDS=str(root / "boards")):
+        yield server, board, root
     server.stop()
-    os.environ.pop("EDGETUNE_BOARDS") if old is None else os.environ.update(EDGETUNE_BOARDS=old)
 
 
 def test_ssh_runner_times_candidates_and_kills_a_hang(sshd, tmp_path):
@@ -189,18 +187,17 @@ def test_farm_up_starts_the_rpc_server_over_ssh(sshd, tmp_path, capsys):
         f'[connection.server]\nlaunch = "ssh"\nport = {free_port()}',
     )
     write_board(root / "boards", "sshrpc", text + server.table(root / "rpc work"))
-    os.environ["EDGETUNE_FARM_DIR"] = str(tmp_path / "state")
-    try:
-        assert main(["farm", "up", "--board", "sshrpc"]) == 0
-        assert "sshrpc#0" in capsys.readouterr().out
-        (rec,) = strategies.state.servers("sshrpc")
-        assert rec.launch == "ssh" and rec.health == "ok" and psutil.pid_exists(rec.pgid)
-        runner = FarmRPCRunner(load_board("sshrpc"))
-        (res,) = [f.result() for f in runner.run([candidate(matmul_func(), tmp_path / "m.so")])]
-        assert res.error_msg is None
-    finally:
-        strategies.down()
-        os.environ.pop("EDGETUNE_FARM_DIR")
+    with env_vars(EDGETUNE_FARM_DIR=str(tmp_path / "state")):
+        try:
+            assert main(["farm", "up", "--board", "sshrpc"]) == 0
+            assert "sshrpc#0" in capsys.readouterr().out
+            (rec,) = strategies.state.servers("sshrpc")
+            assert rec.launch == "ssh" and rec.health == "ok" and psutil.pid_exists(rec.pgid)
+            runner = FarmRPCRunner(load_board("sshrpc"))
+            (res,) = [f.result() for f in runner.run([candidate(matmul_func(), tmp_path / "m.so")])]
+            assert res.error_msg is None
+        finally:
+            strategies.down()
     assert _gone(rec.pgid)  # the remote process group is gone
 
 

@@ -3,19 +3,28 @@ stale lock taken over, broken board files reported without hiding the others."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import pwd
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import paramiko
 import pytest
 
-from edgetune.paths import REPO_DIR
+from edgetune.paths import MODELS_DIR, REPO_DIR
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO_DIR)}
+# A budget no test reaches (they interrupt or kill the tune); under 64 per task of tiny_fp32's 5,
+# so each round searches with the small population (`search.tune.search_strategy`): the first
+# records come after ~17 s instead of ~60 s
+NEVER_REACHED = 300
 
 
 def _tune(recs, trials: int, *extra: str) -> list[str]:
@@ -38,11 +47,11 @@ def _wait_for_records(recs, n: int, proc, limit_s: float = 300) -> None:
 
 def test_second_writer_is_refused_and_a_killed_writers_lock_is_taken_over(tmp_path):
     recs = tmp_path / "recs"
-    first = subprocess.Popen(_tune(recs, 400), env=ENV, stdout=subprocess.DEVNULL,
+    first = subprocess.Popen(_tune(recs, NEVER_REACHED), env=ENV, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
     try:
         _wait_for_records(recs, 1, first)
-        second = subprocess.run(_tune(recs, 400), env=ENV, capture_output=True, text=True)
+        second = subprocess.run(_tune(recs, NEVER_REACHED), env=ENV, capture_output=True, text=True)
         assert second.returncode == 2
         line = second.stderr.strip().splitlines()[-1]
         assert line.startswith(f"edgetune: error: records folder {recs.resolve()} is being "
@@ -77,7 +86,7 @@ INTERRUPT_POINTS = [
 @pytest.mark.parametrize("sig,when,at", INTERRUPT_POINTS)
 def test_interrupt_at_any_point_ends_cleanly_and_keeps_the_records(tmp_path, sig, when, at):
     recs = tmp_path / "recs"
-    proc = subprocess.Popen(_tune(recs, 400), env=ENV, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(_tune(recs, NEVER_REACHED), env=ENV, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
     if when == "after":
         time.sleep(at)
@@ -105,6 +114,108 @@ def _wait_gone(group: int, limit_s: float = 10) -> None:
     while time.time() < deadline:
         os.killpg(group, 0)  # ProcessLookupError once every process of the group has ended
         time.sleep(0.2)
+
+
+# Libraries that pass every check (ELF for this machine, trailer checksum) but are not what
+# `edgetune build` wrote: one whose initializer faults when loaded, one from other code
+FOREIGN_LIBRARIES = {
+    "crash": "#include <signal.h>\n__attribute__((constructor)) static void f(void) "
+    "{ raise(SIGSEGV); }\n",
+    "plain": "int add(int a, int b) { return a + b; }\n",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(FOREIGN_LIBRARIES))
+def test_a_library_that_crashes_or_holds_no_model_is_one_line(tmp_path, kind):
+    from edgetune.frontend import read_tflite
+    from edgetune.runtime import ArtifactMeta, read_artifact_meta, write_artifact_meta
+
+    (tmp_path / "lib.c").write_text(FOREIGN_LIBRARIES[kind])
+    lib = tmp_path / f"{kind}.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", lib, tmp_path / "lib.c"], check=True)
+    info = read_tflite(MODELS_DIR / "tiny_fp32.tflite")[1]
+    write_artifact_meta(lib, ArtifactMeta(info, "host", "llvm", 0, 0, "test"))
+    assert read_artifact_meta(lib, "host").library_sha256  # passes validation
+    run = subprocess.run([sys.executable, "-m", "edgetune", "run", lib, "--repeat", "1"],
+                         env=ENV, capture_output=True, text=True)  # fmt: skip
+    expected = {
+        "crash": "the library crashed while loading (signal SIGSEGV); rebuild it with "
+        "`edgetune build`",
+        "plain": "not a model library built by `edgetune build` (Module has no function "
+        "'vm_load_executable')",
+    }[kind]
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.splitlines() == [f"running {lib} on host ...",
+                                       f"edgetune: error: {lib}: {expected}"]  # fmt: skip
+
+
+NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+
+
+@pytest.fixture
+def shared_dir():
+    """A folder user nobody can enter (pytest's tmp_path is root's alone), removed after."""
+    path = Path(tempfile.mkdtemp(prefix="edgetune-nobody-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+def _as_nobody(home: Path) -> tuple[list[str], dict[str, str]]:
+    """The `edgetune` command run as user nobody, and its environment (HOME, temporary files and
+    records library in `home`): this Python if nobody can run it, else the system's of the same
+    version, with this one's packages."""
+    user = pwd.getpwnam("nobody")
+    os.chown(home, user.pw_uid, user.pw_gid)
+    site = [p for p in sys.path if p.endswith("site-packages")]
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "TMPDIR": str(home),
+           "EDGETUNE_LIBRARY": str(home / "library"),
+           "PYTHONPATH": os.pathsep.join([str(REPO_DIR), *site])}  # fmt: skip
+    for python in [sys.executable, f"/usr/bin/python3.{sys.version_info.minor}"]:
+        probe = subprocess.run([*NOBODY, python, "-c", "import edgetune, tvm.relax"], env=env,
+                               capture_output=True, text=True)  # fmt: skip
+        if probe.returncode == 0:
+            return [*NOBODY, python, "-m", "edgetune"], env
+    raise AssertionError(f"user nobody cannot run edgetune: {probe.stderr[-400:]}")
+
+
+def _checksums(folder: Path) -> dict[str, str]:
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(folder.rglob("*"))}  # fmt: skip
+
+
+def test_read_only_records_folder_is_read_but_never_written(cli, shared_dir):
+    """As a user without write access (root writes through any mode bits): `build` and
+    `report` read the folder and write elsewhere; `tune` into it is one line, exit 2."""
+    recs, home = shared_dir / "recs", shared_dir / "home"
+    tune = ["tune", "tiny_fp32", "--records", recs, "--search", "ms", "--no-library"]
+    assert cli(*tune, "--trials", "4").code == 0
+    for p in [recs, *recs.rglob("*")]:
+        p.chmod(0o555 if p.is_dir() else 0o444)
+    before = _checksums(recs)
+    home.mkdir()
+    edgetune, env = _as_nobody(home)
+
+    def run(*args) -> subprocess.CompletedProcess:
+        return subprocess.run([*edgetune, *map(str, args)], env=env, capture_output=True,
+                              text=True)  # fmt: skip
+
+    built = run("build", "tiny_fp32", "--records", recs, "-o", home / "tiny.so")
+    assert built.returncode == 0, built.stderr
+    assert f"wrote {home / 'tiny.so'}" in built.stdout + built.stderr
+    from edgetune.runtime import read_artifact_meta
+
+    assert read_artifact_meta(home / "tiny.so", "host").tuned_tasks >= 1
+    report = run("report", recs, "--format", "md", "-o", home / "report.md")
+    assert report.returncode == 0, report.stderr
+    assert "tiny_fp32" in (home / "report.md").read_text()
+    refused = run(*tune, "--trials", "8")
+    assert refused.returncode == 2, refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert refused.stderr.strip().splitlines()[-1] == (
+        f"edgetune: error: records folder {recs} is not writable (Permission denied)"
+    )
+    assert _checksums(recs) == before
 
 
 def test_one_broken_board_file_does_not_hide_the_others(cli, tmp_path, monkeypatch):

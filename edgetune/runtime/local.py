@@ -9,8 +9,10 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InputError
 from ..frontend import ModelInfo
 from .artifact import ArtifactMeta, read_artifact_meta
+from .probe import probe_load
 from .timing import Latency, time_calls
 
 
@@ -83,8 +85,16 @@ def load_executable(
 
 
 def load_artifact(path: str | Path, cores: int) -> LoadedModel:
-    """Load an artifact built for the host; TVM uses `cores` threads."""
+    """Load an artifact built for the host (probe-loaded in a child process first: a library
+    that crashes the loader ends the child, not edgetune); TVM uses `cores` threads."""
     import tvm
 
     meta = read_artifact_meta(path)
-    return load_executable(tvm.runtime.load_module(str(path)), cores, meta)
+    probe_load(path)
+    try:
+        return load_executable(tvm.runtime.load_module(str(path)), cores, meta)
+    except (AttributeError, RuntimeError) as err:  # loads, but holds no Relax VM executable
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise InputError(
+            f"{path}: not a model library built by `edgetune build` ({first})"
+        ) from None
