@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from edgetune.frontend import read_tflite
+from edgetune.frontend import load_model, read_tflite
 from edgetune.frontend.tflite_import import random_inputs
 from edgetune.oracle import LiteRTModel
 from edgetune.paths import MODELS_DIR, REPO_DIR
@@ -156,6 +156,31 @@ def test_damaged_last_record_is_moved_aside(tmp_path):
     assert (tmp_path / "database_tuning_record.json").read_text() == good
     assert "2e-0" in (tmp_path / "database_tuning_record.json.damaged").read_text()
     assert store.summary().records == 1
+
+
+def test_readers_read_around_a_damaged_record_and_leave_the_folder_as_it_is(tmp_path, capsys):
+    from edgetune.board import load_board
+    from edgetune.records import TUNING_RECORDS, RecordStore
+    from edgetune.tasks import for_model
+    from edgetune.tvm_api import ms, s_tir
+
+    model, board = load_model(MODELS_DIR / "tiny_fp32.tflite"), load_board("host")
+    task = for_model(model, board).tasks[0]
+    db = RecordStore(tmp_path, model.info, board).database()  # a writer makes the folder
+    sch = s_tir.Schedule(task.mod)
+    sch.get_sblock("root")
+    workload = db.commit_workload(task.mod)
+    db.commit_tuning_record(ms.database.TuningRecord(sch.trace, workload, [1e-5], board.target()))
+    (tmp_path / "edgetune.lock").unlink(missing_ok=True)
+    with open(tmp_path / TUNING_RECORDS, "a") as f:
+        f.write('[0, [[], ["2e-0')  # a write cut short
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    capsys.readouterr()
+    reader = RecordStore(tmp_path, model.info, board, create=False)
+    assert reader.summary().records == 1
+    assert reader.best_latency_s(task.mod) == pytest.approx(1e-5)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing written
+    assert "1 damaged line(s) (a write cut short) ignored" in capsys.readouterr().err
 
 
 def test_build_for_rpi3_cross_compiles_aarch64(cli, tmp_path):

@@ -2,13 +2,15 @@
 
 MetaSchedule appends each measured candidate to `database_tuning_record.json` as soon as its batch
 is measured, so an interrupted run keeps everything it measured. A partially written last line
-(a kill during the write) is moved aside to `*.damaged` on open, never silently dropped.
+(a kill during the write) is moved aside to `*.damaged` when a writer opens the folder, never
+silently dropped; readers (`build`, `report`, ...) never write: they read around it.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,6 +49,8 @@ class RecordStore:
         self.model = model
         self.board = board
         self._db: Any = None
+        self._source = self.path  # where the database is read from
+        self._copy: tempfile.TemporaryDirectory | None = None
         self._open(create)
 
     def _open(self, create: bool) -> None:
@@ -69,15 +73,15 @@ class RecordStore:
             lock_for_writing(self.path)
             if data is None:
                 write_manifest(self.path, self.model, self.board)
-        elif is_locked_by_other(self.path):
-            return  # a tune is appending: a half-written last line is its, not damage
-        for name in (WORKLOADS, TUNING_RECORDS):
-            repair_tail(self.path / name)
+            for name in (WORKLOADS, TUNING_RECORDS):
+                repair_tail(self.path / name)
+        elif not is_locked_by_other(self.path):  # else a tune's half-written line, not damage
+            self._source, self._copy = read_around_damage(self.path)
 
     def database(self):
         """MetaSchedule JSONDatabase over this folder (anchor-block module equality)."""
         if self._db is None:
-            self._db = open_json_database(self.path, "records folder", "--records folder")
+            self._db = open_json_database(self._source, "records folder", "--records folder")
         return self._db
 
     def summary(self) -> RecordSummary:
@@ -106,9 +110,9 @@ def summarize_folder(folder: Path) -> RecordSummary:
     records = valid = 0
     path = folder / TUNING_RECORDS
     if path.is_file():
-        for line in path.read_text().splitlines():
-            if not line.strip():
-                continue
+        for line in path.read_bytes().splitlines():
+            if not line.strip() or not _is_json(line):
+                continue  # damaged: a writer moves it aside, readers skip it
             records += 1
             run_secs = json.loads(line)[1][1]
             if run_secs and min(float(s) for s in run_secs) < FAILED_RUN_SECS:
@@ -159,17 +163,14 @@ def open_json_database(folder: Path, what: str, other: str) -> Any:
 def repair_tail(path: Path) -> None:
     """Move lines that are not JSON (a write cut short by a kill) aside to PATH.damaged, and
     say so on stderr."""
-    if not path.is_file():
-        return
-    lines = [ln for ln in path.read_bytes().splitlines() if ln.strip()]
-    damaged = [ln for ln in lines if not _is_json(ln)]
+    good, damaged = _split_lines(path)
     if not damaged:
         return
     aside = path.with_suffix(path.suffix + ".damaged")
     try:
         with open(aside, "ab") as f:
             f.write(b"\n".join(damaged) + b"\n")
-        path.write_bytes(b"".join(ln + b"\n" for ln in lines if _is_json(ln)))
+        path.write_bytes(b"".join(ln + b"\n" for ln in good))
     except OSError as err:
         raise RecordsError(
             f"{path}: {len(damaged)} damaged line(s) (a write cut short), and the folder cannot "
@@ -180,6 +181,33 @@ def repair_tail(path: Path) -> None:
         f"{aside}",
         file=sys.stderr,
     )
+
+
+def read_around_damage(folder: Path) -> tuple[Path, tempfile.TemporaryDirectory | None]:
+    """Where to read `folder`'s database from without writing to it: the folder itself, or a
+    temporary copy of its record files without their damaged lines (said on stderr)."""
+    split = {name: _split_lines(folder / name) for name in (WORKLOADS, TUNING_RECORDS)}
+    if not any(damaged for _, damaged in split.values()):
+        return folder, None
+    copy = tempfile.TemporaryDirectory(prefix="edgetune-records-")
+    for name, (good, damaged) in split.items():
+        Path(copy.name, name).write_bytes(b"".join(ln + b"\n" for ln in good))
+        if damaged:
+            print(
+                f"edgetune: {folder / name}: {len(damaged)} damaged line(s) (a write cut short) "
+                f"ignored, the folder left as it is (`edgetune tune` with it moves them to "
+                f"{name}.damaged)",
+                file=sys.stderr,
+            )
+    return Path(copy.name), copy
+
+
+def _split_lines(path: Path) -> tuple[list[bytes], list[bytes]]:
+    """A record file's non-empty lines: (JSON ones, damaged ones)."""
+    if not path.is_file():
+        return [], []
+    lines = [ln for ln in path.read_bytes().splitlines() if ln.strip()]
+    return [ln for ln in lines if _is_json(ln)], [ln for ln in lines if not _is_json(ln)]
 
 
 def _is_json(line: bytes) -> bool:
