@@ -185,7 +185,7 @@ def _records_cases(root: Path, rng: random.Random, records: Path) -> list[Case]:
         else:
             f.write_bytes(b"")
         args = ["build", "tiny_fp32", "--records", str(d), "-o", str(root / f"recs-{i}.so")]
-        cases.append(Case(f"records-{name}-{how}", args, []))
+        cases.append(Case(f"records-{name}-{how}", args, [d]))  # readers never write
     other = root / "recs-other-model"
     shutil.copytree(records, other)
     cases.append(Case("records-other-model", ["build", "tiny_int8", "--records", str(other), "-o",
