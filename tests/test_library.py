@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tflite_builder import fully_connected
 
 from edgetune.board import load_board
 from edgetune.compile import build_model
@@ -104,6 +105,23 @@ def test_retrained_model_reuses_the_task_with_zero_trials(tiny, tmp_path):
     again = tune_model(other, board, store2, 4, library=library,
                        task_filter=lambda t: t.name == TINY_TASK)  # fmt: skip
     assert again.progress.trials == 0 and again.library.reused == 0  # not copied twice
+
+
+def test_a_known_anchor_with_another_epilogue_is_searched_not_reused(tmp_path):
+    """Same matmul, one model with a fused RELU: the library's trace is not applied to the other
+    kernel (it failed to build with such a record); the task is similar and searched."""
+    board = _board()
+    relu = load_model(fully_connected(tmp_path / "relu.tflite", 40, activation=1))
+    plain = load_model(fully_connected(tmp_path / "plain.tflite", 40))
+    library = open_library(tmp_path / "lib", board)
+    first = tune_model(relu, board, RecordStore(tmp_path / "r1", relu.info, board), 4, seed=0,
+                       library=library)  # fmt: skip
+    store = RecordStore(tmp_path / "r2", plain.info, board)
+    result = tune_model(plain, board, store, 4, seed=0, library=library)
+    assert workload_hash(result.tasks[0].mod) == workload_hash(first.tasks[0].mod)  # one anchor
+    assert result.library.status == ["similar"] and result.progress.trials == 4
+    assert store.summary().reused == 0
+    assert build_model(plain, board, store).tuned == 1
 
 
 def test_tasks_and_tune_show_known_similar_new(tiny, tmp_path, cli):

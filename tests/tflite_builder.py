@@ -163,10 +163,12 @@ def write(path: Path, *args) -> Path:
     return path
 
 
-def fully_connected(path: Path, units: int, depth: int = 64) -> Path:
-    """A float FULLY_CONNECTED (1 x depth -> 1 x units, random constant weights, no bias)."""
+def fully_connected(path: Path, units: int, depth: int = 64, activation: int = 0) -> Path:
+    """A float FULLY_CONNECTED (1 x depth -> 1 x units, random constant weights, no bias;
+    `activation`: TFLite's fused ActivationFunctionType, 1 = RELU)."""
     w = np.random.default_rng(3).standard_normal((units, depth)).astype(np.float32)
     x, y = Tensor("x", (1, depth)), Tensor("y", (1, units))
     tensors = [x, Tensor("w", (units, depth), data=w), y]
-    ops = [Op("FULLY_CONNECTED", [0, 1, -1], [2], "FullyConnectedOptions")]
+    fields = [(0, "int8", activation)] if activation else []
+    ops = [Op("FULLY_CONNECTED", [0, 1, -1], [2], "FullyConnectedOptions", fields)]
     return write(path, tensors, ops, [0], [2])

@@ -108,8 +108,13 @@ class Library:
         return self.manifest().get("workloads", {})
 
     def classify(self, tasks: list[Task]) -> list[str]:
-        """known (measured here), similar (other shapes of its family are) or new, per task."""
-        return self.status([workload_hash(t.mod) for t in tasks], [t.family for t in tasks])
+        """known (this very kernel measured here), similar (other shapes or epilogues of its
+        family are) or new, per task."""
+        hashes = [workload_hash(t.mod) for t in tasks]
+        status = self.status(hashes, [t.family for t in tasks])
+        known = {h: t.mod for h, t, s in zip(hashes, tasks, status) if s == KNOWN}
+        same = self.take(known, (), 1).best if known else {}
+        return [SIMILAR if h in known and h not in same else s for h, s in zip(hashes, status)]
 
     def status(self, hashes: list[str], families: list[str]) -> list[str]:
         """`classify` for tasks given by workload hash and family."""
@@ -138,7 +143,10 @@ class Library:
                 if wl not in seen:
                     seen[wl] = self._workload(db, index, json.loads(workloads[wl]))
                 work, entry = seen[wl]
-                record = _ms().database.TuningRecord.from_json(rec, work)
+                try:  # replays the trace on the library's kernel of this anchor
+                    record = _ms().database.TuningRecord.from_json(rec, work)
+                except Exception:  # noqa: BLE001 - another epilogue: the library keeps its own
+                    continue
                 db.commit_tuning_record(record)
                 entry["records"] += 1
                 secs = _mean(record.run_secs)
@@ -191,11 +199,16 @@ class Library:
         return merged
 
     def take(
-        self, known: Iterable[str], families: Iterable[str], per_workload: int
+        self, known: dict[str, Any], families: Iterable[str], per_workload: int
     ) -> LibraryRecords:
-        """Best record of each `known` workload hash, and the `per_workload` best records of
-        every workload of each of `families`."""
-        known, families = set(known), set(families)
+        """Best record of each `known` task (workload hash -> the task's module), and the
+        `per_workload` best records of every workload of each of `families`.
+
+        A hash names the task's anchor block (its conv or matmul); a known task's record is
+        taken only if its trace applies to the task's whole kernel (a trace tuned around
+        `matmul + relu` does not apply to a plain `matmul`; other constants, as in a retrained
+        int8 model, are fine)."""
+        families = set(families)
         index = self.workloads
         wanted = {h for h, w in index.items() if h in known or w["family"] in families}
         out = LibraryRecords({}, {})
@@ -210,7 +223,7 @@ class Library:
                 mod = _ms().database.Workload.from_json(parsed).mod
                 top = db.get_top_k(db.commit_workload(mod), per_workload)
                 top = [r for r in top if _mean(r.run_secs) is not None]
-                if h in known:
+                if h in known and top and _applies(top[0], known[h]):
                     out.best[h] = top[:1]
                 if index[h]["family"] in families and top:
                     out.family.setdefault(index[h]["family"], []).append(top)
@@ -275,3 +288,14 @@ def _ms():
 def reused_in(store: RecordStore) -> set[str]:
     """Workload hashes whose records a store took from a library instead of measuring them."""
     return set((read_manifest(store.path) or {}).get(REUSED, {}))
+
+
+def _applies(record: Any, mod: Any) -> bool:
+    """Whether the record's trace applies to the task module `mod` (as `build` applies it)."""
+    from ..tvm_api import s_tir
+
+    try:
+        record.trace.apply_to_schedule(s_tir.Schedule(mod), remove_postproc=False)
+    except Exception:  # noqa: BLE001 - any schedule error: the trace belongs to another kernel
+        return False
+    return True

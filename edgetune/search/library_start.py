@@ -51,7 +51,7 @@ def start_from_library(library: Library, tasks: list[Task], store: RecordStore) 
     families of every task that will be searched."""
     added = library.add(store)
     hashes = [workload_hash(t.mod) for t in tasks]
-    status = library.status(hashes, [t.family for t in tasks])
+    status = library.classify(tasks)
     db = store.database()
     copy = {h: t.mod for h, t, s in zip(hashes, tasks, status) if s == KNOWN}
     copy = {h: mod for h, mod in copy.items() if not db.has_workload(mod)}
