@@ -9,6 +9,7 @@ import os
 import pwd
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -109,6 +110,26 @@ def test_interrupt_at_any_point_ends_cleanly_and_keeps_the_records(tmp_path, sig
         _wait_gone(proc.pid)
 
 
+def test_an_interrupt_swallowed_before_tuning_still_stops_it(tmp_path):
+    """Ctrl-C raised inside a TVM callback during start-up can be turned into an error that
+    something catches; the request is kept (`edgetune.stop`) and tuning stops at its start."""
+    from edgetune import stop
+    from edgetune.board import load_board
+    from edgetune.frontend import load_model
+    from edgetune.records import RecordStore
+    from edgetune.search import tune_model
+
+    model, board = load_model(MODELS_DIR / "tiny_fp32.tflite"), load_board("host")
+    store = RecordStore(tmp_path / "recs", model.info, board)
+    stop.request()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            tune_model(model, board, store, 4, search="ms", on_batch=lambda _: None)
+    finally:
+        stop.clear()
+    assert store.summary().records == 0
+
+
 def _wait_gone(group: int, limit_s: float = 10) -> None:
     deadline = time.time() + limit_s
     while time.time() < deadline:
@@ -154,11 +175,22 @@ NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 
 @pytest.fixture
 def shared_dir():
-    """A folder user nobody can enter (pytest's tmp_path is root's alone), removed after."""
+    """A folder user nobody can enter (pytest's tmp_path is root's alone), removed after; the
+    folders above this Python, its packages and the repository are made enterable by others for
+    the test (a CI venv lives in a private temporary folder) and restored after."""
     path = Path(tempfile.mkdtemp(prefix="edgetune-nobody-"))
     path.chmod(0o755)
-    yield path
-    shutil.rmtree(path)
+    needed = [Path(sys.executable), REPO_DIR, *(Path(p) for p in sys.path if "site-packages" in p)]
+    ancestors = {a for p in needed for q in (p.absolute(), p.resolve()) for a in q.parents}
+    closed = {a: a.stat().st_mode for a in ancestors if not a.stat().st_mode & stat.S_IXOTH}
+    for folder, mode in closed.items():
+        folder.chmod(mode | stat.S_IXOTH)
+    try:
+        yield path
+    finally:
+        for folder, mode in closed.items():
+            folder.chmod(mode)
+        shutil.rmtree(path)
 
 
 def _as_nobody(home: Path) -> tuple[list[str], dict[str, str]]:

@@ -12,16 +12,14 @@ import signal
 import sys
 import threading
 
+from .. import stop
+
 INTERRUPTED = 130
-
-
-_interrupted = False
 
 
 def _interrupt(signum, frame) -> None:
     """Ctrl-C, and SIGTERM like it: end cleanly, exit 130."""
-    global _interrupted
-    _interrupted = True
+    stop.request()
     raise KeyboardInterrupt
 
 
@@ -34,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
 
         code = run_command(argv)
     except Exception:
-        if not _interrupted:
+        if not stop.requested():
             raise
         # raised inside a Python function that TVM's C++ called (a legalization, a pass):
         # TVM's FFI turns the KeyboardInterrupt into an error of its own on the way out

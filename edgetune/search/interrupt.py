@@ -5,7 +5,8 @@ build and run workers would die mid-import with tracebacks of their own. While t
 blocked in the threads that start workers (children inherit the signal mask, so they never see
 it) and delivered to an idle watcher thread instead.
 
-The first Ctrl-C only sets a flag: `stop_if_interrupted()`, called after each measured batch has
+The first Ctrl-C only sets a flag (`edgetune.stop`, where an interrupt raised during start-up
+and swallowed on the way is kept too): `stop_if_interrupted()`, called after each measured batch has
 been written to the records, raises KeyboardInterrupt there (raising it wherever the main
 thread happened to be -- inside a cost-model or search callback that TVM's C++ calls -- could
 end in std::terminate, a crash with a C stack). A second Ctrl-C raises at once. TVM's FFI
@@ -21,8 +22,9 @@ import sys
 import threading
 from collections.abc import Iterator
 
+from .. import stop
+
 _watcher: threading.Thread | None = None
-_requested = threading.Event()  # a Ctrl-C arrived while tuning
 
 
 def _ensure_watcher() -> None:
@@ -44,12 +46,12 @@ def sigint_spares_workers() -> Iterator[None]:
         yield
         return
     _ensure_watcher()
-    _requested.clear()
+    stop_if_interrupted()  # an earlier interrupt that something swallowed
 
     def on_sigint(signum, frame):
-        if _requested.is_set():
+        if stop.requested():
             raise KeyboardInterrupt  # the second Ctrl-C: stop now
-        _requested.set()
+        stop.request()
         print(
             "edgetune: stopping after the current batch (Ctrl-C again to stop now)",
             file=sys.stderr,
@@ -61,18 +63,19 @@ def sigint_spares_workers() -> Iterator[None]:
     previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
+        stop_if_interrupted()  # Ctrl-C after the last batch
     except Exception:
-        if _requested.is_set():
+        if stop.requested():
             raise KeyboardInterrupt from None
         raise
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
         signal.signal(signal.SIGINT, previous_handler)
         signal.signal(signal.SIGTERM, previous_term)
-    stop_if_interrupted()  # Ctrl-C after the last batch
+        stop.clear()  # carried out: a later tune in this process starts afresh
 
 
 def stop_if_interrupted() -> None:
-    """Raise KeyboardInterrupt if Ctrl-C was pressed while tuning (call between batches)."""
-    if _requested.is_set():
+    """Raise KeyboardInterrupt if Ctrl-C was pressed (call between batches)."""
+    if stop.requested():
         raise KeyboardInterrupt
