@@ -111,10 +111,11 @@ def summarize_folder(folder: Path) -> RecordSummary:
     path = folder / TUNING_RECORDS
     if path.is_file():
         for line in path.read_bytes().splitlines():
-            if not line.strip() or not _is_json(line):
-                continue  # damaged: a writer moves it aside, readers skip it
+            record = _parsed(line)
+            if record is NOT_JSON:
+                continue  # blank or damaged: a writer moves it aside, readers skip it
             records += 1
-            run_secs = json.loads(line)[1][1]
+            run_secs = record[1][1]
             if run_secs and min(float(s) for s in run_secs) < FAILED_RUN_SECS:
                 valid += 1
     wl = folder / WORKLOADS
@@ -204,18 +205,26 @@ def read_around_damage(folder: Path) -> tuple[Path, tempfile.TemporaryDirectory 
 
 def _split_lines(path: Path) -> tuple[list[bytes], list[bytes]]:
     """A record file's non-empty lines: (JSON ones, damaged ones)."""
-    if not path.is_file():
-        return [], []
-    lines = [ln for ln in path.read_bytes().splitlines() if ln.strip()]
-    return [ln for ln in lines if _is_json(ln)], [ln for ln in lines if not _is_json(ln)]
+    good: list[bytes] = []
+    damaged: list[bytes] = []
+    if path.is_file():
+        for line in path.read_bytes().splitlines():
+            if line.strip():
+                (damaged if _parsed(line) is NOT_JSON else good).append(line)
+    return good, damaged
 
 
-def _is_json(line: bytes) -> bool:
+NOT_JSON = object()  # what `_parsed` gives for a blank or damaged line
+
+
+def _parsed(line: bytes) -> Any:
+    """The line's JSON value, or NOT_JSON for a blank or damaged line (each line parsed once)."""
+    if not line.strip():
+        return NOT_JSON
     try:
-        json.loads(line)
-        return True
+        return json.loads(line)
     except ValueError:
-        return False
+        return NOT_JSON
 
 
 def _mentions(path: Path, needle: bytes, chunk: int = 1 << 20) -> bool:
