@@ -138,5 +138,6 @@ def test_bad_pooling_options_are_one_line_errors(tmp_path, cli):
         with pytest.raises(ModelError, match=f"CUSTOM:MaxPoolingWithArgmax2D: {message}"):
             load_model(path)
     listing = cli("ops")
-    assert "CUSTOM:MaxPoolingWithArgmax2D" in listing.out
-    assert "CUSTOM:MaxUnpooling2D" in listing.out
+    assert "CUSTOM:MaxPoolingWithArgmax2D v1, CUSTOM:MaxUnpooling2D v1" in listing.out
+    assert "CUSTOM:Landmarks2TransformMatrix v2," in listing.out
+    assert "CUSTOM:TransformTensor v1/v2, CUSTOM:TransformTensorBilinear v1/v2" in listing.out

@@ -1,4 +1,5 @@
-"""MediaPipe's custom TFLite ops, as compositions of Relax ops.
+"""MediaPipe's custom TFLite ops, as compositions of Relax ops and TE computes (the pooling
+pair in `mediapipe_pooling`).
 
 MediaPipe models (selfie segmentation, hair segmentation, ...) call ops registered by
 MediaPipe's own op resolver (mediapipe/util/tflite/operations). They reach the converter as
@@ -13,18 +14,11 @@ import numpy as np
 
 from .mediapipe_pooling import PoolParams, max_pool_argmax_te, unpool_targets_te
 
-CUSTOM_OPS = (
-    "Convolution2DTransposeBias",
-    "Landmarks2TransformMatrix",
-    "MaxPoolingWithArgmax2D",
-    "MaxUnpooling2D",
-    "TransformLandmarks",
-    "TransformTensor",  # TransformTensorBilinear's version 1 name
-    "TransformTensorBilinear",
-)
-# custom op -> the versions edgetune computes (Landmarks2TransformMatrix v1 is another
-# algorithm: atan, landmark ranges and image sizes in its options; see docs/models.md)
+# MediaPipe custom op -> the versions edgetune computes (Landmarks2TransformMatrix v1 is
+# another algorithm: atan, landmark ranges and image sizes in its options; docs/models.md);
+# TransformTensor is TransformTensorBilinear's version 1 name
 VERSIONS = {
+    "Convolution2DTransposeBias": (1,),
     "Landmarks2TransformMatrix": (2,),
     "MaxPoolingWithArgmax2D": (1,),
     "MaxUnpooling2D": (1,),
@@ -35,8 +29,8 @@ VERSIONS = {
 
 
 def custom_options(raw: bytes) -> dict[str, Any]:
-    """A MediaPipe custom op's options (but Convolution2DTransposeBias's raw C struct): a
-    FlexBuffer map, {} when the op has none."""
+    """A MediaPipe custom op's options (but the raw C structs of Convolution2DTransposeBias
+    and the pooling ops): a FlexBuffer map, {} when the op has none."""
     from flatbuffers import flexbuffers
 
     return flexbuffers.Loads(raw) if raw else {}
@@ -117,7 +111,7 @@ class MediaPipeOps:
         code = self.model.OperatorCodes(op.OpcodeIndex())
         if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) == BuiltinOperator.CUSTOM:
             name = (code.CustomCode() or b"").decode()
-            if name in CUSTOM_OPS:
+            if name in VERSIONS:
                 return f"CUSTOM:{name}"
         return super().get_op_code_str(op)
 
@@ -129,9 +123,10 @@ class MediaPipeOps:
         name, version = code.CustomCode().decode(), code.Version()
         if version not in VERSIONS[name]:
             implemented = " and ".join(str(v) for v in VERSIONS[name])
+            plural = "s" if len(VERSIONS[name]) > 1 else ""
             raise tvm.error.OpNotImplemented(
-                f"CUSTOM:{name} version {version}: edgetune implements MediaPipe's version "
-                f"{implemented} of it only"
+                f"CUSTOM:{name} version {version}: edgetune implements MediaPipe's version"
+                f"{plural} {implemented} of it only"
             )
         return version
 
@@ -153,6 +148,7 @@ class MediaPipeOps:
         0), half (rounded down) before, and the output is s * (in - 1) + k - that padding."""
         from tvm import relax
 
+        self._version(op)
         data, weight, bias = self.get_input_tensors(op)
         padding, stride_w, stride_h = (int(v) for v in op.CustomOptionsAsNumpy().view("<i4")[:3])
         _, in_h, in_w, _ = (int(d) for d in data.tensor.ShapeAsNumpy())
