@@ -70,8 +70,8 @@ def mark_layout_free(mod: Any) -> Any:
     copies every function under a new name; here a kernel is marked in place when every call
     passes constants at the same positions. Kernels with 8-bit operands keep the layout
     `quant.operands` packed for their dot-product instruction (layout rewriting breaks
-    tensorization); nor do EXTERN kernels (MetaSchedule's RewriteLayout finds no block reading
-    their buffers).
+    tensorization), and EXTERN kernels are never marked (MetaSchedule's RewriteLayout finds no
+    block reading their buffers).
     """
     from tvm import relax
 
