@@ -1,7 +1,7 @@
 """MediaPipe custom ops with no LiteRT builtin equivalent (Landmarks2TransformMatrix,
-TransformLandmarks, TransformTensorBilinear; version 2, as MediaPipe's models call them): each
-in a one-op model, built by edgetune on the host, equals the NumPy reference of the oracle
-layer (which follows MediaPipe's kernels)."""
+TransformLandmarks, TransformTensorBilinear; version 2, as MediaPipe's models call them, and
+version 1 of the last two): each in a one-op model, built by edgetune on the host, equals the
+NumPy reference of the oracle layer (which follows MediaPipe's kernels)."""
 
 from __future__ import annotations
 
@@ -42,11 +42,13 @@ MATRIX = np.array(
 )
 
 
-def _ours(tmp_path, name: str, tensors, options: dict, inputs: list[np.ndarray]) -> np.ndarray:
+def _ours(
+    tmp_path, name: str, tensors, options: dict, inputs: list[np.ndarray], version: int = 2
+) -> np.ndarray:
     """The one-op model's output from edgetune's host build (inputs: all tensors but the last)."""
     raw = flexbuffers.Dumps(options) if options else b""
     ins = list(range(len(tensors) - 1))
-    op = Op(f"CUSTOM:{name}", ins, [len(ins)], custom=raw, version=2)
+    op = Op(f"CUSTOM:{name}", ins, [len(ins)], custom=raw, version=version)
     path = write(tmp_path / f"{name}.tflite", tensors, [op], ins, [len(ins)])
     model = load_model(path)
     (out,) = load_executable(build_model(model, load_board("host"), None).exe, 1)(inputs)
@@ -95,6 +97,41 @@ def test_transform_tensor_bilinear(tmp_path):
     outside = (want == 0).all(axis=-1)
     assert 0 < outside.sum() < outside.size / 2  # some pixels fall outside the image
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dims, shape, scale", [(3, (1, 2, 3, 12), 2.0), (2, (1, 1, 5, 6), 0.5)])
+def test_transform_landmarks_version_1(tmp_path, dims, shape, scale):
+    """Version 1: [1, H, W, C] with C / dimensions landmarks at each position, the matrix's
+    translation times `scale` (options `dimensions`, `scale`)."""
+    landmarks = RNG.uniform(0, 16, shape).astype(np.float32)
+    tensors = [Tensor("landmarks", shape), Tensor("m", (1, 4, 4)), Tensor("out", shape)]
+    options = {"dimensions": dims, "scale": scale}
+    got = _ours(tmp_path, "TransformLandmarks", tensors, options, [landmarks, MATRIX], version=1)
+    want = transform_landmarks(landmarks, MATRIX, dims, scale)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-5)
+    moved = (want - transform_landmarks(landmarks, MATRIX, dims)).reshape(-1, dims)[:, :2]
+    shift = np.broadcast_to((scale - 1) * MATRIX[0, :2, 3], moved.shape)
+    np.testing.assert_allclose(moved, shift, atol=1e-5)  # only the translation is scaled
+    if dims == 3:
+        np.testing.assert_array_equal(got.reshape(-1, 3)[:, 2], landmarks.reshape(-1, 3)[:, 2])
+
+
+@pytest.mark.parametrize("name", ["TransformTensor", "TransformTensorBilinear"])
+def test_transform_tensor_bilinear_version_1(tmp_path, name):
+    """Version 1 (MediaPipe registers it as TransformTensor) reads at the matrix's point
+    without version 2's half-pixel alignment."""
+    data = RNG.standard_normal((1, 12, 10, 3)).astype(np.float32)
+    tensors = [Tensor("data", data.shape), Tensor("m", (1, 4, 4)), Tensor("out", (1, 8, 9, 3))]
+    options = {"mode": "bilinear", "output_size": [8, 9]}
+    got = _ours(tmp_path, name, tensors, options, [data, MATRIX], version=1)
+    want = transform_tensor_bilinear(data, MATRIX, (8, 9), version=1)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert np.abs(want - transform_tensor_bilinear(data, MATRIX, (8, 9))).max() > 0.1
+    options["mode"] = "nearest"
+    op = Op(f"CUSTOM:{name}", [0, 1], [2], custom=flexbuffers.Dumps(options), version=1)
+    path = write(tmp_path / "nearest.tflite", tensors, [op], [0, 1], [2])
+    with pytest.raises(ModelError, match="mode 'nearest': only bilinear exists"):
+        load_model(path)
 
 
 def test_whole_model_reference_runs_custom_ops_in_numpy(tmp_path):

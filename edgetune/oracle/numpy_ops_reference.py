@@ -13,15 +13,14 @@ from collections import Counter
 
 import numpy as np
 
-from ..frontend.converters.mediapipe import custom_options
 from .litert import LiteRTModel
-from .mediapipe_ops import NUMPY_REFERENCES
+from .mediapipe_ops import NUMPY_REFERENCES, CustomCall
 from .substitute import custom_name, pack, schema
 
 
 class LiteRTWithNumPyOps:
     """A reference callable like LiteRTModel, for a model (flatbuffer bytes) whose custom ops
-    in NUMPY_REFERENCES run in NumPy; `replaced` counts them."""
+    in NUMPY_REFERENCES (by name and version) run in NumPy; `replaced` counts them."""
 
     def __init__(self, buf: bytes, input_shapes: list[tuple[int, ...]] | None = None):
         model = schema().ModelT.InitFromPackedBuf(buf, 0)
@@ -29,34 +28,37 @@ class LiteRTWithNumPyOps:
         self.ops, kept = [], []
         for op in graph.operators:
             name = custom_name(model, op)
-            if name in NUMPY_REFERENCES and model.operatorCodes[op.opcodeIndex].version == 2:
+            key = (name, model.operatorCodes[op.opcodeIndex].version)
+            if key in NUMPY_REFERENCES:
                 raw = b"" if op.customOptions is None else bytes(op.customOptions)
-                options = custom_options(raw)
-                shape = tuple(int(d) for d in graph.tensors[op.outputs[0]].shape)
-                self.ops.append((name, list(op.inputs), int(op.outputs[0]), options, shape))
+                outs = [int(t) for t in op.outputs]
+                shapes = tuple(tuple(int(d) for d in graph.tensors[t].shape) for t in outs)
+                call = CustomCall(name, raw, shapes)
+                self.ops.append((NUMPY_REFERENCES[key], call, list(op.inputs), outs))
             else:
                 kept.append(op)
-        self.replaced = Counter(name for name, *_ in self.ops)
-        self.fed = [out for _, _, out, _, _ in self.ops]
-        self.read = sorted({t for _, ins, *_ in self.ops for t in ins} - set(self.fed))
+        self.replaced = Counter(call.name for _, call, *_ in self.ops)
+        self.shapes = {t: s for _, call, _, outs in self.ops for t, s in zip(outs, call.out_shapes)}
+        self.fed = list(self.shapes)
+        self.read = sorted({t for *_, ins, _ in self.ops for t in ins} - set(self.fed))
         self.n_outputs = len(graph.outputs)
         graph.operators = kept
         graph.inputs = [*graph.inputs, *self.fed]
         graph.outputs = [*graph.outputs, *self.read]
         shapes = list(input_shapes or [tuple(graph.tensors[t].shape) for t in graph.inputs])
         shapes = shapes[: len(graph.inputs) - len(self.fed)]
-        shapes += [shape for *_, shape in self.ops]
+        shapes += [self.shapes[t] for t in self.fed]
         self.litert = LiteRTModel(pack(model), 1, builtin_kernels=True, input_shapes=shapes)
 
     def __call__(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
-        values = {out: np.zeros(shape, np.float32) for _, _, out, _, shape in self.ops}
+        values = {t: np.zeros(shape, np.float32) for t, shape in self.shapes.items()}
         for _ in range(len(self.ops) + 2):
             outputs = self.litert([*inputs, *(values[t] for t in self.fed)])
             known = dict(zip(self.read, outputs[self.n_outputs :]))
             new = {}
-            for name, ins, out, options, shape in self.ops:  # in the model's order
+            for reference, call, ins, outs in self.ops:  # in the model's order
                 args = [new[t] if t in new else known.get(t, values.get(t)) for t in ins]
-                new[out] = NUMPY_REFERENCES[name](args, options, shape)
+                new |= dict(zip(outs, reference(args, call)))
             if all(np.array_equal(new[t], values[t]) for t in self.fed):
                 break
             values = new

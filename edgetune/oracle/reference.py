@@ -26,7 +26,7 @@ def litert_reference(buf: bytes, input_shapes: list[tuple[int, ...]] | None = No
     """The reference for the model `buf` (one thread, builtin kernels). Raises ModelError when
     LiteRT cannot run it even so (a custom op with neither a builtin nor a NumPy version)."""
     content, substituted = substitute_custom_ops(buf)
-    if set(custom_ops(content)) & set(NUMPY_REFERENCES):
+    if set(custom_ops(content)) & {name for name, _version in NUMPY_REFERENCES}:
         hybrid = LiteRTWithNumPyOps(content, input_shapes)
         return Reference(hybrid, describe_reference(substituted, hybrid.replaced), True)
     litert = LiteRTModel(content, 1, builtin_kernels=True, input_shapes=input_shapes)

@@ -10,11 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 LAYOUT_FREE = "layout_free_buffers"
+EXTERN = "edgetune.extern_kernel"  # an IR-builder kernel given a root block (no layout to rewrite)
 
 
 def lower(mod: Any, target: Any) -> Any:
     """Prepare integer operands for the target, then legalize and fuse into primitive functions,
-    and mark which kernel inputs are weights (`mark_layout_free`)."""
+    give extern kernels a root block (`with_root_blocks`) and mark which kernel inputs are
+    weights (`mark_layout_free`)."""
     import tvm
     from tvm import relax
 
@@ -32,7 +34,31 @@ def lower(mod: Any, target: Any) -> Any:
         ]
     )
     with target:
-        return mark_layout_free(passes(prepare_for_target(mod, target)))
+        return mark_layout_free(with_root_blocks(passes(prepare_for_target(mod, target))))
+
+
+def with_root_blocks(mod: Any) -> Any:
+    """Extern kernels written with TVM's IR builder (topi's scatter, which MediaPipe's
+    MaxUnpooling2D uses) have one opaque block and no "root" around it; schedules, task
+    analysis and Relax's SplitLayoutRewritePreproc all expect one: wrap them in one. Their
+    `pragma_scope` annotation, which the CPU code generator ignores with a warning at every
+    build, is dropped. They are marked EXTERN."""
+    from ..tvm_api import s_tir, tirx
+
+    for gv, func in list(mod.functions.items()):
+        block = getattr(func, "body", None) and getattr(func.body, "block", None)
+        if not isinstance(func, tirx.PrimFunc) or block is None or block.name_hint == "root":
+            continue
+        body = block.body
+        if isinstance(body, tirx.AttrStmt) and body.attr_key == "pragma_scope":
+            body = body.body
+        fields = (block.init, block.alloc_buffers, block.match_buffers, block.annotations)
+        inner = s_tir.SBlock(
+            block.iter_vars, block.reads, block.writes, block.name_hint, body, *fields
+        )
+        root = s_tir.SBlock([], [], [], "root", s_tir.SBlockRealize([], True, inner))
+        mod[gv] = func.with_body(s_tir.SBlockRealize([], True, root)).with_attr(EXTERN, True)
+    return mod
 
 
 def mark_layout_free(mod: Any) -> Any:
@@ -44,7 +70,8 @@ def mark_layout_free(mod: Any) -> Any:
     copies every function under a new name; here a kernel is marked in place when every call
     passes constants at the same positions. Kernels with 8-bit operands keep the layout
     `quant.operands` packed for their dot-product instruction (layout rewriting breaks
-    tensorization).
+    tensorization), and EXTERN kernels are never marked (MetaSchedule's RewriteLayout finds no
+    block reading their buffers).
     """
     from tvm import relax
 
@@ -66,7 +93,7 @@ def mark_layout_free(mod: Any) -> Any:
                 positions.setdefault(gv, set()).add(consts)
     for gv, seen in positions.items():
         func = mod[gv]
-        if len(seen) != 1 or not isinstance(func, tirx.PrimFunc):
+        if len(seen) != 1 or not isinstance(func, tirx.PrimFunc) or EXTERN in func.attrs:
             continue
         (indices,) = seen
         if indices and not any(str(p.dtype) in ("int8", "uint8") for p in func.params):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 
 from .fixes import ImporterFixes
+from .mediapipe import VERSIONS as CUSTOM_OP_VERSIONS
 from .mediapipe import MediaPipeOps
 from .quantized_moves import QUANTIZED_MOVES, QuantizedDataMovement
 from .variables import ResourceVariables, State, attach_states, collecting_states
@@ -53,6 +54,7 @@ def supported_quantized_ops() -> frozenset[str]:
 
 
 __all__ = [
+    "CUSTOM_OP_VERSIONS",
     "QUANTIZED_MOVES",
     "State",
     "attach_states",

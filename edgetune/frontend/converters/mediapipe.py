@@ -1,4 +1,5 @@
-"""MediaPipe's custom TFLite ops, as compositions of Relax ops.
+"""MediaPipe's custom TFLite ops, as compositions of Relax ops and TE computes (the pooling
+pair in `mediapipe_pooling`).
 
 MediaPipe models (selfie segmentation, hair segmentation, ...) call ops registered by
 MediaPipe's own op resolver (mediapipe/util/tflite/operations). They reach the converter as
@@ -11,17 +12,25 @@ from typing import Any
 
 import numpy as np
 
-CUSTOM_OPS = (
-    "Convolution2DTransposeBias",
-    "Landmarks2TransformMatrix",
-    "TransformLandmarks",
-    "TransformTensorBilinear",
-)
+from .mediapipe_pooling import PoolParams, max_pool_argmax_te, unpool_targets_te
+
+# MediaPipe custom op -> the versions edgetune computes (Landmarks2TransformMatrix v1 is
+# another algorithm: atan, landmark ranges and image sizes in its options; docs/models.md);
+# TransformTensor is TransformTensorBilinear's version 1 name
+VERSIONS = {
+    "Convolution2DTransposeBias": (1,),
+    "Landmarks2TransformMatrix": (2,),
+    "MaxPoolingWithArgmax2D": (1,),
+    "MaxUnpooling2D": (1,),
+    "TransformLandmarks": (1, 2),
+    "TransformTensor": (1, 2),
+    "TransformTensorBilinear": (1, 2),
+}
 
 
 def custom_options(raw: bytes) -> dict[str, Any]:
-    """A MediaPipe custom op's options (but Convolution2DTransposeBias's raw C struct): a
-    FlexBuffer map, {} when the op has none."""
+    """A MediaPipe custom op's options (but the raw C structs of Convolution2DTransposeBias
+    and the pooling ops): a FlexBuffer map, {} when the op has none."""
     from flatbuffers import flexbuffers
 
     return flexbuffers.Loads(raw) if raw else {}
@@ -45,10 +54,11 @@ def _pick(expr: Any, indices: Any, axis: int = 0) -> Any:
     return relax.op.take(expr, _const(indices, "int64"), axis=axis, mode="clip")
 
 
-def _bilinear_te(data: Any, matrix: Any, out_h: int, out_w: int) -> Any:
-    """TransformTensorBilinear v2 as a TE compute: output pixel (x, y) read bilinearly at the
-    matrix's (x, y), pixel centres aligned (half-pixel shifts folded into the translation); 0
-    where that point is outside [0, W-1] x [0, H-1]; corners outside the image read 0."""
+def _bilinear_te(data: Any, matrix: Any, out_h: int, out_w: int, centres: bool) -> Any:
+    """TransformTensorBilinear as a TE compute: output pixel (x, y) read bilinearly at the
+    matrix's (x, y), with `centres` (version 2) pixel centres aligned (half-pixel shifts folded
+    into the translation); 0 where that point is outside [0, W-1] x [0, H-1]; corners outside
+    the image read 0."""
     from tvm import te
 
     from ...tvm_api import tirx as tir
@@ -63,12 +73,13 @@ def _bilinear_te(data: Any, matrix: Any, out_h: int, out_w: int) -> Any:
 
     def pixel(_n: Any, oy: Any, ox: Any, ch: Any) -> Any:
         fx, fy = ox.astype(f32), oy.astype(f32)
-        tx, ty = (
-            matrix[0, r, 0] * fx
-            + matrix[0, r, 1] * fy
-            + (matrix[0, r, 3] + matrix[0, r, 0] * half + matrix[0, r, 1] * half - half)
-            for r in (0, 1)
-        )
+
+        def shift(r: int) -> Any:
+            if not centres:
+                return matrix[0, r, 3]
+            return matrix[0, r, 3] + matrix[0, r, 0] * half + matrix[0, r, 1] * half - half
+
+        tx, ty = (matrix[0, r, 0] * fx + matrix[0, r, 1] * fy + shift(r) for r in (0, 1))
         x0, y0 = tir.floor(tx), tir.floor(ty)
         ix, iy, rx, ry = x0.astype("int32"), y0.astype("int32"), tx - x0, ty - y0
         upper = (one - rx) * corner(iy, ix, ch) + rx * corner(iy, ix + 1, ch)
@@ -87,7 +98,10 @@ class MediaPipeOps:
         self.convert_map |= {
             "CUSTOM:Convolution2DTransposeBias": self.convert_transpose_conv_bias,
             "CUSTOM:Landmarks2TransformMatrix": self.convert_landmarks_to_transform_matrix,
+            "CUSTOM:MaxPoolingWithArgmax2D": self.convert_max_pool_argmax,
+            "CUSTOM:MaxUnpooling2D": self.convert_max_unpooling,
             "CUSTOM:TransformLandmarks": self.convert_transform_landmarks,
+            "CUSTOM:TransformTensor": self.convert_transform_tensor_bilinear,
             "CUSTOM:TransformTensorBilinear": self.convert_transform_tensor_bilinear,
         }
 
@@ -97,21 +111,34 @@ class MediaPipeOps:
         code = self.model.OperatorCodes(op.OpcodeIndex())
         if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) == BuiltinOperator.CUSTOM:
             name = (code.CustomCode() or b"").decode()
-            if name in CUSTOM_OPS:
+            if name in VERSIONS:
                 return f"CUSTOM:{name}"
         return super().get_op_code_str(op)
 
-    def _version_2(self, op: Any) -> None:
-        """Landmarks2TransformMatrix, TransformLandmarks and TransformTensorBilinear are
-        implemented as MediaPipe's version 2 (version 1 has other shapes and options)."""
+    def _version(self, op: Any) -> int:
+        """The op's version, when edgetune computes it (VERSIONS); else a one-line refusal."""
         import tvm
 
         code = self.model.OperatorCodes(op.OpcodeIndex())
-        if code.Version() != 2:
+        name, version = code.CustomCode().decode(), code.Version()
+        if version not in VERSIONS[name]:
+            implemented = " and ".join(str(v) for v in VERSIONS[name])
+            plural = "s" if len(VERSIONS[name]) > 1 else ""
             raise tvm.error.OpNotImplemented(
-                f"CUSTOM:{code.CustomCode().decode()} version {code.Version()}: edgetune "
-                "implements MediaPipe's version 2 of it only"
+                f"CUSTOM:{name} version {version}: edgetune implements MediaPipe's version"
+                f"{plural} {implemented} of it only"
             )
+        return version
+
+    def _pool_params(self, op: Any) -> PoolParams:
+        import tvm
+
+        code = self.model.OperatorCodes(op.OpcodeIndex())
+        raw = op.CustomOptionsAsNumpy().tobytes() if op.CustomOptionsLength() else b""
+        try:
+            return PoolParams.from_raw(raw, f"CUSTOM:{code.CustomCode().decode()}")
+        except ValueError as err:
+            raise tvm.error.OpNotImplemented(str(err)) from None
 
     def convert_transpose_conv_bias(self, op: Any) -> Any:
         """Convolution2DTransposeBias (mediapipe/util/tflite/operations/transpose_conv_bias.cc):
@@ -121,6 +148,7 @@ class MediaPipeOps:
         0), half (rounded down) before, and the output is s * (in - 1) + k - that padding."""
         from tvm import relax
 
+        self._version(op)
         data, weight, bias = self.get_input_tensors(op)
         padding, stride_w, stride_h = (int(v) for v in op.CustomOptionsAsNumpy().view("<i4")[:3])
         _, in_h, in_w, _ = (int(d) for d in data.tensor.ShapeAsNumpy())
@@ -148,7 +176,7 @@ class MediaPipeOps:
         written out entry by entry."""
         from tvm import relax
 
-        self._version_2(op)
+        self._version(op)
         (landmarks,) = self.get_input_tensors(op)
         o = _options(op)
         n = int(landmarks.tensor.ShapeAsNumpy()[1])
@@ -189,14 +217,27 @@ class MediaPipeOps:
         return relax.op.reshape(relax.op.concat(entries, axis=0), (1, 4, 4))
 
     def convert_transform_landmarks(self, op: Any) -> Any:
-        """TransformLandmarks v2 ([1, N, D] landmarks, [1, 4, 4] matrix; transform_landmarks.cc):
-        x, y through the matrix's first two rows (z taken as 0, w as 1), z unchanged."""
+        """TransformLandmarks (transform_landmarks.cc): x, y of every landmark through the
+        matrix's first two rows (z taken as 0, w as 1), z unchanged. Version 2: [1, N, D]
+        landmarks; version 1: [1, H, W, C] holding C / `dimensions` landmarks per position
+        (options `dimensions`, default 3, and `scale`, default 1, which multiplies the
+        translation)."""
+        import tvm
         from tvm import relax
 
-        self._version_2(op)
+        version = self._version(op)
         landmarks, matrix = self.get_input_tensors(op)
-        depth = int(landmarks.tensor.ShapeAsNumpy()[-1])
-        lm = self.get_tensor_expr(landmarks)
+        shape = tuple(int(d) for d in landmarks.tensor.ShapeAsNumpy())
+        depth, scale = shape[-1], 1.0
+        if version == 1:
+            o = _options(op)
+            depth, scale = int(o.get("dimensions", 3)), float(o.get("scale", 1.0))
+            if depth not in (2, 3) or scale == 0 or shape[-1] % depth:
+                raise tvm.error.OpNotImplemented(
+                    f"CUSTOM:TransformLandmarks version 1: dimensions {depth} (2 or 3, dividing "
+                    f"{shape[-1]} channels) and scale {scale} (not 0) are out of range"
+                )
+        lm = relax.op.reshape(self.get_tensor_expr(landmarks), (1, -1, depth))
         m = relax.op.reshape(self.get_tensor_expr(matrix), (16,))
         x, y, *rest = (
             relax.op.strided_slice(lm, axes=[2], begin=[k], end=[k + 1]) for k in range(depth)
@@ -206,14 +247,25 @@ class MediaPipeOps:
             xy = relax.op.add(
                 relax.op.multiply(_pick(m, [4 * r]), x), relax.op.multiply(_pick(m, [4 * r + 1]), y)
             )
-            return relax.op.add(xy, _pick(m, [4 * r + 3]))
+            shift = _pick(m, [4 * r + 3])
+            if version == 1:
+                shift = relax.op.multiply(shift, _const(scale))
+            return relax.op.add(xy, shift)
 
-        return relax.op.concat([row(0), row(1), *rest], axis=2)
+        return relax.op.reshape(relax.op.concat([row(0), row(1), *rest], axis=2), shape)
 
     def convert_transform_tensor_bilinear(self, op: Any) -> Any:
-        """TransformTensorBilinear v2 ([1, H, W, C] data, [1, 4, 4] matrix -> the output
-        tensor's shape; transform_tensor_bilinear.cc) as a TE compute (`_bilinear_te`)."""
-        self._version_2(op)
+        """TransformTensorBilinear ([1, H, W, C] data, [1, 4, 4] matrix -> the output tensor's
+        shape; transform_tensor_bilinear.cc) as a TE compute (`_bilinear_te`). Version 1 (also
+        called TransformTensor, option `mode` "bilinear") reads at the matrix's point as it is;
+        version 2 aligns pixel centres."""
+        import tvm
+
+        version = self._version(op)
+        if version == 1 and _options(op).get("mode", "bilinear") != "bilinear":
+            raise tvm.error.OpNotImplemented(
+                f"CUSTOM:TransformTensor mode {_options(op)['mode']!r}: only bilinear exists"
+            )
         data, matrix = self.get_input_tensors(op)
         (out,) = self.get_output_tensors(op)
         _, out_h, out_w, _ = (int(d) for d in out.tensor.ShapeAsNumpy())
@@ -223,5 +275,45 @@ class MediaPipeOps:
             self.get_tensor_expr(matrix),
             out_h,
             out_w,
+            version == 2,
             primfunc_name_hint="transform_tensor_bilinear",
         )
+
+    def convert_max_pool_argmax(self, op: Any) -> Any:
+        """MaxPoolingWithArgmax2D ([N, H, W, C] -> pooled values and argmax indices, both
+        float32; max_pool_argmax.cc) as TE computes (`mediapipe_pooling`)."""
+        self._version(op)
+        (data,) = self.get_input_tensors(op)
+        p = self._pool_params(op)
+        return self.bb.emit_te(
+            lambda x: max_pool_argmax_te(x, p),
+            self.get_tensor_expr(data),
+            primfunc_name_hint="max_pool_with_argmax",
+        )
+
+    def convert_max_unpooling(self, op: Any) -> Any:
+        """MaxUnpooling2D ([N, H, W, C] values and argmax indices -> [N, H * filter_h,
+        W * filter_w, C]; max_unpooling.cc): zeros, then every value written at its decoded
+        position in input order (a later write wins), writes outside the output skipped: a
+        scatter into a flat buffer with one extra slot for those."""
+        from tvm import relax
+
+        self._version(op)
+        data, indices = self.get_input_tensors(op)
+        p = self._pool_params(op)
+        n, h, w, c = (int(d) for d in data.tensor.ShapeAsNumpy())
+        out_h, out_w = p.unpooled_size(h, w)
+        targets = self.bb.emit_te(
+            lambda i: unpool_targets_te(i, p, (out_h, out_w)),
+            self.get_tensor_expr(indices),
+            primfunc_name_hint="max_unpooling_targets",
+        )
+        size = n * out_h * out_w * c
+        flat = relax.op.scatter_elements(
+            relax.op.zeros((size + 1,), "float32"),
+            relax.op.reshape(targets, (n * h * w * c,)),
+            relax.op.reshape(self.get_tensor_expr(data), (n * h * w * c,)),
+            axis=0,
+        )
+        kept = relax.op.strided_slice(flat, axes=[0], begin=[0], end=[size])
+        return relax.op.reshape(kept, (n, out_h, out_w, c))
