@@ -14,6 +14,7 @@ from .fixed_point import (
     mean_multiplier,
     multiply_by_quantized_multiplier,
     quantize_multiplier,
+    requantize_folded,
     round_half_away_divide,
     saturate,
 )
@@ -37,6 +38,31 @@ def requantize_per_channel(
         c = i[-1]
         v = multiply_by_quantized_multiplier(acc(*i), mult[c], shift[c], left_shifts) + zp
         return saturate(v, lo, hi, dtype)
+
+    return te.compute(acc.shape, f, name="requantize")
+
+
+def requantize_per_channel_folded(
+    acc: te.Tensor,
+    mult: te.Tensor,
+    rounding: te.Tensor,
+    high: te.Tensor,
+    negative: te.Tensor,
+    shift: te.Tensor,
+    clamp: Clamp,
+):
+    """int32 accumulator -> per-channel FoldedRequantization (bias, zero point and any other
+    per-channel offset folded into its int64 constants) -> clamp."""
+    lo, hi, dtype = clamp
+
+    def f(*i):
+        c = i[-1]
+        return saturate(
+            requantize_folded(acc(*i), *(t[c] for t in (mult, rounding, high, negative, shift))),
+            lo,
+            hi,
+            dtype,
+        )
 
     return te.compute(acc.shape, f, name="requantize")
 
