@@ -10,6 +10,7 @@ from edgetune.quant.fixed_point import (
     multiply_by_quantized_multiplier,
     quantize_multiplier,
     requantize_folded,
+    scalar_requantization,
 )
 
 
@@ -152,3 +153,29 @@ def test_folding_refuses_left_shifts_and_int64_overflow():
     folded = FoldedRequantization.fold(1 << 30, -31, 0)
     assert folded is not None and folded.plus(1 << 40) is None  # offset * M past 2^62
     assert folded.plus(-5).rounding.tolist() == [(1 << 30) + (1 << 61) - 5 * (1 << 30)]
+
+
+def test_scalar_requantization_folded_or_generic_is_tflite_exact():
+    """ADD and MEAN's requantizations with constants known in Python: folded for right shifts,
+    the generic form for a left shift or a zero point too large to fold at e = 31."""
+    acc = np.array([0, 1, -1, 5, -5, 1 << 20, -(1 << 20), (1 << 27) - 3, -(1 << 27) + 7], np.int32)
+    cases = [(1 << 30, -3, 4, -100), ((1 << 31) - 1, 0, -128, 77), (3 << 29, 2, 5, 9)]
+    cases += [(1 << 30, -31, 127, 0), (1 << 30, -1, -7, -(1 << 20))]
+    for m, s, zp, offset in cases:
+        res = _run_elementwise(scalar_requantization(m, s, zp, offset), acc)
+        expected = [_wrap32(_mbqm(int(a) + offset, m, s) + zp) for a in acc]
+        assert res.tolist() == expected, (m, s, zp, offset)
+
+
+def _run_elementwise(f, x: np.ndarray) -> np.ndarray:
+    """f applied to each element of int32 `x`, compiled by TVM for the host."""
+    import tvm
+    from tvm import te
+
+    xs = te.placeholder(x.shape, "int32", "x")
+    out = te.compute(x.shape, lambda i: f(xs[i]))
+    func = te.create_prim_func([xs, out]).with_attr("global_symbol", "main")
+    lib = tvm.compile(tvm.IRModule({"main": func}), target="llvm")
+    res = tvm.runtime.tensor(np.zeros(x.shape, "int32"))
+    lib(tvm.runtime.tensor(x), res)
+    return res.numpy()

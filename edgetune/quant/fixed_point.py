@@ -169,6 +169,17 @@ def requantize_folded(
     return ((p + _i64(rounding) - (sign & _i64(negative))) >> _i64(shift)).astype("int32")
 
 
+def scalar_requantization(multiplier: int, shift: int, zp: int = 0, offset: int = 0) -> Any:
+    """acc -> MultiplyByQuantizedMultiplier(acc + offset, multiplier, shift) + zp on int32 TE
+    expressions, with constants known in Python: folded (FoldedRequantization) where that
+    applies, else the generic form."""
+    folded = FoldedRequantization.fold(multiplier, shift, zp, offset)
+    if folded is None:
+        return lambda acc: multiply_by_quantized_multiplier(acc + offset, multiplier, shift) + zp
+    consts = [int(a[0]) for a in folded.arrays()]
+    return lambda acc: requantize_folded(acc, *consts)
+
+
 def saturate(x: Any, lo: int, hi: int, dtype: str) -> Any:
     """Clamp an integer expression to [lo, hi] and cast it to `dtype`."""
     from ..tvm_api import tirx
