@@ -60,7 +60,7 @@ def tensorized_schedule(board, task):
 
 def realistic_args(func, seed: int = 0) -> list[np.ndarray]:
     """Arguments for an integer conv task: 8-bit tensors over their full range, and the
-    folded requantization's constants (an int32 multiplier vector, then four int64 vectors) for
+    folded requantization's constants (its five int64 vectors, in order) for
     a multiplier in [2^30, 2^31), a shift in [-8, 0] (tiny multipliers would make every output
     the zero point and hide wrong sums), a bias in [-1000, 1000] and a zero point."""
     rng = np.random.default_rng(seed)
@@ -73,7 +73,7 @@ def realistic_args(func, seed: int = 0) -> list[np.ndarray]:
         int(rng.integers(-128, 127, endpoint=True)),
         rng.integers(-1000, 1000, channels, endpoint=True),
     )
-    constants = dict(enumerate(folded.arrays(), start=first - 1))
+    constants = dict(enumerate(folded.arrays(), start=first))
     args = []
     for i, (shape, dtype) in enumerate(params):
         if i in constants:

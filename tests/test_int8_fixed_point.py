@@ -136,7 +136,7 @@ def test_folded_requantization_is_tflite_exact():
     assert numpy_result.tolist() == expected
 
     names = ("acc", "m", "rounding", "high", "negative", "s")
-    dtypes = ("int32", "int32", "int64", "int64", "int64", "int64")
+    dtypes = ("int32", "int64", "int64", "int64", "int64", "int64")
     ins = [te.placeholder((n,), t, name) for name, t in zip(names, dtypes)]
     out = te.compute((n,), lambda i: requantize_folded(*(x[i] for x in ins)))
     func = te.create_prim_func([*ins, out]).with_attr("global_symbol", "main")
@@ -156,15 +156,21 @@ def test_folding_refuses_left_shifts_and_int64_overflow():
 
 
 def test_scalar_requantization_folded_or_generic_is_tflite_exact():
-    """ADD and MEAN's requantizations with constants known in Python: folded for right shifts,
-    the generic form for a left shift or a zero point too large to fold at e = 31."""
+    """ADD and MEAN's requantizations with constants known in Python: folded for right shifts
+    (also of inputs scaled by 2^20, as ADD's are), the generic form for a left shift or a zero
+    point too large to fold at e = 31."""
     acc = np.array([0, 1, -1, 5, -5, 1 << 20, -(1 << 20), (1 << 27) - 3, -(1 << 27) + 7], np.int32)
-    cases = [(1 << 30, -3, 4, -100), ((1 << 31) - 1, 0, -128, 77), (3 << 29, 2, 5, 9)]
-    cases += [(1 << 30, -31, 127, 0), (1 << 30, -1, -7, -(1 << 20))]
-    for m, s, zp, offset in cases:
-        res = _run_elementwise(scalar_requantization(m, s, zp, offset), acc)
-        expected = [_wrap32(_mbqm(int(a) + offset, m, s) + zp) for a in acc]
-        assert res.tolist() == expected, (m, s, zp, offset)
+    cases = [(1 << 30, -3, 4, -100, 0), ((1 << 31) - 1, 0, -128, 77, 0), (3 << 29, 2, 5, 9, 0)]
+    cases += [(1 << 30, -31, 127, 0, 0), (1 << 30, -1, -7, -(1 << 20), 0)]
+    # ADD's inputs: (x - zp) * 2^20, x int8; right shifts of 0 to 13 bits, one left shift
+    cases += [(m, s, 0, -zp, 20) for m, s, zp in [(1 << 30, 0, -128), (0x5A5A5A5A, -3, 17)]]
+    cases += [((1 << 31) - 1, -13, 127, -5, 20), (1 << 30, 1, 3, 0, 20)]
+    small = np.arange(-128, 128, dtype=np.int32)
+    for m, s, zp, offset, k in cases:
+        x = small if k else acc
+        res = _run_elementwise(scalar_requantization(m, s, zp, offset, k), x)
+        expected = [_wrap32(_mbqm((int(a) + offset) << k, m, s) + zp) for a in x]
+        assert res.tolist() == expected, (m, s, zp, offset, k)
 
 
 def _run_elementwise(f, x: np.ndarray) -> np.ndarray:

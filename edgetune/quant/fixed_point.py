@@ -107,28 +107,37 @@ class FoldedRequantization:
     int32 additions wrapping) whenever acc + offset fits int32, as TFLite adds them in int32.
     Constants for which some int32 acc would overflow int64 (e.g. zp*2^(31+e) for e near 31)
     are refused: the caller keeps the generic multiply_by_quantized_multiplier.
+
+    `input_shift` k requantizes (acc + offset) * 2^k (TFLite's ADD scales its inputs by 2^20):
+    every constant above but the multiplier is a multiple of 2^k, so dividing them by 2^k (2^31
+    becomes 2^(31-k)) and shifting k bits less gives the same result from p = acc * M.
     """
 
-    multiplier: np.ndarray  # int32, in [0, 2^31)
+    multiplier: np.ndarray  # int64, in [0, 2^31)
     rounding: np.ndarray  # int64
     high: np.ndarray  # int64
     negative: np.ndarray  # int64
     shift: np.ndarray  # int64, 31 + e
 
     @staticmethod
-    def fold(multiplier: Any, shift: Any, zp: int, offset: Any = 0) -> FoldedRequantization | None:
-        """The constants for MultiplyByQuantizedMultiplier(acc + offset, multiplier, shift) + zp
-        (None: a channel shifts left, or an int64 bound fails)."""
+    def fold(
+        multiplier: Any, shift: Any, zp: int, offset: Any = 0, input_shift: int = 0
+    ) -> FoldedRequantization | None:
+        """The constants for MultiplyByQuantizedMultiplier((acc + offset) * 2^input_shift,
+        multiplier, shift) + zp (None: a channel shifts left, or an int64 bound fails)."""
         mult = np.atleast_1d(np.asarray(multiplier, np.int64))
         shifts = np.broadcast_to(np.asarray(shift, np.int64), mult.shape)
-        if (shifts > 0).any():
+        if (shifts > 0).any() or not 0 <= input_shift <= 30:
             return None
+        u = 31 - input_shift  # the unit 2^31, scaled down
         e = [-int(s) for s in shifts]
-        high = [1 << 30] * len(e)
-        rounding = [(1 << 30) + ((1 << (30 + x)) if x else 0) + zp * (1 << (31 + x)) for x in e]
-        negative = [(1 << 31) if x else 0 for x in e]
-        shift31 = [31 + x for x in e]
-        return FoldedRequantization._checked(mult, rounding, high, negative, shift31, offset)
+        high = [1 << (u - 1)] * len(e)
+        rounding = [
+            h + ((1 << (u - 1 + x)) if x else 0) + zp * (1 << (u + x)) for h, x in zip(high, e)
+        ]
+        negative = [(1 << u) if x else 0 for x in e]
+        shifts_u = [u + x for x in e]
+        return FoldedRequantization._checked(mult, rounding, high, negative, shifts_u, offset)
 
     def plus(self, offset: Any) -> FoldedRequantization | None:
         """The constants for this requantization of acc + offset (None: an int64 bound fails)."""
@@ -148,8 +157,7 @@ class FoldedRequantization:
             if ((1 << 31) - 1) * m + max(r, h) >= 1 << 63:
                 return None
         return FoldedRequantization(
-            np.asarray(mult, np.int32),
-            *(np.asarray(a, np.int64) for a in (rs, hs, negative, shift)),
+            *(np.asarray(a, np.int64) for a in (mult, rs, hs, negative, shift))
         )
 
     def arrays(self) -> tuple[np.ndarray, ...]:
@@ -160,22 +168,38 @@ class FoldedRequantization:
 def requantize_folded(
     acc: Any, multiplier: Any, rounding: Any, high: Any, negative: Any, shift: Any
 ) -> Any:
-    """FoldedRequantization's formula on an int32 expression (constants: TE expressions or
-    ints); returns int32. No Select, so AutoInline still inlines it into its consumer."""
+    """FoldedRequantization's formula on an int32 expression (constants: int64 TE expressions
+    or ints); returns int32. No Select, so AutoInline still inlines it into its consumer.
+
+    A per-channel multiplier is written sign_extend_inreg(M, 32) = (M << 32) >> 32, a no-op on
+    its values: LLVM hoists the multiplier's load out of a loop over pixels, and its instruction
+    selection (one basic block at a time) then no longer knows that it fits 32 bits and emits a
+    full 64-bit multiply (vpmullq, 3 uops); the shift pair is the form LLVM's CodeGenPrepare
+    sinks back next to the multiply (X86 isProfitableToSinkOperands), so it stays vpmuldq.
+    """
     from ..tvm_api import tirx
 
-    p = _i64(acc) * _i64(multiplier)
-    sign = (p + _i64(high)) >> tirx.const(63, "int64")
+    c32, c63 = tirx.const(32, "int64"), tirx.const(63, "int64")
+    m = _i64(multiplier)
+    if not isinstance(multiplier, int | np.integer):
+        m = (m << c32) >> c32
+    p = _i64(acc) * m
+    sign = (p + _i64(high)) >> c63
     return ((p + _i64(rounding) - (sign & _i64(negative))) >> _i64(shift)).astype("int32")
 
 
-def scalar_requantization(multiplier: int, shift: int, zp: int = 0, offset: int = 0) -> Any:
-    """acc -> MultiplyByQuantizedMultiplier(acc + offset, multiplier, shift) + zp on int32 TE
-    expressions, with constants known in Python: folded (FoldedRequantization) where that
-    applies, else the generic form."""
-    folded = FoldedRequantization.fold(multiplier, shift, zp, offset)
+def scalar_requantization(
+    multiplier: int, shift: int, zp: int = 0, offset: int = 0, input_shift: int = 0
+) -> Any:
+    """acc -> MultiplyByQuantizedMultiplier((acc + offset) * 2^input_shift, multiplier, shift)
+    + zp on int32 TE expressions, with constants known in Python: folded (FoldedRequantization)
+    where that applies, else the generic form."""
+    folded = FoldedRequantization.fold(multiplier, shift, zp, offset, input_shift)
     if folded is None:
-        return lambda acc: multiply_by_quantized_multiplier(acc + offset, multiplier, shift) + zp
+        scale = 1 << input_shift
+        return lambda acc: (
+            multiply_by_quantized_multiplier((acc + offset) * scale, multiplier, shift) + zp
+        )
     consts = [int(a[0]) for a in folded.arrays()]
     return lambda acc: requantize_folded(acc, *consts)
 

@@ -77,13 +77,12 @@ def quantized_add(a: te.Tensor, b: te.Tensor, qa: QParams, qb: QParams, qo: QPar
     (ma,), (sha,) = quantize_multiplier(sa / twice_max)
     (mb,), (shb,) = quantize_multiplier(sb / twice_max)
     (mo,), (sho,) = quantize_multiplier(twice_max / (float(1 << ADD_LEFT_SHIFT) * so))
-    shift = 1 << ADD_LEFT_SHIFT
-    scale_a = scalar_requantization(int(ma), int(sha), offset=-qa.zp * shift)
-    scale_b = scalar_requantization(int(mb), int(shb), offset=-qb.zp * shift)
+    scale_a = scalar_requantization(int(ma), int(sha), offset=-qa.zp, input_shift=ADD_LEFT_SHIFT)
+    scale_b = scalar_requantization(int(mb), int(shb), offset=-qb.zp, input_shift=ADD_LEFT_SHIFT)
     out = scalar_requantization(int(mo), int(sho), zp=qo.zp)
 
     def f(*i):
-        total = scale_a(a(*i).astype("int32") * shift) + scale_b(b(*i).astype("int32") * shift)
+        total = scale_a(a(*i).astype("int32")) + scale_b(b(*i).astype("int32"))
         return saturate(out(total), lo, hi, dtype)
 
     return te.compute(a.shape, f, name="quantized_add")
