@@ -6,9 +6,10 @@ TFLite's reference kernels:
 
 - CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED: int8 x int8 products accumulated in int32
   (explicit pad with the input zero point, conv2d with out_dtype int32, weights in HWOI so the
-  output channel and reduction axes are innermost), int32 bias with the input zero point's
-  contribution folded in (bias - zx * sum(w)), per-channel fixed-point requantization;
-  FULLY_CONNECTED is a 1x1 conv over the batch.
+  output channel and reduction axes are innermost), per-channel fixed-point requantization
+  with the bias, the input zero point's contribution (bias - zx * sum(w)) and the output zero
+  point folded into its constants (fixed_point.FoldedRequantization); FULLY_CONNECTED is a 1x1
+  conv over the batch.
 - ADD: both inputs rescaled to a common 2^20-scaled integer domain (TFLite's add.cc), summed,
   requantized.
 - MEAN (over H, W): int32 sum, one requantization with 1/N folded into the multiplier
@@ -34,7 +35,7 @@ import numpy as np
 from tvm import relax
 
 from . import kernels
-from .fixed_point import quantize_multiplier
+from .fixed_point import FoldedRequantization, quantize_multiplier
 
 INTEGER_OPS = (
     "CONV_2D",
@@ -278,8 +279,9 @@ class _Integerizer(relax.PyExprMutator):
     def _integer_conv(
         self, data, xq, weight, wq, bias, attrs: dict, out_q: QParams, clamp: tuple
     ) -> Any:
-        """pad(x, zx) -> conv2d int32 (HWOI) -> + (bias - zx*sum w) -> requantize; depthwise
-        convs pad inside their kernel."""
+        """pad(x, zx) -> conv2d int32 (HWOI) -> requantize with bias - zx*sum w folded into its
+        constants (FoldedRequantization; where it does not apply, a separate + bias and the
+        generic requantization); depthwise convs pad inside their kernel."""
 
         bb = self.builder_
         padding = attrs.pop("padding")
@@ -311,10 +313,14 @@ class _Integerizer(relax.PyExprMutator):
         channels = weight.shape[2]
         w_sum = weight.astype(np.int64).sum(axis=(0, 1, 3))
         total_bias = (bias if bias is not None else 0) - xq.zp * w_sum
-        acc = bb.emit(relax.op.add(acc, relax.const(total_bias.astype(np.int32), "int32")))
         w_scale = np.broadcast_to(wq.scale.reshape(-1), (channels,)).astype(np.float64)
         real = np.float64(xq.scale.reshape(-1)[0]) * w_scale / np.float64(out_q.scale)
         mult, shift = quantize_multiplier(real)
+        folded = FoldedRequantization.fold(mult, shift, out_q.zp, total_bias)
+        if folded is not None:
+            consts = [relax.const(a, str(a.dtype)) for a in folded.arrays()]
+            return self._emit(kernels.requantize_per_channel_folded, acc, *consts, clamp=clamp)
+        acc = bb.emit(relax.op.add(acc, relax.const(total_bias.astype(np.int32), "int32")))
         mult_c, shift_c = relax.const(mult, "int32"), relax.const(shift, "int32")
         return self._emit(
             kernels.requantize_per_channel,
