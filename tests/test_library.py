@@ -21,13 +21,16 @@ from edgetune.paths import MODELS_DIR
 from edgetune.records import (
     MANIFEST,
     TUNING_RECORDS,
+    Library,
     RecordStore,
     open_library,
     workload_hash,
 )
+from edgetune.records import library as library_module
 from edgetune.records.library import LIBRARY_MANIFEST
-from edgetune.search import tune_model
+from edgetune.search import library_start, tune_model
 from edgetune.search.family import FamilyCostModel
+from edgetune.tasks import for_model
 
 POINTWISE = "conv2d_nhwc-k1x1-s1-float32"
 TINY_TASK = "fused_conv2d2_add_add1_tir_clip"  # tiny_fp32's pointwise conv (cheap to build)
@@ -139,6 +142,27 @@ def test_a_known_anchor_with_another_epilogue_is_searched_not_reused(tmp_path):
     assert result.library.status == ["similar"] and result.progress.trials == 4
     assert store.summary().reused == 0
     assert build_model(plain, board, store).tuned == 1
+
+
+def test_tune_start_reads_the_library_and_hashes_each_task_once(tiny, tmp_path, monkeypatch):
+    """Classifying the tasks and taking their records is one read of the library's database
+    and one structural hash per task (both used to be two)."""
+    _, board, model, library, _, _ = tiny
+    tasks = list(for_model(model, board))
+    reads, hashes = [], []
+    turn, hash_ = Library._turn, library_module.workload_hash
+
+    def counted(mod):
+        hashes.append(mod)
+        return hash_(mod)
+
+    monkeypatch.setattr(Library, "_turn", lambda self: reads.append(1) or turn(self))
+    monkeypatch.setattr(library_module, "workload_hash", counted)
+    monkeypatch.setattr(library_start, "workload_hash", counted)
+    store = RecordStore(tmp_path / "r", model.info, board)
+    start = library_start.start_from_library(library, tasks, store, 0)
+    assert start.status.count("known") == 1 and start.reused == 1
+    assert len(reads) == 1 and len(hashes) == len(tasks)
 
 
 def test_tasks_and_tune_show_known_similar_new(tiny, tmp_path, cli):
