@@ -86,7 +86,7 @@ class TuneResult:
 def _known_note(status: str, skip: bool, records: int) -> str:
     if skip:
         return " (reused from the library: 0 trials)"
-    return f" (searched: the library measured it only {records} times)" if status == KNOWN else ""
+    return f" (searched; the library measured it {records} times)" if status == KNOWN else ""
 
 
 def library_line(start: LibraryStart, added: int | None = None) -> str:
