@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import shlex
 
+from ..search import FINAL_TOP
+
 
 def resume_command(args: argparse.Namespace) -> str:
     """`edgetune tune ...` with every option that decides what the records folder holds."""
@@ -12,6 +14,8 @@ def resume_command(args: argparse.Namespace) -> str:
              "--records", args.records, "--search", args.search]  # fmt: skip
     for shape in args.input_shape or []:
         words += ["--input-shape", shape]
+    if args.final_top != FINAL_TOP:
+        words += ["--final-top", str(args.final_top)]
     if args.no_library:
         words.append("--no-library")
     elif args.library:

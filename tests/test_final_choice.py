@@ -1,0 +1,178 @@
+"""The final phase of `tune`: each task's top candidates re-measured together, the fastest kept in
+`final-choices.jsonl` and applied by builds; resumable, interruptible, off with --final-top 0."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from edgetune import stop
+from edgetune.board import load_board
+from edgetune.compile.library import build_model
+from edgetune.frontend import load_model
+from edgetune.frontend.tflite_import import random_inputs
+from edgetune.oracle import LiteRTModel
+from edgetune.paths import MODELS_DIR
+from edgetune.records import RecordStore, best_latency_in, database_of, workload_hash
+from edgetune.records.layout import FINAL_CHOICES, TUNING_RECORDS
+from edgetune.runtime.local import load_executable
+from edgetune.search import final, tune_model
+from edgetune.tasks import for_model
+
+NAME = "tiny_fp32"
+TRIALS = 10  # 5 tasks x 2 candidates: every task measured in the first round
+SEARCH = {"search": "ms", "per_round": 2, "on_batch": lambda _progress: None}
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    """A records folder after the search alone (--final-top 0)."""
+    folder = tmp_path_factory.mktemp("searched") / "recs"
+    model, board = load_model(MODELS_DIR / f"{NAME}.tflite"), load_board("host")
+    result = tune_model(model, board, RecordStore(folder, model.info, board), TRIALS, seed=0,
+                        final_top=0, **SEARCH)  # fmt: skip
+    assert result.final is None and result.progress.tasks_measured == len(result.tasks)
+    return folder
+
+
+@pytest.fixture
+def recs(searched, tmp_path):
+    """A copy of the searched folder for one test to change."""
+    folder = tmp_path / "recs"
+    shutil.copytree(searched, folder, ignore=shutil.ignore_patterns("edgetune.lock"))
+    return folder
+
+
+def _open(folder, create=True):
+    model, board = load_model(MODELS_DIR / f"{NAME}.tflite"), load_board("host")
+    return model, board, RecordStore(folder, model.info, board, create=create)
+
+
+def _lines(folder) -> list[dict]:
+    return [json.loads(ln) for ln in (folder / FINAL_CHOICES).read_text().splitlines()]
+
+
+def _assert_matches_litert(model, board, store) -> None:
+    built = build_model(model, board, store)
+    assert built.tuned == built.total
+    inputs = random_inputs(model.info, seed=3)
+    (ours,) = load_executable(built.exe, board.hardware.cores, info=model.info)(inputs)
+    (reference,) = LiteRTModel(MODELS_DIR / f"{NAME}.tflite", threads=1)(inputs)
+    assert np.abs(ours - reference).max() <= 1e-5 * np.abs(reference).max()
+
+
+def test_final_top_0_builds_with_the_search_best(recs):
+    model, board, store = _open(recs, create=False)
+    assert not (recs / FINAL_CHOICES).exists()
+    assert database_of(store) is store.database()  # the tuning records alone, as before
+    lines = (recs / TUNING_RECORDS).read_text().splitlines()
+    means = [sum(secs) / len(secs) for secs in (json.loads(ln)[1][1] for ln in lines)]
+    for task in for_model(model, board).tasks:
+        assert store.best_latency_s(task.mod) in means
+
+
+def test_rerun_does_only_the_final_phase_and_reports_it(cli, recs):
+    before = (recs / TUNING_RECORDS).read_bytes()
+    args = ["tune", NAME, "--trials", TRIALS, "--records", recs, "--search", "ms"]
+    result = cli(*args, "--json")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["trials"] == 0 and (recs / TUNING_RECORDS).read_bytes() == before
+    phase = report["final"]
+    assert phase["top"] == final.FINAL_TOP and phase["tasks_remeasured"] == len(report["tasks"]) == 5
+    lines = _lines(recs)
+    assert sorted(e["task"] for e in lines) == sorted(t["name"] for t in phase["tasks"])
+    for task in phase["tasks"]:
+        assert 1 <= len(task["candidates"]) <= final.FINAL_TOP
+        assert all(c["final_us"] > 0 for c in task["candidates"])
+        chosen = task["candidates"][task["chosen"]]
+        assert chosen["final_us"] == min(c["final_us"] for c in task["candidates"])
+    weights = {t["name"]: t["weight"] for t in report["tasks"]}
+    assert phase["estimated_latency_ms"] == pytest.approx(
+        sum(weights[t["name"]] * t["candidates"][t["chosen"]]["final_us"] for t in phase["tasks"])
+        / 1e3
+    )
+    model, board, store = _open(recs, create=False)
+    by_hash = {e["workload"]: e for e in lines}
+    for task in for_model(model, board).tasks:  # builds see the re-measured choices
+        entry = by_hash[workload_hash(task.mod)]
+        secs = entry["record"][1]
+        assert store.best_latency_s(task.mod) == pytest.approx(sum(secs) / len(secs))
+        assert entry["candidates"][entry["chosen"]]["final_us"] == pytest.approx(
+            sum(secs) / len(secs) * 1e6
+        )
+
+    again = cli(*args)  # every choice is current: nothing is re-measured
+    assert again.code == 0, again.err
+    assert "final: top 3 re-measured (10 rounds) for 0 tasks" in again.out
+    assert "5/5 tasks have a final choice" in again.out
+    assert len(_lines(recs)) == 5
+
+
+def test_a_record_fast_only_in_the_search_loses_the_remeasurement(recs):
+    """A schedule whose search record claims 1 ns (e.g. timed while the rest were slowed down by
+    another process) is the search's best; re-measured with the others it loses, and the build
+    applies the winner and matches LiteRT."""
+    from edgetune.tvm_api import ms, s_tir
+
+    model, board, store = _open(recs)
+    task = max(for_model(model, board).tasks, key=lambda t: t.flops)  # untuned: far slower
+    db = store.database()
+    sch = s_tir.Schedule(task.mod)
+    sch.get_sblock("root")
+    args_info = ms.arg_info.ArgInfo.from_prim_func(task.mod["main"])
+    record = ms.database.TuningRecord(sch.trace, db.commit_workload(task.mod), [1e-9],
+                                      board.target(), args_info)  # fmt: skip
+    db.commit_tuning_record(record)
+    assert store.best_latency_s(task.mod) == pytest.approx(1e-9)  # what --final-top 0 builds
+
+    result = tune_model(model, board, store, TRIALS, **SEARCH)
+    assert result.progress.trials == 0
+    entry = next(e for e in _lines(recs) if e["task"] == task.name)
+    injected = entry["candidates"][0]
+    assert injected["search_us"] == pytest.approx(1e-3)
+    assert entry["chosen"] != 0 and result.final.changed >= 1
+    assert entry["candidates"][entry["chosen"]]["final_us"] < injected["final_us"]
+    applied = database_of(store).query_tuning_record(task.mod, board.target(), "main")
+    assert str(applied.trace) != str(sch.trace)
+    assert best_latency_in(database_of(store), task.mod) * 1e6 == pytest.approx(
+        entry["candidates"][entry["chosen"]]["final_us"]
+    )
+    _assert_matches_litert(model, board, RecordStore(recs, model.info, board, create=False))
+
+
+def test_interrupted_final_phase_keeps_a_valid_folder_and_resumes(recs, monkeypatch, capsys):
+    model, board, store = _open(recs)
+    monkeypatch.setattr(final, "CHUNK", 1)  # one task per batch
+
+    def ctrl_c(line: str) -> None:
+        if "[1/" in line:  # the first task's choice is written
+            os.kill(os.getpid(), signal.SIGINT)
+            while not stop.requested():  # the handler runs on the main thread's next check
+                time.sleep(0.01)
+
+    with pytest.raises(KeyboardInterrupt):
+        tune_model(model, board, store, TRIALS, printer=ctrl_c, **SEARCH)
+    (first,) = _lines(recs)
+
+    with open(recs / FINAL_CHOICES, "a") as f:
+        f.write('{"task": "cut sho')  # a kill during a write
+    files = {p.name: p.read_bytes() for p in recs.iterdir() if p.is_file()}
+    capsys.readouterr()
+    _, _, reader = _open(recs, create=False)
+    measured = [reader.best_latency_s(t.mod) for t in for_model(model, board).tasks]
+    assert all(m is not None for m in measured)  # 1 final choice, 4 search records
+    assert first["workload"] in reader.final_choices()
+    assert "final-choices.jsonl: 1 damaged line(s)" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in recs.iterdir() if p.is_file()} == files
+
+    result = tune_model(model, board, RecordStore(recs, model.info, board), TRIALS, **SEARCH)
+    assert result.final.measured == 4  # only the tasks without a choice
+    assert len(_lines(recs)) == 5
+    assert "cut sho" in (recs / (FINAL_CHOICES + ".damaged")).read_text()
