@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from ..search import FINAL_TOP
-
 
 def resume_command(args: argparse.Namespace) -> str:
     """`edgetune tune ...` with every option that decides what the records folder holds."""
@@ -14,7 +12,7 @@ def resume_command(args: argparse.Namespace) -> str:
              "--records", args.records, "--search", args.search]  # fmt: skip
     for shape in args.input_shape or []:
         words += ["--input-shape", shape]
-    if args.final_top != FINAL_TOP:
+    if args.final_top is not None:
         words += ["--final-top", str(args.final_top)]
     if args.no_library:
         words.append("--no-library")

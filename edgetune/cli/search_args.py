@@ -30,14 +30,15 @@ def add_search_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--final-top",
         type=_count,
-        default=FINAL_TOP,
         metavar="K",
         help=f"after the search, re-measure each task's K best candidates together, interleaved "
         f"({ROUNDS} rounds, each candidate's fastest round kept), and build with the fastest: "
         "a busy host during the search then picks worse schedules less often. Costs K builds "
-        f"and {ROUNDS}K runs per task (a few percent of a 1000-trial search); a rerun with "
+        f"and {ROUNDS}K short runs per task (MobileNetV2, 33 tasks: 99 builds, a tenth of a "
+        "1000-trial search's); a rerun with "
         f"nothing left to search re-measures only tasks without a current choice. 0: off "
-        f"(build each task's best search record). Default {FINAL_TOP}",
+        f"(build each task's best search record). Default {FINAL_TOP}, 0 on emulated boards (their "
+        "timings do not rank schedules)",
     )
 
 

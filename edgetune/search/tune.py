@@ -226,7 +226,7 @@ def tune_model(
     search: str = DEFAULT_SEARCH,
     warm_start: str | Path | None = None,
     library: Library | None = None,
-    final_top: int = FINAL_TOP,
+    final_top: int | None = None,
 ) -> TuneResult:
     """Tune `model` on `board` until the records folder holds `trials` measured trials.
 
@@ -239,11 +239,13 @@ def tune_model(
     `on_batch` is called with the progress after each measured batch (default: plain lines on
     stderr). After the search (also when it had nothing left to do), the `final_top` best
     candidates of each task are re-measured together and the fastest becomes the schedule builds
-    use (`search.final`; 0: builds use each task's best search record); `printer` gets its
-    progress.
+    use (`search.final`; 0: builds use each task's best search record; None: FINAL_TOP, 0 on
+    emulated boards, whose timings do not rank schedules); `printer` gets its progress.
     """
     if search not in SEARCHES:
         raise InputError(f"unknown search '{search}' (choose from {', '.join(SEARCHES)})")
+    if final_top is None:
+        final_top = 0 if board.emulated else FINAL_TOP
     if final_top < 0:
         raise InputError(f"--final-top must be 0 (off) or more, not {final_top}")
     if warm_start and search != "family":
