@@ -179,3 +179,47 @@ def test_interrupted_final_phase_keeps_a_valid_folder_and_resumes(recs, monkeypa
     assert result.final.measured == 1  # only the task without a choice
     assert len(_lines(recs)) == 2
     assert "cut sho" in (recs / (FINAL_CHOICES + ".damaged")).read_text()
+
+
+def test_final_phase_measures_on_a_farm_board(tmp_path):
+    """On an rpc board (a tracker and a host rpc server started here) the candidates are
+    re-measured through the board's runner, and builds apply the winner."""
+    from farm_support import env_vars, host_board_text, write_board
+    from tflite_builder import fully_connected
+
+    from edgetune.farm import strategies
+    from edgetune.farm.drivers.rpc_server import free_port
+    from edgetune.search.final import final_phase
+    from edgetune.tvm_api import ms, s_tir
+
+    name = "finalfarm"
+    write_board(tmp_path / "boards", name, host_board_text(name, free_port(), count=1))
+    model = load_model(fully_connected(tmp_path / "fc.tflite", 64))
+    with env_vars(EDGETUNE_BOARDS=str(tmp_path / "boards"), EDGETUNE_FARM_DIR=str(tmp_path / "s")):
+        board = load_board(name)
+        (task,) = for_model(model, board).tasks
+        store = RecordStore(tmp_path / "recs", model.info, board)
+        db, work = store.database(), store.database().commit_workload(task.mod)
+        args_info = ms.arg_info.ArgInfo.from_prim_func(task.mod["main"])
+        traces = []
+        for parallel, secs in ((False, 1e-9), (True, 1e-3)):  # plain loops, or parallel ones
+            sch = s_tir.Schedule(task.mod)
+            block = sch.get_child_blocks(sch.get_sblock("root"))[0]
+            if parallel:
+                sch.parallel(sch.get_loops(block)[1])
+            traces.append(str(sch.trace))
+            record = ms.database.TuningRecord(sch.trace, work, [secs], board.target(), args_info)
+            db.commit_tuning_record(record)
+        try:
+            strategies.bring_up(board)
+            phase = final_phase([task], store, board, 2)
+        finally:
+            strategies.down()
+    (entry,) = phase.entries
+    assert board.connection.kind == "rpc" and phase.measured == 1
+    finals = [c["final_us"] for c in entry["candidates"]]
+    assert all(f is not None and f > 0 for f in finals) and len(finals) == 2
+    assert finals[entry["chosen"]] == min(finals)
+    applied = database_of(store).query_tuning_record(task.mod, board.target(), "main")
+    assert str(applied.trace) == traces[entry["chosen"]]
+    assert store.best_latency_s(task.mod) * 1e6 == pytest.approx(min(finals))
