@@ -223,3 +223,38 @@ def test_final_phase_measures_on_a_farm_board(tmp_path):
     applied = database_of(store).query_tuning_record(task.mod, board.target(), "main")
     assert str(applied.trace) == traces[entry["chosen"]]
     assert store.best_latency_s(task.mod) * 1e6 == pytest.approx(min(finals))
+
+
+def test_a_fresh_build_reads_a_tensorized_final_choice(tmp_path):
+    """`edgetune build` in a new process reads a final choice whose trace names a tensor
+    intrinsic (registered before the choices are read back), and the model matches LiteRT."""
+    import subprocess
+    import sys
+
+    from int8_support import pointwise_conv_task, tensorized_schedule
+
+    from edgetune.runtime import load_artifact, read_artifact_meta
+    from edgetune.search.final import final_phase
+    from edgetune.tvm_api import ms
+
+    board = load_board("host")
+    path = MODELS_DIR / "probe_block_int8.tflite"
+    model, task = load_model(path), pointwise_conv_task(board)
+    store = RecordStore(tmp_path / "recs", model.info, board)
+    db, sch = store.database(), tensorized_schedule(board, task)
+    args_info = ms.arg_info.ArgInfo.from_prim_func(task.mod["main"])
+    db.commit_tuning_record(ms.database.TuningRecord(sch.trace, db.commit_workload(task.mod),
+                                                     [1.0], board.target(), args_info))  # fmt: skip
+    (entry,) = final_phase([task], store, board, 3).entries
+    assert "tensorize" in json.dumps(entry["record"]) and entry["chosen"] == 0
+    assert 0 < entry["candidates"][0]["final_us"] < 1e6  # re-measured, not the 1 s recorded
+
+    lib = tmp_path / "probe.so"
+    build = [sys.executable, "-m", "edgetune", "build", str(path), "--records", str(store.path)]
+    done = subprocess.run([*build, "-o", str(lib)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert read_artifact_meta(lib).tuned_tasks == 1
+    inputs = random_inputs(model.info, seed=11)
+    (ours,) = load_artifact(lib, board.hardware.cores)(inputs)
+    (reference,) = LiteRTModel(path, threads=1)(inputs)
+    assert np.abs(ours.astype(int) - reference.astype(int)).max() <= 1

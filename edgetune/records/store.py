@@ -96,8 +96,8 @@ class RecordStore:
         """What builds apply: each task's final choice, else its best tuning record (the first
         database with a record for the workload wins)."""
         if self._chosen is None:
+            tuning = self.database()  # first: it registers the tensor intrinsics traces name
             final = final_database(self._source, self.final_choices())
-            tuning = self.database()
             self._chosen = tuning if final is None else union_of(final, tuning)
         return self._chosen
 
