@@ -115,11 +115,15 @@ class FinalPhase:
         """The phase for a terminal, one line."""
         chosen = sum(1 for e in self.entries if _chosen_us(e) is not None)
         return (
-            f"final: top {self.top} re-measured ({ROUNDS} rounds) for {self.measured} tasks in "
+            f"final: top {self.top} re-measured ({ROUNDS} rounds) for {_tasks(self.measured)} in "
             f"{duration_text(self.elapsed_s)}; {chosen}/{len(self.tasks)} tasks have a final "
             f"choice, {self.changed} not the search's best; estimated end-to-end latency "
             f"{ms_text(self.estimated_latency_s)}"
         )
+
+
+def _tasks(n: int) -> str:
+    return f"{n} task" + ("" if n == 1 else "s")
 
 
 def _chosen_us(entry: dict[str, Any] | None) -> float | None:
@@ -168,7 +172,7 @@ def final_phase(
         elif candidates:
             pending.append((i, h, candidates))
     if pending:
-        say(f"final: re-measuring the top {top} candidates of {len(pending)} tasks together "
+        say(f"final: re-measuring the top {top} candidates of {_tasks(len(pending))} together "
             f"({ROUNDS} interleaved rounds)")  # fmt: skip
         with sigint_spares_workers():
             builder, runner = make_builder(board), make_runner(board)
