@@ -12,6 +12,8 @@ def resume_command(args: argparse.Namespace) -> str:
              "--records", args.records, "--search", args.search]  # fmt: skip
     for shape in args.input_shape or []:
         words += ["--input-shape", shape]
+    if args.final_top is not None:
+        words += ["--final-top", str(args.final_top)]
     if args.no_library:
         words.append("--no-library")
     elif args.library:

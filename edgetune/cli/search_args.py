@@ -1,10 +1,10 @@
-"""`tune`'s search options: method, seed, batch size, warm start."""
+"""`tune`'s search options: method, seed, batch size, warm start, final re-measurement."""
 
 from __future__ import annotations
 
 import argparse
 
-from ..search import DEFAULT_SEARCH, SEARCHES
+from ..search import DEFAULT_SEARCH, FINAL_TOP, ROUNDS, SEARCHES
 
 
 def add_search_args(parser: argparse.ArgumentParser) -> None:
@@ -27,3 +27,27 @@ def add_search_args(parser: argparse.ArgumentParser) -> None:
         help="with --search family: seed the family cost models from another records folder of "
         "the same board",
     )
+    group.add_argument(
+        "--final-top",
+        type=_count,
+        metavar="K",
+        help=f"after the search, re-measure each task's K best candidates together, interleaved "
+        f"({ROUNDS} rounds, each candidate's fastest round kept), and build with the fastest: "
+        "a busy host during the search then picks worse schedules less often. Costs K builds "
+        f"and {ROUNDS}K short runs per task (MobileNetV2, 33 tasks: 99 builds, a tenth of a "
+        "1000-trial search's); a rerun with "
+        f"nothing left to search re-measures only tasks without a current choice. 0: off "
+        f"(build each task's best search record). Default {FINAL_TOP}, 0 on emulated boards (their "
+        "timings do not rank schedules)",
+    )
+
+
+def _count(text: str) -> int:
+    """A whole number >= 0 (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (off) or more, not {value}")
+    return value

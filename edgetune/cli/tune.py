@@ -29,7 +29,8 @@ def register(sub) -> None:
         "measurement is appended to the records folder as soon as its batch is measured: "
         "Ctrl-C and the same command again resumes, and --trials is the total for the folder, "
         "so nothing is measured twice. Every measurement also goes to the board's records "
-        "library: tasks it knows are reused (0 trials), similar ones start from their family's.",
+        "library: tasks it knows are reused (0 trials), similar ones start from their family's. "
+        "At the end each task's best candidates are re-measured together (--final-top).",
     )
     add_model_arg(p)
     add_board_arg(p)
@@ -61,7 +62,7 @@ def run(args) -> int:
             result = tune_model(model, board, store, args.trials, seed=args.seed,
                                 per_round=args.per_round, on_batch=show, printer=status,
                                 search=args.search, warm_start=args.warm_start,
-                                library=library)  # fmt: skip
+                                library=library, final_top=args.final_top)  # fmt: skip
     except KeyboardInterrupt:
         kept = store.summary()
         again = resume_command(args)

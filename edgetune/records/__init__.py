@@ -1,6 +1,7 @@
 """The record database: every measurement, on disk, resumable, tied to one model and board;
 and the records library every tune adds to, shared by the models of a board."""
 
+from .final import append_choice, read_choices, record_json
 from .history import append_batch, read_batches, read_tasks, write_tasks
 from .layout import FAILED_RUN_SECS, MANIFEST, TUNING_RECORDS, WORKLOADS, cost_model_path
 from .library import (
@@ -29,13 +30,16 @@ __all__ = [
     "RecordStore",
     "RecordSummary",
     "append_batch",
+    "append_choice",
     "best_latency_in",
     "cost_model_path",
     "database_of",
     "open_library",
     "read_batches",
+    "read_choices",
     "read_manifest",
     "read_tasks",
+    "record_json",
     "reused_in",
     "summarize_folder",
     "warm_start_folder",

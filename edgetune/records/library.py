@@ -33,7 +33,7 @@ from ..tasks.family import family_of
 from .layout import FAILED_RUN_SECS, TUNING_RECORDS, WORKLOADS
 from .lock import held
 from .manifest import LIBRARY_SYNC, REUSED, read_manifest, update_manifest
-from .store import best_latency_in, open_json_database, repair_tail
+from .store import best_latency_in, open_json_database, repair_tail, union_of
 
 if TYPE_CHECKING:
     from ..board import Board
@@ -203,20 +203,19 @@ class Library:
         return copied
 
     def fill(self, database: Any, tasks: list[Task]) -> Any:
-        """A database with `database`'s best record of each workload, plus the library's best
-        for the `tasks` it has no valid record of (`build --library`)."""
-        merged = _ms().database.MemoryDatabase(module_equality=MODULE_EQUALITY)
-        database.dump_pruned(merged)
+        """`database`, then the library's best record for the `tasks` it has no valid record of
+        (`build --library`)."""
         missing = {
-            workload_hash(t.mod): t.mod for t in tasks if best_latency_in(merged, t.mod) is None
+            workload_hash(t.mod): t.mod for t in tasks if best_latency_in(database, t.mod) is None
         }
+        extra = _ms().database.MemoryDatabase(module_equality=MODULE_EQUALITY)
         for h, records in self.take(missing, (), 1).best.items():
-            work = merged.commit_workload(missing[h])
+            work = extra.commit_workload(missing[h])
             for r in records:
-                merged.commit_tuning_record(
+                extra.commit_tuning_record(
                     _ms().database.TuningRecord(r.trace, work, r.run_secs, r.target, r.args_info)
                 )
-        return merged
+        return union_of(database, extra)
 
     def take(
         self,

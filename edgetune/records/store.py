@@ -1,5 +1,9 @@
 """A records folder: MetaSchedule's JSONDatabase plus a manifest naming the model and board.
 
+The tuning database holds every measured candidate (the search reads and appends to it);
+readers (`build`, `profile`, the records' estimates) see `database_of(store)`: each task's final
+choice (`final.py`) where the tune made one, else its best tuning record.
+
 MetaSchedule appends each measured candidate to `database_tuning_record.json` as soon as its batch
 is measured, so an interrupted run keeps everything it measured. A partially written last line
 (a kill during the write) is moved aside to `*.damaged` when a writer opens the folder, never
@@ -17,13 +21,16 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import RecordsError
 from ..tasks import MODULE_EQUALITY
-from .layout import FAILED_RUN_SECS, MANIFEST, TUNING_RECORDS, WORKLOADS
+from .final import append_choice, final_database, read_choices
+from .layout import FAILED_RUN_SECS, FINAL_CHOICES, MANIFEST, TUNING_RECORDS, WORKLOADS
 from .lock import LOCK, is_locked_by_other, lock_for_writing
 from .manifest import REUSED, check_owner, read_manifest, write_manifest
 
 if TYPE_CHECKING:
     from ..board import Board
     from ..frontend import ModelInfo
+
+RECORD_FILES = (WORKLOADS, TUNING_RECORDS, FINAL_CHOICES)  # appended line by line
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,7 @@ class RecordStore:
         self.model = model
         self.board = board
         self._db: Any = None
+        self._chosen: Any = None
         self._source = self.path  # where the database is read from
         self._copy: tempfile.TemporaryDirectory | None = None
         self._open(create)
@@ -73,7 +81,7 @@ class RecordStore:
             lock_for_writing(self.path)
             if data is None:
                 write_manifest(self.path, self.model, self.board)
-            for name in (WORKLOADS, TUNING_RECORDS):
+            for name in RECORD_FILES:
                 repair_tail(self.path / name)
         elif not is_locked_by_other(self.path):  # else a tune's half-written line, not damage
             self._source, self._copy = read_around_damage(self.path)
@@ -84,25 +92,55 @@ class RecordStore:
             self._db = open_json_database(self._source, "records folder", "--records folder")
         return self._db
 
+    def chosen_database(self):
+        """What builds apply: each task's final choice, else its best tuning record (the first
+        database with a record for the workload wins)."""
+        if self._chosen is None:
+            tuning = self.database()  # first: it registers the tensor intrinsics traces name
+            final = final_database(self._source, self.final_choices())
+            self._chosen = tuning if final is None else union_of(final, tuning)
+        return self._chosen
+
+    def final_choices(self) -> dict[str, dict[str, Any]]:
+        """Workload hash -> its latest final choice (`final.read_choices`)."""
+        return read_choices(self._source)
+
+    def add_choice(self, entry: dict[str, Any]) -> None:
+        """Append a task's final choice (writers only)."""
+        append_choice(self.path, entry)
+        self._chosen = None
+
     def summary(self) -> RecordSummary:
         """Counts read straight from the files (cheap; no TVM objects)."""
         return summarize_folder(self.path)
 
     def best_latency_s(self, mod: Any) -> float | None:
-        """Best measured mean latency (seconds) of a task's module, None if never measured."""
-        return best_latency_in(self.database(), mod)
+        """Mean latency (seconds) of the record builds apply to a task's module (its final
+        choice, else its best tuning record), None if never measured."""
+        return best_latency_in(self.chosen_database(), mod)
 
 
 def best_latency_in(db: Any, mod: Any) -> float | None:
-    """Best measured mean latency (seconds) of a task's module in a MetaSchedule database."""
-    if not db.has_workload(mod):
+    """Mean latency (seconds) of the record `db` gives a task's module: its best (for a union,
+    the first database's that has one), None if it has no valid record."""
+    import tvm
+
+    # MetaSchedule's databases look records up by module alone (the target is not compared);
+    # this query is the one its union databases answer
+    record = db.query_tuning_record(mod, tvm.target.Target({"kind": "c"}), "main")
+    if record is None or not record.run_secs:
         return None
-    recs = db.get_top_k(db.commit_workload(mod), 1)
-    if not recs or not recs[0].run_secs:
-        return None
-    secs = [float(s) for s in recs[0].run_secs]
+    secs = [float(s) for s in record.run_secs]
     mean = sum(secs) / len(secs)
     return mean if mean < FAILED_RUN_SECS else None
+
+
+def union_of(*databases: Any) -> Any:
+    """MetaSchedule's ordered union: a workload's record comes from the first database that
+    has one."""
+    from ..tvm_api import ms
+
+    return ms.database.OrderedUnionDatabase(*databases)
 
 
 def summarize_folder(folder: Path) -> RecordSummary:
@@ -125,9 +163,10 @@ def summarize_folder(folder: Path) -> RecordSummary:
 
 
 def database_of(store: RecordStore | None) -> Any:
-    """The store's database, or an empty one (an untuned build)."""
+    """What builds apply: the store's final choices before its tuning records
+    (`RecordStore.chosen_database`), or an empty database (an untuned build)."""
     if store is not None:
-        return store.database()
+        return store.chosen_database()
     from ..tvm_api import ms
 
     return ms.database.MemoryDatabase(module_equality=MODULE_EQUALITY)
@@ -187,7 +226,7 @@ def repair_tail(path: Path) -> None:
 def read_around_damage(folder: Path) -> tuple[Path, tempfile.TemporaryDirectory | None]:
     """Where to read `folder`'s database from without writing to it: the folder itself, or a
     temporary copy of its record files without their damaged lines (said on stderr)."""
-    split = {name: _split_lines(folder / name) for name in (WORKLOADS, TUNING_RECORDS)}
+    split = {name: _split_lines(folder / name) for name in RECORD_FILES}
     if not any(damaged for _, damaged in split.values()):
         return folder, None
     copy = tempfile.TemporaryDirectory(prefix="edgetune-records-")

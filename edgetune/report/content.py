@@ -65,7 +65,8 @@ def build_report(run: TuningRun, others: list[TuningRun | dict[str, Any]]) -> Re
     overview = (
         f"{s['trials']} measured candidates ({s['failed']} failed) in {run.folder}; tasks "
         f"measured {s['tasks_measured']}/{s['tasks']}; estimated end-to-end latency "
-        f"{_num(s['estimate_ms'], '.4f')} ms (sum over tasks of weight x best latency); tuning "
+        f"{_num(s['estimate_ms'], '.4f')} ms (sum over tasks of weight x latency: the final "
+        f"choice's, re-measured, else the search's best); tuning "
         f"time {_num(s['tuning_s'], '.0f')} s."
     )
     sections = [Section("Overview", [overview]), _search(runs), _tasks(run), _failures(run)]
@@ -92,8 +93,8 @@ def _search(runs: list[TuningRun]) -> Section:
 
 
 def _tasks(run: TuningRun) -> Section:
-    columns = ["#", "task", "weight", "MFLOPs", "trials", "best us", "GFLOP/s", "share",
-               "family", "path"]  # fmt: skip
+    columns = ["#", "task", "weight", "MFLOPs", "trials", "best us", "final us", "GFLOP/s",
+               "share", "family", "path"]  # fmt: skip
     rows = [
         [
             str(i),
@@ -102,6 +103,7 @@ def _tasks(run: TuningRun) -> Section:
             f"{t.flops / 1e6:.2f}",
             str(t.trials),
             _num(t.best_us, ".2f"),
+            _num(t.final_us, ".2f"),
             _num(t.gflops, ".2f"),
             "n/a" if share is None else f"{share:.1%}",
             t.family,
@@ -109,7 +111,9 @@ def _tasks(run: TuningRun) -> Section:
         ]  # fmt: skip
         for i, (t, share) in enumerate(zip(run.tasks, shares(run.tasks)))
     ]
-    note = ("Share: of the measured tasks' summed weight x best latency. Path: int8 (integer "
+    note = ("Best: the search's best estimate. Final: the schedule builds use, its top "
+            "candidates re-measured together after the search (tune --final-top). Share: of the "
+            "measured tasks' summed weight x latency (final, else best). Path: int8 (integer "
             "kernel), qdq (float inside dequantize/quantize) or float.")  # fmt: skip
     return Section("Tasks", [Table(columns, rows), note])
 

@@ -1,7 +1,7 @@
 """What a records folder says about its tuning: curves, per-task results, failures, set-up.
 
-Read from the folder's files alone (manifest, task list, batch log, MetaSchedule's records), so
-a report needs neither the model nor TVM.
+Read from the folder's files alone (manifest, task list, batch log, MetaSchedule's records, the
+final choices), so a report needs neither the model nor TVM.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RecordsError
-from ..records import MANIFEST, read_batches, read_manifest, summarize_folder
+from ..records import MANIFEST, read_batches, read_choices, read_manifest, summarize_folder
 from ..records import read_tasks as read_task_list
 
 
@@ -25,16 +25,24 @@ class TaskResult:
     family: str
     path: str  # kernel path: int8, qdq or float
     trials: int = 0
-    best_us: float | None = None
+    best_us: float | None = None  # the search's best
+    final_us: float | None = None  # the final choice, re-measured (`search.final`)
+
+    @property
+    def latency_us(self) -> float | None:
+        """The latency of the schedule builds use: the final choice's, else the search's best."""
+        return self.final_us if self.final_us is not None else self.best_us
 
     @property
     def gflops(self) -> float | None:
-        return self.flops / self.best_us / 1e3 if self.best_us else None
+        latency = self.latency_us
+        return self.flops / latency / 1e3 if latency else None
 
     @property
     def total_us(self) -> float | None:
-        """Weight x best latency: this task's part of the estimated end-to-end latency."""
-        return self.weight * self.best_us if self.best_us is not None else None
+        """Weight x latency: this task's part of the estimated end-to-end latency."""
+        latency = self.latency_us
+        return self.weight * latency if latency is not None else None
 
 
 @dataclass
@@ -66,7 +74,7 @@ class TuningRun:
 
     @property
     def estimate_ms(self) -> float | None:
-        """Estimated end-to-end latency (sum of weight x best), once every task is measured."""
+        """Estimated end-to-end latency (sum of weight x latency), once every task is measured."""
         parts = [t.total_us for t in self.tasks]
         if not parts or any(p is None for p in parts):
             return None
@@ -176,6 +184,10 @@ def load_run(folder: str | Path) -> TuningRun:
         for c in b["candidates"]:
             if "us" in c and (task.best_us is None or c["us"] < task.best_us):
                 task.best_us = c["us"]
+    for entry in read_choices(folder).values():
+        task = by_name.get(entry["task"])
+        if task is not None and entry["chosen"] is not None:
+            task.final_us = entry["candidates"][entry["chosen"]]["final_us"]
     counts = summarize_folder(folder)
     return TuningRun(
         folder, manifest, listed["tuned_with"], tasks, batches, counts.records, counts.failed

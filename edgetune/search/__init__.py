@@ -1,5 +1,14 @@
 """Driving MetaSchedule's search over a model's tasks for a board."""
 
+from .final import FINAL_TOP, ROUNDS
 from .tune import DEFAULT_SEARCH, SEARCHES, TuneResult, tune_model, tune_tir
 
-__all__ = ["DEFAULT_SEARCH", "SEARCHES", "TuneResult", "tune_model", "tune_tir"]
+__all__ = [
+    "DEFAULT_SEARCH",
+    "FINAL_TOP",
+    "ROUNDS",
+    "SEARCHES",
+    "TuneResult",
+    "tune_model",
+    "tune_tir",
+]

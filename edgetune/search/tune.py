@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from ..measure import make_builder, make_runner
-from ..records import KNOWN, warm_start_folder, write_tasks
+from ..records import KNOWN, best_latency_in, warm_start_folder, write_tasks
 from ..rules import get_rule_set
 from ..tasks import MODULE_EQUALITY, Task, for_model
+from .final import FINAL_TOP, FinalPhase, final_phase
 from .interrupt import sigint_spares_workers
 from .library_start import LibraryStart, start_from_library
 from .logs import task_loggers
@@ -45,6 +46,7 @@ class TuneResult:
     store: RecordStore
     library: LibraryStart | None = None
     added: int = 0  # records this run added to the library
+    final: FinalPhase | None = None  # the re-measured top candidates (None: --final-top 0)
 
     @cached_property
     def after(self) -> RecordSummary:
@@ -68,6 +70,7 @@ class TuneResult:
             "search": self.search,
             "library": self.library and {**self.library.to_json(), "added": self.added},
             **progress,
+            "final": self.final.to_json() if self.final else None,
         }
 
     def lines(self) -> list[str]:
@@ -80,6 +83,7 @@ class TuneResult:
             f"tasks measured: {p.tasks_measured}/{len(self.tasks)}; estimated end-to-end "
             f"latency: {f'{est * 1e3:.3f} ms' if est is not None else 'n/a'}",
             *([library_line(self.library, self.added)] if self.library else []),
+            *([self.final.line()] if self.final else []),
         ]
 
 
@@ -228,6 +232,7 @@ def tune_model(
     search: str = DEFAULT_SEARCH,
     warm_start: str | Path | None = None,
     library: Library | None = None,
+    final_top: int | None = None,
 ) -> TuneResult:
     """Tune `model` on `board` until the records folder holds `trials` measured trials.
 
@@ -238,10 +243,17 @@ def tune_model(
     their family's library records (`search.library_start`), and every measurement is added to
     it (also when interrupted); `printer` gets one line per task saying what the library knew.
     `on_batch` is called with the progress after each measured batch (default: plain lines on
-    stderr).
+    stderr). After the search (also when it had nothing left to do), the `final_top` best
+    candidates of each task are re-measured together and the fastest becomes the schedule builds
+    use (`search.final`; 0: builds use each task's best search record; None: FINAL_TOP, 0 on
+    emulated boards, whose timings do not rank schedules); `printer` gets its progress.
     """
     if search not in SEARCHES:
         raise InputError(f"unknown search '{search}' (choose from {', '.join(SEARCHES)})")
+    if final_top is None:
+        final_top = 0 if board.emulated else FINAL_TOP
+    if final_top < 0:
+        raise InputError(f"--final-top must be 0 (off) or more, not {final_top}")
     if warm_start and search != "family":
         raise InputError("--warm-start needs --search family (it seeds the family cost models)")
     if warm_start:
@@ -259,18 +271,19 @@ def tune_model(
         weights=[t.weight for t in tasks],
         budget=trials,
         resumed_trials=store.summary().measured,
-        best_s=[store.best_latency_s(t.mod) for t in tasks],
+        best_s=[best_latency_in(store.database(), t.mod) for t in tasks],
     )
     result = TuneResult(tasks, progress, {"method": search}, store, start)
     remaining = trials - progress.resumed_trials
-    if remaining <= 0 or not searched:
-        return result
-    try:
-        _search(result, [tasks[i] for i in searched], searched, board, remaining, seed, per_round,
-                on_batch, warm_start)  # fmt: skip
-    finally:
-        if library:  # every measurement goes to the library, even from an interrupted run
-            result.added = library.add(store)
+    if remaining > 0 and searched:
+        try:
+            _search(result, [tasks[i] for i in searched], searched, board, remaining, seed,
+                    per_round, on_batch, warm_start)  # fmt: skip
+        finally:
+            if library:  # every measurement goes to the library, even from an interrupted run
+                result.added = library.add(store)
+    if final_top > 0:
+        result.final = final_phase(tasks, store, board, final_top, printer)
     return result
 
 

@@ -1,0 +1,260 @@
+"""The final phase of a tune: each task's top candidates re-measured together, the fastest kept.
+
+The search times each candidate once, in one short window: another process that takes a core
+during that window makes the candidate look slow, or the others look slow while it looked fast
+(`measure.robust` helps only when some of its repeats escape the foreign work). After the
+search, the `top` distinct candidates of every task (by the search's estimate) are built again
+and timed together on the board's runner, interleaved (A B C A B C ...) for ROUNDS rounds, so
+every candidate meets the same moments of foreign work. A candidate's re-measured latency is its
+fastest round (a round: the mean of its fastest quarter of repeats, as in the search). The
+fastest candidate becomes the task's final choice (`records.final`), which builds apply.
+
+A task's choice is current while it names the candidates that are the task's top now: a resumed
+tune re-measures only the tasks without a current choice, and more trials that change a task's
+top candidates re-measure it. Candidates are built in batches of about CHUNK, and each task's
+choice is written as soon as its batch is measured, so Ctrl-C keeps the choices made so far.
+
+Cost: `top` builds and ROUNDS x `top` runs per task, where the search spends one build and one
+run per trial; builds dominate on the host.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..measure import make_builder, make_runner
+from ..records import FAILED_RUN_SECS, record_json, workload_hash
+from ..tvm_api import ms
+from .interrupt import sigint_spares_workers, stop_if_interrupted
+from .progress import duration_text, ms_text
+
+if TYPE_CHECKING:
+    from ..board import Board
+    from ..records import RecordStore
+    from ..tasks import Task
+
+FINAL_TOP = 3  # candidates re-measured per task (tune --final-top)
+ROUNDS = 10  # interleaved rounds: each candidate is timed ROUNDS x the board's repeats
+CHUNK = 16  # candidates built per batch (Ctrl-C waits for one batch at most)
+POOL = 4  # search records read per candidate wanted (duplicate schedules are skipped)
+
+
+@dataclass
+class Candidate:
+    """One of a task's top schedules: its search record and what re-measuring it gave."""
+
+    record: Any  # MetaSchedule TuningRecord of the search
+    measure: Any  # MetaSchedule MeasureCandidate (the scheduled module and its arguments)
+    key: str  # structural hash of the scheduled module
+    search_s: float
+    secs: list[float] | None = None  # the fastest round's kept repeats
+    error: str | None = None
+
+    @property
+    def final_s(self) -> float | None:
+        return sum(self.secs) / len(self.secs) if self.secs else None
+
+    def to_json(self) -> dict[str, Any]:
+        final = self.final_s
+        return {
+            "schedule": self.key,
+            "search_us": self.search_s * 1e6,
+            "final_us": final * 1e6 if final is not None else None,
+            **({"error": self.error} if self.error and final is None else {}),
+        }
+
+
+@dataclass
+class FinalPhase:
+    """The final choices of a tune's tasks, and what this run re-measured."""
+
+    top: int
+    tasks: list[Task]
+    entries: list[dict[str, Any] | None]  # per task: its current choice (None: no records)
+    measured: int = 0  # tasks re-measured by this run
+    started: float = field(default_factory=time.time)
+    elapsed_s: float = 0.0
+
+    @property
+    def estimated_latency_s(self) -> float | None:
+        """Sum of weight x chosen latency, once every task has a choice."""
+        total = 0.0
+        for task, entry in zip(self.tasks, self.entries):
+            chosen = _chosen_us(entry)
+            if chosen is None:
+                return None
+            total += task.weight * chosen * 1e-6
+        return total
+
+    @property
+    def changed(self) -> int:
+        """Tasks whose choice is not the search's best."""
+        return sum(1 for e in self.entries if e and e["chosen"] not in (None, 0))
+
+    def to_json(self) -> dict[str, Any]:
+        est = self.estimated_latency_s
+        return {
+            "top": self.top,
+            "rounds": ROUNDS,
+            "tasks_remeasured": self.measured,
+            "choices_changed": self.changed,
+            "elapsed_s": self.elapsed_s,
+            "estimated_latency_ms": est * 1e3 if est is not None else None,
+            "tasks": [
+                {"name": t.name, "candidates": e["candidates"], "chosen": e["chosen"]}
+                if e
+                else {"name": t.name, "candidates": [], "chosen": None}
+                for t, e in zip(self.tasks, self.entries)
+            ],
+        }
+
+    def line(self) -> str:
+        """The phase for a terminal, one line."""
+        chosen = sum(1 for e in self.entries if _chosen_us(e) is not None)
+        return (
+            f"final: top {self.top} re-measured ({ROUNDS} rounds) for {_tasks(self.measured)} in "
+            f"{duration_text(self.elapsed_s)}; {chosen}/{len(self.tasks)} tasks have a final "
+            f"choice, {self.changed} not the search's best; estimated end-to-end latency "
+            f"{ms_text(self.estimated_latency_s)}"
+        )
+
+
+def _tasks(n: int) -> str:
+    return f"{n} task" + ("" if n == 1 else "s")
+
+
+def _chosen_us(entry: dict[str, Any] | None) -> float | None:
+    if not entry or entry["chosen"] is None:
+        return None
+    return entry["candidates"][entry["chosen"]]["final_us"]
+
+
+def top_candidates(db: Any, mod: Any, top: int) -> list[Candidate]:
+    """The task's `top` fastest distinct schedules in the search's database, fastest first."""
+    if not db.has_workload(mod):
+        return []
+    out: list[Candidate] = []
+    for record in db.get_top_k(db.commit_workload(mod), top * POOL):
+        secs = [float(s) for s in record.run_secs or []]
+        mean = sum(secs) / len(secs) if secs else FAILED_RUN_SECS
+        if mean >= FAILED_RUN_SECS:
+            continue
+        measure = record.as_measure_candidate()
+        key = ms.utils.shash2hex(measure.sch.mod)
+        if all(c.key != key for c in out):
+            out.append(Candidate(record, measure, key, mean))
+        if len(out) == top:
+            break
+    return out
+
+
+def final_phase(
+    tasks: list[Task],
+    store: RecordStore,
+    board: Board,
+    top: int,
+    say: Callable[[str], None] | None = None,
+) -> FinalPhase:
+    """Give every task with records a current final choice (see the module docstring)."""
+    say = say or (lambda _line: None)
+    phase = FinalPhase(top, tasks, [None] * len(tasks))
+    choices, db = store.final_choices(), store.database()
+    pending: list[tuple[int, str, list[Candidate]]] = []
+    for i, task in enumerate(tasks):
+        candidates = top_candidates(db, task.mod, top)
+        h = workload_hash(task.mod)
+        entry = choices.get(h)
+        if entry and {c["schedule"] for c in entry["candidates"]} == {c.key for c in candidates}:
+            phase.entries[i] = entry
+        elif candidates:
+            pending.append((i, h, candidates))
+    if pending:
+        say(f"final: re-measuring the top {top} candidates of {_tasks(len(pending))} together "
+            f"({ROUNDS} interleaved rounds)")  # fmt: skip
+        with sigint_spares_workers():
+            builder, runner = make_builder(board), make_runner(board)
+            for chunk in _chunks(pending):
+                _remeasure([c for _, _, cands in chunk for c in cands], builder, runner, board)
+                for i, h, cands in chunk:
+                    phase.entries[i] = _entry(tasks[i], h, cands, top)
+                    store.add_choice(phase.entries[i])
+                    phase.measured += 1
+                say(f"final: [{phase.measured}/{len(pending)} tasks] "
+                    f"{duration_text(time.time() - phase.started)}")  # fmt: skip
+                stop_if_interrupted()  # the chunk's choices are written: a clean place to stop
+    phase.elapsed_s = time.time() - phase.started
+    return phase
+
+
+def _chunks(pending: list[Any]) -> Iterator[list[Any]]:
+    """Whole tasks, about CHUNK candidates at a time."""
+    chunk: list[Any] = []
+    size = 0
+    for item in pending:
+        chunk.append(item)
+        size += len(item[2])
+        if size >= CHUNK:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+def _remeasure(candidates: list[Candidate], builder: Any, runner: Any, board: Board) -> None:
+    """Build the candidates, then time them in ROUNDS interleaved rounds on the board's runner;
+    each keeps its fastest round."""
+    target = board.target()
+    built = builder.build([ms.builder.BuilderInput(c.measure.sch.mod, target) for c in candidates])
+    timed = []
+    for c, b in zip(candidates, built):
+        if b.error_msg:
+            c.error = f"build: {_headline(b.error_msg)}"
+        else:
+            timed.append((c, ms.runner.RunnerInput(b.artifact_path, board.device_type,
+                                                   c.measure.args_info)))  # fmt: skip
+    try:
+        for _ in range(ROUNDS):
+            for (c, _), future in zip(timed, runner.run([inp for _, inp in timed])):
+                _keep_faster(c, future.result())
+    finally:
+        for b in built:
+            if b.artifact_path:
+                ms.utils.remove_build_dir(b.artifact_path)
+
+
+def _keep_faster(c: Candidate, result: Any) -> None:
+    """Keep this round's repeats (the runner kept their fastest quarter) if they are the
+    candidate's fastest so far."""
+    secs = [float(s) for s in result.run_secs or []]
+    mean = sum(secs) / len(secs) if secs else FAILED_RUN_SECS
+    if result.error_msg or mean >= FAILED_RUN_SECS:
+        c.error = f"run: {_headline(result.error_msg or 'no run time')}"
+    elif c.final_s is None or mean < c.final_s:
+        c.secs = secs
+
+
+def _headline(message: Any) -> str:
+    lines = [ln.strip() for ln in str(message).strip().splitlines() if ln.strip()]
+    return lines[-1][:200] if lines else "(no message)"
+
+
+def _entry(task: Task, h: str, candidates: list[Candidate], top: int) -> dict[str, Any]:
+    """A task's line in the final choices: its candidates and the fastest one's record."""
+    timed = [i for i, c in enumerate(candidates) if c.final_s is not None]
+    chosen = min(timed, key=lambda i: candidates[i].final_s) if timed else None  # type: ignore
+    record = None
+    if chosen is not None:
+        record = record_json(candidates[chosen].record, candidates[chosen].secs)
+    return {
+        "task": task.name,
+        "workload": h,
+        "top": top,
+        "rounds": ROUNDS,
+        "time": time.time(),
+        "candidates": [c.to_json() for c in candidates],
+        "chosen": chosen,
+        "record": record,
+    }

@@ -1,0 +1,260 @@
+"""The final phase of `tune`: each task's top candidates re-measured together, the fastest kept in
+`final-choices.jsonl` and applied by builds; resumable, interruptible, off with --final-top 0."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from edgetune import stop
+from edgetune.board import load_board
+from edgetune.compile.library import build_model
+from edgetune.frontend import load_model
+from edgetune.frontend.tflite_import import random_inputs
+from edgetune.oracle import LiteRTModel
+from edgetune.paths import MODELS_DIR
+from edgetune.records import RecordStore, best_latency_in, database_of, workload_hash
+from edgetune.records.layout import FINAL_CHOICES, TUNING_RECORDS
+from edgetune.runtime.local import load_executable
+from edgetune.search import final, tune_model
+from edgetune.tasks import for_model
+
+NAME = "tiny_fp32"
+TRIALS = 8  # its two largest convs, 4 candidates each (searching every task costs a minute)
+SEARCH = {"search": "ms", "per_round": 4, "on_batch": lambda _progress: None}
+
+
+def _largest(model, board, n: int = 2) -> list:
+    return sorted(for_model(model, board).tasks, key=lambda t: -t.flops)[:n]
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    """A records folder after the search alone (--final-top 0) of the two largest tasks."""
+    folder = tmp_path_factory.mktemp("searched") / "recs"
+    model, board = load_model(MODELS_DIR / f"{NAME}.tflite"), load_board("host")
+    names = {t.name for t in _largest(model, board)}
+    result = tune_model(model, board, RecordStore(folder, model.info, board), TRIALS, seed=0,
+                        final_top=0, task_filter=lambda t: t.name in names, **SEARCH)  # fmt: skip
+    assert result.final is None and result.progress.tasks_measured == len(result.tasks) == 2
+    return folder
+
+
+@pytest.fixture
+def recs(searched, tmp_path):
+    """A copy of the searched folder for one test to change."""
+    folder = tmp_path / "recs"
+    shutil.copytree(searched, folder, ignore=shutil.ignore_patterns("edgetune.lock"))
+    return folder
+
+
+def _open(folder, create=True):
+    model, board = load_model(MODELS_DIR / f"{NAME}.tflite"), load_board("host")
+    return model, board, RecordStore(folder, model.info, board, create=create)
+
+
+def _lines(folder) -> list[dict]:
+    return [json.loads(ln) for ln in (folder / FINAL_CHOICES).read_text().splitlines()]
+
+
+def _assert_matches_litert(model, board, store) -> None:
+    built = build_model(model, board, store)
+    assert built.tuned == 2
+    inputs = random_inputs(model.info, seed=3)
+    (ours,) = load_executable(built.exe, board.hardware.cores, info=model.info)(inputs)
+    (reference,) = LiteRTModel(MODELS_DIR / f"{NAME}.tflite", threads=1)(inputs)
+    assert np.abs(ours - reference).max() <= 1e-5 * np.abs(reference).max()
+
+
+def test_final_top_0_builds_with_the_search_best(recs):
+    model, board, store = _open(recs, create=False)
+    assert not (recs / FINAL_CHOICES).exists()
+    assert database_of(store) is store.database()  # the tuning records alone, as before
+    lines = (recs / TUNING_RECORDS).read_text().splitlines()
+    means = [sum(secs) / len(secs) for secs in (json.loads(ln)[1][1] for ln in lines)]
+    for task in _largest(model, board):
+        assert store.best_latency_s(task.mod) in means
+
+
+def test_rerun_does_only_the_final_phase_and_reports_it(cli, recs):
+    before = (recs / TUNING_RECORDS).read_bytes()
+    args = ["tune", NAME, "--trials", TRIALS, "--records", recs, "--search", "ms"]
+    result = cli(*args, "--json")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["trials"] == 0 and (recs / TUNING_RECORDS).read_bytes() == before
+    phase = report["final"]
+    assert phase["top"] == final.FINAL_TOP and phase["tasks_remeasured"] == 2
+    lines = _lines(recs)
+    tuned = [t for t in phase["tasks"] if t["chosen"] is not None]
+    assert sorted(e["task"] for e in lines) == sorted(t["name"] for t in tuned)  # one per task
+    assert len(tuned) == 2 and len(phase["tasks"]) == len(report["tasks"]) == 5
+    assert phase["estimated_latency_ms"] is None  # 3 tasks were never tuned
+    for task in tuned:
+        assert 1 <= len(task["candidates"]) <= final.FINAL_TOP
+        assert all(c["final_us"] > 0 for c in task["candidates"])
+        chosen = task["candidates"][task["chosen"]]
+        assert chosen["final_us"] == min(c["final_us"] for c in task["candidates"])
+    model, board, store = _open(recs, create=False)
+    by_hash = {e["workload"]: e for e in lines}
+    for task in _largest(model, board):  # builds see the re-measured choices
+        entry = by_hash[workload_hash(task.mod)]
+        secs = entry["record"][1]
+        assert store.best_latency_s(task.mod) == pytest.approx(sum(secs) / len(secs))
+        assert entry["candidates"][entry["chosen"]]["final_us"] == pytest.approx(
+            sum(secs) / len(secs) * 1e6
+        )
+
+    again = cli(*args)  # every choice is current: nothing is re-measured
+    assert again.code == 0, again.err
+    assert "final: top 3 re-measured (10 rounds) for 0 tasks" in again.out
+    assert "2/5 tasks have a final choice" in again.out
+    assert len(_lines(recs)) == 2
+
+
+def test_a_record_fast_only_in_the_search_loses_the_remeasurement(recs):
+    """A schedule whose search record claims 1 ns (e.g. timed while the rest were slowed down by
+    another process) is the search's best; re-measured with the others it loses, and the build
+    applies the winner and matches LiteRT."""
+    from edgetune.tvm_api import ms, s_tir
+
+    model, board, store = _open(recs)
+    task = _largest(model, board)[0]  # untuned, it is far slower than tuned
+    db = store.database()
+    sch = s_tir.Schedule(task.mod)
+    sch.get_sblock("root")
+    args_info = ms.arg_info.ArgInfo.from_prim_func(task.mod["main"])
+    record = ms.database.TuningRecord(sch.trace, db.commit_workload(task.mod), [1e-9],
+                                      board.target(), args_info)  # fmt: skip
+    db.commit_tuning_record(record)
+    assert store.best_latency_s(task.mod) == pytest.approx(1e-9)  # what --final-top 0 builds
+
+    result = tune_model(model, board, store, TRIALS, **SEARCH)
+    assert result.progress.trials == 0
+    entry = next(e for e in _lines(recs) if e["task"] == task.name)
+    injected = entry["candidates"][0]
+    assert injected["search_us"] == pytest.approx(1e-3)
+    assert entry["chosen"] != 0 and result.final.changed >= 1
+    assert entry["candidates"][entry["chosen"]]["final_us"] < injected["final_us"]
+    applied = database_of(store).query_tuning_record(task.mod, board.target(), "main")
+    assert str(applied.trace) != str(sch.trace)
+    assert best_latency_in(database_of(store), task.mod) * 1e6 == pytest.approx(
+        entry["candidates"][entry["chosen"]]["final_us"]
+    )
+    _assert_matches_litert(model, board, RecordStore(recs, model.info, board, create=False))
+
+
+def test_interrupted_final_phase_keeps_a_valid_folder_and_resumes(recs, monkeypatch, capsys):
+    model, board, store = _open(recs)
+    monkeypatch.setattr(final, "CHUNK", 1)  # one task per batch
+
+    def ctrl_c(line: str) -> None:
+        if "[1/" in line:  # the first task's choice is written
+            os.kill(os.getpid(), signal.SIGINT)
+            while not stop.requested():  # the handler runs on the main thread's next check
+                time.sleep(0.01)
+
+    with pytest.raises(KeyboardInterrupt):
+        tune_model(model, board, store, TRIALS, printer=ctrl_c, **SEARCH)
+    (first,) = _lines(recs)
+
+    with open(recs / FINAL_CHOICES, "a") as f:
+        f.write('{"task": "cut sho')  # a kill during a write
+    files = {p.name: p.read_bytes() for p in recs.iterdir() if p.is_file()}
+    capsys.readouterr()
+    _, _, reader = _open(recs, create=False)
+    measured = [reader.best_latency_s(t.mod) for t in _largest(model, board)]
+    assert all(m is not None for m in measured)  # 1 final choice, 1 search record
+    assert first["workload"] in reader.final_choices()
+    assert "final-choices.jsonl: 1 damaged line(s)" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in recs.iterdir() if p.is_file()} == files
+
+    result = tune_model(model, board, RecordStore(recs, model.info, board), TRIALS, **SEARCH)
+    assert result.final.measured == 1  # only the task without a choice
+    assert len(_lines(recs)) == 2
+    assert "cut sho" in (recs / (FINAL_CHOICES + ".damaged")).read_text()
+
+
+def test_final_phase_measures_on_a_farm_board(tmp_path):
+    """On an rpc board (a tracker and a host rpc server started here) the candidates are
+    re-measured through the board's runner, and builds apply the winner."""
+    from farm_support import env_vars, host_board_text, write_board
+    from tflite_builder import fully_connected
+
+    from edgetune.farm import strategies
+    from edgetune.farm.drivers.rpc_server import free_port
+    from edgetune.search.final import final_phase
+    from edgetune.tvm_api import ms, s_tir
+
+    name = "finalfarm"
+    write_board(tmp_path / "boards", name, host_board_text(name, free_port(), count=1))
+    model = load_model(fully_connected(tmp_path / "fc.tflite", 64))
+    with env_vars(EDGETUNE_BOARDS=str(tmp_path / "boards"), EDGETUNE_FARM_DIR=str(tmp_path / "s")):
+        board = load_board(name)
+        (task,) = for_model(model, board).tasks
+        store = RecordStore(tmp_path / "recs", model.info, board)
+        db, work = store.database(), store.database().commit_workload(task.mod)
+        args_info = ms.arg_info.ArgInfo.from_prim_func(task.mod["main"])
+        traces = []
+        for parallel, secs in ((False, 1e-9), (True, 1e-3)):  # plain loops, or parallel ones
+            sch = s_tir.Schedule(task.mod)
+            block = sch.get_child_blocks(sch.get_sblock("root"))[0]
+            if parallel:
+                sch.parallel(sch.get_loops(block)[1])
+            traces.append(str(sch.trace))
+            record = ms.database.TuningRecord(sch.trace, work, [secs], board.target(), args_info)
+            db.commit_tuning_record(record)
+        try:
+            strategies.bring_up(board)
+            phase = final_phase([task], store, board, 2)
+        finally:
+            strategies.down()
+    (entry,) = phase.entries
+    assert board.connection.kind == "rpc" and phase.measured == 1
+    finals = [c["final_us"] for c in entry["candidates"]]
+    assert all(f is not None and f > 0 for f in finals) and len(finals) == 2
+    assert finals[entry["chosen"]] == min(finals)
+    applied = database_of(store).query_tuning_record(task.mod, board.target(), "main")
+    assert str(applied.trace) == traces[entry["chosen"]]
+    assert store.best_latency_s(task.mod) * 1e6 == pytest.approx(min(finals))
+
+
+def test_a_fresh_build_reads_a_tensorized_final_choice(tmp_path):
+    """`edgetune build` in a new process reads a final choice whose trace names a tensor
+    intrinsic (registered before the choices are read back), and the model matches LiteRT."""
+    import subprocess
+    import sys
+
+    from int8_support import pointwise_conv_task, tensorized_schedule
+
+    from edgetune.runtime import load_artifact, read_artifact_meta
+    from edgetune.search.final import final_phase
+    from edgetune.tvm_api import ms
+
+    board = load_board("host")
+    path = MODELS_DIR / "probe_block_int8.tflite"
+    model, task = load_model(path), pointwise_conv_task(board)
+    store = RecordStore(tmp_path / "recs", model.info, board)
+    db, sch = store.database(), tensorized_schedule(board, task)
+    args_info = ms.arg_info.ArgInfo.from_prim_func(task.mod["main"])
+    db.commit_tuning_record(ms.database.TuningRecord(sch.trace, db.commit_workload(task.mod),
+                                                     [1.0], board.target(), args_info))  # fmt: skip
+    (entry,) = final_phase([task], store, board, 3).entries
+    assert "tensorize" in json.dumps(entry["record"]) and entry["chosen"] == 0
+    assert 0 < entry["candidates"][0]["final_us"] < 1e6  # re-measured, not the 1 s recorded
+
+    lib = tmp_path / "probe.so"
+    build = [sys.executable, "-m", "edgetune", "build", str(path), "--records", str(store.path)]
+    done = subprocess.run([*build, "-o", str(lib)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert read_artifact_meta(lib).tuned_tasks == 1
+    inputs = random_inputs(model.info, seed=11)
+    (ours,) = load_artifact(lib, board.hardware.cores)(inputs)
+    (reference,) = LiteRTModel(path, threads=1)(inputs)
+    assert np.abs(ours.astype(int) - reference.astype(int)).max() <= 1
