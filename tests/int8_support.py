@@ -7,6 +7,7 @@ import numpy as np
 
 from edgetune.frontend import load_model
 from edgetune.paths import MODELS_DIR
+from edgetune.quant.fixed_point import FoldedRequantization
 from edgetune.rules.rule_set import get_rule_set
 from edgetune.tasks import for_model
 
@@ -58,24 +59,27 @@ def tensorized_schedule(board, task):
 
 
 def realistic_args(func, seed: int = 0) -> list[np.ndarray]:
-    """Arguments for an integer conv task: 8-bit tensors over their full range, int32 vectors
-    small except the last two, the requantization's multiplier in [2^30, 2^31) and shift in
-    [-8, 0] (tiny multipliers would make every output the zero point and hide wrong sums)."""
+    """Arguments for an integer conv task: 8-bit tensors over their full range, and the
+    folded requantization's constants (its five int64 vectors, in order) for
+    a multiplier in [2^30, 2^31), a shift in [-8, 0] (tiny multipliers would make every output
+    the zero point and hide wrong sums), a bias in [-1000, 1000] and a zero point."""
     rng = np.random.default_rng(seed)
-    vectors = [
-        i for i, p in enumerate(func.params) if len(p.shape) == 1 and str(p.dtype) == "int32"
-    ]
-    multiplier, shift = vectors[-2:]
+    params = [([int(d) for d in p.shape], str(p.dtype)) for p in func.params]
+    first = next(i for i, (s, d) in enumerate(params) if len(s) == 1 and d == "int64")
+    (channels,), _ = params[first]
+    folded = FoldedRequantization.fold(
+        rng.integers(1 << 30, (1 << 31) - 1, channels, endpoint=True),
+        rng.integers(-8, 0, channels, endpoint=True),
+        int(rng.integers(-128, 127, endpoint=True)),
+        rng.integers(-1000, 1000, channels, endpoint=True),
+    )
+    constants = dict(enumerate(folded.arrays(), start=first))
     args = []
-    for i, p in enumerate(func.params):
-        shape, dtype = [int(d) for d in p.shape], str(p.dtype)
-        if i == multiplier:
-            lo, hi = 1 << 30, (1 << 31) - 1
-        elif i == shift:
-            lo, hi = -8, 0
-        elif "8" in dtype:
-            lo, hi = np.iinfo(dtype).min, np.iinfo(dtype).max
-        else:
-            lo, hi = -1000, 1000
+    for i, (shape, dtype) in enumerate(params):
+        if i in constants:
+            args.append(constants[i])
+            continue
+        info = np.iinfo(dtype)
+        lo, hi = (info.min, info.max) if "8" in dtype else (-1000, 1000)
         args.append(rng.integers(lo, hi, size=shape, endpoint=True).astype(dtype))
     return args

@@ -14,8 +14,10 @@ from .fixed_point import (
     mean_multiplier,
     multiply_by_quantized_multiplier,
     quantize_multiplier,
+    requantize_folded,
     round_half_away_divide,
     saturate,
+    scalar_requantization,
 )
 
 if TYPE_CHECKING:
@@ -41,34 +43,60 @@ def requantize_per_channel(
     return te.compute(acc.shape, f, name="requantize")
 
 
+def requantize_per_channel_folded(
+    acc: te.Tensor,
+    mult: te.Tensor,
+    rounding: te.Tensor,
+    high: te.Tensor,
+    negative: te.Tensor,
+    shift: te.Tensor,
+    clamp: Clamp,
+):
+    """int32 accumulator -> per-channel FoldedRequantization (bias, zero point and any other
+    per-channel offset folded into its int64 constants) -> clamp."""
+    lo, hi, dtype = clamp
+
+    def f(*i):
+        c = i[-1]
+        return saturate(
+            requantize_folded(acc(*i), *(t[c] for t in (mult, rounding, high, negative, shift))),
+            lo,
+            hi,
+            dtype,
+        )
+
+    return te.compute(acc.shape, f, name="requantize")
+
+
 def quantized_add(a: te.Tensor, b: te.Tensor, qa: QParams, qb: QParams, qo: QParams, clamp):
-    """TFLite's 8-bit ADD: both inputs to a shared 2^20-scaled domain, sum, requantize."""
+    """TFLite's 8-bit ADD: both inputs to a shared 2^20-scaled domain, sum, requantize (the
+    zero points folded into the requantizations' constants)."""
     lo, hi, dtype = clamp
     sa, sb, so = (float(q.scale.reshape(-1)[0]) for q in (qa, qb, qo))
     twice_max = 2.0 * max(sa, sb)
     (ma,), (sha,) = quantize_multiplier(sa / twice_max)
     (mb,), (shb,) = quantize_multiplier(sb / twice_max)
     (mo,), (sho,) = quantize_multiplier(twice_max / (float(1 << ADD_LEFT_SHIFT) * so))
-
-    def scaled(x: te.Tensor, zp: int, m: int, s: int, i: Any) -> Any:
-        shifted = (x(*i).astype("int32") - zp) * (1 << ADD_LEFT_SHIFT)
-        return multiply_by_quantized_multiplier(shifted, int(m), int(s))
+    scale_a = scalar_requantization(int(ma), int(sha), offset=-qa.zp, input_shift=ADD_LEFT_SHIFT)
+    scale_b = scalar_requantization(int(mb), int(shb), offset=-qb.zp, input_shift=ADD_LEFT_SHIFT)
+    out = scalar_requantization(int(mo), int(sho), zp=qo.zp)
 
     def f(*i):
-        total = scaled(a, qa.zp, ma, sha, i) + scaled(b, qb.zp, mb, shb, i)
-        out = multiply_by_quantized_multiplier(total.astype("int32"), int(mo), int(sho)) + qo.zp
-        return saturate(out, lo, hi, dtype)
+        total = scale_a(a(*i).astype("int32")) + scale_b(b(*i).astype("int32"))
+        return saturate(out(total), lo, hi, dtype)
 
     return te.compute(a.shape, f, name="quantized_add")
 
 
 def quantized_mean_hw(x: te.Tensor, qx: QParams, qo: QParams, keepdims: bool, clamp):
-    """MEAN over H and W of NHWC: int32 sum, then one requantization with 1/(H*W) folded in."""
+    """MEAN over H and W of NHWC: int32 sum, then one requantization with 1/(H*W) folded into
+    the multiplier and the input zero point's contribution into its constants."""
     lo, hi, dtype = clamp
     n, h, w, c = (int(d) for d in x.shape)
     count = h * w
     (m,), (s,) = quantize_multiplier(float(qx.scale.reshape(-1)[0]) / float(qo.scale))
     m, s = mean_multiplier(int(m), int(s), count)
+    requantize = scalar_requantization(m, s, zp=qo.zp, offset=-qx.zp * count)
     rh = te.reduce_axis((0, h), name="rh")
     rw = te.reduce_axis((0, w), name="rw")
     total = te.compute(
@@ -76,8 +104,7 @@ def quantized_mean_hw(x: te.Tensor, qx: QParams, qo: QParams, keepdims: bool, cl
     )
 
     def f(b, k):
-        v = multiply_by_quantized_multiplier(total[b, k] - qx.zp * count, m, s) + qo.zp
-        return saturate(v, lo, hi, dtype)
+        return saturate(requantize(total[b, k]), lo, hi, dtype)
 
     if keepdims:
         return te.compute((n, 1, 1, c), lambda b, i, j, k: f(b, k), name="quantized_mean")

@@ -13,7 +13,8 @@ Where the target has an int8 dot-product instruction, every int8 x int8 convolut
 - x86 VNNI (vpdpbusd) multiplies unsigned by signed bytes: the activations are shifted to uint8,
   u = x + 128, and the shift's contribution is removed from the int32 accumulator:
   conv(u, w) - 128 * sum(w) == conv(x, w), exactly. The pad and the shift fuse into one
-  elementwise kernel; the correction joins the requantization epilogue.
+  elementwise kernel; the correction folds into the constants of a folded requantization
+  (FoldedRequantization.plus), or else joins the requantization epilogue as a subtract.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import Any
 import numpy as np
 from tvm import relax
 
-from .kernels import conv2d_nhwc_packed
+from .fixed_point import FoldedRequantization
+from .kernels import conv2d_nhwc_packed, requantize_per_channel_folded
 
 SHIFT = 128
 
@@ -80,6 +82,14 @@ def _is_int8_conv(call: Any) -> bool:
     )
 
 
+def _is_folded_requantize(call: Any) -> bool:
+    """A call_tir of the kernel `kernels.requantize_per_channel_folded` emitted (the rewrite
+    names its PrimFuncs after their kernels)."""
+    if not (isinstance(call, relax.Call) and getattr(call.op, "name", None) == "relax.call_tir"):
+        return False
+    return call.args[0].name_hint.startswith(requantize_per_channel_folded.__name__)
+
+
 def pack_weight(w: np.ndarray, dot: DotProduct) -> np.ndarray:
     """HWOI weights (O a multiple of lanes) -> [KH, KW, O/lanes, I/depth, lanes, depth], I
     zero-padded up to a multiple of depth."""
@@ -98,6 +108,8 @@ class _DotProductOperands(relax.PyExprMutator):
 
     def visit_call_(self, call: Any) -> Any:
         call = self.visit_expr_post_order(call)
+        if _is_folded_requantize(call):
+            return self._fold_correction(call)
         if not _is_int8_conv(call):
             return call
         bb = self.builder_
@@ -117,6 +129,27 @@ class _DotProductOperands(relax.PyExprMutator):
             return acc
         correction = (SHIFT * w.astype(np.int64).sum(axis=(0, 1, 3))).astype(np.int32)
         return relax.op.subtract(acc, relax.const(correction, "int32"))
+
+    def _fold_correction(self, call: Any) -> Any:
+        """requantize(acc - c) -> requantize(acc) with c folded into its constants; the
+        subtract is then dead (prepare_for_target eliminates it)."""
+        from tvm.ir.expr import Constant
+
+        acc, *consts = call.args[1].fields
+        sub = self.lookup_binding(acc)
+        if not (
+            isinstance(sub, relax.Call)
+            and getattr(sub.op, "name", None) == "relax.subtract"
+            and isinstance(sub.args[1], Constant)
+            and all(isinstance(c, Constant) for c in consts)
+        ):
+            return call
+        current = FoldedRequantization(*(c.value.numpy() for c in consts))
+        folded = current.plus(-sub.args[1].value.numpy().astype(np.int64))
+        if folded is None:
+            return call
+        args = relax.Tuple([sub.args[0], *(relax.const(a, str(a.dtype)) for a in folded.arrays())])
+        return relax.Call(call.op, [call.args[0], args], call.attrs, call.ty_args)
 
     def _packed_conv(self, call: Any, data: Any, w: np.ndarray, dot: DotProduct) -> Any:
         """conv2d_nhwc_packed, input channels zero-padded up to a multiple of depth (data and
@@ -143,4 +176,4 @@ def prepare_for_target(mod: Any, target: Any) -> Any:
     for gv, func in mod.functions_items():
         if isinstance(func, relax.Function):
             rewriter.builder_.update_func(gv, rewriter.visit_expr(func))
-    return rewriter.builder_.get()
+    return relax.transform.DeadCodeElimination()(rewriter.builder_.get())

@@ -34,7 +34,7 @@ import numpy as np
 from tvm import relax
 
 from . import kernels
-from .fixed_point import quantize_multiplier
+from .fixed_point import FoldedRequantization, quantize_multiplier
 
 INTEGER_OPS = (
     "CONV_2D",
@@ -278,8 +278,9 @@ class _Integerizer(relax.PyExprMutator):
     def _integer_conv(
         self, data, xq, weight, wq, bias, attrs: dict, out_q: QParams, clamp: tuple
     ) -> Any:
-        """pad(x, zx) -> conv2d int32 (HWOI) -> + (bias - zx*sum w) -> requantize; depthwise
-        convs pad inside their kernel."""
+        """pad(x, zx) -> conv2d int32 (HWOI) -> requantize with bias - zx*sum w folded into its
+        constants (FoldedRequantization; where it does not apply, a separate + bias and the
+        generic requantization); depthwise convs pad inside their kernel."""
 
         bb = self.builder_
         padding = attrs.pop("padding")
@@ -311,10 +312,14 @@ class _Integerizer(relax.PyExprMutator):
         channels = weight.shape[2]
         w_sum = weight.astype(np.int64).sum(axis=(0, 1, 3))
         total_bias = (bias if bias is not None else 0) - xq.zp * w_sum
-        acc = bb.emit(relax.op.add(acc, relax.const(total_bias.astype(np.int32), "int32")))
         w_scale = np.broadcast_to(wq.scale.reshape(-1), (channels,)).astype(np.float64)
         real = np.float64(xq.scale.reshape(-1)[0]) * w_scale / np.float64(out_q.scale)
         mult, shift = quantize_multiplier(real)
+        folded = FoldedRequantization.fold(mult, shift, out_q.zp, total_bias)
+        if folded is not None:
+            consts = [relax.const(a, str(a.dtype)) for a in folded.arrays()]
+            return self._emit(kernels.requantize_per_channel_folded, acc, *consts, clamp=clamp)
+        acc = bb.emit(relax.op.add(acc, relax.const(total_bias.astype(np.int32), "int32")))
         mult_c, shift_c = relax.const(mult, "int32"), relax.const(shift, "int32")
         return self._emit(
             kernels.requantize_per_channel,
