@@ -21,13 +21,16 @@ from edgetune.paths import MODELS_DIR
 from edgetune.records import (
     MANIFEST,
     TUNING_RECORDS,
+    Library,
     RecordStore,
-    cost_model_path,
     open_library,
     workload_hash,
 )
+from edgetune.records import library as library_module
 from edgetune.records.library import LIBRARY_MANIFEST
-from edgetune.search import tune_model
+from edgetune.search import library_start, tune_model
+from edgetune.search.family import FamilyCostModel
+from edgetune.tasks import for_model
 
 POINTWISE = "conv2d_nhwc-k1x1-s1-float32"
 TINY_TASK = "fused_conv2d2_add_add1_tir_clip"  # tiny_fp32's pointwise conv (cheap to build)
@@ -107,6 +110,23 @@ def test_retrained_model_reuses_the_task_with_zero_trials(tiny, tmp_path):
     assert again.progress.trials == 0 and again.library.reused == 0  # not copied twice
 
 
+def test_a_known_task_the_library_barely_measured_is_searched(tiny, tmp_path):
+    """The library measured the task 4 times; a run that can give it 5 trials searches it (the
+    library's best of 4 is no tuned kernel: session 6 reused such a record at 2.4x the latency
+    the run without library reached) and starts from the library's records."""
+    _, board, model, library, _, _ = tiny
+    other = load_model(retrained(MODELS_DIR / "tiny_fp32.tflite", tmp_path / "tiny_v2.tflite"))
+    store = RecordStore(tmp_path / "recs", other.info, board)
+    printed: list[str] = []
+    result = tune_model(other, board, store, 5, seed=0, library=library, printer=printed.append,
+                        task_filter=lambda t: t.name == TINY_TASK)  # fmt: skip
+    assert result.library.status == ["known"] and result.library.skip == [False]
+    assert result.library.reused == 0 and store.summary().reused == 0
+    assert result.progress.trials == 5 and store.summary().measured == 5
+    assert printed == [f"  known    {TINY_TASK} (searched; the library measured it 4 times)"]
+    assert result.search["seeded"][TINY_TASK] >= 1  # its own library traces
+
+
 def test_a_known_anchor_with_another_epilogue_is_searched_not_reused(tmp_path):
     """Same matmul, one model with a fused RELU: the library's trace is not applied to the other
     kernel (it failed to build with such a record); the task is similar and searched."""
@@ -122,6 +142,27 @@ def test_a_known_anchor_with_another_epilogue_is_searched_not_reused(tmp_path):
     assert result.library.status == ["similar"] and result.progress.trials == 4
     assert store.summary().reused == 0
     assert build_model(plain, board, store).tuned == 1
+
+
+def test_tune_start_reads_the_library_and_hashes_each_task_once(tiny, tmp_path, monkeypatch):
+    """Classifying the tasks and taking their records is one read of the library's database
+    and one structural hash per task (both used to be two)."""
+    _, board, model, library, _, _ = tiny
+    tasks = list(for_model(model, board))
+    reads, hashes = [], []
+    turn, hash_ = Library._turn, library_module.workload_hash
+
+    def counted(mod):
+        hashes.append(mod)
+        return hash_(mod)
+
+    monkeypatch.setattr(Library, "_turn", lambda self: reads.append(1) or turn(self))
+    monkeypatch.setattr(library_module, "workload_hash", counted)
+    monkeypatch.setattr(library_start, "workload_hash", counted)
+    store = RecordStore(tmp_path / "r", model.info, board)
+    start = library_start.start_from_library(library, tasks, store, 0)
+    assert start.status.count("known") == 1 and start.reused == 1
+    assert len(reads) == 1 and len(hashes) == len(tasks)
 
 
 def test_tasks_and_tune_show_known_similar_new(tiny, tmp_path, cli):
@@ -194,8 +235,9 @@ def test_concurrent_writers_lose_nothing(tiny, tmp_path):
 
 
 def test_similar_task_starts_from_its_family(tmp_path):
-    """A pointwise conv of MobileNetV2 in the library seeds another one's first population and
-    pre-trains the pointwise family's cost model."""
+    """A pointwise conv of MobileNetV2 in the library seeds another one's first population; the
+    pointwise family's cost model learns this run's measurements only (pre-trained on other
+    models' records it ranked session 6's depthwise convs worse than chance)."""
     board = _board()
     model = load_model(MODELS_DIR / "mobilenet_v2_fp32.tflite")
     library = open_library(tmp_path / "lib", board)
@@ -207,8 +249,10 @@ def test_similar_task_starts_from_its_family(tmp_path):
                         task_filter=lambda t: t.name == "fused_conv2d15_add12")  # fmt: skip
     assert result.library.status == ["similar"]
     assert result.search["seeded"]["fused_conv2d15_add12"] >= 1
-    assert result.search["cost_models_pretrained"] == {POINTWISE: 2}
-    assert cost_model_path(second.path, POINTWISE).is_file()
+    assert "cost_models_pretrained" not in result.search
+    saved = FamilyCostModel({"t": POINTWISE}, second.path, warmup_samples=2)
+    assert saved.restore(second.path) == [POINTWISE]
+    assert saved.samples(POINTWISE) == 2  # the run's 2 trials, not the library's 2 records too
     # MetaSchedule's own log: the first population took the seeds from the (seeded) database,
     # where a task new to its records folder has nothing to pick
     (log,) = (second.path / "logs").glob("*fused_conv2d15_add12.log")

@@ -6,9 +6,10 @@ TFLite's reference kernels:
 
 - CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED: int8 x int8 products accumulated in int32
   (explicit pad with the input zero point, conv2d with out_dtype int32, weights in HWOI so the
-  output channel and reduction axes are innermost), int32 bias with the input zero point's
-  contribution folded in (bias - zx * sum(w)), per-channel fixed-point requantization;
-  FULLY_CONNECTED is a 1x1 conv over the batch.
+  output channel and reduction axes are innermost), per-channel fixed-point requantization
+  with the bias, the input zero point's contribution (bias - zx * sum(w)) and the output zero
+  point folded into its constants (fixed_point.FoldedRequantization); FULLY_CONNECTED is a 1x1
+  conv over the batch.
 - ADD: both inputs rescaled to a common 2^20-scaled integer domain (TFLite's add.cc), summed,
   requantized.
 - MEAN (over H, W): int32 sum, one requantization with 1/N folded into the multiplier

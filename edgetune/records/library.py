@@ -88,6 +88,15 @@ class LibraryRecords:
     family: dict[str, list[list[Any]]]  # family -> per workload of it, its top TuningRecords
 
 
+@dataclass
+class LibraryMatch:
+    """Tasks against the library (`Library.match`): status per task and the records taken."""
+
+    status: list[str]  # per task: known, similar or new
+    measured: list[int]  # per task: the library's records of this very kernel
+    taken: LibraryRecords
+
+
 class Library:
     """One key folder of a records library (see the module docstring)."""
 
@@ -110,21 +119,32 @@ class Library:
     def classify(self, tasks: list[Task]) -> list[str]:
         """known (this very kernel measured here), similar (other shapes or epilogues of its
         family are) or new, per task."""
-        hashes = [workload_hash(t.mod) for t in tasks]
-        status = self.status(hashes, [t.family for t in tasks])
-        known = {h: t.mod for h, t, s in zip(hashes, tasks, status) if s == KNOWN}
-        same = self.take(known, (), 1).best if known else {}
-        return [SIMILAR if h in known and h not in same else s for h, s in zip(hashes, status)]
+        return self.match(tasks, [workload_hash(t.mod) for t in tasks]).status
 
-    def status(self, hashes: list[str], families: list[str]) -> list[str]:
-        """`classify` for tasks given by workload hash and family."""
+    def match(
+        self,
+        tasks: list[Task],
+        hashes: list[str],
+        families: Iterable[str] = (),
+        per_workload: int = 1,
+    ) -> LibraryMatch:
+        """`classify` for tasks whose workload hashes are given, and `take` for their known
+        kernels and `families`, in one read of the library. A known task whose best trace does
+        not apply to its whole kernel (another epilogue) is similar."""
         held_ = self.workloads
         measured = {h for h, w in held_.items() if w.get("best_s") is not None}
         fams = {held_[h]["family"] for h in measured}
-        return [
-            KNOWN if h in measured else SIMILAR if f in fams else NEW
-            for h, f in zip(hashes, families)
+        status = [
+            KNOWN if h in measured else SIMILAR if t.family in fams else NEW
+            for h, t in zip(hashes, tasks)
         ]
+        known = {h: t.mod for h, t, s in zip(hashes, tasks, status) if s == KNOWN}
+        taken = self.take(known, families, per_workload, held_)
+        status = [
+            SIMILAR if s == KNOWN and h not in taken.best else s for h, s in zip(hashes, status)
+        ]
+        counts = [held_[h]["records"] if s == KNOWN else 0 for h, s in zip(hashes, status)]
+        return LibraryMatch(status, counts, taken)
 
     def add(self, store: RecordStore) -> int:
         """Add the store's records not yet in this library; returns how many were added."""
@@ -199,7 +219,11 @@ class Library:
         return merged
 
     def take(
-        self, known: dict[str, Any], families: Iterable[str], per_workload: int
+        self,
+        known: dict[str, Any],
+        families: Iterable[str],
+        per_workload: int,
+        index: dict[str, dict[str, Any]] | None = None,
     ) -> LibraryRecords:
         """Best record of each `known` task (workload hash -> the task's module), and the
         `per_workload` best records of every workload of each of `families`.
@@ -207,9 +231,9 @@ class Library:
         A hash names the task's anchor block (its conv or matmul); a known task's record is
         taken only if its trace applies to the task's whole kernel (a trace tuned around
         `matmul + relu` does not apply to a plain `matmul`; other constants, as in a retrained
-        int8 model, are fine)."""
+        int8 model, are fine). `index`: the manifest's workloads, if just read."""
         families = set(families)
-        index = self.workloads
+        index = self.workloads if index is None else index
         wanted = {h for h, w in index.items() if h in known or w["family"] in families}
         out = LibraryRecords({}, {})
         if not wanted:

@@ -1,10 +1,10 @@
 """A tune's start from the records library: known tasks reused, similar ones given a head start.
 
 - known (the library measured this very task): its best record is copied into the records
-  folder, so `build` uses it and the task is not searched (zero trials);
+  folder, so `build` uses it and the task is not searched (zero trials), if the library
+  measured it at least as often as this run could; else it is searched like a similar task;
 - similar (the library measured other shapes of its family): its search starts from the
-  family's best traces retargeted to its shapes (`transfer.TransferSeeds`), and its family's
-  cost model is pre-trained on the family's library records (`family.FamilyCostModel.pretrain`);
+  family's best traces retargeted to its shapes (`transfer.TransferSeeds`);
 - new: searched as without a library.
 """
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ..records import Library, RecordStore
     from ..tasks import Task
 
-PER_WORKLOAD = 64  # library records taken per workload of a family (seeds and pre-training)
+PER_WORKLOAD = 64  # library records taken per workload of a family (seed candidates)
 
 
 @dataclass
@@ -32,6 +32,7 @@ class LibraryStart:
     skip: list[bool]  # per task: reused from the library, not searched
     reused: int  # records copied into the records folder this time
     added: int  # records of an earlier run added to the library first
+    measured: list[int]  # per task: the library's records of this very kernel
     family_records: dict[str, list[list[Any]]] = field(default_factory=dict)
 
     def seeds(self, tasks: list[Task]) -> TransferSeeds | None:
@@ -45,19 +46,30 @@ class LibraryStart:
         return {"path": str(self.library.path), "reused_records": self.reused, **counts}
 
 
-def start_from_library(library: Library, tasks: list[Task], store: RecordStore) -> LibraryStart:
+def start_from_library(
+    library: Library, tasks: list[Task], store: RecordStore, trials: int
+) -> LibraryStart:
     """Add what the folder measured before to the library, classify the tasks, copy the best
     records of known tasks the folder has not measured, and take the library records of the
-    families of every task that will be searched."""
+    families of every task that will be searched (one read of the library).
+
+    A known task is reused only if the library measured it at least as often as this run could
+    (`trials` / tasks): a kernel the library tried a few times is searched like a similar one
+    (session 6: a pointwise conv known from 4 library records was reused at 80 us; the run
+    without library found 34 us)."""
     added = library.add(store)
     hashes = [workload_hash(t.mod) for t in tasks]
-    status = library.classify(tasks)
+    found = library.match(tasks, hashes, {t.family for t in tasks}, PER_WORKLOAD)
+    share = trials // max(1, len(tasks))
     db = store.database()
-    copy = {h: t.mod for h, t, s in zip(hashes, tasks, status) if s == KNOWN}
-    copy = {h: mod for h, mod in copy.items() if not db.has_workload(mod)}
-    before = reused_in(store)
-    searched = {t.family for h, t in zip(hashes, tasks) if h not in copy and h not in before}
-    taken = library.take(copy, searched, PER_WORKLOAD)
-    reused = library.copy_best(store, taken.best, copy)
+    copy = {
+        h: t.mod
+        for h, t, s, n in zip(hashes, tasks, found.status, found.measured)
+        if s == KNOWN and n >= share and not db.has_workload(t.mod)
+    }
+    reused = library.copy_best(store, {h: found.taken.best[h] for h in copy}, copy)
     skip = reused_in(store)
-    return LibraryStart(library, status, [h in skip for h in hashes], reused, added, taken.family)
+    searched = {t.family for h, t in zip(hashes, tasks) if h not in skip}
+    family = {f: w for f, w in found.taken.family.items() if f in searched}
+    skipped = [h in skip for h in hashes]
+    return LibraryStart(library, found.status, skipped, reused, added, found.measured, family)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from ..measure import make_builder, make_runner
-from ..records import warm_start_folder, write_tasks
+from ..records import KNOWN, warm_start_folder, write_tasks
 from ..rules import get_rule_set
 from ..tasks import MODULE_EQUALITY, Task, for_model
 from .interrupt import sigint_spares_workers
@@ -81,6 +81,12 @@ class TuneResult:
             f"latency: {f'{est * 1e3:.3f} ms' if est is not None else 'n/a'}",
             *([library_line(self.library, self.added)] if self.library else []),
         ]
+
+
+def _known_note(status: str, skip: bool, records: int) -> str:
+    if skip:
+        return " (reused from the library: 0 trials)"
+    return f" (searched; the library measured it {records} times)" if status == KNOWN else ""
 
 
 def library_line(start: LibraryStart, added: int | None = None) -> str:
@@ -243,12 +249,10 @@ def tune_model(
     board.check_toolchain()
     tasks = [t for t in for_model(model, board) if task_filter is None or task_filter(t)]
     write_tasks(store.path, [t.describe() for t in tasks], _tuned_with(board, search))
-    start = start_from_library(library, tasks, store) if library else None
+    start = start_from_library(library, tasks, store, trials) if library else None
     if start and printer:
-        for t, status, skip in zip(tasks, start.status, start.skip):
-            printer(
-                f"  {status:8} {t.name}{' (reused from the library: 0 trials)' if skip else ''}"
-            )
+        for t, status, skip, n in zip(tasks, start.status, start.skip, start.measured):
+            printer(f"  {status:8} {t.name}{_known_note(status, skip, n)}")
     searched = [i for i in range(len(tasks)) if not (start and start.skip[i])]
     progress = Progress(
         task_names=[t.name for t in tasks],
@@ -300,14 +304,12 @@ def _search(
             known_best=[progress.best_s[i] for i in ids],
             per_round=per_round,
             num_tuning_cores=board.measure.build_workers,
-            library_records=start.family_records if start else None,
         )
         result.search.update(
             per_round=fam.per_round,
             foresee_trials=fam.foresee_trials,
             cost_models_restored=fam.restored,
             cost_models_warm_started=fam.warm_started,
-            cost_models_pretrained=fam.pretrained,
         )
         engine: dict[str, Any] = {
             "num_trials_per_iter": fam.per_round,

@@ -2,16 +2,17 @@
 
 `prepare_family_search` assembles the pieces that `search.driver.tune_model(search="family")`
 hands to MetaSchedule's `tune_tasks`: the dispatching cost model (restored from the records
-folder, else warm-started from another records folder of the same board, else pre-trained on
-the records library's measurements of the family), the task scheduler and the foresee plan
-shared with each task's search strategy.
+folder, else warm-started from another records folder of the same board), the task scheduler
+and the foresee plan shared with each task's search strategy. The families' models are not
+pre-trained on the records library: trained on other models' records they ranked a new
+model's depthwise convs worse than chance (docs/search.md, "Records library").
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ...records import warm_start_folder
 from .cost_model import FamilyCostModel
@@ -44,7 +45,6 @@ class FamilySearch:
     foresee_trials: int
     restored: list[str]  # families whose model state came from this records folder
     warm_started: list[str]  # families whose model state came from --warm-start
-    pretrained: dict[str, int]  # family -> library records its model was pre-trained on
 
 
 def family_rounds(budget: int, num_tasks: int, num_families: int) -> tuple[int, int]:
@@ -67,13 +67,11 @@ def prepare_family_search(
     known_best: list[float | None] | None = None,
     per_round: int | None = None,
     num_tuning_cores: int | None = None,
-    library_records: dict[str, list[list[Any]]] | None = None,
 ) -> FamilySearch:
     """Cost model, scheduler and foresee plan for tuning `tasks` into `records_dir`.
 
     `known_best` holds each task's best latency in the records already (a resumed run), so
-    measured tasks skip the warm-up. `library_records` (family -> per workload, its records)
-    pre-trains the families that neither this folder nor `warm_start` has a model of."""
+    measured tasks skip the warm-up."""
     families = {t.name: t.family for t in tasks}
     auto_round, foresee = family_rounds(budget, len(tasks), len(set(families.values())))
     per_round = per_round or auto_round
@@ -84,12 +82,6 @@ def prepare_family_search(
     other = warm_start_folder(warm_start, board) if warm_start else None
     restored = cost_model.restore(records_dir)
     warm_started = cost_model.restore(other, skip=restored) if other else []
-    target = board.target()
-    pretrained = {
-        fam: n
-        for fam, workloads in (library_records or {}).items()
-        if fam not in restored + warm_started and (n := cost_model.pretrain(fam, workloads, target))
-    }
     plan = ForeseePlan()
     scheduler = FamilyScheduler(
         [SchedulerTask(t.name, t.family, float(t.weight), max(t.flops, 1.0)) for t in tasks],
@@ -99,6 +91,4 @@ def prepare_family_search(
         known_best=known_best,
         budget=budget,
     )
-    return FamilySearch(
-        cost_model, scheduler, plan, per_round, foresee, restored, warm_started, pretrained
-    )
+    return FamilySearch(cost_model, scheduler, plan, per_round, foresee, restored, warm_started)

@@ -5,9 +5,7 @@ of a family trains and queries the same XGBModel (MetaSchedule's, with its per-s
 so a measurement of one member improves the model for all of them. After each update the
 family's model (booster + training data, XGBModel's own tar format) is written to
 the records folder (`records.cost_model_path`), so an interrupted run resumes warm; the same
-files from another records folder of the same board warm-start a new model's families, and
-`pretrain` teaches a family's model the records library's measurements of that family before
-the run measures anything.
+files from another records folder of the same board warm-start a new model's families.
 """
 
 from __future__ import annotations
@@ -58,25 +56,6 @@ class FamilyCostModel(ms.cost_model.PyCostModel):
                     model.load(str(path))
                 loaded.append(fam)
         return loaded
-
-    def pretrain(self, family: str, workloads: list[list[Any]], target: Any) -> int:
-        """Train the family's model on records of other tasks (per workload, its records: the
-        records library's, `records.Library.take`) before any measurement of this run.
-
-        Returns the samples it learned from (0 if the family is not searched here)."""
-        model = self.models.get(family)
-        if model is None:
-            return 0
-        learned = 0
-        for records in workloads:
-            context = ms.TuneContext(mod=records[0].workload.mod, target=target, task_name=family)
-            candidates = [r.as_measure_candidate() for r in records]
-            results = [ms.runner.RunnerResult(run_secs=r.run_secs, error_msg=None) for r in records]
-            model.update(context, candidates, results)
-            learned += len(records)
-        if learned:
-            self._save(family, self.state_dir)
-        return learned
 
     def samples(self, family: str) -> int:
         """Measurements the family's model is trained on."""
