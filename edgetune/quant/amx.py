@@ -130,7 +130,7 @@ def conv1x1_requantized(
     thread. Each item's accumulator tiles are stored into one half of a buffer while the
     vector units requantize the previous item from the other half: reading a tile store back
     at once stalls."""
-    from ..tvm_api import T
+    from ..tvm_api import T, s_tir
 
     pixels, depth, channels = p.pixels, p.depth, p.channels
     blocks = (pixels + ROWS - 1) // ROWS
@@ -224,4 +224,8 @@ def conv1x1_requantized(
                                     )
             T.evaluate(_intrin("tilerelease"))
 
-    return kernel.without_attr("global_symbol")  # named by the module it joins
+    # named by the module it joins; in an opaque block under a root block, as Relax's passes
+    # (SplitLayoutRewritePreproc) expect of every kernel
+    inner = s_tir.SBlock([], [], [], "amx_conv1x1", kernel.body)
+    root = s_tir.SBlock([], [], [], "root", s_tir.SBlockRealize([], True, inner))
+    return kernel.with_body(s_tir.SBlockRealize([], True, root)).without_attr("global_symbol")
