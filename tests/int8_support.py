@@ -83,3 +83,26 @@ def realistic_args(func, seed: int = 0) -> list[np.ndarray]:
         lo, hi = (info.min, info.max) if "8" in dtype else (-1000, 1000)
         args.append(rng.integers(lo, hi, size=shape, endpoint=True).astype(dtype))
     return args
+
+
+def _srdhm(a: int, b: int) -> int:
+    """SaturatingRoundingDoublingHighMul, as in gemmlowp/TFLite (C truncating division)."""
+    if a == b == -(1 << 31):
+        return (1 << 31) - 1
+    ab = a * b
+    nudge = (1 << 30) if ab >= 0 else 1 - (1 << 30)
+    q = ab + nudge
+    return abs(q) // (1 << 31) * (1 if q >= 0 else -1)
+
+
+def _rdbpot(x: int, exponent: int) -> int:
+    mask = (1 << exponent) - 1
+    remainder = x & mask
+    threshold = (mask >> 1) + (1 if x < 0 else 0)
+    return (x >> exponent) + (1 if remainder > threshold else 0)
+
+
+def tflite_mbqm(x: int, m: int, shift: int) -> int:
+    """MultiplyByQuantizedMultiplier, TFLite's reference (literal transcription)."""
+    left, right = max(shift, 0), max(-shift, 0)
+    return _rdbpot(_srdhm(x * (1 << left), m), right)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from int8_support import tflite_mbqm
 
 from edgetune.quant.fixed_point import (
     FoldedRequantization,
@@ -12,28 +13,6 @@ from edgetune.quant.fixed_point import (
     requantize_folded,
     scalar_requantization,
 )
-
-
-def _srdhm(a: int, b: int) -> int:
-    """SaturatingRoundingDoublingHighMul, as in gemmlowp/TFLite (C truncating division)."""
-    if a == b == -(1 << 31):
-        return (1 << 31) - 1
-    ab = a * b
-    nudge = (1 << 30) if ab >= 0 else 1 - (1 << 30)
-    q = ab + nudge
-    return abs(q) // (1 << 31) * (1 if q >= 0 else -1)
-
-
-def _rdbpot(x: int, exponent: int) -> int:
-    mask = (1 << exponent) - 1
-    remainder = x & mask
-    threshold = (mask >> 1) + (1 if x < 0 else 0)
-    return (x >> exponent) + (1 if remainder > threshold else 0)
-
-
-def _mbqm(x: int, m: int, shift: int) -> int:
-    left, right = max(shift, 0), max(-shift, 0)
-    return _rdbpot(_srdhm(x * (1 << left), m), right)
 
 
 def test_quantize_multiplier_matches_tflite():
@@ -69,7 +48,7 @@ def test_multiply_by_quantized_multiplier_is_tflite_exact():
     lib = tvm.compile(tvm.IRModule({"main": func}), target="llvm")
     res = tvm.runtime.tensor(np.zeros(n, "int32"))
     lib(tvm.runtime.tensor(x), tvm.runtime.tensor(mult), tvm.runtime.tensor(shift), res)
-    expected = [_mbqm(int(a), int(m), int(s)) for a, m, s in zip(x, mult, shift)]
+    expected = [tflite_mbqm(int(a), int(m), int(s)) for a, m, s in zip(x, mult, shift)]
     assert res.numpy().tolist() == expected
 
 
@@ -121,7 +100,7 @@ def test_folded_requantization_is_tflite_exact():
     acc, mult, shift, zp, offset = _folded_cases()
     n = acc.size
     expected = [
-        _wrap32(_mbqm(int(a + o), int(m), int(s)) + int(z))
+        _wrap32(tflite_mbqm(int(a + o), int(m), int(s)) + int(z))
         for a, m, s, z, o in zip(acc, mult, shift, zp, offset)
     ]
     folded = [
@@ -169,7 +148,7 @@ def test_scalar_requantization_folded_or_generic_is_tflite_exact():
     for m, s, zp, offset, k in cases:
         x = small if k else acc
         res = _run_elementwise(scalar_requantization(m, s, zp, offset, k), x)
-        expected = [_wrap32(_mbqm((int(a) + offset) << k, m, s) + zp) for a in x]
+        expected = [_wrap32(tflite_mbqm((int(a) + offset) << k, m, s) + zp) for a in x]
         assert res.tolist() == expected, (m, s, zp, offset, k)
 
 

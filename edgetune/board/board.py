@@ -107,6 +107,10 @@ class Board:
         spec = dict(self.target_spec)
         if spec.get("mcpu") == "native":
             spec["mcpu"] = tvm.target.codegen.llvm_get_system_cpu()
+            said = {f.lstrip("+-") for f in spec.get("mattr", [])}  # "-amx-int8" turns AMX off
+            extra = [f for f in host_features_beyond_cpu_name() if f.lstrip("+") not in said]
+            if extra:
+                spec["mattr"] = [*spec.get("mattr", []), *extra]
         host = spec.pop("host", None)
         if spec.get("kind") == "llvm":
             spec.setdefault("num-cores", self.hardware.cores)
@@ -215,3 +219,29 @@ def board_from_dict(data: dict[str, Any], path: Path | None = None) -> Board:
         raise BoardError(f"{where}: missing required key {err}") from None
     except TypeError as err:
         raise BoardError(f"{where}: {err}") from None
+
+
+# CPU flags Linux reports (/proc/cpuinfo) -> LLVM features. LLVM names this machine's CPU by its
+# CPUID model, which a virtual machine may report as an older core (a Sapphire Rapids guest
+# here reads "rocketlake", a CPU without AMX): features the CPU has beyond its name are added.
+HOST_FLAG_FEATURES = {"amx_tile": "+amx-tile", "amx_int8": "+amx-int8"}
+
+
+def host_features_beyond_cpu_name() -> list[str]:
+    """LLVM features (HOST_FLAG_FEATURES) this machine's CPU has that LLVM's name for it
+    lacks."""
+    import tvm
+
+    try:
+        flags = set(
+            Path("/proc/cpuinfo").read_text().split("flags", 1)[1].split("\n", 1)[0].split()
+        )
+    except (OSError, IndexError):
+        return []
+    cpu = tvm.target.codegen.llvm_get_system_cpu()
+    named = tvm.target.Target({"kind": "llvm", "mcpu": cpu})
+    return [
+        feature
+        for flag, feature in HOST_FLAG_FEATURES.items()
+        if flag in flags and not tvm.target.codegen.target_has_features(feature.lstrip("+"), named)
+    ]

@@ -8,6 +8,9 @@ INT8 = "int8"  # integer arithmetic only
 QDQ = "qdq"  # 8-bit tensors in or out, float arithmetic inside (TVM's dequantize/quantize)
 FLOAT = "float"  # no 8-bit tensors: a float model's kernel
 
+# A kernel written out with its schedule (an IR-builder extern, an AMX kernel): not a tuning task.
+FIXED_SCHEDULE = "edgetune.extern_kernel"
+
 
 def kernel_path(mod: Any) -> str:
     """Classify the single PrimFunc of a task module by the dtypes its blocks read and write."""

@@ -26,8 +26,11 @@ from typing import Any
 import numpy as np
 from tvm import relax
 
+from . import amx
 from .fixed_point import FoldedRequantization
+from .kernel_kind import FIXED_SCHEDULE
 from .kernels import conv2d_nhwc_packed, requantize_per_channel_folded
+from .rewrite import CLAMP_ATTR
 
 SHIFT = 128
 
@@ -102,9 +105,10 @@ def pack_weight(w: np.ndarray, dot: DotProduct) -> np.ndarray:
 
 @relax.expr_functor.mutator
 class _DotProductOperands(relax.PyExprMutator):
-    def __init__(self, mod: Any, dots: tuple[DotProduct, ...]) -> None:
+    def __init__(self, mod: Any, dots: tuple[DotProduct, ...], amx_threads: int) -> None:
         super().__init__(mod)
         self.dots = dots
+        self.amx_threads = amx_threads  # 0: no AMX
 
     def visit_call_(self, call: Any) -> Any:
         call = self.visit_expr_post_order(call)
@@ -148,8 +152,46 @@ class _DotProductOperands(relax.PyExprMutator):
         folded = current.plus(-sub.args[1].value.numpy().astype(np.int64))
         if folded is None:
             return call
-        args = relax.Tuple([sub.args[0], *(relax.const(a, str(a.dtype)) for a in folded.arrays())])
+        consts = [relax.const(a, str(a.dtype)) for a in folded.arrays()]
+        amx_call = self._amx_conv(call, sub.args[0], consts)
+        if amx_call is not None:
+            return amx_call
+        args = relax.Tuple([sub.args[0], *consts])
         return relax.Call(call.op, [call.args[0], args], call.attrs, call.ty_args)
+
+    def _amx_conv(self, call: Any, acc: Any, consts: list[Any]) -> Any:
+        """requantize(conv2d_nhwc_packed(x, w)) of a 1x1, stride-1 conv with at least
+        amx.MIN_DEPTH input channels -> one AMX kernel computing both (None: not such a conv,
+        or no AMX)."""
+        from tvm.ir.expr import Constant
+
+        conv = self.lookup_binding(acc)
+        if not (
+            self.amx_threads
+            and isinstance(conv, relax.Call)
+            and getattr(conv.op, "name", None) == "relax.call_tir"
+            and conv.args[0].name_hint.startswith("conv2d")
+        ):
+            return None
+        data, packed = conv.args[1].fields
+        if not isinstance(packed, Constant):
+            return None
+        out_ty = self.builder_.normalize(call).ty
+        in_shape = [int(d) for d in data.ty.shape]
+        out_shape = [int(d) for d in out_ty.shape]
+        kh, kw, _, _, lanes, _ = (int(d) for d in packed.ty.shape)
+        if (kh, kw, lanes) != (1, 1, amx.LANES) or in_shape[:-1] != out_shape[:-1]:
+            return None
+        spatial = tuple(in_shape[:-1])
+        plan = amx.plan(int(np.prod(spatial)), in_shape[-1], out_shape[-1])
+        if plan is None or plan.depth < amx.MIN_DEPTH:
+            return None
+        lo, hi = (int(v) for v in self.builder_.get()[call.args[0]].attrs[CLAMP_ATTR])
+        kernel = amx.conv1x1_requantized(
+            plan, spatial, self.amx_threads, str(out_ty.dtype), lo, hi
+        ).with_attr(FIXED_SCHEDULE, True)
+        gv = self.builder_.add_func(kernel, "amx_conv1x1")
+        return relax.call_tir(gv, [data, packed, *consts], out_ty=out_ty)
 
     def _packed_conv(self, call: Any, data: Any, w: np.ndarray, dot: DotProduct) -> Any:
         """conv2d_nhwc_packed, input channels zero-padded up to a multiple of depth (data and
@@ -168,11 +210,13 @@ class _DotProductOperands(relax.PyExprMutator):
 
 
 def prepare_for_target(mod: Any, target: Any) -> Any:
-    """Adapt the integer convolutions of `mod` to `target`'s dot-product instruction."""
+    """Adapt the integer convolutions of `mod` to `target`'s dot-product instruction (and its
+    deep 1x1 convs to AMX tiles where the target has them)."""
     dots = dot_products(target)
     if not dots:
         return mod
-    rewriter = _DotProductOperands(mod, dots)
+    threads = int(target.attrs.get("num-cores", 1)) if amx.has_amx(target) else 0
+    rewriter = _DotProductOperands(mod, dots, threads)
     for gv, func in mod.functions_items():
         if isinstance(func, relax.Function):
             rewriter.builder_.update_func(gv, rewriter.visit_expr(func))

@@ -37,6 +37,8 @@ from tvm import relax
 from . import kernels
 from .fixed_point import FoldedRequantization, quantize_multiplier
 
+CLAMP_ATTR = "edgetune.clamp"  # [lo, hi] of a clamped kernel, for target rewrites (operands)
+
 INTEGER_OPS = (
     "CONV_2D",
     "DEPTHWISE_CONV_2D",
@@ -166,8 +168,12 @@ class _Integerizer(relax.PyExprMutator):
     def _emit(self, func: Any, *tensors: Any, **params: Any) -> Any:
         """Emit a TE kernel whose non-tensor parameters are bound in Python; kernels with a
         saturating clamp are remembered so a clip after them can be folded in."""
+        attrs = {CLAMP_ATTR: list(params["clamp"][:2])} if "clamp" in params else {}
         var = self.builder_.emit_te(
-            partial(func, **params), *tensors, primfunc_name_hint=func.__name__
+            partial(func, **params),
+            *tensors,
+            primfunc_name_hint=func.__name__,
+            primfunc_attrs=attrs or None,
         )
         if "clamp" in params:
             self._clamped[var] = (func, tensors, params)

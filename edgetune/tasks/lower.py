@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..quant.kernel_kind import FIXED_SCHEDULE
+
 LAYOUT_FREE = "layout_free_buffers"
-EXTERN = "edgetune.extern_kernel"  # an IR-builder kernel given a root block (no layout to rewrite)
 
 
 def lower(mod: Any, target: Any) -> Any:
@@ -42,7 +43,7 @@ def with_root_blocks(mod: Any) -> Any:
     MaxUnpooling2D uses) have one opaque block and no "root" around it; schedules, task
     analysis and Relax's SplitLayoutRewritePreproc all expect one: wrap them in one. Their
     `pragma_scope` annotation, which the CPU code generator ignores with a warning at every
-    build, is dropped. They are marked EXTERN."""
+    build, is dropped. They are marked FIXED_SCHEDULE."""
     from ..tvm_api import s_tir, tirx
 
     for gv, func in list(mod.functions.items()):
@@ -57,7 +58,9 @@ def with_root_blocks(mod: Any) -> Any:
             block.iter_vars, block.reads, block.writes, block.name_hint, body, *fields
         )
         root = s_tir.SBlock([], [], [], "root", s_tir.SBlockRealize([], True, inner))
-        mod[gv] = func.with_body(s_tir.SBlockRealize([], True, root)).with_attr(EXTERN, True)
+        mod[gv] = func.with_body(s_tir.SBlockRealize([], True, root)).with_attr(
+            FIXED_SCHEDULE, True
+        )
     return mod
 
 
@@ -70,8 +73,8 @@ def mark_layout_free(mod: Any) -> Any:
     copies every function under a new name; here a kernel is marked in place when every call
     passes constants at the same positions. Kernels with 8-bit operands keep the layout
     `quant.operands` packed for their dot-product instruction (layout rewriting breaks
-    tensorization), and EXTERN kernels are never marked (MetaSchedule's RewriteLayout finds no
-    block reading their buffers).
+    tensorization), and FIXED_SCHEDULE kernels are never marked (MetaSchedule's
+    RewriteLayout finds no block reading their buffers).
     """
     from tvm import relax
 
@@ -93,7 +96,7 @@ def mark_layout_free(mod: Any) -> Any:
                 positions.setdefault(gv, set()).add(consts)
     for gv, seen in positions.items():
         func = mod[gv]
-        if len(seen) != 1 or not isinstance(func, tirx.PrimFunc) or EXTERN in func.attrs:
+        if len(seen) != 1 or not isinstance(func, tirx.PrimFunc) or FIXED_SCHEDULE in func.attrs:
             continue
         (indices,) = seen
         if indices and not any(str(p.dtype) in ("int8", "uint8") for p in func.params):

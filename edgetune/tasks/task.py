@@ -52,19 +52,18 @@ def _anchor(mod: Any) -> tuple[str, str]:
 
 
 def extract_tasks(fused_mod: Any, target: Any) -> list[Task]:
-    """Tasks of a module already lowered with `tasks.lower`, heaviest first. EXTERN kernels
+    """Tasks of a module already lowered with `tasks.lower`, heaviest first. FIXED_SCHEDULE kernels
     are none: their schedule is fixed, and measuring them on random data (a scatter's random
     indices) would write out of bounds."""
-    from ..quant.kernel_kind import kernel_path
+    from ..quant.kernel_kind import FIXED_SCHEDULE, kernel_path
     from ..tvm_api import ms, s_tir
-    from .lower import EXTERN
 
     tasks = []
     for ext in ms.relax_integration.extract_tasks(
         fused_mod, target, module_equality=MODULE_EQUALITY
     ):
         mod = ext.dispatched[0]
-        if EXTERN in mod["main"].attrs:
+        if FIXED_SCHEDULE in mod["main"].attrs:
             continue
         anchor, dtypes = _anchor(mod)
         tasks.append(
