@@ -106,3 +106,23 @@ def tflite_mbqm(x: int, m: int, shift: int) -> int:
     """MultiplyByQuantizedMultiplier, TFLite's reference (literal transcription)."""
     left, right = max(shift, 0), max(-shift, 0)
     return _rdbpot(_srdhm(x * (1 << left), m), right)
+
+
+def built_in_fresh_process_matches_litert(path, records, model, board, out) -> None:
+    """`edgetune build` in a new process (which must register the intrinsics the records name
+    itself) applies one tuned task; the library runs within 1 LSB of LiteRT."""
+    import subprocess
+    import sys
+
+    from edgetune.frontend.tflite_import import random_inputs
+    from edgetune.oracle import LiteRTModel
+    from edgetune.runtime import load_artifact, read_artifact_meta
+
+    build = [sys.executable, "-m", "edgetune", "build", str(path), "--records", str(records)]
+    done = subprocess.run([*build, "-o", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert read_artifact_meta(out).tuned_tasks == 1
+    inputs = random_inputs(model.info, seed=11)
+    (ours,) = load_artifact(out, board.hardware.cores)(inputs)
+    (reference,) = LiteRTModel(path, threads=1)(inputs)
+    assert np.abs(ours.astype(int) - reference.astype(int)).max() <= 1

@@ -228,12 +228,13 @@ def test_final_phase_measures_on_a_farm_board(tmp_path):
 def test_a_fresh_build_reads_a_tensorized_final_choice(tmp_path):
     """`edgetune build` in a new process reads a final choice whose trace names a tensor
     intrinsic (registered before the choices are read back), and the model matches LiteRT."""
-    import subprocess
-    import sys
 
-    from int8_support import pointwise_conv_task, tensorized_schedule
+    from int8_support import (
+        built_in_fresh_process_matches_litert,
+        pointwise_conv_task,
+        tensorized_schedule,
+    )
 
-    from edgetune.runtime import load_artifact, read_artifact_meta
     from edgetune.search.final import final_phase
     from edgetune.tvm_api import ms
 
@@ -249,12 +250,4 @@ def test_a_fresh_build_reads_a_tensorized_final_choice(tmp_path):
     assert "tensorize" in json.dumps(entry["record"]) and entry["chosen"] == 0
     assert 0 < entry["candidates"][0]["final_us"] < 1e6  # re-measured, not the 1 s recorded
 
-    lib = tmp_path / "probe.so"
-    build = [sys.executable, "-m", "edgetune", "build", str(path), "--records", str(store.path)]
-    done = subprocess.run([*build, "-o", str(lib)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert read_artifact_meta(lib).tuned_tasks == 1
-    inputs = random_inputs(model.info, seed=11)
-    (ours,) = load_artifact(lib, board.hardware.cores)(inputs)
-    (reference,) = LiteRTModel(path, threads=1)(inputs)
-    assert np.abs(ours.astype(int) - reference.astype(int)).max() <= 1
+    built_in_fresh_process_matches_litert(path, store.path, model, board, tmp_path / "probe.so")

@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pytest
 from int8_support import (
+    built_in_fresh_process_matches_litert,
     packed_conv_task,
     pointwise_conv_task,
     realistic_args,
@@ -70,17 +71,12 @@ def test_model_built_from_a_tensorized_record_matches_litert(tmp_path):
     """The whole probe_block_int8 model, built by `edgetune build` (a fresh process, which must
     register the intrinsic to read the record back) with the tensorized conv as its tuned
     schedule, gives LiteRT's outputs within 1 LSB: the packed weights reach the built model."""
-    import subprocess
-    import sys
 
     from tvm.s_tir import meta_schedule as ms
 
     from edgetune.frontend import load_model
-    from edgetune.frontend.tflite_import import random_inputs
-    from edgetune.oracle.litert import LiteRTModel
     from edgetune.paths import MODELS_DIR
     from edgetune.records import RecordStore
-    from edgetune.runtime import load_artifact, read_artifact_meta
 
     board = load_board("host")
     path = MODELS_DIR / "probe_block_int8.tflite"
@@ -98,12 +94,4 @@ def test_model_built_from_a_tensorized_record_matches_litert(tmp_path):
             ms.arg_info.ArgInfo.from_prim_func(task.mod["main"]),
         )
     )
-    lib = tmp_path / "probe.so"
-    build = [sys.executable, "-m", "edgetune", "build", str(path), "--records", str(store.path)]
-    done = subprocess.run([*build, "-o", str(lib)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert read_artifact_meta(lib).tuned_tasks == 1
-    inputs = random_inputs(model.info, seed=11)
-    (ours,) = load_artifact(lib, board.hardware.cores)(inputs)
-    (reference,) = LiteRTModel(path, threads=1)(inputs)
-    assert np.abs(ours.astype(int) - reference.astype(int)).max() <= 1
+    built_in_fresh_process_matches_litert(path, store.path, model, board, tmp_path / "probe.so")
