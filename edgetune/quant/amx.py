@@ -26,14 +26,14 @@ from .fixed_point import requantize_folded, saturate
 
 # Below this many input channels a conv's time is its requantization, not its products: on the
 # host (2 threads) 14x14 96->576 and 28x28 32->192 ran faster as tuned VNNI kernels, every conv
-# with 192 or more inputs faster here (docs/performance.md).
+# with 192 or more inputs faster here (docs/int8.md, "AMX tiles").
 MIN_DEPTH = 192
 # arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) on Linux x86-64
 ARCH_PRCTL_ARGS = (158, 0x1023, 18)
 ROWS = 16  # pixels per tile
 ROW_BYTES = 64  # bytes per tile row
 LANES = 16  # int32 accumulators per row = output channels per weight tile
-MAX_ACC_TILES = 4  # accumulator tiles per A tile (8 tiles: 4 C, 1 A, 1 B, 2 spare)
+MAX_ACC_TILES = 4  # accumulator tiles per A tile (of 8 tiles: 4 C, 1 A, 3 B)
 A_TILE, B_TILE, B_TILES = 4, 5, 3  # tiles 5-7 take the weights in turn
 
 
