@@ -143,6 +143,12 @@ class FoldedRequantization:
         """The constants for this requantization of acc + offset (None: an int64 bound fails)."""
         return self._checked(*self.arrays(), offset)
 
+    def output_plus(self, k: int) -> FoldedRequantization | None:
+        """The constants for this requantization's result + k: k * 2^shift joins `rounding`
+        (None: an int64 bound fails)."""
+        rounding = [int(r) + (k << int(s)) for r, s in zip(self.rounding, self.shift)]
+        return self._checked(self.multiplier, rounding, self.high, self.negative, self.shift, 0)
+
     @staticmethod
     def _checked(mult, rounding, high, negative, shift, offset) -> FoldedRequantization | None:
         """rounding, high += offset*M (exact integers); None unless every int32 acc keeps

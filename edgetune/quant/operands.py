@@ -109,22 +109,22 @@ class _DotProductOperands(relax.PyExprMutator):
         super().__init__(mod)
         self.dots = dots
         self.amx_threads = amx_threads  # 0: no AMX
+        # int8 tensor x -> the uint8 tensor u = x + 128 the graph already has (VNNI targets)
+        self.shifted: dict[Any, Any] = {}
 
     def visit_call_(self, call: Any) -> Any:
         call = self.visit_expr_post_order(call)
         if _is_folded_requantize(call):
             return self._fold_correction(call)
         if not _is_int8_conv(call):
-            return call
+            return self._read_shifted(call)
         bb = self.builder_
         data, weight = call.args
         w = weight.value.numpy()
         dot = next((d for d in self.dots if w.shape[2] % d.lanes == 0), None)
         unsigned = self.dots[0].unsigned_data
         if unsigned:
-            wide = bb.emit(relax.op.astype(data, "int32"))
-            shifted = bb.emit(relax.op.add(wide, relax.const(SHIFT, "int32")))
-            data = bb.emit(relax.op.astype(shifted, "uint8"))
+            data = self._shift(data)
         if any(int(p) for p in call.attrs.padding) or dot is None:
             acc = bb.emit(relax.Call(call.op, [data, weight], call.attrs))
         else:
@@ -133,6 +133,46 @@ class _DotProductOperands(relax.PyExprMutator):
             return acc
         correction = (SHIFT * w.astype(np.int64).sum(axis=(0, 1, 3))).astype(np.int32)
         return relax.op.subtract(acc, relax.const(correction, "int32"))
+
+    def _source(self, var: Any) -> Any:
+        """The var a chain of var-to-var bindings starts from."""
+        while isinstance(bound := self.lookup_binding(var), relax.Var):
+            var = bound
+        return var
+
+    def _shift(self, x: Any) -> Any:
+        """u = x + 128 as uint8, emitted once per tensor (or the uint8 tensor x came from)."""
+        source = self._source(x)
+        if source not in self.shifted:
+            bb = self.builder_
+            wide = bb.emit(relax.op.astype(x, "int32"))
+            shifted = bb.emit(relax.op.add(wide, relax.const(SHIFT, "int32")))
+            self.shifted[source] = bb.emit(relax.op.astype(shifted, "uint8"))
+        return self.shifted[source]
+
+    def _unshift(self, u: Any) -> Any:
+        """x = u - 128 as int8: an elementwise prologue its consumer's kernel fuses."""
+        bb = self.builder_
+        wide = bb.emit(relax.op.astype(u, "int32"))
+        return bb.emit(
+            relax.op.astype(relax.op.subtract(wide, relax.const(SHIFT, "int32")), "int8")
+        )
+
+    def _read_shifted(self, call: Any) -> Any:
+        """A kernel reading an int8 tensor that a VNNI conv also reads shifted reads the shifted
+        one (unshifted in its own prologue), so the tensor's producer has one consumer, the
+        shift, and fuses it: no kernel of its own for the shift."""
+        if not (getattr(call.op, "name", None) == "relax.call_tir" and self.shifted):
+            return call
+        fields = list(call.args[1].fields)
+        sources = [self._source(f) if isinstance(f, relax.Var) else None for f in fields]
+        if not any(s in self.shifted for s in sources):
+            return call
+        fields = [
+            self._unshift(self.shifted[s]) if s in self.shifted else f
+            for f, s in zip(fields, sources)
+        ]
+        return relax.Call(call.op, [call.args[0], relax.Tuple(fields)], call.attrs, call.ty_args)
 
     def _fold_correction(self, call: Any) -> Any:
         """requantize(acc - c) -> requantize(acc) with c folded into its constants; the
@@ -187,11 +227,23 @@ class _DotProductOperands(relax.PyExprMutator):
         if plan is None or plan.depth < amx.MIN_DEPTH:
             return None
         lo, hi = (int(v) for v in self.builder_.get()[call.args[0]].attrs[CLAMP_ATTR])
+        if str(out_ty.dtype) != "int8":
+            return None
+        # written as u = x + 128 (uint8), the input the next VNNI conv reads: an opaque kernel
+        # cannot fuse the shift after it; int8 readers unshift u in their own prologue
+        folded = FoldedRequantization(*(c.value.numpy() for c in consts)).output_plus(SHIFT)
+        if folded is None:
+            return None
+        consts = [relax.const(a, str(a.dtype)) for a in folded.arrays()]
         kernel = amx.conv1x1_requantized(
-            plan, spatial, self.amx_threads, str(out_ty.dtype), lo, hi
+            plan, spatial, self.amx_threads, "uint8", lo + SHIFT, hi + SHIFT
         ).with_attr(FIXED_SCHEDULE, True)
         gv = self.builder_.add_func(kernel, "amx_conv1x1")
-        return relax.call_tir(gv, [data, packed, *consts], out_ty=out_ty)
+        u_ty = relax.TensorType(out_ty.shape, "uint8")
+        u = self.builder_.emit(relax.call_tir(gv, [data, packed, *consts], out_ty=u_ty))
+        x = self._unshift(u)
+        self.shifted[x] = u
+        return x
 
     def _packed_conv(self, call: Any, data: Any, w: np.ndarray, dot: DotProduct) -> Any:
         """conv2d_nhwc_packed, input channels zero-padded up to a multiple of depth (data and
