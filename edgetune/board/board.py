@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -227,9 +228,10 @@ def board_from_dict(data: dict[str, Any], path: Path | None = None) -> Board:
 HOST_FLAG_FEATURES = {"amx_tile": "+amx-tile", "amx_int8": "+amx-int8"}
 
 
-def host_features_beyond_cpu_name() -> list[str]:
+@cache
+def host_features_beyond_cpu_name() -> tuple[str, ...]:
     """LLVM features (HOST_FLAG_FEATURES) this machine's CPU has that LLVM's name for it
-    lacks."""
+    lacks (read once per process: every `Board.target()` of a native board asks)."""
     import tvm
 
     try:
@@ -237,11 +239,11 @@ def host_features_beyond_cpu_name() -> list[str]:
             Path("/proc/cpuinfo").read_text().split("flags", 1)[1].split("\n", 1)[0].split()
         )
     except (OSError, IndexError):
-        return []
+        return ()
     cpu = tvm.target.codegen.llvm_get_system_cpu()
     named = tvm.target.Target({"kind": "llvm", "mcpu": cpu})
-    return [
+    return tuple(
         feature
         for flag, feature in HOST_FLAG_FEATURES.items()
         if flag in flags and not tvm.target.codegen.target_has_features(feature.lstrip("+"), named)
-    ]
+    )

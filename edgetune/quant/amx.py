@@ -224,8 +224,7 @@ def conv1x1_requantized(
                                     )
             T.evaluate(_intrin("tilerelease"))
 
-    # named by the module it joins; in an opaque block under a root block, as Relax's passes
-    # (SplitLayoutRewritePreproc) expect of every kernel
+    # named by the module it joins; one opaque block, as an IR-builder extern kernel has
+    # (`tasks.lower.with_root_blocks` puts a root block around it and marks it FIXED_SCHEDULE)
     inner = s_tir.SBlock([], [], [], "amx_conv1x1", kernel.body)
-    root = s_tir.SBlock([], [], [], "root", s_tir.SBlockRealize([], True, inner))
-    return kernel.with_body(s_tir.SBlockRealize([], True, root)).without_attr("global_symbol")
+    return kernel.with_body(s_tir.SBlockRealize([], True, inner)).without_attr("global_symbol")

@@ -28,7 +28,6 @@ from tvm import relax
 
 from . import amx
 from .fixed_point import FoldedRequantization
-from .kernel_kind import FIXED_SCHEDULE
 from .kernels import conv2d_nhwc_packed, requantize_per_channel_folded
 from .rewrite import CLAMP_ATTR
 
@@ -91,6 +90,11 @@ def _is_folded_requantize(call: Any) -> bool:
     if not (isinstance(call, relax.Call) and getattr(call.op, "name", None) == "relax.call_tir"):
         return False
     return call.args[0].name_hint.startswith(requantize_per_channel_folded.__name__)
+
+
+def _consts(requantization: FoldedRequantization) -> list[Any]:
+    """The requantization's constants as Relax constants, in the order its kernels take."""
+    return [relax.const(a, str(a.dtype)) for a in requantization.arrays()]
 
 
 def pack_weight(w: np.ndarray, dot: DotProduct) -> np.ndarray:
@@ -192,14 +196,13 @@ class _DotProductOperands(relax.PyExprMutator):
         folded = current.plus(-sub.args[1].value.numpy().astype(np.int64))
         if folded is None:
             return call
-        consts = [relax.const(a, str(a.dtype)) for a in folded.arrays()]
-        amx_call = self._amx_conv(call, sub.args[0], consts)
+        amx_call = self._amx_conv(call, sub.args[0], folded)
         if amx_call is not None:
             return amx_call
-        args = relax.Tuple([sub.args[0], *consts])
+        args = relax.Tuple([sub.args[0], *_consts(folded)])
         return relax.Call(call.op, [call.args[0], args], call.attrs, call.ty_args)
 
-    def _amx_conv(self, call: Any, acc: Any, consts: list[Any]) -> Any:
+    def _amx_conv(self, call: Any, acc: Any, requantization: FoldedRequantization) -> Any:
         """requantize(conv2d_nhwc_packed(x, w)) of a 1x1, stride-1 conv with at least
         amx.MIN_DEPTH input channels -> one AMX kernel computing both (None: not such a conv,
         or no AMX)."""
@@ -226,21 +229,20 @@ class _DotProductOperands(relax.PyExprMutator):
         plan = amx.plan(int(np.prod(spatial)), in_shape[-1], out_shape[-1])
         if plan is None or plan.depth < amx.MIN_DEPTH:
             return None
-        lo, hi = (int(v) for v in self.builder_.get()[call.args[0]].attrs[CLAMP_ATTR])
         if str(out_ty.dtype) != "int8":
             return None
         # written as u = x + 128 (uint8), the input the next VNNI conv reads: an opaque kernel
         # cannot fuse the shift after it; int8 readers unshift u in their own prologue
-        folded = FoldedRequantization(*(c.value.numpy() for c in consts)).output_plus(SHIFT)
-        if folded is None:
+        shifted = requantization.output_plus(SHIFT)
+        if shifted is None:
             return None
-        consts = [relax.const(a, str(a.dtype)) for a in folded.arrays()]
+        lo, hi = (int(v) for v in self.builder_.get()[call.args[0]].attrs[CLAMP_ATTR])
         kernel = amx.conv1x1_requantized(
             plan, spatial, self.amx_threads, "uint8", lo + SHIFT, hi + SHIFT
-        ).with_attr(FIXED_SCHEDULE, True)
+        )
         gv = self.builder_.add_func(kernel, "amx_conv1x1")
         u_ty = relax.TensorType(out_ty.shape, "uint8")
-        u = self.builder_.emit(relax.call_tir(gv, [data, packed, *consts], out_ty=u_ty))
+        u = self.builder_.emit(relax.call_tir(gv, [data, packed, *_consts(shifted)], out_ty=u_ty))
         x = self._unshift(u)
         self.shifted[x] = u
         return x
