@@ -39,7 +39,7 @@ def test_tuned_weights_are_packed_at_build_time_and_outputs_match_litert(tmp_pat
     rewritten = (store.path / TUNING_RECORDS).read_text().count('"TransformLayout"')
     assert rewritten > 0  # the search space lets kernels choose their weight layout
 
-    built = build_model(model, board, store)
+    built = build_model(model, board, store, exec_mode="bytecode")  # the instrument needs it
     (x,) = random_inputs(model.info, seed=11)
     called, out = _called_symbols(built.exe, [x])
     assert any(s.endswith("_prepacked") for s in called)  # kernels reading packed weights

@@ -134,7 +134,7 @@ def profile_model(
     import tvm
 
     runs = max(runs, 1)
-    built = build_model(model, board, records)
+    built = build_model(model, board, records, exec_mode="bytecode")  # instrumented calls
     inputs = load_inputs(model.info, input_paths) + model.info.initial_states()
     if board.is_host:
         threads = threads or board.hardware.cores
