@@ -12,6 +12,7 @@ writes JSON.
 
   python scripts/bench_host.py --records-fp32 recs/fp32 --records-int8 recs/int8
   python scripts/bench_host.py --trials 1000 --workdir bench-work --json bench_host.json
+  python scripts/bench_host.py --records-int8 recs/int8 --artifact int8:before=old/int8.so
 """
 
 from __future__ import annotations
@@ -97,6 +98,14 @@ def prepare(kind: str, args, board, work: Path) -> list[dict]:
         if also_kind == kind:
             also = RecordStore(path, model.info, board, create=False)
             builds.append((f"edgetune tuned ({label})", also))
+    for spec in args.artifact:  # MODEL:LABEL=LIB.so, built elsewhere
+        also_kind, _, rest = spec.partition(":")
+        label, _, path = rest.partition("=")
+        if also_kind == kind:
+            rows.append(
+                {**common, "engine": "tvm", "label": f"edgetune ({label})",
+                 "threads": args.threads, "artifact": str(Path(path).resolve())}
+            )  # fmt: skip
     for label, recs in builds:
         t0 = time.time()
         lib = export_model(
@@ -169,6 +178,14 @@ def main() -> None:
         default=[],
         metavar="MODEL:LABEL=RECORDS",
         help="another records folder timed in the same run, e.g. fp32:busy-host=recs/busy",
+    )
+    p.add_argument(
+        "--artifact",
+        action="append",
+        default=[],
+        metavar="MODEL:LABEL=LIB",
+        help="a library built before (e.g. by an older edgetune) timed in the same run, "
+        "e.g. int8:v0.7=old/int8.so",
     )
     p.add_argument("--trials", type=int, default=0, help="tune here when no records are given")
     p.add_argument("--workdir", default="bench-host-work", help="records made with --trials")

@@ -2,7 +2,8 @@
 
 Both follow Ansor's CPU sketch (inline, rfactor, SSRSRS multi-level tiling with a cached write and
 the innermost output tile one full vector register, parallel/vectorize/unroll annotation, random
-compute location); what differs is derived from
+compute location), plus `row_bands.RowBands`: activation-bound kernels split their work
+between threads by output rows, as consecutive kernels then do; what differs is derived from
 `[hardware]`: the vector lanes (vector_bits / 32) bound the innermost tile and the vectorized
 extent, and the cores (target num-cores) times jobs-per-core bound the parallel extent.
 """
@@ -46,6 +47,7 @@ def fp32_lanes(board: Board) -> int:
 def cpu_parts(board: Board, profile: CpuProfile) -> RuleSetParts:
     """Schedule rules, postprocessors and mutators of a CPU board."""
     from ..tvm_api import ms
+    from .row_bands import RowBands
 
     lanes = fp32_lanes(board)
     innermost = lanes * profile.innermost_tiles_per_lane
@@ -77,6 +79,7 @@ def cpu_parts(board: Board, profile: CpuProfile) -> RuleSetParts:
         ms.postproc.RewriteParallelVectorizeUnroll(),
         ms.postproc.RewriteReductionBlock(),
         ms.postproc.RewriteLayout(),
+        RowBands(board.hardware.cores),
     ]
     mutators = {
         ms.mutator.MutateTileSize(): 0.9,

@@ -1,0 +1,122 @@
+"""Row bands: each thread of an activation-bound kernel computes a band of output rows.
+
+A tuned kernel's parallel loop is split into one contiguous chunk per thread (TVM's static
+parallel launch). Which output elements a chunk holds depends on the tiles the search drew: rows,
+columns or channels. Timed alone, any split is fine: every repeat gives each thread the same
+elements, so each core finds its part of the input and output in its own cache. Inside the model
+the input was written by the previous kernel: when that kernel split by channels and this one by
+columns, each thread reads half of its input from the other core's cache, and a layer whose
+activations outweigh its weights (the depthwise convs, the convs at 112x112 to 14x14) pays for
+it. MobileNetV2 fp32 on the host ran at LiteRT's latency on one thread but 1.07-1.09x on two
+(docs/performance.md). XNNPACK splits such layers by output pixels.
+
+`RowBands` rejects candidates of such a kernel (NHWC output, activation bytes >= weight bytes)
+whose threads do not each own a band of output rows, so that consecutive kernels split the same
+way. Kernels whose weights outweigh their activations (7x7 layers, the classifier) keep any
+split: there a thread's share of the weights matters more.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tvm.ir.utils import derived_object
+from tvm.runtime import DataType
+
+from ..tasks.lower import LAYOUT_FREE, WEIGHTS
+from ..tvm_api import ms, tirx
+
+
+@derived_object
+class RowBands(ms.postproc.PyPostproc):
+    """Reject activation-bound NHWC kernels whose parallel split is not by output rows."""
+
+    def __init__(self, threads: int):
+        super().__init__()
+        self.threads = threads
+
+    def _initialize_with_tune_context(self, context) -> None:
+        pass
+
+    def apply(self, sch) -> bool:
+        func = sch.mod["main"]
+        if self.threads < 2 or not activation_bound(func):
+            return True
+        return splits_by_rows(func, self.threads)
+
+    def clone(self):
+        return RowBands(self.threads)
+
+
+def activation_bound(func: Any) -> bool:
+    """A kernel with an NHWC output whose activations (inputs and output) take at least as many
+    bytes as its weights (the params `tasks.lower` marked)."""
+    attrs = func.attrs or {}
+    weights = {int(i) for i in attrs.get(LAYOUT_FREE, attrs.get(WEIGHTS, []))}
+    if not weights:
+        return False
+    out = func.params[-1]  # 0.27: params are the buffers
+    if len(out.shape) != 4 or int(out.shape[0]) != 1:
+        return False
+    sizes = [_bytes(p) for p in func.params]
+    weight = sum(s for i, s in enumerate(sizes) if i in weights)
+    return sum(sizes) - weight >= weight
+
+
+def splits_by_rows(func: Any, threads: int) -> bool:
+    """Whether no thread's chunk of the parallel loop above the output block writes every
+    output row (a thread owns a band of rows)."""
+    from tvm import ir, sym
+
+    out = func.params[-1]
+    rows = int(out.shape[1])
+    found = _output_block(func.body, out, [])
+    if found is None:
+        return True
+    loops, realize = found
+    parallel = [i for i, loop in enumerate(loops) if loop.kind == tirx.ForKind.PARALLEL]
+    if len(parallel) != 1:
+        return True  # not parallel (or nested parallel loops): nothing to align
+    extent = int(loops[parallel[0]].extent)
+    chunk = -(-extent // threads)
+    for start in range(0, extent, chunk):
+        analyzer = sym.Analyzer()
+        for i, loop in enumerate(loops):
+            span = (start, min(chunk, extent - start)) if i == parallel[0] else None
+            lo, n = span or (loop.min, loop.extent)
+            analyzer.bind(loop.loop_var, ir.Range.from_min_extent(lo, n))
+        block = realize.block
+        for iv, value in zip(block.iter_vars, realize.iter_values):
+            analyzer.bind(iv.var, value)
+        (store,) = [w for w in block.writes if w.source.same_as(out)]
+        bound = analyzer.const_int_bound(store.region[1].min)
+        if bound.min_value <= 0 and bound.max_value >= rows - 1:
+            return False
+    return True
+
+
+def _output_block(stmt: Any, out: Any, loops: list[Any]) -> tuple[list[Any], Any] | None:
+    """The loops above, and the realize of, the block that writes `out`."""
+    if isinstance(stmt, tirx.For):
+        return _output_block(stmt.body, out, [*loops, stmt])
+    if isinstance(stmt, tirx.SeqStmt):
+        for s in stmt.seq:
+            found = _output_block(s, out, loops)
+            if found is not None:
+                return found
+        return None
+    from tvm import s_tir
+
+    if isinstance(stmt, s_tir.SBlockRealize):
+        if any(w.source.same_as(out) for w in stmt.block.writes) and stmt.block.iter_vars:
+            return loops, stmt
+        return _output_block(stmt.block.body, out, loops)
+    body = getattr(stmt, "body", None)
+    return _output_block(body, out, loops) if isinstance(body, tirx.Stmt) else None
+
+
+def _bytes(buffer: Any) -> int:
+    n = 1
+    for d in buffer.shape:
+        n *= int(d)
+    return n * DataType(buffer.dtype).bits // 8

@@ -1,0 +1,98 @@
+"""Row bands (`rules/row_bands.py`): activation-bound kernels split their work between threads
+by output rows, so consecutive kernels hand each core the rows it wrote."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from edgetune.board import load_board
+from edgetune.compile import build_model
+from edgetune.frontend import find_model, load_model
+from edgetune.frontend.tflite_import import random_inputs
+from edgetune.oracle import LiteRTModel
+from edgetune.records import TUNING_RECORDS, RecordStore
+from edgetune.rules.row_bands import activation_bound, splits_by_rows
+from edgetune.runtime import load_executable
+from edgetune.search import tune_model
+from edgetune.tasks import for_model
+from edgetune.tasks.lower import LAYOUT_FREE
+
+
+def _conv(size: int, cin: int, cout: int):
+    """A 1x1 NHWC conv as a PrimFunc whose weights (param 1) are marked layout-free."""
+    from tvm import te
+
+    x = te.placeholder((1, size, size, cin), "float32", name="x")
+    w = te.placeholder((1, 1, cin, cout), "float32", name="w")
+    k = te.reduce_axis((0, cin), name="k")
+    y = te.compute(
+        (1, size, size, cout),
+        lambda n, h, v, c: te.sum(x[n, h, v, k] * w[0, 0, k, c], axis=k),
+        name="conv",
+    )
+    return te.create_prim_func([x, w, y]).with_attr(LAYOUT_FREE, [1])
+
+
+def _parallel_over(func, axis: str):
+    """The conv with its `axis` loop ("h" or "w") outermost and parallel."""
+    import tvm
+    from tvm import s_tir
+
+    sch = s_tir.Schedule(tvm.IRModule({"main": func}))
+    n, h, w, c, k = sch.get_loops(sch.get_sblock("conv"))
+    outer = h if axis == "h" else w
+    sch.reorder(outer, n, *[lp for lp in (h, w) if lp != outer], c, k)
+    sch.parallel(outer)
+    return sch.mod["main"]
+
+
+def test_activation_bound_kernels_must_split_by_rows():
+    small_weights = _conv(28, 32, 64)  # 200 KB of activations, 8 KB of weights
+    assert activation_bound(small_weights)
+    assert splits_by_rows(_parallel_over(small_weights, "h"), threads=2)
+    assert splits_by_rows(_parallel_over(small_weights, "h"), threads=4)
+    assert not splits_by_rows(_parallel_over(small_weights, "w"), threads=2)
+    assert not activation_bound(_conv(7, 960, 320))  # 1.2 MB of weights, 250 KB of activations
+
+
+def test_tuned_records_of_activation_bound_kernels_split_by_rows(tmp_path):
+    """Every record the host rule set measured for an activation-bound kernel splits by rows
+    (the postprocessor rejected the others before they were built); the build matches LiteRT."""
+    import tvm
+    from tvm import s_tir
+
+    from edgetune.tvm_api import ms
+
+    board = load_board("host")
+    model = load_model(find_model("tiny_fp32"))
+    tasks = for_model(model, board)
+    bound = [t for t in tasks if activation_bound(t.mod["main"])]
+    assert bound  # tiny_fp32's convs are activation-bound
+    store = RecordStore(tmp_path / "recs", model.info, board)
+    tune_model(model, board, store, 12, seed=0, search="ms", on_batch=lambda _: None)
+
+    hashes = {tvm.ir.structural_hash(t.mod): t for t in bound}
+    workloads = [
+        ms.database.Workload.from_json(json.loads(line))
+        for line in (store.path / "database_workload.json").read_text().splitlines()
+    ]
+    checked = 0
+    for line in (store.path / TUNING_RECORDS).read_text().splitlines():
+        index, record = json.loads(line)
+        workload = workloads[index]
+        if tvm.ir.structural_hash(workload.mod) not in hashes:
+            continue
+        sch = s_tir.Schedule(workload.mod)
+        ms.database.TuningRecord.from_json(record, workload).trace.apply_to_schedule(
+            sch, remove_postproc=False
+        )
+        assert splits_by_rows(sch.mod["main"], board.hardware.cores)
+        checked += 1
+    assert checked > 0
+
+    (x,) = random_inputs(model.info, seed=3)
+    (out,) = load_executable(build_model(model, board, store).exe, 2)([x])
+    (ref,) = LiteRTModel(model.path, threads=1)([x])
+    assert np.abs(out - ref).max() <= 1e-5 * np.abs(ref).max()
