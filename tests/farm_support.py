@@ -15,7 +15,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+
 from edgetune.farm.drivers.rpc_server import free_port
+
+STATEFUL = Path(__file__).parent / "data" / "microww_alexa.tflite"  # int8, 6 resource variables
 
 HOST_BOARD = """
 name = "{name}"
@@ -277,3 +281,30 @@ def candidate(func, path: Path, target="llvm"):
     lib = tvm.compile(tvm.IRModule({"main": func}), target=target)
     lib.export_library(str(path))
     return RunnerInput(str(path), "cpu", ArgInfo.from_prim_func(func))
+
+
+def check_stateful_stream(cli, command: str, so: Path, board: str, tmp_path: Path, steps: int = 4):
+    """`edgetune COMMAND so --board B` (run through the `cli` fixture) on a stream of `steps`
+    frames for the stateful keyword spotter (one .npy, [steps, 1, 3, 40]): its outputs
+    ([steps, 1, 1]) equal LiteRT's reference kernels invoked on the same frames in sequence,
+    which differ from each frame's output from the initial states (so a run that restarts from
+    them at every step fails). Returns the JSON report."""
+    import json
+
+    from edgetune.oracle import LiteRTModel
+
+    frames = np.random.default_rng(14).integers(-118, -68, (steps, 1, 3, 40)).astype(np.int8)
+    stream = LiteRTModel(STATEFUL, 1, builtin_kernels=True)
+    expected = np.stack([stream([x])[0] for x in frames])
+    fresh = np.stack([LiteRTModel(STATEFUL, 1, builtin_kernels=True)([x])[0] for x in frames])
+    assert (expected != fresh).sum() >= 2, (expected.ravel(), fresh.ravel())
+    np.save(tmp_path / "frames.npy", frames)
+    out = tmp_path / f"{command}-{board}.npy"
+    result = cli(command, so, "--board", board, "--input", tmp_path / "frames.npy", "--output",
+                 out, "--repeat", "1", "--json")  # fmt: skip
+    assert result.code == 0, result.err
+    np.testing.assert_array_equal(np.load(out), expected)
+    report = json.loads(result.out)
+    assert (report["steps"], report["states"]) == (steps, 6)
+    assert report["outputs"][0]["shape"] == [steps, 1, 1]
+    return report

@@ -147,7 +147,7 @@ def _timed_runs(
     run = backend(board).run_artifact
     outputs, medians = None, []
     for _ in range(rounds):
-        outs, latency = run(board, path, inputs, repeat)
+        (outs,), latency = run(board, path, [inputs], repeat)
         outputs = outs if outputs is None else outputs
         medians.append(latency.median_ms)
     return outputs, Timing(medians)

@@ -32,6 +32,8 @@ def run(args) -> int:
 
     board = load_board(args.board)
     status(f"deploying {args.artifact} to {board.name} ...")
-    result = deploy(board, args.artifact, args.input, args.repeat, args.accept_new_host_key)
+    result = deploy(
+        board, args.artifact, args.input, args.repeat, args.accept_new_host_key, args.steps
+    )
     report_run(args, result)
     return 0
