@@ -32,23 +32,6 @@ def add_run_io_args(parser: argparse.ArgumentParser, repeat: int) -> None:
     parser.add_argument("--input", action="append", help="input .npy (repeat for several inputs)")
     parser.add_argument("--output", help="where to write the outputs (.npy; .npz for several)")
     parser.add_argument("--repeat", type=int, default=repeat, help=f"timed runs (default {repeat})")
-    parser.add_argument("--steps", type=positive_int, metavar="N", help=STEPS_HELP)
-
-
-STEPS_HELP = (
-    "invoke the model N times in sequence (default 1, or the N the --input files hold): a "
-    "stateful model (resource variables) carries its states from one invocation to the next, "
-    "as LiteRT does. Each --input .npy is either one array of the input's shape (every step) or "
-    "[N, ...] (one per step); random inputs get a new seed per step. With N > 1 the outputs are "
-    "written stacked the same way, [N, ...], and the latency is the last step's"
-)
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def add_measure_args(parser: argparse.ArgumentParser) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..measure import run_artifact
 from .args import add_board_arg, add_json_arg, add_run_io_args, board_from_args
 from .output import report_run, status
+from .steps_arg import add_steps_arg
 
 
 def register(sub) -> None:
@@ -22,6 +23,7 @@ def register(sub) -> None:
     p.add_argument("artifact", help="library built by `edgetune build`")
     add_board_arg(p)
     add_run_io_args(p, repeat=50)
+    add_steps_arg(p)
     add_json_arg(p)
     p.set_defaults(func=run)
 

@@ -24,6 +24,8 @@ def load_input_steps(
     """The inputs of a sequence of invocations (`steps` of them; default 1, or what the files
     hold). Random: a new seed per step (step 0 is `load_inputs`'). Files: an array of the
     input's shape serves every step; one with an extra leading axis [N, ...] holds N steps."""
+    if steps is not None and steps < 1:
+        raise InputError(f"--steps must be at least 1, got {steps}")
     if not paths:
         return [random_inputs(info, seed) for seed in range(steps or 1)]
     arrays = _read_all(info, paths)
