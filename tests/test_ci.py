@@ -217,6 +217,35 @@ records = { host = "int8-records" }
     assert "belongs to model 'tiny_int8'" in failure.message
 
 
+def test_int8_numerics_are_checked_against_the_reference_kernels(tmp_path, capsys):
+    """MobileNetV2 int8: XNNPACK's int8 is many LSB away from TFLite's reference kernels, which
+    edgetune's integer kernels follow; ci checks against those (as check_corpus does), within
+    1 LSB, and says so."""
+    from edgetune.oracle import LiteRTModel
+    from edgetune.runtime import load_inputs
+
+    model = load_model(find_model("mobilenet_v2_int8"))
+    inputs = load_inputs(model.info, None)  # what ci runs on
+    xnnpack = LiteRTModel(model.path, 1)(inputs)[0].astype(int)
+    reference = LiteRTModel(model.path, 1, reference_kernels=True)(inputs)[0].astype(int)
+    assert abs(xnnpack - reference).max() > 1
+    suite = write_suite(tmp_path, """
+[[check]]
+model = "mobilenet_v2_int8"
+boards = ["host"]
+rounds = 1
+repeat = 1
+""")  # fmt: skip
+    out = tmp_path / "out"
+    assert ci(suite, out, "--update-baseline") == 0
+    terminal = capsys.readouterr().out
+    assert "ok (vs LiteRT reference kernels, tolerance 1 LSB)" in terminal
+    (result,) = json.loads((out / "results.json").read_text())["results"]
+    assert result["status"] == "pass" and result["numerics"][0].startswith("output 0: max 0 LSB")
+    _, props = cases(out)["mobilenet_v2_int8 on host"]
+    assert props["reference"] == "vs LiteRT reference kernels, tolerance 1 LSB"
+
+
 def test_tuning_that_measured_nothing_is_an_error(farm, tmp_path):
     # probe_conv_int8: 2 tasks. Most of this test's time is MetaSchedule's TuneContext importing
     # TVM's tensor intrinsics (once per process, shared with the other tuning tests)

@@ -3,7 +3,8 @@
 Per check and board: is the board reachable (else an infrastructure error, and the next board
 runs), tune the tasks that have no record yet within the check's budget, build from the
 records, run on the board through its backend (here, rpc, ssh) in several timing rounds,
-compare the outputs with LiteRT on this machine, and judge the latency against the baseline.
+compare the outputs with LiteRT's on this machine (oracle.reference: the reference kernels for
+int8/uint8 models), and judge the latency against the baseline.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from ..errors import BoardError, EdgetuneError
 from ..farm import strategies
 from ..frontend import Model, find_model, load_model
 from ..measure import backend
-from ..oracle import LiteRTModel, agreement
+from ..oracle import agreement
+from ..oracle.reference import litert_reference
 from ..records import RecordStore
 from ..runtime import load_inputs
 from ..search import tune_model
@@ -154,23 +156,32 @@ def _timed_runs(
 
 
 def _compare_numerics(result: CheckResult, model: Model, inputs, outputs, check: Check) -> None:
-    """Outputs against LiteRT's on the same inputs, within the check's tolerances."""
-    reference = LiteRTModel(model.path, threads=1)(inputs)
-    if len(outputs) != len(reference):
-        result.fail(f"numerics: {len(outputs)} outputs, LiteRT has {len(reference)}")
+    """Outputs against the reference on the same inputs (the one conformance and check_corpus
+    use: LiteRT's reference kernels for int8/uint8 models), within the check's tolerances."""
+    shapes = [t.shape for t in model.info.inputs]
+    reference = litert_reference(Path(model.path).read_bytes(), shapes, model.info.quantized)
+    expected = reference.run(inputs)
+    if len(outputs) != len(expected):
+        result.fail(f"numerics: {len(outputs)} outputs, {reference.name} has {len(expected)}")
         return
-    for i, (ours, ref) in enumerate(zip(outputs, reference)):
+    tolerances = {}
+    for i, (ours, ref) in enumerate(zip(outputs, expected)):
         ours = np.asarray(ours)
         if ours.shape != ref.shape:
-            result.fail(f"numerics: output {i} has shape {ours.shape}, LiteRT {ref.shape}")
+            result.fail(
+                f"numerics: output {i} has shape {ours.shape}, {reference.name} {ref.shape}"
+            )
             continue
         agreed = agreement(ours, ref)
-        result.numerics.append(f"output {i}: {agreed.describe()}")
         tol = check.atol if agreed.kind == "float" else check.max_lsb
         unit = "" if agreed.kind == "float" else " LSB"
+        tolerances[f"{tol:g}{unit}" if unit else f"{tol:g} abs"] = None
+        result.numerics.append(f"output {i}: {agreed.describe()}")
         if agreed.max_abs_diff > tol:
-            result.fail(f"numerics: output {i} differs from LiteRT by {agreed.max_abs_diff:.3g}"
-                        f"{unit} > tolerance {tol:g}{unit} ({agreed.describe()})")  # fmt: skip
+            result.fail(f"numerics: output {i} differs from {reference.name} by "
+                        f"{agreed.max_abs_diff:.3g}{unit} > tolerance {tol:g}{unit} "
+                        f"({agreed.describe()})")  # fmt: skip
+    result.reference = f"vs {reference.name}, tolerance {', '.join(tolerances)}"
 
 
 def _baseline_facts(result: CheckResult) -> dict[str, object]:
