@@ -229,15 +229,9 @@ def test_int8_numerics_are_checked_against_the_reference_kernels(tmp_path, capsy
     xnnpack = LiteRTModel(model.path, 1)(inputs)[0].astype(int)
     reference = LiteRTModel(model.path, 1, reference_kernels=True)(inputs)[0].astype(int)
     assert abs(xnnpack - reference).max() > 1
-    suite = write_suite(tmp_path, """
-[[check]]
-model = "mobilenet_v2_int8"
-boards = ["host"]
-rounds = 1
-repeat = 1
-""")  # fmt: skip
+    text = '[[check]]\nmodel = "mobilenet_v2_int8"\nboards = ["host"]\nrounds = 1\nrepeat = 1\n'
     out = tmp_path / "out"
-    assert ci(suite, out, "--update-baseline") == 0
+    assert ci(write_suite(tmp_path, text), out, "--update-baseline") == 0
     terminal = capsys.readouterr().out
     assert "ok (vs LiteRT reference kernels, tolerance 1 LSB)" in terminal
     (result,) = json.loads((out / "results.json").read_text())["results"]
