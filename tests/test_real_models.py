@@ -65,7 +65,8 @@ def test_run_steps_carry_states_on_the_host(tmp_path, cli):
     bad = cli("run", so, "--input", tmp_path / "frames.npy", "--steps", "3")
     assert bad.code == 2
     assert (
-        f"hold different numbers of steps for --steps 3 ({tmp_path / 'frames.npy'}: 4)" in bad.err
+        f"hold different numbers of steps ({tmp_path / 'frames.npy'}: 4; 3 steps asked for)"
+        in bad.err
     )
     zero = cli("run", so, "--steps", "0")
     assert zero.code == 2 and "--steps must be at least 1, got 0" in zero.err

@@ -35,11 +35,11 @@ def load_input_steps(
     counts = set(stacked.values()) | ({steps} if steps and stacked else set())
     if len(counts) > 1:
         held = ", ".join(f"{p}: {n}" for p, n in stacked.items())
-        wanted = f" for --steps {steps}" if steps else ""
-        raise InputError(f"--input files hold different numbers of steps{wanted} ({held})")
+        asked = f"; {steps} steps asked for" if steps else ""
+        raise InputError(f"input files hold different numbers of steps ({held}{asked})")
     count = counts.pop() if counts else steps or 1
     if count < 1:
-        raise InputError(f"--input files hold 0 steps ({', '.join(stacked)})")
+        raise InputError(f"input files hold 0 steps ({', '.join(stacked)})")
     checked = [
         _checked(a, t, p, int(p in stacked), " (nor [N, ...]: N steps of it)")
         for p, a, t in zip(paths, arrays, info.inputs)
