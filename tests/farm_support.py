@@ -15,7 +15,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+
 from edgetune.farm.drivers.rpc_server import free_port
+
+STATEFUL = Path(__file__).parent / "data" / "microww_alexa.tflite"  # int8, 6 resource variables
 
 HOST_BOARD = """
 name = "{name}"
@@ -277,3 +281,35 @@ def candidate(func, path: Path, target="llvm"):
     lib = tvm.compile(tvm.IRModule({"main": func}), target=target)
     lib.export_library(str(path))
     return RunnerInput(str(path), "cpu", ArgInfo.from_prim_func(func))
+
+
+def stateful_stream(steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """`steps` frames for the stateful keyword spotter ([steps, 1, 3, 40]) and LiteRT's reference
+    kernels' outputs invoked on them in sequence ([steps, 1, 1]), which differ from each frame's
+    output from the initial states (so a run that restarts from them at every step fails)."""
+    from edgetune.oracle import LiteRTModel
+
+    frames = np.random.default_rng(14).integers(-118, -68, (steps, 1, 3, 40)).astype(np.int8)
+    stream = LiteRTModel(STATEFUL, 1, reference_kernels=True)
+    expected = np.stack([stream([x])[0] for x in frames])
+    fresh = np.stack([LiteRTModel(STATEFUL, 1, reference_kernels=True)([x])[0] for x in frames])
+    assert (expected != fresh).sum() >= 2, (expected.ravel(), fresh.ravel())
+    return frames, expected
+
+
+def check_stateful_stream(cli, command: str, so: Path, board: str, tmp_path: Path, steps: int = 4):
+    """`edgetune COMMAND so --board B` (run through the `cli` fixture) on a `stateful_stream`
+    (one .npy): its outputs equal LiteRT's over the same sequence. Returns the JSON report."""
+    import json
+
+    frames, expected = stateful_stream(steps)
+    np.save(tmp_path / "frames.npy", frames)
+    out = tmp_path / f"{command}-{board}.npy"
+    result = cli(command, so, "--board", board, "--input", tmp_path / "frames.npy", "--output",
+                 out, "--repeat", "1", "--json")  # fmt: skip
+    assert result.code == 0, result.err
+    np.testing.assert_array_equal(np.load(out), expected)
+    report = json.loads(result.out)
+    assert (report["steps"], report["states"]) == (steps, 6)
+    assert report["outputs"][0]["shape"] == [steps, 1, 1]
+    return report

@@ -8,8 +8,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
-from farm_support import env_vars, host_board_text, local_host_board_text, write_board
+from farm_support import (
+    STATEFUL,
+    env_vars,
+    host_board_text,
+    local_host_board_text,
+    stateful_stream,
+    write_board,
+)
 from junitparser import JUnitXml, Properties, Property
 
 from edgetune.board import load_board
@@ -217,6 +225,55 @@ records = { host = "int8-records" }
     assert "belongs to model 'tiny_int8'" in failure.message
 
 
+def test_int8_numerics_are_checked_against_the_reference_kernels(tmp_path, capsys):
+    """MobileNetV2 int8: XNNPACK's int8 is many LSB away from TFLite's reference kernels, which
+    edgetune's integer kernels follow; ci checks against those (as check_corpus does), within
+    1 LSB, and says so."""
+    from edgetune.oracle import LiteRTModel
+    from edgetune.runtime import load_inputs
+
+    model = load_model(find_model("mobilenet_v2_int8"))
+    inputs = load_inputs(model.info, None)  # what ci runs on
+    xnnpack = LiteRTModel(model.path, 1)(inputs)[0].astype(int)
+    reference = LiteRTModel(model.path, 1, reference_kernels=True)(inputs)[0].astype(int)
+    assert abs(xnnpack - reference).max() > 1
+    text = '[[check]]\nmodel = "mobilenet_v2_int8"\nboards = ["host"]\nrounds = 1\nrepeat = 1\n'
+    out = tmp_path / "out"
+    assert ci(write_suite(tmp_path, text), out, "--update-baseline") == 0
+    terminal = capsys.readouterr().out
+    assert "ok (vs LiteRT reference kernels, tolerance 1 LSB)" in terminal
+    (result,) = json.loads((out / "results.json").read_text())["results"]
+    assert result["status"] == "pass" and result["numerics"][0].startswith("output 0: max 0 LSB")
+    _, props = cases(out)["mobilenet_v2_int8 on host"]
+    assert props["reference"] == "vs LiteRT reference kernels, tolerance 1 LSB"
+
+
+def test_stateful_model_is_checked_over_a_sequence_on_the_emulated_board(farm, tmp_path):
+    """`steps = 4`: the streaming int8 model runs 4 invocations in sequence on each board (states
+    carried there), each step's outputs compared with LiteRT's over the same sequence."""
+    frames, _ = stateful_stream(4)
+    np.save(tmp_path / "frames.npy", frames)
+    suite = write_suite(tmp_path, f"""
+[[check]]
+name = "kws"
+model = "{STATEFUL}"
+boards = ["host", "qemu-a53"]
+inputs = ["frames.npy"]
+steps = 4
+rounds = 1
+repeat = 1
+""")  # fmt: skip
+    out = tmp_path / "out"
+    assert ci(suite, out, "--update-baseline") == 0
+    for result in json.loads((out / "results.json").read_text())["results"]:
+        assert result["status"] == "pass", result["reasons"]
+        assert [line.split(":")[0] for line in result["numerics"]] == [
+            f"step {i} output 0" for i in range(4)
+        ]
+        assert all("max 0 LSB" in line for line in result["numerics"])
+        assert result["reference"] == "vs LiteRT reference kernels, tolerance 1 LSB"
+
+
 def test_tuning_that_measured_nothing_is_an_error(farm, tmp_path):
     # probe_conv_int8: 2 tasks. Most of this test's time is MetaSchedule's TuneContext importing
     # TVM's tensor intrinsics (once per process, shared with the other tuning tests)
@@ -262,6 +319,8 @@ def test_regression_rule_threshold_and_noise():
          "check[0].tune_trials needs a records folder to tune into for board(s) host"),
         ("[[check]]\nmodel = 'tiny_fp32'\nboards = ['host']\nrounds = 0",
          "check[0].rounds must be at least 1, got 0"),
+        ("[defaults]\nsteps = 0\n[[check]]\nmodel = 'tiny_fp32'\nboards = ['host']",
+         "check[0].steps must be at least 1, got 0"),
         ("name = 'x'", "missing required key 'check'"),
     ],
 )  # fmt: skip

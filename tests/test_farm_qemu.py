@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 import pytest
-from farm_support import env_vars, matmul_func, write_board
+from farm_support import STATEFUL, check_stateful_stream, env_vars, matmul_func, write_board
 from int8_support import pointwise_conv_task, realistic_args, tensorized_schedule
 from tflite_builder import fully_connected
 
@@ -72,6 +72,16 @@ def test_cross_compiled_tiny_model_matches_litert(a53, tmp_path, capsys):
     assert (report["via"], report["emulated"]) == ("rpc", True)  # timings flagged as emulated
     assert "EMULATED" in report["timing_note"]
     np.testing.assert_allclose(np.load(tmp_path / "z.npy"), ref, rtol=1e-4, atol=1e-4)
+
+
+def test_stateful_model_carries_its_states_on_the_emulated_board(a53, tmp_path, cli):
+    """The streaming int8 model (6 resource variables) cross-compiled for the A53 and run for 4
+    steps through the tracker session: states carried on the board, equal to LiteRT's sequence
+    (its latency is emulated, only its label is checked)."""
+    so = tmp_path / "kws_a53.so"
+    assert cli("build", STATEFUL, "--board", "qemu-a53", "-o", so).code == 0
+    report = check_stateful_stream(cli, "run", so, "qemu-a53", tmp_path)
+    assert "EMULATED" in report["timing_note"]
 
 
 def _tuned_on_a53(model_path, tmp_path, trials: int, per_round: int) -> str:

@@ -12,7 +12,16 @@ import time
 import numpy as np
 import psutil
 import pytest
-from farm_support import SSHServer, candidate, env_vars, matmul_func, spin_func, write_board
+from farm_support import (
+    STATEFUL,
+    SSHServer,
+    candidate,
+    check_stateful_stream,
+    env_vars,
+    matmul_func,
+    spin_func,
+    write_board,
+)
 
 from edgetune.board import load_board
 from edgetune.cli.main import main
@@ -95,6 +104,18 @@ def test_deploy_matches_litert(sshd, tmp_path, capsys):
     (ref,) = LiteRTModel(model_path, threads=1)([x])
     np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-4)
     assert (root / "board dir $HOME" / "deploy" / "tiny.so").is_file()
+
+
+def test_stateful_model_carries_its_states_through_the_agent(sshd, tmp_path, cli):
+    """A streaming int8 model (6 resource variables) run and deployed for 4 steps on the SSH
+    board: the agent carries the states from step to step, equal to LiteRT's sequence."""
+    _, board, root = sshd
+    board("sshstate")
+    so = tmp_path / "kws.so"
+    assert cli("build", STATEFUL, "--board", "sshstate", "-o", so).code == 0
+    assert check_stateful_stream(cli, "run", so, "sshstate", tmp_path)["board"] == "sshstate"
+    assert check_stateful_stream(cli, "deploy", so, "sshstate", tmp_path)["via"] == "ssh"
+    assert (root / "board dir $HOME" / "deploy" / "model_states.py").is_file()
 
 
 def test_profile_runs_on_the_board_through_its_agent(sshd, capsys):

@@ -3,11 +3,10 @@ and dynamic input dimensions, against LiteRT's reference kernels."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import tflite
+from farm_support import STATEFUL, check_stateful_stream
 from tflite_builder import Op, Tensor, write
 
 from edgetune.board import load_board
@@ -19,8 +18,6 @@ from edgetune.oracle import LiteRTModel
 from edgetune.oracle.conformance import check_model
 from edgetune.runtime import load_artifact
 from edgetune.tvm_api import tflite_frontend
-
-STATEFUL = Path(__file__).parent / "data" / "microww_alexa.tflite"
 
 
 def test_stateful_model_carries_state_across_calls_like_litert(tmp_path):
@@ -43,6 +40,36 @@ def test_stateful_model_conformance_is_bit_exact():
     result = check_model(STATEFUL, load_board("host"))
     assert result["status"] == "pass", result
     assert [o["error"] for o in result["outputs"]] == [0.0]
+
+
+def test_run_steps_carry_states_on_the_host(tmp_path, cli):
+    """`run --steps`: stacked --input frames, random inputs (a seed per step) and one frame
+    for every step, all equal to LiteRT's sequence; step counts that disagree are refused."""
+    so = tmp_path / "kws.so"
+    assert cli("build", STATEFUL, "-o", so).code == 0
+    check_stateful_stream(cli, "run", so, "host", tmp_path)
+    info = load_model(STATEFUL).info
+    frame = random_inputs(info, seed=7)[0]
+    np.save(tmp_path / "frame.npy", frame)
+    runs = {
+        "random": ([], [random_inputs(info, seed)[0] for seed in range(3)]),
+        "frame": (["--input", tmp_path / "frame.npy"], [frame] * 3),
+    }
+    for name, (args, frames) in runs.items():
+        out = tmp_path / f"{name}.npy"
+        result = cli("run", so, "--steps", "3", "--repeat", "1", "--output", out, *args)
+        assert result.code == 0, result.err
+        assert "3 invocation(s) in sequence, 6 state tensor(s) carried" in result.out
+        reference = LiteRTModel(STATEFUL, 1, builtin_kernels=True)
+        np.testing.assert_array_equal(np.load(out), np.stack([reference([x])[0] for x in frames]))
+    bad = cli("run", so, "--input", tmp_path / "frames.npy", "--steps", "3")
+    assert bad.code == 2
+    assert (
+        f"hold different numbers of steps ({tmp_path / 'frames.npy'}: 4; 3 steps asked for)"
+        in bad.err
+    )
+    zero = cli("run", so, "--steps", "0")
+    assert zero.code == 2 and "--steps must be at least 1, got 0" in zero.err
 
 
 def dynamic_model(path):

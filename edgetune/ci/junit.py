@@ -28,6 +28,7 @@ def _properties(r: CheckResult) -> dict[str, str]:
         "trials": str(r.trials),
         "tuned_tasks": "" if r.tuned_tasks is None else f"{r.tuned_tasks}/{r.total_tasks}",
         "numerics": "; ".join(r.numerics),
+        "reference": r.reference,
         "artifact": r.artifact,
         **r.facts,
     }

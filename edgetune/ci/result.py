@@ -30,6 +30,7 @@ class CheckResult:
     limit_ms: float | None = None
     change_pct: float | None = None
     numerics: list[str] = field(default_factory=list)  # agreement with LiteRT, per output
+    reference: str = ""  # what the outputs were checked against, and the tolerance
     trials: int = 0  # candidates measured by this run (tuning of untuned tasks)
     tuned_tasks: int | None = None
     total_tasks: int | None = None

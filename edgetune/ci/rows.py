@@ -21,7 +21,7 @@ def latency_text(r: CheckResult) -> str:
 def numerics_text(r: CheckResult) -> str:
     if any(reason.startswith("numerics") for reason in r.reasons):
         return "FAIL"
-    return "ok" if r.numerics else "-"
+    return f"ok ({r.reference})" if r.numerics else "-"
 
 
 def rows(run: SuiteResult) -> list[dict[str, Any]]:

@@ -3,7 +3,8 @@
 Per check and board: is the board reachable (else an infrastructure error, and the next board
 runs), tune the tasks that have no record yet within the check's budget, build from the
 records, run on the board through its backend (here, rpc, ssh) in several timing rounds,
-compare the outputs with LiteRT on this machine, and judge the latency against the baseline.
+compare the outputs with LiteRT's on this machine (oracle.reference: the reference kernels for
+int8/uint8 models), and judge the latency against the baseline.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from ..errors import BoardError, EdgetuneError
 from ..farm import strategies
 from ..frontend import Model, find_model, load_model
 from ..measure import backend
-from ..oracle import LiteRTModel, agreement
+from ..oracle import agreement
+from ..oracle.reference import litert_reference
 from ..records import RecordStore
-from ..runtime import load_inputs
+from ..runtime.inputs import load_input_steps
 from ..search import tune_model
 from .baseline import Timing, judge, key, read_baseline, rule_text, write_baseline
 from .result import ERROR, PASS, CheckResult, SuiteResult
@@ -92,10 +94,11 @@ def run_check(
         lib = build_library(model, board, store, out_dir / f"{check.name}-{board.name}.so")
         result.artifact = str(lib.path)
         result.tuned_tasks, result.total_tasks = lib.tuned, lib.total
-        inputs = load_inputs(model.info, [str(p) for p in check.inputs] or None)
-        outputs, timing = _timed_runs(board, lib.path, inputs, check.rounds, check.repeat)
+        paths = [str(p) for p in check.inputs] or None
+        steps = load_input_steps(model.info, paths, check.steps)
+        outputs, timing = _timed_runs(board, lib.path, steps, check.rounds, check.repeat)
         result.latency_ms, result.round_medians_ms = timing.median_ms, timing.round_medians_ms
-        _compare_numerics(result, model, inputs, outputs, check)
+        _compare_numerics(result, model, steps, outputs, check)
         verdict = judge(timing, baseline, check.threshold_pct)
         result.baseline_ms, result.limit_ms = verdict.baseline_ms, verdict.limit_ms
         result.change_pct = verdict.change_pct
@@ -141,36 +144,50 @@ def _tune_missing(model: Model, board: Board, store: RecordStore, budget: int, s
 
 
 def _timed_runs(
-    board: Board, path: Path, inputs: list[np.ndarray], rounds: int, repeat: int
-) -> tuple[list[np.ndarray], Timing]:
-    """Outputs of the first run and the median of each of `rounds` rounds of `repeat` runs."""
+    board: Board, path: Path, steps: list[list[np.ndarray]], rounds: int, repeat: int
+) -> tuple[list[list[np.ndarray]], Timing]:
+    """Each step's outputs in the first round (the steps in sequence, states carried) and the
+    median of each of `rounds` rounds of `repeat` runs (of the last step)."""
     run = backend(board).run_artifact
     outputs, medians = None, []
     for _ in range(rounds):
-        outs, latency = run(board, path, inputs, repeat)
+        outs, latency = run(board, path, steps, repeat)
         outputs = outs if outputs is None else outputs
         medians.append(latency.median_ms)
     return outputs, Timing(medians)
 
 
-def _compare_numerics(result: CheckResult, model: Model, inputs, outputs, check: Check) -> None:
-    """Outputs against LiteRT's on the same inputs, within the check's tolerances."""
-    reference = LiteRTModel(model.path, threads=1)(inputs)
-    if len(outputs) != len(reference):
-        result.fail(f"numerics: {len(outputs)} outputs, LiteRT has {len(reference)}")
-        return
-    for i, (ours, ref) in enumerate(zip(outputs, reference)):
-        ours = np.asarray(ours)
-        if ours.shape != ref.shape:
-            result.fail(f"numerics: output {i} has shape {ours.shape}, LiteRT {ref.shape}")
-            continue
-        agreed = agreement(ours, ref)
-        result.numerics.append(f"output {i}: {agreed.describe()}")
-        tol = check.atol if agreed.kind == "float" else check.max_lsb
-        unit = "" if agreed.kind == "float" else " LSB"
-        if agreed.max_abs_diff > tol:
-            result.fail(f"numerics: output {i} differs from LiteRT by {agreed.max_abs_diff:.3g}"
-                        f"{unit} > tolerance {tol:g}{unit} ({agreed.describe()})")  # fmt: skip
+def _compare_numerics(result: CheckResult, model: Model, steps, outputs, check: Check) -> None:
+    """Each step's outputs against the reference's over the same sequence (the reference
+    conformance and check_corpus use: LiteRT's reference kernels for int8/uint8 models), within
+    the check's tolerances."""
+    shapes = [t.shape for t in model.info.inputs]
+    reference = litert_reference(Path(model.path).read_bytes(), shapes, model.info.quantized)
+    tolerances = {}
+    for step, (inputs, ours) in enumerate(zip(steps, outputs)):
+        where = f"step {step} " if len(steps) > 1 else ""
+        expected = reference.run(inputs)
+        if len(ours) != len(expected):
+            result.fail(f"numerics: {len(ours)} outputs, {reference.name} has {len(expected)}")
+            return
+        for i, (got, ref) in enumerate(zip(ours, expected)):
+            got = np.asarray(got)
+            if got.shape != ref.shape:
+                result.fail(
+                    f"numerics: {where}output {i} has shape {got.shape}, {reference.name} "
+                    f"{ref.shape}"
+                )
+                continue
+            agreed = agreement(got, ref)
+            tol = check.atol if agreed.kind == "float" else check.max_lsb
+            unit = "" if agreed.kind == "float" else " LSB"
+            tolerances[f"{tol:g}{unit}" if unit else f"{tol:g} abs"] = None
+            result.numerics.append(f"{where}output {i}: {agreed.describe()}")
+            if agreed.max_abs_diff > tol:
+                result.fail(f"numerics: {where}output {i} differs from {reference.name} by "
+                            f"{agreed.max_abs_diff:.3g}{unit} > tolerance {tol:g}{unit} "
+                            f"({agreed.describe()})")  # fmt: skip
+    result.reference = f"vs {reference.name}, tolerance {', '.join(tolerances)}"
 
 
 def _baseline_facts(result: CheckResult) -> dict[str, object]:

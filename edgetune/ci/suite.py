@@ -20,6 +20,7 @@ SETTINGS: dict[str, Any] = {  # allowed in [defaults] and in every [[check]]
     "threshold_pct": NUMBER,
     "rounds": INT,
     "repeat": INT,
+    "steps": INT,
 }
 CHECK: dict[str, Any] = {
     "name": TEXT,
@@ -36,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "threshold_pct": 5.0,
     "rounds": 5,
     "repeat": 20,
+    "steps": 1,
 }
 
 
@@ -47,13 +49,15 @@ class Check:
     model: str  # a .tflite path (resolved against the suite's folder) or a shipped model name
     boards: list[str]
     records: dict[str, Path] = field(default_factory=dict)  # board -> records folder
-    inputs: list[Path] = field(default_factory=list)  # .npy per model input (none: random)
+    inputs: list[Path] = field(default_factory=list)  # .npy per model input, [steps, ...] or one
+    # array for every step (none: random)
     tune_trials: int = 0  # budget for tasks that have no record yet (0: no tuning)
     atol: float = 1e-4  # float outputs: max abs difference to LiteRT
     max_lsb: int = 1  # quantized outputs: max difference to LiteRT, in LSB
     threshold_pct: float = 5.0  # latency regression threshold over the baseline
     rounds: int = 5  # timing rounds (each `repeat` runs): the median of their medians counts
     repeat: int = 20
+    steps: int = 1  # invocations in sequence, each compared (a stateful model carries states)
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,7 @@ def _check(path: Path, index: int, item: Any, defaults: dict[str, Any]) -> Check
             raise InputError(f"{where}: {prefix}records.{board}: board not in {prefix}boards")
         if not isinstance(folder, str):
             raise InputError(f"{where}: {prefix}records.{board} must be a folder path (string)")
-    for key in ("rounds", "repeat"):
+    for key in ("rounds", "repeat", "steps"):
         if values[key] < 1:
             raise InputError(f"{where}: {prefix}{key} must be at least 1, got {values[key]}")
     for key in ("tune_trials", "atol", "max_lsb", "threshold_pct"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..board import load_board
 from .args import add_json_arg, add_run_io_args
 from .output import report_run, status
+from .steps_arg import add_steps_arg
 
 
 def register(sub) -> None:
@@ -18,6 +19,7 @@ def register(sub) -> None:
     p.add_argument("artifact", help="library built by `edgetune build`")
     p.add_argument("--board", required=True, help="board name or board .toml file")
     add_run_io_args(p, repeat=10)
+    add_steps_arg(p)
     p.add_argument(
         "--accept-new-host-key",
         action="store_true",
@@ -32,6 +34,8 @@ def run(args) -> int:
 
     board = load_board(args.board)
     status(f"deploying {args.artifact} to {board.name} ...")
-    result = deploy(board, args.artifact, args.input, args.repeat, args.accept_new_host_key)
+    result = deploy(
+        board, args.artifact, args.input, args.repeat, args.accept_new_host_key, args.steps
+    )
     report_run(args, result)
     return 0

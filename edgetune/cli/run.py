@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..measure import run_artifact
 from .args import add_board_arg, add_json_arg, add_run_io_args, board_from_args
 from .output import report_run, status
+from .steps_arg import add_steps_arg
 
 
 def register(sub) -> None:
@@ -13,11 +14,16 @@ def register(sub) -> None:
         help="run a built model and time it",
         description="Load a library made by `edgetune build`, run it on the inputs (.npy, one "
         "per model input; random if omitted), write the outputs and report median/p90 latency. "
-        "On a farm board (--board rpi3, qemu-a53, ...) it runs there, through the farm.",
+        "On a farm board (--board rpi3, qemu-a53, ...) it runs there, through the farm. A "
+        "streaming model (resource variables) keeps its state between the --steps N "
+        "invocations of one run, on the host and on farm boards alike; e.g. "
+        "`edgetune run kws.so --board rpi3 --input frames.npy --steps 4` with frames.npy "
+        "[4, 1, 3, 40] (input [1, 3, 40]) feeds one frame per step and writes [4, ...] outputs.",
     )
     p.add_argument("artifact", help="library built by `edgetune build`")
     add_board_arg(p)
     add_run_io_args(p, repeat=50)
+    add_steps_arg(p)
     add_json_arg(p)
     p.set_defaults(func=run)
 
@@ -25,6 +31,6 @@ def register(sub) -> None:
 def run(args) -> int:
     board = board_from_args(args)
     status(f"running {args.artifact} on {board.name} ...")
-    result = run_artifact(board, args.artifact, args.input, args.repeat)
+    result = run_artifact(board, args.artifact, args.input, args.repeat, args.steps)
     report_run(args, result)
     return 0

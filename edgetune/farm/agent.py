@@ -7,7 +7,9 @@ Each mode prints one JSON line on stdout:
 The timing run gets SIGALRM (default action: the process dies, exit status 142) after TIMEOUT_S,
 so a hanging candidate cannot outlive its deadline; start-up time is not counted.
   python3 agent.py kernel LIB.so IN.npz OUT.npz                           -> {"ok": true}
-  python3 agent.py run    MODEL.so IN.npz OUT.npz REPEAT                  -> {"latencies": [...]}
+  python3 agent.py run    MODEL.so IN.npz OUT.npz REPEAT STEPS STATES     -> {"latencies": [...]}
+    IN.npz: each step's inputs, then the initial states; OUT.npz: each step's outputs. The steps
+    run in sequence, the states carried (model_states.py, uploaded beside this script).
   python3 agent.py profile MODEL.so IN.npz RUNS        -> {"total": [...], "kernels": {...}, ...}
 """
 
@@ -55,18 +57,30 @@ def kernel(lib_path, in_path, out_path):
     return {"ok": True}
 
 
-def run(model_path, in_path, out_path, repeat):
-    from tvm import relax
+def run(model_path, in_path, out_path, repeat, steps, states):
+    from model_states import invoke_steps  # edgetune/runtime/states.py
 
     dev = tvm.cpu(0)
-    vm = relax.VirtualMachine(tvm.runtime.load_module(model_path), dev)
+    vm = relax_vm(model_path, dev)
     args = _arrays(in_path, dev)
-    result = vm["main"](*args)
-    items = list(result) if isinstance(result, (list, tuple, tvm.ir.Array)) else [result]
-    np.savez(out_path, *[t.numpy() for t in items])
-    vm.set_input("main", *args)
+    steps, split = int(steps), len(args) - int(states)
+    per_step = split // steps
+    inputs = [args[i * per_step : (i + 1) * per_step] for i in range(steps)]
+    outputs, last = invoke_steps(lambda a: _items(vm["main"](*a)), inputs, args[split:])
+    np.savez(out_path, *[t.numpy() for out in outputs for t in out])
+    vm.set_input("main", *inputs[-1], *last)
     timer = vm.time_evaluator("invoke_stateful", dev, number=1, repeat=max(1, int(repeat)))
     return {"latencies": [float(x) for x in timer("main").results]}
+
+
+def relax_vm(model_path, dev):
+    from tvm import relax
+
+    return relax.VirtualMachine(tvm.runtime.load_module(model_path), dev)
+
+
+def _items(result):
+    return list(result) if isinstance(result, (list, tuple, tvm.ir.Array)) else [result]
 
 
 def profile_vm(vm, args, runs):
@@ -105,11 +119,8 @@ def profile_vm(vm, args, runs):
 
 
 def profile(model_path, in_path, runs):
-    from tvm import relax
-
     dev = tvm.cpu(0)
-    vm = relax.VirtualMachine(tvm.runtime.load_module(model_path), dev)
-    return profile_vm(vm, _arrays(in_path, dev), int(runs))
+    return profile_vm(relax_vm(model_path, dev), _arrays(in_path, dev), int(runs))
 
 
 if __name__ == "__main__":

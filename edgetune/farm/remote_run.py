@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import BoardError
-from ..runtime.result import RunResult
+from ..runtime import states as states_module
+from ..runtime.result import RunResult, run_steps_on
 from ..runtime.timing import Latency
 from . import deadline, session
 from .drivers import tracker
@@ -28,28 +29,36 @@ if TYPE_CHECKING:
 
 LEASE_TIMEOUT_S = 60.0
 AGENT = Path(__file__).with_name("agent.py")  # the board-side script (runs with the board's TVM)
+MODEL_STATES = Path(states_module.__file__)  # what the agent imports to carry a model's states
 
 
 def run_remote(
     board: Board,
     artifact_path: str | Path,
-    inputs: list[np.ndarray],
+    steps: list[list[np.ndarray]],
     repeat: int,
     accept_new_host_key: bool = False,
     via: str | None = None,
-) -> tuple[list[np.ndarray], Latency]:
-    """Outputs of the artifact on `board` and its latency there (`repeat` timed runs).
+) -> tuple[list[list[np.ndarray]], Latency]:
+    """The outputs of the artifact on `board` for each step's inputs, run in sequence (the
+    model's states carried from one to the next, from their initial values), and the latency
+    there of the last step (`repeat` timed runs).
 
     `via` is "rpc" (a tracker session) or "ssh" (push and run with the board-side agent);
     by default the board's connection kind decides.
     """
+    from ..runtime import read_artifact_meta
+
     spec = farm_spec(board)
+    states = read_artifact_meta(artifact_path).model.initial_states()
     via = via or board.connection.kind
     if via == "ssh":
         if spec.ssh is None:
             raise BoardError(f"board '{board.name}' has no [connection.ssh] to deploy over")
-        return _run_ssh(board, spec, Path(artifact_path), inputs, repeat, accept_new_host_key)
-    return _run_rpc(board, spec, Path(artifact_path), inputs, repeat)
+        return _run_ssh(
+            board, spec, Path(artifact_path), steps, states, repeat, accept_new_host_key
+        )
+    return _run_rpc(board, spec, Path(artifact_path), steps, states, repeat)
 
 
 def deploy(
@@ -58,25 +67,22 @@ def deploy(
     input_paths: list[str] | None,
     repeat: int,
     accept_new_host_key: bool = False,
+    steps: int | None = None,
 ) -> RunResult:
     """`edgetune deploy`: push an artifact built for `board` to it (over SSH when the board
-    has SSH, else through its tracker), run it there on the inputs, and report."""
-    from ..runtime import load_inputs, read_artifact_meta
+    has SSH, else through its tracker), run it there on the inputs of `steps` invocations in
+    sequence, and report."""
+    via = "ssh" if farm_spec(board).ssh is not None else "rpc"
 
-    spec = farm_spec(board)
-    meta = read_artifact_meta(artifact, board.name)
-    inputs = load_inputs(meta.model, input_paths) + meta.model.initial_states()
-    via = "ssh" if spec.ssh is not None else "rpc"
-    outputs, latency = run_remote(board, artifact, inputs, repeat, accept_new_host_key, via=via)
-    outputs = outputs[: len(meta.model.outputs)]  # a stateful model's new states follow
+    def run(board: Board, path: Path, inputs: list[list[np.ndarray]], repeat: int):
+        return run_remote(board, path, inputs, repeat, accept_new_host_key, via=via)
+
     details = {"via": via, "emulated": board.emulated}
-    return RunResult(
-        str(artifact), board.name, meta, outputs, latency, board.measure.timing_note, details
-    )
+    return run_steps_on(board, artifact, input_paths, steps, repeat, run, details)
 
 
-def _run_rpc(board, spec: FarmSpec, path: Path, inputs, repeat):
-    timeout = board.measure.run_timeout_s * max(1, repeat) + 60.0
+def _run_rpc(board, spec: FarmSpec, path: Path, steps, states, repeat):
+    timeout = board.measure.run_timeout_s * max(1, repeat + len(steps)) + 60.0
     try:
         lease = tracker.lease(spec.tracker_host, spec.tracker_port, spec.key, LEASE_TIMEOUT_S)
     except tracker.TrackerUnreachable as err:
@@ -91,7 +97,8 @@ def _run_rpc(board, spec: FarmSpec, path: Path, inputs, repeat):
             lease.matchkey,
             timeout,
             str(path.resolve()),
-            inputs,
+            steps,
+            states,
             repeat,
             timeout=timeout,
         )
@@ -126,13 +133,16 @@ def profile_remote(
     return report
 
 
-def _run_ssh(board, spec: FarmSpec, path: Path, inputs, repeat, accept_new_host_key):
-    timeout = board.measure.run_timeout_s * max(1, repeat) + 60.0
+def _run_ssh(board, spec: FarmSpec, path: Path, steps, states, repeat, accept_new_host_key):
+    timeout = board.measure.run_timeout_s * max(1, repeat + len(steps)) + 60.0
+    inputs = [x for step in steps for x in step] + states
+    mode = ["run", str(repeat), str(len(steps)), str(len(states))]
     report, outputs = _agent_over_ssh(
-        board, spec, path, inputs, ["run", str(repeat)], timeout, accept_new_host_key,
-        fetch_outputs=True,
-    )  # fmt: skip
-    return outputs, Latency.from_seconds(report["latencies"])
+        board, spec, path, inputs, mode, timeout, accept_new_host_key, fetch_outputs=True
+    )
+    per_step = len(outputs) // len(steps)
+    by_step = [outputs[i * per_step : (i + 1) * per_step] for i in range(len(steps))]
+    return by_step, Latency.from_seconds(report["latencies"])
 
 
 def _agent_over_ssh(
@@ -149,6 +159,7 @@ def _agent_over_ssh(
     ):
         np.savez(f"{tmp}/inputs.npz", *inputs)
         ssh.upload(AGENT, f"{work}/agent.py")
+        ssh.upload(MODEL_STATES, f"{work}/model_states.py")
         ssh.upload(path, f"{work}/{path.name}")
         ssh.upload(f"{tmp}/inputs.npz", f"{work}/inputs.npz")
         files = [f"{work}/{path.name}", f"{work}/inputs.npz"]

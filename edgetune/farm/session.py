@@ -110,12 +110,16 @@ def run_model(
     matchkey: str,
     session_timeout: float,
     artifact_path: str,
-    inputs: list[np.ndarray],
+    steps: list[list[np.ndarray]],
+    states: list[np.ndarray],
     repeat: int,
-) -> tuple[list[np.ndarray], list[float]]:
-    """Run a built model (Relax VM library) on the board: outputs and per-run latencies (s)."""
-    import tvm
+) -> tuple[list[list[np.ndarray]], list[float]]:
+    """Run a built model (Relax VM library) on the board on each step's inputs in sequence,
+    from `states` on (carried as on the host: runtime.LoadedModel): each step's outputs and
+    the per-run latencies (s) of the last step (with the states it ended with)."""
     from tvm import relax
+
+    from ..runtime.local import LoadedModel
 
     sess = _connect(host, port, matchkey, session_timeout)
     remote = "edgetune_model.so"
@@ -123,12 +127,11 @@ def run_model(
     lib = sess.load_module(remote)
     dev = sess.cpu(0)
     vm = relax.VirtualMachine(lib, dev)
-    args = [tvm.runtime.tensor(x, dev) for x in inputs]
-    result = vm["main"](*args)
-    items = list(result) if isinstance(result, (list, tuple, tvm.ir.Array)) else [result]
-    outputs = [np.array(t.numpy()) for t in items]
+    model = LoadedModel(meta=None, vm=vm, device=dev, states=list(states))
+    outputs = [model(inputs) for inputs in steps]
+    args = model.tensors([*steps[-1], *model.states])
     vm.set_input("main", *args)
     timer = vm.time_evaluator("invoke_stateful", dev, number=1, repeat=max(1, repeat))
     latencies = [float(x) for x in timer("main").results]
-    del vm, lib, args, result, items, dev, timer
+    del model, vm, lib, args, dev, timer
     return outputs, latencies

@@ -22,10 +22,7 @@ from .builder import library_builder
 
 if TYPE_CHECKING:
     from ..board import Board
-    from ..runtime.result import RunResult
-    from ..runtime.timing import Latency
-
-RunArtifact = Callable[["Board", Path, list[np.ndarray], int], tuple[list[np.ndarray], "Latency"]]
+    from ..runtime.result import RunResult, RunSteps
 
 
 @dataclass(frozen=True)
@@ -35,14 +32,16 @@ class Backend:
     runner(board): MetaSchedule Runner timing candidates on the board.
     builder(board): MetaSchedule Builder (default: LocalBuilder linking a .so with the board's
         toolchain).
-    run_artifact(board, path, inputs, repeat): outputs and latency of a built model there.
+    run_artifact(board, path, steps, repeat): a built model run there on each step's inputs in
+        sequence (its states carried from one to the next, from their initial values): each
+        step's outputs, and the latency of `repeat` runs of the last step.
     after_build(model_tasks, database, artifact): writes what the board needs beside the
         library, from the lowered model and the records applied (None: nothing); returns a line
         for the user.
     """
 
     runner: Callable[[Board], Any]
-    run_artifact: RunArtifact
+    run_artifact: RunSteps
     builder: Callable[[Board], Any] = library_builder
     after_build: Callable[..., str] | None = None
 
@@ -74,20 +73,18 @@ def _load_builtin(kind: str) -> None:
 
 
 def run_artifact(
-    board: Board, path: str | Path, input_paths: list[str] | None, repeat: int
+    board: Board,
+    path: str | Path,
+    input_paths: list[str] | None,
+    repeat: int,
+    steps: int | None = None,
 ) -> RunResult:
     """Run an artifact built for `board` there (here, on a farm board, or through OpenCL) on
-    the inputs (.npy paths; random if None): outputs and latency over `repeat` runs."""
-    from ..runtime import load_inputs, read_artifact_meta
-    from ..runtime.result import RunResult
+    the inputs (.npy paths; random if None) of `steps` invocations in sequence (None: what the
+    files hold, else 1): each one's outputs, and the latency of `repeat` runs of the last."""
+    from ..runtime.result import run_steps_on
 
-    meta = read_artifact_meta(path, board.name)
-    inputs = load_inputs(meta.model, input_paths)
-    if not board.is_host:  # one call from the initial states (the host VM carries them itself)
-        inputs += meta.model.initial_states()
-    outputs, latency = backend(board).run_artifact(board, Path(path), inputs, repeat)
-    outputs = outputs[: len(meta.model.outputs)]
-    return RunResult(str(path), board.name, meta, outputs, latency, board.measure.timing_note)
+    return run_steps_on(board, path, input_paths, steps, repeat, backend(board).run_artifact)
 
 
 def make_builder(board: Board):
@@ -114,11 +111,11 @@ def _local_runner(board: Board):
     )
 
 
-def _run_local(board: Board, path: Path, inputs: list[np.ndarray], repeat: int):
+def _run_local(board: Board, path: Path, steps: list[list[np.ndarray]], repeat: int):
     from ..runtime import load_artifact
 
     loaded = load_artifact(path, board.hardware.cores)
-    return loaded(inputs), loaded.bench(inputs, repeat)
+    return [loaded(inputs) for inputs in steps], loaded.bench(steps[-1], repeat)
 
 
 register_backend("local", Backend(runner=_local_runner, run_artifact=_run_local))

@@ -73,7 +73,7 @@ def check_model(
         result["stage"] = "reference"
         shapes = [t.shape for t in model.info.inputs]
         try:
-            reference = litert_reference(Path(path).read_bytes(), shapes)
+            reference = litert_reference(Path(path).read_bytes(), shapes, model.info.quantized)
         except ModelError as err:  # e.g. a custom op LiteRT does not know
             return result | {"status": NO_REFERENCE, "error": str(err)}
         result["reference"] = reference.name

@@ -1,6 +1,8 @@
-"""The reference a model's outputs are checked against: LiteRT's builtin kernels, with the
-model's MediaPipe custom ops substituted by builtins (substitute) or, without a builtin
-equivalent, run in NumPy between LiteRT runs (numpy_ops_reference)."""
+"""The reference a model's outputs are checked against (check_corpus, conformance, `ci`):
+LiteRT without XNNPACK: TFLite's reference kernels for integer (int8/uint8) models, whose
+arithmetic edgetune's integer kernels follow, the builtin kernels for the others; the model's
+MediaPipe custom ops substituted by builtins (substitute) or, without a builtin equivalent,
+run in NumPy between LiteRT runs (numpy_ops_reference)."""
 
 from __future__ import annotations
 
@@ -22,12 +24,16 @@ class Reference:
     numpy_ops: bool  # some ops ran in NumPy, not in LiteRT
 
 
-def litert_reference(buf: bytes, input_shapes: list[tuple[int, ...]] | None = None) -> Reference:
-    """The reference for the model `buf` (one thread, builtin kernels). Raises ModelError when
-    LiteRT cannot run it even so (a custom op with neither a builtin nor a NumPy version)."""
+def litert_reference(
+    buf: bytes, input_shapes: list[tuple[int, ...]] | None = None, integer: bool = False
+) -> Reference:
+    """The reference for the model `buf` (one thread; TFLite's reference kernels when the model
+    is `integer`, int8/uint8, else the builtin kernels). Raises ModelError when LiteRT cannot
+    run it even so (a custom op with neither a builtin nor a NumPy version)."""
     content, substituted = substitute_custom_ops(buf)
     if set(custom_ops(content)) & {name for name, _version in NUMPY_REFERENCES}:
         hybrid = LiteRTWithNumPyOps(content, input_shapes)
         return Reference(hybrid, describe_reference(substituted, hybrid.replaced), True)
-    litert = LiteRTModel(content, 1, builtin_kernels=True, input_shapes=input_shapes)
-    return Reference(litert, describe_reference(substituted), False)
+    litert = LiteRTModel(content, 1, True, input_shapes, reference_kernels=integer)
+    engine = "LiteRT reference kernels" if integer else "LiteRT"
+    return Reference(litert, describe_reference(substituted, engine=engine), False)

@@ -155,11 +155,13 @@ def _counts(ops: Counter[str]) -> str:
     return ", ".join(f"{name} x{count}" for name, count in sorted(ops.items()))
 
 
-def describe_reference(substituted: Counter[str], in_numpy: Counter[str] | None = None) -> str:
+def describe_reference(
+    substituted: Counter[str], in_numpy: Counter[str] | None = None, engine: str = "LiteRT"
+) -> str:
     """The reference's name for a table: 'LiteRT', 'LiteRT (custom ops substituted: ...)',
-    'LiteRT + NumPy (custom ops in NumPy: ...)' or both."""
+    'LiteRT + NumPy (custom ops in NumPy: ...)' or both (`engine` instead of 'LiteRT')."""
     notes = [f"custom ops substituted: {_counts(substituted)}"] if substituted else []
     if in_numpy:
         notes.append(f"custom ops in NumPy: {_counts(in_numpy)}")
-    name = "LiteRT + NumPy" if in_numpy else "LiteRT"
+    name = f"{engine} + NumPy" if in_numpy else engine
     return f"{name} ({'; '.join(notes)})" if notes else name

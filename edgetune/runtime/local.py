@@ -13,6 +13,7 @@ from ..errors import InputError
 from ..frontend import ModelInfo
 from .artifact import ArtifactMeta, read_artifact_meta
 from .probe import probe_load
+from .states import invoke
 from .timing import Latency, time_calls
 
 
@@ -26,10 +27,10 @@ def set_thread_count(cores: int) -> None:
 
 @dataclass
 class LoadedModel:
-    """A built model loaded into a Relax VM on the host.
+    """A built model loaded into a Relax VM (on the host, or on a board over RPC).
 
-    A model with resource variables (`ModelInfo.states`) keeps them here: each call passes the
-    current states after the inputs and keeps the new ones it returns after the outputs.
+    A model with resource variables (`ModelInfo.states`) keeps them here, from their initial
+    values (or the `states` given) on: each call carries them to the next (runtime/states.py).
     """
 
     meta: ArtifactMeta | None
@@ -41,25 +42,29 @@ class LoadedModel:
     def __post_init__(self) -> None:
         if self.info is None and self.meta is not None:
             self.info = self.meta.model
-        if self.info is not None and self.info.states:
+        if self.info is not None and self.info.states and not self.states:
             self.states = self.info.initial_states()
 
     def __call__(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        outputs, self.states = invoke(self._main, inputs, self.states)
+        return outputs
+
+    def _main(self, args: list[np.ndarray]) -> list[np.ndarray]:
+        # set_input/invoke_stateful/get_outputs: the way that also works over RPC (a tuple
+        # returned by a remote call comes back as an opaque object)
+        self.vm.set_input("main", *self.tensors(args))
+        self.vm.invoke_stateful("main")
+        return _to_numpy(self.vm.get_outputs("main"))
+
+    def tensors(self, arrays: list[np.ndarray]) -> list[Any]:
+        """`arrays` on the model's device."""
         import tvm
 
-        args = [tvm.runtime.tensor(x, self.device) for x in [*inputs, *self.states]]
-        results = _to_numpy(self.vm["main"](*args))
-        if not self.states:
-            return results
-        n_out = len(results) - len(self.states)
-        self.states = results[n_out:]
-        return results[:n_out]
+        return [tvm.runtime.tensor(x, self.device) for x in arrays]
 
     def bench(self, inputs: list[np.ndarray], repeat: int) -> Latency:
         """Latency over `repeat` calls (states as they are now, not advanced)."""
-        import tvm
-
-        args = [tvm.runtime.tensor(x, self.device) for x in [*inputs, *self.states]]
+        args = self.tensors([*inputs, *self.states])
         main = self.vm["main"]
         return time_calls(lambda: main(*args), repeat)
 

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .artifact import ArtifactMeta
+from .artifact import ArtifactMeta, read_artifact_meta
+from .inputs import load_input_steps, stack_steps
 from .timing import Latency
+
+if TYPE_CHECKING:
+    from ..board import Board
+
+# how a board runs an artifact: (board, library, each step's inputs, timed runs) -> (each step's
+# outputs, latency); the steps run in sequence, the model's states carried from one to the next
+RunSteps = Callable[
+    ["Board", Path, list[list[np.ndarray]], int], tuple[list[list[np.ndarray]], Latency]
+]
 
 
 @dataclass
@@ -18,10 +30,15 @@ class RunResult:
     artifact: str
     board: str
     meta: ArtifactMeta
-    outputs: list[np.ndarray]
+    step_outputs: list[list[np.ndarray]]  # the outputs of each invocation, in sequence
     latency: Latency
     timing_note: str = ""  # set for emulated or CPU-backed boards: not the real board's speed
     details: dict[str, Any] = field(default_factory=dict)  # e.g. {"via": "ssh"}
+
+    @property
+    def outputs(self) -> list[np.ndarray]:
+        """The outputs as written: with several steps, each stacked on a leading step axis."""
+        return stack_steps(self.step_outputs)
 
     def to_json(self) -> dict[str, Any]:
         report = {
@@ -29,6 +46,8 @@ class RunResult:
             "board": self.board,
             **self.details,
             "model": self.meta.model.name,
+            "steps": len(self.step_outputs),
+            "states": len(self.meta.model.states),
             "latency": self.latency.to_json(),
             "outputs": [{"shape": list(o.shape), "dtype": str(o.dtype)} for o in self.outputs],
         }
@@ -42,7 +61,29 @@ class RunResult:
         out = [f"{self.meta.model.name} on {self.board}{via}: {self.latency}"]
         if self.timing_note:
             out.append(f"note: {self.timing_note}")
+        steps, states = len(self.step_outputs), len(self.meta.model.states)
+        if steps > 1 or states:
+            carried = f", {states} state tensor(s) carried from each to the next" if states else ""
+            out.append(f"{steps} invocation(s) in sequence{carried}")
         out += [
             f"  output {i}: shape {list(o.shape)} {o.dtype}" for i, o in enumerate(self.outputs)
         ]
         return out
+
+
+def run_steps_on(
+    board: Board,
+    path: str | Path,
+    input_paths: list[str] | None,
+    steps: int | None,
+    repeat: int,
+    run: RunSteps,
+    details: dict[str, Any] | None = None,
+) -> RunResult:
+    """Run an artifact built for `board` with `run` on the inputs (.npy paths, random if None)
+    of `steps` invocations in sequence; latency over `repeat` runs of the last one."""
+    meta = read_artifact_meta(path, board.name)
+    inputs = load_input_steps(meta.model, input_paths, steps)
+    outputs, latency = run(board, Path(path), inputs, repeat)
+    note = board.measure.timing_note
+    return RunResult(str(path), board.name, meta, outputs, latency, note, details or {})
