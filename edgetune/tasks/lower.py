@@ -11,8 +11,7 @@ from typing import Any
 
 from ..quant.kernel_kind import FIXED_SCHEDULE
 
-LAYOUT_FREE = "layout_free_buffers"  # weights whose layout a tuned float kernel may choose
-WEIGHTS = "edgetune.weights"  # weights of an integer kernel (their layout is the instruction's)
+LAYOUT_FREE = "layout_free_buffers"
 
 
 def lower(mod: Any, target: Any) -> Any:
@@ -67,8 +66,7 @@ def with_root_blocks(mod: Any) -> Any:
 
 
 def mark_layout_free(mod: Any) -> Any:
-    """Mark the weight inputs of float kernels as layout-free, and those of integer kernels as
-    WEIGHTS.
+    """Mark the weight inputs of float kernels as layout-free.
 
     A tuned kernel may then ask for its weights in a layout of its own (MetaSchedule's
     RewriteLayout), and the build packs them once, at compile time
@@ -76,8 +74,7 @@ def mark_layout_free(mod: Any) -> Any:
     copies every function under a new name; here a kernel is marked in place when every call
     passes constants at the same positions. Kernels with 8-bit operands keep the layout
     `quant.operands` packed for their dot-product instruction (layout rewriting breaks
-    tensorization): they are marked WEIGHTS, which only says which inputs are weights
-    (`rules.row_bands` weighs them). FIXED_SCHEDULE kernels are never marked (MetaSchedule's
+    tensorization), and FIXED_SCHEDULE kernels are never marked (MetaSchedule's
     RewriteLayout finds no block reading their buffers).
     """
     from tvm import relax
@@ -103,9 +100,8 @@ def mark_layout_free(mod: Any) -> Any:
         if len(seen) != 1 or not isinstance(func, tirx.PrimFunc) or FIXED_SCHEDULE in func.attrs:
             continue
         (indices,) = seen
-        if indices:
-            integer = any(str(p.dtype) in ("int8", "uint8") for p in func.params)
-            mod[gv] = func.with_attr(WEIGHTS if integer else LAYOUT_FREE, list(indices))
+        if indices and not any(str(p.dtype) in ("int8", "uint8") for p in func.params):
+            mod[gv] = func.with_attr(LAYOUT_FREE, list(indices))
     return mod
 
 
