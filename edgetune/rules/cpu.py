@@ -2,10 +2,11 @@
 
 Both follow Ansor's CPU sketch (inline, rfactor, SSRSRS multi-level tiling with a cached write and
 the innermost output tile one full vector register, parallel/vectorize/unroll annotation, random
-compute location), plus `row_bands.RowBands`: activation-bound kernels split their work
-between threads by output rows, as consecutive kernels then do; what differs is derived from
-`[hardware]`: the vector lanes (vector_bits / 32) bound the innermost tile and the vectorized
-extent, and the cores (target num-cores) times jobs-per-core bound the parallel extent.
+compute location), plus `thread_split.ThreadSplit`: kernels with work for every thread use all
+of them, and activation-bound ones split it by output rows, as consecutive kernels then do;
+what differs is derived from `[hardware]`: the vector lanes (vector_bits / 32) bound the
+innermost tile and the vectorized extent, and the cores (target num-cores) times jobs-per-core
+bound the parallel extent.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def fp32_lanes(board: Board) -> int:
 def cpu_parts(board: Board, profile: CpuProfile) -> RuleSetParts:
     """Schedule rules, postprocessors and mutators of a CPU board."""
     from ..tvm_api import ms
-    from .row_bands import RowBands
+    from .thread_split import ThreadSplit
 
     lanes = fp32_lanes(board)
     innermost = lanes * profile.innermost_tiles_per_lane
@@ -79,7 +80,7 @@ def cpu_parts(board: Board, profile: CpuProfile) -> RuleSetParts:
         ms.postproc.RewriteParallelVectorizeUnroll(),
         ms.postproc.RewriteReductionBlock(),
         ms.postproc.RewriteLayout(),
-        RowBands(board.hardware.cores),
+        ThreadSplit(board.hardware.cores),
     ]
     mutators = {
         ms.mutator.MutateTileSize(): 0.9,

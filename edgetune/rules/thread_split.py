@@ -1,4 +1,14 @@
-"""Row bands: each thread of an activation-bound kernel computes a band of output rows.
+"""How a CPU kernel's work is split between the board's threads: all of them, and by rows.
+
+Every kernel with work for every thread (at least MIN_OUTPUTS_PER_THREAD outputs each) must
+split it over all threads: a parallel loop of at least `threads` iterations above its output.
+On a quiet machine the search never prefers one thread for such a kernel; on a busy one it
+does: with another process spinning on one of the two cores, every two-thread candidate waits
+for that core, and the tuner picked single-threaded schedules for 30 of MobileNetV2's 32 fp32
+tasks. Built from those records the model ran 3.2x LiteRT's latency on the quiet machine
+(docs/performance.md, session 8).
+
+Row bands: each thread of an activation-bound kernel computes a band of output rows.
 
 A tuned kernel's parallel loop is split into one contiguous chunk per thread (TVM's static
 parallel launch). Which output elements a chunk holds depends on the tiles the search drew: rows,
@@ -10,7 +20,7 @@ activations outweigh its weights (the depthwise convs, the convs at 112x112 to 1
 it. MobileNetV2 fp32 on the host ran at LiteRT's latency on one thread but 1.07-1.09x on two
 (docs/performance.md). XNNPACK splits such layers by output pixels.
 
-`RowBands` rejects candidates of such a float kernel (NHWC output, activation bytes >= weight
+`ThreadSplit` rejects candidates of such a float kernel (NHWC output, activation bytes >= weight
 bytes) whose threads do not each own a band of output rows, so that consecutive kernels split
 the same way. Kernels whose weights outweigh their activations (7x7 layers, the classifier) keep any
 split: there a thread's share of the weights matters more. Integer kernels are left free too:
@@ -28,10 +38,13 @@ from tvm.runtime import DataType
 from ..tasks.lower import LAYOUT_FREE
 from ..tvm_api import ms, tirx
 
+MIN_OUTPUTS_PER_THREAD = 1024
+
 
 @derived_object
-class RowBands(ms.postproc.PyPostproc):
-    """Reject activation-bound NHWC kernels whose parallel split is not by output rows."""
+class ThreadSplit(ms.postproc.PyPostproc):
+    """Reject kernels that leave threads idle, and activation-bound NHWC kernels whose parallel
+    split is not by output rows."""
 
     def __init__(self, threads: int):
         super().__init__()
@@ -42,12 +55,14 @@ class RowBands(ms.postproc.PyPostproc):
 
     def apply(self, sch) -> bool:
         func = sch.mod["main"]
-        if self.threads < 2 or not activation_bound(func):
+        if self.threads < 2:
             return True
-        return splits_by_rows(func, self.threads)
+        if not uses_all_threads(func, self.threads):
+            return False
+        return not activation_bound(func) or splits_by_rows(func, self.threads)
 
     def clone(self):
-        return RowBands(self.threads)
+        return ThreadSplit(self.threads)
 
 
 def activation_bound(func: Any) -> bool:
@@ -62,6 +77,20 @@ def activation_bound(func: Any) -> bool:
     sizes = [_bytes(p) for p in func.params]
     weight = sum(s for i, s in enumerate(sizes) if i in weights)
     return sum(sizes) - weight >= weight
+
+
+def uses_all_threads(func: Any, threads: int) -> bool:
+    """Whether a kernel with at least MIN_OUTPUTS_PER_THREAD outputs per thread writes its
+    output under a parallel loop of at least `threads` iterations (smaller kernels: always)."""
+    out = func.params[-1]
+    elements = 1
+    for d in out.shape:
+        elements *= int(d)
+    found = _output_block(func.body, out, [])
+    if found is None or elements < threads * MIN_OUTPUTS_PER_THREAD:
+        return True
+    loops, _realize = found
+    return any(loop.kind == tirx.ForKind.PARALLEL and int(loop.extent) >= threads for loop in loops)
 
 
 def splits_by_rows(func: Any, threads: int) -> bool:

@@ -1,5 +1,6 @@
-"""Row bands (`rules/row_bands.py`): activation-bound kernels split their work between threads
-by output rows, so consecutive kernels hand each core the rows it wrote."""
+"""Thread split (`rules/thread_split.py`): kernels with work for every thread use all threads,
+and activation-bound ones split their work by output rows, so consecutive kernels hand each
+core the rows it wrote."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from edgetune.frontend import find_model, load_model
 from edgetune.frontend.tflite_import import random_inputs
 from edgetune.oracle import LiteRTModel
 from edgetune.records import TUNING_RECORDS, RecordStore
-from edgetune.rules.row_bands import activation_bound, splits_by_rows
+from edgetune.rules.thread_split import activation_bound, splits_by_rows, uses_all_threads
 from edgetune.runtime import load_executable
 from edgetune.search import tune_model
 from edgetune.tasks import for_model
@@ -57,6 +58,20 @@ def test_activation_bound_kernels_must_split_by_rows():
     assert not activation_bound(_conv(7, 960, 320))  # 1.2 MB of weights, 250 KB of activations
 
 
+def test_kernels_with_work_for_every_thread_must_use_them_all():
+    """A busy core makes one-thread candidates look fastest; they are rejected up front."""
+    import tvm
+    from tvm import s_tir
+
+    conv = _conv(28, 32, 64)  # 50 K outputs
+    serial = s_tir.Schedule(tvm.IRModule({"main": conv})).mod["main"]
+    assert not uses_all_threads(serial, threads=2)
+    assert uses_all_threads(_parallel_over(conv, "w"), threads=2)  # all threads, any split
+    assert uses_all_threads(_parallel_over(conv, "h"), threads=4)
+    tiny = _conv(2, 8, 8)  # 32 outputs: not worth a second thread
+    assert uses_all_threads(s_tir.Schedule(tvm.IRModule({"main": tiny})).mod["main"], threads=2)
+
+
 def test_tuned_records_of_activation_bound_kernels_split_by_rows(tmp_path):
     """Every record the host rule set measured for an activation-bound kernel splits by rows
     (the postprocessor rejected the others before they were built); the build matches LiteRT."""
@@ -87,6 +102,7 @@ def test_tuned_records_of_activation_bound_kernels_split_by_rows(tmp_path):
             sch, remove_postproc=False
         )
         assert splits_by_rows(sch.mod["main"], board.hardware.cores)
+        assert uses_all_threads(sch.mod["main"], board.hardware.cores)
         checked += 1
     assert checked > 0
 
