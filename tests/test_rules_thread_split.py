@@ -14,7 +14,7 @@ from edgetune.frontend import find_model, load_model
 from edgetune.frontend.tflite_import import random_inputs
 from edgetune.oracle import LiteRTModel
 from edgetune.records import TUNING_RECORDS, RecordStore
-from edgetune.rules.thread_split import activation_bound, splits_by_rows, uses_all_threads
+from edgetune.rules.thread_split import OutputNest, activation_bound
 from edgetune.runtime import load_executable
 from edgetune.search import tune_model
 from edgetune.tasks import for_model
@@ -52,24 +52,20 @@ def _parallel_over(func, axis: str):
 def test_activation_bound_kernels_must_split_by_rows():
     small_weights = _conv(28, 32, 64)  # 200 KB of activations, 8 KB of weights
     assert activation_bound(small_weights)
-    assert splits_by_rows(_parallel_over(small_weights, "h"), threads=2)
-    assert splits_by_rows(_parallel_over(small_weights, "h"), threads=4)
-    assert not splits_by_rows(_parallel_over(small_weights, "w"), threads=2)
+    assert OutputNest.of(_parallel_over(small_weights, "h")).splits_by_rows(2)
+    assert OutputNest.of(_parallel_over(small_weights, "h")).splits_by_rows(4)
+    assert not OutputNest.of(_parallel_over(small_weights, "w")).splits_by_rows(2)
     assert not activation_bound(_conv(7, 960, 320))  # 1.2 MB of weights, 250 KB of activations
 
 
 def test_kernels_with_work_for_every_thread_must_use_them_all():
     """A busy core makes one-thread candidates look fastest; they are rejected up front."""
-    import tvm
-    from tvm import s_tir
-
-    conv = _conv(28, 32, 64)  # 50 K outputs
-    serial = s_tir.Schedule(tvm.IRModule({"main": conv})).mod["main"]
-    assert not uses_all_threads(serial, threads=2)
-    assert uses_all_threads(_parallel_over(conv, "w"), threads=2)  # all threads, any split
-    assert uses_all_threads(_parallel_over(conv, "h"), threads=4)
+    conv = _conv(28, 32, 64)  # 50 K outputs, no parallel loop
+    assert not OutputNest.of(conv).uses_all_threads(2)
+    assert OutputNest.of(_parallel_over(conv, "w")).uses_all_threads(2)  # all threads, any split
+    assert OutputNest.of(_parallel_over(conv, "h")).uses_all_threads(4)
     tiny = _conv(2, 8, 8)  # 32 outputs: not worth a second thread
-    assert uses_all_threads(s_tir.Schedule(tvm.IRModule({"main": tiny})).mod["main"], threads=2)
+    assert OutputNest.of(tiny).uses_all_threads(2)
 
 
 def test_tuned_records_of_activation_bound_kernels_split_by_rows(tmp_path):
@@ -101,8 +97,9 @@ def test_tuned_records_of_activation_bound_kernels_split_by_rows(tmp_path):
         ms.database.TuningRecord.from_json(record, workload).trace.apply_to_schedule(
             sch, remove_postproc=False
         )
-        assert splits_by_rows(sch.mod["main"], board.hardware.cores)
-        assert uses_all_threads(sch.mod["main"], board.hardware.cores)
+        nest = OutputNest.of(sch.mod["main"])
+        assert nest.splits_by_rows(board.hardware.cores)
+        assert nest.uses_all_threads(board.hardware.cores)
         checked += 1
     assert checked > 0
 

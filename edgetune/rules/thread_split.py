@@ -30,6 +30,7 @@ ran 1.03x the unconstrained records (quiet, 1000 trials each; docs/performance.m
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from tvm.ir.utils import derived_object
@@ -55,11 +56,12 @@ class ThreadSplit(ms.postproc.PyPostproc):
 
     def apply(self, sch) -> bool:
         func = sch.mod["main"]
-        if self.threads < 2:
+        nest = OutputNest.of(func) if self.threads > 1 else None
+        if nest is None:
             return True
-        if not uses_all_threads(func, self.threads):
+        if not nest.uses_all_threads(self.threads):
             return False
-        return not activation_bound(func) or splits_by_rows(func, self.threads)
+        return not activation_bound(func) or nest.splits_by_rows(self.threads)
 
     def clone(self):
         return ThreadSplit(self.threads)
@@ -71,7 +73,7 @@ def activation_bound(func: Any) -> bool:
     weights = {int(i) for i in (func.attrs or {}).get(LAYOUT_FREE, [])}
     if not weights:
         return False
-    out = func.params[-1]  # 0.27: params are the buffers
+    out = func.params[-1]
     if len(out.shape) != 4 or int(out.shape[0]) != 1:
         return False
     sizes = [_bytes(p) for p in func.params]
@@ -79,50 +81,55 @@ def activation_bound(func: Any) -> bool:
     return sum(sizes) - weight >= weight
 
 
-def uses_all_threads(func: Any, threads: int) -> bool:
-    """Whether a kernel with at least MIN_OUTPUTS_PER_THREAD outputs per thread writes its
-    output under a parallel loop of at least `threads` iterations (smaller kernels: always)."""
-    out = func.params[-1]
-    elements = 1
-    for d in out.shape:
-        elements *= int(d)
-    found = _output_block(func.body, out, [])
-    if found is None or elements < threads * MIN_OUTPUTS_PER_THREAD:
+@dataclass(frozen=True)
+class OutputNest:
+    """The block that writes a kernel's output (its last param), and the loops above it."""
+
+    out: Any
+    loops: list[Any]
+    realize: Any
+
+    @staticmethod
+    def of(func: Any) -> OutputNest | None:
+        out = func.params[-1]  # 0.27: params are the buffers
+        found = _output_block(func.body, out, [])
+        return None if found is None else OutputNest(out, *found)
+
+    def uses_all_threads(self, threads: int) -> bool:
+        """Whether the output, if it has at least MIN_OUTPUTS_PER_THREAD elements per thread,
+        is written under a parallel loop of at least `threads` iterations."""
+        if _elements(self.out) < threads * MIN_OUTPUTS_PER_THREAD:
+            return True
+        return any(
+            loop.kind == tirx.ForKind.PARALLEL and int(loop.extent) >= threads
+            for loop in self.loops
+        )
+
+    def splits_by_rows(self, threads: int) -> bool:
+        """Whether no thread's chunk of the parallel loop writes every output row (a thread
+        owns a band of rows)."""
+        from tvm import ir, sym
+
+        rows = int(self.out.shape[1])
+        parallel = [i for i, lp in enumerate(self.loops) if lp.kind == tirx.ForKind.PARALLEL]
+        if len(parallel) != 1:
+            return True  # not parallel (or nested parallel loops): nothing to align
+        extent = int(self.loops[parallel[0]].extent)
+        chunk = -(-extent // threads)
+        block = self.realize.block
+        (store,) = [w for w in block.writes if w.source.same_as(self.out)]
+        for start in range(0, extent, chunk):
+            analyzer = sym.Analyzer()
+            for i, loop in enumerate(self.loops):
+                span = (start, min(chunk, extent - start)) if i == parallel[0] else None
+                lo, n = span or (loop.min, loop.extent)
+                analyzer.bind(loop.loop_var, ir.Range.from_min_extent(lo, n))
+            for iv, value in zip(block.iter_vars, self.realize.iter_values):
+                analyzer.bind(iv.var, value)
+            bound = analyzer.const_int_bound(store.region[1].min)
+            if bound.min_value <= 0 and bound.max_value >= rows - 1:
+                return False
         return True
-    loops, _realize = found
-    return any(loop.kind == tirx.ForKind.PARALLEL and int(loop.extent) >= threads for loop in loops)
-
-
-def splits_by_rows(func: Any, threads: int) -> bool:
-    """Whether no thread's chunk of the parallel loop above the output block writes every
-    output row (a thread owns a band of rows)."""
-    from tvm import ir, sym
-
-    out = func.params[-1]
-    rows = int(out.shape[1])
-    found = _output_block(func.body, out, [])
-    if found is None:
-        return True
-    loops, realize = found
-    parallel = [i for i, loop in enumerate(loops) if loop.kind == tirx.ForKind.PARALLEL]
-    if len(parallel) != 1:
-        return True  # not parallel (or nested parallel loops): nothing to align
-    extent = int(loops[parallel[0]].extent)
-    chunk = -(-extent // threads)
-    for start in range(0, extent, chunk):
-        analyzer = sym.Analyzer()
-        for i, loop in enumerate(loops):
-            span = (start, min(chunk, extent - start)) if i == parallel[0] else None
-            lo, n = span or (loop.min, loop.extent)
-            analyzer.bind(loop.loop_var, ir.Range.from_min_extent(lo, n))
-        block = realize.block
-        for iv, value in zip(block.iter_vars, realize.iter_values):
-            analyzer.bind(iv.var, value)
-        (store,) = [w for w in block.writes if w.source.same_as(out)]
-        bound = analyzer.const_int_bound(store.region[1].min)
-        if bound.min_value <= 0 and bound.max_value >= rows - 1:
-            return False
-    return True
 
 
 def _output_block(stmt: Any, out: Any, loops: list[Any]) -> tuple[list[Any], Any] | None:
@@ -145,8 +152,12 @@ def _output_block(stmt: Any, out: Any, loops: list[Any]) -> tuple[list[Any], Any
     return _output_block(body, out, loops) if isinstance(body, tirx.Stmt) else None
 
 
-def _bytes(buffer: Any) -> int:
+def _elements(buffer: Any) -> int:
     n = 1
     for d in buffer.shape:
         n *= int(d)
-    return n * DataType(buffer.dtype).bits // 8
+    return n
+
+
+def _bytes(buffer: Any) -> int:
+    return _elements(buffer) * DataType(buffer.dtype).bits // 8
