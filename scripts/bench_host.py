@@ -64,6 +64,17 @@ def run_worker(spec: dict, script: str = __file__):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def labelled(specs: list[str], kind: str) -> list[tuple[str, str]]:
+    """(LABEL, PATH) of the MODEL:LABEL=PATH options given for model `kind`."""
+    found = []
+    for spec in specs:
+        model, _, rest = spec.partition(":")
+        label, _, path = rest.partition("=")
+        if model == kind:
+            found.append((label, path))
+    return found
+
+
 def prepare(kind: str, args, board, work: Path) -> list[dict]:
     """Rows for one model: tune if asked, build the TVM libraries; the engines to time."""
     from edgetune.compile import build_model, export_model
@@ -92,20 +103,14 @@ def prepare(kind: str, args, board, work: Path) -> list[dict]:
         tune_model(model, board, store, args.trials, seed=args.seed, search=args.search)
         common["tune_s"] = round(time.time() - t0, 1)
     builds = [("TVM untuned", None)] + ([("edgetune tuned", store)] if store else [])
-    for spec in args.also:  # MODEL:LABEL=RECORDS, e.g. fp32:busy-host=recs/busy
-        also_kind, _, rest = spec.partition(":")
-        label, _, path = rest.partition("=")
-        if also_kind == kind:
-            also = RecordStore(path, model.info, board, create=False)
-            builds.append((f"edgetune tuned ({label})", also))
-    for spec in args.artifact:  # MODEL:LABEL=LIB.so, built elsewhere
-        also_kind, _, rest = spec.partition(":")
-        label, _, path = rest.partition("=")
-        if also_kind == kind:
-            rows.append(
-                {**common, "engine": "tvm", "label": f"edgetune ({label})",
-                 "threads": args.threads, "artifact": str(Path(path).resolve())}
-            )  # fmt: skip
+    for label, path in labelled(args.also, kind):  # records folders
+        also = RecordStore(path, model.info, board, create=False)
+        builds.append((f"edgetune tuned ({label})", also))
+    for label, path in labelled(args.artifact, kind):  # libraries built elsewhere
+        rows.append(
+            {**common, "engine": "tvm", "label": f"edgetune ({label})",
+             "threads": args.threads, "artifact": str(Path(path).resolve())}
+        )  # fmt: skip
     for label, recs in builds:
         t0 = time.time()
         lib = export_model(
