@@ -42,9 +42,8 @@ def with_root_blocks(mod: Any) -> Any:
     """Extern kernels written with TVM's IR builder (topi's scatter, which MediaPipe's
     MaxUnpooling2D uses) and edgetune's AMX kernels (`quant.amx`) have one opaque block and no
     "root" around it; schedules, task analysis and Relax's SplitLayoutRewritePreproc all expect
-    one: wrap them in one. Their
-    `pragma_scope` annotation, which the CPU code generator ignores with a warning at every
-    build, is dropped. They are marked FIXED_SCHEDULE."""
+    one: wrap them in one. Their `pragma_scope` annotation, which the CPU code generator ignores
+    with a warning at every build, is dropped. They are marked FIXED_SCHEDULE."""
     from ..tvm_api import s_tir, tirx
 
     for gv, func in list(mod.functions.items()):
