@@ -36,21 +36,19 @@ def run_remote(
     board: Board,
     artifact_path: str | Path,
     steps: list[list[np.ndarray]],
+    states: list[np.ndarray],
     repeat: int,
     accept_new_host_key: bool = False,
     via: str | None = None,
 ) -> tuple[list[list[np.ndarray]], Latency]:
     """The outputs of the artifact on `board` for each step's inputs, run in sequence (the
-    model's states carried from one to the next, from their initial values), and the latency
-    there of the last step (`repeat` timed runs).
+    model's states carried from one to the next, from `states`), and the latency there of the
+    last step (`repeat` timed runs).
 
     `via` is "rpc" (a tracker session) or "ssh" (push and run with the board-side agent);
     by default the board's connection kind decides.
     """
-    from ..runtime import read_artifact_meta
-
     spec = farm_spec(board)
-    states = read_artifact_meta(artifact_path).model.initial_states()
     via = via or board.connection.kind
     if via == "ssh":
         if spec.ssh is None:
@@ -74,8 +72,8 @@ def deploy(
     sequence, and report."""
     via = "ssh" if farm_spec(board).ssh is not None else "rpc"
 
-    def run(board: Board, path: Path, inputs: list[list[np.ndarray]], repeat: int):
-        return run_remote(board, path, inputs, repeat, accept_new_host_key, via=via)
+    def run(board: Board, path: Path, inputs: list[list[np.ndarray]], states, repeat: int):
+        return run_remote(board, path, inputs, states, repeat, accept_new_host_key, via=via)
 
     details = {"via": via, "emulated": board.emulated}
     return run_steps_on(board, artifact, input_paths, steps, repeat, run, details)

@@ -32,9 +32,9 @@ class Backend:
     runner(board): MetaSchedule Runner timing candidates on the board.
     builder(board): MetaSchedule Builder (default: LocalBuilder linking a .so with the board's
         toolchain).
-    run_artifact(board, path, steps, repeat): a built model run there on each step's inputs in
-        sequence (its states carried from one to the next, from their initial values): each
-        step's outputs, and the latency of `repeat` runs of the last step.
+    run_artifact(board, path, steps, states, repeat): a built model run there on each step's
+        inputs in sequence (its states carried from one to the next, from the initial
+        `states`): each step's outputs, and the latency of `repeat` runs of the last step.
     after_build(model_tasks, database, artifact): writes what the board needs beside the
         library, from the lowered model and the records applied (None: nothing); returns a line
         for the user.
@@ -101,20 +101,27 @@ def make_runner(board: Board):
 
 
 def _local_runner(board: Board):
+    """Times each batch on the cores other processes leave free (free_cores.py)."""
     from ..runtime.local import set_thread_count
-    from ..tvm_api import ms
+    from .free_cores import FreeCoresRunner
 
     set_thread_count(board.hardware.cores)
-    return ms.runner.LocalRunner(
-        timeout_sec=board.measure.run_timeout_s,
-        evaluator_config=board.measure.evaluator(),
+    return FreeCoresRunner(
+        board.hardware.cores, board.measure.run_timeout_s, board.measure.evaluator()
     )
 
 
-def _run_local(board: Board, path: Path, steps: list[list[np.ndarray]], repeat: int):
+def _run_local(
+    board: Board,
+    path: Path,
+    steps: list[list[np.ndarray]],
+    states: list[np.ndarray],
+    repeat: int,
+):
     from ..runtime import load_artifact
 
     loaded = load_artifact(path, board.hardware.cores)
+    loaded.states = states
     return [loaded(inputs) for inputs in steps], loaded.bench(steps[-1], repeat)
 
 

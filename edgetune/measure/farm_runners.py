@@ -230,8 +230,8 @@ def _rpc_runner(board: Board) -> FarmRPCRunner:
     return FarmRPCRunner(board)
 
 
-def _run_on_board(board: Board, path: Path, steps, repeat: int):
-    return run_remote(board, path, steps, repeat)
+def _run_on_board(board: Board, path: Path, steps, states, repeat: int):
+    return run_remote(board, path, steps, states, repeat)
 
 
 register_backend("rpc", Backend(runner=_rpc_runner, run_artifact=_run_on_board))

@@ -20,9 +20,15 @@ from .substitute import custom_name, pack, schema
 
 class LiteRTWithNumPyOps:
     """A reference callable like LiteRTModel, for a model (flatbuffer bytes) whose custom ops
-    in NUMPY_REFERENCES (by name and version) run in NumPy; `replaced` counts them."""
+    in NUMPY_REFERENCES (by name and version) run in NumPy; `replaced` counts them. The rest
+    runs on LiteRT's builtin kernels, or on its reference kernels with `reference_kernels`."""
 
-    def __init__(self, buf: bytes, input_shapes: list[tuple[int, ...]] | None = None):
+    def __init__(
+        self,
+        buf: bytes,
+        input_shapes: list[tuple[int, ...]] | None = None,
+        reference_kernels: bool = False,
+    ):
         model = schema().ModelT.InitFromPackedBuf(buf, 0)
         graph = model.subgraphs[0]
         self.ops, kept = [], []
@@ -48,7 +54,7 @@ class LiteRTWithNumPyOps:
         shapes = list(input_shapes or [tuple(graph.tensors[t].shape) for t in graph.inputs])
         shapes = shapes[: len(graph.inputs) - len(self.fed)]
         shapes += [self.shapes[t] for t in self.fed]
-        self.litert = LiteRTModel(pack(model), 1, builtin_kernels=True, input_shapes=shapes)
+        self.litert = LiteRTModel(pack(model), 1, True, shapes, reference_kernels=reference_kernels)
 
     def __call__(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         values = {t: np.zeros(shape, np.float32) for t, shape in self.shapes.items()}

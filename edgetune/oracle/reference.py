@@ -32,7 +32,7 @@ def litert_reference(
     run it even so (a custom op with neither a builtin nor a NumPy version)."""
     content, substituted = substitute_custom_ops(buf)
     if set(custom_ops(content)) & {name for name, _version in NUMPY_REFERENCES}:
-        hybrid = LiteRTWithNumPyOps(content, input_shapes)
+        hybrid = LiteRTWithNumPyOps(content, input_shapes, reference_kernels=integer)
         return Reference(hybrid, describe_reference(substituted, hybrid.replaced), True)
     litert = LiteRTModel(content, 1, True, input_shapes, reference_kernels=integer)
     engine = "LiteRT reference kernels" if integer else "LiteRT"

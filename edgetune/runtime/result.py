@@ -16,10 +16,12 @@ from .timing import Latency
 if TYPE_CHECKING:
     from ..board import Board
 
-# how a board runs an artifact: (board, library, each step's inputs, timed runs) -> (each step's
-# outputs, latency); the steps run in sequence, the model's states carried from one to the next
+# how a board runs an artifact: (board, library, each step's inputs, the model's initial states,
+# timed runs) -> (each step's outputs, latency); the steps run in sequence, the states carried
+# from one to the next
 RunSteps = Callable[
-    ["Board", Path, list[list[np.ndarray]], int], tuple[list[list[np.ndarray]], Latency]
+    ["Board", Path, list[list[np.ndarray]], list[np.ndarray], int],
+    tuple[list[list[np.ndarray]], Latency],
 ]
 
 
@@ -84,6 +86,7 @@ def run_steps_on(
     of `steps` invocations in sequence; latency over `repeat` runs of the last one."""
     meta = read_artifact_meta(path, board.name)
     inputs = load_input_steps(meta.model, input_paths, steps)
-    outputs, latency = run(board, Path(path), inputs, repeat)
+    states = meta.model.initial_states()
+    outputs, latency = run(board, Path(path), inputs, states, repeat)
     note = board.measure.timing_note
     return RunResult(str(path), board.name, meta, outputs, latency, note, details or {})

@@ -175,14 +175,18 @@ def write_plan(model_tasks: ModelTasks, database: Any, artifact: Path) -> str:
     return f"wrote {plan_dir(artifact)} (OpenCL kernels and call plan for `edgetune run`)"
 
 
-def run_plan(board: Board, artifact: Path, steps: list[list[np.ndarray]], repeat: int):
+def run_plan(
+    board: Board,
+    artifact: Path,
+    steps: list[list[np.ndarray]],
+    states: list[np.ndarray],
+    repeat: int,
+):
     """Backend `run_artifact`: the plan's kernels through pyopencl, the steps in sequence
-    (states carried); (each step's outputs, latency of the last)."""
-    from ...runtime import read_artifact_meta
+    (states carried from `states`); (each step's outputs, latency of the last)."""
     from ...runtime.states import invoke_steps
 
     device = Device(str(board.connection.extra.get("platform", ""))).open()
     runner = PlanRunner(ModelPlan.load(plan_dir(artifact)), device)
-    states = read_artifact_meta(artifact).model.initial_states()
     outputs, states = invoke_steps(runner, steps, states)
     return outputs, runner.bench([*steps[-1], *states], repeat)
