@@ -96,7 +96,8 @@ def run_check(
         result.tuned_tasks, result.total_tasks = lib.tuned, lib.total
         paths = [str(p) for p in check.inputs] or None
         steps = load_input_steps(model.info, paths, check.steps)
-        outputs, timing = _timed_runs(board, lib.path, steps, check.rounds, check.repeat)
+        states = model.info.initial_states()
+        outputs, timing = _timed_runs(board, lib.path, steps, states, check.rounds, check.repeat)
         result.latency_ms, result.round_medians_ms = timing.median_ms, timing.round_medians_ms
         _compare_numerics(result, model, steps, outputs, check)
         verdict = judge(timing, baseline, check.threshold_pct)
@@ -144,14 +145,19 @@ def _tune_missing(model: Model, board: Board, store: RecordStore, budget: int, s
 
 
 def _timed_runs(
-    board: Board, path: Path, steps: list[list[np.ndarray]], rounds: int, repeat: int
+    board: Board,
+    path: Path,
+    steps: list[list[np.ndarray]],
+    states: list[np.ndarray],
+    rounds: int,
+    repeat: int,
 ) -> tuple[list[list[np.ndarray]], Timing]:
-    """Each step's outputs in the first round (the steps in sequence, states carried) and the
-    median of each of `rounds` rounds of `repeat` runs (of the last step)."""
+    """Each step's outputs in the first round (the steps in sequence, states carried from
+    `states`) and the median of each of `rounds` rounds of `repeat` runs (of the last step)."""
     run = backend(board).run_artifact
     outputs, medians = None, []
     for _ in range(rounds):
-        outs, latency = run(board, path, steps, repeat)
+        outs, latency = run(board, path, steps, states, repeat)
         outputs = outs if outputs is None else outputs
         medians.append(latency.median_ms)
     return outputs, Timing(medians)

@@ -70,11 +70,11 @@ def timed_on_cpus(cpus: tuple[int, ...], rt_mod, device, evaluator_config, repea
     """MetaSchedule's evaluator, run by TVM's thread pool with one thread pinned to each of
     `cpus` (in the runner's worker process: pinned, no thread can land on a busy core)."""
     import tvm
-    from tvm.s_tir.meta_schedule.runner.utils import run_evaluator_common
 
     if tvm.get_global_func("runtime.NumThreads")() != len(cpus):
         tvm.get_global_func("runtime.config_threadpool")(-2, len(cpus), [str(c) for c in cpus])
-    return run_evaluator_common(rt_mod, device, evaluator_config, repeated_args)
+    evaluate = ms.runner.utils.run_evaluator_common
+    return evaluate(rt_mod, device, evaluator_config, repeated_args)
 
 
 @derived_object
