@@ -45,7 +45,9 @@ def profile_tune(model, board, work: Path, search: str, trials: int, seed: int) 
         "search": search,
         "trials": result.progress.trials,
         "wall_s": wall,
-        "scopes_s": dict(sorted(profiler.get().items(), key=lambda kv: -kv[1])),
+        "scopes_s": dict(
+            sorted(((k, float(v)) for k, v in profiler.get().items()), key=lambda kv: -kv[1])
+        ),
     }
 
 
