@@ -1,8 +1,11 @@
 """The host board times candidates on the CPUs other processes leave free: a process spinning
-on one CPU moves timing to the others (one pinned TVM thread each), times scaled by used / all."""
+on one CPU moves timing to the others (one pinned TVM thread each), times scaled by used / all;
+edgetune's own processes never count as other processes."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 
@@ -11,61 +14,101 @@ from farm_support import candidate, matmul_func
 
 from edgetune.board import load_board
 from edgetune.measure import free_cores
-from edgetune.measure.free_cores import FreeCoresRunner, cpu_busy, free_cpus
+from edgetune.measure.free_cores import FreeCoresRunner, HostLoad, free_cpus, host_load
 
 SPIN = "import time\nend = time.time() + 60\nwhile time.time() < end: pass\n"
 
 
+def _spin_on_cpu0(own: bool) -> int:
+    """A process spinning on CPU 0: this process's child (`own`), or a foreign one (its
+    parent, a shell, has exited); its pid."""
+    argv = ["taskset", "-c", "0", sys.executable, "-c", SPIN]
+    if own:
+        return subprocess.Popen(argv).pid
+    shell = f"{' '.join(argv[:4])} -c '{SPIN}' >/dev/null 2>&1 & echo $!"
+    return int(subprocess.run(["sh", "-c", shell], capture_output=True, text=True).stdout)
+
+
 @pytest.fixture
-def spinner():
-    """A foreign process keeping CPU 0 busy."""
-    proc = subprocess.Popen(["taskset", "-c", "0", sys.executable, "-c", SPIN])
+def spinner(request):
+    pid = _spin_on_cpu0(request.param == "own")
     try:
-        yield proc
+        yield pid
     finally:
-        proc.kill()
-        proc.wait()
+        os.kill(pid, signal.SIGKILL)
+        if request.param == "own":
+            os.waitpid(pid, 0)
 
 
-def test_cpu_busy_reads_each_cpus_busy_share_of_proc_stat(tmp_path, monkeypatch):
-    stat = tmp_path / "stat"
-    stat.write_text("cpu  9 9 9 9 9 9 9 9\ncpu0 100 0 0 300 0 0 0 0 0 0\ncpu1 1 1 1 1 1 1 1 1\n")
-    assert free_cores._cpu_jiffies(stat) == {0: (100, 400), 1: (6, 8)}
-    reads = iter([{0: (100, 200), 1: (0, 200)}, {0: (190, 300), 1: (10, 300)}])
-    monkeypatch.setattr(free_cores, "_cpu_jiffies", lambda _: next(reads))
-    assert cpu_busy(window_s=0, stat=stat) == pytest.approx({0: 0.9, 1: 0.1})
-    monkeypatch.undo()
-    assert cpu_busy(window_s=0, stat=tmp_path / "missing") == {}
+def _fake_proc(root, cpus: list[tuple[int, int]], own: int, child: int):
+    """A /proc with /proc/stat (busy, idle jiffies per CPU), this process and one child."""
+    lines = ["cpu  9 9 9 9 9 9 9 9"]
+    lines += [f"cpu{i} {b} 0 0 {idle} 0 0 0 0 0 0" for i, (b, idle) in enumerate(cpus)]
+    (root / "stat").write_text("\n".join(lines) + "\n")
+    pid = os.getpid()
+    for p, ppid, ticks in [(pid, 1, own), (pid + 1, pid, child), (pid + 2, 1, 500)]:
+        (root / str(p)).mkdir(exist_ok=True)
+        rest = " ".join(["0"] * 9 + [str(ticks), "0", "0", "0"] + ["0"] * 30)
+        (root / str(p) / "stat").write_text(f"{p} (py thon) S {ppid} {rest}\n")
 
 
-def test_free_cpus_are_the_ones_at_most_half_busy():
-    assert free_cpus({0: 0.0, 1: 0.1}, 2) is None
-    assert free_cpus({0: 0.9, 1: 0.1}, 2) == (1,)
-    assert free_cpus({0: 0.9, 1: 0.7}, 2) == (1,)  # none free: the least busy
-    assert free_cpus({0: 0.2, 1: 1.0, 2: 0.0, 3: 0.6}, 4) == (0, 2)
-    assert free_cpus({}, 2) is None
+def test_host_load_subtracts_this_process_and_its_children(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1})
+    _fake_proc(tmp_path, [(100, 100), (0, 200)], own=10, child=5)
+    assert free_cores._cpu_jiffies(tmp_path) == {0: (100, 200), 1: (0, 200)}
+    assert free_cores._own_jiffies(tmp_path, os.getpid()) == 15
+    states = iter([([(100, 100), (0, 200)], 10, 5), ([(190, 110), (50, 250)], 40, 25)])
+
+    def sleep(_):  # the window: CPU 0 90 % busy, CPU 1 50 %, of which 50 ticks are ours
+        _fake_proc(tmp_path, *next(states))
+
+    next(states)
+    monkeypatch.setattr(free_cores.time, "sleep", sleep)
+    load = host_load(window_s=0, proc=tmp_path)
+    assert load.busy == pytest.approx({0: 0.9, 1: 0.5})
+    assert load.own == pytest.approx(0.5) and load.foreign == pytest.approx(0.9)
+    assert host_load(window_s=0, proc=tmp_path / "missing") == HostLoad({})
 
 
-def test_a_spinning_process_makes_its_cpu_busy(spinner):
-    busy = cpu_busy(window_s=0.3)
-    assert busy[0] >= 0.7
-    assert 0 not in (free_cpus(busy, len(busy)) or ())
+def test_free_cpus_only_under_foreign_load():
+    assert free_cpus(HostLoad({0: 0.0, 1: 0.1}), 2) is None
+    assert free_cpus(HostLoad({0: 0.9, 1: 0.1}), 2) == (1,)
+    assert free_cpus(HostLoad({0: 0.9, 1: 0.1}, own=0.8), 2) is None  # edgetune's own work
+    assert free_cpus(HostLoad({0: 0.9, 1: 0.7}), 2) == (1,)  # none free: the least busy
+    assert free_cpus(HostLoad({0: 0.2, 1: 1.0, 2: 0.0, 3: 0.6}), 4) == (0, 2)
+    assert free_cpus(HostLoad({}), 2) is None
+
+
+@pytest.mark.parametrize("spinner", ["foreign", "own"], indirect=True)
+def test_a_spinning_process_counts_unless_it_is_ours(spinner, request):
+    load = host_load(window_s=0.3)
+    assert load.busy[0] >= 0.7
+    if request.node.callspec.params["spinner"] == "own":
+        assert load.own >= 0.7 and free_cpus(load, len(load.busy)) is None
+    else:
+        assert load.foreign >= 0.7
+        assert 0 not in (free_cpus(load, len(load.busy)) or ())
 
 
 def test_batches_move_to_free_cpus_and_back(tmp_path, monkeypatch):
     board = load_board("host")
     cores = board.hardware.cores
-    taken = iter([{0: 1.0, **{c: 0.0 for c in range(1, cores)}}, {c: 0.0 for c in range(cores)}])
-    monkeypatch.setattr(free_cores, "cpu_busy", lambda: next(taken))
+    busy_cpu0 = HostLoad({0: 1.0, **{c: 0.0 for c in range(1, cores)}})
+    quiet = HostLoad({c: 0.0 for c in range(cores)})
+    loads = iter([busy_cpu0, quiet, busy_cpu0, busy_cpu0, quiet])
+    monkeypatch.setattr(free_cores, "host_load", lambda: next(loads))
     runner = FreeCoresRunner(cores, 60, board.measure.evaluator())
     inputs = [candidate(matmul_func(), tmp_path / "c.so")]
 
-    busy = [f.result() for f in runner.run(inputs)]
-    quiet = [f.result() for f in runner.run(inputs)]
-    assert not busy[0].error_msg and not quiet[0].error_msg
-    assert all(float(s) > 0 for s in busy[0].run_secs)
-    assert runner.reduced == 1 and runner.cpus is None
+    results, cpus = [], []
+    for _ in range(5):  # a one-batch burst moves nothing; a load seen twice moves timing
+        results.append([f.result() for f in runner.run(inputs)][0])
+        cpus.append(runner.cpus)
     pinned = tuple(range(1, cores)) or (0,)
+    assert cpus == [None, None, None, pinned, None]
+    assert not any(r.error_msg for r in results)
+    assert all(float(s) > 0 for s in results[3].run_secs)
+    assert runner.reduced == 1
     assert set(runner.runners) == {pinned, None}
 
     def worker_threads(cpus) -> int:

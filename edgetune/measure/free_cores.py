@@ -5,34 +5,54 @@ A candidate that runs on every core of a host where another process keeps one co
 at every parallel loop, for the thread that shares that core: its time then measures the other
 process more than the candidate, and the search ranks candidates by noise (tuned that way,
 MobileNetV2 ran 1.9x slower than from quiet records; docs/performance.md). Before each batch the
-runner below reads which CPUs foreign processes kept busy over a short window (/proc/stat, while
-edgetune itself sleeps) and times the batch on the CPUs left free, one pinned TVM thread each
-(TVM's own single thread would sit on CPU 0, busy or not). Every time is then scaled by used /
-all threads (ideal speedup), so that records timed on fewer threads stay comparable with the
-rest. The rule sets still require the board's full thread count of every kernel (ThreadSplit),
-so what is ranked on fewer threads is each thread's share of the same parallel work.
+runner below reads how busy each CPU was over a short window while edgetune slept (/proc/stat,
+minus the CPU time of edgetune's own process and workers, which never counts as foreign). When
+other processes took half a core or more in this check and the one before (a one-off burst moves
+nothing), the batch is timed on the CPUs left free, one pinned TVM thread each (TVM's own single
+thread would sit on CPU 0, busy or not). Every time is then scaled by used / all threads (ideal
+speedup), so that records timed on fewer threads stay comparable with the rest. The rule sets
+still require the board's full thread count of every kernel (ThreadSplit), so what is ranked on
+fewer threads is each thread's share of the same parallel work.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from tvm.ir.utils import derived_object
 
 from ..tvm_api import ms
 
-PROC_STAT = Path("/proc/stat")
+PROC = Path("/proc")
 WINDOW_S = 0.1
 IDLE_FIELDS = (3, 4)  # idle, iowait (of user nice system idle iowait irq softirq steal ...)
+FOREIGN_MIN = 0.5  # cores other processes must take before timing leaves any CPU out
+_pinned: tuple[int, ...] | None = None  # the CPUs this (worker) process's TVM threads are on
 
 
-def _cpu_jiffies(stat: Path) -> dict[int, tuple[int, int]]:
+@dataclass(frozen=True)
+class HostLoad:
+    """CPU use over one window: each CPU's busy share (CPUs this process may run on) and the
+    cores this process and its children (build and run workers) used themselves."""
+
+    busy: dict[int, float]
+    own: float = 0.0
+
+    @property
+    def foreign(self) -> float:
+        """Cores other processes took."""
+        return max(0.0, sum(self.busy.values()) - self.own)
+
+
+def _cpu_jiffies(proc: Path) -> dict[int, tuple[int, int]]:
     """(busy, total) jiffies so far of each CPU (by id), from the cpuN lines of /proc/stat."""
     jiffies = {}
-    for line in stat.read_text().splitlines():
+    for line in (proc / "stat").read_text().splitlines():
         name, *values = line.split()
         if name.startswith("cpu") and name[3:].isdigit():
             fields = [int(x) for x in values[:8]]
@@ -41,29 +61,49 @@ def _cpu_jiffies(stat: Path) -> dict[int, tuple[int, int]]:
     return jiffies
 
 
-def cpu_busy(window_s: float = WINDOW_S, stat: Path = PROC_STAT) -> dict[int, float]:
-    """Each CPU's busy share during a `window_s` sleep of this process: what other processes
-    take (empty where /proc/stat cannot be read)."""
+def _own_jiffies(proc: Path, pid: int) -> int:
+    """CPU jiffies so far of process `pid` (all threads, reaped children) and of its live
+    children: utime + stime + cutime + cstime from /proc/PID/stat."""
+    total = 0
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if stat.parent.name == str(pid) or fields[1] == str(pid):  # fields[1]: the parent
+            total += sum(int(x) for x in fields[11:15])
+    return total
+
+
+def host_load(window_s: float = WINDOW_S, proc: Path = PROC) -> HostLoad:
+    """CPU use during a `window_s` sleep of this process (no CPUs: /proc cannot be read)."""
+    allowed, pid = os.sched_getaffinity(0), os.getpid()
     try:
-        before = _cpu_jiffies(stat)
+        before, own0 = _cpu_jiffies(proc), _own_jiffies(proc, pid)
         time.sleep(window_s)
-        after = _cpu_jiffies(stat)
+        after, own1 = _cpu_jiffies(proc), _own_jiffies(proc, pid)
     except (OSError, ValueError, IndexError):
-        return {}
-    busy = {}
+        return HostLoad({})
+    busy, ticks = {}, []
     for cpu, (busy1, total1) in after.items():
         busy0, total0 = before.get(cpu, (busy1, total1))
-        busy[cpu] = (busy1 - busy0) / (total1 - total0) if total1 > total0 else 0.0
-    return busy
+        if cpu in allowed and total1 > total0:
+            busy[cpu] = (busy1 - busy0) / (total1 - total0)
+            ticks.append(total1 - total0)
+    own = (own1 - own0) / (sum(ticks) / len(ticks)) if ticks else 0.0
+    return HostLoad(busy, own)
 
 
-def free_cpus(busy: dict[int, float], cores: int) -> tuple[int, ...] | None:
-    """The CPUs to time on: those at most half busy (at least the least busy one); None when
-    all `cores` are free (time as the board runs, on TVM's default threads)."""
-    free = tuple(sorted(c for c, b in busy.items() if b <= 0.5))
-    if len(free) >= cores or not busy:
+def free_cpus(load: HostLoad, cores: int) -> tuple[int, ...] | None:
+    """The CPUs to time on: None (all, as the board runs) unless other processes took at
+    least FOREIGN_MIN cores; else the CPUs at most half busy (at least the least busy one), or
+    None if `cores` of them are free."""
+    if load.foreign < FOREIGN_MIN:
         return None
-    return free or (min(busy, key=busy.__getitem__),)
+    free = tuple(sorted(c for c, b in load.busy.items() if b <= 0.5))
+    if len(free) >= cores:
+        return None
+    return free or (min(load.busy, key=load.busy.__getitem__),)
 
 
 def timed_on_cpus(cpus: tuple[int, ...], rt_mod, device, evaluator_config, repeated_args):
@@ -71,8 +111,10 @@ def timed_on_cpus(cpus: tuple[int, ...], rt_mod, device, evaluator_config, repea
     `cpus` (in the runner's worker process: pinned, no thread can land on a busy core)."""
     import tvm
 
-    if tvm.get_global_func("runtime.NumThreads")() != len(cpus):
+    global _pinned
+    if _pinned != cpus:
         tvm.get_global_func("runtime.config_threadpool")(-2, len(cpus), [str(c) for c in cpus])
+        _pinned = cpus
     evaluate = ms.runner.utils.run_evaluator_common
     return evaluate(rt_mod, device, evaluator_config, repeated_args)
 
@@ -113,6 +155,7 @@ class FreeCoresRunner(ms.runner.PyRunner):
         self.runners: dict[tuple[int, ...] | None, object] = {}
         self.reduced = 0
         self.cpus: tuple[int, ...] | None = None  # of the latest batch
+        self.loaded = False  # whether the latest check saw a foreign load
 
     def _runner(self, cpus: tuple[int, ...] | None):
         if cpus not in self.runners:
@@ -125,10 +168,12 @@ class FreeCoresRunner(ms.runner.PyRunner):
         return self.runners[cpus]
 
     def run(self, runner_inputs) -> list:
-        busy = cpu_busy()
-        cpus = free_cpus(busy, self.cores)
+        load = host_load()
+        # a load seen once (a burst, a cron job) does not move timing; one seen twice does
+        cpus = free_cpus(load, self.cores) if self.loaded else None
+        self.loaded = load.foreign >= FOREIGN_MIN
         if cpus != self.cpus:
-            self._announce(cpus, sum(busy.values()))
+            self._announce(cpus, load.foreign)
         futures = self._runner(cpus).run(runner_inputs)
         if cpus is None:
             return futures
