@@ -27,6 +27,7 @@ from pathlib import Path
 from tvm.ir.utils import derived_object
 
 from ..tvm_api import ms
+from .robust import RunSecsFuture
 
 PROC = Path("/proc")
 WINDOW_S = 0.1
@@ -119,24 +120,9 @@ def timed_on_cpus(cpus: tuple[int, ...], rt_mod, device, evaluator_config, repea
     return evaluate(rt_mod, device, evaluator_config, repeated_args)
 
 
-@derived_object
-class ScaledFuture(ms.runner.PyRunnerFuture):
-    """A measurement whose times are multiplied by `factor` on completion."""
-
-    def __init__(self, inner, factor: float) -> None:
-        super().__init__()
-        self.inner = inner
-        self.factor = factor
-
-    def done(self) -> bool:
-        return self.inner.done()
-
-    def result(self) -> ms.runner.RunnerResult:
-        result = self.inner.result()
-        if result.error_msg or not result.run_secs:
-            return result
-        secs = [float(s) * self.factor for s in result.run_secs]
-        return ms.runner.RunnerResult(run_secs=secs, error_msg=None)
+def scaled(secs: list[float], factor: float) -> list[float]:
+    """Each time multiplied by `factor`."""
+    return [s * factor for s in secs]
 
 
 @derived_object
@@ -178,7 +164,8 @@ class FreeCoresRunner(ms.runner.PyRunner):
         if cpus is None:
             return futures
         self.reduced += len(runner_inputs)
-        return [ScaledFuture(f, len(cpus) / self.cores) for f in futures]
+        factor = len(cpus) / self.cores
+        return [RunSecsFuture(f, functools.partial(scaled, factor=factor)) for f in futures]
 
     def _announce(self, cpus: tuple[int, ...] | None, busy: float) -> None:
         """Say when timing moves to fewer threads, or back to all of them."""

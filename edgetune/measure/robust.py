@@ -10,6 +10,8 @@ contention during a minority of the repeats do not move it at all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tvm.ir.utils import derived_object
 
 from ..tvm_api import ms
@@ -24,12 +26,14 @@ def fastest(run_secs: list[float]) -> list[float]:
 
 
 @derived_object
-class FastestRepeatsFuture(ms.runner.PyRunnerFuture):
-    """A candidate's measurement, its repeats reduced to the fastest on completion."""
+class RunSecsFuture(ms.runner.PyRunnerFuture):
+    """A candidate's measurement whose repeats go through `transform` on completion (errors
+    pass through)."""
 
-    def __init__(self, inner) -> None:
+    def __init__(self, inner, transform: Callable[[list[float]], list[float]]) -> None:
         super().__init__()
         self.inner = inner
+        self.transform = transform
 
     def done(self) -> bool:
         return self.inner.done()
@@ -38,7 +42,7 @@ class FastestRepeatsFuture(ms.runner.PyRunnerFuture):
         result = self.inner.result()
         if result.error_msg or not result.run_secs:
             return result
-        secs = fastest([float(s) for s in result.run_secs])
+        secs = self.transform([float(s) for s in result.run_secs])
         return ms.runner.RunnerResult(run_secs=secs, error_msg=None)
 
 
@@ -50,5 +54,5 @@ class FastestRepeatsRunner(ms.runner.PyRunner):
         super().__init__()
         self.inner = inner
 
-    def run(self, runner_inputs) -> list[FastestRepeatsFuture]:
-        return [FastestRepeatsFuture(f) for f in self.inner.run(runner_inputs)]
+    def run(self, runner_inputs) -> list[RunSecsFuture]:
+        return [RunSecsFuture(f, fastest) for f in self.inner.run(runner_inputs)]
