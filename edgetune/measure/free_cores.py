@@ -49,6 +49,11 @@ class HostLoad:
         """Cores other processes took."""
         return max(0.0, sum(self.busy.values()) - self.own)
 
+    @property
+    def loaded(self) -> bool:
+        """Whether other processes took at least FOREIGN_MIN cores."""
+        return self.foreign >= FOREIGN_MIN
+
 
 def _cpu_jiffies(proc: Path) -> dict[int, tuple[int, int]]:
     """(busy, total) jiffies so far of each CPU (by id), from the cpuN lines of /proc/stat."""
@@ -99,7 +104,7 @@ def free_cpus(load: HostLoad, cores: int) -> tuple[int, ...] | None:
     """The CPUs to time on: None (all, as the board runs) unless other processes took at
     least FOREIGN_MIN cores; else the CPUs at most half busy (at least the least busy one), or
     None if `cores` of them are free."""
-    if load.foreign < FOREIGN_MIN:
+    if not load.loaded:
         return None
     free = tuple(sorted(c for c, b in load.busy.items() if b <= 0.5))
     if len(free) >= cores:
@@ -157,7 +162,7 @@ class FreeCoresRunner(ms.runner.PyRunner):
         load = host_load()
         # a load seen once (a burst, a cron job) does not move timing; one seen twice does
         cpus = free_cpus(load, self.cores) if self.loaded else None
-        self.loaded = load.foreign >= FOREIGN_MIN
+        self.loaded = load.loaded
         if cpus != self.cpus:
             self._announce(cpus, load.foreign)
         futures = self._runner(cpus).run(runner_inputs)
@@ -175,11 +180,7 @@ class FreeCoresRunner(ms.runner.PyRunner):
                 f"candidates on CPU {','.join(map(str, cpus))} only, their times scaled by "
                 f"{len(cpus)}/{self.cores}"
             )
-            print(f"edgetune: {note}", file=sys.stderr, flush=True)
-        elif self.reduced:
-            print(
-                f"edgetune: host quiet again: timing candidates on all {self.cores} threads",
-                file=sys.stderr,
-                flush=True,
-            )
+        else:  # cpus differ from the latest batch's, which were fewer
+            note = f"host quiet again: timing candidates on all {self.cores} threads"
+        print(f"edgetune: {note}", file=sys.stderr, flush=True)
         self.cpus = cpus

@@ -54,7 +54,10 @@ class LiteRTWithNumPyOps:
         shapes = list(input_shapes or [tuple(graph.tensors[t].shape) for t in graph.inputs])
         shapes = shapes[: len(graph.inputs) - len(self.fed)]
         shapes += [self.shapes[t] for t in self.fed]
-        self.litert = LiteRTModel(pack(model), 1, True, shapes, reference_kernels=reference_kernels)
+        self.litert = LiteRTModel(
+            pack(model), 1, builtin_kernels=True, input_shapes=shapes,
+            reference_kernels=reference_kernels,
+        )  # fmt: skip
 
     def __call__(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         values = {t: np.zeros(shape, np.float32) for t, shape in self.shapes.items()}
