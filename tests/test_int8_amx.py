@@ -59,6 +59,22 @@ def test_kernel_matches_tflite_reference_math(spatial, depth, channels, acc_tile
     assert np.array_equal(out.numpy().reshape(pixels, channels), np.array(expected))
 
 
+def test_host_target_claims_exactly_the_vector_features_the_cpu_reports():
+    """LLVM's name for a virtual CPU may imply features the hypervisor hides (an Emerald
+    Rapids guest without AMX: tile kernels would fault) or lack ones it exposes: the host
+    board's target follows /proc/cpuinfo's flags for every feature edgetune's kernels use."""
+    from pathlib import Path
+
+    from tvm.target.codegen import target_has_features
+
+    from edgetune.board.board import HOST_FLAG_FEATURES
+
+    flags = set(Path("/proc/cpuinfo").read_text().split("flags", 1)[1].split("\n", 1)[0].split())
+    target = load_board("host").target()
+    claimed = {f: bool(target_has_features(f, target)) for f in HOST_FLAG_FEATURES.values()}
+    assert claimed == {f: flag in flags for flag, f in HOST_FLAG_FEATURES.items()}
+
+
 def test_model_uses_amx_exactly_where_the_target_has_it(tmp_path):
     """MobileNetV2 int8: its 14 deep 1x1 convs (9 shapes) become AMX kernels on an AMX target,
     none on the same target with AMX turned off (a board's `mattr = ["-amx-int8"]`)."""

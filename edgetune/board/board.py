@@ -109,7 +109,7 @@ class Board:
         if spec.get("mcpu") == "native":
             spec["mcpu"] = tvm.target.codegen.llvm_get_system_cpu()
             said = {f.lstrip("+-") for f in spec.get("mattr", [])}  # "-amx-int8" turns AMX off
-            extra = [f for f in host_features_beyond_cpu_name() if f.lstrip("+") not in said]
+            extra = [f for f in host_feature_corrections() if f.lstrip("+-") not in said]
             if extra:
                 spec["mattr"] = [*spec.get("mattr", []), *extra]
         host = spec.pop("host", None)
@@ -222,16 +222,31 @@ def board_from_dict(data: dict[str, Any], path: Path | None = None) -> Board:
         raise BoardError(f"{where}: {err}") from None
 
 
-# CPU flags Linux reports (/proc/cpuinfo) -> LLVM features. LLVM names this machine's CPU by its
-# CPUID model, which a virtual machine may report as an older core (a Sapphire Rapids guest
-# here reads "rocketlake", a CPU without AMX): features the CPU has beyond its name are added.
-HOST_FLAG_FEATURES = {"amx_tile": "+amx-tile", "amx_int8": "+amx-int8"}
+# CPU flags Linux reports (/proc/cpuinfo) -> the LLVM features of the vector units edgetune's
+# kernels use. LLVM names this machine's CPU by its CPUID model, and a virtual machine may
+# expose more or less than that model has: a Sapphire Rapids guest read "rocketlake" (a CPU
+# without AMX), an Emerald Rapids guest whose hypervisor hides AMX reads "emeraldrapids" (AMX
+# implied: its tile instructions then fault). The flags decide.
+HOST_FLAG_FEATURES = {
+    "avx512f": "avx512f",
+    "avx512bw": "avx512bw",
+    "avx512vl": "avx512vl",
+    "avx512_vnni": "avx512vnni",
+    "avx_vnni": "avxvnni",
+    "avx512_bf16": "avx512bf16",
+    "avx512_fp16": "avx512fp16",
+    "amx_tile": "amx-tile",
+    "amx_int8": "amx-int8",
+    "amx_bf16": "amx-bf16",
+}
 
 
 @cache
-def host_features_beyond_cpu_name() -> tuple[str, ...]:
-    """LLVM features (HOST_FLAG_FEATURES) this machine's CPU has that LLVM's name for it
-    lacks (read once per process: every `Board.target()` of a native board asks)."""
+def host_feature_corrections() -> tuple[str, ...]:
+    """LLVM mattr entries that make LLVM's name for this machine's CPU match what its flags
+    report: "+f" for a feature (HOST_FLAG_FEATURES) the CPU has beyond its name, "-f" for one the
+    name implies but the CPU lacks (read once per process: every `Board.target()` of a native
+    board asks)."""
     import tvm
 
     try:
@@ -242,8 +257,9 @@ def host_features_beyond_cpu_name() -> tuple[str, ...]:
         return ()
     cpu = tvm.target.codegen.llvm_get_system_cpu()
     named = tvm.target.Target({"kind": "llvm", "mcpu": cpu})
-    return tuple(
-        feature
-        for flag, feature in HOST_FLAG_FEATURES.items()
-        if flag in flags and not tvm.target.codegen.target_has_features(feature.lstrip("+"), named)
-    )
+    corrections = []
+    for flag, feature in HOST_FLAG_FEATURES.items():
+        implied = bool(tvm.target.codegen.target_has_features(feature, named))
+        if (flag in flags) != implied:
+            corrections.append(("+" if flag in flags else "-") + feature)
+    return tuple(corrections)
