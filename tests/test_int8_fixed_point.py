@@ -5,14 +5,11 @@ from __future__ import annotations
 import numpy as np
 from int8_support import tflite_mbqm
 
-from edgetune.board import load_board
 from edgetune.quant.fixed_point import (
-    Float64Requantization,
     FoldedRequantization,
     mean_multiplier,
     multiply_by_quantized_multiplier,
     quantize_multiplier,
-    requantize_float64,
     requantize_folded,
     scalar_requantization,
 )
@@ -127,77 +124,6 @@ def test_folded_requantization_is_tflite_exact():
     args = [a.astype(t) for a, t in zip((acc, m, rounding, high, negative, sh), dtypes)]
     lib(*(tvm.runtime.tensor(a) for a in args), res)
     assert res.numpy().tolist() == expected
-
-
-def _run_float64(acc: np.ndarray, exact: Float64Requantization, channel: np.ndarray) -> list:
-    """requantize_float64 compiled for the host, on acc[i] with channel[i]'s constants."""
-    import tvm
-    from tvm import te
-
-    n, c = acc.size, exact.threshold.size
-    ins = [te.placeholder((n,), "int32", "acc"), te.placeholder((n,), "int32", "channel")]
-    consts = [te.placeholder((c,), str(a.dtype), f"k{i}") for i, a in enumerate(exact.arrays())]
-    out = te.compute((n,), lambda i: requantize_float64(ins[0][i], *(k[ins[1][i]] for k in consts)))
-    func = te.create_prim_func([*ins, *consts, out]).with_attr("global_symbol", "main")
-    lib = tvm.compile(tvm.IRModule({"main": func}), target=load_board("host").target())
-    res = tvm.runtime.tensor(np.zeros(n, "int32"))
-    args = [acc.astype(np.int32), channel.astype(np.int32), *exact.arrays()]
-    lib(*(tvm.runtime.tensor(a) for a in args), res)
-    return res.numpy().tolist()
-
-
-def test_float64_requantization_is_tflite_exact_within_its_bound():
-    """Every case of the folded formula's test whose accumulator is within 2^21 (ties of both
-    roundings, e = 0 and 31, M = 0, zero points at both ends), computed in float64 by the
-    compiled kernel for the host (with the fused multiply-adds LLVM chooses), equals TFLite
-    wherever the float64 form takes the constants."""
-    acc, mult, shift, zp, offset = _folded_cases()
-    bound = 1 << 21
-    keep = np.abs(acc) <= bound
-    assert keep.sum() > 500
-    acc, mult, shift, zp, offset = (a[keep] for a in (acc, mult, shift, zp, offset))
-    folded = [
-        FoldedRequantization.fold(m, s, int(z), o) for m, s, z, o in zip(mult, shift, zp, offset)
-    ]
-    exact = [f.in_float64(bound) for f in folded]
-    kept = [i for i, x in enumerate(exact) if x is not None]
-    assert len(kept) > 0.9 * len(exact)  # refused: e near 31 with a zero point (zp * 2^62)
-    merged = Float64Requantization(
-        *(np.concatenate(a) for a in zip(*(exact[i].arrays() for i in kept)))
-    )
-    expected = [
-        _wrap32(tflite_mbqm(int(acc[i] + offset[i]), int(mult[i]), int(shift[i])) + int(zp[i]))
-        for i in kept
-    ]
-    assert _run_float64(acc[kept], merged, np.arange(len(kept))) == expected
-
-
-def test_float64_requantization_equals_the_folded_one_on_every_accumulator():
-    """Exhaustively, every acc in [-2^17, 2^17] for channels at the edges (largest multiplier,
-    e = 0 and 13, big bias and zero point, a VNNI-like correction folded in afterwards): the
-    float64 kernel gives the folded int64 formula's results."""
-    bound = 1 << 17
-    folded = FoldedRequantization.fold(
-        [(1 << 31) - 1, 1 << 30, 1518500250, 1 << 30],
-        [0, -1, -13, -7],
-        zp=-128,
-        offset=[0, -(1 << 20), 1 << 20, 12345],
-    ).plus([128 * 90, -128 * 311, 0, 7])
-    exact = folded.in_float64(bound)
-    assert exact is not None
-    acc = np.tile(np.arange(-bound, bound + 1, dtype=np.int64), 4)
-    channel = np.repeat(np.arange(4), 2 * bound + 1)
-    m, rounding, high, negative, sh = (a[channel] for a in folded.arrays())
-    p = acc * m
-    expected = ((p + rounding - (((p + high) >> 63) & negative)) >> sh).astype(np.int32)
-    assert _run_float64(acc, exact, channel) == expected.tolist()
-
-
-def test_float64_form_refuses_accumulators_it_cannot_keep_exact():
-    folded = FoldedRequantization.fold((1 << 31) - 1, -3, 0, offset=1 << 10)
-    assert folded.in_float64(1 << 21) is not None
-    assert folded.in_float64(1 << 22) is None  # 2^22 * 2^31 = 2^53: a product past exact doubles
-    assert folded.in_float64(1 << 30) is None
 
 
 def test_folding_refuses_left_shifts_and_int64_overflow():

@@ -12,7 +12,6 @@ from edgetune.frontend.tflite_import import random_inputs
 from edgetune.oracle.litert import LiteRTModel
 from edgetune.paths import MODELS_DIR
 from edgetune.quant.amx import has_amx
-from edgetune.quant.float_requantize import wants_float64
 from edgetune.quant.operands import dot_products
 from edgetune.tasks import extract_tasks, for_model, lower
 
@@ -130,15 +129,10 @@ def test_weights_stay_int8_and_tasks_report_their_path():
             continue
         arr = c.value.numpy()
         nbytes[str(arr.dtype)] = nbytes.get(str(arr.dtype), 0) + arr.nbytes
-    # every weight as int8 (3*3*3*16 + 3*3*16 + 16*16 + 16*10 bytes); with VNNI the stem's 3
-    # input channels are padded to 4. No float constants but the per-channel ones of float64
-    # requantizations on AVX-512 (3 per output channel of each of the 4 convs)
+    # every weight as int8 (3*3*3*16 + 3*3*16 + 16*16 + 16*10 bytes), no float constants at all;
+    # with VNNI the stem's 3 input channels are padded to 4
     weights = 3 * 3 * 4 * 16 + 3 * 3 * 16 + 16 * 16 + 16 * 10 if dot_products(target) else 992
-    assert nbytes["int8"] == weights
-    floats = 3 * 8 * (16 + 16 + 16 + 10) if wants_float64(target) else 0
-    assert {d: n for d, n in nbytes.items() if d.startswith("float")} == (
-        {"float64": floats} if floats else {}
-    )
+    assert nbytes["int8"] == weights and not any(d.startswith("float") for d in nbytes)
     tasks = extract_tasks(fused, target)
     assert {t.path for t in tasks} == {"int8"}
     # the relu6 clips TVM imports after each quantized conv fold into its requantization

@@ -170,60 +170,6 @@ class FoldedRequantization:
         """multiplier, rounding, high, negative, shift: the order `requantize_folded` takes."""
         return self.multiplier, self.rounding, self.high, self.negative, self.shift
 
-    def in_float64(self, acc_bound: int) -> Float64Requantization | None:
-        """The same requantization in float64 for accumulators |acc| <= acc_bound (None where
-        some value it computes would not be an exact double)."""
-        return Float64Requantization.of(self, acc_bound)
-
-
-EXACT = 1 << 53  # every integer of smaller magnitude is a double
-
-
-@dataclass(frozen=True)
-class Float64Requantization:
-    """FoldedRequantization computed in float64, exactly, for bounded accumulators:
-
-        result = floor(acc * M' + rounding' - [acc < threshold] * negative')
-
-    with M', rounding', negative' the folded constants divided by 2^shift (exact: a power of
-    two) and threshold = ceil(-high / M), so acc < threshold exactly when p + high < 0. When
-    |acc| * M + max(|rounding|, |rounding - negative|) < 2^53, the product, the constants and
-    the sum are all integers times 2^-shift below 2^53 of those units: each is an exact double,
-    so no operation rounds (with or without a fused multiply-add) and floor gives the integer
-    result. With |acc| <= 2^21 (convs of up to about a hundred input channels) a 16-output vector
-    takes two int32 -> float64 conversions, two multiply-adds and a floor, where the int64 form
-    takes even/odd 32x32 -> 64 multiplies, 64-bit adds and shifts and the lane shuffles
-    between them.
-    """
-
-    multiplier: np.ndarray  # float64
-    rounding: np.ndarray  # float64
-    negative: np.ndarray  # float64
-    threshold: np.ndarray  # int32
-
-    @staticmethod
-    def of(folded: FoldedRequantization, acc_bound: int) -> Float64Requantization | None:
-        if not 0 <= acc_bound < 1 << 30:
-            return None
-        threshold = []
-        consts = (folded.multiplier, folded.rounding, folded.high, folded.negative)
-        for m, r, h, n in zip(*(a.tolist() for a in consts)):
-            if acc_bound * m + max(abs(r), abs(r - n)) >= EXACT:
-                return None
-            t = -(h // m) if m else (acc_bound + 1 if h < 0 else -acc_bound - 1)
-            threshold.append(min(max(t, -acc_bound - 1), acc_bound + 1))
-        scale = np.ldexp(1.0, -folded.shift)
-        return Float64Requantization(
-            folded.multiplier.astype(np.float64) * scale,
-            folded.rounding.astype(np.float64) * scale,
-            folded.negative.astype(np.float64) * scale,
-            np.asarray(threshold, np.int32),
-        )
-
-    def arrays(self) -> tuple[np.ndarray, ...]:
-        """multiplier, rounding, negative, threshold: the order `requantize_float64` takes."""
-        return self.multiplier, self.rounding, self.negative, self.threshold
-
 
 def requantize_folded(
     acc: Any, multiplier: Any, rounding: Any, high: Any, negative: Any, shift: Any
@@ -246,19 +192,6 @@ def requantize_folded(
     p = _i64(acc) * m
     sign = (p + _i64(high)) >> c63
     return ((p + _i64(rounding) - (sign & _i64(negative))) >> _i64(shift)).astype("int32")
-
-
-def requantize_float64(
-    acc: Any, multiplier: Any, rounding: Any, negative: Any, threshold: Any
-) -> Any:
-    """Float64Requantization's formula on an int32 expression (its constants: float64 and int32
-    TE expressions); returns int32. (acc - threshold) >> 31 is -1 exactly below the threshold
-    (both are within 2^30 of zero), so no Select keeps AutoInline from inlining it."""
-    from ..tvm_api import tirx
-
-    below = ((acc - threshold) >> tirx.const(31, "int32")).astype("float64")
-    value = acc.astype("float64") * multiplier + (rounding + below * negative)
-    return tirx.floor(value).astype("int32")
 
 
 def scalar_requantization(

@@ -21,8 +21,6 @@ def kernel_path(mod: Any) -> str:
     for rv in sch.get_child_blocks(sch.get_sblock("root")):
         block = sch.get(rv)
         dtypes.update(str(r.source.dtype) for r in (*block.reads, *block.writes))
-    # Float64Requantization's per-channel constants: exact integer arithmetic done in doubles
-    dtypes.discard("float64")
     if not dtypes & {"int8", "uint8"}:
         return FLOAT
     return QDQ if any(d.startswith(("float", "bfloat")) for d in dtypes) else INT8

@@ -14,7 +14,6 @@ from .fixed_point import (
     mean_multiplier,
     multiply_by_quantized_multiplier,
     quantize_multiplier,
-    requantize_float64,
     requantize_folded,
     round_half_away_divide,
     saturate,
@@ -65,26 +64,6 @@ def requantize_per_channel_folded(
             hi,
             dtype,
         )
-
-    return te.compute(acc.shape, f, name="requantize")
-
-
-def requantize_per_channel_float64(
-    acc: te.Tensor,
-    mult: te.Tensor,
-    rounding: te.Tensor,
-    negative: te.Tensor,
-    threshold: te.Tensor,
-    clamp: Clamp,
-):
-    """requantize_per_channel_folded in float64 (Float64Requantization: exact for the
-    accumulator bound its constants were made for) -> clamp."""
-    lo, hi, dtype = clamp
-
-    def f(*i):
-        c = i[-1]
-        consts = (t[c] for t in (mult, rounding, negative, threshold))
-        return saturate(requantize_float64(acc(*i), *consts), lo, hi, dtype)
 
     return te.compute(acc.shape, f, name="requantize")
 

@@ -38,8 +38,6 @@ from . import kernels
 from .fixed_point import FoldedRequantization, quantize_multiplier
 
 CLAMP_ATTR = "edgetune.clamp"  # [lo, hi] of a clamped kernel, for target rewrites (operands)
-# max |acc| a conv's requantization can be given, whatever the target does to its operands
-ACC_BOUND_ATTR = "edgetune.acc_bound"
 
 INTEGER_OPS = (
     "CONV_2D",
@@ -111,7 +109,7 @@ class _Integerizer(relax.PyExprMutator):
     def __init__(self, mod: Any) -> None:
         super().__init__(mod)
         self.counts: Counter = Counter()
-        self._clamped: dict[Any, tuple[Any, tuple, dict, dict]] = {}  # var -> its kernel
+        self._clamped: dict[Any, tuple[Any, tuple, dict]] = {}  # var -> kernel emitted for it
 
     # -- helpers on the rewritten program -----------------------------------------------------
     def _def(self, expr: Any) -> Any:
@@ -167,13 +165,10 @@ class _Integerizer(relax.PyExprMutator):
             return call if out is None else out
         return call
 
-    def _emit(self, func: Any, *tensors: Any, attrs: dict | None = None, **params: Any) -> Any:
-        """Emit a TE kernel whose non-tensor parameters are bound in Python (`attrs`: extra
-        PrimFunc attributes); kernels with a saturating clamp are remembered so a clip after
-        them can be folded in."""
-        attrs = dict(attrs or {})
-        if "clamp" in params:
-            attrs[CLAMP_ATTR] = list(params["clamp"][:2])
+    def _emit(self, func: Any, *tensors: Any, **params: Any) -> Any:
+        """Emit a TE kernel whose non-tensor parameters are bound in Python; kernels with a
+        saturating clamp are remembered so a clip after them can be folded in."""
+        attrs = {CLAMP_ATTR: list(params["clamp"][:2])} if "clamp" in params else {}
         var = self.builder_.emit_te(
             partial(func, **params),
             *tensors,
@@ -181,7 +176,7 @@ class _Integerizer(relax.PyExprMutator):
             primfunc_attrs=attrs or None,
         )
         if "clamp" in params:
-            self._clamped[var] = (func, tensors, params, attrs)
+            self._clamped[var] = (func, tensors, params)
         return var
 
     def _fold_clip(self, call: Any) -> Any:
@@ -193,10 +188,10 @@ class _Integerizer(relax.PyExprMutator):
         a, b = _number(call.args[1]), _number(call.args[2])
         if emitted is None or a is None or b is None:
             return None
-        func, tensors, params, attrs = emitted
+        func, tensors, params = emitted
         lo, hi, dtype = params["clamp"]
         clamp = (max(lo, int(np.ceil(a))), min(hi, int(np.floor(b))), dtype)
-        return self._emit(func, *tensors, attrs=attrs, **{**params, "clamp": clamp})
+        return self._emit(func, *tensors, **{**params, "clamp": clamp})
 
     def _rewrite_quantize(self, call: Any) -> Any:
         out_q = _qparams(call)
@@ -330,15 +325,7 @@ class _Integerizer(relax.PyExprMutator):
         folded = FoldedRequantization.fold(mult, shift, out_q.zp, total_bias)
         if folded is not None:
             consts = [relax.const(a, str(a.dtype)) for a in folded.arrays()]
-            # int8 activations, or uint8 ones where the target shifts them (quant.operands)
-            bound = int(255 * np.abs(weight.astype(np.int64)).sum(axis=(0, 1, 3)).max())
-            return self._emit(
-                kernels.requantize_per_channel_folded,
-                acc,
-                *consts,
-                attrs={ACC_BOUND_ATTR: bound},
-                clamp=clamp,
-            )
+            return self._emit(kernels.requantize_per_channel_folded, acc, *consts, clamp=clamp)
         acc = bb.emit(relax.op.add(acc, relax.const(total_bias.astype(np.int32), "int32")))
         mult_c, shift_c = relax.const(mult, "int32"), relax.const(shift, "int32")
         return self._emit(

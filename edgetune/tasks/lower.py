@@ -15,13 +15,12 @@ LAYOUT_FREE = "layout_free_buffers"
 
 
 def lower(mod: Any, target: Any) -> Any:
-    """Prepare integer operands and epilogues for the target, then legalize and fuse into
-    primitive functions, give extern kernels a root block (`with_root_blocks`) and mark which
-    kernel inputs are weights (`mark_layout_free`)."""
+    """Prepare integer operands for the target, then legalize and fuse into primitive functions,
+    give extern kernels a root block (`with_root_blocks`) and mark which kernel inputs are
+    weights (`mark_layout_free`)."""
     import tvm
     from tvm import relax
 
-    from ..quant.float_requantize import requantize_in_float64
     from ..quant.operands import prepare_for_target
 
     passes = tvm.transform.Sequential(
@@ -36,8 +35,7 @@ def lower(mod: Any, target: Any) -> Any:
         ]
     )
     with target:
-        prepared = requantize_in_float64(prepare_for_target(mod, target), target)
-        return mark_layout_free(with_root_blocks(passes(prepared)))
+        return mark_layout_free(with_root_blocks(passes(prepare_for_target(mod, target))))
 
 
 def with_root_blocks(mod: Any) -> Any:
