@@ -3,8 +3,9 @@
 MetaSchedule's EvolutionarySearch starts each round's population from the database's best
 records of the task (`GetTopK` of its workload), and a task new to the records has none. For a
 task whose family the library knows, `TransferSeeds` replays the family's best library traces
-on the task's own module (`Trace.apply_to_schedule`: sampling decisions that do not fit the new
-shapes are sampled anew) and keeps those that apply and pass the task's postprocessors. The
+on the task's own module (`Trace.apply_to_schedule`: tile decisions that do not fit the new
+shapes are adapted to them, the same way whatever the schedule's seed: [1, 4, 16] of 64 rows
+becomes [1, 3, 16] of 48) and keeps those that apply and pass the task's postprocessors. The
 search strategy (`SkipMeasured`) then hands EvolutionarySearch a database of its own for the
 task: the task's measured records (kept up to date after every batch) plus the seeds, which
 rank after every real measurement (`SEED_SECS`), so they fill the population only where the
