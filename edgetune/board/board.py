@@ -241,6 +241,14 @@ HOST_FLAG_FEATURES = {
 }
 
 
+def cpu_flags() -> set[str]:
+    """The flags Linux reports for this machine's first CPU (empty where it reports none)."""
+    try:
+        return set(Path("/proc/cpuinfo").read_text().split("flags", 1)[1].split("\n", 1)[0].split())
+    except (OSError, IndexError):
+        return set()
+
+
 @cache
 def host_feature_corrections() -> tuple[str, ...]:
     """LLVM mattr entries that make LLVM's name for this machine's CPU match what its flags
@@ -249,11 +257,8 @@ def host_feature_corrections() -> tuple[str, ...]:
     board asks)."""
     import tvm
 
-    try:
-        flags = set(
-            Path("/proc/cpuinfo").read_text().split("flags", 1)[1].split("\n", 1)[0].split()
-        )
-    except (OSError, IndexError):
+    flags = cpu_flags()
+    if not flags:
         return ()
     cpu = tvm.target.codegen.llvm_get_system_cpu()
     named = tvm.target.Target({"kind": "llvm", "mcpu": cpu})
