@@ -15,6 +15,7 @@ class Latency:
 
     median_ms: float
     p90_ms: float
+    p10_ms: float  # robust to interference: other processes only ever add time
     min_ms: float
     mean_ms: float
     repeat: int
@@ -31,6 +32,7 @@ class Latency:
         return cls(
             median_ms=float(np.median(ms)),
             p90_ms=float(np.percentile(ms, 90)),
+            p10_ms=float(np.percentile(ms, 10)),
             min_ms=float(ms.min()),
             mean_ms=float(ms.mean()),
             repeat=len(samples),
