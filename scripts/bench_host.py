@@ -8,9 +8,9 @@ runs next in the same process), one process per engine per round, --rounds round
 engines in a rotating order, so a load change on this shared machine hits every row alike.
 Each process loads its engine, warms up, and times --repeat calls (wall clock per call);
 reported: the median over the rounds of each round's median, p90 and p10, and against LiteRT
-the ratios of those medians and p10s, with the range of each round's own p10 ratio. On a shared
-machine other processes only ever add time, so the p10 ratio is the steadier comparison; the
-median is what a user sees. Prints a table and writes JSON.
+the ratios of those medians and p10s, with the range of each round's own p10 ratio (how far
+single rounds disagree: on a shared machine the speed moves from one process to the next, so
+only many rounds average it out). Prints a table and writes JSON.
 
   python scripts/bench_host.py --records-fp32 recs/fp32 --records-int8 recs/int8
   python scripts/bench_host.py --trials 1000 --workdir bench-work --json bench_host.json

@@ -15,7 +15,7 @@ class Latency:
 
     median_ms: float
     p90_ms: float
-    p10_ms: float  # robust to interference: other processes only ever add time
+    p10_ms: float  # what the engine reaches when nothing else slows it
     min_ms: float
     mean_ms: float
     repeat: int
