@@ -52,3 +52,35 @@ def test_profile_on_a_board_without_ssh_is_one_clear_line(cli):
     assert result.code == 2
     last = result.err.strip().splitlines()[-1]
     assert last.startswith("edgetune: error: board 'rpi3' has no [connection.ssh]: profile runs")
+
+
+class FakeVM:
+    """A VM whose one kernel call reports to the instrument; logs which runs were instrumented."""
+
+    def __init__(self) -> None:
+        self.instrument = None
+        self.log: list[str] = []
+
+    def set_instrument(self, instrument) -> None:
+        self.instrument = instrument
+
+    def __getitem__(self, name: str):
+        def main(*args) -> None:
+            self.log.append("instrumented" if self.instrument else "plain")
+            if self.instrument:
+                self.instrument(None, "kernel", True, None)
+                self.instrument(None, "kernel", False, None)
+
+        return main
+
+
+def test_profile_alternates_plain_and_instrumented_runs():
+    """Whole-model and per-kernel timings come from neighbouring runs, so a machine whose speed
+    drifts over minutes affects both alike; the VM is left uninstrumented."""
+    from edgetune.farm.agent import profile_vm
+
+    vm = FakeVM()
+    raw = profile_vm(vm, [], 3)
+    assert vm.log == ["plain"] + ["plain", "instrumented"] * 3  # warm-up, then pairs
+    assert len(raw["total"]) == 3 and len(raw["kernels"]["kernel"]) == 3
+    assert raw["calls"] == {"kernel": 1} and vm.instrument is None

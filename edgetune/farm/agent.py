@@ -85,18 +85,15 @@ def _items(result):
 
 def profile_vm(vm, args, runs):
     """Time every call the VM makes while it runs the model whole, `runs` times (wall clock
-    around each call, on the board), plus uninstrumented whole-model runs.
+    around each call, on the board), each instrumented run right after an uninstrumented
+    whole-model run, so that both see the board in the same state (a shared or throttling
+    machine drifts between minutes).
 
     Returns {"total": [s per run], "kernels": {symbol: [s per run]}, "calls": {symbol: calls
     per run}}. Used on the host (edgetune.profile) and on SSH boards (mode `profile`).
     """
     main = vm["main"]
     main(*args)  # warm-up
-    total = []
-    for _ in range(max(1, runs)):
-        start = time.perf_counter()
-        main(*args)
-        total.append(time.perf_counter() - start)
     started, this_run, calls = [], {}, {}
 
     def instrument(func, symbol, before_run, ret_value, *_):
@@ -107,14 +104,19 @@ def profile_vm(vm, args, runs):
             calls[symbol] = calls.get(symbol, 0) + 1
         return 0  # VMInstrumentReturnKind.NO_OP
 
-    vm.set_instrument(instrument)
-    kernels = {}
+    total, kernels = [], {}
     for _ in range(max(1, runs)):
+        vm.set_instrument(None)
+        start = time.perf_counter()
+        main(*args)
+        total.append(time.perf_counter() - start)
+        vm.set_instrument(instrument)
         this_run.clear()
         calls.clear()
         main(*args)
         for symbol, secs in this_run.items():
             kernels.setdefault(symbol, []).append(secs)
+    vm.set_instrument(None)
     return {"total": total, "kernels": kernels, "calls": dict(calls)}
 
 
