@@ -24,6 +24,7 @@ LOCATIONS = {
     "s_tir": "tvm.s_tir",  # schedulable TIR: Schedule, TensorIntrin, analysis, transform
     "tirx": "tvm.tirx",  # TIR expressions, PrimFunc, analysis
     "tirx_build": "tvm.tirx.build",  # host/device split and codegen of a PrimFunc
+    "tir_pipelines": "tvm.tirx.compilation_pipeline",  # named TIR lowering pipelines
     "T": "tvm.script.tirx",  # TVMScript for TIR (tensor intrinsic descriptions)
     "dlight": "tvm.s_tir.dlight",  # default GPU schedules for untuned functions
     "tflite_frontend": "tvm.relax.frontend.tflite",  # from_tflite

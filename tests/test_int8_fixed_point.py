@@ -126,6 +126,67 @@ def test_folded_requantization_is_tflite_exact():
     assert res.numpy().tolist() == expected
 
 
+def _folded_requantization_lowered(pipeline: str) -> tuple[list[int], list[int], str]:
+    """The folded cases through `requantize_folded` vectorized by 16 and built for the host
+    board with `pipeline`: (results, TFLite's results, the lowered TIR as text)."""
+    import tvm
+    from tvm import te
+
+    from edgetune.board import load_board
+    from edgetune.tvm_api import s_tir, tir_pipelines
+
+    cases = _folded_cases()  # edge cases last: padded to whole vectors with the first ones
+    cases = [np.concatenate([c, c[: -c.size % 16]]) for c in cases]
+    n = cases[0].size
+    expected = [
+        _wrap32(tflite_mbqm(int(a + o), int(m), int(s)) + int(z)) for a, m, s, z, o in zip(*cases)
+    ]
+    folded = [FoldedRequantization.fold(m, s, int(z), o) for _, m, s, z, o in zip(*cases)]
+    constants = [np.concatenate(c) for c in zip(*(f.arrays() for f in folded))]
+    names = ("acc", "m", "rounding", "high", "negative", "s")
+    dtypes = ("int32", "int64", "int64", "int64", "int64", "int64")
+    ins = [te.placeholder((n,), t, name) for name, t in zip(names, dtypes)]
+    out = te.compute((n,), lambda i: requantize_folded(*(x[i] for x in ins)), name="requantize")
+    sch = s_tir.Schedule(te.create_prim_func([*ins, out]).with_attr("global_symbol", "main"))
+    (loop,) = sch.get_loops(sch.get_sblock("requantize"))
+    sch.vectorize(sch.split(loop, [None, 16])[1])
+
+    lowered = {}
+    lower, finalize_host, finalize_device = tir_pipelines.get_tir_pipeline(pipeline)
+
+    @tvm.transform.module_pass(opt_level=0)
+    def keep(mod, _ctx):
+        lowered["text"] = mod.script()
+        return mod
+
+    tir_pipelines.register_tir_pipeline(
+        "test-keep",
+        lambda: (tvm.transform.Sequential([lower, keep]), finalize_host, finalize_device),
+    )
+    lib = tvm.compile(sch.mod, target=load_board("host").target(), tir_pipeline="test-keep")
+    res = tvm.runtime.tensor(np.zeros(n, "int32"))
+    args = [a.astype(t) for a, t in zip((cases[0], *constants), dtypes)]
+    lib(*(tvm.runtime.tensor(a) for a in args), res)
+    return res.numpy().tolist(), expected, lowered["text"]
+
+
+def test_even_odd_products_are_tflite_exact_on_the_host():
+    """edgetune's TIR pipeline computes the vectorized requantization's int64 products on the
+    even and odd int32 lanes in place (no widening or narrowing shuffles): same results as
+    TFLite's reference and as TVM's default pipeline."""
+    from edgetune.board import load_board
+    from edgetune.quant.even_odd import applies_to, tir_pipeline
+
+    assert applies_to(load_board("host").target())  # an x86 host with AVX2 at least
+    assert not applies_to(load_board("qemu-a53").target())  # NEON keeps smull
+    results, expected, text = _folded_requantization_lowered(tir_pipeline())
+    assert results == expected
+    assert 'T.Cast("int64x16"' not in text and "T.reinterpret" in text
+    default_results, _, default_text = _folded_requantization_lowered("default")
+    assert default_results == expected
+    assert 'T.Cast("int64x16"' in default_text
+
+
 def test_folding_refuses_left_shifts_and_int64_overflow():
     assert FoldedRequantization.fold([1 << 30, 1 << 30], [0, 1], 0) is None  # a left shift
     assert FoldedRequantization.fold(1 << 30, -31, 127) is None  # 127 * 2^62 > int64

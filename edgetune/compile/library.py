@@ -81,6 +81,7 @@ def compile_with_records(
     import tvm
     from tvm import relax
 
+    from ..quant.even_odd import tir_pipeline
     from ..rules.fallback import apply_gpu_fallback
 
     target = model_tasks.target
@@ -106,7 +107,11 @@ def compile_with_records(
 
     with target, database, tvm.transform.PassContext(opt_level=3):
         return relax.build(
-            model_tasks.fused, target=target, relax_pipeline=pipeline, exec_mode=exec_mode
+            model_tasks.fused,
+            target=target,
+            relax_pipeline=pipeline,
+            tir_pipeline=tir_pipeline(),
+            exec_mode=exec_mode,
         )
 
 

@@ -33,10 +33,11 @@ def build_candidate(mod, target, _params):
     intrinsic takes 10-40 s on 2 cores: most of the tuning time went there. Candidates arrive
     already tensorized (intrinsic bodies inlined), so building them needs no registry.
     """
+    from ..quant.even_odd import tir_pipeline
     from ..tvm_api import driver, s_tir
 
     mod = s_tir.transform.RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod)
-    return driver.build(mod, target=target)
+    return driver.build(mod, target=target, pipeline=tir_pipeline())
 
 
 def library_builder(board: Board):
