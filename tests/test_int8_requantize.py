@@ -6,6 +6,8 @@ arithmetic; MetaSchedule still inlines it into the conv. Numerics: test_int8_fix
 
 from __future__ import annotations
 
+import re
+
 from int8_support import model_tasks
 
 from edgetune.board import load_board
@@ -24,7 +26,10 @@ def test_epilogues_are_one_widening_multiply_inlined_into_the_convs():
     tasks = model_tasks(board, "tiny_int8")
     convs = [t for t in tasks if "conv2d" in t.name]
     assert len(convs) == 4 and all("requantize_per_channel_folded" in t.name for t in convs)
-    assert not any("subtract" in t.name for t in tasks)  # the VNNI correction is folded too
+    # the VNNI correction (conv - 128 * sum w) is folded too; the residual ADD's prologue
+    # unshifts the uint8 tensor the depthwise conv reads (u - 128): that subtract stays
+    assert not any(re.search(r"conv2d\d*_subtract", t.name) for t in tasks)
+    assert sum("cast4_subtract_cast5_quantized_add" in t.name for t in tasks) == 1
     for task in convs:
         view = explore(task.mod, board, samples=1)
         for sketch in view.sketches:
@@ -36,3 +41,18 @@ def test_epilogues_are_one_widening_multiply_inlined_into_the_convs():
             asm = tvm.compile(sample.mod, target=board.target()).mod.inspect_source("asm")
             assert "vpmuldq" in asm, task.name
             assert "quantized_add" in task.name or "vpmullq" not in asm, task.name
+
+
+def test_depthwise_convs_read_uint8_and_multiply_on_word_dot_products():
+    """On a VNNI host the int8 depthwise conv reads the activations shifted to uint8 (one
+    operand zero-extended), so LLVM multiplies on word dot products (vpdpwssd, or vpmaddwd +
+    vpaddd), not on vpmulld (2 uops, 10 cycles); the correction 128 * sum(w) is folded into the
+    requantization (no subtract task)."""
+    import tvm
+
+    board = load_board("host")
+    (task,) = [t for t in model_tasks(board, "tiny_int8") if "depthwise" in t.name]
+    assert '"uint8"), param_0: T.Buffer' in task.mod.script()  # data uint8, weights int8
+    for sample in explore(task.mod, board, samples=2).samples:
+        asm = tvm.compile(sample.mod, target=board.target()).mod.inspect_source("asm")
+        assert ("vpdpwssd" in asm or "vpmaddwd" in asm) and "vpmulld" not in asm

@@ -15,6 +15,8 @@ Where the target has an int8 dot-product instruction, every int8 x int8 convolut
   conv(u, w) - 128 * sum(w) == conv(x, w), exactly. The pad and the shift fuse into one
   elementwise kernel; the correction folds into the constants of a folded requantization
   (FoldedRequantization.plus), or else joins the requantization epilogue as a subtract.
+  Depthwise convs read the shifted activations too (padded with zx + 128): one operand
+  zero-extended, LLVM multiplies and accumulates on vpdpwssd instead of vpmulld + vpaddd.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from tvm import relax
 from . import amx
 from .fixed_point import FoldedRequantization
 from .kernels import conv2d_nhwc_packed, requantize_per_channel_folded
-from .rewrite import CLAMP_ATTR
+from .rewrite import CLAMP_ATTR, DEPTHWISE_ATTR, emit_depthwise
 
 SHIFT = 128
 
@@ -97,6 +99,11 @@ def _consts(requantization: FoldedRequantization) -> list[Any]:
     return [relax.const(a, str(a.dtype)) for a in requantization.arrays()]
 
 
+def _unlisted(value: Any) -> Any:
+    """A TVM attribute value back in Python: arrays as tuples of ints, integers as int."""
+    return tuple(int(v) for v in value) if hasattr(value, "__len__") else int(value)
+
+
 def pack_weight(w: np.ndarray, dot: DotProduct) -> np.ndarray:
     """HWOI weights (O a multiple of lanes) -> [KH, KW, O/lanes, I/depth, lanes, depth], I
     zero-padded up to a multiple of depth."""
@@ -120,6 +127,8 @@ class _DotProductOperands(relax.PyExprMutator):
         call = self.visit_expr_post_order(call)
         if _is_folded_requantize(call):
             return self._fold_correction(call)
+        if self.dots[0].unsigned_data and self._depthwise_params(call) is not None:
+            return self._unsigned_depthwise(call)
         if not _is_int8_conv(call):
             return self._read_shifted(call)
         bb = self.builder_
@@ -135,6 +144,29 @@ class _DotProductOperands(relax.PyExprMutator):
             acc = self._packed_conv(call, data, w, dot)
         if not unsigned:
             return acc
+        correction = (SHIFT * w.astype(np.int64).sum(axis=(0, 1, 3))).astype(np.int32)
+        return relax.op.subtract(acc, relax.const(correction, "int32"))
+
+    def _depthwise_params(self, call: Any) -> dict[str, Any] | None:
+        """The parameters of a call_tir of the int8 depthwise kernel (None: another call)."""
+        if getattr(call.op, "name", None) != "relax.call_tir":
+            return None
+        attrs = self.builder_.get()[call.args[0]].attrs
+        if not attrs or DEPTHWISE_ATTR not in attrs:
+            return None
+        if str(call.args[1].fields[0].ty.dtype) != "int8":
+            return None
+        return {k: _unlisted(v) for k, v in attrs[DEPTHWISE_ATTR].items()}
+
+    def _unsigned_depthwise(self, call: Any) -> Any:
+        """The depthwise conv on u = x + 128 (padded with zx + 128), minus 128 * sum(w) per
+        channel: exact, and with one zero-extended operand LLVM multiplies on vpdpwssd (or
+        vpmaddwd) instead of vpmulld + vpaddd."""
+        params = self._depthwise_params(call)
+        data, weight = call.args[1].fields
+        params["pad_value"] += SHIFT
+        acc = emit_depthwise(self.builder_, self._shift(data), weight, params)
+        w = weight.value.numpy()
         correction = (SHIFT * w.astype(np.int64).sum(axis=(0, 1, 3))).astype(np.int32)
         return relax.op.subtract(acc, relax.const(correction, "int32"))
 

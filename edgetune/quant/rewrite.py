@@ -38,6 +38,8 @@ from . import kernels
 from .fixed_point import FoldedRequantization, quantize_multiplier
 
 CLAMP_ATTR = "edgetune.clamp"  # [lo, hi] of a clamped kernel, for target rewrites (operands)
+# a depthwise conv's keyword parameters (kernels.depthwise_conv2d_nhwc), for target rewrites
+DEPTHWISE_ATTR = "edgetune.depthwise"
 
 INTEGER_OPS = (
     "CONV_2D",
@@ -47,6 +49,22 @@ INTEGER_OPS = (
     "AVERAGE_POOL_2D",
     "MEAN",
 )
+
+
+def emit_depthwise(bb: Any, data: Any, weight: Any, params: dict[str, Any]) -> Any:
+    """Emit `kernels.depthwise_conv2d_nhwc` with `params` (strides, padding, dilation,
+    pad_value), kept in the PrimFunc's DEPTHWISE_ATTR so a target rewrite can emit it again."""
+    return bb.emit_te(
+        partial(kernels.depthwise_conv2d_nhwc, **params),
+        data,
+        weight,
+        primfunc_name_hint="depthwise_conv2d",
+        primfunc_attrs={DEPTHWISE_ATTR: {k: _listed(v) for k, v in params.items()}},
+    )
+
+
+def _listed(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
 
 
 @dataclass(frozen=True)
@@ -292,15 +310,13 @@ class _Integerizer(relax.PyExprMutator):
         bb = self.builder_
         padding = attrs.pop("padding")
         if attrs["groups"] > 1:  # depthwise: the pad goes inside the kernel
-            kernel = partial(
-                kernels.depthwise_conv2d_nhwc,
-                strides=attrs["strides"],
-                padding=padding,
-                dilation=attrs["dilation"],
-                pad_value=xq.zp,
-            )
-            weight_c = relax.const(weight, "int8")
-            acc = bb.emit_te(kernel, data, weight_c, primfunc_name_hint="depthwise_conv2d")
+            params = {
+                "strides": attrs["strides"],
+                "padding": padding,
+                "dilation": attrs["dilation"],
+                "pad_value": int(xq.zp),
+            }
+            acc = emit_depthwise(bb, data, relax.const(weight, "int8"), params)
         else:
             top, left, bottom, right = padding
             if top or left or bottom or right:
