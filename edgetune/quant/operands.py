@@ -104,6 +104,13 @@ def _unlisted(value: Any) -> Any:
     return tuple(int(v) for v in value) if hasattr(value, "__len__") else int(value)
 
 
+def _minus_shift(acc: Any, w: np.ndarray) -> Any:
+    """acc - 128 * sum(w) per output channel (HWOI weights): a conv of u = x + 128 back to
+    the conv of x, exactly (the padded taps read zx + 128 too)."""
+    correction = (SHIFT * w.astype(np.int64).sum(axis=(0, 1, 3))).astype(np.int32)
+    return relax.op.subtract(acc, relax.const(correction, "int32"))
+
+
 def pack_weight(w: np.ndarray, dot: DotProduct) -> np.ndarray:
     """HWOI weights (O a multiple of lanes) -> [KH, KW, O/lanes, I/depth, lanes, depth], I
     zero-padded up to a multiple of depth."""
@@ -127,8 +134,9 @@ class _DotProductOperands(relax.PyExprMutator):
         call = self.visit_expr_post_order(call)
         if _is_folded_requantize(call):
             return self._fold_correction(call)
-        if self.dots[0].unsigned_data and self._depthwise_params(call) is not None:
-            return self._unsigned_depthwise(call)
+        depthwise = self._depthwise_params(call) if self.dots[0].unsigned_data else None
+        if depthwise is not None:
+            return self._unsigned_depthwise(call, depthwise)
         if not _is_int8_conv(call):
             return self._read_shifted(call)
         bb = self.builder_
@@ -142,10 +150,7 @@ class _DotProductOperands(relax.PyExprMutator):
             acc = bb.emit(relax.Call(call.op, [data, weight], call.attrs))
         else:
             acc = self._packed_conv(call, data, w, dot)
-        if not unsigned:
-            return acc
-        correction = (SHIFT * w.astype(np.int64).sum(axis=(0, 1, 3))).astype(np.int32)
-        return relax.op.subtract(acc, relax.const(correction, "int32"))
+        return _minus_shift(acc, w) if unsigned else acc
 
     def _depthwise_params(self, call: Any) -> dict[str, Any] | None:
         """The parameters of a call_tir of the int8 depthwise kernel (None: another call)."""
@@ -158,17 +163,14 @@ class _DotProductOperands(relax.PyExprMutator):
             return None
         return {k: _unlisted(v) for k, v in attrs[DEPTHWISE_ATTR].items()}
 
-    def _unsigned_depthwise(self, call: Any) -> Any:
+    def _unsigned_depthwise(self, call: Any, params: dict[str, Any]) -> Any:
         """The depthwise conv on u = x + 128 (padded with zx + 128), minus 128 * sum(w) per
         channel: exact, and with one zero-extended operand LLVM multiplies on vpdpwssd (or
         vpmaddwd) instead of vpmulld + vpaddd."""
-        params = self._depthwise_params(call)
         data, weight = call.args[1].fields
-        params["pad_value"] += SHIFT
+        params = {**params, "pad_value": params["pad_value"] + SHIFT}
         acc = emit_depthwise(self.builder_, self._shift(data), weight, params)
-        w = weight.value.numpy()
-        correction = (SHIFT * w.astype(np.int64).sum(axis=(0, 1, 3))).astype(np.int32)
-        return relax.op.subtract(acc, relax.const(correction, "int32"))
+        return _minus_shift(acc, weight.value.numpy())
 
     def _source(self, var: Any) -> Any:
         """The var a chain of var-to-var bindings starts from."""

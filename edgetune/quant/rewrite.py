@@ -64,6 +64,7 @@ def emit_depthwise(bb: Any, data: Any, weight: Any, params: dict[str, Any]) -> A
 
 
 def _listed(value: Any) -> Any:
+    """Tuples as lists: the form a PrimFunc attribute holds."""
     return list(value) if isinstance(value, tuple) else value
 
 
