@@ -17,6 +17,7 @@ hashes and tuning records are unchanged.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 PIPELINE = "edgetune"
@@ -96,8 +97,10 @@ def even_odd_products() -> Any:
     return tirx.transform.prim_func_pass(rewrite, opt_level=0, name="EvenOddProducts")
 
 
+@cache
 def tir_pipeline() -> str:
-    """Name of TVM's default TIR pipeline followed by `even_odd_products`, registered."""
+    """Name of TVM's default TIR pipeline followed by `even_odd_products`, registered once per
+    process (every candidate build asks for it)."""
     import tvm
 
     from ..tvm_api import tir_pipelines
