@@ -1,0 +1,106 @@
+"""Paired A/B of edgetune libraries of one model: which build is faster, on a noisy machine.
+
+Separate processes of the same library move 10-30 % apart on a shared or virtual machine (the
+speed changes between processes, not between calls), so two builds timed in separate processes
+differ by as much as the change being measured. Here every library runs in one process, on the
+same TVM thread pool, and blocks of calls alternate between them (the order reversed every other
+block); each block gives one ratio to the first library, so a slow stretch of the machine slows
+both sides of the ratio. Reported: each library's median and p10 block time, and the median and
+interquartile range of the paired ratios. Use it to compare builds of one engine (records, rules,
+build options); LiteRT against edgetune belongs in bench_host.py, each engine in its own process.
+
+  python scripts/bench_pair.py before.so after.so --blocks 40 --json pair.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def time_blocks(paths: list[str], threads: int, blocks: int, calls: int) -> np.ndarray:
+    """Milliseconds per call of each library (rows) in each block (columns)."""
+    from edgetune.frontend.tflite_import import random_inputs
+    from edgetune.runtime import load_artifact
+
+    loaded = [load_artifact(p, threads) for p in paths]
+    models = {(m.info.name, m.info.sha256) for m in loaded}
+    if len(models) != 1:
+        names = sorted(name for name, _ in models)
+        sys.exit(f"bench_pair: the libraries are builds of different models: {names}")
+    inputs = random_inputs(loaded[0].info, seed=0)
+    runs = []
+    for m in loaded:
+        args = m.tensors([*inputs, *m.states])
+        main = m.vm["main"]
+        for _ in range(calls):  # warm-up
+            main(*args)
+        runs.append((main, args))
+    times = np.zeros((len(paths), blocks))
+    for b in range(blocks):
+        order = range(len(runs)) if b % 2 == 0 else reversed(range(len(runs)))
+        for i in order:
+            main, args = runs[i]
+            start = time.perf_counter()
+            for _ in range(calls):
+                main(*args)
+            times[i, b] = (time.perf_counter() - start) / calls * 1e3
+    return times
+
+
+def summary(paths: list[str], times: np.ndarray) -> list[dict]:
+    rows = []
+    for path, row in zip(paths, times):
+        ratio = row / times[0]
+        rows.append(
+            {
+                "library": path,
+                "median_ms": float(np.median(row)),
+                "p10_ms": float(np.percentile(row, 10)),
+                "ratio_median": float(np.median(ratio)),
+                "ratio_iqr": [float(np.percentile(ratio, 25)), float(np.percentile(ratio, 75))],
+            }
+        )
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("libraries", nargs="+", help="libraries built by `edgetune build` (host)")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--blocks", type=int, default=40, help="blocks of calls per library")
+    p.add_argument("--calls", type=int, default=20, help="calls per block")
+    p.add_argument("--json", help="where to write the results")
+    args = p.parse_args()
+    if len(args.libraries) < 2:
+        p.error("give at least two libraries to compare")
+    for lib in args.libraries:
+        if not Path(lib).is_file():
+            p.error(f"no such library: {lib}")
+
+    times = time_blocks(args.libraries, args.threads, args.blocks, args.calls)
+    rows = summary(args.libraries, times)
+    print(f"{args.blocks} blocks x {args.calls} calls per library, {args.threads} threads")
+    print("library | median_ms | p10_ms | x first (paired median) | paired IQR")
+    for r in rows:
+        lo, hi = r["ratio_iqr"]
+        print(
+            f"{r['library']} | {r['median_ms']:.3f} | {r['p10_ms']:.3f} | "
+            f"{r['ratio_median']:.3f} | [{lo:.3f}, {hi:.3f}]"
+        )
+    if args.json:
+        settings = {"threads": args.threads, "blocks": args.blocks, "calls": args.calls}
+        Path(args.json).write_text(json.dumps({"settings": settings, "libraries": rows}, indent=1))
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
