@@ -86,7 +86,12 @@ def main() -> None:
         if not Path(lib).is_file():
             p.error(f"no such library: {lib}")
 
-    times = time_blocks(args.libraries, args.threads, args.blocks, args.calls)
+    from edgetune.errors import EdgetuneError
+
+    try:
+        times = time_blocks(args.libraries, args.threads, args.blocks, args.calls)
+    except EdgetuneError as err:  # not an edgetune library, built for another board, damaged
+        sys.exit(f"bench_pair: {err}")
     rows = summary(args.libraries, times)
     print(f"{args.blocks} blocks x {args.calls} calls per library, {args.threads} threads")
     print("library | median_ms | p10_ms | x first (paired median) | paired IQR")
