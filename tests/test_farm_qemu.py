@@ -6,6 +6,7 @@ timings."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -121,11 +122,13 @@ def test_prepacked_tuned_model_matches_litert_on_the_emulated_board(a53, tmp_pat
 
 
 def test_outputs_not_dividing_into_neon_vectors_are_right_on_the_emulated_board(a53, tmp_path):
-    """10 outputs on 4 NEON lanes: perfect tiles (`rules/cpu_tiling.py`), tuned there, packed
-    weights, equal to LiteRT."""
+    """10 outputs on 4 NEON lanes: one innermost tile of all 10 (2.5 registers, no partial
+    vector: `rules/cpu_tiling.py`), tuned there, packed weights, equal to LiteRT."""
     model_path = fully_connected(tmp_path / "fc10.tflite", 10)
     records = _tuned_on_a53(model_path, tmp_path, trials=4, per_round=4)
     assert "tiling_structure" in records and '"None",4]' not in records  # no partial vector
+    packed = re.findall(r'"float32",\[\d+,\d+,(\d+)\]\]', records)  # weights, per record
+    assert packed and set(packed) == {"10"}  # packed for the 10-wide tile
     _built_on_a53_matches_litert(model_path, tmp_path, seed=4)
 
 
