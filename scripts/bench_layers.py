@@ -9,6 +9,14 @@ the same conditions for both), --rounds rounds alternating the engines; reported
 median over rounds of each round's median, and edgetune / LiteRT.
 
   python scripts/bench_layers.py mobilenet_v2_fp32 --records recs/fp32 --json layers.json
+
+One-op models are timed warm and alone; inside the model a kernel meets its input fresh from the
+kernel before it (LiteRT ran the whole fp32 MobileNetV2 in 0.9x the sum of its one-op layers,
+edgetune in 1.0x). `--prefixes 4,11,22` times the model's first 4, 11, 22, ... operators
+instead (each a model whose output is its last operator's), and reports each stage between two
+cuts as the difference of their times: per stage, both engines as they run inside the model.
+
+  python scripts/bench_layers.py mobilenet_v2_fp32 --records recs/fp32 --prefixes 4,11,22,48,62,64
 """
 
 from __future__ import annotations
@@ -24,7 +32,6 @@ from statistics import median
 
 def op_models(model_path: Path, out: Path) -> list[dict]:
     """Write each operator of the model's first subgraph as a .tflite of its own."""
-    import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
     whole = schema.ModelT.InitFromPackedBuf(model_path.read_bytes(), 0)
@@ -59,13 +66,41 @@ def op_models(model_path: Path, out: Path) -> list[dict]:
         one_op.outputs = sub.outputs
         sub.operators = [one_op]
         one.subgraphs = [sub]
-        builder = flatbuffers.Builder(1024)
-        builder.Finish(one.Pack(builder), file_identifier=b"TFL3")
-        path = out / f"layer{index:03d}.tflite"
-        path.write_bytes(builder.Output())
-        kind = names.get(whole.operatorCodes[op.opcodeIndex].builtinCode, "?")
-        shape = "x".join(map(str, graph.tensors[op.outputs[0]].shape))
-        layers.append({"index": index, "op": kind, "out_shape": shape, "path": str(path)})
+        layers.append(_written(one, out / f"layer{index:03d}.tflite", whole, index, names))
+    return layers
+
+
+def _written(model, path: Path, whole, index: int, names: dict) -> dict:
+    """Write `model` (a ModelT) to `path`; its row: the whole model's operator `index` (the
+    model's last), its type and output shape."""
+    import flatbuffers
+
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    path.write_bytes(builder.Output())
+    op = whole.subgraphs[0].operators[index]
+    kind = names.get(whole.operatorCodes[op.opcodeIndex].builtinCode, "?")
+    shape = "x".join(map(str, whole.subgraphs[0].tensors[op.outputs[0]].shape))
+    return {"index": index, "op": kind, "out_shape": shape, "path": str(path)}
+
+
+def prefix_models(model_path: Path, out: Path, cuts: list[int]) -> list[dict]:
+    """Write the model's first k operators (k in `cuts`) as models of their own, whose output is
+    operator k-1's first output."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    whole = schema.ModelT.InitFromPackedBuf(model_path.read_bytes(), 0)
+    graph = whole.subgraphs[0]
+    if len(whole.subgraphs) != 1 or not cuts or cuts != sorted(set(cuts)):
+        raise SystemExit("bench_layers: --prefixes needs rising cuts of a one-subgraph model")
+    if cuts[0] < 1 or cuts[-1] > len(graph.operators):
+        raise SystemExit(f"bench_layers: cuts must lie in 1..{len(graph.operators)}")
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    operators, outputs, layers = graph.operators, graph.outputs, []
+    for k in cuts:
+        graph.operators, graph.outputs = operators[:k], [operators[k - 1].outputs[0]]
+        layers.append(_written(whole, out / f"prefix{k:03d}.tflite", whole, k - 1, names))
+    graph.operators, graph.outputs = operators, outputs
     return layers
 
 
@@ -129,6 +164,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--ops", default="", help="only these op types, e.g. CONV_2D,ADD")
+    parser.add_argument(
+        "--prefixes", default="", help="cuts k1,k2,...: time the first k operators, per stage"
+    )
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
@@ -139,7 +177,9 @@ def main() -> None:
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="edgetune-layers-"))
     work.mkdir(parents=True, exist_ok=True)
-    layers = op_models(Path(find_model(args.model)), work)
+    model_path = Path(find_model(args.model))
+    cuts = [int(k) for k in args.prefixes.split(",") if k]
+    layers = prefix_models(model_path, work, cuts) if cuts else op_models(model_path, work)
     if args.ops:
         layers = [la for la in layers if la["op"] in args.ops.split(",")]
     build_layers(layers, args, work)
@@ -157,6 +197,40 @@ def main() -> None:
         layer["litert_ms"] = median(t[i] for t in times["litert"])
         layer["edgetune_ms"] = median(t[i] for t in times["edgetune"])
         layer["ratio"] = layer["edgetune_ms"] / layer["litert_ms"]
+    if cuts:
+        print_stages(layers, args)
+    else:
+        print_layers(layers, args)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": vars(args), "layers": layers}, indent=1))
+
+
+def print_stages(layers: list[dict], args) -> None:
+    """Each prefix's time, and each stage (operators between two cuts) as their difference."""
+    print(
+        f"{args.model}: {len(layers)} prefixes, {args.threads} threads, "
+        f"{args.rounds} rounds x {args.repeat} calls; stage = difference of two prefixes"
+    )
+    print(
+        f"{'ops':<9} {'last op':<18} {'out':<14} {'LiteRT ms':>9} {'edgetune':>9} "
+        f"{'stage LiteRT':>12} {'stage edgetune':>14} {'x':>5}"
+    )
+    start, before = 0, {"litert_ms": 0.0, "edgetune_ms": 0.0}
+    for la in layers:
+        lite = la["litert_ms"] - before["litert_ms"]
+        ours = la["edgetune_ms"] - before["edgetune_ms"]
+        la["stage"] = {"first_op": start, "litert_ms": lite, "edgetune_ms": ours}
+        ops = f"{start}-{la['index']}"
+        print(
+            f"{ops:<9} {la['op']:<18} {la['out_shape']:<14} "
+            f"{la['litert_ms']:>9.4f} {la['edgetune_ms']:>9.4f} {lite:>12.4f} {ours:>14.4f} "
+            f"{ours / lite if lite > 0 else float('nan'):>5.2f}"
+        )
+        start, before = la["index"] + 1, la
+
+
+def print_layers(layers: list[dict], args) -> None:
+    """One row per one-op model, then sums per operator type."""
     print(
         f"{args.model}: {len(layers)} layers, {args.threads} threads, "
         f"{args.rounds} rounds x {args.repeat} calls"
@@ -178,8 +252,6 @@ def main() -> None:
         sums[1] += la["edgetune_ms"]
     for op, (lite, ours) in sorted(by_op.items(), key=lambda kv: -kv[1][1]):
         print(f"    {op:<18} LiteRT {lite:.3f} ms, edgetune {ours:.3f} ms ({ours / lite:.2f}x)")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"args": vars(args), "layers": layers}, indent=1))
 
 
 if __name__ == "__main__":
