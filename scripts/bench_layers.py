@@ -96,11 +96,10 @@ def prefix_models(model_path: Path, out: Path, cuts: list[int]) -> list[dict]:
     if cuts[0] < 1 or cuts[-1] > len(graph.operators):
         raise SystemExit(f"bench_layers: cuts must lie in 1..{len(graph.operators)}")
     names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    operators, outputs, layers = graph.operators, graph.outputs, []
+    operators, layers = graph.operators, []
     for k in cuts:
         graph.operators, graph.outputs = operators[:k], [operators[k - 1].outputs[0]]
         layers.append(_written(whole, out / f"prefix{k:03d}.tflite", whole, k - 1, names))
-    graph.operators, graph.outputs = operators, outputs
     return layers
 
 
@@ -152,6 +151,14 @@ def time_layers(spec: dict) -> list[float]:
     return result
 
 
+def _cuts(text: str) -> list[int]:
+    """`--prefixes`: operator counts separated by commas."""
+    try:
+        return [int(k) for k in text.split(",") if k.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not operator counts: {text!r}") from None
+
+
 def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--worker":
         print(json.dumps(time_layers(json.loads(sys.argv[2]))))
@@ -165,7 +172,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--ops", default="", help="only these op types, e.g. CONV_2D,ADD")
     parser.add_argument(
-        "--prefixes", default="", help="cuts k1,k2,...: time the first k operators, per stage"
+        "--prefixes",
+        type=_cuts,
+        default=[],
+        help="cuts k1,k2,...: time the first k operators, per stage",
     )
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--json", default=None)
@@ -178,7 +188,7 @@ def main() -> None:
     work = Path(args.workdir or tempfile.mkdtemp(prefix="edgetune-layers-"))
     work.mkdir(parents=True, exist_ok=True)
     model_path = Path(find_model(args.model))
-    cuts = [int(k) for k in args.prefixes.split(",") if k]
+    cuts = args.prefixes
     layers = prefix_models(model_path, work, cuts) if cuts else op_models(model_path, work)
     if args.ops:
         layers = [la for la in layers if la["op"] in args.ops.split(",")]
