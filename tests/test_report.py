@@ -178,7 +178,7 @@ def test_html_report_in_headless_chromium(which, tuned, failed, tmp_path, cli):
         assert f"\t{t['weight']}\t" in row and t["family"] in row and row.endswith(t["path"])
     assert "Estimated end-to-end latency vs trials" in seen.text and "host" in seen.text
     if which == "failed":
-        assert "LocalBuilder: Timeout, killed after 0.01 seconds" in seen.text
+        assert "build timed out: killed after 0.01 seconds" in seen.text
         assert "build\t2\t" in seen.text
     else:
         assert "No failed candidates" in seen.text

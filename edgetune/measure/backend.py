@@ -30,7 +30,7 @@ class Backend:
     """What differs between connection kinds.
 
     runner(board): MetaSchedule Runner timing candidates on the board.
-    builder(board): MetaSchedule Builder (default: LocalBuilder linking a .so with the board's
+    builder(board): MetaSchedule Builder (default: PooledBuilder linking a .so with the board's
         toolchain).
     run_artifact(board, path, steps, states, repeat): a built model run there on each step's
         inputs in sequence (its states carried from one to the next, from the initial

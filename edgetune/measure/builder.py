@@ -1,19 +1,31 @@
-"""Candidate builder: MetaSchedule's LocalBuilder, exporting with the board's toolchain."""
+"""Candidate builder: MetaSchedule's LocalBuilder work in worker processes kept across
+batches, exporting with the board's toolchain."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from tvm.ir.utils import derived_object
+from tvm.support.popen_pool import PopenPoolExecutor, StatusKind
+
+from ..tvm_api import ms
 
 if TYPE_CHECKING:
     from ..board import Board
 
+# Builds per worker process before it is replaced: MetaSchedule's LocalBuilder starts new workers
+# for every batch because long-lived ones leak memory; a fresh worker costs ~1-2 s of imports,
+# paid once per 64 builds here instead of once per batch of 5-64.
+BUILDS_PER_WORKER = 64
+
 
 @dataclass(frozen=True)
 class ExportSharedLibrary:
-    """Picklable `f_export` for LocalBuilder: link a candidate into a .so with a given compiler."""
+    """Picklable `f_export` for the builder: link a candidate into a .so with a given compiler."""
 
     cc: str
     options: tuple[str, ...] = ()
@@ -29,9 +41,9 @@ class ExportSharedLibrary:
 def build_candidate(mod, target, _params):
     """MetaSchedule's default_build without its `import tvm.s_tir.tensor_intrin`.
 
-    LocalBuilder starts fresh worker processes for every batch, and registering every tensor
-    intrinsic takes 10-40 s on 2 cores: most of the tuning time went there. Candidates arrive
-    already tensorized (intrinsic bodies inlined), so building them needs no registry.
+    A fresh worker process registering every tensor intrinsic took 10-40 s on 2 cores: most of
+    the tuning time went there. Candidates arrive already tensorized (intrinsic bodies
+    inlined), so building them needs no registry.
     """
     from ..quant.even_odd import tir_pipeline
     from ..tvm_api import driver, s_tir
@@ -40,19 +52,66 @@ def build_candidate(mod, target, _params):
     return driver.build(mod, target=target, pipeline=tir_pipeline())
 
 
-def library_builder(board: Board):
-    """LocalBuilder with the board's build timeout and toolchain.
+def _build_and_export(f_build: Callable, f_export: Callable, mod: Any, target: Any) -> str:
+    """In a worker process: the candidate built and exported, the artifact's path."""
+    return f_export(f_build(mod, target, None))
 
-    The default 30 s timeout kills builds on a busy 2-core machine while still spending trials,
-    so it comes from the board file (measure.build_timeout_s) or the command line.
+
+@derived_object
+class PooledBuilder(ms.builder.PyBuilder):
+    """MetaSchedule's LocalBuilder with its worker processes kept from one batch to the next
+    (each replaced after BUILDS_PER_WORKER builds, or when a build times out or crashes).
+
+    `close()` ends the workers; until then they wait, idle, for the next batch.
     """
-    from ..tvm_api import ms
 
-    toolchain = board.toolchain()
+    def __init__(self, workers: int, timeout_s: float, f_build: Callable, f_export: Callable):
+        super().__init__()
+        self.workers = workers
+        self.timeout_s = timeout_s
+        self.f_build = f_build
+        self.f_export = f_export
+        self._pool: PopenPoolExecutor | None = None
+
+    def build(self, build_inputs: list) -> list:
+        if self._pool is None:
+            self._pool = PopenPoolExecutor(
+                max_workers=self.workers,
+                timeout=self.timeout_s,
+                maximum_process_uses=BUILDS_PER_WORKER,
+            )
+        jobs = [(self.f_build, self.f_export, b.mod, b.target) for b in build_inputs]
+        results = []
+        for done in self._pool.map_with_error_catching(lambda job: _build_and_export(*job), jobs):
+            if done.status == StatusKind.COMPLETE:
+                results.append(ms.builder.BuilderResult(done.value, None))
+            elif done.status == StatusKind.TIMEOUT:
+                message = f"build timed out: killed after {self.timeout_s:g} seconds"
+                results.append(ms.builder.BuilderResult(None, message))
+            else:
+                message = f"build failed with an exception\n{done.value}"
+                results.append(ms.builder.BuilderResult(None, message))
+        return results
+
+    def close(self) -> None:
+        """End the worker processes (a later `build` starts new ones)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+
+def pooled_builder(board: Board, f_build: Callable, f_export: Callable) -> PooledBuilder:
+    """A PooledBuilder with the board's build workers (default: one per host core) and build
+    timeout. The default 30 s of LocalBuilder kills builds on a busy 2-core machine while still
+    spending trials, so the timeout comes from the board file (measure.build_timeout_s) or the
+    command line."""
     workers = board.measure.build_workers or os.cpu_count() or 1
-    return ms.builder.LocalBuilder(
-        max_workers=workers,
-        timeout_sec=board.measure.build_timeout_s,
-        f_build=build_candidate,
-        f_export=ExportSharedLibrary(toolchain.compiler(), toolchain.options),
+    return PooledBuilder(workers, board.measure.build_timeout_s, f_build, f_export)
+
+
+def library_builder(board: Board) -> PooledBuilder:
+    """Candidates built on the host and linked into a .so with the board's toolchain."""
+    toolchain = board.toolchain()
+    return pooled_builder(
+        board, build_candidate, ExportSharedLibrary(toolchain.compiler(), toolchain.options)
     )

@@ -20,6 +20,7 @@ run per trial; builds dominate on the host.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -174,8 +175,8 @@ def final_phase(
     if pending:
         say(f"final: re-measuring the top {top} candidates of {_tasks(len(pending))} together "
             f"({ROUNDS} interleaved rounds)")  # fmt: skip
-        with sigint_spares_workers():
-            builder, runner = make_builder(board), make_runner(board)
+        with sigint_spares_workers(), contextlib.closing(make_builder(board)) as builder:
+            runner = make_runner(board)
             for chunk in _chunks(pending):
                 _remeasure([c for _, _, cands in chunk for c in cands], builder, runner, board)
                 for i, h, cands in chunk:

@@ -7,6 +7,7 @@ seeded from the records already there.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -349,13 +350,13 @@ def _search(
         ProgressCallback(progress, on_batch, store.path, ids),
     ]
     try:
-        with sigint_spares_workers():
+        with sigint_spares_workers(), contextlib.closing(make_builder(board)) as builder:
             ms.tune_tasks(
                 tasks=contexts,
                 task_weights=[float(t.weight) for t in tasks],
                 work_dir=str(store.path),
                 max_trials_global=remaining,
-                builder=make_builder(board),
+                builder=builder,
                 runner=make_runner(board),
                 database=store.database(),
                 measure_callbacks=callbacks,

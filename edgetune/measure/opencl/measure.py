@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from tvm.ir.utils import derived_object
 
 from ...tvm_api import ms
+from ..builder import PooledBuilder, pooled_builder
 from .device import Device, random_arrays
 from .program import OpenCLProgram, lower_opencl
 
@@ -24,25 +25,18 @@ if TYPE_CHECKING:
 
 
 def build_program(mod: Any, target: Any, params: Any) -> OpenCLProgram:
-    """LocalBuilder `f_build`: lower the candidate to an OpenCL program."""
+    """Builder `f_build`: lower the candidate to an OpenCL program."""
     del params
     return lower_opencl(mod, target)
 
 
 def export_program(program: OpenCLProgram) -> str:
-    """LocalBuilder `f_export`: write the program as the candidate's artifact."""
+    """Builder `f_export`: write the program as the candidate's artifact."""
     return str(program.save(os.path.join(tempfile.mkdtemp(prefix="edgetune-cl-"), "cand.json")))
 
 
-def make_opencl_builder(board: Board):
-    from ...tvm_api import ms
-
-    return ms.builder.LocalBuilder(
-        max_workers=board.measure.build_workers or os.cpu_count() or 1,
-        timeout_sec=board.measure.build_timeout_s,
-        f_build=build_program,
-        f_export=export_program,
-    )
+def make_opencl_builder(board: Board) -> PooledBuilder:
+    return pooled_builder(board, build_program, export_program)
 
 
 _DEVICE: Device | None = None  # one per runner worker process
