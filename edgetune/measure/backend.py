@@ -30,8 +30,8 @@ class Backend:
     """What differs between connection kinds.
 
     runner(board): MetaSchedule Runner timing candidates on the board.
-    builder(board): MetaSchedule Builder (default: PooledBuilder linking a .so with the board's
-        toolchain).
+    builder(board): MetaSchedule Builder with a `close()` that ends its workers (default: a
+        PooledBuilder linking a .so with the board's toolchain).
     run_artifact(board, path, steps, states, repeat): a built model run there on each step's
         inputs in sequence (its states carried from one to the next, from the initial
         `states`): each step's outputs, and the latency of `repeat` runs of the last step.
