@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -42,7 +43,8 @@ def time_batches(board_name: str, mods: list, batch: int) -> dict[str, list[floa
     board = load_board(board_name)
     toolchain = board.toolchain()
     export = ExportSharedLibrary(toolchain.compiler(), toolchain.options)
-    workers, timeout = board.measure.build_workers or 2, board.measure.build_timeout_s
+    workers = board.measure.build_workers or os.cpu_count() or 1
+    timeout = board.measure.build_timeout_s
     builders = {
         "LocalBuilder": ms.builder.LocalBuilder(
             max_workers=workers, timeout_sec=timeout, f_build=build_candidate, f_export=export
