@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import time
 from pathlib import Path
@@ -37,19 +36,21 @@ def candidates(records: Path, count: int) -> list:
 def time_batches(board_name: str, mods: list, batch: int) -> dict[str, list[float]]:
     """Seconds per batch for each builder, the two alternating which builds a batch first."""
     from edgetune.board import load_board
-    from edgetune.measure.builder import ExportSharedLibrary, PooledBuilder, build_candidate
+    from edgetune.measure.builder import ExportSharedLibrary, build_candidate, pooled_builder
     from edgetune.tvm_api import ms
 
     board = load_board(board_name)
     toolchain = board.toolchain()
     export = ExportSharedLibrary(toolchain.compiler(), toolchain.options)
-    workers = board.measure.build_workers or os.cpu_count() or 1
-    timeout = board.measure.build_timeout_s
+    pooled = pooled_builder(board, build_candidate, export)  # the board's workers and timeout
     builders = {
         "LocalBuilder": ms.builder.LocalBuilder(
-            max_workers=workers, timeout_sec=timeout, f_build=build_candidate, f_export=export
+            max_workers=pooled.workers,
+            timeout_sec=pooled.timeout_s,
+            f_build=build_candidate,
+            f_export=export,
         ),
-        "PooledBuilder": PooledBuilder(workers, timeout, build_candidate, export),
+        "PooledBuilder": pooled,
     }
     secs: dict[str, list[float]] = {name: [] for name in builders}
     target = board.target()
@@ -63,7 +64,7 @@ def time_batches(board_name: str, mods: list, batch: int) -> dict[str, list[floa
             failed = [b.error_msg for b in built if b.error_msg]
             if failed:
                 raise SystemExit(f"bench_builder: {name} failed: {failed[0]}")
-    builders["PooledBuilder"].close()
+    pooled.close()
     return secs
 
 

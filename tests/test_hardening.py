@@ -21,6 +21,7 @@ import pytest
 from tflite_builder import fully_connected
 
 from edgetune.paths import MODELS_DIR, REPO_DIR
+from edgetune.records import summarize_folder
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO_DIR)}
 # A budget no test reaches (they interrupt or kill the tune); under 64 for the one task of the
@@ -71,8 +72,7 @@ def test_second_writer_is_refused_and_a_killed_writers_lock_is_taken_over(tmp_pa
         os.killpg(first.pid, signal.SIGKILL)  # no clean-up: the lock file stays behind
         first.wait()
     assert (recs / "edgetune.lock").is_file()
-    kept = len([ln for ln in (recs / "database_tuning_record.json").read_text().splitlines()
-                if _is_json(ln)])  # fmt: skip
+    kept = summarize_folder(recs).records  # whole lines: a kill may cut the last one short
     # The next writer takes the dead one's lock over and reads every record it wrote (resuming
     # a tune from there is test_end_to_end's); a process of its own, as locks are per process.
     third = subprocess.run([sys.executable, "-c", TAKE_OVER, str(recs), str(fc_model)], env=ENV,
@@ -94,14 +94,6 @@ store = RecordStore(recs, load_model(Path(sys.argv[2])).info, load_board("host")
 print(os.getpid(), len(store.database().get_all_tuning_records()),
       (recs / "edgetune.lock").read_text())
 """
-
-
-def _is_json(line: str) -> bool:
-    try:
-        json.loads(line)
-    except ValueError:
-        return False
-    return True
 
 
 # Where an interrupt lands: seconds after start (importing TVM, loading the model, extracting
