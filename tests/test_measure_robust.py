@@ -1,5 +1,6 @@
-"""Candidates' repeats reduced to their fastest quarter: a burst of foreign work on the host
-during some repeats does not change a candidate's estimate."""
+"""Candidates' repeats reduced to their fastest quarter (the search) or their middle half (the
+final phase): a burst of foreign work on the host during some repeats does not change a
+candidate's estimate."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from tvm.ir.utils import derived_object
 
 from edgetune.board import load_board
 from edgetune.measure import make_runner
-from edgetune.measure.robust import FastestRepeatsRunner, fastest
+from edgetune.measure.robust import FastestRepeatsRunner, fastest, middle_half
+from edgetune.search.final import Candidate
 from edgetune.tvm_api import ms
 
 
@@ -43,6 +45,21 @@ def test_fastest_keeps_the_fastest_quarter():
     assert fastest(quiet) == sorted(quiet)[:5]
     assert sum(fastest(busy)) / 5 == pytest.approx(sum(fastest(quiet)) / 5)
     assert fastest([3.0]) == [3.0]
+
+
+def test_middle_half_is_a_typical_run_and_the_final_phase_keeps_the_median_round():
+    repeats = [5.0, 1.0, 9.0, 2.0, 3.0, 4.0, 8.0, 6.0]  # 8 repeats: 2 dropped at each end
+    assert middle_half(repeats) == [3.0, 4.0, 5.0, 6.0]
+    assert middle_half([3.0]) == [3.0] and middle_half([2.0, 1.0]) == [1.0, 2.0]
+    quiet = [1.0e-3] * 20  # the host's 20 repeats
+    busy = quiet[:16] + [9.0e-3] * 4  # foreign work during 4 of them: the middle is quiet
+    assert middle_half(busy) == middle_half(quiet)
+
+    c = Candidate(record=None, measure=None, key="k", search_s=1.0)
+    assert c.secs is None and c.final_s is None
+    for mean in (3.0, 9.0, 1.0, 2.0, 8.0):  # two rounds slowed by foreign work, one lucky
+        c.rounds.append([mean, mean])
+    assert c.secs == [3.0, 3.0] and c.final_s == 3.0
 
 
 def _input():

@@ -32,8 +32,9 @@ def add_search_args(parser: argparse.ArgumentParser) -> None:
         type=_count,
         metavar="K",
         help=f"after the search, re-measure each task's K best candidates together, interleaved "
-        f"({ROUNDS} rounds, each candidate's fastest round kept), and build with the fastest: "
-        "a busy host during the search then picks worse schedules less often. Costs K builds "
+        f"({ROUNDS} rounds; a candidate's latency is its median round, a typical run as in "
+        "the model), and build with the fastest: a busy host during the search then picks "
+        "worse schedules less often, and the estimates predict the built model. Costs K builds "
         f"and {ROUNDS}K short runs per task (MobileNetV2, 33 tasks: 99 builds, a tenth of a "
         "1000-trial search's); a rerun with "
         f"nothing left to search re-measures only tasks without a current choice. 0: off "

@@ -25,6 +25,15 @@ def fastest(run_secs: list[float]) -> list[float]:
     return secs[: max(1, int(len(secs) * KEEP_FRACTION))]
 
 
+def middle_half(run_secs: list[float]) -> list[float]:
+    """The repeats without their fastest and slowest quarters (at least one), fastest first:
+    their mean is a typical run, as a kernel runs inside the model, where `fastest` is a best
+    case (cold int8 kernels on the host: 5-20 % apart; docs/performance.md, session 16)."""
+    secs = sorted(run_secs)
+    cut = int(len(secs) * KEEP_FRACTION)
+    return secs[cut : len(secs) - cut]
+
+
 @derived_object
 class RunSecsFuture(ms.runner.PyRunnerFuture):
     """A candidate's measurement whose repeats go through `transform` on completion (errors

@@ -6,8 +6,11 @@ during that window makes the candidate look slow, or the others look slow while 
 search, the `top` distinct candidates of every task (by the search's estimate) are built again
 and timed together on the board's runner, interleaved (A B C A B C ...) for ROUNDS rounds, so
 every candidate meets the same moments of foreign work. A candidate's re-measured latency is its
-fastest round (a round: the mean of its fastest quarter of repeats, as in the search). The
-fastest candidate becomes the task's final choice (`records.final`), which builds apply.
+median round, a round being the mean of the middle half of its repeats (`robust.middle_half`):
+a typical run, as the kernel runs inside the model (the search ranks by the fastest quarter of
+one round, a best case), that foreign work during fewer than half of the rounds does not move.
+The fastest candidate becomes the task's final choice (`records.final`), which builds apply, and
+its latency the task's estimate.
 
 A task's choice is current while it names the candidates that are the task's top now: a resumed
 tune re-measures only the tasks without a current choice, and more trials that change a task's
@@ -26,7 +29,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..measure import make_builder, make_runner
+from ..measure import backend, make_builder
+from ..measure.robust import middle_half
 from ..records import FAILED_RUN_SECS, record_json, workload_hash
 from ..tvm_api import ms
 from .interrupt import sigint_spares_workers, stop_if_interrupted
@@ -51,8 +55,16 @@ class Candidate:
     measure: Any  # MetaSchedule MeasureCandidate (the scheduled module and its arguments)
     key: str  # structural hash of the scheduled module
     search_s: float
-    secs: list[float] | None = None  # the fastest round's kept repeats
+    rounds: list[list[float]] = field(default_factory=list)  # each round's kept repeats
     error: str | None = None
+
+    @property
+    def secs(self) -> list[float] | None:
+        """The kept repeats of the median round (rounds ranked by their mean)."""
+        if not self.rounds:
+            return None
+        ranked = sorted(self.rounds, key=lambda secs: sum(secs) / len(secs))
+        return ranked[(len(ranked) - 1) // 2]
 
     @property
     def final_s(self) -> float | None:
@@ -176,7 +188,7 @@ def final_phase(
         say(f"final: re-measuring the top {top} candidates of {_tasks(len(pending))} together "
             f"({ROUNDS} interleaved rounds)")  # fmt: skip
         with sigint_spares_workers(), contextlib.closing(make_builder(board)) as builder:
-            runner = make_runner(board)
+            runner = backend(board).runner(board)  # every repeat: _keep_faster reduces them
             for chunk in _chunks(pending):
                 _remeasure([c for _, _, cands in chunk for c in cands], builder, runner, board)
                 for i, h, cands in chunk:
@@ -206,7 +218,7 @@ def _chunks(pending: list[Any]) -> Iterator[list[Any]]:
 
 def _remeasure(candidates: list[Candidate], builder: Any, runner: Any, board: Board) -> None:
     """Build the candidates, then time them in ROUNDS interleaved rounds on the board's runner;
-    each keeps its fastest round."""
+    each keeps every round (`Candidate.secs` takes the median one)."""
     target = board.target()
     built = builder.build([ms.builder.BuilderInput(c.measure.sch.mod, target) for c in candidates])
     timed = []
@@ -219,22 +231,21 @@ def _remeasure(candidates: list[Candidate], builder: Any, runner: Any, board: Bo
     try:
         for _ in range(ROUNDS):
             for (c, _), future in zip(timed, runner.run([inp for _, inp in timed])):
-                _keep_faster(c, future.result())
+                _add_round(c, future.result())
     finally:
         for b in built:
             if b.artifact_path:
                 ms.utils.remove_build_dir(b.artifact_path)
 
 
-def _keep_faster(c: Candidate, result: Any) -> None:
-    """Keep this round's repeats (the runner kept their fastest quarter) if they are the
-    candidate's fastest so far."""
-    secs = [float(s) for s in result.run_secs or []]
+def _add_round(c: Candidate, result: Any) -> None:
+    """Keep the middle half of this round's repeats (a failed round is noted, not kept)."""
+    secs = middle_half([float(s) for s in result.run_secs or []])
     mean = sum(secs) / len(secs) if secs else FAILED_RUN_SECS
     if result.error_msg or mean >= FAILED_RUN_SECS:
         c.error = f"run: {_headline(result.error_msg or 'no run time')}"
-    elif c.final_s is None or mean < c.final_s:
-        c.secs = secs
+    else:
+        c.rounds.append(secs)
 
 
 def _headline(message: Any) -> str:
