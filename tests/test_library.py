@@ -31,6 +31,7 @@ from edgetune.records import library as library_module
 from edgetune.records.library import LIBRARY_MANIFEST
 from edgetune.search import library_start, tune_model
 from edgetune.search.family import FamilyCostModel
+from edgetune.search.final import FINAL_TOP
 from edgetune.tasks import for_model
 
 POINTWISE = "conv2d_nhwc-k1x1-s1-float32"
@@ -85,6 +86,7 @@ def test_tune_writes_the_library_under_its_key(tiny):
     (task,) = [t for t in result.tasks if t.name == TINY_TASK]
     entry = data["workloads"][workload_hash(task.mod)]
     assert entry["family"] == POINTWISE and entry["records"] == 4
+    assert entry["trials_per_task"] == 4  # the folder's 4 records over its 1 task
     assert entry["best_s"] == pytest.approx(best_latency_in(store.database(), task.mod))
     lines = (library.path / TUNING_RECORDS).read_text().splitlines()
     assert len(lines) == 4 and all(json.loads(line) for line in lines)
@@ -100,7 +102,8 @@ def test_retrained_model_reuses_the_task_with_zero_trials(tiny, tmp_path):
     result = tune_model(other, board, store2, 4, seed=0, library=library,
                         task_filter=lambda t: t.name == TINY_TASK)  # fmt: skip
     assert result.progress.trials == 0 and result.library.status == ["known"]
-    assert result.library.reused == 1 and store2.summary().reused == 1
+    # its 3 best of the library's 4 records, re-ranked by the final phase as the first tune did
+    assert result.library.reused == FINAL_TOP == 3 and store2.summary().reused == 3
     assert store2.summary().measured == 0
     (task,) = result.tasks
     assert best_latency_in(store2.database(), task.mod) == best_latency_in(
@@ -127,8 +130,30 @@ def test_a_known_task_the_library_barely_measured_is_searched(tiny, tmp_path):
     assert result.library.reused == 0 and store.summary().reused == 0
     assert result.progress.trials == 5 and store.summary().measured == 5
     status_lines = [line for line in printed if line.startswith("  known")]
-    assert status_lines == [f"  known    {TINY_TASK} (searched; the library measured it 4 times)"]
+    assert status_lines == [
+        f"  known    {TINY_TASK} (searched; the library measured it 4 times, in a tune of 4 "
+        "trials per task)"
+    ]
     assert result.search["seeded"][TINY_TASK] >= 1  # its own library traces
+
+
+def test_a_known_task_from_a_tune_as_thorough_is_reused(tiny, tmp_path):
+    """Measured 4 times, but in a tune that gave its tasks 5 trials on average (its scheduler
+    spent the rest elsewhere): a run that can give it 5 reuses it, as a retrained model tuned
+    with the same budget reuses every task."""
+    _, board, model, library, _, _ = tiny
+    shutil.copytree(library.path, tmp_path / "lib")
+    manifest = tmp_path / "lib" / LIBRARY_MANIFEST
+    data = json.loads(manifest.read_text())
+    (entry,) = data["workloads"].values()
+    entry["trials_per_task"] = 5
+    manifest.write_text(json.dumps(data))
+    other = load_model(retrained(MODELS_DIR / "tiny_fp32.tflite", tmp_path / "tiny_v2.tflite"))
+    store, thorough = RecordStore(tmp_path / "recs", other.info, board), tmp_path / "lib"
+    result = tune_model(other, board, store, 5, seed=0, library=open_library(thorough, board),
+                        task_filter=lambda t: t.name == TINY_TASK)  # fmt: skip
+    assert result.library.skip == [True] and result.progress.trials == 0
+    assert store.summary().measured == 0 and store.summary().reused == FINAL_TOP
 
 
 def test_a_known_anchor_with_another_epilogue_is_searched_not_reused(tmp_path):
@@ -165,7 +190,7 @@ def test_tune_start_reads_the_library_and_hashes_each_task_once(tiny, tmp_path, 
     monkeypatch.setattr(library_start, "workload_hash", counted)
     store = RecordStore(tmp_path / "r", model.info, board)
     start = library_start.start_from_library(library, tasks, store, 0)
-    assert start.status.count("known") == 1 and start.reused == 1
+    assert start.status.count("known") == 1 and start.reused == FINAL_TOP
     assert len(reads) == 1 and len(hashes) == len(tasks)
 
 
@@ -184,7 +209,7 @@ def test_tasks_and_tune_show_known_similar_new(tiny, tmp_path, cli):
     assert res.code == 0
     assert f"known    {TINY_TASK} (reused from the library: 0 trials)" in res.err
     assert "new      matmul" in res.err
-    assert "1 known, 0 similar, 4 new tasks; 1 records reused" in res.out
+    assert "1 known, 0 similar, 4 new tasks; 3 records reused" in res.out
     assert "library_reused" in (tmp_path / "r" / MANIFEST).read_text()
     # build reads the library for what the records lack (here: no records at all)
     res = cli("build", v2, "--library", lib, "-o", tmp_path / "m.so")

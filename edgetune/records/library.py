@@ -6,7 +6,8 @@ A library root (default `$EDGETUNE_LIBRARY`, else `$EDGETUNE_CACHE/library` or
 toolchain and the TVM version. Records of other targets, toolchains or TVM versions never meet.
 Each sub-folder holds MetaSchedule's JSONDatabase files (as a records folder does) and
 `edgetune-library.json`, which says what it holds: the key, and per workload (MetaSchedule's
-anchor-block structural hash) its task family, best latency and number of records. Naming a
+anchor-block structural hash) its task family, best latency, number of records and the trials
+per task of the most thorough tune that measured it. Naming a
 sub-folder directly whose key is not this board's is refused.
 
 Writers take turns under the folder's lock (`lock.held`) and reopen the database each turn, so
@@ -94,6 +95,7 @@ class LibraryMatch:
 
     status: list[str]  # per task: known, similar or new
     measured: list[int]  # per task: the library's records of this very kernel
+    per_task: list[int]  # per task: trials per task of the most thorough tune that measured it
     taken: LibraryRecords
 
 
@@ -113,7 +115,8 @@ class Library:
 
     @property
     def workloads(self) -> dict[str, dict[str, Any]]:
-        """Workload hash -> {family, best_s, records}."""
+        """Workload hash -> {family, best_s, records, trials_per_task (of the most thorough
+        records folder that measured it: its records over its tasks)}."""
         return self.manifest().get("workloads", {})
 
     def classify(self, tasks: list[Task]) -> list[str]:
@@ -127,6 +130,7 @@ class Library:
         hashes: list[str],
         families: Iterable[str] = (),
         per_workload: int = 1,
+        known_top: int = 1,
     ) -> LibraryMatch:
         """`classify` for tasks whose workload hashes are given, and `take` for their known
         kernels and `families`, in one read of the library. A known task whose best trace does
@@ -139,12 +143,17 @@ class Library:
             for h, t in zip(hashes, tasks)
         ]
         known = {h: t.mod for h, t, s in zip(hashes, tasks, status) if s == KNOWN}
-        taken = self.take(known, families, per_workload, held_)
+        taken = self.take(known, families, per_workload, held_, known_top)
         status = [
             SIMILAR if s == KNOWN and h not in taken.best else s for h, s in zip(hashes, status)
         ]
-        counts = [held_[h]["records"] if s == KNOWN else 0 for h, s in zip(hashes, status)]
-        return LibraryMatch(status, counts, taken)
+        known_ = [(held_[h] if s == KNOWN else {}) for h, s in zip(hashes, status)]
+        return LibraryMatch(
+            status,
+            [w.get("records", 0) for w in known_],
+            [w.get("trials_per_task", 0) for w in known_],
+            taken,
+        )
 
     def add(self, store: RecordStore) -> int:
         """Add the store's records not yet in this library; returns how many were added."""
@@ -154,6 +163,7 @@ class Library:
         if len(lines) <= start:
             return 0
         workloads = _lines(store.path / WORKLOADS)
+        per_task = len(lines) // max(1, len(workloads))  # the folder's tune, all runs so far
         with self._turn() as db:
             data = self.manifest()
             index = data.setdefault("workloads", {})
@@ -163,6 +173,7 @@ class Library:
                 if wl not in seen:
                     seen[wl] = self._workload(db, index, json.loads(workloads[wl]))
                 work, entry = seen[wl]
+                entry["trials_per_task"] = max(entry.get("trials_per_task", 0), per_task)
                 try:  # replays the trace on the library's kernel of this anchor
                     record = _ms().database.TuningRecord.from_json(rec, work)
                 except Exception:  # noqa: BLE001 - another epilogue: the library keeps its own
@@ -223,9 +234,10 @@ class Library:
         families: Iterable[str],
         per_workload: int,
         index: dict[str, dict[str, Any]] | None = None,
+        known_top: int = 1,
     ) -> LibraryRecords:
-        """Best record of each `known` task (workload hash -> the task's module), and the
-        `per_workload` best records of every workload of each of `families`.
+        """The `known_top` best records of each `known` task (workload hash -> the task's
+        module), and the `per_workload` best records of every workload of each of `families`.
 
         A hash names the task's anchor block (its conv or matmul); a known task's record is
         taken only if its trace applies to the task's whole kernel (a trace tuned around
@@ -244,12 +256,12 @@ class Library:
                 if h not in wanted:
                     continue
                 mod = _ms().database.Workload.from_json(parsed).mod
-                top = db.get_top_k(db.commit_workload(mod), per_workload)
+                top = db.get_top_k(db.commit_workload(mod), max(per_workload, known_top))
                 top = [r for r in top if _mean(r.run_secs) is not None]
                 if h in known and top and _applies(top[0], known[h]):
-                    out.best[h] = top[:1]
+                    out.best[h] = [r for r in top[:known_top] if _applies(r, known[h])]
                 if index[h]["family"] in families and top:
-                    out.family.setdefault(index[h]["family"], []).append(top)
+                    out.family.setdefault(index[h]["family"], []).append(top[:per_workload])
         return out
 
     @contextmanager

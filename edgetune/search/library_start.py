@@ -1,8 +1,10 @@
 """A tune's start from the records library: known tasks reused, similar ones given a head start.
 
-- known (the library measured this very task): its best record is copied into the records
-  folder, so `build` uses it and the task is not searched (zero trials), if the library
-  measured it at least as often as this run could; else it is searched like a similar task;
+- known (the library measured this very task): its best records (as many as the final phase
+  re-measures, which then picks among them as the tune that measured them did) are copied into
+  the records folder, so `build` uses them and the task is not searched (zero trials), if the
+  library measured it at least as often as this run could, or in a tune at least as thorough;
+  else it is searched like a similar task;
 - similar (the library measured other shapes of its family): its search starts from the
   family's best traces retargeted to its shapes (`transfer.TransferSeeds`);
 - new: searched as without a library.
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..records import KNOWN, reused_in, workload_hash
+from .final import FINAL_TOP
 from .transfer import TransferSeeds
 
 if TYPE_CHECKING:
@@ -33,6 +36,7 @@ class LibraryStart:
     reused: int  # records copied into the records folder this time
     added: int  # records of an earlier run added to the library first
     measured: list[int]  # per task: the library's records of this very kernel
+    per_task: list[int]  # per task: trials per task of the library's tune that measured it
     family_records: dict[str, list[list[Any]]] = field(default_factory=dict)
 
     def seeds(self, tasks: list[Task]) -> TransferSeeds | None:
@@ -54,22 +58,26 @@ def start_from_library(
     families of every task that will be searched (one read of the library).
 
     A known task is reused only if the library measured it at least as often as this run could
-    (`trials` / tasks): a kernel the library tried a few times is searched like a similar one
-    (session 6: a pointwise conv known from 4 library records was reused at 80 us; the run
-    without library found 34 us)."""
+    (`trials` / tasks), or measured it in a tune that gave its tasks at least that many trials
+    on average (that tune's scheduler gave this task fewer, as this run's would: a retrained
+    model tuned with the same budget is reused whole). A kernel the library tried a few times in
+    a thinner tune is searched like a similar one (session 6: a pointwise conv known from 4
+    library records was reused at 80 us; the run without library found 34 us)."""
     added = library.add(store)
     hashes = [workload_hash(t.mod) for t in tasks]
-    found = library.match(tasks, hashes, {t.family for t in tasks}, PER_WORKLOAD)
+    found = library.match(tasks, hashes, {t.family for t in tasks}, PER_WORKLOAD, FINAL_TOP)
     share = trials // max(1, len(tasks))
     db = store.database()
     copy = {
         h: t.mod
-        for h, t, s, n in zip(hashes, tasks, found.status, found.measured)
-        if s == KNOWN and n >= share and not db.has_workload(t.mod)
+        for h, t, s, n, per_task in zip(hashes, tasks, found.status, found.measured, found.per_task)
+        if s == KNOWN and max(n, per_task) >= share and not db.has_workload(t.mod)
     }
     reused = library.copy_best(store, {h: found.taken.best[h] for h in copy}, copy)
     skip = reused_in(store)
     searched = {t.family for h, t in zip(hashes, tasks) if h not in skip}
     family = {f: w for f, w in found.taken.family.items() if f in searched}
     skipped = [h in skip for h in hashes]
-    return LibraryStart(library, found.status, skipped, reused, added, found.measured, family)
+    return LibraryStart(
+        library, found.status, skipped, reused, added, found.measured, found.per_task, family
+    )

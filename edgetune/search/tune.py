@@ -88,10 +88,15 @@ class TuneResult:
         ]
 
 
-def _known_note(status: str, skip: bool, records: int) -> str:
+def _known_note(status: str, skip: bool, records: int, per_task: int) -> str:
     if skip:
         return " (reused from the library: 0 trials)"
-    return f" (searched; the library measured it {records} times)" if status == KNOWN else ""
+    if status != KNOWN:
+        return ""
+    return (
+        f" (searched; the library measured it {records} times, in a tune of {per_task} trials "
+        "per task)"
+    )
 
 
 def library_line(start: LibraryStart, added: int | None = None) -> str:
@@ -264,8 +269,10 @@ def tune_model(
     write_tasks(store.path, [t.describe() for t in tasks], _tuned_with(board, search))
     start = start_from_library(library, tasks, store, trials) if library else None
     if start and printer:
-        for t, status, skip, n in zip(tasks, start.status, start.skip, start.measured):
-            printer(f"  {status:8} {t.name}{_known_note(status, skip, n)}")
+        for i, t in enumerate(tasks):
+            note = _known_note(start.status[i], start.skip[i], start.measured[i],
+                               start.per_task[i])  # fmt: skip
+            printer(f"  {start.status[i]:8} {t.name}{note}")
     searched = [i for i in range(len(tasks)) if not (start and start.skip[i])]
     progress = Progress(
         task_names=[t.name for t in tasks],
