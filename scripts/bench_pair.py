@@ -6,8 +6,9 @@ differ by as much as the change being measured. Here every library runs in one p
 same TVM thread pool, and blocks of calls alternate between them (the order reversed every other
 block); each block gives one ratio to the first library, so a slow stretch of the machine slows
 both sides of the ratio. Reported: each library's median and p10 block time, and the median and
-interquartile range of the paired ratios. Use it to compare builds of one engine (records, rules,
-build options); LiteRT against edgetune belongs in bench_host.py, each engine in its own process.
+interquartile range of the paired ratios. Use it to compare builds of one network by one engine
+(records, rules, build options; a retrained model's build against the original's);
+LiteRT against edgetune belongs in bench_host.py, each engine in its own process.
 
   python scripts/bench_pair.py before.so after.so --blocks 40 --json pair.json
 """
@@ -30,10 +31,10 @@ def time_blocks(paths: list[str], threads: int, blocks: int, calls: int) -> np.n
     from edgetune.runtime import load_artifact
 
     loaded = [load_artifact(p, threads) for p in paths]
-    models = {(m.info.name, m.info.sha256) for m in loaded}
-    if len(models) != 1:
-        names = sorted(name for name, _ in models)
-        sys.exit(f"bench_pair: the libraries are builds of different models: {names}")
+    networks = {_network(m.info) for m in loaded}  # weights may differ (a retrained model)
+    if len(networks) != 1:
+        names = sorted({m.info.name for m in loaded})
+        sys.exit(f"bench_pair: the libraries are builds of different networks: {names}")
     inputs = random_inputs(loaded[0].info, seed=0)
     runs = []
     for m in loaded:
@@ -52,6 +53,12 @@ def time_blocks(paths: list[str], threads: int, blocks: int, calls: int) -> np.n
                 main(*args)
             times[i, b] = (time.perf_counter() - start) / calls * 1e3
     return times
+
+
+def _network(info) -> str:
+    """What a model's builds share whatever its weights: its operators and tensor signatures."""
+    tensors = [[t.name, list(t.shape), t.dtype] for t in (*info.inputs, *info.outputs)]
+    return json.dumps([info.ops, info.quantization, tensors], sort_keys=True)
 
 
 def summary(paths: list[str], times: np.ndarray) -> list[dict]:

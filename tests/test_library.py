@@ -8,15 +8,14 @@ import shutil
 import subprocess
 import sys
 from dataclasses import replace
-from pathlib import Path
 
-import numpy as np
 import pytest
 from tflite_builder import fully_connected
 
 from edgetune.board import load_board
 from edgetune.compile import build_model
 from edgetune.frontend import load_model
+from edgetune.frontend.retrain import with_other_weights
 from edgetune.paths import MODELS_DIR
 from edgetune.records import (
     MANIFEST,
@@ -43,22 +42,9 @@ def _board():
     return replace(board, measure=replace(board.measure, build_timeout_s=600))
 
 
-def retrained(src: Path, dst: Path) -> Path:
-    """The same network with other weights: every float weight buffer scaled by 1.5."""
-    import tflite
-
-    buf = bytearray(src.read_bytes())
-    model = tflite.Model.GetRootAsModel(buf, 0)
-    graph = model.Subgraphs(0)
-    for i in range(graph.TensorsLength()):
-        tensor = graph.Tensors(i)
-        data = model.Buffers(tensor.Buffer())
-        if tensor.Type() == tflite.TensorType.FLOAT32 and data.DataLength() > 64:
-            start, n = data._tab.Vector(data._tab.Offset(4)), data.DataLength()
-            weights = np.frombuffer(bytes(buf[start : start + n]), dtype=np.float32)
-            buf[start : start + n] = (weights * 1.5).tobytes()
-    dst.write_bytes(bytes(buf))
-    return dst
+def tiny_v2(folder):
+    """tiny_fp32 retrained: the same network, other weights."""
+    return with_other_weights(MODELS_DIR / "tiny_fp32.tflite", folder / "tiny_v2.tflite")
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +82,7 @@ def test_tune_writes_the_library_under_its_key(tiny):
 
 def test_retrained_model_reuses_the_task_with_zero_trials(tiny, tmp_path):
     _, board, model, library, store, _ = tiny
-    other = load_model(retrained(MODELS_DIR / "tiny_fp32.tflite", tmp_path / "tiny_v2.tflite"))
+    other = load_model(tiny_v2(tmp_path))
     assert other.info.sha256 != model.info.sha256
     store2 = RecordStore(tmp_path / "recs2", other.info, board)
     result = tune_model(other, board, store2, 4, seed=0, library=library,
@@ -121,7 +107,7 @@ def test_a_known_task_the_library_barely_measured_is_searched(tiny, tmp_path):
     library's best of 4 is no tuned kernel: session 6 reused such a record at 2.4x the latency
     the run without library reached) and starts from the library's records."""
     _, board, model, library, _, _ = tiny
-    other = load_model(retrained(MODELS_DIR / "tiny_fp32.tflite", tmp_path / "tiny_v2.tflite"))
+    other = load_model(tiny_v2(tmp_path))
     store = RecordStore(tmp_path / "recs", other.info, board)
     printed: list[str] = []
     result = tune_model(other, board, store, 5, seed=0, library=library, printer=printed.append,
@@ -148,7 +134,7 @@ def test_a_known_task_from_a_tune_as_thorough_is_reused(tiny, tmp_path):
     (entry,) = data["workloads"].values()
     entry["trials_per_task"] = 5
     manifest.write_text(json.dumps(data))
-    other = load_model(retrained(MODELS_DIR / "tiny_fp32.tflite", tmp_path / "tiny_v2.tflite"))
+    other = load_model(tiny_v2(tmp_path))
     store, thorough = RecordStore(tmp_path / "recs", other.info, board), tmp_path / "lib"
     result = tune_model(other, board, store, 5, seed=0, library=open_library(thorough, board),
                         task_filter=lambda t: t.name == TINY_TASK)  # fmt: skip
@@ -200,7 +186,7 @@ def test_tasks_and_tune_show_known_similar_new(tiny, tmp_path, cli):
     out = cli("tasks", "mobilenet_v2_fp32", "--library", lib, "--json")
     status = {t["family"]: t["library"] for t in json.loads(out.out)["tasks"]}
     assert status[POINTWISE] == "similar" and status["matmul-float32"] == "new"
-    v2 = retrained(MODELS_DIR / "tiny_fp32.tflite", tmp_path / "tiny_v2.tflite")
+    v2 = tiny_v2(tmp_path)
     out = cli("tasks", v2, "--library", lib)
     rows = {line.split()[1]: line.split()[-1] for line in out.out.splitlines()[1:-1]}
     assert rows[TINY_TASK] == "known" and rows["matmul"] == "new"
@@ -290,3 +276,37 @@ def test_similar_task_starts_from_its_family(tmp_path):
     picked = [ln for ln in log.read_text().splitlines() if "candidate(s) from database" in ln]
     assert picked and "Picked top 0 " not in picked[0]
     assert result.progress.trials == 2 and library.add(second) == 0  # added by the run
+
+
+def test_a_fresh_process_adds_tensorized_int8_records(tmp_path):
+    """A records folder whose traces name tensor intrinsics (int8 kernels) is added to the
+    library by a `tune` in a new process that has not registered them yet (with nothing left to
+    search, the add comes first): every record goes in, and the task is then known."""
+    from int8_support import pointwise_conv_task, tensorized_schedule
+
+    from edgetune.tvm_api import ms
+
+    board = load_board("host")
+    path = MODELS_DIR / "probe_block_int8.tflite"
+    model, task = load_model(path), pointwise_conv_task(board)
+    store = RecordStore(tmp_path / "recs", model.info, board)
+    db, sch = store.database(), tensorized_schedule(board, task)
+    args_info = ms.arg_info.ArgInfo.from_prim_func(task.mod["main"])
+    record = ms.database.TuningRecord(
+        sch.trace, db.commit_workload(task.mod), [1e-5], board.target(), args_info
+    )
+    db.commit_tuning_record(record)
+    recs = tmp_path / "copy"  # this process holds the folder's writer lock
+    shutil.copytree(store.path, recs, ignore=shutil.ignore_patterns("edgetune.lock"))
+    tune = [sys.executable, "-m", "edgetune", "tune", str(path), "--records", str(recs),
+            "--trials", "1", "--final-top", "0", "--library", str(tmp_path / "lib"),
+            "--json"]  # fmt: skip
+    done = subprocess.run(tune, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["trials"] == 0 and report["library"]["added"] == 1
+    (row,) = [t for t in report["tasks"] if t["name"] == task.name]
+    assert row["library"] == "known"
+    library = open_library(tmp_path / "lib", board)
+    entry = library.workloads[workload_hash(task.mod)]
+    assert entry["records"] == 1 and entry["best_s"] == pytest.approx(1e-5)

@@ -34,7 +34,13 @@ from ..tasks.family import family_of
 from .layout import FAILED_RUN_SECS, TUNING_RECORDS, WORKLOADS
 from .lock import held
 from .manifest import LIBRARY_SYNC, REUSED, read_manifest, update_manifest
-from .store import best_latency_in, open_json_database, repair_tail, union_of
+from .store import (
+    best_latency_in,
+    open_json_database,
+    register_intrinsics_named_in,
+    repair_tail,
+    union_of,
+)
 
 if TYPE_CHECKING:
     from ..board import Board
@@ -164,6 +170,7 @@ class Library:
             return 0
         workloads = _lines(store.path / WORKLOADS)
         per_task = len(lines) // max(1, len(workloads))  # the folder's tune, all runs so far
+        register_intrinsics_named_in(store.path / TUNING_RECORDS)  # else its int8 traces fail
         with self._turn() as db:
             data = self.manifest()
             index = data.setdefault("workloads", {})

@@ -176,15 +176,11 @@ def open_json_database(folder: Path, what: str, other: str) -> Any:
     """MetaSchedule's JSONDatabase over `folder` (anchor-block module equality); RecordsError
     naming `what` the folder is and suggesting `other` if its files are damaged.
 
-    Traces of tensorized candidates name their tensor intrinsics, and MetaSchedule cannot read
-    them back unless those are registered: records that have any get them registered first
-    (the registry import is slow, so only then).
+    Its tensor intrinsics are registered first (`register_intrinsics_named_in`).
     """
-    from ..quant.intrinsics import register_intrinsics
     from ..tvm_api import ms
 
-    if _mentions(folder / TUNING_RECORDS, b"meta_schedule.auto_tensorize"):
-        register_intrinsics()
+    register_intrinsics_named_in(folder / TUNING_RECORDS)
     try:
         return ms.database.JSONDatabase(
             path_workload=str(folder / WORKLOADS),
@@ -198,6 +194,16 @@ def open_json_database(folder: Path, what: str, other: str) -> Any:
             f"{what} {folder}: MetaSchedule cannot read its database ({first}); the files are "
             f"damaged: use another {other}"
         ) from None
+
+
+def register_intrinsics_named_in(records: Path) -> None:
+    """Traces of tensorized candidates name their tensor intrinsics, and MetaSchedule cannot
+    read them back unless those are registered: register them if the records file names any
+    (the registry import is slow, so only then)."""
+    from ..quant.intrinsics import register_intrinsics
+
+    if _mentions(records, b"meta_schedule.auto_tensorize"):
+        register_intrinsics()
 
 
 def repair_tail(path: Path) -> None:

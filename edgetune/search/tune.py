@@ -46,7 +46,7 @@ class TuneResult:
     search: dict[str, Any]  # method and its settings (per_round, foresee, cost models restored)
     store: RecordStore
     library: LibraryStart | None = None
-    added: int = 0  # records this run added to the library
+    added: int = 0  # records this run added to the library (an earlier run's included)
     final: FinalPhase | None = None  # the re-measured top candidates (None: --final-top 0)
 
     @cached_property
@@ -282,6 +282,7 @@ def tune_model(
         best_s=[best_latency_in(store.database(), t.mod) for t in tasks],
     )
     result = TuneResult(tasks, progress, {"method": search}, store, start)
+    result.added = start.added if start else 0  # an earlier run's records, added first
     remaining = trials - progress.resumed_trials
     if remaining > 0 and searched:
         try:
@@ -289,7 +290,7 @@ def tune_model(
                     per_round, on_batch, warm_start)  # fmt: skip
         finally:
             if library:  # every measurement goes to the library, even from an interrupted run
-                result.added = library.add(store)
+                result.added += library.add(store)
     if final_top > 0:
         result.final = final_phase(tasks, store, board, final_top, printer)
     return result
