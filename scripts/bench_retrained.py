@@ -5,8 +5,9 @@ records library, writes the model "retrained" (the same network with other weigh
 `edgetune.frontend.retrain`), and tunes that with the library and the same budget. Then builds
 both and times them paired in one process (`bench_pair.time_blocks`: blocks of calls alternate
 between the two libraries), and checks the retrained build's outputs against LiteRT running the
-retrained `.tflite`. Reported: trials the retrained tune measured, its task statuses, wall time,
-estimates, built latencies and their paired ratio. Prints a table and writes JSON.
+retrained `.tflite` (int8: its reference kernels). Reported: trials the retrained tune measured,
+its task statuses, wall time, estimates, built latencies and their paired ratio. Prints a table
+and writes JSON.
 
   PYTHONPATH=$PWD python scripts/bench_retrained.py --model mobilenet_v2_fp32 \\
       --records recs/fp32 --work bench-retrained --json bench_retrained.json
@@ -110,7 +111,8 @@ def main() -> int:
     ]
     inputs = random_inputs(retrained.info, seed=0)
     ours = load_artifact(libs[1], args.threads)(inputs)
-    reference = LiteRTModel(path, threads=1)(inputs)
+    # int8: LiteRT's reference kernels, which edgetune's integer kernels equal
+    reference = LiteRTModel(path, threads=1, reference_kernels=retrained.info.quantized)(inputs)
     agree = [agreement(np.asarray(a), np.asarray(b)) for a, b in zip(ours, reference)]
     times = summary(libs, time_blocks(libs, args.threads, args.blocks, args.calls))
 

@@ -37,6 +37,7 @@ class LibraryStart:
     added: int  # records of an earlier run added to the library first
     measured: list[int]  # per task: the library's records of this very kernel
     per_task: list[int]  # per task: trials per task of the library's tune that measured it
+    here: list[bool]  # per task: measured in the records folder itself (searched as usual)
     family_records: dict[str, list[list[Any]]] = field(default_factory=dict)
 
     def seeds(self, tasks: list[Task]) -> TransferSeeds | None:
@@ -68,10 +69,13 @@ def start_from_library(
     found = library.match(tasks, hashes, {t.family for t in tasks}, PER_WORKLOAD, FINAL_TOP)
     share = trials // max(1, len(tasks))
     db = store.database()
+    here = [db.has_workload(t.mod) for t in tasks]
     copy = {
         h: t.mod
-        for h, t, s, n, per_task in zip(hashes, tasks, found.status, found.measured, found.per_task)
-        if s == KNOWN and max(n, per_task) >= share and not db.has_workload(t.mod)
+        for h, t, s, n, per_task, own in zip(
+            hashes, tasks, found.status, found.measured, found.per_task, here
+        )
+        if s == KNOWN and max(n, per_task) >= share and not own
     }
     reused = library.copy_best(store, {h: found.taken.best[h] for h in copy}, copy)
     skip = reused_in(store)
@@ -79,5 +83,5 @@ def start_from_library(
     family = {f: w for f, w in found.taken.family.items() if f in searched}
     skipped = [h in skip for h in hashes]
     return LibraryStart(
-        library, found.status, skipped, reused, added, found.measured, found.per_task, family
+        library, found.status, skipped, reused, added, found.measured, found.per_task, here, family
     )

@@ -88,14 +88,17 @@ class TuneResult:
         ]
 
 
-def _known_note(status: str, skip: bool, records: int, per_task: int) -> str:
-    if skip:
+def _known_note(start: LibraryStart, i: int) -> str:
+    """Why a task the library knows is reused or searched."""
+    if start.skip[i]:
         return " (reused from the library: 0 trials)"
-    if status != KNOWN:
+    if start.status[i] != KNOWN:
         return ""
+    if start.here[i]:
+        return " (measured in this records folder: searched as before)"
     return (
-        f" (searched; the library measured it {records} times, in a tune of {per_task} trials "
-        "per task)"
+        f" (searched; the library measured it {start.measured[i]} times, in a tune of "
+        f"{start.per_task[i]} trials per task)"
     )
 
 
@@ -270,9 +273,7 @@ def tune_model(
     start = start_from_library(library, tasks, store, trials) if library else None
     if start and printer:
         for i, t in enumerate(tasks):
-            note = _known_note(start.status[i], start.skip[i], start.measured[i],
-                               start.per_task[i])  # fmt: skip
-            printer(f"  {start.status[i]:8} {t.name}{note}")
+            printer(f"  {start.status[i]:8} {t.name}{_known_note(start, i)}")
     searched = [i for i in range(len(tasks)) if not (start and start.skip[i])]
     progress = Progress(
         task_names=[t.name for t in tasks],
