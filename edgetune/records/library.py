@@ -7,8 +7,8 @@ toolchain and the TVM version. Records of other targets, toolchains or TVM versi
 Each sub-folder holds MetaSchedule's JSONDatabase files (as a records folder does) and
 `edgetune-library.json`, which says what it holds: the key, and per workload (MetaSchedule's
 anchor-block structural hash) its task family, best latency, number of records and the trials
-per task of the most thorough tune that measured it. Naming a
-sub-folder directly whose key is not this board's is refused.
+per task of the most thorough tune that measured it. Naming a sub-folder directly whose key is
+not this board's is refused.
 
 Writers take turns under the folder's lock (`lock.held`) and reopen the database each turn, so
 concurrent `tune`s append whole records to a consistent file. A records folder remembers how

@@ -188,7 +188,7 @@ def final_phase(
         say(f"final: re-measuring the top {top} candidates of {_tasks(len(pending))} together "
             f"({ROUNDS} interleaved rounds)")  # fmt: skip
         with sigint_spares_workers(), contextlib.closing(make_builder(board)) as builder:
-            runner = backend(board).runner(board)  # every repeat: _keep_faster reduces them
+            runner = backend(board).runner(board)  # every repeat: _add_round reduces them
             for chunk in _chunks(pending):
                 _remeasure([c for _, _, cands in chunk for c in cands], builder, runner, board)
                 for i, h, cands in chunk:
