@@ -66,6 +66,23 @@ def tensorized_schedule(board, task, seeds: int = 32):
     raise AssertionError(f"no tensorized design passes the postprocessors ({tensorized} drawn)")
 
 
+def tensorized_records(board, folder, run_secs: float):
+    """A records folder of probe_block_int8 holding one record: its pointwise conv's first
+    tensorized design, measured at `run_secs`; returns the model, the task and the store."""
+    from edgetune.records import RecordStore
+    from edgetune.tvm_api import ms
+
+    model, task = load_model(MODELS_DIR / "probe_block_int8.tflite"), pointwise_conv_task(board)
+    store = RecordStore(folder, model.info, board)
+    db, sch = store.database(), tensorized_schedule(board, task)
+    args_info = ms.arg_info.ArgInfo.from_prim_func(task.mod["main"])
+    work = db.commit_workload(task.mod)
+    db.commit_tuning_record(
+        ms.database.TuningRecord(sch.trace, work, [run_secs], board.target(), args_info)
+    )
+    return model, task, store
+
+
 def realistic_args(func, seed: int = 0) -> list[np.ndarray]:
     """Arguments for an integer conv task: 8-bit tensors over their full range, and the
     folded requantization's constants (its five int64 vectors, in order) for

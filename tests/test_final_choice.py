@@ -229,25 +229,15 @@ def test_a_fresh_build_reads_a_tensorized_final_choice(tmp_path):
     """`edgetune build` in a new process reads a final choice whose trace names a tensor
     intrinsic (registered before the choices are read back), and the model matches LiteRT."""
 
-    from int8_support import (
-        built_in_fresh_process_matches_litert,
-        pointwise_conv_task,
-        tensorized_schedule,
-    )
+    from int8_support import built_in_fresh_process_matches_litert, tensorized_records
 
     from edgetune.search.final import final_phase
-    from edgetune.tvm_api import ms
 
     board = load_board("host")
-    path = MODELS_DIR / "probe_block_int8.tflite"
-    model, task = load_model(path), pointwise_conv_task(board)
-    store = RecordStore(tmp_path / "recs", model.info, board)
-    db, sch = store.database(), tensorized_schedule(board, task)
-    args_info = ms.arg_info.ArgInfo.from_prim_func(task.mod["main"])
-    db.commit_tuning_record(ms.database.TuningRecord(sch.trace, db.commit_workload(task.mod),
-                                                     [1.0], board.target(), args_info))  # fmt: skip
+    model, task, store = tensorized_records(board, tmp_path / "recs", 1.0)
     (entry,) = final_phase([task], store, board, 3).entries
     assert "tensorize" in json.dumps(entry["record"]) and entry["chosen"] == 0
     assert 0 < entry["candidates"][0]["final_us"] < 1e6  # re-measured, not the 1 s recorded
 
-    built_in_fresh_process_matches_litert(path, store.path, model, board, tmp_path / "probe.so")
+    out = tmp_path / "probe.so"
+    built_in_fresh_process_matches_litert(model.path, store.path, model, board, out)

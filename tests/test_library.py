@@ -282,23 +282,13 @@ def test_a_fresh_process_adds_tensorized_int8_records(tmp_path):
     """A records folder whose traces name tensor intrinsics (int8 kernels) is added to the
     library by a `tune` in a new process that has not registered them yet (with nothing left to
     search, the add comes first): every record goes in, and the task is then known."""
-    from int8_support import pointwise_conv_task, tensorized_schedule
-
-    from edgetune.tvm_api import ms
+    from int8_support import tensorized_records
 
     board = load_board("host")
-    path = MODELS_DIR / "probe_block_int8.tflite"
-    model, task = load_model(path), pointwise_conv_task(board)
-    store = RecordStore(tmp_path / "recs", model.info, board)
-    db, sch = store.database(), tensorized_schedule(board, task)
-    args_info = ms.arg_info.ArgInfo.from_prim_func(task.mod["main"])
-    record = ms.database.TuningRecord(
-        sch.trace, db.commit_workload(task.mod), [1e-5], board.target(), args_info
-    )
-    db.commit_tuning_record(record)
+    model, task, store = tensorized_records(board, tmp_path / "recs", 1e-5)
     recs = tmp_path / "copy"  # this process holds the folder's writer lock
     shutil.copytree(store.path, recs, ignore=shutil.ignore_patterns("edgetune.lock"))
-    tune = [sys.executable, "-m", "edgetune", "tune", str(path), "--records", str(recs),
+    tune = [sys.executable, "-m", "edgetune", "tune", str(model.path), "--records", str(recs),
             "--trials", "1", "--final-top", "0", "--library", str(tmp_path / "lib"),
             "--json"]  # fmt: skip
     done = subprocess.run(tune, capture_output=True, text=True)
