@@ -266,7 +266,8 @@ class Library:
                 top = db.get_top_k(db.commit_workload(mod), max(per_workload, known_top))
                 top = [r for r in top if _mean(r.run_secs) is not None]
                 if h in known and top and _applies(top[0], known[h]):
-                    out.best[h] = [r for r in top[:known_top] if _applies(r, known[h])]
+                    more = [r for r in top[1:known_top] if _applies(r, known[h])]
+                    out.best[h] = [top[0], *more]
                 if index[h]["family"] in families and top:
                     out.family.setdefault(index[h]["family"], []).append(top[:per_workload])
         return out
