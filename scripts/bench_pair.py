@@ -77,14 +77,19 @@ def summary(paths: list[str], times: np.ndarray) -> list[dict]:
     return rows
 
 
+def add_pairing_args(parser: argparse.ArgumentParser) -> None:
+    """--threads, --blocks and --calls of `time_blocks`, for this script and those reusing it."""
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--blocks", type=int, default=40, help="blocks of calls per library")
+    parser.add_argument("--calls", type=int, default=20, help="calls per block")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("libraries", nargs="+", help="libraries built by `edgetune build` (host)")
-    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    p.add_argument("--blocks", type=int, default=40, help="blocks of calls per library")
-    p.add_argument("--calls", type=int, default=20, help="calls per block")
+    add_pairing_args(p)
     p.add_argument("--json", help="where to write the results")
     args = p.parse_args()
     if len(args.libraries) < 2:

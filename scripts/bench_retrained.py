@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import time
@@ -27,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_pair import summary, time_blocks  # noqa: E402
+from bench_pair import add_pairing_args, summary, time_blocks  # noqa: E402
 
 from edgetune.board import load_board  # noqa: E402
 from edgetune.compile import build_model, export_model  # noqa: E402
@@ -82,11 +81,11 @@ def main() -> int:
         "--trials", type=int, help="budget of both tunes (default: what --records measured)"
     )
     ap.add_argument("--work", default="bench_retrained_work", help="library, folders, builds")
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--blocks", type=int, default=40, help="paired blocks of calls")
-    ap.add_argument("--calls", type=int, default=20, help="calls per block")
+    add_pairing_args(ap)
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args()
+    if not Path(args.records).is_dir():
+        ap.error(f"no records folder {args.records}")
 
     board = load_board("host")
     model = load_model(find_model(args.model))
