@@ -10,7 +10,9 @@ Each process loads its engine, warms up, and times --repeat calls (wall clock pe
 reported: the median over the rounds of each round's median, p90 and p10, and against LiteRT
 the ratios of those medians and p10s, with the range of each round's own p10 ratio (how far
 single rounds disagree: on a shared machine the speed moves from one process to the next, so
-only many rounds average it out). Prints a table and writes JSON.
+only many rounds average it out), and the median steal share of its rounds (the CPU time a
+virtual machine's hypervisor gave other guests while the engine was timed; 0 on bare metal).
+Prints a table and writes JSON.
 
   python scripts/bench_host.py --records-fp32 recs/fp32 --records-int8 recs/int8
   python scripts/bench_host.py --trials 1000 --workdir bench-work --json bench_host.json
@@ -38,6 +40,7 @@ def time_engine(spec: dict) -> dict:
     import numpy as np
 
     from edgetune.frontend import load_model
+    from edgetune.measure.free_cores import StealClock
     from edgetune.runtime import load_artifact, load_inputs
 
     model = load_model(spec["model_path"])
@@ -49,7 +52,9 @@ def time_engine(spec: dict) -> dict:
     else:
         engine = load_artifact(spec["artifact"], spec["threads"])
     np.save(spec["output"], engine(inputs)[0])
-    return engine.bench(inputs, spec["repeat"]).to_json()
+    clock = StealClock.start()
+    latency = engine.bench(inputs, spec["repeat"]).to_json()
+    return {**latency, "steal": clock.share()}
 
 
 def run_worker(spec: dict, script: str = __file__):
@@ -148,6 +153,7 @@ def time_rows(rows: list[dict], rounds: int, repeat: int, work: Path) -> None:
         for stat in ("median", "p10", "p90"):
             row[f"{stat}_ms"] = median(lat[f"{stat}_ms"] for lat in row["rounds"])
         row["round_medians_ms"] = [round(lat["median_ms"], 4) for lat in row["rounds"]]
+        row["steal"] = median(lat["steal"] for lat in row["rounds"])
         row["round_p10s_ms"] = [round(lat["p10_ms"], 4) for lat in row.pop("rounds")]
     for row in rows:
         litert = next(
@@ -241,7 +247,7 @@ def main() -> None:
             for suffix, stat in (("", "median_ms"), ("_p10", "p10_ms"))
         }
     cols = ["model", "label", "threads", "median_ms", "p90_ms", "x_litert_same_threads",
-            "p10_ms", "x_litert_p10", "x_litert_p10_paired_range", "tuned_tasks",
+            "p10_ms", "x_litert_p10", "x_litert_p10_paired_range", "steal", "tuned_tasks",
             "records"]  # fmt: skip
     print(" | ".join(cols))
     for r in rows:

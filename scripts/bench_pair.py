@@ -99,13 +99,19 @@ def main() -> None:
             p.error(f"no such library: {lib}")
 
     from edgetune.errors import EdgetuneError
+    from edgetune.measure.free_cores import StealClock
 
+    clock = StealClock.start()
     try:
         times = time_blocks(args.libraries, args.threads, args.blocks, args.calls)
     except EdgetuneError as err:  # not an edgetune library, built for another board, damaged
         sys.exit(f"bench_pair: {err}")
+    steal = clock.share()
     rows = summary(args.libraries, times)
-    print(f"{args.blocks} blocks x {args.calls} calls per library, {args.threads} threads")
+    print(
+        f"{args.blocks} blocks x {args.calls} calls per library, {args.threads} threads; "
+        f"hypervisor steal {steal:.1%} of CPU time"
+    )
     print("library | median_ms | p10_ms | x first (paired median) | paired IQR")
     for r in rows:
         lo, hi = r["ratio_iqr"]
@@ -115,6 +121,7 @@ def main() -> None:
         )
     if args.json:
         settings = {"threads": args.threads, "blocks": args.blocks, "calls": args.calls}
+        settings["steal"] = steal
         Path(args.json).write_text(json.dumps({"settings": settings, "libraries": rows}, indent=1))
         print(f"wrote {args.json}")
 

@@ -117,3 +117,15 @@ def test_batches_move_to_free_cpus_and_back(tmp_path, monkeypatch):
         return pool.submit(lambda: tvm.get_global_func("runtime.NumThreads")()).result()
 
     assert worker_threads(pinned) == len(pinned)
+
+
+def test_steal_clock_reports_the_share_of_cpu_time_the_hypervisor_took(tmp_path):
+    """Steal (the 8th counter of each cpuN line) over all counters of all CPUs since the start;
+    no /proc: 0."""
+    stat = tmp_path / "stat"
+    head = "cpu  9 9 9 9 9 9 9 9\n"
+    stat.write_text(head + "cpu0 100 0 0 100 0 0 0 0 0 0\ncpu1 50 0 0 150 0 0 0 0\n")
+    clock = free_cores.StealClock.start(tmp_path)
+    stat.write_text(head + "cpu0 160 0 0 110 0 0 0 30 0 0\ncpu1 90 0 0 200 0 0 0 10\n")
+    assert clock.share(tmp_path) == pytest.approx(40 / 200)  # cpu0 +100 (30 stolen), cpu1 +100
+    assert free_cores.StealClock.start(tmp_path / "none").share(tmp_path / "none") == 0.0

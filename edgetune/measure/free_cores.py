@@ -32,6 +32,7 @@ from .robust import RunSecsFuture
 PROC = Path("/proc")
 WINDOW_S = 0.1
 IDLE_FIELDS = (3, 4)  # idle, iowait (of user nice system idle iowait irq softirq steal ...)
+STEAL_FIELD = 7
 FOREIGN_MIN = 0.5  # cores other processes must take before timing leaves any CPU out
 _pinned: tuple[int, ...] | None = None  # the CPUs this (worker) process's TVM threads are on
 
@@ -55,16 +56,53 @@ class HostLoad:
         return self.foreign >= FOREIGN_MIN
 
 
-def _cpu_jiffies(proc: Path) -> dict[int, tuple[int, int]]:
-    """(busy, total) jiffies so far of each CPU (by id), from the cpuN lines of /proc/stat."""
-    jiffies = {}
+def _cpu_fields(proc: Path) -> dict[int, list[int]]:
+    """The first 8 counters (user nice system idle iowait irq softirq steal, jiffies so far) of
+    each CPU (by id), from the cpuN lines of /proc/stat."""
+    fields = {}
     for line in (proc / "stat").read_text().splitlines():
         name, *values = line.split()
         if name.startswith("cpu") and name[3:].isdigit():
-            fields = [int(x) for x in values[:8]]
-            idle = sum(fields[i] for i in IDLE_FIELDS)
-            jiffies[int(name[3:])] = (sum(fields) - idle, sum(fields))
+            fields[int(name[3:])] = [int(x) for x in values[:8]]
+    return fields
+
+
+def _cpu_jiffies(proc: Path) -> dict[int, tuple[int, int]]:
+    """(busy, total) jiffies so far of each CPU (by id)."""
+    jiffies = {}
+    for cpu, fields in _cpu_fields(proc).items():
+        idle = sum(fields[i] for i in IDLE_FIELDS)
+        jiffies[cpu] = (sum(fields) - idle, sum(fields))
     return jiffies
+
+
+@dataclass(frozen=True)
+class StealClock:
+    """Steal time since a start: the share of this virtual machine's CPU time the hypervisor
+    spent running other guests while its CPUs had work (0 on bare metal). A benchmark run with a
+    large share was timed on a contended host: its spread, not its code, moved its numbers."""
+
+    steal: int
+    total: int
+
+    @staticmethod
+    def start(proc: Path = PROC) -> StealClock:
+        steal, total = _steal_jiffies(proc)
+        return StealClock(steal, total)
+
+    def share(self, proc: Path = PROC) -> float:
+        """Stolen jiffies over all jiffies of all CPUs since the start."""
+        steal, total = _steal_jiffies(proc)
+        return (steal - self.steal) / (total - self.total) if total > self.total else 0.0
+
+
+def _steal_jiffies(proc: Path) -> tuple[int, int]:
+    """(steal, total) jiffies so far, summed over the CPUs ((0, 0) if /proc cannot be read)."""
+    try:
+        fields = _cpu_fields(proc).values()
+    except (OSError, ValueError, IndexError):
+        return 0, 0
+    return sum(f[STEAL_FIELD] for f in fields if len(f) > STEAL_FIELD), sum(map(sum, fields))
 
 
 def _own_jiffies(proc: Path, pid: int) -> int:

@@ -170,7 +170,7 @@ class Library:
             return 0
         workloads = _lines(store.path / WORKLOADS)
         per_task = len(lines) // max(1, len(workloads))  # the folder's tune, all runs so far
-        register_intrinsics_named_in(store.path / TUNING_RECORDS)  # else its int8 traces fail
+        register_intrinsics_named_in(lines[start:])  # else its int8 traces fail
         with self._turn() as db:
             data = self.manifest()
             index = data.setdefault("workloads", {})

@@ -196,13 +196,20 @@ def open_json_database(folder: Path, what: str, other: str) -> Any:
         ) from None
 
 
-def register_intrinsics_named_in(records: Path) -> None:
+TENSORIZED = b"meta_schedule.auto_tensorize"  # in every tensorized trace
+
+
+def register_intrinsics_named_in(records: Path | list[bytes]) -> None:
     """Traces of tensorized candidates name their tensor intrinsics, and MetaSchedule cannot
-    read them back unless those are registered: register them if the records file names any
-    (the registry import is slow, so only then)."""
+    read them back unless those are registered: register them if the records (a records file,
+    or lines already read from one) name any (the registry import is slow, so only then)."""
     from ..quant.intrinsics import register_intrinsics
 
-    if _mentions(records, b"meta_schedule.auto_tensorize"):
+    if isinstance(records, Path):
+        named = _mentions(records, TENSORIZED)
+    else:
+        named = any(TENSORIZED in line for line in records)
+    if named:
         register_intrinsics()
 
 

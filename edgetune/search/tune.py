@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from ..measure import make_builder, make_runner
+from ..measure.free_cores import StealClock
 from ..records import KNOWN, best_latency_in, warm_start_folder, write_tasks
 from ..rules import get_rule_set
 from ..tasks import MODULE_EQUALITY, Task, for_model
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from ..records import Library, RecordStore, RecordSummary
 
 SEARCHES = ("family", "ms")
+STEAL_NOTE = 0.05  # steal share from which `tune` says its timings were contended
 DEFAULT_SEARCH = "family"  # lower built latency in 3 of 3 seeds at 600 trials (docs/search.md)
 
 
@@ -48,6 +50,7 @@ class TuneResult:
     library: LibraryStart | None = None
     added: int = 0  # records this run added to the library (an earlier run's included)
     final: FinalPhase | None = None  # the re-measured top candidates (None: --final-top 0)
+    host_steal: float | None = None  # hypervisor steal share while tuning (host board only)
 
     @cached_property
     def after(self) -> RecordSummary:
@@ -72,6 +75,7 @@ class TuneResult:
             "library": self.library and {**self.library.to_json(), "added": self.added},
             **progress,
             "final": self.final.to_json() if self.final else None,
+            "host_steal": self.host_steal,
         }
 
     def lines(self) -> list[str]:
@@ -85,7 +89,17 @@ class TuneResult:
             f"latency: {f'{est * 1e3:.3f} ms' if est is not None else 'n/a'}",
             *([library_line(self.library, self.added)] if self.library else []),
             *([self.final.line()] if self.final else []),
+            *([steal_line(self.host_steal)] if (self.host_steal or 0) >= STEAL_NOTE else []),
         ]
+
+
+def steal_line(share: float) -> str:
+    """What a large steal share means for the run's timings."""
+    return (
+        f"note: the hypervisor gave {share:.0%} of this machine's CPU time to other guests "
+        "while tuning (steal time): candidates were timed on a contended virtual machine, so "
+        "estimates are noisier than on a quiet one"
+    )
 
 
 def _known_note(start: LibraryStart, i: int) -> str:
@@ -268,6 +282,7 @@ def tune_model(
     if warm_start:
         warm_start_folder(warm_start, board)  # a bad folder fails before any work
     board.check_toolchain()
+    clock = StealClock.start() if board.is_host else None  # its candidates run here
     tasks = [t for t in for_model(model, board) if task_filter is None or task_filter(t)]
     write_tasks(store.path, [t.describe() for t in tasks], _tuned_with(board, search))
     start = start_from_library(library, tasks, store, trials) if library else None
@@ -294,6 +309,7 @@ def tune_model(
                 result.added += library.add(store)
     if final_top > 0:
         result.final = final_phase(tasks, store, board, final_top, printer)
+    result.host_steal = clock.share() if clock else None
     return result
 
 
