@@ -38,6 +38,7 @@ def test_profile_has_a_row_per_kernel_that_add_up_to_the_total(cli, tmp_path, na
     assert all(r["estimate_ms"] is None for r in rows.values() if not r["tuned"])
     assert prof["estimates_ms"] == pytest.approx(sum(r["estimate_ms"] for r in tuned))
     assert prof["verdict"].startswith(f"{prof['total_ms']:.3f} ms per inference")
+    assert 0 <= prof["host_steal"] < 1  # the hypervisor's share while profiling
 
     table = cli("profile", name, "--records", recs, "--runs", 5, "--top", 2)
     assert table.code == 0
@@ -52,6 +53,16 @@ def test_profile_on_a_board_without_ssh_is_one_clear_line(cli):
     assert result.code == 2
     last = result.err.strip().splitlines()[-1]
     assert last.startswith("edgetune: error: board 'rpi3' has no [connection.ssh]: profile runs")
+
+
+def test_verdict_says_when_the_hypervisor_took_cpu_time():
+    from edgetune.profile.kernels import KernelRow, Profile
+
+    rows = [KernelRow("k", 1, 1.0, 1.0, 1.0)]
+    quiet, stolen = Profile("m", "host", 2, 5, 1.0, rows), Profile("m", "host", 2, 5, 1.0, rows)
+    quiet.host_steal, stolen.host_steal = 0.01, 0.23
+    assert "steal" not in quiet.verdict()
+    assert "the hypervisor gave 23% of this machine's CPU time" in stolen.verdict()
 
 
 class FakeVM:

@@ -96,6 +96,19 @@ class StealClock:
         return (steal - self.steal) / (total - self.total) if total > self.total else 0.0
 
 
+STEAL_NOTE = 0.05  # steal share from which a run says its timings were contended
+
+
+def steal_note(share: float | None) -> str | None:
+    """What a steal share of STEAL_NOTE or more means for a run's timings (else None)."""
+    if share is None or share < STEAL_NOTE:
+        return None
+    return (
+        f"the hypervisor gave {share:.0%} of this machine's CPU time to other guests (steal "
+        "time): timings on a contended virtual machine are noisier than on a quiet one"
+    )
+
+
 def _steal_jiffies(proc: Path) -> tuple[int, int]:
     """(steal, total) jiffies so far, summed over the CPUs ((0, 0) if /proc cannot be read)."""
     try:

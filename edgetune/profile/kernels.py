@@ -20,6 +20,7 @@ from ..compile import build_model, export_model
 from ..errors import BoardError
 from ..farm.agent import profile_vm
 from ..farm.remote_run import profile_remote
+from ..measure.free_cores import StealClock, steal_note
 from ..runtime import load_executable, load_inputs
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ class Profile:
     total_ms: float  # median of uninstrumented whole-model runs
     kernels: list[KernelRow]  # heaviest first
     emulated: bool = False  # an emulated board: its times are not the real board's
+    host_steal: float | None = None  # hypervisor steal share while profiling (host board only)
 
     @property
     def kernels_ms(self) -> float:
@@ -102,6 +104,8 @@ class Profile:
                     f"untuned kernels take {sum(k.ms for k in untuned):.3f} ms "
                     f"({len(untuned)} kernels)"
                 )
+        if note := steal_note(self.host_steal):
+            parts.append(note)
         return "; ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
@@ -115,6 +119,7 @@ class Profile:
             "kernels_ms": self.kernels_ms,
             "outside_ms": self.outside_ms,
             "estimates_ms": self.estimates_ms,
+            "host_steal": self.host_steal,
             "verdict": self.verdict(),
             "kernels": [{**asdict(k), "tuned": k.tuned} for k in self.kernels],
         }
@@ -134,13 +139,16 @@ def profile_model(
     import tvm
 
     runs = max(runs, 1)
+    steal = None  # the hypervisor's share of this machine, where the model runs here
     built = build_model(model, board, records, exec_mode="bytecode")  # instrumented calls
     inputs = load_inputs(model.info, input_paths) + model.info.initial_states()
     if board.is_host:
         threads = threads or board.hardware.cores
         loaded = load_executable(built.exe, threads, info=model.info)
         args = [tvm.runtime.tensor(x, loaded.device) for x in inputs]
+        clock = StealClock.start()
         raw = profile_vm(loaded.vm, args, runs)
+        steal = clock.share()
     else:
         if threads and threads != board.hardware.cores:
             raise BoardError(
@@ -151,7 +159,9 @@ def profile_model(
         with tempfile.TemporaryDirectory() as tmp:
             library = export_model(built, model, board, Path(tmp) / f"{model.info.name}.so")
             raw = profile_remote(board, library.path, inputs, runs, accept_new_host_key)
-    return _profile_from(raw, built.model_tasks.fused, records, model, board, threads, runs)
+    prof = _profile_from(raw, built.model_tasks.fused, records, model, board, threads, runs)
+    prof.host_steal = steal
+    return prof
 
 
 def _profile_from(raw, fused, records, model, board, threads: int, runs: int) -> Profile:

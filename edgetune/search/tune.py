@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from ..measure import make_builder, make_runner
-from ..measure.free_cores import StealClock
+from ..measure.free_cores import StealClock, steal_note
 from ..records import KNOWN, best_latency_in, warm_start_folder, write_tasks
 from ..rules import get_rule_set
 from ..tasks import MODULE_EQUALITY, Task, for_model
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from ..records import Library, RecordStore, RecordSummary
 
 SEARCHES = ("family", "ms")
-STEAL_NOTE = 0.05  # steal share from which `tune` says its timings were contended
 DEFAULT_SEARCH = "family"  # lower built latency in 3 of 3 seeds at 600 trials (docs/search.md)
 
 
@@ -89,17 +88,8 @@ class TuneResult:
             f"latency: {f'{est * 1e3:.3f} ms' if est is not None else 'n/a'}",
             *([library_line(self.library, self.added)] if self.library else []),
             *([self.final.line()] if self.final else []),
-            *([steal_line(self.host_steal)] if (self.host_steal or 0) >= STEAL_NOTE else []),
+            *([f"note: while tuning, {note}"] if (note := steal_note(self.host_steal)) else []),
         ]
-
-
-def steal_line(share: float) -> str:
-    """What a large steal share means for the run's timings."""
-    return (
-        f"note: the hypervisor gave {share:.0%} of this machine's CPU time to other guests "
-        "while tuning (steal time): candidates were timed on a contended virtual machine, so "
-        "estimates are noisier than on a quiet one"
-    )
 
 
 def _known_note(start: LibraryStart, i: int) -> str:
