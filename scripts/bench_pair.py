@@ -120,8 +120,12 @@ def main() -> None:
             f"{r['ratio_median']:.3f} | [{lo:.3f}, {hi:.3f}]"
         )
     if args.json:
-        settings = {"threads": args.threads, "blocks": args.blocks, "calls": args.calls}
-        settings["steal"] = steal
+        settings = {
+            "threads": args.threads,
+            "blocks": args.blocks,
+            "calls": args.calls,
+            "steal": steal,
+        }
         Path(args.json).write_text(json.dumps({"settings": settings, "libraries": rows}, indent=1))
         print(f"wrote {args.json}")
 
