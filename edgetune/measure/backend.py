@@ -126,9 +126,9 @@ def _run_local(
     states: list[np.ndarray],
     repeat: int,
 ):
-    from ..runtime import load_artifact
+    from ..runtime import load_library
 
-    loaded = load_artifact(path, board.hardware.cores)
+    loaded = load_library(path, board.hardware.cores)  # its metadata read by run_steps_on
     loaded.states = states
     return [loaded(inputs) for inputs in steps], loaded.bench(steps[-1], repeat)
 

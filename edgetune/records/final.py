@@ -22,9 +22,10 @@ from .layout import FINAL_CHOICES, WORKLOADS
 
 
 def record_json(record: Any, run_secs: list[float]) -> list[Any]:
-    """A tuning record in the JSON form MetaSchedule's JSONDatabase writes (its own Python
-    `as_json` fails on traces with index maps, e.g. weight layout rewrites), with other run
-    times."""
+    """A tuning record in the JSON form MetaSchedule's JSONDatabase writes, with other run
+    times. Converted here because neither the record's Python `as_json` nor tvm-ffi's
+    `ffi.json.Stringify` accepts traces with index maps (weight layout rewrites): 0.27 refuses
+    `tirx.IndexMap` in both."""
     from ..tvm_api import ms
 
     data = _plain(ms._ffi_api.TuningRecordAsJSON(record))

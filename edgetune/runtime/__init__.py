@@ -2,7 +2,7 @@
 
 from .artifact import ArtifactMeta, read_artifact_meta, write_artifact_meta
 from .inputs import load_inputs, save_outputs
-from .local import LoadedModel, load_artifact, load_executable
+from .local import LoadedModel, load_artifact, load_executable, load_library
 from .timing import Latency, time_calls
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "load_artifact",
     "load_executable",
     "load_inputs",
+    "load_library",
     "read_artifact_meta",
     "save_outputs",
     "time_calls",

@@ -90,11 +90,17 @@ def load_executable(
 
 
 def load_artifact(path: str | Path, cores: int) -> LoadedModel:
-    """Load an artifact built for the host (probe-loaded in a child process first: a library
-    that crashes the loader ends the child, not edgetune); TVM uses `cores` threads."""
+    """Load an artifact built for the host with its metadata (which states it carries); TVM
+    uses `cores` threads."""
+    return load_library(path, cores, read_artifact_meta(path))
+
+
+def load_library(path: str | Path, cores: int, meta: ArtifactMeta | None = None) -> LoadedModel:
+    """Load the library of an artifact built for the host (probe-loaded in a child process
+    first: a library that crashes the loader ends the child, not edgetune); `meta` as read by
+    the caller (None: the caller sets the states)."""
     import tvm
 
-    meta = read_artifact_meta(path)
     probe_load(path)
     try:
         return load_executable(tvm.runtime.load_module(str(path)), cores, meta)
