@@ -50,7 +50,7 @@ class SkipMeasured(ms.search_strategy.PySearchStrategy):
             }
         if self.seeds is not None:
             self.seeded_db = self.seeds.database_for(self.context, database)
-        search_db = self.seeded_db or database
+        search_db = database if self.seeded_db is None else self.seeded_db  # an empty one is falsy
         self.inner.pre_tuning(max_trials, num_trials_per_iter, design_spaces, search_db, cost_model)
 
     def post_tuning(self) -> None:
