@@ -13,8 +13,10 @@ from edgetune.tvm_api import tirx
 
 # Kernel times summed over a run against the uninstrumented whole-model median: the VM's own
 # work makes the sum smaller, the instrument's two callbacks per call make each kernel a little
-# longer (microseconds, which matter on these tiny models). The sum must explain the total.
+# longer (microseconds, which matter on these tiny models: up to CALL_US per call allowed on
+# top, since a 20 us model on a noisy host once summed to 1.51x). The sum must explain the total.
 MARGIN = (0.4, 1.5)
+CALL_US = 1.0
 
 
 @pytest.mark.parametrize("name", ["tiny_fp32", "tiny_int8"])
@@ -32,7 +34,8 @@ def test_profile_has_a_row_per_kernel_that_add_up_to_the_total(cli, tmp_path, na
     assert all(r["calls"] >= 1 and r["ms"] > 0 for r in rows.values())
     assert abs(sum(r["share"] for r in rows.values()) - 1) < 1e-6
     lo, hi = MARGIN
-    assert lo * prof["total_ms"] <= prof["kernels_ms"] <= hi * prof["total_ms"]
+    instrument_ms = sum(r["calls"] for r in rows.values()) * CALL_US / 1000
+    assert lo * prof["total_ms"] <= prof["kernels_ms"] <= hi * prof["total_ms"] + instrument_ms
     tuned = [r for r in rows.values() if r["tuned"]]
     assert tuned and all(r["estimate_ms"] > 0 for r in tuned)
     assert all(r["estimate_ms"] is None for r in rows.values() if not r["tuned"])
