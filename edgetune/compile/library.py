@@ -81,7 +81,7 @@ def compile_with_records(
     import tvm
     from tvm import relax
 
-    from ..quant.even_odd import tir_pipeline
+    from ..lowering.pipeline import tir_pipeline
     from ..rules.fallback import apply_gpu_fallback
 
     target = model_tasks.target

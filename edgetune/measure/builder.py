@@ -45,7 +45,7 @@ def build_candidate(mod, target, _params):
     the tuning time went there. Candidates arrive already tensorized (intrinsic bodies
     inlined), so building them needs no registry.
     """
-    from ..quant.even_odd import tir_pipeline
+    from ..lowering.pipeline import tir_pipeline
     from ..tvm_api import driver, s_tir
 
     mod = s_tir.transform.RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod)

@@ -17,10 +17,8 @@ hashes and tuning records are unchanged.
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
-PIPELINE = "edgetune"
 _LANE_WISE = ("Add", "Sub", "Mul", "LShift", "RShift", "BitwiseAnd", "BitwiseOr")
 
 
@@ -95,20 +93,3 @@ def even_odd_products() -> Any:
         return tvm_ffi.structural_map(func, ((tirx.Cast, _narrowing),), order="pre")
 
     return tirx.transform.prim_func_pass(rewrite, opt_level=0, name="EvenOddProducts")
-
-
-@cache
-def tir_pipeline() -> str:
-    """Name of TVM's default TIR pipeline followed by `even_odd_products`, registered once per
-    process (every candidate build asks for it)."""
-    import tvm
-
-    from ..tvm_api import tir_pipelines
-
-    def factory() -> Any:
-        lower, finalize_host, finalize_device = tir_pipelines.get_tir_pipeline("default")
-        lowered = tvm.transform.Sequential([lower, even_odd_products()])
-        return lowered, finalize_host, finalize_device
-
-    tir_pipelines.register_tir_pipeline(PIPELINE, factory)
-    return PIPELINE

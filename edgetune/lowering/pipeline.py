@@ -1,0 +1,28 @@
+"""The TIR pipeline every edgetune CPU build uses (candidates, final models): vectorized loops
+split into power-of-two widths (split_vectors.py), TVM's default lowering, then the x86 lowering
+of the requantization's 64-bit products (quant/even_odd.py)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+PIPELINE = "edgetune"
+
+
+@cache
+def tir_pipeline() -> str:
+    """Name of the pipeline, registered once per process (every candidate build asks for it)."""
+    import tvm
+
+    from ..quant.even_odd import even_odd_products
+    from ..tvm_api import tir_pipelines
+    from .split_vectors import split_vectors
+
+    def factory() -> Any:
+        lower, finalize_host, finalize_device = tir_pipelines.get_tir_pipeline("default")
+        lowered = tvm.transform.Sequential([split_vectors(), lower, even_odd_products()])
+        return lowered, finalize_host, finalize_device
+
+    tir_pipelines.register_tir_pipeline(PIPELINE, factory)
+    return PIPELINE

@@ -1,0 +1,79 @@
+"""SplitVectors: vectorized loops of a width that is not a power of two become unrolled
+power-of-two vectors, with the same results."""
+
+import numpy as np
+import pytest
+
+
+def _lowered(width: int, split: int, pipeline: str | None = None):
+    """y[i, c] = max(x[i, c] * w[c] + b[c], 0) over (8, width), the channel loop split by
+    `split` and its inner part vectorized, built for the host board with `pipeline` (default:
+    edgetune's): (the built function, the TIR after lowering as text)."""
+    import tvm
+    from tvm import te
+
+    from edgetune.board import load_board
+    from edgetune.lowering.pipeline import tir_pipeline
+    from edgetune.tvm_api import s_tir, tir_pipelines, tirx
+
+    x = te.placeholder((8, width), "float32", "x")
+    w = te.placeholder((width,), "float32", "w")
+    b = te.placeholder((width,), "float32", "b")
+    y = te.compute(
+        (8, width), lambda i, c: tirx.max(x[i, c] * w[c] + b[c], tirx.const(0.0, "float32"))
+    )
+    sch = s_tir.Schedule(te.create_prim_func([x, w, b, y]).with_attr("global_symbol", "main"))
+    _, channels = sch.get_loops(sch.get_sblock(y.op.name))
+    sch.vectorize(sch.split(channels, [None, split])[1])
+
+    lower, finalize_host, finalize_device = tir_pipelines.get_tir_pipeline(
+        pipeline or tir_pipeline()
+    )
+    lowered = {}
+
+    @tvm.transform.module_pass(opt_level=0)
+    def keep(mod, _ctx):
+        lowered["text"] = mod.script()
+        return mod
+
+    tir_pipelines.register_tir_pipeline(
+        "test-split-keep",
+        lambda: (tvm.transform.Sequential([lower, keep]), finalize_host, finalize_device),
+    )
+    lib = tvm.compile(sch.mod, target=load_board("host").target(), tir_pipeline="test-split-keep")
+    return lib, lowered["text"]
+
+
+@pytest.mark.parametrize(
+    ("width", "split", "lanes"),
+    [(24, 24, 8), (48, 48, 16), (96, 12, 4), (32, 16, 16), (18, 6, 6)],
+)
+def test_vectors_split_to_powers_of_two_same_results(width, split, lanes):
+    """24 -> 3 x 8, 48 -> 3 x 16, 12 -> 3 x 4; powers of two and pieces under 4 lanes (6 = 3 x
+    2) stay as they are; every result is the one TVM's default pipeline computes (bit for bit)
+    and NumPy's (up to the fused multiply-add's rounding)."""
+    import tvm
+
+    lib, text = _lowered(width, split)
+    relu = "T.Broadcast(T.float32(0.0), {})"  # the vectorized max's zero, as wide as its vector
+    assert relu.format(lanes) in text
+    if lanes != split:
+        assert relu.format(split) not in text
+    rng = np.random.default_rng(0)
+    x, w, b = (rng.standard_normal(s).astype("float32") for s in ((8, width), width, width))
+    results = []
+    for built in (lib, _lowered(width, split, "default")[0]):
+        y = tvm.runtime.tensor(np.zeros((8, width), "float32"))
+        built(tvm.runtime.tensor(x), tvm.runtime.tensor(w), tvm.runtime.tensor(b), y)
+        results.append(y.numpy())
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_allclose(results[0], np.maximum(x * w + b, 0), rtol=1e-6, atol=1e-6)
+
+
+def test_only_cpu_functions_are_split():
+    from edgetune.board import load_board
+    from edgetune.lowering.split_vectors import applies_to
+
+    assert applies_to(load_board("host").target())
+    assert applies_to(load_board("qemu-a53").target())
+    assert not applies_to(None)
