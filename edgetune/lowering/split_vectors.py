@@ -19,13 +19,15 @@ MIN_LANES = 4  # narrower pieces would no longer be vectors worth the name
 
 
 def _split(loop: Any) -> Any:
-    """`loop` split as above, or unchanged (not vectorized, not a constant extent, a power of
-    two, or pieces narrower than MIN_LANES)."""
+    """`loop` split as above, or unchanged (not vectorized, not a constant extent, a step other
+    than 1, a power of two, or pieces narrower than MIN_LANES)."""
     import tvm_ffi
 
     from ..tvm_api import tirx
 
     if loop.kind != tirx.ForKind.VECTORIZED or not isinstance(loop.extent, tirx.IntImm):
+        return loop
+    if loop.step is not None and not (isinstance(loop.step, tirx.IntImm) and loop.step.value == 1):
         return loop
     n = int(loop.extent.value)
     p = n & -n
