@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from int8_support import tflite_mbqm
+from lowering_support import build_keeping_lowered
 
 from edgetune.quant.fixed_point import (
     FoldedRequantization,
@@ -132,8 +133,7 @@ def _folded_requantization_lowered(pipeline: str) -> tuple[list[int], list[int],
     import tvm
     from tvm import te
 
-    from edgetune.board import load_board
-    from edgetune.tvm_api import s_tir, tir_pipelines
+    from edgetune.tvm_api import s_tir
 
     cases = _folded_cases()  # edge cases last: padded to whole vectors with the first ones
     cases = [np.concatenate([c, c[: -c.size % 16]]) for c in cases]
@@ -151,23 +151,11 @@ def _folded_requantization_lowered(pipeline: str) -> tuple[list[int], list[int],
     (loop,) = sch.get_loops(sch.get_sblock("requantize"))
     sch.vectorize(sch.split(loop, [None, 16])[1])
 
-    lowered = {}
-    lower, finalize_host, finalize_device = tir_pipelines.get_tir_pipeline(pipeline)
-
-    @tvm.transform.module_pass(opt_level=0)
-    def keep(mod, _ctx):
-        lowered["text"] = mod.script()
-        return mod
-
-    tir_pipelines.register_tir_pipeline(
-        "test-keep",
-        lambda: (tvm.transform.Sequential([lower, keep]), finalize_host, finalize_device),
-    )
-    lib = tvm.compile(sch.mod, target=load_board("host").target(), tir_pipeline="test-keep")
+    lib, text = build_keeping_lowered(sch.mod, pipeline)
     res = tvm.runtime.tensor(np.zeros(n, "int32"))
     args = [a.astype(t) for a, t in zip((cases[0], *constants), dtypes)]
     lib(*(tvm.runtime.tensor(a) for a in args), res)
-    return res.numpy().tolist(), expected, lowered["text"]
+    return res.numpy().tolist(), expected, text
 
 
 def test_even_odd_products_are_tflite_exact_on_the_host():

@@ -3,18 +3,17 @@ power-of-two vectors, with the same results."""
 
 import numpy as np
 import pytest
+from lowering_support import build_keeping_lowered
 
 
 def _lowered(width: int, split: int, pipeline: str | None = None):
     """y[i, c] = max(x[i, c] * w[c] + b[c], 0) over (8, width), the channel loop split by
     `split` and its inner part vectorized, built for the host board with `pipeline` (default:
     edgetune's): (the built function, the TIR after lowering as text)."""
-    import tvm
     from tvm import te
 
-    from edgetune.board import load_board
     from edgetune.lowering.pipeline import tir_pipeline
-    from edgetune.tvm_api import s_tir, tir_pipelines, tirx
+    from edgetune.tvm_api import s_tir, tirx
 
     x = te.placeholder((8, width), "float32", "x")
     w = te.placeholder((width,), "float32", "w")
@@ -26,22 +25,7 @@ def _lowered(width: int, split: int, pipeline: str | None = None):
     _, channels = sch.get_loops(sch.get_sblock(y.op.name))
     sch.vectorize(sch.split(channels, [None, split])[1])
 
-    lower, finalize_host, finalize_device = tir_pipelines.get_tir_pipeline(
-        pipeline or tir_pipeline()
-    )
-    lowered = {}
-
-    @tvm.transform.module_pass(opt_level=0)
-    def keep(mod, _ctx):
-        lowered["text"] = mod.script()
-        return mod
-
-    tir_pipelines.register_tir_pipeline(
-        "test-split-keep",
-        lambda: (tvm.transform.Sequential([lower, keep]), finalize_host, finalize_device),
-    )
-    lib = tvm.compile(sch.mod, target=load_board("host").target(), tir_pipeline="test-split-keep")
-    return lib, lowered["text"]
+    return build_keeping_lowered(sch.mod, pipeline or tir_pipeline())
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ A tuned schedule vectorizes its innermost spatial loops whatever their extent: 2
 (MobileNetV2's 56x56 project convs) become `float32x24` in TIR and `<24 x float>` in LLVM, which
 the x86 backend legalizes lane by lane (`vinsertps`, `vextractps`, stack spills). The tuned
 56x56 96 -> 24 conv ran 1.4x slower than the same loops as 3 x `float32x8`, and register tiles of
-4-14 pixels x 24 channels 8-17x slower (docs/performance.md, session 20). This pass rewrites
+8-14 pixels x 24 channels 8-14x slower (docs/performance.md, session 20). This pass rewrites
 `for i in vectorized(n)` with n = q * p, p the largest power of two dividing n (p >= MIN_LANES,
 p < n) into `for io in unroll(q): for ii in vectorized(p)` with i = io * p + ii. The loop nest
 computes the same values in the same order per lane; it runs at build time, before TVM's
