@@ -13,7 +13,7 @@ STAGES = [
     "base",  # errors, paths, stop, tvm_api, the package itself
     "board",  # board and toolchain definitions (data files)
     "quant",  # int8 on Relax: rewrite, fixed point, kernels, operands, intrinsics
-    "lowering",  # the TIR pipeline of CPU builds (vector widths, int64 products)
+    "lowering",  # the TIR pipeline of CPU builds and its passes (vector widths, int64 products)
     "frontend",  # TFLite -> Relax (validation, import, the int8 rewrite)
     "tasks",  # lowering for a board, task extraction, families
     "rules",  # per-board rule sets (search spaces)

@@ -163,8 +163,8 @@ def test_even_odd_products_are_tflite_exact_on_the_host():
     even and odd int32 lanes in place (no widening or narrowing shuffles): same results as
     TFLite's reference and as TVM's default pipeline."""
     from edgetune.board import load_board
+    from edgetune.lowering.even_odd import applies_to
     from edgetune.lowering.pipeline import tir_pipeline
-    from edgetune.quant.even_odd import applies_to
 
     assert applies_to(load_board("host").target())  # an x86 host with AVX2 at least
     assert not applies_to(load_board("qemu-a53").target())  # NEON keeps smull

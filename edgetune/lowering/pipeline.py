@@ -1,6 +1,6 @@
 """The TIR pipeline every edgetune CPU build uses (candidates, final models): vectorized loops
 split into power-of-two widths (split_vectors.py), TVM's default lowering, then the x86 lowering
-of the requantization's 64-bit products (quant/even_odd.py)."""
+of the requantization's 64-bit products (even_odd.py)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ def tir_pipeline() -> str:
     """Name of the pipeline, registered once per process (every candidate build asks for it)."""
     import tvm
 
-    from ..quant.even_odd import even_odd_products
     from ..tvm_api import tir_pipelines
+    from .even_odd import even_odd_products
     from .split_vectors import split_vectors
 
     def factory() -> Any:

@@ -53,13 +53,7 @@ def applies_to(target: Any) -> bool:
 
 def split_vectors() -> Any:
     """The PrimFunc pass: every CPU function's vectorized loops split as above."""
-    import tvm_ffi
-
     from ..tvm_api import tirx
+    from .rewrite_pass import target_rewrite_pass
 
-    def rewrite(func: Any, _mod: Any, _ctx: Any) -> Any:
-        if not applies_to(func.attrs.get("target") if func.attrs else None):
-            return func
-        return tvm_ffi.structural_map(func, ((tirx.For, _split),), order="post")
-
-    return tirx.transform.prim_func_pass(rewrite, opt_level=0, name="SplitVectors")
+    return target_rewrite_pass("SplitVectors", applies_to, tirx.For, _split, "post")

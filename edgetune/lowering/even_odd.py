@@ -83,13 +83,7 @@ def applies_to(target: Any) -> bool:
 
 def even_odd_products() -> Any:
     """The PrimFunc pass: every x86 function's narrowed 64-bit vector products, split."""
-    import tvm_ffi
-
     from ..tvm_api import tirx
+    from .rewrite_pass import target_rewrite_pass
 
-    def rewrite(func: Any, _mod: Any, _ctx: Any) -> Any:
-        if not applies_to(func.attrs.get("target") if func.attrs else None):
-            return func
-        return tvm_ffi.structural_map(func, ((tirx.Cast, _narrowing),), order="pre")
-
-    return tirx.transform.prim_func_pass(rewrite, opt_level=0, name="EvenOddProducts")
+    return target_rewrite_pass("EvenOddProducts", applies_to, tirx.Cast, _narrowing, "pre")
