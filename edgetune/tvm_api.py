@@ -12,7 +12,9 @@ API (`tvm`, `tvm.relax`, `tvm.ir`, `tvm.te`, `tvm.rpc`, `tvm.runtime`, `tvm.supp
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -41,14 +43,30 @@ def __getattr__(name: str) -> Any:
     return module
 
 
+TENSOR_INTRIN_PACKAGE = "tvm.s_tir.tensor_intrin"
+CPU_INTRINSICS = (f"{TENSOR_INTRIN_PACKAGE}.arm_cpu",)  # NEON dot products (the A53 int8 rules)
+
+
 def register_tensor_intrinsics() -> None:
-    """Register TVM's tensor intrinsics (VNNI, NEON dot products, ...); slow, so on demand.
+    """Register the TVM tensor intrinsics edgetune's rules use (NEON dot products; edgetune
+    registers its own VNNI forms); cheap after the first call.
 
     Needed to tensorize, and to read back records of tensorized candidates (their traces name
-    the intrinsics).
+    the intrinsics). Importing `tvm.s_tir.tensor_intrin` parses every target's intrinsics (CUDA's
+    alone 10-15 s on 2 cores; all 4-5 s with `_frame_modules_cached`), and MetaSchedule's
+    TuneContext imports it on every construction. The package is entered without running its
+    `__init__`, so that those imports cost nothing: only the CPU modules above are parsed, and any
+    other (dlight imports `.cuda`, `.metal` itself) still loads when asked for.
     """
+    if TENSOR_INTRIN_PACKAGE not in sys.modules:
+        spec = importlib.util.find_spec(TENSOR_INTRIN_PACKAGE)
+        package = importlib.util.module_from_spec(spec)
+        sys.modules[TENSOR_INTRIN_PACKAGE] = package
+        parent, _, child = TENSOR_INTRIN_PACKAGE.rpartition(".")
+        setattr(importlib.import_module(parent), child, package)
     with _frame_modules_cached():
-        importlib.import_module("tvm.s_tir.tensor_intrin")
+        for name in CPU_INTRINSICS:
+            importlib.import_module(name)
 
 
 @contextmanager

@@ -6,6 +6,8 @@ the untuned one does (the A53 kernel is checked on the emulated board in test_fa
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -95,3 +97,30 @@ def test_model_built_from_a_tensorized_record_matches_litert(tmp_path):
         )
     )
     built_in_fresh_process_matches_litert(path, store.path, model, board, tmp_path / "probe.so")
+
+
+def test_intrinsics_register_without_every_targets_package():
+    """edgetune's intrinsics (VNNI forms, TVM's NEON dot product) register in a fresh process
+    without parsing every target's (CUDA's take 10-15 s), also when MetaSchedule's TuneContext
+    imports the package; a GPU module still loads when asked for."""
+    code = (
+        "import sys\n"
+        "from edgetune.quant.intrinsics import register_intrinsics\n"
+        "from edgetune.tvm_api import ms, s_tir\n"
+        "register_intrinsics()\n"
+        "ms.TuneContext(mod=None)\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('tvm.s_tir.tensor_intrin.'))\n"
+        "names = ['edgetune_dot_16x4_u8i8i32_vnni', 'edgetune_dot_8x4_u8i8i32_vnni',\n"
+        "         'dot_4x4_i8i8s32_neon']\n"
+        "print(loaded, [s_tir.TensorIntrin.get(n) is not None for n in names])\n"
+        "import tvm.s_tir.tensor_intrin.cuda\n"
+        "print(s_tir.TensorIntrin.get('mma_f16f16f32_trans_b') is not None)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out[0] == (
+        "['tvm.s_tir.tensor_intrin.arm_cpu', 'tvm.s_tir.tensor_intrin.dot_product_common']"
+        " [True, True, True]"
+    )
+    assert out[1] == "True"
