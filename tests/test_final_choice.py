@@ -96,8 +96,9 @@ def test_rerun_does_only_the_final_phase_and_reports_it(cli, recs):
     assert sorted(e["task"] for e in lines) == sorted(t["name"] for t in tuned)  # one per task
     assert len(tuned) == 2 and len(phase["tasks"]) == len(report["tasks"]) == 5
     assert phase["estimated_latency_ms"] is None  # 3 tasks were never tuned
-    for task in tuned:
+    for task in tuned:  # tiny_fp32's tasks are each alone in their family: own candidates only
         assert 1 <= len(task["candidates"]) <= final.FINAL_TOP
+        assert not any("from" in c for c in task["candidates"])
         assert all(c["final_us"] > 0 for c in task["candidates"])
         chosen = task["candidates"][task["chosen"]]
         assert chosen["final_us"] == min(c["final_us"] for c in task["candidates"])
@@ -241,3 +242,56 @@ def test_a_fresh_build_reads_a_tensorized_final_choice(tmp_path):
 
     out = tmp_path / "probe.so"
     built_in_fresh_process_matches_litert(model.path, store.path, model, board, out)
+
+
+def _two_dense(path):
+    """x (1 x 512) -> FULLY_CONNECTED 1024 -> FULLY_CONNECTED 256: two tasks of one family."""
+    from tflite_builder import Op, Tensor, write
+
+    rng = np.random.default_rng(5)
+    w1 = rng.standard_normal((1024, 512)).astype(np.float32) / 16
+    w2 = rng.standard_normal((256, 1024)).astype(np.float32) / 16
+    tensors = [Tensor("x", (1, 512)), Tensor("w1", (1024, 512), data=w1), Tensor("h", (1, 1024)),
+               Tensor("w2", (256, 1024), data=w2), Tensor("y", (1, 256))]  # fmt: skip
+    ops = [Op("FULLY_CONNECTED", [0, 1, -1], [2], "FullyConnectedOptions"),
+           Op("FULLY_CONNECTED", [2, 3, -1], [4], "FullyConnectedOptions")]  # fmt: skip
+    return write(path, tensors, ops, [0], [4])
+
+
+def test_a_family_members_schedule_is_remeasured_and_wins(tmp_path):
+    """A task recorded only as written (plain loops) gets its family member's tuned schedule,
+    replayed on its own shapes, as one more candidate; re-measured with its own, it wins (a
+    reduction run as one scalar chain is far slower), and builds apply it and match LiteRT."""
+    from edgetune.search.final import final_phase
+    from edgetune.tvm_api import ms, s_tir
+
+    path = _two_dense(tmp_path / "dense2.tflite")
+    model, board = load_model(path), load_board("host")
+    tuned, plain = sorted(for_model(model, board).tasks, key=lambda t: -t.flops)
+    assert tuned.family == plain.family == "matmul-float32"
+    store = RecordStore(tmp_path / "recs", model.info, board)
+    tune_model(model, board, store, TRIALS, seed=0, final_top=0,
+               task_filter=lambda t: t.name == tuned.name, **SEARCH)  # fmt: skip
+    db, as_written = store.database(), s_tir.Schedule(plain.mod)
+    as_written.get_sblock("root")  # a trace of one instruction (an empty one is never ranked)
+    args_info = ms.arg_info.ArgInfo.from_prim_func(plain.mod["main"])
+    work = db.commit_workload(plain.mod)
+    db.commit_tuning_record(
+        ms.database.TuningRecord(as_written.trace, work, [1e-3], board.target(), args_info)
+    )
+
+    phase = final_phase([tuned, plain], store, board, final.FINAL_TOP)
+    entry = phase.entries[1]
+    (member,) = [c for c in entry["candidates"] if "from" in c]
+    assert member["from"] == tuned.name and member["search_us"] is None
+    assert entry["candidates"][entry["chosen"]] == member and phase.from_family == 1
+    assert 0 < member["final_us"] < entry["candidates"][0]["final_us"]
+    assert store.best_latency_s(plain.mod) * 1e6 == pytest.approx(member["final_us"])
+    assert phase.to_json()["choices_from_family"] == 1
+
+    built = build_model(model, board, store)
+    assert built.tuned == 2
+    inputs = random_inputs(model.info, seed=3)
+    (ours,) = load_executable(built.exe, board.hardware.cores, info=model.info)(inputs)
+    (reference,) = LiteRTModel(path, threads=1)(inputs)
+    assert np.abs(ours - reference).max() <= 1e-5 * np.abs(reference).max()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..search import DEFAULT_SEARCH, FINAL_TOP, ROUNDS, SEARCHES
+from ..search import DEFAULT_SEARCH, FAMILY, FINAL_TOP, ROUNDS, SEARCHES
 
 
 def add_search_args(parser: argparse.ArgumentParser) -> None:
@@ -33,10 +33,12 @@ def add_search_args(parser: argparse.ArgumentParser) -> None:
         metavar="K",
         help=f"after the search, re-measure each task's K best candidates together, interleaved "
         f"({ROUNDS} rounds; a candidate's latency is its median round, a typical run as in "
-        "the model), and build with the fastest: a busy host during the search then picks "
-        "worse schedules less often, and the estimates predict the built model. Costs K builds "
-        f"and {ROUNDS}K short runs per task (MobileNetV2, 33 tasks: 99 builds, a tenth of a "
-        "1000-trial search's); a rerun with "
+        "the model), with the best schedules of up to "
+        f"{FAMILY} members of its family replayed on its shapes (a task that got few trials "
+        "often fits a tiling its siblings found), and build with the fastest: a busy host during "
+        "the search then picks worse schedules less often, and the estimates predict the built "
+        f"model. Costs up to K+{FAMILY} builds and {ROUNDS}x as many short runs per task "
+        "(MobileNetV2 fp32: about a minute, a tenth of a 1000-trial search); a rerun with "
         f"nothing left to search re-measures only tasks without a current choice. 0: off "
         f"(build each task's best search record). Default {FINAL_TOP}, 0 on emulated boards (their "
         "timings do not rank schedules)",

@@ -75,25 +75,33 @@ def mirror_results(database: Any, context: Any, candidates: list[Any], results: 
 
 def retarget(records: list[Any], context: Any, limit: int = MAX_SEEDS) -> list[Any]:
     """Traces of `records` replayed on the context's module that pass its postprocessors
-    (distinct, at most `limit`, in the records' order)."""
-    postprocs = list(context.space_generator.postprocs or [])
+    (distinct, at most `limit`, in the records' order), before postprocessing."""
     out: list[Any] = []
     seen: set[str] = set()
     for record in records:
-        sch = s_tir.Schedule(context.mod, seed=len(out) + 1, error_render_level="none")
-        try:
-            record.trace.apply_to_schedule(sch, remove_postproc=True)
-        except Exception:  # noqa: BLE001 - another op mix or layout: the trace does not apply
+        replay = replayed(record.trace, context, seed=len(out) + 1)
+        if replay is None or str(replay[0].trace) in seen:
             continue
-        trace, text = sch.trace, str(sch.trace)
-        check = sch.copy()
-        if text in seen or not all(p.apply(check) for p in postprocs):
-            continue
-        seen.add(text)
-        out.append(trace)
+        seen.add(str(replay[0].trace))
+        out.append(replay[0].trace)
         if len(out) >= limit:
             break
     return out
+
+
+def replayed(trace: Any, context: Any, seed: int = 1) -> tuple[Any, Any] | None:
+    """`trace` (of another shape of the family) replayed on the context's module: the schedule
+    before and after the context's postprocessors, None if it does not apply (another op mix or
+    layout) or a postprocessor rejects it."""
+    sch = s_tir.Schedule(context.mod, seed=seed, error_render_level="none")
+    try:
+        trace.apply_to_schedule(sch, remove_postproc=True)
+    except Exception:  # noqa: BLE001 - another op mix or layout: the trace does not apply
+        return None
+    done = sch.copy()
+    if not all(p.apply(done) for p in context.space_generator.postprocs or []):
+        return None
+    return sch, done
 
 
 def _interleave(groups: list[list[Any]]) -> list[Any]:
