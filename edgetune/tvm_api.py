@@ -38,6 +38,8 @@ LOCATIONS = {
 def __getattr__(name: str) -> Any:
     if name not in LOCATIONS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name == "ms":
+        _enter_tensor_intrin_package()  # MetaSchedule's TuneContext imports it at construction
     module = importlib.import_module(LOCATIONS[name])
     globals()[name] = module
     return module
@@ -52,21 +54,26 @@ def register_tensor_intrinsics() -> None:
     registers its own VNNI forms); cheap after the first call.
 
     Needed to tensorize, and to read back records of tensorized candidates (their traces name
-    the intrinsics). Importing `tvm.s_tir.tensor_intrin` parses every target's intrinsics (CUDA's
-    alone 10-15 s on 2 cores; all 4-5 s with `_frame_modules_cached`), and MetaSchedule's
-    TuneContext imports it on every construction. The package is entered without running its
-    `__init__`, so that those imports cost nothing: only the CPU modules above are parsed, and any
-    other (dlight imports `.cuda`, `.metal` itself) still loads when asked for.
+    the intrinsics). Only the CPU modules above are parsed (`_enter_tensor_intrin_package`).
     """
-    if TENSOR_INTRIN_PACKAGE not in sys.modules:
-        spec = importlib.util.find_spec(TENSOR_INTRIN_PACKAGE)
-        package = importlib.util.module_from_spec(spec)
-        sys.modules[TENSOR_INTRIN_PACKAGE] = package
-        parent, _, child = TENSOR_INTRIN_PACKAGE.rpartition(".")
-        setattr(importlib.import_module(parent), child, package)
+    _enter_tensor_intrin_package()
     with _frame_modules_cached():
         for name in CPU_INTRINSICS:
             importlib.import_module(name)
+
+
+def _enter_tensor_intrin_package() -> None:
+    """Put `tvm.s_tir.tensor_intrin` in place without running its `__init__`, which parses every
+    target's intrinsics (CUDA's alone 10-15 s on 2 cores; all 4-5 s with
+    `_frame_modules_cached`); MetaSchedule's TuneContext imports the package on every
+    construction. Its modules still load when asked for (dlight imports `.cuda`, `.metal`)."""
+    if TENSOR_INTRIN_PACKAGE in sys.modules:
+        return
+    spec = importlib.util.find_spec(TENSOR_INTRIN_PACKAGE)
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[TENSOR_INTRIN_PACKAGE] = package
+    parent, _, child = TENSOR_INTRIN_PACKAGE.rpartition(".")
+    setattr(importlib.import_module(parent), child, package)
 
 
 @contextmanager

@@ -189,14 +189,19 @@ def top_candidates(db: Any, mod: Any, top: int) -> list[Candidate]:
 
 
 def family_candidates(
-    task: Task, tasks: list[Task], db: Any, context: Any, own: list[Candidate]
+    task: Task, tasks: list[Task], db: Any, board: Board, space: Any, own: list[Candidate]
 ) -> list[Candidate]:
     """The best search schedules of up to FAMILY other members of the task's family (nearest in
-    size first) replayed on its module, except those equal to one of its `own` candidates."""
+    size first) replayed on its module with the board's `space`'s postprocessors, except those
+    equal to one of its `own` candidates."""
     members = sorted(
         (t for t in tasks if t.family == task.family and t.name != task.name),
         key=lambda t: abs(math.log(max(t.flops, 1.0) / max(task.flops, 1.0))),
     )
+    if not members:
+        return []
+    context = ms.TuneContext(mod=task.mod, target=board.target(), space_generator=space,
+                             task_name=task.name).clone()  # fmt: skip
     keys = {c.key for c in own}
     work = db.commit_workload(task.mod)
     out: list[Candidate] = []
@@ -238,10 +243,8 @@ def final_phase(
         if entry and _own_keys(entry) == {c.key for c in candidates}:
             phase.entries[i] = entry
         elif candidates:
-            context = ms.TuneContext(mod=task.mod, target=board.target(), space_generator=space,
-                                     task_name=task.name).clone()  # fmt: skip
-            pending.append((i, h, candidates + family_candidates(task, tasks, db, context,
-                                                                 candidates)))  # fmt: skip
+            members = family_candidates(task, tasks, db, board, space, candidates)
+            pending.append((i, h, candidates + members))
     if pending:
         say(f"final: re-measuring the top {top} candidates of {_tasks(len(pending))} and their "
             f"family members' best, together ({ROUNDS} interleaved rounds)")  # fmt: skip

@@ -171,9 +171,8 @@ def _tuned_with(board: Board, search: str) -> dict[str, Any]:
 def _tune_contexts(
     tasks: list[Task], board: Board, log_dir: str, seed: int | None, strategy: Callable[[], Any]
 ):
-    from ..tvm_api import ms, register_tensor_intrinsics
+    from ..tvm_api import ms
 
-    register_tensor_intrinsics()  # else each TuneContext imports every target's intrinsics
     space = get_rule_set(board.rule_set).space(board)
     target = board.target()
     loggers = task_loggers(log_dir, [t.name for t in tasks])
