@@ -63,12 +63,13 @@ def _lines(folder) -> list[dict]:
     return [json.loads(ln) for ln in (folder / FINAL_CHOICES).read_text().splitlines()]
 
 
-def _assert_matches_litert(model, board, store) -> None:
+def _assert_matches_litert(model, board, store, tuned: int = 2) -> None:
+    """The model built with the store's records (`tuned` tasks of them) matches LiteRT."""
     built = build_model(model, board, store)
-    assert built.tuned == 2
+    assert built.tuned == tuned
     inputs = random_inputs(model.info, seed=3)
     (ours,) = load_executable(built.exe, board.hardware.cores, info=model.info)(inputs)
-    (reference,) = LiteRTModel(MODELS_DIR / f"{NAME}.tflite", threads=1)(inputs)
+    (reference,) = LiteRTModel(model.path, threads=1)(inputs)
     assert np.abs(ours - reference).max() <= 1e-5 * np.abs(reference).max()
 
 
@@ -258,12 +259,35 @@ def _two_dense(path):
     return write(path, tensors, ops, [0], [4])
 
 
+def _recorded_as_written(store, task, board) -> None:
+    """Record `task` as written (plain loops) in the store: a trace of one instruction (an empty
+    one is never ranked), 1 ms."""
+    from edgetune.tvm_api import ms, s_tir
+
+    db, as_written = store.database(), s_tir.Schedule(task.mod)
+    as_written.get_sblock("root")
+    args_info = ms.arg_info.ArgInfo.from_prim_func(task.mod["main"])
+    work = db.commit_workload(task.mod)
+    db.commit_tuning_record(
+        ms.database.TuningRecord(as_written.trace, work, [1e-3], board.target(), args_info)
+    )
+
+
+def _member_won(entry, store, task, source: str) -> None:
+    """The task's final choice is the one candidate from `source` (a member or the library),
+    re-measured faster than its own schedule, and is what builds apply."""
+    (member,) = [c for c in entry["candidates"] if "from" in c]
+    assert member["from"].startswith(source) and member["search_us"] is None
+    assert entry["candidates"][entry["chosen"]] == member
+    assert 0 < member["final_us"] < entry["candidates"][0]["final_us"]
+    assert store.best_latency_s(task.mod) * 1e6 == pytest.approx(member["final_us"])
+
+
 def test_a_family_members_schedule_is_remeasured_and_wins(tmp_path):
     """A task recorded only as written (plain loops) gets its family member's tuned schedule,
     replayed on its own shapes, as one more candidate; re-measured with its own, it wins (a
     reduction run as one scalar chain is far slower), and builds apply it and match LiteRT."""
     from edgetune.search.final import final_phase
-    from edgetune.tvm_api import ms, s_tir
 
     path = _two_dense(tmp_path / "dense2.tflite")
     model, board = load_model(path), load_board("host")
@@ -272,26 +296,36 @@ def test_a_family_members_schedule_is_remeasured_and_wins(tmp_path):
     store = RecordStore(tmp_path / "recs", model.info, board)
     tune_model(model, board, store, TRIALS, seed=0, final_top=0,
                task_filter=lambda t: t.name == tuned.name, **SEARCH)  # fmt: skip
-    db, as_written = store.database(), s_tir.Schedule(plain.mod)
-    as_written.get_sblock("root")  # a trace of one instruction (an empty one is never ranked)
-    args_info = ms.arg_info.ArgInfo.from_prim_func(plain.mod["main"])
-    work = db.commit_workload(plain.mod)
-    db.commit_tuning_record(
-        ms.database.TuningRecord(as_written.trace, work, [1e-3], board.target(), args_info)
-    )
+    _recorded_as_written(store, plain, board)
 
     phase = final_phase([tuned, plain], store, board, final.FINAL_TOP)
-    entry = phase.entries[1]
-    (member,) = [c for c in entry["candidates"] if "from" in c]
-    assert member["from"] == tuned.name and member["search_us"] is None
-    assert entry["candidates"][entry["chosen"]] == member and phase.from_family == 1
-    assert 0 < member["final_us"] < entry["candidates"][0]["final_us"]
-    assert store.best_latency_s(plain.mod) * 1e6 == pytest.approx(member["final_us"])
+    _member_won(phase.entries[1], store, plain, tuned.name)
+    assert phase.from_family == 1 and phase.from_library == 0
     assert phase.to_json()["choices_from_family"] == 1
+    _assert_matches_litert(model, board, store)
 
-    built = build_model(model, board, store)
-    assert built.tuned == 2
-    inputs = random_inputs(model.info, seed=3)
-    (ours,) = load_executable(built.exe, board.hardware.cores, info=model.info)(inputs)
-    (reference,) = LiteRTModel(path, threads=1)(inputs)
-    assert np.abs(ours - reference).max() <= 1e-5 * np.abs(reference).max()
+
+def test_a_library_schedule_of_another_model_is_remeasured_and_wins(tmp_path):
+    """A tune whose task the records library knows only in another shape (another model's
+    layer) re-measures the library's schedule, replayed on its shapes, in its final phase; it
+    wins against the task's plain loops, and builds apply it and match LiteRT."""
+    from edgetune.records import open_library
+
+    path = _two_dense(tmp_path / "dense2.tflite")
+    model, board = load_model(path), load_board("host")
+    tuned, plain = sorted(for_model(model, board).tasks, key=lambda t: -t.flops)
+    library = open_library(tmp_path / "lib", board)
+    first = RecordStore(tmp_path / "first", model.info, board)  # "another model": its big layer
+    tune_model(model, board, first, TRIALS, seed=0, final_top=0, library=library,
+               task_filter=lambda t: t.name == tuned.name, **SEARCH)  # fmt: skip
+    store = RecordStore(tmp_path / "recs", model.info, board)
+    _recorded_as_written(store, plain, board)
+
+    result = tune_model(model, board, store, 1, library=library, final_top=final.FINAL_TOP,
+                        task_filter=lambda t: t.name == plain.name, **SEARCH)  # fmt: skip
+    assert result.progress.trials == 0  # nothing searched: the final phase alone
+    (entry,) = result.final.entries
+    _member_won(entry, store, plain, final.LIBRARY)
+    assert result.final.from_library == result.final.from_family == 1
+    assert result.to_json()["final"]["choices_from_library"] == 1
+    _assert_matches_litert(model, board, store, tuned=1)

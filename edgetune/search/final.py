@@ -17,15 +17,19 @@ family (those nearest in size first), replayed on its own module (`transfer.repl
 decisions adapted to its shapes) and measured in the same rounds. A task the scheduler gave few
 trials (in a 1000-trial MobileNetV2 tune, a third of the tasks get 10) varies 1.3-2x from tune to
 tune; a member that got hundreds of trials often found a tiling that suits it better (session 21:
-0.36 ms of a 4.1 ms estimate). Kept only where it measures faster, as any candidate.
+0.36 ms of a 4.1 ms estimate). With a records library, the best records of up to FAMILY
+library workloads of the family (other models' shapes, nearest in size first) are candidates as
+well: transfer from other models where a measurement decides (seeding the search with them and
+pre-training on them did not help: docs/search.md). Kept only where it measures faster, as any
+candidate.
 
 A task's choice is current while it names the candidates that are the task's top now: a resumed
 tune re-measures only the tasks without a current choice, and more trials that change a task's
 top candidates re-measure it. Candidates are built in batches of about CHUNK, and each task's
 choice is written as soon as its batch is measured, so Ctrl-C keeps the choices made so far.
 
-Cost: up to `top` + FAMILY builds and ROUNDS x as many runs per task, where the search spends one
-build and one run per trial; builds dominate on the host.
+Cost: up to `top` + FAMILY (+ FAMILY from a library) builds and ROUNDS x as many runs per task,
+where the search spends one build and one run per trial; builds dominate on the host.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +45,7 @@ from ..measure import backend, make_builder
 from ..measure.robust import middle_half
 from ..records import FAILED_RUN_SECS, record_json, workload_hash
 from ..rules import get_rule_set
-from ..tvm_api import ms
+from ..tvm_api import ms, s_tir
 from .interrupt import sigint_spares_workers, stop_if_interrupted
 from .progress import duration_text, ms_text
 from .transfer import replayed
@@ -56,6 +60,7 @@ ROUNDS = 10  # interleaved rounds: each candidate is timed ROUNDS x the board's 
 CHUNK = 16  # candidates built per batch (Ctrl-C waits for one batch at most)
 POOL = 4  # search records read per candidate wanted (duplicate schedules are skipped)
 FAMILY = 4  # family members whose best schedule is also re-measured on each task
+LIBRARY = "library:"  # how a candidate from the records library names its member
 
 
 @dataclass
@@ -122,8 +127,15 @@ class FinalPhase:
 
     @property
     def from_family(self) -> int:
-        """Tasks whose choice is another family member's schedule."""
+        """Tasks whose choice is another family member's schedule (this run's or the library's)."""
         return sum(1 for e in self.entries if e and "from" in (_chosen(e) or {}))
+
+    @property
+    def from_library(self) -> int:
+        """Tasks whose choice is a schedule of the records library (another model's)."""
+        return sum(
+            1 for e in self.entries if (_chosen(e) or {}).get("from", "").startswith(LIBRARY)
+        )
 
     def to_json(self) -> dict[str, Any]:
         est = self.estimated_latency_s
@@ -133,6 +145,7 @@ class FinalPhase:
             "tasks_remeasured": self.measured,
             "choices_changed": self.changed,
             "choices_from_family": self.from_family,
+            "choices_from_library": self.from_library,
             "elapsed_s": self.elapsed_s,
             "estimated_latency_ms": est * 1e3 if est is not None else None,
             "tasks": [
@@ -150,7 +163,8 @@ class FinalPhase:
             f"final: top {self.top} re-measured ({ROUNDS} rounds) for {_tasks(self.measured)} in "
             f"{duration_text(self.elapsed_s)}; {chosen}/{len(self.tasks)} tasks have a final "
             f"choice, {self.changed} not the search's best ({self.from_family} a family "
-            f"member's schedule); estimated end-to-end latency {ms_text(self.estimated_latency_s)}"
+            f"member's schedule, {self.from_library} from the library); estimated end-to-end "
+            f"latency {ms_text(self.estimated_latency_s)}"
         )
 
 
@@ -189,25 +203,60 @@ def top_candidates(db: Any, mod: Any, top: int) -> list[Candidate]:
 
 
 def family_candidates(
-    task: Task, tasks: list[Task], db: Any, board: Board, space: Any, own: list[Candidate]
+    task: Task,
+    tasks: list[Task],
+    db: Any,
+    board: Board,
+    space: Any,
+    own: list[Candidate],
+    library: Sequence[Any] = (),
 ) -> list[Candidate]:
-    """The best search schedules of up to FAMILY other members of the task's family (nearest in
-    size first) replayed on its module with the board's `space`'s postprocessors, except those
-    equal to one of its `own` candidates."""
-    members = sorted(
-        (t for t in tasks if t.family == task.family and t.name != task.name),
-        key=lambda t: abs(math.log(max(t.flops, 1.0) / max(task.flops, 1.0))),
-    )
-    if not members:
+    """Other shapes' schedules replayed on the task's module with the board's `space`'s
+    postprocessors, except those equal to one of its `own` candidates: the best search schedules
+    of up to FAMILY other members of its family in this run, and up to FAMILY of the `library`
+    records (the best of each library workload of its family), each nearest in size first."""
+    if not library and not any(t.family == task.family and t.name != task.name for t in tasks):
         return []
     context = ms.TuneContext(mod=task.mod, target=board.target(), space_generator=space,
                              task_name=task.name).clone()  # fmt: skip
     keys = {c.key for c in own}
     work = db.commit_workload(task.mod)
-    out: list[Candidate] = []
-    for member in members:
+    return [
+        *_replayed_candidates(_run_members(task, tasks, db), context, work, keys),
+        *_replayed_candidates(_library_members(task, library), context, work, keys),
+    ]
+
+
+def _run_members(task: Task, tasks: list[Task], db: Any) -> Iterator[tuple[str, Any]]:
+    """(name, best search trace) of the task's family members in this run, nearest first."""
+    members = [t for t in tasks if t.family == task.family and t.name != task.name]
+    for member in _nearest(task, members, lambda t: t.flops):
         best = top_candidates(db, member.mod, 1)
-        replay = replayed(best[0].record.trace, context) if best else None
+        if best:
+            yield member.name, best[0].record.trace
+
+
+def _library_members(task: Task, records: Sequence[Any]) -> Iterator[tuple[str, Any]]:
+    """(LIBRARY + workload hash, trace) of library records, nearest in size to the task first."""
+    flops = lambda r: float(s_tir.analysis.estimate_tir_flops(r.workload.mod))  # noqa: E731
+    for record in _nearest(task, list(records), flops):
+        yield f"{LIBRARY}{record.workload.as_json()[0]}", record.trace
+
+
+def _nearest(task: Task, items: list[Any], flops: Callable[[Any], float]) -> list[Any]:
+    """`items` ordered by how near their size is to the task's (ratio of flops)."""
+    size = max(task.flops, 1.0)
+    return sorted(items, key=lambda item: abs(math.log(max(flops(item), 1.0) / size)))
+
+
+def _replayed_candidates(
+    sources: Iterable[tuple[str, Any]], context: Any, work: Any, keys: set[str]
+) -> list[Candidate]:
+    """Up to FAMILY of the (member name, trace) `sources` that replay on the context's module
+    into a schedule not among `keys` (which takes the new ones)."""
+    out: list[Candidate] = []
+    for member, trace in sources:
+        replay = replayed(trace, context)
         if replay is None:
             continue
         sch = replay[1]
@@ -217,7 +266,7 @@ def family_candidates(
         keys.add(key)
         args = ms.arg_info.ArgInfo.from_entry_func(sch.mod, remove_preproc=True)
         record = ms.database.TuningRecord(sch.trace, work, None, context.target, args)
-        out.append(Candidate(record, ms.MeasureCandidate(sch, args), key, None, member=member.name))
+        out.append(Candidate(record, ms.MeasureCandidate(sch, args), key, None, member=member))
         if len(out) == FAMILY:
             break
     return out
@@ -229,13 +278,17 @@ def final_phase(
     board: Board,
     top: int,
     say: Callable[[str], None] | None = None,
+    library: dict[str, list[list[Any]]] | None = None,
 ) -> FinalPhase:
-    """Give every task with records a current final choice (see the module docstring)."""
+    """Give every task with records a current final choice (see the module docstring).
+    `library`: per family, the records library's top records of each of its workloads (best
+    first), whose best are candidates too."""
     say = say or (lambda _line: None)
     phase = FinalPhase(top, tasks, [None] * len(tasks))
     choices, db = store.final_choices(), store.database()
     pending: list[tuple[int, str, list[Candidate]]] = []
     space = get_rule_set(board.rule_set).space(board)
+    measured = {str(r.trace) for r in db.get_all_tuning_records()} if library else set()
     for i, task in enumerate(tasks):
         candidates = top_candidates(db, task.mod, top)
         h = workload_hash(task.mod)
@@ -243,7 +296,8 @@ def final_phase(
         if entry and _own_keys(entry) == {c.key for c in candidates}:
             phase.entries[i] = entry
         elif candidates:
-            members = family_candidates(task, tasks, db, board, space, candidates)
+            held = _library_best((library or {}).get(task.family, []), measured)
+            members = family_candidates(task, tasks, db, board, space, candidates, held)
             pending.append((i, h, candidates + members))
     if pending:
         say(f"final: re-measuring the top {top} candidates of {_tasks(len(pending))} and their "
@@ -261,6 +315,13 @@ def final_phase(
                 stop_if_interrupted()  # the chunk's choices are written: a clean place to stop
     phase.elapsed_s = time.time() - phase.started
     return phase
+
+
+def _library_best(groups: list[list[Any]], measured: set[str]) -> list[Any]:
+    """The best record of each library workload (`groups`: each one's records, best first) whose
+    trace was not `measured` in the records folder (the library holds its records too)."""
+    best = (next((r for r in group if str(r.trace) not in measured), None) for group in groups)
+    return [r for r in best if r is not None]
 
 
 def _own_keys(entry: dict[str, Any]) -> set[str]:

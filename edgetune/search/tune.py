@@ -298,7 +298,8 @@ def tune_model(
             if library:  # every measurement goes to the library, even from an interrupted run
                 result.added += library.add(store)
     if final_top > 0:
-        result.final = final_phase(tasks, store, board, final_top, printer)
+        family = start.family_records if start else None
+        result.final = final_phase(tasks, store, board, final_top, printer, family)
     result.host_steal = clock.share() if clock else None
     return result
 
