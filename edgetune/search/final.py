@@ -35,6 +35,7 @@ where the search spends one build and one run per trial; builds dominate on the 
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -209,12 +210,13 @@ def family_candidates(
     board: Board,
     space: Any,
     own: list[Candidate],
-    library: Sequence[Any] = (),
+    library: Sequence[tuple[float, Any]] = (),
 ) -> list[Candidate]:
     """Other shapes' schedules replayed on the task's module with the board's `space`'s
     postprocessors, except those equal to one of its `own` candidates: the best search schedules
     of up to FAMILY other members of its family in this run, and up to FAMILY of the `library`
-    records (the best of each library workload of its family), each nearest in size first."""
+    records ((flops, best record) of each library workload of its family), each nearest in size
+    first."""
     if not library and not any(t.family == task.family and t.name != task.name for t in tasks):
         return []
     context = ms.TuneContext(mod=task.mod, target=board.target(), space_generator=space,
@@ -236,10 +238,10 @@ def _run_members(task: Task, tasks: list[Task], db: Any) -> Iterator[tuple[str, 
             yield member.name, best[0].record.trace
 
 
-def _library_members(task: Task, records: Sequence[Any]) -> Iterator[tuple[str, Any]]:
-    """(LIBRARY + workload hash, trace) of library records, nearest in size to the task first."""
-    flops = lambda r: float(s_tir.analysis.estimate_tir_flops(r.workload.mod))  # noqa: E731
-    for record in _nearest(task, list(records), flops):
+def _library_members(task: Task, sized: Sequence[tuple[float, Any]]) -> Iterator[tuple[str, Any]]:
+    """(LIBRARY + workload hash, trace) of the (flops, record) library records, nearest in size
+    to the task first."""
+    for _, record in _nearest(task, list(sized), lambda item: item[0]):
         yield f"{LIBRARY}{record.workload.as_json()[0]}", record.trace
 
 
@@ -289,6 +291,11 @@ def final_phase(
     pending: list[tuple[int, str, list[Candidate]]] = []
     space = get_rule_set(board.rule_set).space(board)
     measured = {str(r.trace) for r in db.get_all_tuning_records()} if library else set()
+
+    @functools.cache
+    def held(family: str) -> list[tuple[float, Any]]:  # once per family, not per task
+        return _library_best((library or {}).get(family, []), measured)
+
     for i, task in enumerate(tasks):
         candidates = top_candidates(db, task.mod, top)
         h = workload_hash(task.mod)
@@ -296,8 +303,9 @@ def final_phase(
         if entry and _own_keys(entry) == {c.key for c in candidates}:
             phase.entries[i] = entry
         elif candidates:
-            held = _library_best((library or {}).get(task.family, []), measured)
-            members = family_candidates(task, tasks, db, board, space, candidates, held)
+            members = family_candidates(
+                task, tasks, db, board, space, candidates, held(task.family)
+            )
             pending.append((i, h, candidates + members))
     if pending:
         say(f"final: re-measuring the top {top} candidates of {_tasks(len(pending))} and their "
@@ -317,11 +325,14 @@ def final_phase(
     return phase
 
 
-def _library_best(groups: list[list[Any]], measured: set[str]) -> list[Any]:
-    """The best record of each library workload (`groups`: each one's records, best first) whose
-    trace was not `measured` in the records folder (the library holds its records too)."""
+def _library_best(groups: list[list[Any]], measured: set[str]) -> list[tuple[float, Any]]:
+    """(flops, record) of the best record of each library workload (`groups`: each one's
+    records, best first) whose trace was not `measured` in the records folder (the library holds
+    its records too)."""
     best = (next((r for r in group if str(r.trace) not in measured), None) for group in groups)
-    return [r for r in best if r is not None]
+    return [
+        (float(s_tir.analysis.estimate_tir_flops(r.workload.mod)), r) for r in best if r is not None
+    ]
 
 
 def _own_keys(entry: dict[str, Any]) -> set[str]:
