@@ -1,9 +1,11 @@
-"""A tiny `--search family` tune: records and model state on disk, a foresee round, warm resume."""
+"""A tiny `--search family` tune: records and model state on disk, a foresee round, warm resume;
+foresee rounds searched by the light search."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 
@@ -13,6 +15,8 @@ from edgetune.frontend import load_model
 from edgetune.paths import MODELS_DIR
 from edgetune.records import TUNING_RECORDS, RecordStore, cost_model_path
 from edgetune.search import tune_model
+from edgetune.search.family import ForeseePlan, ForeseeSearch
+from edgetune.search.skip_measured import SkipMeasured
 
 POINTWISE = "conv2d_nhwc-k1x1-s1-float32"
 # the two lightest pointwise convs of MobileNetV2: one family, cheap to build
@@ -66,3 +70,44 @@ def test_bad_warm_start_is_one_line(tmp_path, capsys, extra, message):
     err = capsys.readouterr().err
     assert code == 2 and message in err and "Traceback" not in err
     assert not (tmp_path / "r" / TUNING_RECORDS).exists()
+
+
+class _Strategy:
+    """A stand-in search strategy: proposes four named traces, remembers what it was told."""
+
+    def __init__(self, name: str):
+        self.name, self.generated, self.notified = name, 0, []
+
+    def _initialize_with_tune_context(self, context):
+        pass
+
+    def pre_tuning(self, *args):
+        pass
+
+    def post_tuning(self):
+        pass
+
+    def generate_measure_candidates(self):
+        self.generated += 1
+        return [SimpleNamespace(sch=SimpleNamespace(trace=f"{self.name}{i}")) for i in range(4)]
+
+    def notify_runner_results(self, candidates, results):
+        self.notified.append([str(c.sch.trace) for c in candidates])
+
+
+def test_foresee_rounds_use_the_light_search_and_both_searches_learn_every_result():
+    plan = ForeseePlan()
+    full, light = _Strategy("full"), _Strategy("light")
+    search = ForeseeSearch(full, light, plan)._inst  # the Python object behind the FFI one
+    search._initialize_with_tune_context(SimpleNamespace(task_name="t"))
+    plan.limit("t", 2)
+    foresee = search.generate_measure_candidates()
+    assert [str(c.sch.trace) for c in foresee] == ["light0", "light1"]
+    assert (full.generated, light.generated) == (0, 1)
+    assert len(search.generate_measure_candidates()) == 4 and full.generated == 1  # full round
+    search.notify_runner_results(foresee, [None, None])
+    assert full.notified == light.notified == [["light0", "light1"]]
+
+    skip = SkipMeasured(_Strategy("s"))._inst  # a schedule another search measured is skipped
+    skip.notify_runner_results([SimpleNamespace(sch=SimpleNamespace(trace="s0"))], [None])
+    assert [str(c.sch.trace) for c in skip.generate_measure_candidates()] == ["s1", "s2", "s3"]

@@ -69,6 +69,7 @@ class SkipMeasured(ms.search_strategy.PySearchStrategy):
         return fresh
 
     def notify_runner_results(self, measure_candidates, results) -> None:
+        self.known.update(trace_key(c.sch.trace) for c in measure_candidates)  # another's too
         if self.seeded_db is not None:
             mirror_results(self.seeded_db, self.context, measure_candidates, results)
         self.inner.notify_runner_results(measure_candidates, results)

@@ -126,24 +126,30 @@ def trials_per_round(budget: int, num_tasks: int) -> int:
     return max(4, min(64, budget // max(1, 4 * num_tasks)))
 
 
-def search_strategy(trials_per_task: int, seeds: TransferSeeds | None = None):
+def search_strategy(
+    trials_per_task: int, seeds: TransferSeeds | None = None, *, light: bool = False
+):
     """MetaSchedule's evolutionary search, sized to the budget, skipping recorded schedules.
 
     Each round samples and evolves a population with the cost model: 512 x 4 generations costs
     ~15 s per task on 2 cores, which dwarfs measuring a handful of candidates. Small per-task
-    budgets get a smaller population so that time goes to measurements. `seeds` adds the
-    library's traces of a task's family to its initial population (`search.transfer`).
+    budgets get a smaller population so that time goes to measurements; `light` is the size
+    for rounds that measure only a few candidates (the family search's foresee rounds). `seeds`
+    adds the library's traces of a task's family to its initial population (`search.transfer`).
     """
     from ..tvm_api import ms
 
-    if trials_per_task >= 64:
-        return SkipMeasured(ms.search_strategy.EvolutionarySearch(), seeds)
-    return SkipMeasured(
-        ms.search_strategy.EvolutionarySearch(
+    if light:
+        evolutionary = ms.search_strategy.EvolutionarySearch(
+            population_size=64, init_min_unmeasured=16, genetic_num_iters=1
+        )
+    elif trials_per_task >= 64:
+        evolutionary = ms.search_strategy.EvolutionarySearch()
+    else:
+        evolutionary = ms.search_strategy.EvolutionarySearch(
             population_size=128, init_min_unmeasured=32, genetic_num_iters=2
-        ),
-        seeds,
-    )
+        )
+    return SkipMeasured(evolutionary, seeds)
 
 
 def _tuned_with(board: Board, search: str) -> dict[str, Any]:
@@ -348,7 +354,11 @@ def _search(
         }
 
         def strategy() -> Any:
-            return ForeseeSearch(search_strategy(evo_size, seeds), fam.plan)
+            return ForeseeSearch(
+                search_strategy(evo_size, seeds),
+                search_strategy(evo_size, seeds, light=True),
+                fam.plan,
+            )
     else:
         engine = {
             "num_trials_per_iter": per_round or trials_per_round(remaining, len(tasks)),

@@ -2,8 +2,12 @@
 
 MetaSchedule's EvolutionarySearch returns its candidates best-predicted first (the epsilon-greedy
 random picks come last). `ForeseeSearch` wraps it per task; when the scheduler has planned a
-foresee round for the task it keeps only the first `limit` candidates, so the search costs its
-usual time but only the most promising schedules are built and measured.
+foresee round for the task it keeps only the first `limit` candidates, so only the most
+promising schedules are built and measured. A foresee round is searched by a second, lighter
+evolutionary search of the same task (`light`: a smaller population, one generation): a round's
+evolution costs the same however few of its candidates are measured, and in short tunes foresee
+rounds are most of the rounds. Both searches are told every result, so each counts every trial
+and neither proposes a schedule the other measured.
 """
 
 from __future__ import annotations
@@ -32,32 +36,38 @@ class ForeseePlan:
 
 @derived_object
 class ForeseeSearch(ms.search_strategy.PySearchStrategy):
-    """EvolutionarySearch whose candidate list is cut to the planned limit in foresee rounds."""
+    """A task's search: `inner` in full rounds, `light` cut to the planned limit in foresee
+    rounds (both strategies of the same task, e.g. `SkipMeasured` evolutionary searches)."""
 
-    def __init__(self, inner: Any, plan: ForeseePlan):
+    def __init__(self, inner: Any, light: Any, plan: ForeseePlan):
         self.inner = inner
+        self.light = light
         self.plan = plan
         self.task_name = ""
 
     def _initialize_with_tune_context(self, context: Any) -> None:
         self.task_name = str(context.task_name)
-        self.inner._initialize_with_tune_context(context)
+        for search in (self.inner, self.light):
+            search._initialize_with_tune_context(context)
 
     def pre_tuning(self, max_trials, num_trials_per_iter, design_spaces, database, cost_model):
-        self.inner.pre_tuning(max_trials, num_trials_per_iter, design_spaces, database, cost_model)
+        for search in (self.inner, self.light):
+            search.pre_tuning(max_trials, num_trials_per_iter, design_spaces, database, cost_model)
 
     def post_tuning(self) -> None:
-        self.inner.post_tuning()
+        for search in (self.inner, self.light):
+            search.post_tuning()
 
     def generate_measure_candidates(self):
-        candidates = self.inner.generate_measure_candidates()
         limit = self.plan.take(self.task_name)
-        if candidates is None or limit is None:
-            return candidates
-        return list(candidates)[:limit]
+        if limit is None:
+            return self.inner.generate_measure_candidates()
+        candidates = self.light.generate_measure_candidates()
+        return None if candidates is None else list(candidates)[:limit]
 
     def notify_runner_results(self, measure_candidates, results) -> None:
-        self.inner.notify_runner_results(measure_candidates, results)
+        for search in (self.inner, self.light):
+            search.notify_runner_results(measure_candidates, results)
 
     def clone(self):
-        return ForeseeSearch(self.inner.clone(), self.plan)
+        return ForeseeSearch(self.inner.clone(), self.light.clone(), self.plan)
