@@ -32,12 +32,16 @@ class TransferSeeds:
         # per family: the workloads' records interleaved best first, so every shape contributes
         self.records = {fam: _interleave(groups) for fam, groups in family_records.items()}
         self.seeded: dict[str, list[str]] = {}  # task name -> seeded traces (text)
+        self._retargeted: dict[str, list[Any]] = {}  # task name -> traces (a task's searches share)
 
     def database_for(self, context: Any, database: Any) -> Any | None:
         """A database for the context's search: its records in `database` plus retargeted seeds;
         None if nothing of its family applies."""
         name = str(context.task_name)
-        traces = retarget(self.records.get(self.task_family.get(name, ""), []), context)
+        if name not in self._retargeted:  # the full and the light search of a task ask both
+            family = self.records.get(self.task_family.get(name, ""), [])
+            self._retargeted[name] = retarget(family, context)
+        traces = self._retargeted[name]
         if not traces:
             return None
         seeded = ms.database.MemoryDatabase(module_equality=MODULE_EQUALITY)
