@@ -107,6 +107,9 @@ def test_foresee_rounds_use_the_light_search_and_both_searches_learn_every_resul
     assert len(search.generate_measure_candidates()) == 4 and full.generated == 1  # full round
     search.notify_runner_results(foresee, [None, None])
     assert full.notified == light.notified == [["light0", "light1"]]
+    light.generate_measure_candidates = lambda: None  # the light search gave up: the full one
+    plan.limit("t", 2)
+    assert [str(c.sch.trace) for c in search.generate_measure_candidates()] == ["full0", "full1"]
 
     skip = SkipMeasured(_Strategy("s"))._inst  # a schedule another search measured is skipped
     skip.notify_runner_results([SimpleNamespace(sch=SimpleNamespace(trace="s0"))], [None])

@@ -6,8 +6,9 @@ foresee round for the task it keeps only the first `limit` candidates, so only t
 promising schedules are built and measured. A foresee round is searched by a second, lighter
 evolutionary search of the same task (`light`: a smaller population, one generation): a round's
 evolution costs the same however few of its candidates are measured, and in short tunes foresee
-rounds are most of the rounds. Both searches are told every result, so each counts every trial
-and neither proposes a schedule the other measured.
+rounds are most of the rounds; when it gives up (its small population finds nothing new) the full
+search takes the round. Both searches are told every result, so each counts every trial and
+neither proposes a schedule the other measured.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class ForeseeSearch(ms.search_strategy.PySearchStrategy):
         if limit is None:
             return self.inner.generate_measure_candidates()
         candidates = self.light.generate_measure_candidates()
+        if candidates is None:  # the light search gave up (its population found nothing new)
+            candidates = self.inner.generate_measure_candidates()
         return None if candidates is None else list(candidates)[:limit]
 
     def notify_runner_results(self, measure_candidates, results) -> None:
