@@ -16,7 +16,7 @@ from edgetune.paths import MODELS_DIR
 from edgetune.records import TUNING_RECORDS, RecordStore, cost_model_path
 from edgetune.search import tune_model
 from edgetune.search.family import ForeseePlan, ForeseeSearch
-from edgetune.search.skip_measured import SkipMeasured
+from edgetune.search.skip_measured import MeasuredTraces, SkipMeasured
 
 POINTWISE = "conv2d_nhwc-k1x1-s1-float32"
 # the two lightest pointwise convs of MobileNetV2: one family, cheap to build
@@ -111,6 +111,33 @@ def test_foresee_rounds_use_the_light_search_and_both_searches_learn_every_resul
     plan.limit("t", 2)
     assert [str(c.sch.trace) for c in search.generate_measure_candidates()] == ["full0", "full1"]
 
-    skip = SkipMeasured(_Strategy("s"))._inst  # a schedule another search measured is skipped
-    skip.notify_runner_results([SimpleNamespace(sch=SimpleNamespace(trace="s0"))], [None])
-    assert [str(c.sch.trace) for c in skip.generate_measure_candidates()] == ["s1", "s2", "s3"]
+
+class _Records:
+    """A stand-in records database holding the traces of one task; counts its scans."""
+
+    def __init__(self, traces: list[str]):
+        self.workload = SimpleNamespace(same_as=lambda other: True)
+        self.traces, self.scans = traces, 0
+
+    def has_workload(self, mod):
+        return True
+
+    def commit_workload(self, mod):
+        return self.workload
+
+    def get_all_tuning_records(self):
+        self.scans += 1
+        return [SimpleNamespace(trace=t, workload=self.workload) for t in self.traces]
+
+
+def test_a_tasks_searches_read_its_records_once_and_skip_what_either_measured():
+    measured, records = MeasuredTraces(), _Records(["a0"])
+    one = SkipMeasured(_Strategy("a"), measured=measured)._inst
+    two = SkipMeasured(_Strategy("b"), measured=measured)._inst
+    for search in (one, two):
+        search._initialize_with_tune_context(SimpleNamespace(mod=None))
+        search.pre_tuning(8, 4, [], records, None)
+    assert records.scans == 1
+    assert [str(c.sch.trace) for c in one.generate_measure_candidates()] == ["a1", "a2", "a3"]
+    two.notify_runner_results([SimpleNamespace(sch=SimpleNamespace(trace="a1"))], [None])
+    assert [str(c.sch.trace) for c in one.generate_measure_candidates()] == ["a2", "a3"]

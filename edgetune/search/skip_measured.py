@@ -2,9 +2,10 @@
 
 MetaSchedule's evolutionary search remembers what it measured within one session only; after a
 resume it seeds its population from the records and can propose a schedule measured before.
-`SkipMeasured` loads the traces already recorded for its task and filters every batch. Given
-`TransferSeeds`, it also hands the inner search a database with the library's traces of the
-task's family retargeted to it (`search.transfer`) when there are any.
+`SkipMeasured` loads the traces already recorded for its task and filters every batch; a task's
+searches (the family search's full and light ones) share one `MeasuredTraces`, read from the
+records once. Given `TransferSeeds`, it also hands the inner search a database with the
+library's traces of the task's family retargeted to it (`search.transfer`) when there are any.
 """
 
 from __future__ import annotations
@@ -22,16 +23,42 @@ def trace_key(trace: Any) -> str:
     return str(trace)
 
 
+class MeasuredTraces:
+    """Trace keys of one task's measured schedules: its records, then every result of this run."""
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+        self._loaded = False
+
+    def load(self, database: Any, mod: Any) -> None:
+        """Read the task's recorded traces (once: another search of the same task reuses them)."""
+        if self._loaded:
+            return
+        self._loaded = True
+        if database is not None and database.has_workload(mod):
+            workload = database.commit_workload(mod)
+            self.keys.update(
+                trace_key(r.trace)
+                for r in database.get_all_tuning_records()
+                if r.workload.same_as(workload)
+            )
+
+
 @derived_object
 class SkipMeasured(ms.search_strategy.PySearchStrategy):
     """Wraps a search strategy; candidates whose trace is in the records are not measured."""
 
-    def __init__(self, inner: Any, seeds: TransferSeeds | None = None):
+    def __init__(
+        self,
+        inner: Any,
+        seeds: TransferSeeds | None = None,
+        measured: MeasuredTraces | None = None,
+    ):
         self.inner = inner
         self.seeds = seeds
+        self.measured = MeasuredTraces() if measured is None else measured
         self.context: Any = None
         self.mod: Any = None
-        self.known: set[str] = set()
         self.seeded_db: Any = None  # the inner search's database when seeded
 
     def _initialize_with_tune_context(self, context: Any) -> None:
@@ -40,14 +67,7 @@ class SkipMeasured(ms.search_strategy.PySearchStrategy):
         self.inner._initialize_with_tune_context(context)
 
     def pre_tuning(self, max_trials, num_trials_per_iter, design_spaces, database, cost_model):
-        self.known = set()
-        if database is not None and database.has_workload(self.mod):
-            workload = database.commit_workload(self.mod)
-            self.known = {
-                trace_key(r.trace)
-                for r in database.get_all_tuning_records()
-                if r.workload.same_as(workload)
-            }
+        self.measured.load(database, self.mod)
         if self.seeds is not None:
             self.seeded_db = self.seeds.database_for(self.context, database)
         search_db = database if self.seeded_db is None else self.seeded_db  # an empty one is falsy
@@ -60,16 +80,15 @@ class SkipMeasured(ms.search_strategy.PySearchStrategy):
         candidates = self.inner.generate_measure_candidates()
         if candidates is None:
             return None
-        fresh = []
+        fresh: dict[str, Any] = {}
         for candidate in candidates:
             key = trace_key(candidate.sch.trace)
-            if key not in self.known:
-                self.known.add(key)
-                fresh.append(candidate)
-        return fresh
+            if key not in self.measured.keys:
+                fresh.setdefault(key, candidate)
+        return list(fresh.values())
 
     def notify_runner_results(self, measure_candidates, results) -> None:
-        self.known.update(trace_key(c.sch.trace) for c in measure_candidates)  # another's too
+        self.measured.keys.update(trace_key(c.sch.trace) for c in measure_candidates)
         if self.seeded_db is not None:
             mirror_results(self.seeded_db, self.context, measure_candidates, results)
         self.inner.notify_runner_results(measure_candidates, results)

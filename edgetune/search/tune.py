@@ -26,7 +26,7 @@ from .interrupt import sigint_spares_workers
 from .library_start import LibraryStart, start_from_library
 from .logs import task_loggers
 from .progress import Progress, ProgressCallback
-from .skip_measured import SkipMeasured
+from .skip_measured import MeasuredTraces, SkipMeasured
 from .transfer import TransferSeeds
 
 if TYPE_CHECKING:
@@ -127,7 +127,11 @@ def trials_per_round(budget: int, num_tasks: int) -> int:
 
 
 def search_strategy(
-    trials_per_task: int, seeds: TransferSeeds | None = None, *, light: bool = False
+    trials_per_task: int,
+    seeds: TransferSeeds | None = None,
+    *,
+    light: bool = False,
+    measured: MeasuredTraces | None = None,
 ):
     """MetaSchedule's evolutionary search, sized to the budget, skipping recorded schedules.
 
@@ -135,7 +139,8 @@ def search_strategy(
     ~15 s per task on 2 cores, which dwarfs measuring a handful of candidates. Small per-task
     budgets get a smaller population so that time goes to measurements; `light` is the size
     for rounds that measure only a few candidates (the family search's foresee rounds). `seeds`
-    adds the library's traces of a task's family to its initial population (`search.transfer`).
+    adds the library's traces of a task's family to its initial population (`search.transfer`);
+    `measured` is shared by the searches of one task.
     """
     from ..tvm_api import ms
 
@@ -149,7 +154,7 @@ def search_strategy(
         evolutionary = ms.search_strategy.EvolutionarySearch(
             population_size=128, init_min_unmeasured=32, genetic_num_iters=2
         )
-    return SkipMeasured(evolutionary, seeds)
+    return SkipMeasured(evolutionary, seeds, measured)
 
 
 def _tuned_with(board: Board, search: str) -> dict[str, Any]:
@@ -354,9 +359,10 @@ def _search(
         }
 
         def strategy() -> Any:
+            measured = MeasuredTraces()  # one task's two searches read its records once
             return ForeseeSearch(
-                search_strategy(evo_size, seeds),
-                search_strategy(evo_size, seeds, light=True),
+                search_strategy(evo_size, seeds, measured=measured),
+                search_strategy(evo_size, seeds, light=True, measured=measured),
                 fam.plan,
             )
     else:
