@@ -92,6 +92,7 @@ def test_rerun_does_only_the_final_phase_and_reports_it(cli, recs):
     assert report["trials"] == 0 and (recs / TUNING_RECORDS).read_bytes() == before
     phase = report["final"]
     assert phase["top"] == final.FINAL_TOP and phase["tasks_remeasured"] == 2
+    assert phase["builds_reused"] == 0  # an earlier run's records: built again
     lines = _lines(recs)
     tuned = [t for t in phase["tasks"] if t["chosen"] is not None]
     assert sorted(e["task"] for e in lines) == sorted(t["name"] for t in tuned)  # one per task
@@ -115,7 +116,10 @@ def test_rerun_does_only_the_final_phase_and_reports_it(cli, recs):
 
     again = cli(*args)  # every choice is current: nothing is re-measured
     assert again.code == 0, again.err
-    assert "final: top 3 re-measured (10 rounds) for 0 tasks" in again.out
+    assert (
+        "final: top 3 re-measured (up to 10 rounds, 0 search builds reused) for 0 tasks"
+        in again.out
+    )
     assert "2/5 tasks have a final choice" in again.out
     assert len(_lines(recs)) == 2
 
@@ -329,3 +333,76 @@ def test_a_library_schedule_of_another_model_is_remeasured_and_wins(tmp_path):
     assert result.final.from_library == result.final.from_family == 1
     assert result.to_json()["final"]["choices_from_library"] == 1
     _assert_matches_litert(model, board, store, tuned=1)
+
+
+class _Runner:
+    """A stand-in runner: each artifact's latency from `speed`; counts the runs of each."""
+
+    def __init__(self, speed: dict[str, float]):
+        self.speed, self.runs = speed, dict.fromkeys(speed, 0)
+
+    def run(self, inputs):
+        from types import SimpleNamespace
+
+        out = []
+        for inp in inputs:
+            name = os.path.basename(os.path.dirname(inp.artifact_path))
+            self.runs[name] += 1
+            result = SimpleNamespace(run_secs=[self.speed[name]] * 4, error_msg=None)
+            out.append(SimpleNamespace(result=lambda r=result: r))
+        return out
+
+
+def test_the_rounds_race_stops_timing_clearly_slower_candidates(tmp_path):
+    """After RACE_ROUNDS rounds a candidate over RACE_MARGIN x its task's fastest is not timed
+    again (and keeps its rounds); one within the margin is timed every round, so is every
+    candidate of another task, whatever its speed against this one's."""
+    from types import SimpleNamespace
+
+    from edgetune.tvm_api import ms
+
+    board = load_board("host")
+    task = _largest(load_model(MODELS_DIR / f"{NAME}.tflite"), board, 1)[0]
+    names = ["fast", "close", "slow", "other"]
+    speed = {"fast": 1e-4, "close": 1.2e-4, "slow": 1.4e-4, "other": 1e-2}
+    cands = {
+        n: final.Candidate(
+            None, SimpleNamespace(sch=SimpleNamespace(mod=task.mod), args_info=[]), n, None
+        )  # fmt: skip
+        for n in names
+    }
+
+    class Builder:
+        def build(self, inputs):
+            assert len(inputs) == len(names)
+            return [ms.builder.BuilderResult(str(tmp_path / n / "x.so"), None) for n in names]
+
+    for n in names:
+        (tmp_path / n).mkdir()
+    runner = _Runner(speed)
+    groups = [[cands["fast"], cands["close"], cands["slow"]], [cands["other"]]]
+    final._remeasure(groups, Builder(), runner, board)
+    rounds, race = final.ROUNDS, final.RACE_ROUNDS
+    assert runner.runs == {"fast": rounds, "close": rounds, "slow": race, "other": rounds}
+    assert len(cands["slow"].rounds) == race and cands["slow"].final_s == pytest.approx(1.4e-4)
+    assert min(groups[0], key=lambda c: c.final_s) is cands["fast"]
+    assert not any((tmp_path / n).exists() for n in names)  # the artifacts are removed
+
+
+def test_the_final_phase_reuses_the_searchs_builds_and_leaves_none(tmp_path, monkeypatch):
+    """In a tune that searches, the final phase takes the search's builds of the task's own top
+    candidates instead of building them again; no build is left on disk afterwards."""
+    from tflite_builder import fully_connected
+
+    builds = tmp_path / "builds"  # where the build workers (started by this tune) write
+    builds.mkdir()
+    monkeypatch.setenv("TMPDIR", str(builds))
+    model, board = load_model(fully_connected(tmp_path / "fc.tflite", 64)), load_board("host")
+    store = RecordStore(tmp_path / "recs", model.info, board)
+    result = tune_model(model, board, store, TRIALS, seed=0, **SEARCH)
+    assert result.progress.trials == TRIALS
+    (entry,) = result.final.entries
+    own = [c for c in entry["candidates"] if "from" not in c]
+    assert len(own) == final.FINAL_TOP and result.final.reused == len(own)
+    assert result.final.to_json()["builds_reused"] == len(own)
+    assert not list(builds.iterdir())

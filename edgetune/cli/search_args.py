@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..search import DEFAULT_SEARCH, FAMILY, FINAL_TOP, ROUNDS, SEARCHES
+from ..search import DEFAULT_SEARCH, FAMILY, FINAL_TOP, RACE_MARGIN, RACE_ROUNDS, ROUNDS, SEARCHES
 
 
 def add_search_args(parser: argparse.ArgumentParser) -> None:
@@ -32,14 +32,15 @@ def add_search_args(parser: argparse.ArgumentParser) -> None:
         type=_count,
         metavar="K",
         help=f"after the search, re-measure each task's K best candidates together, interleaved "
-        f"({ROUNDS} rounds; a candidate's latency is its median round, a typical run as in "
-        "the model), with the best schedules of up to "
+        f"(up to {ROUNDS} rounds; a candidate's latency is its median round, a typical run as "
+        f"in the model; after {RACE_ROUNDS} rounds, candidates over {RACE_MARGIN:g}x their task's "
+        "fastest are dropped), with the best schedules of up to "
         f"{FAMILY} members of its family replayed on its shapes (a task that got few trials "
         f"often fits a tiling its siblings found) and of up to {FAMILY} of the family's shapes in "
         "the records library (other models'), and build with the fastest: a busy host during "
         "the search then picks worse schedules less often, and the estimates predict the built "
-        f"model. Costs up to K+{FAMILY} builds (+{FAMILY} with a library) and {ROUNDS}x as many "
-        "short runs per task (MobileNetV2 fp32: about a minute, a tenth of a 1000-trial "
+        f"model. Costs up to K+{FAMILY} builds (+{FAMILY} with a library) and up to {ROUNDS}x as "
+        "many short runs per task (MobileNetV2 fp32: about a minute, a tenth of a 1000-trial "
         "search); a rerun with nothing left to search re-measures only tasks without a current "
         f"choice. 0: off (build each task's best search record). Default {FINAL_TOP}, 0 on "
         "emulated boards (their timings do not rank schedules)",

@@ -28,8 +28,14 @@ tune re-measures only the tasks without a current choice, and more trials that c
 top candidates re-measure it. Candidates are built in batches of about CHUNK, and each task's
 choice is written as soon as its batch is measured, so Ctrl-C keeps the choices made so far.
 
-Cost: up to `top` + FAMILY (+ FAMILY from a library) builds and ROUNDS x as many runs per task,
-where the search spends one build and one run per trial; builds dominate on the host.
+The rounds race: after RACE_ROUNDS rounds, a candidate whose median round so far is more than
+RACE_MARGIN x its task's fastest candidate's is not timed further (it keeps the rounds it has and
+cannot win). Replayed on two 100-trial MobileNetV2 final phases (every candidate's 10 rounds
+recorded), 4 rounds and 1.3x changed no task's choice and saved about a third of the runs; 3
+rounds, or a margin of 1.1x, changed choices (docs/search.md).
+
+Cost: up to `top` + FAMILY (+ FAMILY from a library) builds and up to ROUNDS x as many runs per
+task, where the search spends one build and one run per trial; builds dominate on the host.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ from ..records import FAILED_RUN_SECS, record_json, workload_hash
 from ..rules import get_rule_set
 from ..tvm_api import ms, s_tir
 from .interrupt import sigint_spares_workers, stop_if_interrupted
+from .kept_builds import KeptBuilds
 from .progress import duration_text, ms_text
 from .transfer import replayed
 
@@ -58,6 +65,8 @@ if TYPE_CHECKING:
 
 FINAL_TOP = 3  # candidates re-measured per task (tune --final-top)
 ROUNDS = 10  # interleaved rounds: each candidate is timed ROUNDS x the board's repeats
+RACE_ROUNDS = 4  # rounds after which a task's clearly slower candidates stop being timed
+RACE_MARGIN = 1.3  # "clearly slower": median round so far > RACE_MARGIN x the task's fastest
 CHUNK = 16  # candidates built per batch (Ctrl-C waits for one batch at most)
 POOL = 4  # search records read per candidate wanted (duplicate schedules are skipped)
 FAMILY = 4  # family members whose best schedule is also re-measured on each task
@@ -107,6 +116,7 @@ class FinalPhase:
     tasks: list[Task]
     entries: list[dict[str, Any] | None]  # per task: its current choice (None: no records)
     measured: int = 0  # tasks re-measured by this run
+    reused: int = 0  # candidates whose search build was reused (`KeptBuilds`)
     started: float = field(default_factory=time.time)
     elapsed_s: float = 0.0
 
@@ -144,6 +154,7 @@ class FinalPhase:
             "top": self.top,
             "rounds": ROUNDS,
             "tasks_remeasured": self.measured,
+            "builds_reused": self.reused,
             "choices_changed": self.changed,
             "choices_from_family": self.from_family,
             "choices_from_library": self.from_library,
@@ -161,7 +172,8 @@ class FinalPhase:
         """The phase for a terminal, one line."""
         chosen = sum(1 for e in self.entries if _chosen_us(e) is not None)
         return (
-            f"final: top {self.top} re-measured ({ROUNDS} rounds) for {_tasks(self.measured)} in "
+            f"final: top {self.top} re-measured (up to {ROUNDS} rounds, {self.reused} search "
+            f"builds reused) for {_tasks(self.measured)} in "
             f"{duration_text(self.elapsed_s)}; {chosen}/{len(self.tasks)} tasks have a final "
             f"choice, {self.changed} not the search's best ({self.from_family} a family "
             f"member's schedule, {self.from_library} from the library); estimated end-to-end "
@@ -281,10 +293,11 @@ def final_phase(
     top: int,
     say: Callable[[str], None] | None = None,
     library: dict[str, list[list[Any]]] | None = None,
+    builds: KeptBuilds | None = None,
 ) -> FinalPhase:
     """Give every task with records a current final choice (see the module docstring).
     `library`: per family, the records library's top records of each of its workloads (best
-    first), whose best are candidates too."""
+    first), whose best are candidates too; `builds`: the search's builds to reuse."""
     say = say or (lambda _line: None)
     phase = FinalPhase(top, tasks, [None] * len(tasks))
     choices, db = store.final_choices(), store.database()
@@ -313,7 +326,8 @@ def final_phase(
         with sigint_spares_workers(), contextlib.closing(make_builder(board)) as builder:
             runner = backend(board).runner(board)  # every repeat: _add_round reduces them
             for chunk in _chunks(pending):
-                _remeasure([c for _, _, cands in chunk for c in cands], builder, runner, board)
+                groups = [cands for _, _, cands in chunk]
+                phase.reused += _remeasure(groups, builder, runner, board, builds)
                 for i, h, cands in chunk:
                     phase.entries[i] = _entry(tasks[i], h, cands, top)
                     store.add_choice(phase.entries[i])
@@ -354,26 +368,54 @@ def _chunks(pending: list[Any]) -> Iterator[list[Any]]:
         yield chunk
 
 
-def _remeasure(candidates: list[Candidate], builder: Any, runner: Any, board: Board) -> None:
-    """Build the candidates, then time them in ROUNDS interleaved rounds on the board's runner;
-    each keeps every round (`Candidate.secs` takes the median one)."""
+def _remeasure(
+    tasks: list[list[Candidate]],
+    builder: Any,
+    runner: Any,
+    board: Board,
+    builds: KeptBuilds | None = None,
+) -> int:
+    """Build the candidates (a list per task; those `builds` kept are not built again), then
+    time them in up to ROUNDS interleaved rounds on the board's runner, racing each task's after
+    RACE_ROUNDS; each keeps every round (`Candidate.secs` takes the median one). Returns how
+    many builds were reused."""
     target = board.target()
-    built = builder.build([ms.builder.BuilderInput(c.measure.sch.mod, target) for c in candidates])
-    timed = []
-    for c, b in zip(candidates, built):
-        if b.error_msg:
-            c.error = f"build: {_headline(b.error_msg)}"
-        else:
-            timed.append((c, ms.runner.RunnerInput(b.artifact_path, board.device_type,
-                                                   c.measure.args_info)))  # fmt: skip
+    candidates = [c for cands in tasks for c in cands]
+    paths: dict[int, str | None] = {}  # every build used here, removed at the end
     try:
-        for _ in range(ROUNDS):
-            for (c, _), future in zip(timed, runner.run([inp for _, inp in timed])):
+        if builds is not None:
+            paths = {id(c): builds.take(c.key) for c in candidates}
+        build = [c for c in candidates if paths.get(id(c)) is None]
+        built = builder.build([ms.builder.BuilderInput(c.measure.sch.mod, target) for c in build])
+        for c, b in zip(build, built):
+            if b.error_msg:
+                c.error = f"build: {_headline(b.error_msg)}"
+            paths[id(c)] = b.artifact_path
+        inputs = {
+            id(c): ms.runner.RunnerInput(path, board.device_type, c.measure.args_info)
+            for c in candidates
+            if (path := paths[id(c)]) is not None and c.error is None
+        }
+        timed = [c for c in candidates if id(c) in inputs]
+        for done in range(ROUNDS):
+            if done == RACE_ROUNDS:
+                timed = [c for cands in tasks for c in _in_the_race(cands) if id(c) in inputs]
+            for c, future in zip(timed, runner.run([inputs[id(c)] for c in timed])):
                 _add_round(c, future.result())
     finally:
-        for b in built:
-            if b.artifact_path:
-                ms.utils.remove_build_dir(b.artifact_path)
+        for path in paths.values():
+            if path:
+                ms.utils.remove_build_dir(path)
+    return len(candidates) - len(build)
+
+
+def _in_the_race(candidates: list[Candidate]) -> list[Candidate]:
+    """A task's candidates still worth timing: median round within RACE_MARGIN x the fastest's."""
+    timed = [(c, c.final_s) for c in candidates if c.final_s is not None]
+    if not timed:
+        return []
+    fastest = min(s for _, s in timed)
+    return [c for c, s in timed if s <= RACE_MARGIN * fastest]
 
 
 def _add_round(c: Candidate, result: Any) -> None:

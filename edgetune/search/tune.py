@@ -23,6 +23,7 @@ from ..rules import get_rule_set
 from ..tasks import MODULE_EQUALITY, Task, for_model
 from .final import FINAL_TOP, FinalPhase, final_phase
 from .interrupt import sigint_spares_workers
+from .kept_builds import KeptBuilds
 from .library_start import LibraryStart, start_from_library
 from .logs import task_loggers
 from .progress import Progress, ProgressCallback
@@ -301,16 +302,20 @@ def tune_model(
     result = TuneResult(tasks, progress, {"method": search}, store, start)
     result.added = start.added if start else 0  # an earlier run's records, added first
     remaining = trials - progress.resumed_trials
-    if remaining > 0 and searched:
-        try:
-            _search(result, [tasks[i] for i in searched], searched, board, remaining, seed,
-                    per_round, on_batch, warm_start)  # fmt: skip
-        finally:
-            if library:  # every measurement goes to the library, even from an interrupted run
-                result.added += library.add(store)
-    if final_top > 0:
-        family = start.family_records if start else None
-        result.final = final_phase(tasks, store, board, final_top, printer, family)
+    builds = KeptBuilds(final_top) if final_top > 0 else None  # the final phase's, built once
+    with contextlib.ExitStack() as cleanup:
+        if builds is not None:
+            cleanup.callback(builds.close)
+        if remaining > 0 and searched:
+            try:
+                _search(result, [tasks[i] for i in searched], searched, board, remaining, seed,
+                        per_round, on_batch, warm_start, builds)  # fmt: skip
+            finally:
+                if library:  # every measurement goes to the library, even from an interrupted run
+                    result.added += library.add(store)
+        if final_top > 0:
+            family = start.family_records if start else None
+            result.final = final_phase(tasks, store, board, final_top, printer, family, builds)
     result.host_steal = clock.share() if clock else None
     return result
 
@@ -325,8 +330,11 @@ def _search(
     per_round: int | None,
     on_batch: Callable[[Progress], None] | None,
     warm_start: str | Path | None,
+    builds: KeptBuilds | None,
 ) -> None:
-    """Search `tasks` (at `ids` in the result's task list) for `remaining` trials."""
+    """Search `tasks` (at `ids` in the result's task list) for `remaining` trials; `builds`
+    (for the final phase) keeps the builds of each task's fastest candidates, else every build
+    is removed once measured."""
     from ..tvm_api import ms
 
     store, progress, search = result.store, result.progress, result.search["method"]
@@ -378,7 +386,9 @@ def _search(
 
     contexts = _tune_contexts(tasks, board, str(store.path), seed, strategy)
     callbacks = [
-        *ms.measure_callback.MeasureCallback.create("default"),
+        ms.measure_callback.AddToDatabase(),
+        builds if builds is not None else ms.measure_callback.RemoveBuildArtifact(),
+        ms.measure_callback.UpdateCostModel(),
         ProgressCallback(progress, on_batch, store.path, ids),
     ]
     try:
