@@ -35,7 +35,8 @@ recorded), 4 rounds and 1.3x changed no task's choice and saved about a third of
 rounds, or a margin of 1.1x, changed choices (docs/search.md).
 
 Cost: up to `top` + FAMILY (+ FAMILY from a library) builds and up to ROUNDS x as many runs per
-task, where the search spends one build and one run per trial; builds dominate on the host.
+task, where the search spends one build and one run per trial; builds dominate on the host, so
+the builds of a task's own top candidates are the search's, kept for this (`kept_builds`).
 """
 
 from __future__ import annotations
