@@ -406,3 +406,20 @@ def test_the_final_phase_reuses_the_searchs_builds_and_leaves_none(tmp_path, mon
     assert len(own) == final.FINAL_TOP and result.final.reused == len(own)
     assert result.final.to_json()["builds_reused"] == len(own)
     assert not list(builds.iterdir())
+
+
+def test_a_choice_made_after_a_search_is_current_for_the_next_run(tmp_path):
+    """The final choice a searching run writes names its candidates as any later process reads
+    them back from the folder (in memory a trace's annotations are booleans, on disk integers, and
+    the scheduled modules hash apart): the next run finds the choice current, re-measures
+    nothing, and a build applies it."""
+    from tflite_builder import fully_connected
+
+    model, board = load_model(fully_connected(tmp_path / "fc.tflite", 64)), load_board("host")
+    folder = tmp_path / "recs"
+    first = tune_model(model, board, RecordStore(folder, model.info, board), TRIALS, **SEARCH)
+    assert first.final.measured == 1 and first.final.reused == final.FINAL_TOP
+    again = tune_model(model, board, RecordStore(folder, model.info, board), TRIALS, **SEARCH)
+    assert again.progress.trials == 0 and again.final.measured == 0
+    assert again.final.entries == first.final.entries and len(_lines(folder)) == 1
+    _assert_matches_litert(model, board, RecordStore(folder, model.info, board, False), tuned=1)

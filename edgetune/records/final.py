@@ -33,6 +33,16 @@ def record_json(record: Any, run_secs: list[float]) -> list[Any]:
     return data
 
 
+def read_back(record: Any) -> Any:
+    """`record` as a later process reads it from a records folder: through its JSON form. The
+    schedules differ in one respect: in memory some annotation values are booleans, which JSON
+    stores as integers, so the modules hash apart; keys that outlive a process (final choices)
+    are taken from this form."""
+    from ..tvm_api import ms
+
+    return ms.database.TuningRecord.from_json(record_json(record, []), record.workload)
+
+
 def _plain(obj: Any) -> Any:
     import tvm
 
