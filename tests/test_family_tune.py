@@ -72,6 +72,13 @@ def test_bad_warm_start_is_one_line(tmp_path, capsys, extra, message):
     assert not (tmp_path / "r" / TUNING_RECORDS).exists()
 
 
+class _Trace(str):
+    """A stand-in trace: its own text, nothing to simplify."""
+
+    def simplified(self, remove_postproc: bool) -> _Trace:
+        return self
+
+
 class _Strategy:
     """A stand-in search strategy: proposes four named traces, remembers what it was told."""
 
@@ -89,7 +96,8 @@ class _Strategy:
 
     def generate_measure_candidates(self):
         self.generated += 1
-        return [SimpleNamespace(sch=SimpleNamespace(trace=f"{self.name}{i}")) for i in range(4)]
+        traces = [_Trace(f"{self.name}{i}") for i in range(4)]
+        return [SimpleNamespace(sch=SimpleNamespace(trace=t)) for t in traces]
 
     def notify_runner_results(self, candidates, results):
         self.notified.append([str(c.sch.trace) for c in candidates])
@@ -131,7 +139,7 @@ class _Records:
 
 
 def test_a_tasks_searches_read_its_records_once_and_skip_what_either_measured():
-    measured, records = MeasuredTraces(), _Records(["a0"])
+    measured, records = MeasuredTraces(), _Records([_Trace("a0")])
     one = SkipMeasured(_Strategy("a"), measured=measured)._inst
     two = SkipMeasured(_Strategy("b"), measured=measured)._inst
     for search in (one, two):
@@ -139,5 +147,5 @@ def test_a_tasks_searches_read_its_records_once_and_skip_what_either_measured():
         search.pre_tuning(8, 4, [], records, None)
     assert records.scans == 1
     assert [str(c.sch.trace) for c in one.generate_measure_candidates()] == ["a1", "a2", "a3"]
-    two.notify_runner_results([SimpleNamespace(sch=SimpleNamespace(trace="a1"))], [None])
+    two.notify_runner_results([SimpleNamespace(sch=SimpleNamespace(trace=_Trace("a1")))], [None])
     assert [str(c.sch.trace) for c in one.generate_measure_candidates()] == ["a2", "a3"]

@@ -1,7 +1,7 @@
 """The record database: every measurement, on disk, resumable, tied to one model and board;
 and the records library every tune adds to, shared by the models of a board."""
 
-from .final import append_choice, read_back, read_choices, record_json
+from .final import append_choice, read_choices, record_json
 from .history import append_batch, read_batches, read_tasks, write_tasks
 from .layout import FAILED_RUN_SECS, MANIFEST, TUNING_RECORDS, WORKLOADS, cost_model_path
 from .library import (
@@ -35,7 +35,6 @@ __all__ = [
     "cost_model_path",
     "database_of",
     "open_library",
-    "read_back",
     "read_batches",
     "read_choices",
     "read_manifest",

@@ -3,9 +3,9 @@ record that won (`search.final` measures them; this module is how a folder keeps
 
 `final-choices.jsonl` gets one line per task each time its candidates are re-measured: the
 task, its workload (MetaSchedule's structural hash, as `database_workload.json` writes it), the
-candidates (schedule hash, the search's estimate, the re-measured one or an error), the index
-of the chosen one and its tuning record in MetaSchedule's JSON form with the re-measured run
-times. Lines are only appended; a later line for a workload supersedes an earlier one (more
+candidates (`search.schedule_key`, the search's estimate, the re-measured one or an error), the
+index of the chosen one and its tuning record in MetaSchedule's JSON form with the re-measured
+run times. Lines are only appended; a later line for a workload supersedes an earlier one (more
 tuning changed its top candidates). `final_database` turns the latest line of each workload
 into a MetaSchedule database that `store.database_of` puts before the tuning records, so the
 chosen schedule is what every build, profile and report uses.
@@ -31,16 +31,6 @@ def record_json(record: Any, run_secs: list[float]) -> list[Any]:
     data = _plain(ms._ffi_api.TuningRecordAsJSON(record))
     data[1] = run_secs
     return data
-
-
-def read_back(record: Any) -> Any:
-    """`record` as a later process reads it from a records folder: through its JSON form. The
-    schedules differ in one respect: in memory some annotation values are booleans, which JSON
-    stores as integers, so the modules hash apart; keys that outlive a process (final choices)
-    are taken from this form."""
-    from ..tvm_api import ms
-
-    return ms.database.TuningRecord.from_json(record_json(record, []), record.workload)
 
 
 def _plain(obj: Any) -> Any:

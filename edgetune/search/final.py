@@ -51,12 +51,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..measure import backend, make_builder
 from ..measure.robust import middle_half
-from ..records import FAILED_RUN_SECS, read_back, record_json, workload_hash
+from ..records import FAILED_RUN_SECS, record_json, workload_hash
 from ..rules import get_rule_set
 from ..tvm_api import ms, s_tir
 from .interrupt import sigint_spares_workers, stop_if_interrupted
 from .kept_builds import KeptBuilds
 from .progress import duration_text, ms_text
+from .schedule_key import schedule_key
 from .transfer import replayed
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ class Candidate:
 
     record: Any  # MetaSchedule TuningRecord of the search
     measure: Any  # MetaSchedule MeasureCandidate (the scheduled module and its arguments)
-    key: str  # structural hash of the scheduled module, as read back from records (`read_back`)
+    key: str  # `schedule_key`: the same in every process
     search_s: float | None  # None: another family member's schedule, never measured on this task
     rounds: list[list[float]] = field(default_factory=list)  # each round's kept repeats
     error: str | None = None
@@ -207,10 +208,9 @@ def top_candidates(db: Any, mod: Any, top: int) -> list[Candidate]:
         mean = sum(secs) / len(secs) if secs else FAILED_RUN_SECS
         if mean >= FAILED_RUN_SECS:
             continue
-        measure = read_back(record).as_measure_candidate()  # as builds will apply it
-        key = ms.utils.shash2hex(measure.sch.mod)
+        key = schedule_key(record.trace)
         if all(c.key != key for c in out):
-            out.append(Candidate(record, measure, key, mean))
+            out.append(Candidate(record, record.as_measure_candidate(), key, mean))
         if len(out) == top:
             break
     return out
@@ -274,15 +274,14 @@ def _replayed_candidates(
         replay = replayed(trace, context)
         if replay is None:
             continue
-        sch = replay[1]
-        args = ms.arg_info.ArgInfo.from_entry_func(sch.mod, remove_preproc=True)
-        record = ms.database.TuningRecord(sch.trace, work, None, context.target, args)
-        measure = read_back(record).as_measure_candidate()  # keyed as the task's own are
-        key = ms.utils.shash2hex(measure.sch.mod)
+        before, sch = replay
+        key = schedule_key(before.trace)
         if key in keys:
             continue
         keys.add(key)
-        out.append(Candidate(record, measure, key, None, member=member))
+        args = ms.arg_info.ArgInfo.from_entry_func(sch.mod, remove_preproc=True)
+        record = ms.database.TuningRecord(sch.trace, work, None, context.target, args)
+        out.append(Candidate(record, ms.MeasureCandidate(sch, args), key, None, member=member))
         if len(out) == FAMILY:
             break
     return out
@@ -386,7 +385,7 @@ def _remeasure(
     paths: dict[int, str | None] = {}  # every build used here, removed at the end
     try:
         if builds is not None:
-            paths = {id(c): builds.take(c.record.trace) for c in candidates}
+            paths = {id(c): builds.take(c.key) for c in candidates}
         build = [c for c in candidates if paths.get(id(c)) is None]
         built = builder.build([ms.builder.BuilderInput(c.measure.sch.mod, target) for c in build])
         for c, b in zip(build, built):

@@ -6,8 +6,8 @@ in a 100-trial MobileNetV2 tune, about half of its ~180 builds. `KeptBuilds` tak
 that removal: it keeps the builds of each task's `top` fastest candidates measured in this run
 (ranked by the mean of their run times, as the final phase ranks the records) and removes the
 others as they fall out of the top. The final phase takes the build of any candidate whose
-trace (its text, `skip_measured.trace_key`) it holds instead of building it again; `close()`
-removes what is left. Records measured by an earlier run are simply built again.
+schedule (`schedule_key`) it holds instead of building it again; `close()` removes what is
+left. Records measured by an earlier run are simply built again.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 from tvm.ir.utils import derived_object
 
 from ..tvm_api import ms
-from .skip_measured import trace_key
+from .schedule_key import schedule_key
 
 
 @derived_object
@@ -27,7 +27,7 @@ class KeptBuilds(ms.measure_callback.PyMeasureCallback):
     def __init__(self, top: int):
         self.top = top
         self._tasks: dict[int, list[tuple[float, Any, str]]] = {}  # (mean s, candidate, path)
-        self._paths: dict[str, str] = {}  # trace key -> build, once the search is done
+        self._paths: dict[str, str] = {}  # schedule key -> build, once the search is done
 
     def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
         kept = self._tasks.setdefault(int(task_id), [])
@@ -44,15 +44,15 @@ class KeptBuilds(ms.measure_callback.PyMeasureCallback):
             ms.utils.remove_build_dir(path)
         del kept[self.top :]
 
-    def take(self, trace: Any) -> str | None:
-        """The kept build of the candidate scheduled by `trace` (the caller removes it when
+    def take(self, key: str) -> str | None:
+        """The kept build of the schedule with `schedule_key` `key` (the caller removes it when
         done), None if none is kept."""
-        if self._tasks:  # the first call after the search: index the kept builds by trace
+        if self._tasks:  # the first call after the search: index the kept builds by schedule
             for kept in self._tasks.values():
                 for _, candidate, path in kept:
-                    self._paths[trace_key(candidate.sch.trace)] = path
+                    self._paths[schedule_key(candidate.sch.trace)] = path
             self._tasks.clear()
-        return self._paths.pop(trace_key(trace), None)
+        return self._paths.pop(key, None)
 
     def close(self) -> None:
         """Remove every build still kept."""

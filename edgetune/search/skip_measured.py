@@ -15,16 +15,12 @@ from typing import Any
 from tvm.ir.utils import derived_object
 
 from ..tvm_api import ms
+from .schedule_key import schedule_key
 from .transfer import TransferSeeds, mirror_results
 
 
-def trace_key(trace: Any) -> str:
-    """Identity of a measured schedule: its instructions and sampling decisions."""
-    return str(trace)
-
-
 class MeasuredTraces:
-    """Trace keys of one task's measured schedules: its records, then every result of this run."""
+    """Keys of one task's measured schedules: its records, then every result of this run."""
 
     def __init__(self) -> None:
         self.keys: set[str] = set()
@@ -38,7 +34,7 @@ class MeasuredTraces:
         if database is not None and database.has_workload(mod):
             workload = database.commit_workload(mod)
             self.keys.update(
-                trace_key(r.trace)
+                schedule_key(r.trace)
                 for r in database.get_all_tuning_records()
                 if r.workload.same_as(workload)
             )
@@ -82,13 +78,13 @@ class SkipMeasured(ms.search_strategy.PySearchStrategy):
             return None
         fresh: dict[str, Any] = {}
         for candidate in candidates:
-            key = trace_key(candidate.sch.trace)
+            key = schedule_key(candidate.sch.trace)
             if key not in self.measured.keys:
                 fresh.setdefault(key, candidate)
         return list(fresh.values())
 
     def notify_runner_results(self, measure_candidates, results) -> None:
-        self.measured.keys.update(trace_key(c.sch.trace) for c in measure_candidates)
+        self.measured.keys.update(schedule_key(c.sch.trace) for c in measure_candidates)
         if self.seeded_db is not None:
             mirror_results(self.seeded_db, self.context, measure_candidates, results)
         self.inner.notify_runner_results(measure_candidates, results)
