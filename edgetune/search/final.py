@@ -304,7 +304,7 @@ def final_phase(
     choices, db = store.final_choices(), store.database()
     pending: list[tuple[int, str, list[Candidate]]] = []
     space = get_rule_set(board.rule_set).space(board)
-    measured = {str(r.trace) for r in db.get_all_tuning_records()} if library else set()
+    measured = {schedule_key(r.trace) for r in db.get_all_tuning_records()} if library else set()
 
     @functools.cache
     def held(family: str) -> list[tuple[float, Any]]:  # once per family, not per task
@@ -342,12 +342,14 @@ def final_phase(
 
 def _library_best(groups: list[list[Any]], measured: set[str]) -> list[tuple[float, Any]]:
     """(flops, record) of the best record of each library workload (`groups`: each one's
-    records, best first) whose trace was not `measured` in the records folder (the library holds
-    its records too)."""
-    best = (next((r for r in group if str(r.trace) not in measured), None) for group in groups)
-    return [
-        (float(s_tir.analysis.estimate_tir_flops(r.workload.mod)), r) for r in best if r is not None
-    ]
+    records, best first) whose schedule was not `measured` in the records folder (the library
+    holds its records too)."""
+    out = []
+    for group in groups:
+        record = next((r for r in group if schedule_key(r.trace) not in measured), None)
+        if record is not None:
+            out.append((float(s_tir.analysis.estimate_tir_flops(record.workload.mod)), record))
+    return out
 
 
 def _own_keys(entry: dict[str, Any]) -> set[str]:

@@ -19,6 +19,7 @@ from typing import Any
 from ..records import FAILED_RUN_SECS
 from ..tasks import MODULE_EQUALITY
 from ..tvm_api import ms, s_tir
+from .schedule_key import schedule_key
 
 SEED_SECS = 1e6  # seeds rank after any real measurement, before failures (1e10)
 MAX_SEEDS = 16  # retargeted traces per task (EvolutionarySearch takes up to 20% of its population)
@@ -84,9 +85,9 @@ def retarget(records: list[Any], context: Any, limit: int = MAX_SEEDS) -> list[A
     seen: set[str] = set()
     for record in records:
         replay = replayed(record.trace, context, seed=len(out) + 1)
-        if replay is None or str(replay[0].trace) in seen:
+        if replay is None or (key := schedule_key(replay[0].trace)) in seen:
             continue
-        seen.add(str(replay[0].trace))
+        seen.add(key)
         out.append(replay[0].trace)
         if len(out) >= limit:
             break
