@@ -88,9 +88,16 @@ def prepare(kind: str, args, board, work: Path) -> list[dict]:
     from edgetune.frontend import load_model
     from edgetune.paths import MODELS_DIR
     from edgetune.records import RecordStore
+    from edgetune.records.manifest import tuned_requantization
     from edgetune.search import tune_model
 
-    model = load_model(MODELS_DIR / f"{MODELS[kind]}.tflite")
+    def load(folder: str | None, requantization: str | None = None):
+        """The model as the records folder was tuned (int8: its requantization)."""
+        path = MODELS_DIR / f"{MODELS[kind]}.tflite"
+        return load_model(path, requantization=requantization or tuned_requantization(folder))
+
+    given = getattr(args, f"records_{kind}")
+    model = load(given, args.requantize)
     common = {
         "model": kind,
         "model_path": str(model.path),
@@ -100,7 +107,6 @@ def prepare(kind: str, args, board, work: Path) -> list[dict]:
         {**common, "engine": "litert", "label": "LiteRT XNNPACK", "threads": t}
         for t in sorted({1, args.threads})
     ]
-    given = getattr(args, f"records_{kind}")
     store = None
     if given:
         store = RecordStore(given, model.info, board, create=False)
@@ -109,20 +115,21 @@ def prepare(kind: str, args, board, work: Path) -> list[dict]:
         t0 = time.time()
         tune_model(model, board, store, args.trials, seed=args.seed, search=args.search)
         common["tune_s"] = round(time.time() - t0, 1)
-    builds = [] if args.no_untuned else [("TVM untuned", None)]
-    builds += [("edgetune tuned", store)] if store else []
+    builds = [] if args.no_untuned else [("TVM untuned", model, None)]
+    builds += [("edgetune tuned", model, store)] if store else []
     for label, path in labelled(args.also, kind):  # records folders
-        also = RecordStore(path, model.info, board, create=False)
-        builds.append((f"edgetune tuned ({label})", also))
+        also = load(path)
+        also_store = RecordStore(path, also.info, board, create=False)
+        builds.append((f"edgetune tuned ({label})", also, also_store))
     for label, path in labelled(args.artifact, kind):  # libraries built elsewhere
         rows.append(
             {**common, "engine": "tvm", "label": f"edgetune ({label})",
              "threads": args.threads, "artifact": str(Path(path).resolve())}
         )  # fmt: skip
-    for label, recs in builds:
+    for label, built, recs in builds:
         t0 = time.time()
         lib = export_model(
-            build_model(model, board, recs), model, board, work / f"{kind}-{len(rows)}.so"
+            build_model(built, board, recs), built, board, work / f"{kind}-{len(rows)}.so"
         )
         rows.append(
             {
@@ -132,6 +139,7 @@ def prepare(kind: str, args, board, work: Path) -> list[dict]:
                 "threads": args.threads,
                 "artifact": str(lib.path),
                 "tuned_tasks": f"{lib.tuned}/{lib.total}",
+                "requantization": built.info.requantization if built.info.quantized else "",
                 "build_s": round(time.time() - t0, 1),
                 "records": recs.summary().records if recs else 0,
             }
@@ -211,6 +219,11 @@ def main() -> None:
     p.add_argument("--workdir", default="bench-host-work", help="records made with --trials")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--search", default="family", help="search used with --trials (family|ms)")
+    p.add_argument(
+        "--requantize",
+        choices=("fixed-point", "fp32"),
+        help="int8 requantization tuned with --trials (default: the records folder's)",
+    )
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--repeat", type=int, default=50, help="timed calls per process")
     p.add_argument("--rounds", type=int, default=5, help="processes per engine (rotating order)")

@@ -8,19 +8,20 @@ import numpy as np
 from edgetune.frontend import load_model
 from edgetune.paths import MODELS_DIR
 from edgetune.quant.fixed_point import FoldedRequantization
+from edgetune.quant.fp32_requantization import FIXED_POINT
 from edgetune.rules.rule_set import get_rule_set
 from edgetune.tasks import for_model
 
 
-def model_tasks(board, model_name: str):
+def model_tasks(board, model_name: str, requantization: str = FIXED_POINT):
     """The tuning tasks of a shipped model on `board`."""
-    model = load_model(MODELS_DIR / f"{model_name}.tflite")
+    model = load_model(MODELS_DIR / f"{model_name}.tflite", requantization=requantization)
     return for_model(model, board).tasks
 
 
-def pointwise_conv_task(board):
+def pointwise_conv_task(board, requantization: str = FIXED_POINT):
     """The 1x1 conv (16 -> 16 channels) with the residual ADD fused into its epilogue."""
-    tasks = model_tasks(board, "probe_block_int8")
+    tasks = model_tasks(board, "probe_block_int8", requantization)
     (task,) = [t for t in tasks if t.anchor == "conv2d_nhwc" and "quantized_add" in t.name]
     assert task.path == "int8"
     return task
@@ -85,20 +86,26 @@ def tensorized_records(board, folder, run_secs: float):
 
 def realistic_args(func, seed: int = 0) -> list[np.ndarray]:
     """Arguments for an integer conv task: 8-bit tensors over their full range, and the
-    folded requantization's constants (its five int64 vectors, in order) for
-    a multiplier in [2^30, 2^31), a shift in [-8, 0] (tiny multipliers would make every output
-    the zero point and hide wrong sums), a bias in [-1000, 1000] and a zero point."""
+    requantization's constants: the folded fixed-point ones (its five int64 vectors, in order)
+    for a multiplier in [2^30, 2^31), a shift in [-8, 0] (tiny multipliers would make every
+    output the zero point and hide wrong sums), a bias in [-1000, 1000] and a zero point; or
+    the fp32 ones (int32 bias, float32 scale in [2^-9, 1))."""
     rng = np.random.default_rng(seed)
     params = [([int(d) for d in p.shape], str(p.dtype)) for p in func.params]
-    first = next(i for i, (s, d) in enumerate(params) if len(s) == 1 and d == "int64")
-    (channels,), _ = params[first]
-    folded = FoldedRequantization.fold(
-        rng.integers(1 << 30, (1 << 31) - 1, channels, endpoint=True),
-        rng.integers(-8, 0, channels, endpoint=True),
-        int(rng.integers(-128, 127, endpoint=True)),
-        rng.integers(-1000, 1000, channels, endpoint=True),
-    )
-    constants = dict(enumerate(folded.arrays(), start=first))
+    vectors = [i for i, (s, d) in enumerate(params) if len(s) == 1 and d != "int8"]
+    first = vectors[0]
+    (channels,), dtype = params[first]
+    if dtype == "int32":  # fp32: bias, scale
+        bias = rng.integers(-1000, 1000, channels, endpoint=True).astype(np.int32)
+        constants = {first: bias, first + 1: np.exp2(rng.uniform(-9, 0, channels), dtype="f4")}
+    else:
+        folded = FoldedRequantization.fold(
+            rng.integers(1 << 30, (1 << 31) - 1, channels, endpoint=True),
+            rng.integers(-8, 0, channels, endpoint=True),
+            int(rng.integers(-128, 127, endpoint=True)),
+            rng.integers(-1000, 1000, channels, endpoint=True),
+        )
+        constants = dict(enumerate(folded.arrays(), start=first))
     args = []
     for i, (shape, dtype) in enumerate(params):
         if i in constants:

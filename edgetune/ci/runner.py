@@ -25,6 +25,7 @@ from ..measure import backend
 from ..oracle import agreement
 from ..oracle.reference import litert_reference
 from ..records import RecordStore
+from ..records.manifest import tuned_requantization
 from ..runtime.inputs import load_input_steps
 from ..search import tune_model
 from .baseline import Timing, judge, key, read_baseline, rule_text, write_baseline
@@ -86,7 +87,8 @@ def run_check(
     try:
         strategies.reachable(board)
         result.facts["toolchain"] = f"{board.toolchain_name} ({board.toolchain().cc})"
-        model = load_model(find_model(check.model))
+        folder = check.records.get(board.name)
+        model = load_model(find_model(check.model), requantization=tuned_requantization(folder))
         result.model = model.info.name
         store = _records(check, model, board)
         if check.tune_trials and store is not None:

@@ -7,6 +7,7 @@ import dataclasses
 
 from ..board import Board, load_board
 from ..paths import MODELS_DIR
+from ..quant.fp32_requantization import REQUANTIZATIONS
 
 
 def add_model_arg(parser: argparse.ArgumentParser) -> None:
@@ -16,6 +17,14 @@ def add_model_arg(parser: argparse.ArgumentParser) -> None:
     )
     shape_help = "fix dynamic (-1) input dimensions: NAME=1,224,224,3 (default: --input shapes)"
     parser.add_argument("--input-shape", action="append", metavar="NAME=D0,D1,...", help=shape_help)
+    parser.add_argument(
+        "--requantize",
+        choices=REQUANTIZATIONS,
+        help="int8 models: how the convs requantize their int32 sums. fixed-point: TFLite's "
+        "integer math, bit-exact with LiteRT's reference kernels; fp32: XNNPACK's float32 "
+        "scale (LiteRT's default CPU kernels compute the same), faster on x86 "
+        "(default: the --records folder's, else fixed-point)",
+    )
 
 
 def add_board_arg(parser: argparse.ArgumentParser) -> None:
@@ -67,7 +76,14 @@ def model_from_args(args: argparse.Namespace):
 
     path = find_model(args.model)
     shapes = requested_shapes(path, args.input_shape, getattr(args, "input", None))
-    return load_model(path, input_shapes=shapes)
+    return load_model(path, input_shapes=shapes, requantization=requantization_from_args(args))
+
+
+def requantization_from_args(args: argparse.Namespace) -> str:
+    """--requantize, else the one the --records folder was tuned with, else fixed-point."""
+    from ..records.manifest import tuned_requantization
+
+    return getattr(args, "requantize", None) or tuned_requantization(getattr(args, "records", None))
 
 
 def model_and_records(args: argparse.Namespace, board: Board):

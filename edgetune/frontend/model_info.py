@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from ..quant.fp32_requantization import FIXED_POINT
+
 
 @dataclass(frozen=True)
 class TensorInfo:
@@ -39,6 +41,8 @@ class ModelInfo:
     outputs: tuple[TensorInfo, ...]
     ops: dict[str, int] = field(default_factory=dict)
     quantization: str = "float"  # float | int8 | uint8 | dynamic-range | int16
+    # how the integer convs requantize (quant.fp32_requantization): fixed-point | fp32
+    requantization: str = FIXED_POINT
     # resource variables: trailing inputs and outputs of the compiled function, carried from
     # one call to the next, and their initial values (nested lists)
     states: tuple[TensorInfo, ...] = ()
@@ -63,6 +67,7 @@ class ModelInfo:
             outputs=tensors(data["outputs"]),
             ops=dict(data.get("ops", {})),
             quantization=data.get("quantization", "float"),
+            requantization=data.get("requantization", FIXED_POINT),
             states=tensors(data.get("states", [])),
             state_values=tuple(data.get("state_values", [])),
         )

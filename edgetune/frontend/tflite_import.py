@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..paths import MODELS_DIR
+from ..quant.fp32_requantization import FIXED_POINT, REQUANTIZATIONS
 from .converters import attach_states, collecting_states, converter_class, supported_ops
 from .input_shapes import fix_input_shapes, parse_input_shape
 from .model_info import ModelInfo, TensorInfo
@@ -140,12 +141,15 @@ def load_model(
     path: str | Path,
     integer_kernels: bool = True,
     input_shapes: dict[str, tuple[int, ...]] | None = None,
+    requantization: str = FIXED_POINT,
 ) -> Model:
     """Read, validate and import a TFLite model into a Relax IRModule (weights inlined).
 
     Quantized models are rewritten into integer kernels (`edgetune.quant`) unless
     `integer_kernels` is False, which keeps TVM's dequantize -> float op -> quantize import.
     `input_shapes` (input name -> shape) fixes dynamic (-1) input dimensions.
+    `requantization`: how the integer convs requantize, FIXED_POINT (TFLite's reference
+    kernels) or FP32 (XNNPACK's; `quant.fp32_requantization`).
     """
     import tvm
     from tvm import relax
@@ -153,6 +157,8 @@ def load_model(
     from ..quant import integerize
     from ..tvm_api import tflite_frontend
 
+    if requantization not in REQUANTIZATIONS:
+        raise ModelError(f"requantization {requantization!r}: one of {', '.join(REQUANTIZATIONS)}")
     tfl, info = read_tflite(path)
     unsupported = _unsupported_ops(tfl, info)
     if unsupported:
@@ -189,7 +195,8 @@ def load_model(
     )
     integer_ops: dict[str, int] = {}
     if info.quantized and integer_kernels:
-        mod, integer_ops = integerize(mod)
+        mod, integer_ops = integerize(mod, requantization)
+        info = dataclasses.replace(info, requantization=requantization)
     return Model(mod=mod, info=info, path=Path(path), integer_ops=integer_ops)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-INT8 = "int8"  # integer arithmetic only
+INT8 = "int8"  # integer arithmetic (fp32 requantization: a float per-channel scale)
 QDQ = "qdq"  # 8-bit tensors in or out, float arithmetic inside (TVM's dequantize/quantize)
 FLOAT = "float"  # no 8-bit tensors: a float model's kernel
 
@@ -13,14 +13,18 @@ FIXED_SCHEDULE = "edgetune.extern_kernel"
 
 
 def kernel_path(mod: Any) -> str:
-    """Classify the single PrimFunc of a task module by the dtypes its blocks read and write."""
+    """Classify the single PrimFunc of a task module by the dtypes its blocks read and write:
+    float tensors of more than one dimension (activations, not the per-channel scales of an
+    fp32 requantization) beside 8-bit ones make it a QDQ kernel."""
     from ..tvm_api import s_tir
 
     sch = s_tir.Schedule(mod)
-    dtypes: set[str] = set()
+    buffers = set()
     for rv in sch.get_child_blocks(sch.get_sblock("root")):
         block = sch.get(rv)
-        dtypes.update(str(r.source.dtype) for r in (*block.reads, *block.writes))
+        buffers.update(r.source for r in (*block.reads, *block.writes))
+    dtypes = {str(b.dtype) for b in buffers}
     if not dtypes & {"int8", "uint8"}:
         return FLOAT
-    return QDQ if any(d.startswith(("float", "bfloat")) for d in dtypes) else INT8
+    floats = [b for b in buffers if str(b.dtype).startswith(("float", "bfloat"))]
+    return QDQ if any(len(b.shape) > 1 for b in floats) else INT8

@@ -13,8 +13,9 @@ Where the target has an int8 dot-product instruction, every int8 x int8 convolut
 - x86 VNNI (vpdpbusd) multiplies unsigned by signed bytes: the activations are shifted to uint8,
   u = x + 128, and the shift's contribution is removed from the int32 accumulator:
   conv(u, w) - 128 * sum(w) == conv(x, w), exactly. The pad and the shift fuse into one
-  elementwise kernel; the correction folds into the constants of a folded requantization
-  (FoldedRequantization.plus), or else joins the requantization epilogue as a subtract.
+  elementwise kernel; the correction folds into the constants of the requantization after the
+  conv (FoldedRequantization.plus, Fp32Requantization.plus), or else joins its epilogue as a
+  subtract.
   Depthwise convs read the shifted activations too (padded with zx + 128): one operand
   zero-extended, LLVM multiplies and accumulates on vpdpwssd instead of vpmulld + vpaddd.
 """
@@ -30,7 +31,12 @@ from tvm import relax
 
 from . import amx
 from .fixed_point import FoldedRequantization
-from .kernels import conv2d_nhwc_packed, requantize_per_channel_folded
+from .fp32_requantization import Fp32Requantization
+from .kernels import (
+    conv2d_nhwc_packed,
+    requantize_per_channel_folded,
+    requantize_per_channel_fp32,
+)
 from .rewrite import CLAMP_ATTR, DEPTHWISE_ATTR, emit_depthwise
 
 SHIFT = 128
@@ -86,15 +92,24 @@ def _is_int8_conv(call: Any) -> bool:
     )
 
 
-def _is_folded_requantize(call: Any) -> bool:
-    """A call_tir of the kernel `kernels.requantize_per_channel_folded` emitted (the rewrite
-    names its PrimFuncs after their kernels)."""
+# the requantization kernels whose per-channel constants absorb an offset of the accumulator,
+# and the class of those constants
+_FOLDING = (
+    (requantize_per_channel_folded.__name__, FoldedRequantization),
+    (requantize_per_channel_fp32.__name__, Fp32Requantization),
+)
+
+
+def _requantization_of(call: Any) -> type | None:
+    """The constants' class if `call` is a call_tir of a folding requantization kernel (the
+    rewrite names its PrimFuncs after their kernels), else None."""
     if not (isinstance(call, relax.Call) and getattr(call.op, "name", None) == "relax.call_tir"):
-        return False
-    return call.args[0].name_hint.startswith(requantize_per_channel_folded.__name__)
+        return None
+    name = call.args[0].name_hint
+    return next((cls for kernel, cls in _FOLDING if name.startswith(kernel)), None)
 
 
-def _consts(requantization: FoldedRequantization) -> list[Any]:
+def _consts(requantization: FoldedRequantization | Fp32Requantization) -> list[Any]:
     """The requantization's constants as Relax constants, in the order its kernels take."""
     return [relax.const(a, str(a.dtype)) for a in requantization.arrays()]
 
@@ -132,8 +147,9 @@ class _DotProductOperands(relax.PyExprMutator):
 
     def visit_call_(self, call: Any) -> Any:
         call = self.visit_expr_post_order(call)
-        if _is_folded_requantize(call):
-            return self._fold_correction(call)
+        requantization = _requantization_of(call)
+        if requantization is not None:
+            return self._fold_correction(call, requantization)
         depthwise = self._depthwise_params(call) if self.dots[0].unsigned_data else None
         if depthwise is not None:
             return self._unsigned_depthwise(call, depthwise)
@@ -212,9 +228,9 @@ class _DotProductOperands(relax.PyExprMutator):
         ]
         return relax.Call(call.op, [call.args[0], relax.Tuple(fields)], call.attrs, call.ty_args)
 
-    def _fold_correction(self, call: Any) -> Any:
-        """requantize(acc - c) -> requantize(acc) with c folded into its constants; the
-        subtract is then dead (prepare_for_target eliminates it)."""
+    def _fold_correction(self, call: Any, requantization: type) -> Any:
+        """requantize(acc - c) -> requantize(acc) with c folded into its constants (of class
+        `requantization`); the subtract is then dead (prepare_for_target eliminates it)."""
         from tvm.ir.expr import Constant
 
         acc, *consts = call.args[1].fields
@@ -226,13 +242,14 @@ class _DotProductOperands(relax.PyExprMutator):
             and all(isinstance(c, Constant) for c in consts)
         ):
             return call
-        current = FoldedRequantization(*(c.value.numpy() for c in consts))
+        current = requantization(*(c.value.numpy() for c in consts))
         folded = current.plus(-sub.args[1].value.numpy().astype(np.int64))
         if folded is None:
             return call
-        amx_call = self._amx_conv(call, sub.args[0], folded)
-        if amx_call is not None:
-            return amx_call
+        if isinstance(folded, FoldedRequantization):  # AMX kernels requantize in fixed point
+            amx_call = self._amx_conv(call, sub.args[0], folded)
+            if amx_call is not None:
+                return amx_call
         args = relax.Tuple([sub.args[0], *_consts(folded)])
         return relax.Call(call.op, [call.args[0], args], call.attrs, call.ty_args)
 

@@ -8,8 +8,9 @@ TFLite's reference kernels:
   (explicit pad with the input zero point, conv2d with out_dtype int32, weights in HWOI so the
   output channel and reduction axes are innermost), per-channel fixed-point requantization
   with the bias, the input zero point's contribution (bias - zx * sum(w)) and the output zero
-  point folded into its constants (fixed_point.FoldedRequantization); FULLY_CONNECTED is a 1x1
-  conv over the batch.
+  point folded into its constants (fixed_point.FoldedRequantization), or with `--requantize fp32`
+  XNNPACK's float32 requantization (fp32_requantization); FULLY_CONNECTED is a 1x1 conv over the
+  batch.
 - ADD: both inputs rescaled to a common 2^20-scaled integer domain (TFLite's add.cc), summed,
   requantized.
 - MEAN (over H, W): int32 sum, one requantization with 1/N folded into the multiplier
@@ -36,6 +37,7 @@ from tvm import relax
 
 from . import kernels
 from .fixed_point import FoldedRequantization, quantize_multiplier
+from .fp32_requantization import FIXED_POINT, FP32, Fp32Requantization
 
 CLAMP_ATTR = "edgetune.clamp"  # [lo, hi] of a clamped kernel, for target rewrites (operands)
 # a depthwise conv's keyword parameters (kernels.depthwise_conv2d_nhwc), for target rewrites
@@ -125,8 +127,9 @@ def _range(dtype: str) -> tuple[int, int]:
 class _Integerizer(relax.PyExprMutator):
     """Post-order rewrite of `quantize(...)` and quantized average-pool calls."""
 
-    def __init__(self, mod: Any) -> None:
+    def __init__(self, mod: Any, requantization: str) -> None:
         super().__init__(mod)
+        self.requantization = requantization
         self.counts: Counter = Counter()
         self._clamped: dict[Any, tuple[Any, tuple, dict]] = {}  # var -> kernel emitted for it
 
@@ -338,6 +341,15 @@ class _Integerizer(relax.PyExprMutator):
         total_bias = (bias if bias is not None else 0) - xq.zp * w_sum
         w_scale = np.broadcast_to(wq.scale.reshape(-1), (channels,)).astype(np.float64)
         real = np.float64(xq.scale.reshape(-1)[0]) * w_scale / np.float64(out_q.scale)
+        if self.requantization == FP32:
+            fp32 = Fp32Requantization.of(
+                xq.scale.reshape(-1)[0], w_scale, out_q.scale.reshape(-1)[0], total_bias
+            )
+            if fp32 is not None:
+                consts = [relax.const(a, str(a.dtype)) for a in fp32.arrays()]
+                return self._emit(
+                    kernels.requantize_per_channel_fp32, acc, *consts, zp=out_q.zp, clamp=clamp
+                )
         mult, shift = quantize_multiplier(real)
         folded = FoldedRequantization.fold(mult, shift, out_q.zp, total_bias)
         if folded is not None:
@@ -388,10 +400,11 @@ def _activation_range(a: float, b: float, q: QParams, lo: int, hi: int) -> tuple
     return max(lo, quantize(a)), min(hi, quantize(b))
 
 
-def integerize(mod: Any) -> tuple[Any, dict[str, int]]:
-    """Rewrite the covered QDQ chains of `mod`; returns it and a count per rewritten TFLite op."""
+def integerize(mod: Any, requantization: str = FIXED_POINT) -> tuple[Any, dict[str, int]]:
+    """Rewrite the covered QDQ chains of `mod`; returns it and a count per rewritten TFLite op.
+    `requantization`: the convs' (`fp32_requantization`: FIXED_POINT or FP32)."""
 
-    rewriter = _Integerizer(mod)
+    rewriter = _Integerizer(mod, requantization)
     for gv, func in mod.functions_items():
         if isinstance(func, relax.Function):
             rewriter.builder_.update_func(gv, rewriter.visit_expr(func))

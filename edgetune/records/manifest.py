@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..errors import RecordsError
+from ..quant.fp32_requantization import FIXED_POINT
 from .layout import COST_MODELS, MANIFEST
 
 if TYPE_CHECKING:
@@ -30,10 +31,18 @@ def read_manifest(folder: Path, name: str = MANIFEST) -> dict[str, Any] | None:
         raise RecordsError(f"{manifest}: damaged manifest (not JSON)") from None
 
 
+def tuned_requantization(folder: str | Path | None) -> str:
+    """The requantization a records folder's int8 kernels were tuned with (fixed-point for a
+    folder that does not exist yet or predates the choice)."""
+    data = read_manifest(Path(folder)) if folder else None
+    return (data or {}).get("requantization", FIXED_POINT)
+
+
 def write_manifest(folder: Path, model: ModelInfo, board: Board) -> None:
     data = {
         "model": model.name,
         "model_sha256": model.sha256,
+        "requantization": model.requantization,
         "board": board.name,
         "target": board.target_spec,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -62,6 +71,13 @@ def check_owner(folder: Path, data: dict[str, Any], model: ModelInfo, board: Boa
         raise RecordsError(
             f"records folder {folder} belongs to board '{data.get('board')}', "
             f"not '{board.name}': use another --records folder"
+        )
+    tuned_with = data.get("requantization", FIXED_POINT)
+    if model.quantized and tuned_with != model.requantization:
+        raise RecordsError(
+            f"records folder {folder} was tuned with --requantize {tuned_with}, not "
+            f"{model.requantization} (other kernels): pass --requantize {tuned_with}, or use "
+            "another --records folder"
         )
 
 
