@@ -23,6 +23,7 @@ from edgetune.frontend import load_model
 from edgetune.frontend.tflite_import import random_inputs
 from edgetune.measure.farm_runners import FarmRPCRunner
 from edgetune.paths import REPO_DIR, shipped_model
+from edgetune.quant.fp32_requantization import FIXED_POINT, FP32
 
 FAILED = 1e10
 
@@ -159,30 +160,31 @@ def test_tunes_a_small_task_on_the_emulated_board(a53, tmp_path):
     assert sum(runner.served.values()) == sum(s != [FAILED] for s in measured)
 
 
-def test_tensorized_int8_kernel_is_right_on_the_emulated_board(a53, tmp_path):
-    """The NEON-tensorized integer conv, cross-compiled for the A53, run on the emulated board,
-    computes what the untuned kernel computes on the host."""
+def test_tensorized_int8_kernels_are_right_on_the_emulated_board(a53, tmp_path):
+    """The NEON-tensorized integer conv with either requantization (fixed-point, fp32),
+    cross-compiled for the A53 and run on the emulated board in one session, computes what the
+    untuned kernel computes on the host."""
     import tvm
     from tvm import rpc
 
     board, _ = a53
-    task = pointwise_conv_task(board)
-    lib = tvm.compile(tensorized_schedule(board, task).mod, target=board.target())
-    assert "smull" in lib.mod.inspect_source("asm")
-    path = tmp_path / "conv_neon.so"
-    lib.export_library(str(path), fcompile=board.toolchain().fcompile())
-    args = realistic_args(task.mod["main"], seed=3)
-    expected = [tvm.runtime.tensor(x) for x in args]
-    tvm.compile(task.mod, target="llvm")(*expected)
-
     spec = farm_spec(board)
     sess = rpc.connect_tracker(spec.tracker_host, spec.tracker_port).request(spec.key)
-    sess.upload(str(path))
-    remote = sess.load_module(path.name)
-    dev = sess.cpu()
-    got = [tvm.runtime.tensor(x, dev) for x in args]
-    remote(*got)
-    out = got[-1].numpy()
-    del remote, got, sess
-    np.testing.assert_array_equal(out, expected[-1].numpy())
-    assert len(np.unique(out)) > 50  # not all saturated or at the zero point
+    for requantization in (FIXED_POINT, FP32):
+        task = pointwise_conv_task(board, requantization)
+        lib = tvm.compile(tensorized_schedule(board, task).mod, target=board.target())
+        assert "smull" in lib.mod.inspect_source("asm")
+        path = tmp_path / f"conv_neon_{requantization}.so"
+        lib.export_library(str(path), fcompile=board.toolchain().fcompile())
+        args = realistic_args(task.mod["main"], seed=3)
+        expected = [tvm.runtime.tensor(x) for x in args]
+        tvm.compile(task.mod, target="llvm")(*expected)
+
+        sess.upload(str(path))
+        remote = sess.load_module(path.name)
+        got = [tvm.runtime.tensor(x, sess.cpu()) for x in args]
+        remote(*got)
+        out = got[-1].numpy()
+        del remote, got
+        np.testing.assert_array_equal(out, expected[-1].numpy(), err_msg=requantization)
+        assert len(np.unique(out)) > 50  # not all saturated or at the zero point

@@ -37,7 +37,8 @@ def run(args) -> int:
     board.check_toolchain()  # before the model is read: a missing compiler is the first line
     library = None if args.library is None else open_library(args.library or None, board)
     model, store = model_and_records(args, board)
-    status(f"building {model.info.name} for {board.name} ...")
+    how = f" ({model.info.requantization} requantization)" if model.info.quantized else ""
+    status(f"building {model.info.name} for {board.name}{how} ...")
     lib = build_library(model, board, store, args.output, library)
     for note in lib.notes:
         status(note)

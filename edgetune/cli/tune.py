@@ -51,9 +51,10 @@ def run(args) -> int:
     model = model_from_args(args)
     store = RecordStore(args.records, model.info, board)
     done = store.summary().measured
+    how = f", {model.info.requantization} requantization" if model.info.quantized else ""
     status(
         f"tuning {model.info.name} on {board.name}: {args.trials} trials in {args.records} "
-        f"({done} already measured)"
+        f"({done} already measured{how})"
     )
     if board.measure.timing_note:
         status(f"note: {board.measure.timing_note}")
