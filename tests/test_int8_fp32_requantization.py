@@ -5,14 +5,13 @@ mode."""
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import pytest
 from int8_support import pointwise_conv_task, realistic_args, tensorized_schedule
 
 from edgetune.board import load_board
-from edgetune.cli.args import requantization_from_args
+from edgetune.cli.main import build_parser
+from edgetune.cli.model_args import model_from_args
 from edgetune.errors import ModelError, RecordsError
 from edgetune.frontend import load_model
 from edgetune.frontend.tflite_import import random_inputs
@@ -20,6 +19,7 @@ from edgetune.oracle.litert import LiteRTModel
 from edgetune.paths import MODELS_DIR
 from edgetune.quant.fp32_requantization import FIXED_POINT, FP32
 from edgetune.records import RecordStore
+from edgetune.records.manifest import tuned_requantization
 from edgetune.tasks import for_model, lower
 
 
@@ -80,11 +80,9 @@ def test_records_folder_remembers_its_requantization(tmp_path):
     board = load_board("host")
     path = MODELS_DIR / "probe_conv_int8.tflite"
     RecordStore(tmp_path / "recs", load_model(path, requantization=FP32).info, board)
-    args = argparse.Namespace(requantize=None, records=str(tmp_path / "recs"))
-    assert requantization_from_args(args) == FP32
-    assert requantization_from_args(argparse.Namespace(requantize=None, records=None)) == (
-        FIXED_POINT
-    )
+    args = ["build", "probe_conv_int8", "--records", str(tmp_path / "recs"), "-o", "x.so"]
+    assert model_from_args(build_parser().parse_args(args)).info.requantization == FP32
+    assert tuned_requantization(tmp_path / "elsewhere") == FIXED_POINT
     fixed = load_model(path)
     with pytest.raises(RecordsError, match="tuned with --requantize fp32"):
         RecordStore(tmp_path / "recs", fixed.info, board, create=False)

@@ -1,4 +1,5 @@
-"""Arguments shared by the subcommands: model, board, measurement overrides, I/O, --json."""
+"""Arguments shared by the subcommands: board, measurement overrides, I/O, --json (the model's:
+model_args)."""
 
 from __future__ import annotations
 
@@ -6,25 +7,6 @@ import argparse
 import dataclasses
 
 from ..board import Board, load_board
-from ..paths import MODELS_DIR
-from ..quant.fp32_requantization import REQUANTIZATIONS
-
-
-def add_model_arg(parser: argparse.ArgumentParser) -> None:
-    shipped = ", ".join(sorted(p.stem for p in MODELS_DIR.glob("*.tflite")))
-    parser.add_argument(
-        "model", help=f"a .tflite file, or the name of a model shipped with edgetune ({shipped})"
-    )
-    shape_help = "fix dynamic (-1) input dimensions: NAME=1,224,224,3 (default: --input shapes)"
-    parser.add_argument("--input-shape", action="append", metavar="NAME=D0,D1,...", help=shape_help)
-    parser.add_argument(
-        "--requantize",
-        choices=REQUANTIZATIONS,
-        help="int8 models: how the convs requantize their int32 sums. fixed-point: TFLite's "
-        "integer math, bit-exact with LiteRT's reference kernels; fp32: XNNPACK's float32 "
-        "scale (LiteRT's default CPU kernels compute the same), faster on x86 "
-        "(default: the --records folder's, else fixed-point)",
-    )
 
 
 def add_board_arg(parser: argparse.ArgumentParser) -> None:
@@ -67,29 +49,3 @@ def board_from_args(args: argparse.Namespace) -> Board:
     if overrides:
         board = dataclasses.replace(board, measure=dataclasses.replace(board.measure, **overrides))
     return board
-
-
-def model_from_args(args: argparse.Namespace):
-    """The model argument, loaded, dynamic dimensions fixed by --input-shape or --input .npy."""
-    from ..frontend import find_model, load_model
-    from ..frontend.tflite_import import requested_shapes
-
-    path = find_model(args.model)
-    shapes = requested_shapes(path, args.input_shape, getattr(args, "input", None))
-    return load_model(path, input_shapes=shapes, requantization=requantization_from_args(args))
-
-
-def requantization_from_args(args: argparse.Namespace) -> str:
-    """--requantize, else the one the --records folder was tuned with, else fixed-point."""
-    from ..records.manifest import tuned_requantization
-
-    return getattr(args, "requantize", None) or tuned_requantization(getattr(args, "records", None))
-
-
-def model_and_records(args: argparse.Namespace, board: Board):
-    """The model argument, loaded, and its --records folder opened for reading (or None)."""
-    from ..records import RecordStore
-
-    model = model_from_args(args)
-    records = args.records and RecordStore(args.records, model.info, board, create=False)
-    return model, records or None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..compile import build_library
 from ..records import open_library
-from .args import add_board_arg, add_model_arg, board_from_args, model_and_records
+from .args import add_board_arg, board_from_args
+from .model_args import add_model_arg, model_and_records
 from .output import status
 
 

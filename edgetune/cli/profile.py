@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .args import add_board_arg, add_json_arg, add_model_arg, board_from_args, model_and_records
+from .args import add_board_arg, add_json_arg, board_from_args
+from .model_args import add_model_arg, model_and_records
 from .output import report, status, table
 
 COLUMNS = ["kernel", "calls", "ms", "share", "estimate_ms", "x_estimate"]

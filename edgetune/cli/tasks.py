@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from ..tasks import for_model
-from .args import add_board_arg, add_json_arg, add_model_arg, board_from_args, model_from_args
+from .args import add_board_arg, add_json_arg, board_from_args
 from .library_args import add_library_args, library_from_args
+from .model_args import add_model_arg, model_from_args
 from .output import report, table
 
 

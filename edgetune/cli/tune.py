@@ -5,15 +5,9 @@ from __future__ import annotations
 from ..records import RecordStore
 from ..report.live import progress_display
 from ..search import tune_model
-from .args import (
-    add_board_arg,
-    add_json_arg,
-    add_measure_args,
-    add_model_arg,
-    board_from_args,
-    model_from_args,
-)
+from .args import add_board_arg, add_json_arg, add_measure_args, board_from_args
 from .library_args import add_library_args, library_from_args
+from .model_args import add_model_arg, model_from_args
 from .output import report, status
 from .resume import resume_command
 from .search_args import add_search_args

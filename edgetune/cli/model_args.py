@@ -1,0 +1,48 @@
+"""The model argument shared by the subcommands: the .tflite, its input shapes, how its int8
+convs requantize, and loading it (with its --records folder)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..board import Board
+from ..paths import MODELS_DIR
+from ..quant.fp32_requantization import REQUANTIZATIONS
+
+
+def add_model_arg(parser: argparse.ArgumentParser) -> None:
+    shipped = ", ".join(sorted(p.stem for p in MODELS_DIR.glob("*.tflite")))
+    parser.add_argument(
+        "model", help=f"a .tflite file, or the name of a model shipped with edgetune ({shipped})"
+    )
+    shape_help = "fix dynamic (-1) input dimensions: NAME=1,224,224,3 (default: --input shapes)"
+    parser.add_argument("--input-shape", action="append", metavar="NAME=D0,D1,...", help=shape_help)
+    parser.add_argument(
+        "--requantize",
+        choices=REQUANTIZATIONS,
+        help="int8 models: how the convs requantize. fixed-point: TFLite's integer math, "
+        "bit-exact with LiteRT's reference kernels; fp32: XNNPACK's (LiteRT's default CPU "
+        "kernels), faster on x86 (default: the --records folder's, else fixed-point)",
+    )
+
+
+def model_from_args(args: argparse.Namespace):
+    """The model argument, loaded, dynamic dimensions fixed by --input-shape or --input .npy."""
+    from ..frontend import find_model, load_model
+    from ..frontend.tflite_import import requested_shapes
+    from ..records.manifest import tuned_requantization
+
+    path = find_model(args.model)
+    shapes = requested_shapes(path, args.input_shape, getattr(args, "input", None))
+    # --requantize, else the one the --records folder was tuned with, else fixed-point
+    requantization = args.requantize or tuned_requantization(getattr(args, "records", None))
+    return load_model(path, input_shapes=shapes, requantization=requantization)
+
+
+def model_and_records(args: argparse.Namespace, board: Board):
+    """The model argument, loaded, and its --records folder opened for reading (or None)."""
+    from ..records import RecordStore
+
+    model = model_from_args(args)
+    records = args.records and RecordStore(args.records, model.info, board, create=False)
+    return model, records or None
