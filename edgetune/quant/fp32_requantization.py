@@ -5,7 +5,7 @@ and two rounding shifts (`fixed_point`): exact, but on x86 it needs 64-bit produ
 vector instructions per 16 outputs even in its folded form. XNNPACK, LiteRT's default CPU
 kernels, requantizes in float32 instead: the accumulator (bias included) converted to float,
 times a per-channel float32 scale computed as `input_scale * weight_scale / output_scale` in
-float32, clamped, rounded to nearest even, plus the output zero point: about 6 instructions.
+float32, clamped, rounded to nearest even, plus the output zero point: about 7 instructions.
 Its results differ from the reference kernels' by one step where a product lands near a
 rounding boundary (up to ~20 LSB after MobileNetV2's 50 layers); with this mode the convs
 compute XNNPACK's arithmetic.
@@ -38,7 +38,9 @@ class Fp32Requantization:
     scale: np.ndarray  # float32
 
     @staticmethod
-    def of(input_scale: float, weight_scales: Any, output_scale: float, bias: Any) -> Any:
+    def of(
+        input_scale: float, weight_scales: Any, output_scale: float, bias: Any
+    ) -> Fp32Requantization | None:
         """The constants of a conv: XNNPACK's scale (float32, in its order of operations) and
         its bias (None: the bias does not fit int32)."""
         w = np.atleast_1d(np.asarray(weight_scales, np.float32))
