@@ -10,6 +10,7 @@ import pytest
 from int8_support import pointwise_conv_task, realistic_args, tensorized_schedule
 
 from edgetune.board import load_board
+from edgetune.cli.library_args import library_from_args
 from edgetune.cli.main import build_parser
 from edgetune.cli.model_args import model_from_args
 from edgetune.errors import ModelError, RecordsError
@@ -18,7 +19,7 @@ from edgetune.frontend.tflite_import import random_inputs
 from edgetune.oracle.litert import LiteRTModel
 from edgetune.paths import MODELS_DIR
 from edgetune.quant.fp32_requantization import FIXED_POINT, FP32
-from edgetune.records import RecordStore
+from edgetune.records import RecordStore, open_library
 from edgetune.records.manifest import tuned_requantization
 from edgetune.tasks import for_model, lower
 
@@ -102,3 +103,17 @@ def test_mobilenet_v2_is_within_one_step_of_xnnpack():
     assert np.abs(ours - xnn).max() <= 1
     top5 = [set(np.argsort(-a.reshape(-1))[:5].tolist()) for a in (ours, xnn)]
     assert top5[0] == top5[1]
+
+
+def test_records_library_keeps_the_requantizations_apart(tmp_path):
+    """Tasks match on their anchor block, which both requantizations share: an fp32 tune's
+    library is a sub-folder of its own (the default's keeps its name), chosen from
+    --requantize or the records folder's."""
+    board = load_board("host")
+    default, fp32 = open_library(tmp_path, board), open_library(tmp_path, board, FP32)
+    assert default.path != fp32.path
+    assert "requantization" not in default.key and fp32.key["requantization"] == FP32
+    parser = build_parser()
+    args = parser.parse_args(["tune", "probe_conv_int8", "--requantize", "fp32", "--library",
+                              str(tmp_path), "--records", str(tmp_path / "r")])  # fmt: skip
+    assert library_from_args(args, board).path == fp32.path

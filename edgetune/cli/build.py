@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..compile import build_library
 from ..records import open_library
 from .args import add_board_arg, board_from_args
-from .model_args import add_model_arg, model_and_records
+from .model_args import add_model_arg, model_and_records, requantization_of
 from .output import status
 
 
@@ -36,7 +36,9 @@ def register(sub) -> None:
 def run(args) -> int:
     board = board_from_args(args)
     board.check_toolchain()  # before the model is read: a missing compiler is the first line
-    library = None if args.library is None else open_library(args.library or None, board)
+    library = None
+    if args.library is not None:
+        library = open_library(args.library or None, board, requantization_of(args))
     model, store = model_and_records(args, board)
     how = f" ({model.info.requantization} requantization)" if model.info.quantized else ""
     status(f"building {model.info.name} for {board.name}{how} ...")

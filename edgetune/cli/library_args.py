@@ -19,7 +19,11 @@ def add_library_args(parser: argparse.ArgumentParser) -> None:
 
 
 def library_from_args(args: argparse.Namespace, board: Board):
-    """The board's records library named by --library (default folder), None with --no-library."""
+    """The board's records library named by --library (default folder) for the model's
+    requantization, None with --no-library."""
     from ..records import open_library
+    from .model_args import requantization_of
 
-    return None if args.no_library else open_library(args.library, board)
+    if args.no_library:
+        return None
+    return open_library(args.library, board, requantization_of(args))

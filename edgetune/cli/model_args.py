@@ -30,13 +30,17 @@ def model_from_args(args: argparse.Namespace):
     """The model argument, loaded, dynamic dimensions fixed by --input-shape or --input .npy."""
     from ..frontend import find_model, load_model
     from ..frontend.tflite_import import requested_shapes
-    from ..records.manifest import tuned_requantization
 
     path = find_model(args.model)
     shapes = requested_shapes(path, args.input_shape, getattr(args, "input", None))
-    # --requantize, else the one the --records folder was tuned with, else fixed-point
-    requantization = args.requantize or tuned_requantization(getattr(args, "records", None))
-    return load_model(path, input_shapes=shapes, requantization=requantization)
+    return load_model(path, input_shapes=shapes, requantization=requantization_of(args))
+
+
+def requantization_of(args: argparse.Namespace) -> str:
+    """--requantize, else the one the --records folder was tuned with, else fixed-point."""
+    from ..records.manifest import tuned_requantization
+
+    return args.requantize or tuned_requantization(getattr(args, "records", None))
 
 
 def model_and_records(args: argparse.Namespace, board: Board):

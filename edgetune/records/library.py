@@ -3,7 +3,9 @@
 A library root (default `$EDGETUNE_LIBRARY`, else `$EDGETUNE_CACHE/library` or
 `~/.cache/edgetune/library`;
 `--library DIR` to share one) holds one sub-folder per key: the board's resolved target, its
-toolchain and the TVM version. Records of other targets, toolchains or TVM versions never meet.
+toolchain, the TVM version and, for `--requantize fp32`, that requantization (tasks are matched
+on their anchor block, which both requantizations share: their records must not meet). Records
+of other targets, toolchains, TVM versions or requantizations never meet.
 Each sub-folder holds MetaSchedule's JSONDatabase files (as a records folder does) and
 `edgetune-library.json`, which says what it holds: the key, and per workload (MetaSchedule's
 anchor-block structural hash) its task family, best latency, number of records and the trials
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import RecordsError
 from ..paths import library_dir
+from ..quant.fp32_requantization import FIXED_POINT
 from ..tasks import MODULE_EQUALITY
 from ..tasks.family import family_of
 from .layout import FAILED_RUN_SECS, TUNING_RECORDS, WORKLOADS
@@ -51,11 +54,13 @@ LIBRARY_MANIFEST = "edgetune-library.json"
 KNOWN, SIMILAR, NEW = "known", "similar", "new"
 
 
-def library_key(board: Board) -> dict[str, Any]:
-    """What a library sub-folder is for: resolved target, toolchain, TVM version."""
+def library_key(board: Board, requantization: str = FIXED_POINT) -> dict[str, Any]:
+    """What a library sub-folder is for: resolved target, toolchain, TVM version (and the int8
+    requantization, when not the default, so the default's folders keep their names)."""
     import tvm
 
     tc = board.toolchain()
+    extra = {} if requantization == FIXED_POINT else {"requantization": requantization}
     return {
         "target": str(board.target()),
         "toolchain": {
@@ -65,6 +70,7 @@ def library_key(board: Board) -> dict[str, Any]:
             "options": list(tc.options),
         },
         "tvm": tvm.__version__,
+        **extra,
     }
 
 
@@ -77,10 +83,13 @@ def workload_hash(mod: Any) -> str:
     return str(db.commit_workload(mod).as_json()[0])
 
 
-def open_library(root: str | Path | None, board: Board) -> Library:
-    """The library of `board` under `root` (None: the default under the cache folder)."""
+def open_library(
+    root: str | Path | None, board: Board, requantization: str = FIXED_POINT
+) -> Library:
+    """The library of `board` (and int8 `requantization`) under `root` (None: the default under
+    the cache folder)."""
     root = Path(root).expanduser() if root else library_dir()
-    key = library_key(board)
+    key = library_key(board, requantization)
     if (root / LIBRARY_MANIFEST).is_file():  # a key folder named directly
         return Library(root, key)
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
