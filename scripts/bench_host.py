@@ -22,6 +22,7 @@ Prints a table and writes JSON.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -91,13 +92,13 @@ def prepare(kind: str, args, board, work: Path) -> list[dict]:
     from edgetune.records.manifest import tuned_requantization
     from edgetune.search import tune_model
 
-    def load(folder: str | None, requantization: str | None = None):
-        """The model as the records folder was tuned (int8: its requantization)."""
-        path = MODELS_DIR / f"{MODELS[kind]}.tflite"
-        return load_model(path, requantization=requantization or tuned_requantization(folder))
+    @functools.cache
+    def load(requantization: str):
+        """The model imported with `requantization` (once per mode)."""
+        return load_model(MODELS_DIR / f"{MODELS[kind]}.tflite", requantization=requantization)
 
     given = getattr(args, f"records_{kind}")
-    model = load(given, args.requantize)
+    model = load(args.requantize or tuned_requantization(given))
     common = {
         "model": kind,
         "model_path": str(model.path),
@@ -118,7 +119,7 @@ def prepare(kind: str, args, board, work: Path) -> list[dict]:
     builds = [] if args.no_untuned else [("TVM untuned", model, None)]
     builds += [("edgetune tuned", model, store)] if store else []
     for label, path in labelled(args.also, kind):  # records folders
-        also = load(path)
+        also = load(tuned_requantization(path))
         also_store = RecordStore(path, also.info, board, create=False)
         builds.append((f"edgetune tuned ({label})", also, also_store))
     for label, path in labelled(args.artifact, kind):  # libraries built elsewhere
@@ -195,6 +196,8 @@ def agreements(rows: list[dict]) -> None:
 
 
 def main() -> None:
+    from edgetune.quant.fp32_requantization import REQUANTIZATIONS
+
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -221,7 +224,7 @@ def main() -> None:
     p.add_argument("--search", default="family", help="search used with --trials (family|ms)")
     p.add_argument(
         "--requantize",
-        choices=("fixed-point", "fp32"),
+        choices=REQUANTIZATIONS,
         help="int8 requantization tuned with --trials (default: the records folder's)",
     )
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)

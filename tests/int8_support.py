@@ -27,6 +27,20 @@ def pointwise_conv_task(board, requantization: str = FIXED_POINT):
     return task
 
 
+def run_untuned(model, inputs):
+    """The model's output from an untuned host build (Relax VM)."""
+    import tvm
+    from tvm import relax
+
+    from edgetune.board import load_board
+    from edgetune.tasks import lower
+
+    target = load_board("host").target()
+    exe = tvm.compile(lower(model.mod, target), target)
+    vm = relax.VirtualMachine(exe, tvm.cpu())
+    return vm["main"](*[tvm.runtime.tensor(x) for x in inputs]).numpy()
+
+
 def packed_conv_task(board, model_name: str, lanes: int):
     """The cheapest conv task (over more than one pixel: a lone pixel of a 1280-input FC
     saturates under random arguments) of a shipped model whose weights are packed for

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from int8_support import pointwise_conv_task, realistic_args, tensorized_schedule
+from int8_support import pointwise_conv_task, realistic_args, run_untuned, tensorized_schedule
 
 from edgetune.board import load_board
 from edgetune.cli.library_args import library_from_args
@@ -21,17 +21,7 @@ from edgetune.paths import MODELS_DIR
 from edgetune.quant.fp32_requantization import FIXED_POINT, FP32
 from edgetune.records import RecordStore, open_library
 from edgetune.records.manifest import tuned_requantization
-from edgetune.tasks import for_model, lower
-
-
-def _run_tvm(model, inputs):
-    import tvm
-    from tvm import relax
-
-    target = load_board("host").target()
-    exe = tvm.compile(lower(model.mod, target), target)
-    vm = relax.VirtualMachine(exe, tvm.cpu())
-    return vm["main"](*[tvm.runtime.tensor(x) for x in inputs]).numpy()
+from edgetune.tasks import for_model
 
 
 @pytest.mark.parametrize("name", ["probe_conv_int8", "probe_block_int8", "tiny_int8"])
@@ -47,7 +37,7 @@ def test_small_graphs_equal_xnnpack(name):
     differs = False
     for seed in (0, 1, 2):
         inputs = random_inputs(model.info, seed=seed)
-        ours = _run_tvm(model, inputs)
+        ours = run_untuned(model, inputs)
         assert np.array_equal(ours, LiteRTModel(path, threads=1)(inputs)[0])
         ref = LiteRTModel(path, threads=1, reference_kernels=True)(inputs)[0]
         differs |= not np.array_equal(ours, ref)
@@ -98,7 +88,7 @@ def test_mobilenet_v2_is_within_one_step_of_xnnpack():
     path = MODELS_DIR / "mobilenet_v2_int8.tflite"
     model = load_model(path, requantization=FP32)
     x = np.load(MODELS_DIR / "ref" / "mobilenet_v2_int8.in.npy")
-    ours = _run_tvm(model, [x]).astype(np.int64)
+    ours = run_untuned(model, [x]).astype(np.int64)
     xnn = np.load(MODELS_DIR / "ref" / "mobilenet_v2_int8.out_xnnpack.npy").astype(np.int64)
     assert np.abs(ours - xnn).max() <= 1
     top5 = [set(np.argsort(-a.reshape(-1))[:5].tolist()) for a in (ours, xnn)]

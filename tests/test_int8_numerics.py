@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from int8_support import run_untuned
 
 from edgetune.board import load_board
 from edgetune.frontend import load_model
@@ -16,16 +17,6 @@ from edgetune.quant.operands import dot_products
 from edgetune.tasks import extract_tasks, for_model, lower
 
 REF = MODELS_DIR / "ref"
-
-
-def _run_tvm(model, inputs):
-    import tvm
-    from tvm import relax
-
-    target = load_board("host").target()
-    exe = tvm.compile(lower(model.mod, target), target)
-    vm = relax.VirtualMachine(exe, tvm.cpu())
-    return vm["main"](*[tvm.runtime.tensor(x) for x in inputs]).numpy()
 
 
 def _reference_kernels(path, inputs):
@@ -65,7 +56,7 @@ def test_small_graphs_match_litert(name, ops):
     assert model.integer_ops == ops  # every covered op became an integer kernel
     for seed in (0, 1):
         inputs = random_inputs(model.info, seed=seed)
-        ours = _run_tvm(model, inputs)
+        ours = run_untuned(model, inputs)
         assert ours.dtype == np.int8
         assert np.array_equal(ours, _reference_kernels(path, inputs))
         for builtin in (False, True):  # XNNPACK requantizes in fp32: at most 1 LSB apart
@@ -80,7 +71,7 @@ def test_mobilenet_v2_int8_within_litert_spread():
     model = load_model(path)
     assert sum(model.integer_ops.values()) == sum(model.info.ops.values())  # 64 ops, all integer
     x = np.load(REF / "mobilenet_v2_int8.in.npy")
-    ours = _run_tvm(model, [x])
+    ours = run_untuned(model, [x])
     xnn = np.load(REF / "mobilenet_v2_int8.out_xnnpack.npy")
     builtin = np.load(REF / "mobilenet_v2_int8.out_builtin.npy")
     ref = _reference_kernels(path, [x])
@@ -108,7 +99,7 @@ def test_uint8_io_model():
     # deep 1x1 convs are AMX kernels, not tasks, where the host has AMX (9 distinct shapes)
     assert len(convs) == 31 - (9 if has_amx(board.target()) else 0)
     inputs = random_inputs(model.info, seed=3)
-    ours = _run_tvm(model, inputs)
+    ours = run_untuned(model, inputs)
     assert ours.dtype == np.uint8
     assert _lsb(ours, LiteRTModel(path, threads=1)(inputs)[0]).max() <= 1
 

@@ -340,7 +340,6 @@ class _Integerizer(relax.PyExprMutator):
         w_sum = weight.astype(np.int64).sum(axis=(0, 1, 3))
         total_bias = (bias if bias is not None else 0) - xq.zp * w_sum
         w_scale = np.broadcast_to(wq.scale.reshape(-1), (channels,)).astype(np.float64)
-        real = np.float64(xq.scale.reshape(-1)[0]) * w_scale / np.float64(out_q.scale)
         if self.requantization == FP32:
             fp32 = Fp32Requantization.of(
                 xq.scale.reshape(-1)[0], w_scale, out_q.scale.reshape(-1)[0], total_bias
@@ -350,6 +349,7 @@ class _Integerizer(relax.PyExprMutator):
                 return self._emit(
                     kernels.requantize_per_channel_fp32, acc, *consts, zp=out_q.zp, clamp=clamp
                 )
+        real = np.float64(xq.scale.reshape(-1)[0]) * w_scale / np.float64(out_q.scale)
         mult, shift = quantize_multiplier(real)
         folded = FoldedRequantization.fold(mult, shift, out_q.zp, total_bias)
         if folded is not None:
