@@ -14,7 +14,14 @@ from farm_support import candidate, matmul_func
 
 from edgetune.board import load_board
 from edgetune.measure import free_cores
-from edgetune.measure.free_cores import FreeCoresRunner, HostLoad, free_cpus, host_load
+from edgetune.measure.free_cores import (
+    CpuReading,
+    FreeCoresRunner,
+    HostLoad,
+    free_cpus,
+    host_load,
+    quiet_since,
+)
 
 SPIN = "import time\nend = time.time() + 60\nwhile time.time() < end: pass\n"
 
@@ -96,6 +103,7 @@ def test_batches_move_to_free_cpus_and_back(tmp_path, monkeypatch):
     quiet = HostLoad({c: 0.0 for c in range(cores)})
     loads = iter([busy_cpu0, quiet, busy_cpu0, busy_cpu0, quiet])
     monkeypatch.setattr(free_cores, "host_load", lambda: next(loads))
+    monkeypatch.setattr(CpuReading, "now", lambda: None)  # unsure between batches: a window each
     runner = FreeCoresRunner(cores, 60, board.measure.evaluator())
     inputs = [candidate(matmul_func(), tmp_path / "c.so")]
 
@@ -117,6 +125,33 @@ def test_batches_move_to_free_cpus_and_back(tmp_path, monkeypatch):
         return pool.submit(lambda: tvm.get_global_func("runtime.NumThreads")()).result()
 
     assert worker_threads(pinned) == len(pinned)
+
+
+def test_a_host_quiet_since_the_last_batch_needs_no_window(tmp_path, monkeypatch):
+    """Between two batches edgetune itself works (own jiffies); only other processes' use, over
+    an interval long enough to tell, sends the next batch to the sleeping window."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1})
+    _fake_proc(tmp_path, [(100, 100), (0, 200)], own=10, child=5)
+    start = CpuReading.now(tmp_path)
+    _fake_proc(tmp_path, [(180, 120), (60, 240)], own=100, child=35)  # 120 of 140 busy ours
+    assert quiet_since(start, CpuReading.now(tmp_path))
+    _fake_proc(tmp_path, [(190, 110), (90, 210)], own=100, child=35)  # 60 ticks someone else's
+    assert not quiet_since(start, CpuReading.now(tmp_path))
+    _fake_proc(tmp_path, [(105, 105), (5, 205)], own=15, child=5)  # 10 ticks: too short to tell
+    assert not quiet_since(start, CpuReading.now(tmp_path))
+    assert not quiet_since(None, start) and CpuReading.now(tmp_path / "missing") is None
+
+    board = load_board("host")
+    windows = []
+    monkeypatch.setattr(free_cores, "host_load", lambda: windows.append(1) or HostLoad({}))
+    hints = iter([False, True, True])
+    monkeypatch.setattr(free_cores, "quiet_since", lambda *_: next(hints))
+    runner = FreeCoresRunner(board.hardware.cores, 60, board.measure.evaluator())
+    inputs = [candidate(matmul_func(), tmp_path / "c.so")]
+    for _ in range(3):
+        assert not [f.result() for f in runner.run(inputs)][0].error_msg
+    assert len(windows) == 1  # the first batch only
+    assert runner.cpus is None and runner.reduced == 0
 
 
 def test_steal_clock_reports_the_share_of_cpu_time_the_hypervisor_took(tmp_path):

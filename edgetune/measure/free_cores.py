@@ -6,7 +6,9 @@ at every parallel loop, for the thread that shares that core: its time then meas
 process more than the candidate, and the search ranks candidates by noise (tuned that way,
 MobileNetV2 ran 1.9x slower than from quiet records; docs/performance.md). Before each batch the
 runner below reads how busy each CPU was over a short window while edgetune slept (/proc/stat,
-minus the CPU time of edgetune's own process and workers, which never counts as foreign). When
+minus the CPU time of edgetune's own process and workers, which never counts as foreign; a
+cheaper reading over the time since the previous batch, with no sleep, skips that window while
+the host stays quiet). When
 other processes took half a core or more in this check and the one before (a one-off burst moves
 nothing), the batch is timed on the CPUs left free, one pinned TVM thread each (TVM's own single
 thread would sit on CPU 0, busy or not). Every time is then scaled by used / all threads (ideal
@@ -34,6 +36,11 @@ WINDOW_S = 0.1
 IDLE_FIELDS = (3, 4)  # idle, iowait (of user nice system idle iowait irq softirq steal ...)
 STEAL_FIELD = 7
 FOREIGN_MIN = 0.5  # cores other processes must take before timing leaves any CPU out
+# Cores other processes may take between two batches (while edgetune searches and builds on every
+# core, which squeezes a foreign load below its share in a sleeping window) before the next batch
+# looks closer with a window, and jiffies per CPU that interval needs to say anything.
+FOREIGN_HINT = 0.25
+HINT_MIN_TICKS = 20
 _pinned: tuple[int, ...] | None = None  # the CPUs this (worker) process's TVM threads are on
 
 
@@ -132,23 +139,52 @@ def _own_jiffies(proc: Path, pid: int) -> int:
     return total
 
 
+@dataclass(frozen=True)
+class CpuReading:
+    """Jiffy counters at one moment: each CPU's (busy, total) and this process's own (with its
+    children's), for the load between two readings."""
+
+    cpus: dict[int, tuple[int, int]]
+    own: int
+
+    @staticmethod
+    def now(proc: Path = PROC) -> CpuReading | None:
+        """The counters now (None if /proc cannot be read)."""
+        try:
+            return CpuReading(_cpu_jiffies(proc), _own_jiffies(proc, os.getpid()))
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def load_since(self, earlier: CpuReading) -> tuple[HostLoad, int]:
+        """CPU use between `earlier` and this reading, and the fewest jiffies a CPU counted."""
+        allowed = os.sched_getaffinity(0)
+        busy, ticks = {}, []
+        for cpu, (busy1, total1) in self.cpus.items():
+            busy0, total0 = earlier.cpus.get(cpu, (busy1, total1))
+            if cpu in allowed and total1 > total0:
+                busy[cpu] = (busy1 - busy0) / (total1 - total0)
+                ticks.append(total1 - total0)
+        own = (self.own - earlier.own) / (sum(ticks) / len(ticks)) if ticks else 0.0
+        return HostLoad(busy, own), min(ticks, default=0)
+
+
 def host_load(window_s: float = WINDOW_S, proc: Path = PROC) -> HostLoad:
     """CPU use during a `window_s` sleep of this process (no CPUs: /proc cannot be read)."""
-    allowed, pid = os.sched_getaffinity(0), os.getpid()
-    try:
-        before, own0 = _cpu_jiffies(proc), _own_jiffies(proc, pid)
-        time.sleep(window_s)
-        after, own1 = _cpu_jiffies(proc), _own_jiffies(proc, pid)
-    except (OSError, ValueError, IndexError):
+    before = CpuReading.now(proc)
+    if before is None:
         return HostLoad({})
-    busy, ticks = {}, []
-    for cpu, (busy1, total1) in after.items():
-        busy0, total0 = before.get(cpu, (busy1, total1))
-        if cpu in allowed and total1 > total0:
-            busy[cpu] = (busy1 - busy0) / (total1 - total0)
-            ticks.append(total1 - total0)
-    own = (own1 - own0) / (sum(ticks) / len(ticks)) if ticks else 0.0
-    return HostLoad(busy, own)
+    time.sleep(window_s)
+    after = CpuReading.now(proc)
+    return HostLoad({}) if after is None else after.load_since(before)[0]
+
+
+def quiet_since(earlier: CpuReading | None, now: CpuReading | None) -> bool:
+    """Whether the host was quiet between two readings: other processes took less than
+    FOREIGN_HINT cores over an interval long enough to tell (False when unsure)."""
+    if earlier is None or now is None:
+        return False
+    load, ticks = now.load_since(earlier)
+    return ticks >= HINT_MIN_TICKS and load.foreign < FOREIGN_HINT
 
 
 def free_cpus(load: HostLoad, cores: int) -> tuple[int, ...] | None:
@@ -198,6 +234,7 @@ class FreeCoresRunner(ms.runner.PyRunner):
         self.reduced = 0
         self.cpus: tuple[int, ...] | None = None  # of the latest batch
         self.loaded = False  # whether the latest check saw a foreign load
+        self.reading: CpuReading | None = None  # the counters at the latest batch
 
     def _runner(self, cpus: tuple[int, ...] | None):
         if cpus not in self.runners:
@@ -210,7 +247,11 @@ class FreeCoresRunner(ms.runner.PyRunner):
         return self.runners[cpus]
 
     def run(self, runner_inputs) -> list:
-        load = host_load()
+        reading, self.reading = self.reading, CpuReading.now()
+        # quiet since the previous batch, and at its check: no window (0.1 s per batch) needed
+        load = (
+            HostLoad({}) if not self.loaded and quiet_since(reading, self.reading) else host_load()
+        )
         # a load seen once (a burst, a cron job) does not move timing; one seen twice does
         cpus = free_cpus(load, self.cores) if self.loaded else None
         self.loaded = load.loaded
