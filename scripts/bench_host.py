@@ -12,6 +12,10 @@ the ratios of those medians and p10s, with the range of each round's own p10 rat
 single rounds disagree: on a shared machine the speed moves from one process to the next, so
 only many rounds average it out), and the median steal share of its rounds (the CPU time a
 virtual machine's hypervisor gave other guests while the engine was timed; 0 on bare metal).
+Also the lower quartile of the round medians (`q25_ms`) and its ratio to LiteRT's: a shared
+machine's slow phases (memory slowed by other tenants) slow whole rounds by ~1.5x, so the
+median says how often they met an engine, the lower quartile how fast it runs outside them (as
+long as fewer than three rounds in four are slow).
 Prints a table and writes JSON.
 
   python scripts/bench_host.py --records-fp32 recs/fp32 --records-int8 recs/int8
@@ -162,6 +166,7 @@ def time_rows(rows: list[dict], rounds: int, repeat: int, work: Path) -> None:
         for stat in ("median", "p10", "p90"):
             row[f"{stat}_ms"] = median(lat[f"{stat}_ms"] for lat in row["rounds"])
         row["round_medians_ms"] = [round(lat["median_ms"], 4) for lat in row["rounds"]]
+        row["q25_ms"] = sorted(row["round_medians_ms"])[(rounds - 1) // 4]
         row["steal"] = median(lat["steal"] for lat in row["rounds"])
         row["round_p10s_ms"] = [round(lat["p10_ms"], 4) for lat in row.pop("rounds")]
     for row in rows:
@@ -174,6 +179,7 @@ def time_rows(rows: list[dict], rounds: int, repeat: int, work: Path) -> None:
         )
         row["x_litert_same_threads"] = row["median_ms"] / litert["median_ms"]
         row["x_litert_p10"] = row["p10_ms"] / litert["p10_ms"]
+        row["x_litert_q25"] = row["q25_ms"] / litert["q25_ms"]
         paired = [
             mine / theirs for mine, theirs in zip(row["round_p10s_ms"], litert["round_p10s_ms"])
         ]
@@ -263,8 +269,8 @@ def main() -> None:
             for suffix, stat in (("", "median_ms"), ("_p10", "p10_ms"))
         }
     cols = ["model", "label", "threads", "median_ms", "p90_ms", "x_litert_same_threads",
-            "p10_ms", "x_litert_p10", "x_litert_p10_paired_range", "steal", "tuned_tasks",
-            "records"]  # fmt: skip
+            "p10_ms", "x_litert_p10", "x_litert_p10_paired_range", "q25_ms", "x_litert_q25",
+            "steal", "tuned_tasks", "records"]  # fmt: skip
     print(" | ".join(cols))
     for r in rows:
         cells = [r.get(c, "") for c in cols]

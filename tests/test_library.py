@@ -14,6 +14,7 @@ from tflite_builder import fully_connected
 
 from edgetune.board import load_board
 from edgetune.compile import build_model
+from edgetune.compile.library import compile_with_records
 from edgetune.frontend import load_model
 from edgetune.frontend.retrain import with_other_weights
 from edgetune.paths import MODELS_DIR
@@ -22,7 +23,9 @@ from edgetune.records import (
     TUNING_RECORDS,
     Library,
     RecordStore,
+    applicable_database,
     best_latency_in,
+    database_of,
     open_library,
     workload_hash,
 )
@@ -157,6 +160,26 @@ def test_a_known_anchor_with_another_epilogue_is_searched_not_reused(tmp_path):
     assert result.library.status == ["similar"] and result.progress.trials == 4
     assert store.summary().reused == 0
     assert build_model(plain, board, store).tuned == 1
+
+
+def test_records_of_another_epilogue_leave_a_kernel_untuned_instead_of_failing(tmp_path):
+    """A database finds a record by its anchor block: a plain matmul gets the trace tuned around
+    `matmul + relu`, which fails to apply (bench_layers' one-op models met this); the
+    applicable database keeps only records whose trace fits the whole kernel."""
+    board = _board()
+    relu = load_model(fully_connected(tmp_path / "relu.tflite", 40, activation=1))
+    plain = load_model(fully_connected(tmp_path / "plain.tflite", 40))
+    store = RecordStore(tmp_path / "r", relu.info, board)
+    tune_model(relu, board, store, 4, seed=0, final_top=0)
+    tasks = [t.mod for t in for_model(plain, board)] + [t.mod for t in for_model(relu, board)]
+    assert best_latency_in(database_of(store), tasks[0]) is not None  # found by its anchor
+    applicable = applicable_database(database_of(store), tasks)
+    assert best_latency_in(applicable, tasks[0]) is None
+    assert best_latency_in(applicable, tasks[1]) == best_latency_in(database_of(store), tasks[1])
+    plain_tasks = for_model(plain, board)
+    with pytest.raises(Exception, match="Check failed"):
+        compile_with_records(plain_tasks, database_of(store))
+    assert compile_with_records(plain_tasks, applicable) is not None
 
 
 def test_tune_start_reads_the_library_and_hashes_each_task_once(tiny, tmp_path, monkeypatch):

@@ -15,7 +15,14 @@ from .library import (
     workload_hash,
 )
 from .manifest import read_manifest, warm_start_folder
-from .store import RecordStore, RecordSummary, best_latency_in, database_of, summarize_folder
+from .store import (
+    RecordStore,
+    RecordSummary,
+    applicable_database,
+    best_latency_in,
+    database_of,
+    summarize_folder,
+)
 
 __all__ = [
     "FAILED_RUN_SECS",
@@ -30,6 +37,7 @@ __all__ = [
     "RecordStore",
     "RecordSummary",
     "append_batch",
+    "applicable_database",
     "append_choice",
     "best_latency_in",
     "cost_model_path",

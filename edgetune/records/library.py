@@ -42,6 +42,7 @@ from .store import (
     open_json_database,
     register_intrinsics_named_in,
     repair_tail,
+    trace_applies,
     union_of,
 )
 
@@ -274,8 +275,8 @@ class Library:
                 mod = _ms().database.Workload.from_json(parsed).mod
                 top = db.get_top_k(db.commit_workload(mod), max(per_workload, known_top))
                 top = [r for r in top if _mean(r.run_secs) is not None]
-                if h in known and top and _applies(top[0], known[h]):
-                    more = [r for r in top[1:known_top] if _applies(r, known[h])]
+                if h in known and top and trace_applies(top[0], known[h]):
+                    more = [r for r in top[1:known_top] if trace_applies(r, known[h])]
                     out.best[h] = [top[0], *more]
                 if index[h]["family"] in families and top:
                     out.family.setdefault(index[h]["family"], []).append(top[:per_workload])
@@ -340,14 +341,3 @@ def _ms():
 def reused_in(store: RecordStore) -> set[str]:
     """Workload hashes whose records a store took from a library instead of measuring them."""
     return set((read_manifest(store.path) or {}).get(REUSED, {}))
-
-
-def _applies(record: Any, mod: Any) -> bool:
-    """Whether the record's trace applies to the task module `mod` (as `build` applies it)."""
-    from ..tvm_api import s_tir
-
-    try:
-        record.trace.apply_to_schedule(s_tir.Schedule(mod), remove_postproc=False)
-    except Exception:  # noqa: BLE001 - any schedule error: the trace belongs to another kernel
-        return False
-    return True

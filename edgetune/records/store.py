@@ -135,6 +135,41 @@ def best_latency_in(db: Any, mod: Any) -> float | None:
     return mean if mean < FAILED_RUN_SECS else None
 
 
+def trace_applies(record: Any, mod: Any) -> bool:
+    """Whether the record's trace applies to the task module `mod` as a whole: databases match
+    tasks on their anchor block, so a trace tuned around `conv + bias + residual add` is found for
+    a plain `conv + bias`, and applying it there fails."""
+    from ..tvm_api import s_tir
+
+    try:
+        record.trace.apply_to_schedule(s_tir.Schedule(mod), remove_postproc=False)
+    except Exception:  # noqa: BLE001 - any schedule error: the trace belongs to another kernel
+        return False
+    return True
+
+
+def applicable_database(db: Any, mods: list[Any]) -> Any:
+    """A memory database with the record `db` gives each of `mods`, where its trace applies
+    to that module as a whole; modules with none stay untuned instead of failing the build.
+    It matches whole modules (constants aside), not anchor blocks, so one module's record is
+    not found for another that shares its anchor."""
+    import tvm
+
+    from ..tvm_api import ms
+
+    out = ms.database.MemoryDatabase(module_equality="ignore-tensor")
+    for mod in mods:
+        record = db.query_tuning_record(mod, tvm.target.Target({"kind": "c"}), "main")
+        if record is not None and trace_applies(record, mod):
+            work = out.commit_workload(mod)
+            out.commit_tuning_record(
+                ms.database.TuningRecord(
+                    record.trace, work, record.run_secs, record.target, record.args_info
+                )
+            )
+    return out
+
+
 def union_of(*databases: Any) -> Any:
     """MetaSchedule's ordered union: a workload's record comes from the first database that
     has one."""
