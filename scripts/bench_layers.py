@@ -114,13 +114,13 @@ def build_layers(layers: list[dict], args, out: Path) -> None:
 
     board = load_board(args.board)
     whole = load_model(find_model(args.model))
-    store = RecordStore(args.records, whole.info, board, create=False)
+    chosen = database_of(RecordStore(args.records, whole.info, board, create=False))
     for layer in layers:
         model = load_model(Path(layer["path"]))
         tasks = for_model(model, board)
         # a layer cut out alone can lose its epilogue (a projection conv without the residual
         # add it has in the model): the model's trace then does not apply and it stays untuned
-        database = applicable_database(database_of(store), [t.mod for t in tasks])
+        database = applicable_database(chosen, [t.mod for t in tasks])
         latencies = [best_latency_in(database, t.mod) for t in tasks]
         tuned = [s for s in latencies if s is not None]
         built = BuiltModel(

@@ -44,6 +44,7 @@ from .store import (
     repair_tail,
     trace_applies,
     union_of,
+    with_workload,
 )
 
 if TYPE_CHECKING:
@@ -217,10 +218,7 @@ class Library:
         for h, records in best.items():
             work = db.commit_workload(mods[h])
             for r in records:
-                record = _ms().database.TuningRecord(
-                    r.trace, work, r.run_secs, r.target, r.args_info
-                )
-                db.commit_tuning_record(record)
+                db.commit_tuning_record(with_workload(r, work))
             reused[h] = reused.get(h, 0) + len(records)
             copied += len(records)
         synced = {
@@ -240,9 +238,7 @@ class Library:
         for h, records in self.take(missing, (), 1).best.items():
             work = extra.commit_workload(missing[h])
             for r in records:
-                extra.commit_tuning_record(
-                    _ms().database.TuningRecord(r.trace, work, r.run_secs, r.target, r.args_info)
-                )
+                extra.commit_tuning_record(with_workload(r, work))
         return union_of(database, extra)
 
     def take(

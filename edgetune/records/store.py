@@ -120,14 +120,30 @@ class RecordStore:
         return best_latency_in(self.chosen_database(), mod)
 
 
-def best_latency_in(db: Any, mod: Any) -> float | None:
-    """Mean latency (seconds) of the record `db` gives a task's module: its best (for a union,
-    the first database's that has one), None if it has no valid record."""
+def record_for(db: Any, mod: Any) -> Any:
+    """The record `db` gives a task's module (its best; for a union, the first database's that
+    has one), or None."""
     import tvm
 
     # MetaSchedule's databases look records up by module alone (the target is not compared);
     # this query is the one its union databases answer
-    record = db.query_tuning_record(mod, tvm.target.Target({"kind": "c"}), "main")
+    return db.query_tuning_record(mod, tvm.target.Target({"kind": "c"}), "main")
+
+
+def with_workload(record: Any, work: Any) -> Any:
+    """The same measurement (trace, run times, target, arguments) as a record of `work`, a
+    workload of another database."""
+    from ..tvm_api import ms
+
+    return ms.database.TuningRecord(
+        record.trace, work, record.run_secs, record.target, record.args_info
+    )
+
+
+def best_latency_in(db: Any, mod: Any) -> float | None:
+    """Mean latency (seconds) of the record `db` gives a task's module (`record_for`), None if
+    it has no valid record."""
+    record = record_for(db, mod)
     if record is None or not record.run_secs:
         return None
     secs = [float(s) for s in record.run_secs]
@@ -153,20 +169,13 @@ def applicable_database(db: Any, mods: list[Any]) -> Any:
     to that module as a whole; modules with none stay untuned instead of failing the build.
     It matches whole modules (constants aside), not anchor blocks, so one module's record is
     not found for another that shares its anchor."""
-    import tvm
-
     from ..tvm_api import ms
 
     out = ms.database.MemoryDatabase(module_equality="ignore-tensor")
     for mod in mods:
-        record = db.query_tuning_record(mod, tvm.target.Target({"kind": "c"}), "main")
+        record = record_for(db, mod)
         if record is not None and trace_applies(record, mod):
-            work = out.commit_workload(mod)
-            out.commit_tuning_record(
-                ms.database.TuningRecord(
-                    record.trace, work, record.run_secs, record.target, record.args_info
-                )
-            )
+            out.commit_tuning_record(with_workload(record, out.commit_workload(mod)))
     return out
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..records import FAILED_RUN_SECS
+from ..records.store import with_workload
 from ..tasks import MODULE_EQUALITY
 from ..tvm_api import ms, s_tir
 from .schedule_key import schedule_key
@@ -51,9 +52,7 @@ class TransferSeeds:
             own = database.commit_workload(context.mod)
             for r in database.get_all_tuning_records():
                 if r.workload.same_as(own):
-                    seeded.commit_tuning_record(
-                        ms.database.TuningRecord(r.trace, work, r.run_secs, r.target, r.args_info)
-                    )
+                    seeded.commit_tuning_record(with_workload(r, work))
         for rank, trace in enumerate(traces):
             seeded.commit_tuning_record(
                 ms.database.TuningRecord(trace, work, [SEED_SECS + rank], context.target)
