@@ -1,5 +1,5 @@
 """A tiny `--search family` tune: records and model state on disk, a foresee round, warm resume;
-foresee rounds searched by the light search."""
+foresee rounds searched by the light search; another shape's schedule replayed."""
 
 from __future__ import annotations
 
@@ -14,9 +14,13 @@ from edgetune.cli.main import main
 from edgetune.frontend import load_model
 from edgetune.paths import MODELS_DIR
 from edgetune.records import TUNING_RECORDS, RecordStore, cost_model_path
+from edgetune.rules import get_rule_set
 from edgetune.search import tune_model
 from edgetune.search.family import ForeseePlan, ForeseeSearch
 from edgetune.search.skip_measured import MeasuredTraces, SkipMeasured
+from edgetune.search.transfer import replayed
+from edgetune.tasks import for_model
+from edgetune.tvm_api import ms
 
 POINTWISE = "conv2d_nhwc-k1x1-s1-float32"
 # the two lightest pointwise convs of MobileNetV2: one family, cheap to build
@@ -149,3 +153,35 @@ def test_a_tasks_searches_read_its_records_once_and_skip_what_either_measured():
     assert [str(c.sch.trace) for c in one.generate_measure_candidates()] == ["a1", "a2", "a3"]
     two.notify_runner_results([SimpleNamespace(sch=SimpleNamespace(trace=_Trace("a1")))], [None])
     assert [str(c.sch.trace) for c in one.generate_measure_candidates()] == ["a2", "a3"]
+
+
+def _context(task, board, postprocs=None):
+    space = get_rule_set(board.rule_set).space(board)
+    if postprocs is not None:
+        space = SimpleNamespace(postprocs=postprocs)
+        return SimpleNamespace(mod=task.mod, space_generator=space, task_name=task.name)
+    return ms.TuneContext(
+        mod=task.mod, target=board.target(), space_generator=space, task_name=task.name
+    ).clone()
+
+
+class _Failing:
+    """A postprocessor that fails on the schedule, as RewriteLayout now and then does on a
+    trace replayed with adapted tiles."""
+
+    def apply(self, sch):
+        raise RuntimeError("Check failed: (ind.as<PrimVar>()) is false")
+
+
+def test_a_replayed_schedule_replays_again_and_a_failing_postprocessor_rejects_it():
+    board = load_board("host")
+    model = load_model(MODELS_DIR / "mobilenet_v2_fp32.tflite")
+    tasks = {t.name: t for t in for_model(model, board)}
+    heavy, light = (tasks[name] for name in TASKS)
+    sketch = _context(heavy, board).generate_design_space()[0].trace
+    _, done, _ = replayed(sketch, _context(light, board))
+    # its trace marks where the postprocessors began, so replaying the replayed schedule drops
+    # their instructions and applies them once, not twice
+    assert "enter_postproc" in str(done.trace)
+    assert replayed(done.trace, _context(heavy, board)) is not None
+    assert replayed(sketch, _context(light, board, postprocs=[_Failing()])) is None

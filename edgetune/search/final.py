@@ -274,12 +274,11 @@ def _replayed_candidates(
         replay = replayed(trace, context)
         if replay is None:
             continue
-        before, sch = replay
+        before, sch, args = replay
         key = schedule_key(before.trace)
         if key in keys:
             continue
         keys.add(key)
-        args = ms.arg_info.ArgInfo.from_entry_func(sch.mod, remove_preproc=True)
         record = ms.database.TuningRecord(sch.trace, work, None, context.target, args)
         out.append(Candidate(record, ms.MeasureCandidate(sch, args), key, None, member=member))
         if len(out) == FAMILY:

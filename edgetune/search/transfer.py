@@ -93,19 +93,24 @@ def retarget(records: list[Any], context: Any, limit: int = MAX_SEEDS) -> list[A
     return out
 
 
-def replayed(trace: Any, context: Any, seed: int = 1) -> tuple[Any, Any] | None:
+def replayed(trace: Any, context: Any, seed: int = 1) -> tuple[Any, Any, Any] | None:
     """`trace` (of another shape of the family) replayed on the context's module: the schedule
-    before and after the context's postprocessors, None if it does not apply (another op mix or
-    layout) or a postprocessor rejects it."""
+    before and after the context's postprocessors and the latter's argument info, None if it
+    does not apply (another op mix or layout) or a postprocessor rejects it or fails on it. The
+    postprocessed trace marks where the postprocessors began, as MetaSchedule's candidates do,
+    so replaying it again drops their instructions instead of applying them twice (which failed
+    in RewriteLayout on 2 of 136 such replays in session 29)."""
     sch = s_tir.Schedule(context.mod, seed=seed, error_render_level="none")
     try:
         trace.apply_to_schedule(sch, remove_postproc=True)
-    except Exception:  # noqa: BLE001 - another op mix or layout: the trace does not apply
+        done = sch.copy()
+        done.enter_postproc()
+        if not all(p.apply(done) for p in context.space_generator.postprocs or []):
+            return None
+        args = ms.arg_info.ArgInfo.from_entry_func(done.mod, remove_preproc=True)
+    except Exception:  # noqa: BLE001 - the trace does not apply to this module
         return None
-    done = sch.copy()
-    if not all(p.apply(done) for p in context.space_generator.postprocs or []):
-        return None
-    return sch, done
+    return sch, done, args
 
 
 def _interleave(groups: list[list[Any]]) -> list[Any]:
