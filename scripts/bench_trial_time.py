@@ -45,7 +45,7 @@ def profile_tune(model, board, work: Path, search: str, trials: int, seed: int) 
         "search": search,
         "trials": result.progress.trials,
         "wall_s": wall,
-        "search_info": result.search,  # round sizes, foresee rounds, member replays
+        "search_info": result.search,  # round sizes, foresee rounds
         "scopes_s": dict(
             sorted(((k, float(v)) for k, v in profiler.get().items()), key=lambda kv: -kv[1])
         ),

@@ -156,10 +156,11 @@ def test_a_tasks_searches_read_its_records_once_and_skip_what_either_measured():
 
 
 def _context(task, board, postprocs=None):
-    space = get_rule_set(board.rule_set).space(board)
+    """The task's tuning context on the board, or a stand-in with only `postprocs`."""
     if postprocs is not None:
         space = SimpleNamespace(postprocs=postprocs)
         return SimpleNamespace(mod=task.mod, space_generator=space, task_name=task.name)
+    space = get_rule_set(board.rule_set).space(board)
     return ms.TuneContext(
         mod=task.mod, target=board.target(), space_generator=space, task_name=task.name
     ).clone()
