@@ -2,13 +2,15 @@
 
 A tuned schedule vectorizes its innermost spatial loops whatever their extent: 24 output channels
 (MobileNetV2's 56x56 project convs) become `float32x24` in TIR and `<24 x float>` in LLVM, which
-the x86 backend legalizes lane by lane (`vinsertps`, `vextractps`, stack spills). The tuned
-56x56 96 -> 24 conv ran 1.4x slower than the same loops as 3 x `float32x8`, and register tiles of
-8-14 pixels x 24 channels 8-14x slower (docs/performance.md, session 20). This pass rewrites
-`for i in vectorized(n)` with n = q * p, p the largest power of two dividing n (p >= MIN_LANES,
-p < n) into `for io in unroll(q): for ii in vectorized(p)` with i = io * p + ii. The loop nest
-computes the same values in the same order per lane; it runs at build time, before TVM's
-VectorizeLoop, so task hashes and tuning records are unchanged.
+the x86 backend legalizes lane by lane (`vinsertps`, `vextractps`, stack spills; register tiles
+of 8-14 pixels x 24 channels ran 8-14x slower than as power-of-two vectors, docs/performance.md,
+session 20). This pass rewrites `for i in vectorized(n)` into one vectorized loop per set bit of
+n, widest first: 24 -> 16 + 8, 40 -> 32 + 8, 48 -> 32 + 16, each piece a copy of the body with
+i = offset + its own index. Every piece is a power of two that LLVM computes in whole registers,
+and there are as few pieces as possible: on AVX-512, 24 fp32 channels take one zmm and one ymm
+per pixel (equal pieces, 3 x `float32x8`, took three ymm: the 56x56 project convs ran 1.3-1.4x
+slower, session 30). Each lane computes the same values in the same order; the pass runs at
+build time, before TVM's VectorizeLoop, so task hashes and tuning records are unchanged.
 """
 
 from __future__ import annotations
@@ -18,9 +20,19 @@ from typing import Any
 MIN_LANES = 4  # narrower pieces would no longer be vectors worth the name
 
 
+def pieces(n: int) -> list[tuple[int, int]]:
+    """(offset, width) of the power-of-two pieces of n lanes, widest first; [] when n is a power
+    of two or a piece would be narrower than MIN_LANES."""
+    if n & (n - 1) == 0 or n % MIN_LANES:
+        return []
+    widths = [1 << bit for bit in reversed(range(n.bit_length())) if n >> bit & 1]
+    offsets = [sum(widths[:k]) for k in range(len(widths))]
+    return list(zip(offsets, widths))
+
+
 def _split(loop: Any) -> Any:
     """`loop` split as above, or unchanged (not vectorized, not a constant extent, a step other
-    than 1, a power of two, or pieces narrower than MIN_LANES)."""
+    than 1, or no pieces)."""
     import tvm_ffi
 
     from ..tvm_api import tirx
@@ -29,21 +41,22 @@ def _split(loop: Any) -> Any:
         return loop
     if loop.step is not None and not (isinstance(loop.step, tirx.IntImm) and loop.step.value == 1):
         return loop
-    n = int(loop.extent.value)
-    p = n & -n
-    if p == n or p < MIN_LANES:
+    parts = pieces(int(loop.extent.value))
+    if not parts:
         return loop
     var, ty = loop.loop_var, str(loop.extent.ty)
-    outer, inner = tirx.Var(f"{var.name}_o", ty), tirx.Var(f"{var.name}_i", ty)
-    index = loop.min + outer * tirx.const(p, ty) + inner
-    body = tvm_ffi.structural_map(
-        loop.body, ((tirx.Var, lambda v: index if v.same_as(var) else v),), order="pre"
-    )
-    zero = tirx.const(0, ty)
-    vectors = tirx.For(
-        inner, zero, tirx.const(p, ty), tirx.ForKind.VECTORIZED, body, annotations=loop.annotations
-    )
-    return tirx.For(outer, zero, tirx.const(n // p, ty), tirx.ForKind.UNROLLED, vectors)
+
+    def piece(offset: int, width: int) -> Any:
+        inner = tirx.Var(f"{var.name}_{offset}", ty)
+        index = loop.min + tirx.const(offset, ty) + inner
+        body = tvm_ffi.structural_map(
+            loop.body, ((tirx.Var, lambda v: index if v.same_as(var) else v),), order="pre"
+        )
+        extent = tirx.const(width, ty)
+        kind = tirx.ForKind.VECTORIZED
+        return tirx.For(inner, tirx.const(0, ty), extent, kind, body, annotations=loop.annotations)
+
+    return tirx.SeqStmt([piece(offset, width) for offset, width in parts])
 
 
 def applies_to(target: Any) -> bool:
@@ -52,8 +65,12 @@ def applies_to(target: Any) -> bool:
 
 
 def split_vectors() -> Any:
-    """The PrimFunc pass: every CPU function's vectorized loops split as above."""
+    """The pass: every CPU function's vectorized loops split as above, then made SSA again (the
+    pieces repeat the body's blocks and their variables)."""
+    import tvm
+
     from ..tvm_api import tirx
     from .rewrite_pass import target_rewrite_pass
 
-    return target_rewrite_pass("SplitVectors", applies_to, tirx.For, _split, "post")
+    split = target_rewrite_pass("SplitVectors", applies_to, tirx.For, _split, "post")
+    return tvm.transform.Sequential([split, tirx.transform.ConvertSSA()], name="SplitVectors")
