@@ -14,6 +14,8 @@ from edgetune.paths import MODELS_DIR
 from edgetune.records import MANIFEST, cost_model_path
 from edgetune.rules import get_rule_set
 from edgetune.search.family import FamilyCostModel, prepare_family_search
+from edgetune.search.family import cost_model as family_cost_model
+from edgetune.search.family.cost_model import POOLED
 from edgetune.tasks import for_model
 
 POINTWISE = "conv2d_nhwc-k1x1-s1-float32"
@@ -66,7 +68,7 @@ def results(n, rng):
     return [RunnerResult([float(s)], None) for s in rng.uniform(1e-4, 1e-3, n)]
 
 
-def test_dispatch_trains_per_family_and_predicts(tasks, board, tmp_path):
+def test_dispatch_trains_per_family_and_predicts(tasks, board, tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     families = {t.name: t.family for t in tasks}
     assert families[tasks[0].name] == families[tasks[1].name] == POINTWISE
@@ -78,23 +80,33 @@ def test_dispatch_trains_per_family_and_predicts(tasks, board, tmp_path):
 
     model.update(ctx_a, cands_a, results(len(cands_a), rng))
     model.update(ctx_b, cands_b, results(len(cands_b), rng))
-    assert model.samples(POINTWISE) == len(cands_a) + len(cands_b)  # both members, one model
+    measured = len(cands_a) + len(cands_b)
+    assert model.samples(POINTWISE) == measured  # both members, one model
     assert model.samples(depthwise) == 0
+    assert model.samples(POOLED) == measured  # every task's measurements
 
-    # A trained family predicts deterministically, for members it has data of and for new ones
-    # alike; an untrained family (below its warm-up) answers with random scores.
+    # A family with FAMILY_MIN_SAMPLES measurements predicts with its own model, deterministically,
+    # for members it has data of and for new ones alike; a family below it with the pooled model.
+    monkeypatch.setattr(family_cost_model, "FAMILY_MIN_SAMPLES", measured)
     first = model.predict(ctx_b, cands_b)
     assert np.array_equal(first, model.predict(ctx_b, cands_b))
+    assert np.array_equal(first, model.models[POINTWISE].predict(ctx_b, cands_b))
     assert first.shape == (len(cands_b),) and np.isfinite(first).all()
-    assert not np.array_equal(model.predict(ctx_d, cands_d), model.predict(ctx_d, cands_d))
+    pooled = model.models[POOLED].predict(ctx_d, cands_d)
+    assert np.array_equal(model.predict(ctx_d, cands_d), pooled)
+    # An untrained model (below its warm-up) would answer with random scores.
+    untrained = model.models[depthwise]
+    assert not np.array_equal(untrained.predict(ctx_d, cands_d), untrained.predict(ctx_d, cands_d))
 
     # State: written after each update, reloaded into a fresh model (a resumed run) identically.
     assert cost_model_path(tmp_path, POINTWISE).is_file()
+    assert cost_model_path(tmp_path, POOLED).is_file()
     assert not cost_model_path(tmp_path, depthwise).exists()
     again = FamilyCostModel(families, tmp_path, warmup_samples=4, num_tuning_cores=1)
-    assert again.restore(tmp_path) == [POINTWISE]
+    assert again.restore(tmp_path) == [POINTWISE, POOLED]
     assert again.samples(POINTWISE) == model.samples(POINTWISE)
     assert np.allclose(again.predict(ctx_a, cands_a), model.predict(ctx_a, cands_a))
+    assert np.allclose(again.predict(ctx_d, cands_d), pooled)
 
 
 def test_warm_start_needs_records_of_the_same_board(tasks, board, tmp_path):
@@ -108,7 +120,7 @@ def test_warm_start_needs_records_of_the_same_board(tasks, board, tmp_path):
     seeded.update(ctx, cands, results(len(cands), rng))
 
     fam = prepare_family_search(tasks, tmp_path / "new", 100, board, warm_start=other)
-    assert fam.warm_started == [POINTWISE] and fam.restored == []
+    assert fam.warm_started == [POINTWISE, POOLED] and fam.restored == []
     assert fam.cost_model.samples(POINTWISE) == len(cands)
 
     (other / MANIFEST).write_text(json.dumps({"board": "rpi3"}))

@@ -3,7 +3,8 @@
 - `edgetune-records.json`: the manifest (model, board, target, versions);
 - `database_workload.json`, `database_tuning_record.json`: MetaSchedule's JSONDatabase, one
   measured candidate per line, appended as soon as its batch is measured;
-- `cost_models/<family>.tar`: the family search's per-family cost-model state;
+- `cost_models/<family>.tar`: the family search's per-family cost-model state (and
+  `all-tasks.tar`, its model of every task's measurements);
 - `edgetune-tasks.json`: the model's tasks and what tuned them (`history.py`);
 - `final-choices.jsonl`: each task's top candidates re-measured at the end of a tune, and the
   chosen record that builds use (`final.py`);

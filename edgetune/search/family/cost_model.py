@@ -2,10 +2,15 @@
 
 `FamilyCostModel` dispatches `update`/`predict` on the task of the tuning context: every member
 of a family trains and queries the same XGBModel (MetaSchedule's, with its per-store features),
-so a measurement of one member improves the model for all of them. After each update the
-family's model (booster + training data, XGBModel's own tar format) is written to
-the records folder (`records.cost_model_path`), so an interrupted run resumes warm; the same
-files from another records folder of the same board warm-start a new model's families.
+so a measurement of one member improves the model for all of them. A family's model steers its
+members' search only once it has FAMILY_MIN_SAMPLES measurements; until then they are searched
+with a model of every task's measurements (as MetaSchedule's single model): a family of one to
+four tasks (MobileNetV2's stem conv, stride-2 depthwise convs, classifier) gets a few dozen
+trials in a whole tune, and a model fitted to a round or two of them led its search away from
+the fast schedules (session 30, docs/search.md). After each update the family's model and the
+pooled one (booster + training data, XGBModel's own tar format) are written to the records
+folder (`records.cost_model_path`), so an interrupted run resumes warm; the same files from
+another records folder of the same board warm-start a new model's families.
 """
 
 from __future__ import annotations
@@ -22,10 +27,13 @@ from tvm.ir.utils import derived_object
 from ...records import cost_model_path
 from ...tvm_api import ms
 
+FAMILY_MIN_SAMPLES = 100  # MetaSchedule's own warm-up before its single model predicts
+POOLED = "all-tasks"  # the pooled model's key where family models are keyed by family
+
 
 @derived_object
 class FamilyCostModel(ms.cost_model.PyCostModel):
-    """Per-family XGBModels; `task_family` maps task names to family keys."""
+    """Per-family XGBModels and a pooled one; `task_family` maps task names to family keys."""
 
     def __init__(
         self,
@@ -41,7 +49,7 @@ class FamilyCostModel(ms.cost_model.PyCostModel):
             fam: ms.cost_model.XGBModel(
                 num_warmup_samples=warmup_samples, num_tuning_cores=num_tuning_cores
             )
-            for fam in sorted(set(task_family.values()))
+            for fam in [*sorted(set(task_family.values())), POOLED]
         }
 
     def restore(self, records_dir: str | Path, skip: list[str] = ()) -> list[str]:
@@ -69,12 +77,15 @@ class FamilyCostModel(ms.cost_model.PyCostModel):
             self._save(fam, Path(path))
 
     def update(self, context: Any, candidates: list[Any], results: list[Any]) -> None:
-        fam = self.task_family[str(context.task_name)]
-        self.models[fam].update(context, candidates, results)
-        self._save(fam, self.state_dir)
+        for fam in (self.task_family[str(context.task_name)], POOLED):
+            self.models[fam].update(context, candidates, results)
+            self._save(fam, self.state_dir)
 
     def predict(self, context: Any, candidates: list[Any]) -> Any:
-        return self.models[self.task_family[str(context.task_name)]].predict(context, candidates)
+        fam = self.task_family[str(context.task_name)]
+        if self.samples(fam) < FAMILY_MIN_SAMPLES:
+            fam = POOLED
+        return self.models[fam].predict(context, candidates)
 
     def _save(self, family: str, records_dir: Path) -> None:
         model = self.models[family]
