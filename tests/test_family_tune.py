@@ -17,6 +17,7 @@ from edgetune.records import TUNING_RECORDS, RecordStore, cost_model_path
 from edgetune.rules import get_rule_set
 from edgetune.search import tune_model
 from edgetune.search.family import ForeseePlan, ForeseeSearch
+from edgetune.search.family.cost_model import POOLED
 from edgetune.search.skip_measured import MeasuredTraces, SkipMeasured
 from edgetune.search.transfer import replayed
 from edgetune.tasks import for_model
@@ -46,11 +47,12 @@ def test_family_tune_writes_records_and_resumes_warm(tmp_path):
     assert len(lines) == 6 and all(json.loads(line) for line in lines)
     assert store.summary().workloads == 2
     assert cost_model_path(store.path, POINTWISE).is_file()
+    assert cost_model_path(store.path, POOLED).is_file()
     assert first.search["cost_models_restored"] == []
 
     again = RecordStore(tmp_path / "recs", model.info, board)
     second = tune_model(model, board, again, 8, seed=0, search="family", task_filter=only)
-    assert second.search["cost_models_restored"] == [POINTWISE]  # not cold
+    assert second.search["cost_models_restored"] == [POINTWISE, POOLED]  # not cold
     # at least the 2 missing trials; a batch cut by skipping an already-measured schedule can
     # make the scheduler visit one more task, but nothing is measured twice
     assert second.progress.trials >= 2

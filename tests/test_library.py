@@ -33,6 +33,7 @@ from edgetune.records import library as library_module
 from edgetune.records.library import LIBRARY_MANIFEST
 from edgetune.search import library_start, tune_model
 from edgetune.search.family import FamilyCostModel
+from edgetune.search.family.cost_model import POOLED
 from edgetune.search.final import FINAL_TOP
 from edgetune.tasks import for_model
 
@@ -291,8 +292,9 @@ def test_similar_task_starts_from_its_family(tmp_path):
     assert result.search["seeded"]["fused_conv2d15_add12"] >= 1
     assert "cost_models_pretrained" not in result.search
     saved = FamilyCostModel({"t": POINTWISE}, second.path, warmup_samples=2)
-    assert saved.restore(second.path) == [POINTWISE]
+    assert saved.restore(second.path) == [POINTWISE, POOLED]
     assert saved.samples(POINTWISE) == 2  # the run's 2 trials, not the library's 2 records too
+    assert saved.samples(POOLED) == 2
     # MetaSchedule's own log: the first population took the seeds from the (seeded) database,
     # where a task new to its records folder has nothing to pick
     (log,) = (second.path / "logs").glob("*fused_conv2d15_add12.log")
