@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""MobileNetV2 fp32 and int8 on the host board: edgetune against LiteRT, side by side in one run.
+"""Models on the host board: edgetune against LiteRT, side by side in one run.
 
-For each model: untuned TVM, edgetune tuned (from --records-* folders, or tuned here with
---trials into --workdir), and LiteRT (XNNPACK) at 1 and 2 threads, all on the same input.
-Every engine is timed in a process of its own (TVM's spinning thread pool would slow whatever
-runs next in the same process), one process per engine per round, --rounds rounds with the
-engines in a rotating order, so a load change on this shared machine hits every row alike.
+For each model (MobileNetV2 `fp32` and `int8` by default; `--models` also takes a real model of
+the corpus by name, fetched by scripts/fetch_corpus.py, or any .tflite): untuned TVM, edgetune
+tuned (from --records folders, or tuned here with --trials into --workdir), and LiteRT (XNNPACK)
+at 1 and 2 threads, all on the same input (MobileNetV2's reference input, else seeded random
+inputs). Every engine is timed in a process of its own (edgetune/oracle/isolated.py: TVM's
+spinning thread pool would slow whatever runs next in the same process), one process per engine
+per round, --rounds rounds with the engines in a rotating order, so a load change on this shared
+machine hits every row alike.
 Each process loads its engine, warms up, and times --repeat calls (wall clock per call);
 reported: the median over the rounds of each round's median, p90 and p10, and against LiteRT
 the ratios of those medians and p10s, with the range of each round's own p10 ratio (how far
@@ -21,6 +24,7 @@ Prints a table and writes JSON.
   python scripts/bench_host.py --records-fp32 recs/fp32 --records-int8 recs/int8
   python scripts/bench_host.py --trials 1000 --workdir bench-work --json bench_host.json
   python scripts/bench_host.py --records-int8 recs/int8 --artifact int8:before=old/int8.so
+  python scripts/bench_host.py --models mp_palm_detection_full --records mp_palm_detection_full=R
 """
 
 from __future__ import annotations
@@ -30,50 +34,40 @@ import functools
 import json
 import os
 import platform
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
-from statistics import median
+
+from edgetune.oracle.isolated import LITERT, TVM, EngineRun, summary, time_rotating
 
 MODELS = {"fp32": "mobilenet_v2_fp32", "int8": "mobilenet_v2_int8"}
+CORPUS = Path.home() / ".cache" / "edgetune" / "corpus" / "models"  # fetch_corpus.py's cache
 
 
-def time_engine(spec: dict) -> dict:
-    """In a fresh process: load one engine, save its output, time `repeat` calls."""
+def model_file(kind: str) -> Path:
+    """`fp32` / `int8` (MobileNetV2), a corpus model's name, or a .tflite path."""
+    from edgetune.frontend import find_model
+    from edgetune.paths import MODELS_DIR
+
+    if kind in MODELS:
+        return MODELS_DIR / f"{MODELS[kind]}.tflite"
+    fetched = CORPUS / f"{kind}.tflite"
+    return fetched if fetched.is_file() else Path(find_model(kind))
+
+
+def input_files(kind: str, info, work: Path) -> list[str]:
+    """MobileNetV2's reference input; for other models seeded random inputs saved in `work`."""
     import numpy as np
 
-    from edgetune.frontend import load_model
-    from edgetune.measure.free_cores import StealClock
-    from edgetune.runtime import load_artifact, load_inputs
+    from edgetune.paths import MODELS_DIR
+    from edgetune.runtime import load_inputs
 
-    model = load_model(spec["model_path"])
-    inputs = load_inputs(model.info, [spec["input"]])
-    if spec["engine"] == "litert":
-        from edgetune.oracle import LiteRTModel
-
-        engine = LiteRTModel(spec["model_path"], threads=spec["threads"])
-    else:
-        engine = load_artifact(spec["artifact"], spec["threads"])
-    np.save(spec["output"], engine(inputs)[0])
-    clock = StealClock.start()
-    latency = engine.bench(inputs, spec["repeat"]).to_json()
-    return {**latency, "steal": clock.share()}
-
-
-def run_worker(spec: dict, script: str = __file__):
-    """Run `script --worker SPEC` in a fresh process; its last stdout line, as JSON."""
-    out = subprocess.run(
-        [sys.executable, script, "--worker", json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if out.returncode != 0:
-        label = spec.get("label") or spec.get("engine")
-        raise RuntimeError(f"worker failed for {label}: {out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    if kind in MODELS:
+        return [str(MODELS_DIR / "ref" / f"{MODELS[kind]}.in.npy")]
+    paths = [str(work / f"{info.name}.in{i}.npy") for i in range(len(info.inputs))]
+    for path, x in zip(paths, load_inputs(info, None)):
+        np.save(path, x)
+    return paths
 
 
 def labelled(specs: list[str], kind: str) -> list[tuple[str, str]]:
@@ -91,7 +85,6 @@ def prepare(kind: str, args, board, work: Path) -> list[dict]:
     """Rows for one model: tune if asked, build the TVM libraries; the engines to time."""
     from edgetune.compile import build_model, export_model
     from edgetune.frontend import load_model
-    from edgetune.paths import MODELS_DIR
     from edgetune.records import RecordStore
     from edgetune.records.manifest import tuned_requantization
     from edgetune.search import tune_model
@@ -99,19 +92,17 @@ def prepare(kind: str, args, board, work: Path) -> list[dict]:
     @functools.cache
     def load(requantization: str):
         """The model imported with `requantization` (once per mode)."""
-        return load_model(MODELS_DIR / f"{MODELS[kind]}.tflite", requantization=requantization)
+        return load_model(model_file(kind), requantization=requantization)
 
-    given = getattr(args, f"records_{kind}")
+    given = args.records.get(kind)
     model = load(args.requantize or tuned_requantization(given))
-    common = {
-        "model": kind,
-        "model_path": str(model.path),
-        "input": str(MODELS_DIR / "ref" / f"{MODELS[kind]}.in.npy"),
-    }
+    shapes = [list(t.shape) for t in model.info.inputs]  # dynamic dimensions as imported
+    common = {"model": kind, "inputs": input_files(kind, model.info, work)}
     rows = [
-        {**common, "engine": "litert", "label": "LiteRT XNNPACK", "threads": t}
+        {**common, "engine": LITERT, "label": "LiteRT XNNPACK", "threads": t,
+         "path": str(model.path), "input_shapes": shapes}
         for t in sorted({1, args.threads})
-    ]
+    ]  # fmt: skip
     store = None
     if given:
         store = RecordStore(given, model.info, board, create=False)
@@ -128,8 +119,8 @@ def prepare(kind: str, args, board, work: Path) -> list[dict]:
         builds.append((f"edgetune tuned ({label})", also, also_store))
     for label, path in labelled(args.artifact, kind):  # libraries built elsewhere
         rows.append(
-            {**common, "engine": "tvm", "label": f"edgetune ({label})",
-             "threads": args.threads, "artifact": str(Path(path).resolve())}
+            {**common, "engine": TVM, "label": f"edgetune ({label})",
+             "threads": args.threads, "path": str(Path(path).resolve())}
         )  # fmt: skip
     for label, built, recs in builds:
         t0 = time.time()
@@ -139,10 +130,10 @@ def prepare(kind: str, args, board, work: Path) -> list[dict]:
         rows.append(
             {
                 **common,
-                "engine": "tvm",
+                "engine": TVM,
                 "label": label,
                 "threads": args.threads,
-                "artifact": str(lib.path),
+                "path": str(lib.path),
                 "tuned_tasks": f"{lib.tuned}/{lib.total}",
                 "requantization": built.info.requantization if built.info.quantized else "",
                 "build_s": round(time.time() - t0, 1),
@@ -154,27 +145,23 @@ def prepare(kind: str, args, board, work: Path) -> list[dict]:
 
 def time_rows(rows: list[dict], rounds: int, repeat: int, work: Path) -> None:
     """Each row timed in its own process, once per round, in a rotating order."""
+    runs = []
     for i, row in enumerate(rows):
-        row["output"] = str(work / f"out-{i}.npy")
-        row["repeat"] = repeat
-        row["rounds"] = []
-    for r in range(rounds):
-        order = rows[r % len(rows) :] + rows[: r % len(rows)]
-        for row in order:
-            row["rounds"].append(run_worker(row))
-    for row in rows:
-        for stat in ("median", "p10", "p90"):
-            row[f"{stat}_ms"] = median(lat[f"{stat}_ms"] for lat in row["rounds"])
-        row["round_medians_ms"] = [round(lat["median_ms"], 4) for lat in row["rounds"]]
+        row["outputs"] = str(work / f"out-{i}.npz")
+        runs.append(
+            EngineRun(row["engine"], row["path"], row["threads"], row["inputs"], repeat,
+                      row.get("input_shapes"), row["outputs"])
+        )  # fmt: skip
+    for row, timed in zip(rows, time_rotating(runs, rounds)):
+        row.update(summary(timed))
         row["q25_ms"] = sorted(row["round_medians_ms"])[(rounds - 1) // 4]
-        row["steal"] = median(lat["steal"] for lat in row["rounds"])
-        row["round_p10s_ms"] = [round(lat["p10_ms"], 4) for lat in row.pop("rounds")]
+        row["round_p10s_ms"] = [round(lat["p10_ms"], 4) for lat in timed]
     for row in rows:
         litert = next(
             r
             for r in rows
             if r["model"] == row["model"]
-            and r["engine"] == "litert"
+            and r["engine"] == LITERT
             and r["threads"] == row["threads"]
         )
         row["x_litert_same_threads"] = row["median_ms"] / litert["median_ms"]
@@ -187,18 +174,22 @@ def time_rows(rows: list[dict], rounds: int, repeat: int, work: Path) -> None:
 
 
 def agreements(rows: list[dict]) -> None:
-    """Each TVM row's output against LiteRT's (same model, same thread count)."""
+    """Each TVM row's outputs against LiteRT's (same model), output by output."""
     import numpy as np
 
     from edgetune.oracle import agreement
 
+    def outputs(row: dict) -> list:
+        with np.load(row["outputs"]) as saved:
+            return [saved[f"arr_{i}"] for i in range(len(saved.files))]
+
     for row in rows:
-        if row["engine"] != "tvm":
+        if row["engine"] != TVM:
             continue
-        litert = next(r for r in rows if r["model"] == row["model"] and r["engine"] == "litert")
-        row["agreement_vs_litert"] = agreement(
-            np.load(row["output"]), np.load(litert["output"])
-        ).describe()
+        litert = next(r for r in rows if r["model"] == row["model"] and r["engine"] == LITERT)
+        row["agreement_vs_litert"] = "; ".join(
+            agreement(ours, ref).describe() for ours, ref in zip(outputs(row), outputs(litert))
+        )
 
 
 def main() -> None:
@@ -209,6 +200,13 @@ def main() -> None:
     )
     p.add_argument("--records-fp32", help="records folder for mobilenet_v2_fp32 on host")
     p.add_argument("--records-int8", help="records folder for mobilenet_v2_int8 on host")
+    p.add_argument(
+        "--records",
+        action="append",
+        default=[],
+        metavar="MODEL=RECORDS",
+        help="records folder for a model of --models, e.g. mp_palm_detection_full=recs/palm",
+    )
     p.add_argument(
         "--also",
         action="append",
@@ -236,7 +234,11 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--repeat", type=int, default=50, help="timed calls per process")
     p.add_argument("--rounds", type=int, default=5, help="processes per engine (rotating order)")
-    p.add_argument("--models", default="fp32,int8", help="comma-separated: fp32,int8")
+    p.add_argument(
+        "--models",
+        default="fp32,int8",
+        help="comma-separated: fp32 and int8 (MobileNetV2), corpus model names, .tflite paths",
+    )
     p.add_argument(
         "--no-untuned",
         action="store_true",
@@ -244,11 +246,11 @@ def main() -> None:
     )
     p.add_argument("--board", default="host", help="host board file or name (default host)")
     p.add_argument("--json", default="bench_host.json", help="where to write the results")
-    p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.worker:
-        print(json.dumps(time_engine(json.loads(args.worker))))
-        return
+    args.records = dict(spec.partition("=")[::2] for spec in args.records)
+    for kind in MODELS:
+        if getattr(args, f"records_{kind}"):
+            args.records[kind] = getattr(args, f"records_{kind}")
 
     from edgetune.board import load_board
 
@@ -259,7 +261,7 @@ def main() -> None:
         time_rows(rows, args.rounds, args.repeat, work)
         agreements(rows)
     for row in rows:
-        for key in ("output", "artifact", "model_path", "input", "repeat"):
+        for key in ("outputs", "path", "inputs", "input_shapes"):
             row.pop(key, None)
     ratio = {}
     tuned = {r["model"]: r for r in rows if r["label"] == "edgetune tuned"}

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -154,6 +155,19 @@ def time_layers(spec: dict) -> list[float]:
     return result
 
 
+def run_worker(spec: dict) -> list[float]:
+    """`time_layers(spec)` in a fresh process (this script's --worker); its result."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"worker failed for {spec['engine']}: {out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def _cuts(text: str) -> list[int]:
     """`--prefixes`: operator counts separated by commas."""
     try:
@@ -184,8 +198,6 @@ def main() -> None:
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
 
-    from bench_host import run_worker  # scripts/ is on the path when run as a script
-
     from edgetune.frontend import find_model
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="edgetune-layers-"))
@@ -205,7 +217,7 @@ def main() -> None:
                 "repeat": args.repeat,
                 "layers": layers,
             }
-            times[engine].append(run_worker(spec, __file__))
+            times[engine].append(run_worker(spec))
     for i, layer in enumerate(layers):
         layer["litert_ms"] = median(t[i] for t in times["litert"])
         layer["edgetune_ms"] = median(t[i] for t in times["edgetune"])

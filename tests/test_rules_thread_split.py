@@ -21,15 +21,17 @@ from edgetune.tasks import for_model
 from edgetune.tasks.lower import LAYOUT_FREE
 
 
-def _conv(size: int, cin: int, cout: int):
-    """A 1x1 NHWC conv as a PrimFunc whose weights (param 1) are marked layout-free."""
+def _conv(size: int, cin: int, cout: int, rows: int | None = None):
+    """A 1x1 NHWC conv (`rows` x size pixels, square by default) as a PrimFunc whose weights
+    (param 1) are marked layout-free."""
     from tvm import te
 
-    x = te.placeholder((1, size, size, cin), "float32", name="x")
+    rows = rows or size
+    x = te.placeholder((1, rows, size, cin), "float32", name="x")
     w = te.placeholder((1, 1, cin, cout), "float32", name="w")
     k = te.reduce_axis((0, cin), name="k")
     y = te.compute(
-        (1, size, size, cout),
+        (1, rows, size, cout),
         lambda n, h, v, c: te.sum(x[n, h, v, k] * w[0, 0, k, c], axis=k),
         name="conv",
     )
@@ -43,8 +45,8 @@ def _parallel_over(func, axis: str):
 
     sch = s_tir.Schedule(tvm.IRModule({"main": func}))
     n, h, w, c, k = sch.get_loops(sch.get_sblock("conv"))
-    outer = h if axis == "h" else w
-    sch.reorder(outer, n, *[lp for lp in (h, w) if lp != outer], c, k)
+    outer = {"h": h, "w": w, "c": c}[axis]
+    sch.reorder(outer, n, *[lp for lp in (h, w, c) if lp != outer], k)
     sch.parallel(outer)
     return sch.mod["main"]
 
@@ -56,6 +58,16 @@ def test_activation_bound_kernels_must_split_by_rows():
     assert OutputNest.of(_parallel_over(small_weights, "h")).splits_by_rows(4)
     assert not OutputNest.of(_parallel_over(small_weights, "w")).splits_by_rows(2)
     assert not activation_bound(_conv(7, 960, 320))  # 1.2 MB of weights, 250 KB of activations
+
+
+def test_an_output_with_fewer_rows_than_threads_keeps_any_split():
+    """A 1-row feature map (or TVM's NCHW transposed conv to one channel, whose axis 1 has one
+    element) cannot be split by rows: every split is kept, not every split rejected."""
+    one_row = _conv(256, 16, 32, rows=1)
+    assert activation_bound(one_row)
+    assert OutputNest.of(_parallel_over(one_row, "w")).splits_by_rows(2)
+    assert OutputNest.of(_parallel_over(one_row, "c")).splits_by_rows(2)
+    assert not OutputNest.of(_parallel_over(_conv(256, 16, 32, rows=2), "w")).splits_by_rows(2)
 
 
 def test_kernels_with_work_for_every_thread_must_use_them_all():

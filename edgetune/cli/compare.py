@@ -15,13 +15,16 @@ def register(sub) -> None:
         description="Build the model with its records and run it next to LiteRT's interpreter "
         "(XNNPACK, same thread count) on the same inputs: latency of both, and numerical "
         "agreement (max abs diff for float outputs; LSB histogram and top-5 agreement for "
-        "quantized ones). Host board only: LiteRT runs here.",
+        "quantized ones). Host board only: LiteRT runs here. Each engine is timed in a process "
+        "of its own (TVM's spinning thread pool would slow LiteRT in the same process), "
+        "--rounds times in alternation, --repeat calls each time.",
     )
     add_model_arg(p)
     add_board_arg(p)
     p.add_argument("--records", help="records folder (omit: untuned build)")
     p.add_argument("--input", action="append", help="input .npy (default: random)")
-    p.add_argument("--repeat", type=int, default=50, help="timed runs of each (default 50)")
+    p.add_argument("--repeat", type=int, default=50, help="timed runs per round (default 50)")
+    p.add_argument("--rounds", type=int, default=3, help="processes per engine (default 3)")
     p.add_argument("--threads", type=int, help="threads for both (default: board cores)")
     add_json_arg(p)
     p.set_defaults(func=run)
@@ -32,6 +35,6 @@ def run(args) -> int:
     model, store = model_and_records(args, board)
     status(f"building {model.info.name} and loading LiteRT ...")
     threads = args.threads or board.hardware.cores
-    result = compare_with_litert(model, board, store, args.input, args.repeat, threads)
+    result = compare_with_litert(model, board, store, args.input, args.repeat, threads, args.rounds)
     report(args, result, comparison_lines(result))
     return 0

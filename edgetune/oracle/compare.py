@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..compile import build_model
+import numpy as np
+
+from ..compile import build_model, export_model
 from ..errors import BoardError
-from ..runtime import load_executable, load_inputs
+from ..runtime import load_inputs
 from .agreement import agreement
+from .isolated import LITERT, TVM, EngineRun, summary, time_rotating
 from .litert import LiteRTModel
 from .substitute import describe_reference, substitute_custom_ops
 
@@ -25,33 +29,48 @@ def compare_with_litert(
     input_paths: list[str] | None,
     repeat: int,
     threads: int,
+    rounds: int = 3,
 ) -> dict[str, Any]:
     """Build with the records, run both engines on the same inputs, and return the comparison.
 
     LiteRT runs on this machine, so the board must be the host. MediaPipe custom ops with a
-    builtin equivalent are substituted in LiteRT's copy of the model (oracle/substitute).
+    builtin equivalent are substituted in LiteRT's copy of the model (oracle/substitute). Each
+    engine is timed in a process of its own, `rounds` rounds of `repeat` calls (oracle/isolated).
     """
     if not board.is_host:
         raise BoardError(f"compare runs LiteRT on this machine: use --board host, not {board.name}")
     built = build_model(model, board, records)
-    ours = load_executable(built.exe, threads, info=model.info)
-    shapes = [t.shape for t in model.info.inputs]  # dynamic dimensions as fixed at import
+    shapes = [list(t.shape) for t in model.info.inputs]  # dynamic dimensions as fixed at import
     content, substituted = substitute_custom_ops(Path(model.path).read_bytes())
-    reference = LiteRTModel(content, threads, input_shapes=shapes)
+    reference = LiteRTModel(content, threads, input_shapes=shapes)  # fails here if it cannot
     inputs = load_inputs(model.info, input_paths)
-    out_ours, out_ref = ours(inputs), reference(inputs)
-    lat_ours, lat_ref = ours.bench(inputs, repeat), reference.bench(inputs, repeat)
+    out_ref = reference(inputs)
+    del reference  # its threads stay out of the timing
+    with tempfile.TemporaryDirectory(prefix="edgetune-compare-") as tmp:
+        work = Path(tmp)
+        library = export_model(built, model, board, work / f"{model.info.name}.so")
+        paths = [str(work / f"input{i}.npy") for i in range(len(inputs))]
+        for path, x in zip(paths, inputs):
+            np.save(path, x)
+        runs = [
+            EngineRun(TVM, str(library.path), threads, paths, repeat, outputs=str(work / "o.npz")),
+            EngineRun(LITERT, str(model.path), threads, paths, repeat, input_shapes=shapes),
+        ]
+        lat_ours, lat_ref = (summary(r) for r in time_rotating(runs, rounds))
+        with np.load(work / "o.npz") as saved:
+            out_ours = [saved[f"arr_{i}"] for i in range(len(saved.files))]
     agreements = [agreement(a, b) for a, b in zip(out_ours, out_ref)]
     return {
         "model": model.info.name,
         "board": board.name,
         "threads": threads,
+        "timing": "each engine in its own process, rotating order",
         "tuned_tasks": built.tuned,
         "total_tasks": built.total,
-        "edgetune": lat_ours.to_json(),
-        "litert": lat_ref.to_json(),
+        "edgetune": lat_ours,
+        "litert": lat_ref,
         "reference": describe_reference(substituted),
-        "speedup_vs_litert": lat_ref.median_ms / lat_ours.median_ms,
+        "speedup_vs_litert": lat_ref["median_ms"] / lat_ours["median_ms"],
         "agreement": [a.to_json() | {"describe": a.describe()} for a in agreements],
     }
 
@@ -63,7 +82,9 @@ def comparison_lines(result: dict[str, Any]) -> list[str]:
         ("LiteRT (XNNPACK)", "litert"),
     ]
     lines = [
-        f"{result['model']} on {result['board']}, {result['threads']} thread(s):",
+        f"{result['model']} on {result['board']}, {result['threads']} thread(s), each engine in "
+        f"its own process, {result['litert']['rounds']} rounds x "
+        f"{result['litert']['repeat'] // result['litert']['rounds']} calls:",
         f"{'engine':<32}  {'median_ms':>9}  {'p90_ms':>8}  {'min_ms':>8}",
     ]
     for label, key in rows:

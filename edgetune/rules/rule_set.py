@@ -4,8 +4,10 @@ A rule set yields the parts of a search space (MetaSchedule schedule rules, post
 mutator probabilities) for a board; the search space of a task is MetaSchedule's PostOrderApply
 over them. The int8 tensorize hooks (`tensorize.py`) go into every named set just before its
 first generic multi-level tiling (PostOrderApply gives a block to the rules in order, and a block
-that a tiling rule has tiled is not tiled again), and whatever the board's `rules_module` adds
-(see `extend.py`) comes last.
+that a tiling rule has tiled is not tiled again), `epilogue_inputs.py` right after AutoInline
+(each rule visits every block before the next rule runs: a fused epilogue is one block by then,
+and its padded input is inlined into it before tiling moves it), and whatever the board's
+`rules_module` adds (see `extend.py`) comes last.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class RuleSet:
 
     def parts(self, board: Board) -> RuleSetParts | None:
         """The parts for `board`: the set's own, the tensorize hooks, then the user's module."""
+        from .epilogue_inputs import InlineEpilogueInputs
         from .extend import apply_rules_module
         from .tensorize import tensorize_postprocs, tensorize_rules
 
@@ -63,6 +66,8 @@ class RuleSet:
             len(parts.rules),
         )
         parts.rules[first_tiling:first_tiling] = tensorize_rules(board)
+        inlined = [i for i, r in enumerate(parts.rules) if type(r).__name__ == "AutoInline"]
+        parts.rules.insert(inlined[-1] + 1 if inlined else 0, InlineEpilogueInputs())
         parts.postprocs.extend(tensorize_postprocs(board))
         apply_rules_module(parts, board)
         return parts

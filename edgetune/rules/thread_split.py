@@ -107,10 +107,15 @@ class OutputNest:
 
     def splits_by_rows(self, threads: int) -> bool:
         """Whether no thread's chunk of the parallel loop writes every output row (a thread
-        owns a band of rows)."""
+        owns a band of rows). True when there are fewer rows than threads: no split gives each
+        thread a band (a 1-row feature map of an audio model; MediaPipe's transposed convs to
+        one channel, which TVM computes as NCHW: their axis 1 is the single channel), and
+        rejecting every split left such a task without a single valid candidate."""
         from tvm import ir, sym
 
         rows = int(self.out.shape[1])
+        if rows < threads:
+            return True
         parallel = [i for i, lp in enumerate(self.loops) if lp.kind == tirx.ForKind.PARALLEL]
         if len(parallel) != 1:
             return True  # not parallel (or nested parallel loops): nothing to align

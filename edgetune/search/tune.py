@@ -8,6 +8,7 @@ seeded from the records already there.
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -180,6 +181,32 @@ def _tuned_with(board: Board, search: str) -> dict[str, Any]:
     }
 
 
+def spaceless(tasks: list[Task], ids: list[int], board: Board) -> dict[int, str]:
+    """Tasks (of `ids`) whose search space the board's rule set cannot generate: index -> the
+    schedule error's first line. MetaSchedule generates every task's space before it measures
+    anything, and one failing rule would end the whole run; such a task keeps TVM's default
+    schedule instead (a rule set's bug, reported, not the user's)."""
+    from ..tvm_api import ms, s_tir
+
+    rule_set, target = get_rule_set(board.rule_set), board.target()
+    failed = {}
+    for i in ids:
+        context = ms.TuneContext(
+            mod=tasks[i].mod, target=target, space_generator=rule_set.space(board), rand_state=0
+        )
+        try:
+            context.generate_design_space()
+        except s_tir.ScheduleError as err:
+            lines = str(err).splitlines()
+            message = [ln.partition(":")[2] for ln in lines if ln.startswith("Error message")]
+            failed[i] = (message or lines)[0].strip()
+    return failed
+
+
+def _warn(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
 def _tune_contexts(
     tasks: list[Task], board: Board, log_dir: str, seed: int | None, strategy: Callable[[], Any]
 ):
@@ -292,6 +319,10 @@ def tune_model(
         for i, t in enumerate(tasks):
             printer(f"  {start.status[i]:8} {t.name}{_known_note(start, i)}")
     searched = [i for i in range(len(tasks)) if not (start and start.skip[i])]
+    no_space = spaceless(tasks, searched, board)
+    for i, message in no_space.items():
+        (printer or _warn)(f"  {tasks[i].name}: left untuned, no search space: {message}")
+    searched = [i for i in searched if i not in no_space]
     progress = Progress(
         task_names=[t.name for t in tasks],
         weights=[t.weight for t in tasks],
@@ -300,6 +331,8 @@ def tune_model(
         best_s=[best_latency_in(store.database(), t.mod) for t in tasks],
     )
     result = TuneResult(tasks, progress, {"method": search}, store, start)
+    if no_space:
+        result.search["untuned_no_space"] = {tasks[i].name: m for i, m in no_space.items()}
     result.added = start.added if start else 0  # an earlier run's records, added first
     remaining = trials - progress.resumed_trials
     builds = KeptBuilds(final_top) if final_top > 0 else None  # the final phase's, built once

@@ -1,0 +1,109 @@
+"""Each engine timed in a process of its own, round after round in a rotating order.
+
+TVM's thread pool keeps its workers spinning after a call, and LiteRT timed in the same process
+runs slower for it (issue 12: LiteRT int8 at 2 threads measured slower than at 1 thread). So
+`edgetune compare` and `scripts/bench_host.py` time every engine in a fresh process, one process
+per engine per round, the engines' order rotating from round to round so that a load change on a
+shared machine hits each of them alike. A round reports the Latency of its `repeat` calls and
+the machine's steal share while they ran.
+
+    python -m edgetune.oracle.isolated RUN_JSON     (the worker; prints its result as JSON)
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+from ..errors import EdgetuneError
+
+LITERT, TVM = "litert", "tvm"
+
+
+@dataclass
+class EngineRun:
+    """One engine on one model: what a worker process loads, feeds and times."""
+
+    engine: str  # LITERT (path: a .tflite) or TVM (path: a library built for the host)
+    path: str
+    threads: int
+    inputs: list[str]  # .npy files, one per model input
+    repeat: int  # timed calls per round, after warm-up
+    input_shapes: list[list[int]] | None = None  # LiteRT: the inputs' shapes as imported
+    outputs: str | None = None  # .npz the worker writes the engine's outputs to
+
+
+def _load(run: EngineRun) -> Any:
+    """The engine, ready to call (LiteRT's copy of the model with MediaPipe ops substituted)."""
+    if run.engine == LITERT:
+        from .litert import LiteRTModel
+        from .substitute import substitute_custom_ops
+
+        content, _ = substitute_custom_ops(Path(run.path).read_bytes())
+        return LiteRTModel(content, run.threads, input_shapes=run.input_shapes)
+    from ..runtime import load_artifact
+
+    return load_artifact(run.path, run.threads)
+
+
+def work(run: EngineRun) -> dict[str, Any]:
+    """In the worker process: load, save the outputs if asked, time `repeat` calls."""
+    import numpy as np
+
+    from ..measure.free_cores import StealClock
+
+    engine = _load(run)
+    inputs = [np.load(p) for p in run.inputs]
+    outputs = engine(inputs)
+    if run.outputs:
+        np.savez(run.outputs, *outputs)
+    clock = StealClock.start()
+    latency = engine.bench(inputs, run.repeat).to_json()
+    return {**latency, "steal": clock.share()}
+
+
+def time_in_own_process(run: EngineRun) -> dict[str, Any]:
+    """`work(run)` in a fresh Python process; its Latency (as JSON) and steal share."""
+    out = subprocess.run(
+        [sys.executable, "-m", __name__, json.dumps(asdict(run))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["no output"])[-1]
+        raise EdgetuneError(f"timing {run.engine} on {Path(run.path).name} failed: {last}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def time_rotating(runs: list[EngineRun], rounds: int) -> list[list[dict[str, Any]]]:
+    """Every run in its own process once per round, starting one later each round; per run,
+    its rounds' results."""
+    results: list[list[dict[str, Any]]] = [[] for _ in runs]
+    for r in range(max(1, rounds)):
+        for i in [(r + k) % len(runs) for k in range(len(runs))]:
+            results[i].append(time_in_own_process(runs[i]))
+    return results
+
+
+def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One engine's rounds in one Latency-shaped record: the median over rounds of each
+    statistic (min: the least), the calls in all, the rounds' medians and their median steal."""
+    stat = {k: median(r[k] for r in rounds) for k in ("median_ms", "p90_ms", "p10_ms", "mean_ms")}
+    return {
+        **stat,
+        "min_ms": min(r["min_ms"] for r in rounds),
+        "repeat": sum(r["repeat"] for r in rounds),
+        "rounds": len(rounds),
+        "round_medians_ms": [round(r["median_ms"], 4) for r in rounds],
+        "steal": median(r["steal"] for r in rounds),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(work(EngineRun(**json.loads(sys.argv[1])))))

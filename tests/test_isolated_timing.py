@@ -1,0 +1,60 @@
+"""Each engine timed in a process of its own (`oracle/isolated`), as `compare` and bench_host do."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from edgetune.errors import EdgetuneError
+from edgetune.frontend import load_model
+from edgetune.frontend.tflite_import import random_inputs
+from edgetune.oracle import LiteRTModel
+from edgetune.oracle.isolated import LITERT, TVM, EngineRun, summary, time_rotating
+from edgetune.paths import MODELS_DIR
+
+
+def test_litert_in_its_own_process_gives_litert_outputs_and_rounds(tmp_path):
+    path = MODELS_DIR / "tiny_fp32.tflite"
+    x = random_inputs(load_model(path).info, seed=3)
+    np.save(tmp_path / "x.npy", x[0])
+    run = EngineRun(LITERT, str(path), 1, [str(tmp_path / "x.npy")], 4, outputs=str(tmp_path / "o"))
+    (rounds,) = time_rotating([run], rounds=2)
+    assert len(rounds) == 2 and all(r["repeat"] == 4 and 0 <= r["steal"] < 1 for r in rounds)
+    (want,) = LiteRTModel(path, threads=1)(x)
+    np.testing.assert_array_equal(np.load(tmp_path / "o.npz")["arr_0"], want)
+    both = summary(rounds)
+    assert both["rounds"] == 2 and both["repeat"] == 8 and len(both["round_medians_ms"]) == 2
+    assert both["min_ms"] <= both["median_ms"] <= both["p90_ms"]
+
+
+def test_a_failing_engine_process_names_the_engine_and_file(tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((1, 4), np.float32))
+    run = EngineRun(TVM, str(tmp_path / "missing.so"), 1, [str(tmp_path / "x.npy")], 1)
+    with pytest.raises(EdgetuneError, match="timing tvm on missing.so failed: .*missing.so"):
+        time_rotating([run], rounds=1)
+
+
+def test_compare_times_each_engine_in_rounds_of_its_own_processes(cli, monkeypatch):
+    spawned = []
+    from edgetune.oracle import isolated
+
+    real = isolated.time_in_own_process
+
+    def spy(run):
+        spawned.append(run.engine)
+        result = real(run)
+        assert result["repeat"] == 3
+        return result
+
+    monkeypatch.setattr(isolated, "time_in_own_process", spy)
+    out = cli("compare", "tiny_fp32", "--repeat", 3, "--rounds", 2, "--json")
+    assert out.code == 0, out.err
+    result = json.loads(out.out)
+    assert spawned == [TVM, LITERT, LITERT, TVM]  # rotating order, one process each
+    for engine in ("edgetune", "litert"):
+        assert result[engine]["rounds"] == 2 and result[engine]["repeat"] == 6
+        assert len(result[engine]["round_medians_ms"]) == 2
+    assert result["timing"] == "each engine in its own process, rotating order"
+    assert result["agreement"][0]["max_abs_diff"] <= 1e-5

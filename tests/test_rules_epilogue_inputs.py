@@ -1,0 +1,113 @@
+"""A residual added after padding it to more channels (BlazeFace's and BlazePalm's blocks) tunes.
+
+The conv, the residual's pad and the epilogue fuse into one kernel; MultiLevelTiling failed the
+task's whole space generation moving the epilogue under the conv's tiles while the pad was a
+block of its own (`edgetune tune mp_face_detection_short_range` stopped with a ScheduleError).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from tflite_builder import Op, Tensor, write
+
+from edgetune.frontend import load_model
+from edgetune.frontend.tflite_import import random_inputs
+from edgetune.oracle import LiteRTModel
+from edgetune.paths import MODELS_DIR
+from edgetune.runtime import load_artifact
+
+
+def padded_residual_block(path):
+    """x (24 channels) -> 1x1 conv to 28 channels + bias, + x padded to 28 channels, relu."""
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal((28, 1, 1, 24)).astype(np.float32) * 0.2  # OHWI
+    bias = rng.standard_normal(28).astype(np.float32)
+    pads = np.array([[0, 0], [0, 0], [0, 0], [0, 4]], np.int32)
+    tensors = [
+        Tensor("x", (1, 16, 16, 24)),  # 0
+        Tensor("w", w.shape, data=w),  # 1
+        Tensor("b", (28,), data=bias),  # 2
+        Tensor("conv", (1, 16, 16, 28)),  # 3
+        Tensor("pads", (4, 2), "int32", pads),  # 4
+        Tensor("padded", (1, 16, 16, 28)),  # 5
+        Tensor("y", (1, 16, 16, 28)),  # 6
+    ]
+    conv = [(0, "int8", 0), (1, "int32", 1), (2, "int32", 1)]  # SAME, stride 1
+    ops = [
+        Op("CONV_2D", [0, 1, 2], [3], "Conv2DOptions", conv),
+        Op("PAD", [0, 4], [5], "PadOptions"),
+        Op("ADD", [3, 5], [6], "AddOptions", [(0, "int8", 1)]),  # fused RELU
+    ]
+    return write(path, tensors, ops, [0], [6])
+
+
+def test_conv_with_a_padded_residual_tunes_and_matches_litert(cli, tmp_path):
+    model = padded_residual_block(tmp_path / "block.tflite")
+    tasks = cli("tasks", model, "--json")
+    assert tasks.code == 0, tasks.err
+    names = [t["name"] for t in json.loads(tasks.out)["tasks"]]
+    assert any("pad" in n and "conv2d" in n for n in names), names  # one fused kernel
+    recs, lib = tmp_path / "recs", tmp_path / "block.so"
+    tuned = cli("tune", model, "--trials", 8, "--records", recs, "--no-library", "--json")
+    assert tuned.code == 0, tuned.err
+    assert json.loads(tuned.out)["trials"] == 8
+    assert cli("build", model, "--records", recs, "-o", lib).code == 0
+    x = random_inputs(load_model(model).info, seed=1)
+    (ours,) = load_artifact(lib, 1)(x)
+    (want,) = LiteRTModel(model, threads=1)(x)
+    np.testing.assert_allclose(ours, want, rtol=1e-5, atol=1e-5)
+
+
+FAILING_RULE = """
+from tvm.ir.utils import derived_object
+from tvm.s_tir.meta_schedule.schedule_rule import PyScheduleRule
+
+
+@derived_object
+class FailsOnConvs(PyScheduleRule):
+    def _initialize_with_tune_context(self, context):
+        pass
+
+    def apply(self, sch, block):
+        if sch.get(block).name_hint == "conv2d_nhwc":
+            sch.compute_inline(block)  # a reduction: ScheduleError
+        return [sch]
+
+    def clone(self):
+        return FailsOnConvs()
+
+
+def extend(parts, board):
+    parts.rules.insert(0, FailsOnConvs())
+"""
+
+
+def test_a_task_without_search_space_is_left_untuned_and_named(cli, tmp_path):
+    from edgetune.board import load_board
+
+    (tmp_path / "failing_rules.py").write_text(FAILING_RULE)
+    text = load_board("host").path.read_text()
+    board = tmp_path / "host-failing.toml"
+    board.write_text(
+        text.replace('rule_set = "host"', 'rule_set = "host"\nrules_module = "failing_rules"')
+    )
+    recs = tmp_path / "recs"
+    args = ["tiny_fp32", "--board", board, "--records", recs, "--no-library", "--final-top", 0]
+    tuned = cli("tune", *args, "--trials", 8, "--json")
+    assert tuned.code == 0, tuned.err
+    report = json.loads(tuned.out)
+    untuned = report["search"]["untuned_no_space"]
+    assert sorted(untuned) == ["fused_conv2d2_add_add1_tir_clip", "fused_conv2d_add_tir_clip"]
+    assert all(
+        m == "ScheduleError: The block has init statement: s_tir.SBlock#0" for m in untuned.values()
+    )
+    assert "left untuned, no search space" in tuned.err and "Traceback" not in tuned.err
+    assert report["trials"] == 8  # the other tasks got the budget
+    lib = tmp_path / "tiny.so"
+    assert cli("build", "tiny_fp32", "--board", board, "--records", recs, "-o", lib).code == 0
+    x = random_inputs(load_model(MODELS_DIR / "tiny_fp32.tflite").info, seed=2)
+    (ours,) = load_artifact(lib, 1)(x)
+    (want,) = LiteRTModel(MODELS_DIR / "tiny_fp32.tflite", threads=1)(x)
+    np.testing.assert_allclose(ours, want, rtol=1e-5, atol=1e-5)
