@@ -45,6 +45,13 @@ def __getattr__(name: str) -> Any:
     return module
 
 
+def structural_hash(node: Any) -> int:
+    """TVM's structural hash of an IR node (0.27 keeps it in tvm_ffi, not tvm.ir)."""
+    import tvm_ffi
+
+    return int(tvm_ffi.structural_hash(node))
+
+
 TENSOR_INTRIN_PACKAGE = "tvm.s_tir.tensor_intrin"
 CPU_INTRINSICS = (f"{TENSOR_INTRIN_PACKAGE}.arm_cpu",)  # NEON dot products (the A53 int8 rules)
 

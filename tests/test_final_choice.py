@@ -23,6 +23,7 @@ from edgetune.records import RecordStore, best_latency_in, database_of, workload
 from edgetune.records.layout import FINAL_CHOICES, TUNING_RECORDS
 from edgetune.runtime.local import load_executable
 from edgetune.search import final, tune_model
+from edgetune.search.schedule_key import schedule_key
 from edgetune.tasks import for_model
 
 NAME = "tiny_fp32"
@@ -380,12 +381,13 @@ def test_the_rounds_race_stops_timing_clearly_slower_candidates(tmp_path):
     for n in names:
         (tmp_path / n).mkdir()
     runner = _Runner(speed)
-    groups = [[cands["fast"], cands["close"], cands["slow"]], [cands["other"]]]
+    first = [cands["fast"], cands["close"], cands["slow"]]
+    groups = [(task.mod, first), (task.mod, [cands["other"]])]
     final._remeasure(groups, Builder(), runner, board)
     rounds, race = final.ROUNDS, final.RACE_ROUNDS
     assert runner.runs == {"fast": rounds, "close": rounds, "slow": race, "other": rounds}
     assert len(cands["slow"].rounds) == race and cands["slow"].final_s == pytest.approx(1.4e-4)
-    assert min(groups[0], key=lambda c: c.final_s) is cands["fast"]
+    assert min(groups[0][1], key=lambda c: c.final_s) is cands["fast"]
     assert not any((tmp_path / n).exists() for n in names)  # the artifacts are removed
 
 
@@ -423,3 +425,34 @@ def test_a_choice_made_after_a_search_is_current_for_the_next_run(tmp_path):
     assert again.progress.trials == 0 and again.final.measured == 0
     assert again.final.entries == first.final.entries and len(_lines(folder)) == 1
     _assert_matches_litert(model, board, RecordStore(folder, model.info, board, False), tuned=1)
+
+
+def test_kept_builds_are_found_by_task_and_schedule_not_schedule_alone(tmp_path):
+    """Two tasks whose schedules read alike (a trace names blocks and decisions, not shapes:
+    MediaPipe's two reshape + concatenate kernels) each get their own build back."""
+    from types import SimpleNamespace
+
+    from edgetune.search.kept_builds import KeptBuilds
+    from edgetune.tvm_api import ms
+
+    board = load_board("host")
+    big, small = _largest(load_model(MODELS_DIR / f"{NAME}.tflite"), board, 2)
+    trace = SimpleNamespace(simplified=lambda remove_postproc: "the same schedule text")
+    scheduler = SimpleNamespace(
+        tasks_=[SimpleNamespace(ctx=SimpleNamespace(mod=m)) for m in (big.mod, small.mod)]
+    )
+    kept = KeptBuilds(top=1)
+    for task_id in (0, 1):
+        path = tmp_path / f"build{task_id}"
+        path.mkdir()
+        kept._inst.apply(  # the Python callback itself (MetaSchedule calls it through the FFI)
+            scheduler,
+            task_id,
+            [SimpleNamespace(sch=SimpleNamespace(trace=trace))],
+            [ms.builder.BuilderResult(str(path / "x.so"), None)],
+            [SimpleNamespace(run_secs=[1e-4], error_msg=None)],
+        )
+    key = schedule_key(trace)
+    assert kept.take(small.mod, key) == str(tmp_path / "build1" / "x.so")
+    assert kept.take(big.mod, key) == str(tmp_path / "build0" / "x.so")
+    assert kept.take(big.mod, key) is None  # taken once

@@ -28,6 +28,30 @@ class BuiltModel:
     database: Any  # the records applied (MetaSchedule Database)
     tuned: int
     total: int
+    unapplied: list[str]  # kernels whose record TVM failed to apply: built untuned
+
+
+def apply_records(mod: Any, unapplied: list[str]) -> Any:
+    """MetaSchedule's MetaScheduleApplyDatabase (the current database's schedule for each
+    kernel), run on one kernel at a time: a kernel whose record TVM fails to apply is built
+    untuned and named in `unapplied`, instead of failing the whole build (the pass stopped the
+    build of MediaPipe's selfie segmenter on an internal error replaying the anchor trace of a
+    conv + sigmoid + multiply kernel that shares its conv with a tuned one)."""
+    import tvm
+    from tvm import relax
+
+    from ..tvm_api import tirx
+
+    apply = relax.transform.MetaScheduleApplyDatabase(enable_warning=False)
+    out = tvm.IRModule(dict(mod.functions), attrs=mod.attrs)
+    for gv, func in mod.functions.items():
+        if not isinstance(func, tirx.PrimFunc):
+            continue
+        try:
+            out[gv] = apply(tvm.IRModule({gv: func}))[gv]
+        except (RuntimeError, ValueError):  # TVM raises its errors as these
+            unapplied.append(gv.name_hint)
+    return out
 
 
 @dataclass
@@ -59,12 +83,16 @@ def build_model(
     if library is not None:
         database = library.fill(database, model_tasks.tasks)
     tuned = sum(1 for t in model_tasks if best_latency_in(database, t.mod) is not None)
-    exe = compile_with_records(model_tasks, database, exec_mode)
-    return BuiltModel(exe, model_tasks, database, tuned, len(model_tasks))
+    unapplied: list[str] = []
+    exe = compile_with_records(model_tasks, database, exec_mode, unapplied)
+    return BuiltModel(exe, model_tasks, database, tuned, len(model_tasks), unapplied)
 
 
 def compile_with_records(
-    model_tasks: ModelTasks, database: Any, exec_mode: str = "compiled"
+    model_tasks: ModelTasks,
+    database: Any,
+    exec_mode: str = "compiled",
+    unapplied: list[str] | None = None,
 ) -> Any:
     """The lowered module with the database's schedules, its weights pre-packed, compiled.
 
@@ -77,6 +105,8 @@ def compile_with_records(
     `exec_mode="compiled"` compiles the Relax VM's own function (allocation, calls) to machine
     code with the kernels: 1.5 % faster than the interpreted "bytecode" on MobileNetV2 fp32
     (docs/performance.md). "bytecode" is what per-call VM instruments (`profile`) need.
+    Kernels whose record TVM fails to apply (`apply_records`) are built untuned and named in
+    `unapplied`.
     """
     import tvm
     from tvm import relax
@@ -95,7 +125,7 @@ def compile_with_records(
 
     @tvm.transform.module_pass(opt_level=3)
     def pipeline(mod: Any, _ctx: Any) -> Any:
-        mod = relax.transform.MetaScheduleApplyDatabase(enable_warning=False)(mod)
+        mod = apply_records(mod, unapplied if unapplied is not None else [])
         mod = relax.transform.SplitLayoutRewritePreproc()(mod)
         mod = relax.transform.FoldConstant()(mod)
         mod = relax.transform.DeadCodeElimination()(mod)
@@ -133,6 +163,11 @@ def export_model(built: BuiltModel, model: Model, board: Board, out: str | Path)
     write_artifact_meta(out, meta)
     after_build = backend(board).after_build
     notes = [after_build(built.model_tasks, built.database, out)] if after_build else []
+    if built.unapplied:
+        notes.append(
+            f"{len(built.unapplied)} kernel(s) built untuned, TVM failed to apply their "
+            f"record: {', '.join(built.unapplied)}"
+        )
     return Library(out, built.tuned, built.total, notes)
 
 

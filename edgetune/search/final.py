@@ -326,7 +326,7 @@ def final_phase(
         with sigint_spares_workers(), contextlib.closing(make_builder(board)) as builder:
             runner = backend(board).runner(board)  # every repeat: _add_round reduces them
             for chunk in _chunks(pending):
-                groups = [cands for _, _, cands in chunk]
+                groups = [(tasks[i].mod, cands) for i, _, cands in chunk]
                 phase.reused += _remeasure(groups, builder, runner, board, builds)
                 for i, h, cands in chunk:
                     phase.entries[i] = _entry(tasks[i], h, cands, top)
@@ -371,22 +371,22 @@ def _chunks(pending: list[Any]) -> Iterator[list[Any]]:
 
 
 def _remeasure(
-    tasks: list[list[Candidate]],
+    tasks: list[tuple[Any, list[Candidate]]],
     builder: Any,
     runner: Any,
     board: Board,
     builds: KeptBuilds | None = None,
 ) -> int:
-    """Build the candidates (a list per task; those `builds` kept are not built again), then
-    time them in up to ROUNDS interleaved rounds on the board's runner, racing each task's after
-    RACE_ROUNDS; each keeps every round (`Candidate.secs` takes the median one). Returns how
-    many builds were reused."""
+    """Build the candidates (per task: its module and candidates; those `builds` kept are not
+    built again), then time them in up to ROUNDS interleaved rounds on the board's runner,
+    racing each task's after RACE_ROUNDS; each keeps every round (`Candidate.secs` takes the
+    median one). Returns how many builds were reused."""
     target = board.target()
-    candidates = [c for cands in tasks for c in cands]
+    candidates = [c for _, cands in tasks for c in cands]
     paths: dict[int, str | None] = {}  # every build used here, removed at the end
     try:
         if builds is not None:
-            paths = {id(c): builds.take(c.key) for c in candidates}
+            paths = {id(c): builds.take(mod, c.key) for mod, cands in tasks for c in cands}
         build = [c for c in candidates if paths.get(id(c)) is None]
         built = builder.build([ms.builder.BuilderInput(c.measure.sch.mod, target) for c in build])
         for c, b in zip(build, built):
@@ -401,7 +401,7 @@ def _remeasure(
         timed = [c for c in candidates if id(c) in inputs]
         for done in range(ROUNDS):
             if done == RACE_ROUNDS:
-                timed = [c for cands in tasks for c in _in_the_race(cands) if id(c) in inputs]
+                timed = [c for _, cands in tasks for c in _in_the_race(cands) if id(c) in inputs]
             for c, future in zip(timed, runner.run([inputs[id(c)] for c in timed])):
                 _add_round(c, future.result())
     finally:

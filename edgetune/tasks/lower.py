@@ -7,6 +7,7 @@ same fused module to the search and to `compile`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from ..quant.kernel_kind import FIXED_SCHEDULE
@@ -74,7 +75,10 @@ def mark_layout_free(mod: Any) -> Any:
     passes constants at the same positions. Kernels with 8-bit operands keep the layout
     `quant.operands` packed for their dot-product instruction (layout rewriting breaks
     tensorization), and FIXED_SCHEDULE kernels are never marked (MetaSchedule's
-    RewriteLayout finds no block reading their buffers).
+    RewriteLayout finds no block reading their buffers). Nor is a weight that a spatial block
+    reads first (`_read_by_reductions_only`): a transposed conv flips its kernel in a block of
+    its own, and RewriteLayout's layout through that block gave MediaPipe's selfie segmenter
+    wrong outputs (max abs diff 1 on a [0, 1] mask).
     """
     from tvm import relax
 
@@ -99,9 +103,35 @@ def mark_layout_free(mod: Any) -> Any:
         if len(seen) != 1 or not isinstance(func, tirx.PrimFunc) or FIXED_SCHEDULE in func.attrs:
             continue
         (indices,) = seen
+        indices = tuple(i for i in indices if _read_by_reductions_only(func, i))
         if indices and not any(str(p.dtype) in ("int8", "uint8") for p in func.params):
             mod[gv] = func.with_attr(LAYOUT_FREE, list(indices))
     return mod
+
+
+def _read_by_reductions_only(func: Any, index: int) -> bool:
+    """Whether every block reading param `index` of the kernel is a reduction (the conv or
+    matmul consuming the weight as it is)."""
+    from ..tvm_api import s_tir, tirx
+
+    buffer = func.params[index]  # 0.27: params are the buffers
+    return all(
+        any(iv.iter_type == tirx.IterVar.CommReduce for iv in block.iter_vars)
+        for block in _blocks(func.body, s_tir)
+        if any(r.source.same_as(buffer) for r in block.reads)
+    )
+
+
+def _blocks(stmt: Any, s_tir: Any) -> Iterator[Any]:
+    """Every block under `stmt` (loops, sequences, nested blocks)."""
+    if isinstance(stmt, s_tir.SBlockRealize):
+        yield stmt.block
+        yield from _blocks(stmt.block.body, s_tir)
+    elif hasattr(stmt, "seq"):
+        for child in stmt.seq:
+            yield from _blocks(child, s_tir)
+    elif hasattr(stmt, "body"):
+        yield from _blocks(stmt.body, s_tir)
 
 
 def _constant_types() -> tuple[type, ...]:

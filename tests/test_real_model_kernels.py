@@ -1,8 +1,13 @@
-"""A residual added after padding it to more channels (BlazeFace's and BlazePalm's blocks) tunes.
+"""Kernels of real models that failed to tune, or tuned wrong (session 31's MediaPipe tunes).
 
-The conv, the residual's pad and the epilogue fuse into one kernel; MultiLevelTiling failed the
-task's whole space generation moving the epilogue under the conv's tiles while the pad was a
-block of its own (`edgetune tune mp_face_detection_short_range` stopped with a ScheduleError).
+- A residual added after padding it to more channels (BlazeFace's blocks): the conv, the pad
+  and the epilogue fuse into one kernel; MultiLevelTiling failed the task's whole space
+  generation while the pad was a block of its own (`tune mp_face_detection_short_range`
+  stopped with a ScheduleError).
+- A transposed conv to one channel (the selfie segmenter's last layer): TVM computes it NCHW,
+  ThreadSplit rejected every candidate (no row bands in one channel), and once tuned, the
+  weight's layout rewritten through the kernel flip gave wrong outputs.
+- A task whose space cannot be generated is left untuned and named; the run goes on.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from tflite_builder import Op, Tensor, write
 from edgetune.frontend import load_model
 from edgetune.frontend.tflite_import import random_inputs
 from edgetune.oracle import LiteRTModel
+from edgetune.oracle.substitute import substitute_custom_ops
 from edgetune.paths import MODELS_DIR
 from edgetune.runtime import load_artifact
 
@@ -110,4 +116,34 @@ def test_a_task_without_search_space_is_left_untuned_and_named(cli, tmp_path):
     x = random_inputs(load_model(MODELS_DIR / "tiny_fp32.tflite").info, seed=2)
     (ours,) = load_artifact(lib, 1)(x)
     (want,) = LiteRTModel(MODELS_DIR / "tiny_fp32.tflite", threads=1)(x)
+    np.testing.assert_allclose(ours, want, rtol=1e-5, atol=1e-5)
+
+
+def transposed_conv_to_one_channel(path):
+    """x (1, 16, 16, 8) -> MediaPipe's Convolution2DTransposeBias 2x2 stride 2 to one channel,
+    (1, 32, 32, 1), as the selfie segmenter ends."""
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((1, 2, 2, 8)).astype(np.float32)  # OHWI
+    tensors = [
+        Tensor("x", (1, 16, 16, 8)),
+        Tensor("w", w.shape, data=w),
+        Tensor("b", (1,), data=np.array([0.25], np.float32)),
+        Tensor("y", (1, 32, 32, 1)),
+    ]
+    options = np.array([2, 2, 2], "<i4").tobytes()  # VALID, stride w, h
+    op = Op("CUSTOM:Convolution2DTransposeBias", [0, 1, 2], [3], custom=options)
+    return write(path, tensors, [op], [0], [3])
+
+
+def test_transposed_conv_to_one_channel_tunes_and_matches_litert(cli, tmp_path):
+    model = transposed_conv_to_one_channel(tmp_path / "up.tflite")
+    recs, lib = tmp_path / "recs", tmp_path / "up.so"
+    tuned = cli("tune", model, "--trials", 8, "--records", recs, "--no-library", "--json")
+    assert tuned.code == 0, tuned.err
+    assert json.loads(tuned.out)["records_valid"] >= 1  # candidates pass ThreadSplit
+    assert cli("build", model, "--records", recs, "-o", lib).code == 0
+    x = random_inputs(load_model(model).info, seed=3)
+    (ours,) = load_artifact(lib, 2)(x)
+    builtins, _ = substitute_custom_ops(model.read_bytes())  # TRANSPOSE_CONV + ADD
+    (want,) = LiteRTModel(builtins, threads=1)(x)
     np.testing.assert_allclose(ours, want, rtol=1e-5, atol=1e-5)
