@@ -49,13 +49,14 @@ def check_one(path: str, shapes: list[str], spaces: bool = False) -> dict:
 def check_spaces(path: str, board, input_shapes: dict) -> dict:
     """`--spaces`: every task's search space generated and SAMPLES candidates drawn through the
     postprocessors, as `tune` would; fails on the first task without a space or a candidate."""
-    from edgetune.frontend import load_model
+    from edgetune.frontend import load_model, read_tflite
     from edgetune.rules.show import explore
     from edgetune.tasks import for_model
     from edgetune.tvm_api import s_tir
 
     tasks = for_model(load_model(path, input_shapes=input_shapes), board).tasks
     result = {"model": Path(path).stem, "status": "pass", "stage": "space", "tasks": len(tasks)}
+    result["quantization"] = read_tflite(path)[1].quantization
     for task in tasks:
         try:
             drawn = explore(task.mod, board, SAMPLES).samples

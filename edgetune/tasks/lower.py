@@ -76,9 +76,9 @@ def mark_layout_free(mod: Any) -> Any:
     `quant.operands` packed for their dot-product instruction (layout rewriting breaks
     tensorization), and FIXED_SCHEDULE kernels are never marked (MetaSchedule's
     RewriteLayout finds no block reading their buffers). Nor is a weight that a spatial block
-    reads first (`_read_by_reductions_only`): a transposed conv flips its kernel in a block of
-    its own, and RewriteLayout's layout through that block gave MediaPipe's selfie segmenter
-    wrong outputs (max abs diff 1 on a [0, 1] mask).
+    transforms before a reduction reads it (`_transformed_for_a_reduction`): a transposed conv
+    flips its kernel in a block of its own, and RewriteLayout's layout through that block gave
+    MediaPipe's selfie segmenter wrong outputs (max abs diff 1 on a [0, 1] mask).
     """
     from tvm import relax
 
@@ -103,22 +103,34 @@ def mark_layout_free(mod: Any) -> Any:
         if len(seen) != 1 or not isinstance(func, tirx.PrimFunc) or FIXED_SCHEDULE in func.attrs:
             continue
         (indices,) = seen
-        indices = tuple(i for i in indices if _read_by_reductions_only(func, i))
+        indices = tuple(i for i in indices if not _transformed_for_a_reduction(func, i))
         if indices and not any(str(p.dtype) in ("int8", "uint8") for p in func.params):
             mod[gv] = func.with_attr(LAYOUT_FREE, list(indices))
     return mod
 
 
-def _read_by_reductions_only(func: Any, index: int) -> bool:
-    """Whether every block reading param `index` of the kernel is a reduction (the conv or
-    matmul consuming the weight as it is)."""
+def _transformed_for_a_reduction(func: Any, index: int) -> bool:
+    """Whether param `index` reaches a reduction through a spatial block first (a transposed
+    conv's kernel flip): RewriteLayout would rewrite it through that block. Weights read by the
+    reduction itself, or only by element-wise epilogues (a PReLU's slope, a pool's constant
+    add), keep their mark, and their tasks stay as earlier records know them."""
     from ..tvm_api import s_tir, tirx
 
+    def reduction(block: Any) -> bool:
+        return any(iv.iter_type == tirx.IterVar.CommReduce for iv in block.iter_vars)
+
+    def reads(block: Any, buffer: Any) -> bool:
+        return any(r.source.same_as(buffer) for r in block.reads)
+
+    blocks = list(_blocks(func.body, s_tir))
     buffer = func.params[index]  # 0.27: params are the buffers
-    return all(
-        any(iv.iter_type == tirx.IterVar.CommReduce for iv in block.iter_vars)
-        for block in _blocks(func.body, s_tir)
-        if any(r.source.same_as(buffer) for r in block.reads)
+    return any(
+        reads(consumer, w.source)
+        for block in blocks
+        if reads(block, buffer) and not reduction(block)
+        for w in block.writes
+        for consumer in blocks
+        if reduction(consumer)
     )
 
 
