@@ -8,6 +8,7 @@
   ThreadSplit rejected every candidate (no row bands in one channel), and once tuned, the
   weight's layout rewritten through the kernel flip gave wrong outputs.
 - A task whose space cannot be generated is left untuned and named; the run goes on.
+- TFLite's builtin TRANSPOSE_CONV did not build at all (TVM's importer keeps it NHWC).
 """
 
 from __future__ import annotations
@@ -146,4 +147,33 @@ def test_transposed_conv_to_one_channel_tunes_and_matches_litert(cli, tmp_path):
     (ours,) = load_artifact(lib, 2)(x)
     builtins, _ = substitute_custom_ops(model.read_bytes())  # TRANSPOSE_CONV + ADD
     (want,) = LiteRTModel(builtins, threads=1)(x)
+    np.testing.assert_allclose(ours, want, rtol=1e-5, atol=1e-5)
+
+
+def test_builtin_transpose_conv_builds_tunes_and_matches_litert(cli, tmp_path):
+    """TFLite's own TRANSPOSE_CONV (NHWC in TVM's importer, which TVM could not lower)."""
+    rng = np.random.default_rng(6)
+    w = rng.standard_normal((3, 2, 2, 8)).astype(np.float32)  # OHWI
+    tensors = [
+        Tensor("x", (1, 16, 16, 8)),  # 0
+        Tensor("w", w.shape, data=w),  # 1
+        Tensor("shape", (4,), "int32", np.array([1, 32, 32, 3], np.int32)),  # 2
+        Tensor("t", (1, 32, 32, 3)),  # 3
+        Tensor("b", (3,), data=np.array([0.25, 0.5, -1.0], np.float32)),  # 4
+        Tensor("y", (1, 32, 32, 3)),  # 5
+    ]
+    options = [(0, "int8", 0), (1, "int32", 2), (2, "int32", 2)]  # SAME, stride 2
+    ops = [
+        Op("TRANSPOSE_CONV", [2, 1, 0], [3], "TransposeConvOptions", options),
+        Op("ADD", [3, 4], [5], "AddOptions"),
+    ]
+    model = write(tmp_path / "tconv.tflite", tensors, ops, [0], [5])
+    recs, lib = tmp_path / "recs", tmp_path / "tconv.so"
+    tuned = cli("tune", model, "--trials", 8, "--records", recs, "--no-library", "--json")
+    assert tuned.code == 0, tuned.err
+    assert json.loads(tuned.out)["records_valid"] >= 1
+    assert cli("build", model, "--records", recs, "-o", lib).code == 0
+    x = random_inputs(load_model(model).info, seed=4)
+    (ours,) = load_artifact(lib, 2)(x)
+    (want,) = LiteRTModel(model, threads=1)(x)
     np.testing.assert_allclose(ours, want, rtol=1e-5, atol=1e-5)

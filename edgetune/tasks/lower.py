@@ -28,6 +28,10 @@ def lower(mod: Any, target: Any) -> Any:
         [
             relax.transform.DecomposeOpsForInference(),
             relax.transform.CanonicalizeBindings(),
+            # TVM's TFLite importer emits TRANSPOSE_CONV in NHWC, which LegalizeOps cannot
+            # lower (the build stopped: "CodeGenVMTIR cannot emit R.nn.conv2d_transpose"):
+            # compute it NCHW between two transposes, as MediaPipe's transposed conv is
+            relax.transform.ConvertLayout({"relax.nn.conv2d_transpose": ["NCHW", "IOHW"]}),
             relax.transform.LegalizeOps(),
             relax.transform.AnnotateTIROpPattern(),
             relax.transform.FoldConstant(),
