@@ -50,6 +50,7 @@ def check_spaces(path: str, board, input_shapes: dict) -> dict:
     """`--spaces`: every task's search space generated and SAMPLES candidates drawn through the
     postprocessors, as `tune` would; fails on the first task without a space or a candidate."""
     from edgetune.frontend import load_model, read_tflite
+    from edgetune.rules.rule_set import schedule_error_line
     from edgetune.rules.show import explore
     from edgetune.tasks import for_model
     from edgetune.tvm_api import s_tir
@@ -61,8 +62,7 @@ def check_spaces(path: str, board, input_shapes: dict) -> dict:
         try:
             drawn = explore(task.mod, board, SAMPLES).samples
         except s_tir.ScheduleError as err:
-            last = [ln for ln in str(err).splitlines() if ln.startswith("Error message")]
-            return result | {"status": "fail", "error": f"{task.name}: {(last or ['?'])[0]}"}
+            return result | {"status": "fail", "error": f"{task.name}: {schedule_error_line(err)}"}
         if not drawn:
             return result | {"status": "fail", "error": f"{task.name}: no valid candidate"}
     return result

@@ -16,11 +16,8 @@ from __future__ import annotations
 
 from tvm.ir.utils import derived_object
 
-from ..tvm_api import ms, s_tir, tirx
-
-
-def _is_reduction(sch, block) -> bool:
-    return any(iv.iter_type == tirx.IterVar.CommReduce for iv in sch.get(block).iter_vars)
+from ..tasks.lower import is_reduction
+from ..tvm_api import ms, s_tir
 
 
 @derived_object
@@ -32,12 +29,12 @@ class InlineEpilogueInputs(ms.schedule_rule.PyScheduleRule):
         pass
 
     def apply(self, sch, block):
-        if not _is_reduction(sch, block):
+        if not is_reduction(sch.get(block)):
             return [sch]
         anchor = sch.get(block)
         for consumer in sch.get_consumers(block):
             for producer in sch.get_producers(consumer):
-                if sch.get(producer).same_as(anchor) or _is_reduction(sch, producer):
+                if sch.get(producer).same_as(anchor) or is_reduction(sch.get(producer)):
                     continue
                 try:
                     sch.compute_inline(producer)

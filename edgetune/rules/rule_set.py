@@ -112,3 +112,11 @@ def get_rule_set(name: str) -> RuleSet:
     if name not in _RULE_SETS:
         raise BoardError(f"unknown rule set '{name}' (known: {', '.join(rule_set_names())})")
     return _RULE_SETS[name]
+
+
+def schedule_error_line(err: Exception) -> str:
+    """What a TVM ScheduleError says went wrong: its "Error message:" line (the rest is the
+    IR it failed on), else its first line."""
+    lines = str(err).splitlines()
+    message = [ln.partition(":")[2] for ln in lines if ln.startswith("Error message")]
+    return (message or lines or ["?"])[0].strip()

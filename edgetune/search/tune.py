@@ -21,6 +21,7 @@ from ..measure import make_builder, make_runner
 from ..measure.free_cores import StealClock, steal_note
 from ..records import KNOWN, best_latency_in, warm_start_folder, write_tasks
 from ..rules import get_rule_set
+from ..rules.rule_set import schedule_error_line
 from ..tasks import MODULE_EQUALITY, Task, for_model
 from .final import FINAL_TOP, FinalPhase, final_phase
 from .interrupt import sigint_spares_workers
@@ -182,24 +183,22 @@ def _tuned_with(board: Board, search: str) -> dict[str, Any]:
 
 
 def spaceless(tasks: list[Task], ids: list[int], board: Board) -> dict[int, str]:
-    """Tasks (of `ids`) whose search space the board's rule set cannot generate: index -> the
-    schedule error's first line. MetaSchedule generates every task's space before it measures
-    anything, and one failing rule would end the whole run; such a task keeps TVM's default
-    schedule instead (a rule set's bug, reported, not the user's)."""
+    """Tasks (of `ids`) whose search space the board's rule set cannot generate: index -> what
+    the schedule error says (`schedule_error_line`). MetaSchedule generates every task's space
+    before it measures anything, and one failing rule would end the whole run; such a task keeps
+    TVM's default schedule instead (a rule set's bug, reported, not the user's)."""
     from ..tvm_api import ms, s_tir
 
-    rule_set, target = get_rule_set(board.rule_set), board.target()
+    space, target = get_rule_set(board.rule_set).space(board), board.target()
     failed = {}
     for i in ids:
         context = ms.TuneContext(
-            mod=tasks[i].mod, target=target, space_generator=rule_set.space(board), rand_state=0
-        )
+            mod=tasks[i].mod, target=target, space_generator=space, rand_state=0
+        ).clone()
         try:
             context.generate_design_space()
         except s_tir.ScheduleError as err:
-            lines = str(err).splitlines()
-            message = [ln.partition(":")[2] for ln in lines if ln.startswith("Error message")]
-            failed[i] = (message or lines)[0].strip()
+            failed[i] = schedule_error_line(err)
     return failed
 
 

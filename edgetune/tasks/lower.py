@@ -118,10 +118,7 @@ def _transformed_for_a_reduction(func: Any, index: int) -> bool:
     conv's kernel flip): RewriteLayout would rewrite it through that block. Weights read by the
     reduction itself, or only by element-wise epilogues (a PReLU's slope, a pool's constant
     add), keep their mark, and their tasks stay as earlier records know them."""
-    from ..tvm_api import s_tir, tirx
-
-    def reduction(block: Any) -> bool:
-        return any(iv.iter_type == tirx.IterVar.CommReduce for iv in block.iter_vars)
+    from ..tvm_api import s_tir
 
     def reads(block: Any, buffer: Any) -> bool:
         return any(r.source.same_as(buffer) for r in block.reads)
@@ -131,11 +128,19 @@ def _transformed_for_a_reduction(func: Any, index: int) -> bool:
     return any(
         reads(consumer, w.source)
         for block in blocks
-        if reads(block, buffer) and not reduction(block)
+        if reads(block, buffer) and not is_reduction(block)
         for w in block.writes
         for consumer in blocks
-        if reduction(consumer)
+        if is_reduction(consumer)
     )
+
+
+def is_reduction(block: Any) -> bool:
+    """Whether a TIR block has a reduction axis (a conv, matmul or pool, not an element-wise
+    block)."""
+    from ..tvm_api import tirx
+
+    return any(iv.iter_type == tirx.IterVar.CommReduce for iv in block.iter_vars)
 
 
 def _blocks(stmt: Any, s_tir: Any) -> Iterator[Any]:
