@@ -70,6 +70,21 @@ def test_an_output_with_fewer_rows_than_threads_keeps_any_split():
     assert not OutputNest.of(_parallel_over(_conv(256, 16, 32, rows=2), "w")).splits_by_rows(2)
 
 
+def test_a_parallel_loop_with_fewer_iterations_than_threads_keeps_any_split():
+    """One parallel iteration (a tiny kernel fused and vectorized whole, as MetaSchedule
+    schedules MediaPipe hand recrop's 32-value PReLU) has no split to align: kept."""
+    import tvm
+    from tvm import s_tir
+
+    tiny = _conv(2, 8, 8)
+    assert activation_bound(tiny)
+    sch = s_tir.Schedule(tvm.IRModule({"main": tiny}))
+    n, h, w, c, _ = sch.get_loops(sch.get_sblock("conv"))
+    one, _rest = sch.split(sch.fuse(n, h, w, c), [1, None])
+    sch.parallel(one)
+    assert OutputNest.of(sch.mod["main"]).splits_by_rows(2)
+
+
 def test_kernels_with_work_for_every_thread_must_use_them_all():
     """A busy core makes one-thread candidates look fastest; they are rejected up front."""
     conv = _conv(28, 32, 64)  # 50 K outputs, no parallel loop

@@ -110,7 +110,10 @@ class OutputNest:
         owns a band of rows). True when there are fewer rows than threads: no split gives each
         thread a band (a 1-row feature map of an audio model; MediaPipe's transposed convs to
         one channel, which TVM computes as NCHW: their axis 1 is the single channel), and
-        rejecting every split left such a task without a single valid candidate."""
+        rejecting every split left such a task without a single valid candidate. True also
+        when the parallel loop has fewer iterations than threads: one thread writes the whole
+        output, there is no split to align (MetaSchedule's only sketch for a tiny PReLU of 32
+        values in MediaPipe's hand recrop model: rejecting it left no candidate at all)."""
         from tvm import ir, sym
 
         rows = int(self.out.shape[1])
@@ -120,6 +123,8 @@ class OutputNest:
         if len(parallel) != 1:
             return True  # not parallel (or nested parallel loops): nothing to align
         extent = int(self.loops[parallel[0]].extent)
+        if extent < threads:
+            return True
         chunk = -(-extent // threads)
         block = self.realize.block
         (store,) = [w for w in block.writes if w.source.same_as(self.out)]
