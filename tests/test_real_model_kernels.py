@@ -177,3 +177,27 @@ def test_builtin_transpose_conv_builds_tunes_and_matches_litert(cli, tmp_path):
     (ours,) = load_artifact(lib, 2)(x)
     (want,) = LiteRTModel(model, threads=1)(x)
     np.testing.assert_allclose(ours, want, rtol=1e-5, atol=1e-5)
+
+
+def test_a_conv_then_a_negative_axis_squeeze_lowers():
+    """openWakeWord's melspectrogram (a strided conv as STFT, then squeeze(axis=-3)) stopped
+    in `lower` with std::bad_alloc: Relax's ConvertLayout, run for TFLite's NHWC transposed
+    convs, fails on it. It now runs only for modules that have one."""
+    from tvm import relax
+
+    from edgetune.board import load_board
+    from edgetune.tasks.lower import lower
+
+    x = relax.Var("x", relax.TensorType((1, 1, 64, 1), "float32"))
+    bb = relax.BlockBuilder()
+    with bb.function("main", [x]):
+        with bb.dataflow():
+            w = relax.const(np.ones((1, 16, 1, 8), "float32"))
+            conv = relax.op.nn.conv2d(
+                x, w, strides=(1, 16), data_layout="NHWC", kernel_layout="HWIO"
+            )
+            y = bb.emit(conv)
+            z = bb.emit_output(relax.op.squeeze(y, axis=[-3]))
+        bb.emit_func_output(z)
+    lowered = lower(bb.get(), load_board("host").target())
+    assert sorted(gv.name_hint for gv in lowered.functions) == ["conv2d", "main", "squeeze"]
