@@ -30,7 +30,14 @@ def _lowered(width: int, split: int, pipeline: str | None = None):
 
 @pytest.mark.parametrize(
     ("width", "split", "widths"),
-    [(24, 24, [16, 8]), (48, 48, [32, 16]), (96, 12, [8, 4]), (32, 16, [16]), (18, 6, [6])],
+    [
+        (24, 24, [16, 8]),
+        (48, 48, [32, 16]),
+        (96, 12, [8, 4]),
+        (32, 16, [16]),
+        (18, 6, [6]),
+        (200, 200, [64, 8]),  # 3 x 64 in a serial loop, then 8
+    ],
 )
 def test_vectors_split_to_powers_of_two_same_results(width, split, widths):
     """24 -> 16 + 8 (one zmm and one ymm on AVX-512, not three ymm), 48 -> 32 + 16, 12 -> 8 + 4;
@@ -54,6 +61,24 @@ def test_vectors_split_to_powers_of_two_same_results(width, split, widths):
         results.append(y.numpy())
     np.testing.assert_array_equal(results[0], results[1])
     np.testing.assert_allclose(results[0], np.maximum(x * w + b, 0), rtol=1e-6, atol=1e-6)
+
+
+def test_a_vector_wider_than_tvm_lanes_builds_as_a_loop_of_vectors():
+    """A record replayed on a kernel sharing its anchor can vectorize a whole epilogue (262144
+    lanes in MediaPipe's selfie segmenter); TVM's own pipeline cannot build over 65535 lanes.
+    Ours builds it as a serial loop of 64-lane vectors plus the rest, with NumPy's results."""
+    import tvm
+
+    width = 131072  # 2 x 65536: TVM's lane count wraps to 0
+    with pytest.raises(tvm.error.InternalError, match="lanes=0"):
+        _lowered(width, width, "default")
+    lib, text = _lowered(width, width)
+    assert "T.Broadcast(T.float32(0.0), 64)" in text
+    rng = np.random.default_rng(1)
+    x, w, b = (rng.standard_normal(s).astype("float32") for s in ((8, width), width, width))
+    y = tvm.runtime.tensor(np.zeros((8, width), "float32"))
+    lib(tvm.runtime.tensor(x), tvm.runtime.tensor(w), tvm.runtime.tensor(b), y)
+    np.testing.assert_allclose(y.numpy(), np.maximum(x * w + b, 0), rtol=1e-6, atol=1e-6)
 
 
 def test_only_cpu_functions_are_split():

@@ -11,6 +11,14 @@ and there are as few pieces as possible: on AVX-512, 24 fp32 channels take one z
 per pixel (equal pieces, 3 x `float32x8`, took three ymm: the 56x56 project convs ran 1.3-1.4x
 slower, session 30). Each lane computes the same values in the same order; the pass runs at
 build time, before TVM's VectorizeLoop, so task hashes and tuning records are unchanged.
+
+Loops wider than MAX_LANES become a serial loop of MAX_LANES-wide vectors, then the remainder as
+above. The search never vectorizes more than 64 lanes (MetaSchedule's max_vectorize_extent and
+innermost tile), but a record replayed on a kernel that shares its anchor block can: a
+squeeze-and-excite kernel of MediaPipe's selfie segmenter (a conv on a 1x1 map whose
+epilogue multiplies a 128x128x16 map) got its whole epilogue as one `vectorized(262144)`
+loop, and TVM's VectorizeLoop, whose lane count wraps at 65536, stopped the build
+("Cannot broadcast lanes=0 to 1").
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 MIN_LANES = 4  # narrower pieces would no longer be vectors worth the name
+MAX_LANES = 64  # wider loops: a serial loop of vectors this wide (the search's widest)
 
 
 def pieces(n: int) -> list[tuple[int, int]]:
@@ -41,14 +50,18 @@ def _split(loop: Any) -> Any:
         return loop
     if loop.step is not None and not (isinstance(loop.step, tirx.IntImm) and loop.step.value == 1):
         return loop
-    parts = pieces(int(loop.extent.value))
-    if not parts:
+    n = int(loop.extent.value)
+    rows, rest = divmod(n, MAX_LANES) if n > MAX_LANES else (0, n)
+    parts = pieces(rest) or ([(0, rest)] if rest else [])
+    if not rows and parts == [(0, n)]:
         return loop
     var, ty = loop.loop_var, str(loop.extent.ty)
 
-    def piece(offset: int, width: int) -> Any:
+    def piece(offset: int, width: int, row: Any = None) -> Any:
         inner = tirx.Var(f"{var.name}_{offset}", ty)
         index = loop.min + tirx.const(offset, ty) + inner
+        if row is not None:
+            index = index + row * tirx.const(MAX_LANES, ty)
         body = tvm_ffi.structural_map(
             loop.body, ((tirx.Var, lambda v: index if v.same_as(var) else v),), order="pre"
         )
@@ -56,7 +69,15 @@ def _split(loop: Any) -> Any:
         kind = tirx.ForKind.VECTORIZED
         return tirx.For(inner, tirx.const(0, ty), extent, kind, body, annotations=loop.annotations)
 
-    return tirx.SeqStmt([piece(offset, width) for offset, width in parts])
+    out = []
+    if rows:
+        row = tirx.Var(f"{var.name}_row", ty)
+        vectors = piece(0, MAX_LANES, row)
+        out.append(
+            tirx.For(row, tirx.const(0, ty), tirx.const(rows, ty), tirx.ForKind.SERIAL, vectors)
+        )
+    out += [piece(rows * MAX_LANES + offset, width) for offset, width in parts]
+    return out[0] if len(out) == 1 else tirx.SeqStmt(out)
 
 
 def applies_to(target: Any) -> bool:
