@@ -201,3 +201,49 @@ def test_a_conv_then_a_negative_axis_squeeze_lowers():
         bb.emit_func_output(z)
     lowered = lower(bb.get(), load_board("host").target())
     assert sorted(gv.name_hint for gv in lowered.functions) == ["conv2d", "main", "squeeze"]
+
+
+def squeeze_excite_block(path):
+    """x (16x16x8) -> mean over the map -> 1x1 conv + bias -> sigmoid -> x * gate: MobileNetV3's
+    and MediaPipe's squeeze-and-excite."""
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((8, 1, 1, 8)).astype(np.float32) * 0.3  # OHWI
+    bias = rng.standard_normal(8).astype(np.float32)
+    tensors = [
+        Tensor("x", (1, 16, 16, 8)),  # 0
+        Tensor("axes", (2,), "int32", np.array([1, 2], np.int32)),  # 1
+        Tensor("pooled", (1, 1, 1, 8)),  # 2
+        Tensor("w", w.shape, data=w),  # 3
+        Tensor("b", (8,), data=bias),  # 4
+        Tensor("logits", (1, 1, 1, 8)),  # 5
+        Tensor("gate", (1, 1, 1, 8)),  # 6
+        Tensor("y", (1, 16, 16, 8)),  # 7
+    ]
+    conv = [(0, "int8", 1), (1, "int32", 1), (2, "int32", 1)]  # VALID, stride 1
+    ops = [
+        Op("MEAN", [0, 1], [2], "ReducerOptions", [(0, "bool", True)]),
+        Op("CONV_2D", [2, 3, 4], [5], "Conv2DOptions", conv),
+        Op("LOGISTIC", [5], [6]),
+        Op("MUL", [0, 6], [7], "MulOptions"),
+    ]
+    return write(path, tensors, ops, [0], [7])
+
+
+def test_a_squeeze_excite_gate_is_its_own_kernel_and_matches_litert(cli, tmp_path):
+    """The gate's multiply over the whole map is not fused into the 1x1-map conv (whose anchor
+    it would share with convs of no such epilogue, and run their schedule on 256x more values):
+    it is an element-wise task of its own, tuned, built, equal to LiteRT."""
+    model = squeeze_excite_block(tmp_path / "se.tflite")
+    tasks = cli("tasks", model, "--json")
+    assert tasks.code == 0, tasks.err
+    names = [t["name"] for t in json.loads(tasks.out)["tasks"]]
+    (gate,) = [n for n in names if "multiply" in n]
+    assert "conv2d" not in gate, names
+    recs, lib = tmp_path / "recs", tmp_path / "se.so"
+    tuned = cli("tune", model, "--trials", 8, "--records", recs, "--no-library", "--json")
+    assert tuned.code == 0, tuned.err
+    assert cli("build", model, "--records", recs, "-o", lib).code == 0
+    x = random_inputs(load_model(model).info, seed=2)
+    (ours,) = load_artifact(lib, 1)(x)
+    (want,) = LiteRTModel(model, threads=1)(x)
+    np.testing.assert_allclose(ours, want, rtol=1e-5, atol=1e-5)
