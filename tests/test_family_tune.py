@@ -157,6 +157,20 @@ def test_a_tasks_searches_read_its_records_once_and_skip_what_either_measured():
     assert [str(c.sch.trace) for c in one.generate_measure_candidates()] == ["a2", "a3"]
 
 
+def test_a_task_whose_search_proposes_nothing_new_is_ended():
+    """A small space measured whole: the search keeps proposing measured schedules; after
+    EXHAUSTED_AFTER such rounds the wrapper returns None, which ends the task, instead of the
+    scheduler picking it again and again with nothing to measure."""
+    search = SkipMeasured(_Strategy("s"))._inst
+    search._initialize_with_tune_context(SimpleNamespace(mod=None))
+    search.pre_tuning(8, 4, [], None, None)
+    first = search.generate_measure_candidates()
+    assert len(first) == 4
+    search.notify_runner_results(first, [None] * 4)
+    assert search.generate_measure_candidates() == []  # one round without news: not yet
+    assert search.generate_measure_candidates() is None  # a second one: the task is ended
+
+
 def _context(task, board, postprocs=None):
     """The task's tuning context on the board, or a stand-in with only `postprocs`."""
     if postprocs is not None:

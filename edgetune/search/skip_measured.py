@@ -6,6 +6,12 @@ resume it seeds its population from the records and can propose a schedule measu
 searches (the family search's full and light ones) share one `MeasuredTraces`, read from the
 records once. Given `TransferSeeds`, it also hands the inner search a database with the
 library's traces of the task's family retargeted to it (`search.transfer`) when there are any.
+
+A task whose search proposes nothing new EXHAUSTED_AFTER rounds in a row has spent its space:
+the wrapper then ends it (MetaSchedule terminates a task whose strategy returns None). Without
+this the scheduler kept picking such tasks, each pick a whole evolutionary search with nothing
+to measure: basic-pitch's large injective kernels (a few distinct schedules each) held `tune`
+at 305 of 1000 trials for 3 minutes, cycling over three of them.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from tvm.ir.utils import derived_object
 from ..tvm_api import ms
 from .schedule_key import schedule_key
 from .transfer import TransferSeeds, mirror_results
+
+EXHAUSTED_AFTER = 2  # rounds in a row without a new candidate that end a task
 
 
 class MeasuredTraces:
@@ -56,6 +64,7 @@ class SkipMeasured(ms.search_strategy.PySearchStrategy):
         self.context: Any = None
         self.mod: Any = None
         self.seeded_db: Any = None  # the inner search's database when seeded
+        self.idle_rounds = 0  # rounds in a row that proposed nothing new
 
     def _initialize_with_tune_context(self, context: Any) -> None:
         self.context = context
@@ -81,6 +90,9 @@ class SkipMeasured(ms.search_strategy.PySearchStrategy):
             key = schedule_key(candidate.sch.trace)
             if key not in self.measured.keys:
                 fresh.setdefault(key, candidate)
+        self.idle_rounds = 0 if fresh else self.idle_rounds + 1
+        if self.idle_rounds >= EXHAUSTED_AFTER:
+            return None  # the task's space is spent: MetaSchedule ends the task
         return list(fresh.values())
 
     def notify_runner_results(self, measure_candidates, results) -> None:
