@@ -53,7 +53,7 @@ def _split(loop: Any) -> Any:
     n = int(loop.extent.value)
     rows, rest = divmod(n, MAX_LANES) if n > MAX_LANES else (0, n)
     parts = pieces(rest) or ([(0, rest)] if rest else [])
-    if not rows and parts == [(0, n)]:
+    if parts == [(0, n)]:  # at most MAX_LANES, and no pieces
         return loop
     var, ty = loop.loop_var, str(loop.extent.ty)
 

@@ -71,7 +71,6 @@ def broadcasts_apart() -> Any:
     class Apart(relax.PyExprMutator):
         def __init__(self, mod: Any) -> None:
             super().__init__(mod)
-            self.mod = mod
             self.copies: dict[Any, Any] = {}
 
         def visit_call_(self, call: Any) -> Any:
@@ -79,7 +78,7 @@ def broadcasts_apart() -> Any:
             if getattr(call.op, "name", "") != "relax.call_tir":
                 return call
             gv, args = call.args[0], call.args[1]
-            func = self.mod[gv]
+            func = self.builder_.get()[gv]
             if int((func.attrs or {}).get("op_pattern", 99)) > 1:  # element-wise, broadcast
                 return call
             out = numel(call.ty)
