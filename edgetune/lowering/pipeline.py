@@ -1,6 +1,7 @@
 """The TIR pipeline every edgetune CPU build uses (candidates, final models): vectorized loops
-split into power-of-two widths (split_vectors.py), TVM's default lowering, then the x86 lowering
-of the requantization's 64-bit products (even_odd.py)."""
+split into power-of-two widths (split_vectors.py), float32 exp and sigmoid as vectorizable
+arithmetic (vector_exp.py), TVM's default lowering, then the x86 lowering of the
+requantization's 64-bit products (even_odd.py)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,13 @@ def tir_pipeline() -> str:
     from ..tvm_api import tir_pipelines
     from .even_odd import even_odd_products
     from .split_vectors import split_vectors
+    from .vector_exp import vector_exp
 
     def factory() -> Any:
         lower, finalize_host, finalize_device = tir_pipelines.get_tir_pipeline("default")
-        lowered = tvm.transform.Sequential([split_vectors(), lower, even_odd_products()])
+        lowered = tvm.transform.Sequential(
+            [split_vectors(), vector_exp(), lower, even_odd_products()]
+        )
         return lowered, finalize_host, finalize_device
 
     tir_pipelines.register_tir_pipeline(PIPELINE, factory)
