@@ -23,12 +23,13 @@ def lower(mod: Any, target: Any) -> Any:
     from tvm import relax
 
     from ..quant.operands import prepare_for_target
+    from .transposed_conv import transposed_convs
 
     passes = tvm.transform.Sequential(
         [
             relax.transform.DecomposeOpsForInference(),
             relax.transform.CanonicalizeBindings(),
-            *_transposed_convs_nchw(mod),
+            transposed_convs(),
             relax.transform.LegalizeOps(),
             relax.transform.AnnotateTIROpPattern(),
             relax.transform.FoldConstant(),
@@ -101,29 +102,6 @@ def broadcasts_apart() -> Any:
         return mutator.builder_.get()
 
     return apart
-
-
-def _transposed_convs_nchw(mod: Any) -> list[Any]:
-    """TVM's TFLite importer emits TRANSPOSE_CONV in NHWC, which LegalizeOps cannot lower (the
-    build stopped: "CodeGenVMTIR cannot emit R.nn.conv2d_transpose"): Relax's ConvertLayout
-    computes it NCHW between two transposes, as MediaPipe's transposed conv is. Only for
-    modules that have one: ConvertLayout itself fails on others (std::bad_alloc on
-    openWakeWord's melspectrogram model, which has no conv at all)."""
-    from tvm import ir, relax
-
-    found = []
-
-    def visit(expr: Any) -> None:
-        op = getattr(expr, "op", None)
-        if isinstance(op, ir.Op) and op.name == "relax.nn.conv2d_transpose":
-            found.append(expr.attrs.data_layout != "NCHW")
-
-    for func in mod.functions.values():
-        if isinstance(func, relax.Function):
-            relax.analysis.post_order_visit(func, visit)
-    if not any(found):
-        return []
-    return [relax.transform.ConvertLayout({"relax.nn.conv2d_transpose": ["NCHW", "IOHW"]})]
 
 
 def with_root_blocks(mod: Any) -> Any:

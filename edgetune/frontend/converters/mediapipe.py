@@ -156,15 +156,15 @@ class MediaPipeOps:
         same = padding == 1
         pad_h = max(0, k_h - (in_h - 1) % stride_h - 1) if same else 0
         pad_w = max(0, k_w - (in_w - 1) % stride_w - 1) if same else 0
-        x = relax.op.permute_dims(self.get_tensor_expr(data), [0, 3, 1, 2])
         w = relax.op.permute_dims(self.get_tensor_expr(weight), [3, 0, 1, 2])  # OHWI -> IOHW
         y = relax.op.nn.conv2d_transpose(
-            x,
+            self.get_tensor_expr(data),
             w,
             strides=(stride_h, stride_w),
             padding=(pad_h // 2, pad_w // 2, pad_h - pad_h // 2, pad_w - pad_w // 2),
+            data_layout="NHWC",
+            kernel_layout="IOHW",
         )
-        y = relax.op.permute_dims(y, [0, 2, 3, 1])
         return relax.op.add(y, self.get_tensor_expr(bias))
 
     def convert_landmarks_to_transform_matrix(self, op: Any) -> Any:
