@@ -1,4 +1,4 @@
-"""float32 exp and sigmoid lowered to vector arithmetic (lowering/vector_exp.py)."""
+"""float32 exp, sigmoid and tanh lowered to vector arithmetic (lowering/vector_exp.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from edgetune.board import load_board
 from edgetune.lowering.pipeline import tir_pipeline
 
-SPECIALS = [0.0, -0.0, 1e-30, 88.72, 88.73, -87.3, -103.0, -104.0, -150.0, 200.0]
+SPECIALS = [0.0, -0.0, 1e-30, 1e-4, -0.3, 0.35, 88.72, 88.73, -87.3, -103.0, -104.0, -150.0, 200.0]
 SPECIALS += [np.inf, -np.inf, np.nan]
 
 
@@ -50,9 +50,10 @@ def ulps(got: np.ndarray, want: np.ndarray) -> np.ndarray:
     [
         ("exp", 1.5, np.exp),
         ("sigmoid", 3.0, lambda v: 1 / (1 + np.exp(-v))),
+        ("tanh", 3.0, np.tanh),
     ],
 )
-def test_exp_and_sigmoid_are_accurate_and_keep_special_values(name, max_ulp, want):
+def test_exp_sigmoid_and_tanh_are_accurate_and_keep_special_values(name, max_ulp, want):
     from tvm import te
 
     rng = np.random.default_rng(0)
@@ -71,17 +72,18 @@ def test_exp_and_sigmoid_are_accurate_and_keep_special_values(name, max_ulp, wan
     assert np.abs(got[tiny] - exact[tiny]).max() < 1e-38
     with np.errstate(over="ignore"):
         specials = want(np.array(SPECIALS, np.float64)).astype(np.float32)
-    np.testing.assert_array_equal(np.isnan(got[-13:]), np.isnan(specials))
-    np.testing.assert_array_equal(got[-13:][np.isinf(specials)], specials[np.isinf(specials)])
+    np.testing.assert_array_equal(np.isnan(got[-16:]), np.isnan(specials))
+    np.testing.assert_array_equal(got[-16:][np.isinf(specials)], specials[np.isinf(specials)])
 
 
-def test_no_libm_call_per_value():
+@pytest.mark.parametrize("name", ["exp", "sigmoid", "tanh"])
+def test_no_libm_call_per_value(name):
     """TVM's default lowering calls expf once per lane; edgetune's pipeline computes in vector
     registers."""
     from tvm import te
 
     def calls_expf(pipeline: str) -> bool:
-        return "expf" in build(te.sigmoid, 1024, pipeline).mod.inspect_source("asm")
+        return "expf" in build(getattr(te, name), 1024, pipeline).mod.inspect_source("asm")
 
     assert calls_expf("default")
     assert not calls_expf(tir_pipeline())

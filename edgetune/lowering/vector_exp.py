@@ -1,15 +1,15 @@
-"""float32 exp and sigmoid as arithmetic LLVM can vectorize, instead of a call to libm per value.
+"""float32 exp, sigmoid and tanh as arithmetic LLVM can vectorize, not a libm call per value.
 
-TVM lowers `tirx.exp` (and `tirx.sigmoid`, legalized to 1 / (1 + exp(-x))) to LLVM's `llvm.exp`
-intrinsic, which LLVM scalarizes into one `expf` call per lane on x86 and AArch64: a vectorized
-sigmoid over 65536 values takes ~100 us on two threads of the host board, where the same work
-in vector registers takes a few. This pass, run before TVM's lowering (after scheduling, so task
-hashes and records are unchanged), writes each float32 exp as Cephes' expf: n = round(x /
-ln 2), r = x - n ln 2 (ln 2 in two parts, so r is exact), e^r by a degree-6 polynomial on |r| <=
-ln 2 / 2, times 2^n built in the exponent bits. Relative error within 2 ulp of the correctly
-rounded result on the finite range (tests/test_vector_exp.py); e^x overflows to inf above
-88.72, is 0 below -103.97 (below -87.34 Cephes' scaling step is split in two so the subnormal
-results stay close), and NaN stays NaN.
+TVM lowers `tirx.exp` (and `tirx.sigmoid`, `tirx.tanh`, legalized through exp) to LLVM's
+`llvm.exp` intrinsic, which LLVM scalarizes into one `expf` call per lane on x86 and AArch64: a
+vectorized sigmoid over 65536 values takes ~110 us on two threads of the host board, ~20 us in
+vector registers. This pass, run before TVM's lowering (after scheduling, so task hashes and
+records are unchanged), writes each float32 exp as Cephes' expf: n = round(x / ln 2), r = x -
+n ln 2 (ln 2 in two parts, so r is exact), e^r by a degree-6 polynomial on |r| <= ln 2 / 2,
+times 2^n built in the exponent bits (in two factors, so results down to the subnormals stay
+close). Within 1 ulp of the correctly rounded result wherever that is a normal float (sigmoid
+and tanh within 3; tests/test_vector_exp.py); e^x is inf above 88.72, 0 below -103.97, and NaN
+stays NaN.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ POLY = (
 )
 OVERFLOW = 88.72283935546875  # above: inf
 UNDERFLOW = -103.97207708  # below: 0
+TANH_SMALL = 0.34657359  # ln 2 / 2
 
 
 def _f(value: float) -> Any:
@@ -46,17 +47,21 @@ def _pow2(n: Any) -> Any:
     return tirx.reinterpret("float32", biased)
 
 
+def _expm1_reduced(r: Any) -> Any:
+    """e^r - 1 for |r| <= ln 2 / 2, without cancellation: r + r^2 P(r)."""
+    poly = _f(POLY[0])
+    for c in POLY[1:]:
+        poly = poly * r + _f(c)
+    return poly * r * r + r
+
+
 def exp_f32(x: Any) -> Any:
     """e^x on a scalar float32 expression, as vectorizable arithmetic (see the module doc)."""
     from ..tvm_api import tirx
 
     clamped = tirx.min(tirx.max(x, _f(UNDERFLOW)), _f(OVERFLOW))
     n = tirx.floor(clamped * _f(LOG2E) + _f(0.5))
-    r = clamped - n * _f(LN2_HI) - n * _f(LN2_LO)
-    poly = _f(POLY[0])
-    for c in POLY[1:]:
-        poly = poly * r + _f(c)
-    er = poly * r * r + r + _f(1.0)
+    er = _expm1_reduced(clamped - n * _f(LN2_HI) - n * _f(LN2_LO)) + _f(1.0)
     # 2^n in two factors, each a normal float for n in [-150, 128]
     ni = n.astype("int32")
     half = ni >> tirx.const(1, "int32")
@@ -70,8 +75,7 @@ def exp_f32(x: Any) -> Any:
 
 
 def _rewrite(call: Any) -> Any:
-    """exp(x) and sigmoid(x) on scalar float32 replaced as above; other calls unchanged."""
-    from ..tvm_api import tirx
+    """exp, sigmoid and tanh on a scalar float32 replaced as above; other calls unchanged."""
 
     if str(call.ty) != "float32" or len(call.args) != 1:
         return call
@@ -79,9 +83,21 @@ def _rewrite(call: Any) -> Any:
     if name == "tirx.exp":
         return exp_f32(call.args[0])
     if name == "tirx.sigmoid":
-        x = call.args[0]
-        return _f(1.0) / (_f(1.0) + exp_f32(tirx.const(0.0, "float32") - x))
+        return _f(1.0) / (_f(1.0) + exp_f32(_f(0.0) - call.args[0]))
+    if name == "tirx.tanh":
+        return tanh_f32(call.args[0])
     return call
+
+
+def tanh_f32(x: Any) -> Any:
+    """tanh(x) = -m / (2 + m) with m = e^(-2|x|) - 1, the sign of x: m by the polynomial alone
+    while -2|x| is inside its range (no cancellation near 0), else from exp_f32."""
+    from ..tvm_api import tirx
+
+    r = _f(-2.0) * tirx.abs(x)
+    m = tirx.Select(r > _f(-TANH_SMALL), _expm1_reduced(r), exp_f32(r) - _f(1.0))
+    t = (_f(0.0) - m) / (_f(2.0) + m)
+    return tirx.Select(x < _f(0.0), _f(0.0) - t, t)
 
 
 def applies_to(target: Any) -> bool:
@@ -90,7 +106,7 @@ def applies_to(target: Any) -> bool:
 
 
 def vector_exp() -> Any:
-    """The PrimFunc pass: every CPU function's float32 exp and sigmoid calls rewritten."""
+    """The PrimFunc pass: every CPU function's float32 exp, sigmoid and tanh calls rewritten."""
     from tvm import ir
 
     from .rewrite_pass import target_rewrite_pass
