@@ -48,6 +48,7 @@ def fp32_lanes(board: Board) -> int:
 def cpu_parts(board: Board, profile: CpuProfile) -> RuleSetParts:
     """Schedule rules, postprocessors and mutators of a CPU board."""
     from ..tvm_api import ms
+    from .channels_last_reduction import ChannelsLastReduction
     from .thread_split import ThreadSplit
 
     lanes = fp32_lanes(board)
@@ -62,6 +63,9 @@ def cpu_parts(board: Board, profile: CpuProfile) -> RuleSetParts:
             disallow_if_then_else=True,
             require_injective=True,
             require_ordered=True,
+        ),
+        ChannelsLastReduction(
+            board.hardware.cores, lanes, max_vector=lanes * profile.vector_multiple
         ),
         ms.schedule_rule.AddRFactor(
             max_jobs_per_core=profile.jobs_per_core, max_innermost_factor=innermost
