@@ -97,3 +97,30 @@ def test_builtin_transposed_convs_are_regular_convs_equal_to_litert(
     (want,) = LiteRTModel(path, 1, builtin_kernels=True)([x])
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_int8_transposed_conv_matches_litert_within_one_step(tmp_path):
+    """A full-integer TRANSPOSE_CONV (3x3, stride 2, SAME, int32 bias): TVM imports it as
+    dequantize -> float transposed conv -> quantize, rewritten into a float conv here."""
+    rng = np.random.default_rng(8)
+    w = rng.integers(-127, 128, (4, 3, 3, 5)).astype(np.int8)  # OHWI
+    bias = rng.integers(-200, 200, 4).astype(np.int32)
+    tensors = [
+        Tensor("x", (1, 7, 6, 5), "int8", quant=(0.05, 3)),  # 0
+        Tensor("w", w.shape, "int8", w, quant=(0.02, 0)),  # 1
+        Tensor("shape", (4,), "int32", np.array([1, 14, 12, 4], np.int32)),  # 2
+        Tensor("b", (4,), "int32", bias, quant=(0.001, 0)),  # 3
+        Tensor("y", (1, 14, 12, 4), "int8", quant=(0.1, -2)),  # 4
+    ]
+    options = [(0, "int8", 0), (1, "int32", 2), (2, "int32", 2)]  # SAME, stride 2
+    op = Op("TRANSPOSE_CONV", [2, 1, 0, 3], [4], "TransposeConvOptions", options)
+    path = write(tmp_path / "t8.tflite", tensors, [op], [0], [4])
+    model = load_model(path)
+    board = load_board("host")
+    names = [gv.name_hint for gv in lower(model.mod, board.target()).functions]
+    assert not [n for n in names if "conv2d_transpose" in n], names
+    x = np.random.default_rng(1).integers(-128, 128, (1, 7, 6, 5)).astype(np.int8)
+    (got,) = load_executable(build_model(model, board, None).exe, 1)([x])
+    (want,) = LiteRTModel(path, 1, builtin_kernels=True)([x])
+    assert got.dtype == want.dtype == np.int8
+    assert np.abs(got.astype(int) - want).max() <= 1

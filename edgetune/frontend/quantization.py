@@ -20,6 +20,35 @@ def _listing(ops: Counter) -> str:
     return ", ".join(f"{op} x{n}" if n > 1 else op for op, n in sorted(ops.items()))
 
 
+# The activation's input position where it is not the first (TRANSPOSE_CONV: output shape,
+# weights, activation, bias).
+ACTIVATION_INPUT = {"TRANSPOSE_CONV": 2}
+
+
+def _activation(op: str, inputs: list[tuple[int, str, bool]]) -> str:
+    """The dtype of an op's activation input ("" if it has none)."""
+    position = ACTIVATION_INPUT.get(op, 0)
+    return next((dtype for pos, dtype, _ in inputs if pos == position), "")
+
+
+def quantization_kind(model: Any) -> str:
+    """float, int8 (full-integer), uint8, int16 (activations) or dynamic-range."""
+    act_types: set[str] = set()
+    weight_quantized = False
+    for op, inputs in _op_inputs(model):
+        act_types.add(_activation(op, inputs))
+        position = ACTIVATION_INPUT.get(op, 0)
+        if any(q and d in ("int8", "uint8") for pos, d, q in inputs if pos != position):
+            weight_quantized = True
+    if "int16" in act_types:
+        return "int16"
+    if act_types & {"int8", "uint8"}:
+        return "uint8" if "uint8" in act_types and "int8" not in act_types else "int8"
+    if weight_quantized:
+        return "dynamic-range"
+    return "float"
+
+
 def _op_inputs(model: Any):
     """(op name, [(input position, dtype, quantized)]) for every operator of subgraph 0."""
     sg = model.Subgraphs(0)
@@ -45,7 +74,7 @@ def check_quantization(model: Any, quantization: str, path: str | Path) -> None:
     offenders: Counter = Counter()
     if quantization == "dynamic-range":
         for op, inputs in _op_inputs(model):
-            act = inputs[0][1] if inputs else ""
+            act = _activation(op, inputs)
             if act.startswith("float") and any(q and d in ("int8", "uint8") for _, d, q in inputs):
                 offenders[op] += 1
         raise ModelError(
@@ -54,7 +83,7 @@ def check_quantization(model: Any, quantization: str, path: str | Path) -> None:
         )
     if quantization == "int16":
         for op, inputs in _op_inputs(model):
-            if inputs and inputs[0][1] == "int16":
+            if _activation(op, inputs) == "int16":
                 offenders[op] += 1
         raise ModelError(
             f"{path}: int16 activations (16x8 quantization) in {_listing(offenders)} are not "

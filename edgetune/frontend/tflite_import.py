@@ -18,7 +18,7 @@ from ..quant.fp32_requantization import FIXED_POINT, REQUANTIZATIONS
 from .converters import attach_states, collecting_states, converter_class, supported_ops
 from .input_shapes import fix_input_shapes, parse_input_shape
 from .model_info import ModelInfo, TensorInfo
-from .quantization import check_quantization
+from .quantization import check_quantization, quantization_kind
 from .tflite_schema import TFLITE_DTYPES, op_name
 
 
@@ -103,33 +103,8 @@ def _describe(model: Any, name: str, sha256: str) -> ModelInfo:
         inputs=inputs,
         outputs=outputs,
         ops=dict(sorted(ops.items())),
-        quantization=_quantization_kind(sg),
+        quantization=quantization_kind(model),
     )
-
-
-def _quantization_kind(sg: Any) -> str:
-    """float, int8 (full-integer), uint8, int16 (activations) or dynamic-range."""
-    act_types: set[str] = set()
-    weight_quantized = False
-    for i in range(sg.OperatorsLength()):
-        op = sg.Operators(i)
-        for j, idx in enumerate(op.InputsAsNumpy() if op.InputsLength() else []):
-            if idx < 0:
-                continue
-            dtype = _tensor_info(sg, int(idx)).dtype
-            q = sg.Tensors(int(idx)).Quantization()
-            is_quant = q is not None and q.ScaleLength() > 0
-            if j == 0:
-                act_types.add(dtype)
-            elif is_quant and dtype in ("int8", "uint8"):
-                weight_quantized = True
-    if "int16" in act_types:
-        return "int16"
-    if act_types & {"int8", "uint8"}:
-        return "uint8" if "uint8" in act_types and "int8" not in act_types else "int8"
-    if weight_quantized:
-        return "dynamic-range"
-    return "float"
 
 
 def _unsupported_ops(model: Any, info: ModelInfo) -> dict[str, int]:
