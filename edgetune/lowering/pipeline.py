@@ -1,7 +1,8 @@
 """The TIR pipeline every edgetune CPU build uses (candidates, final models): vectorized loops
 split into power-of-two widths (split_vectors.py), float32 exp and sigmoid as vectorizable
-arithmetic (vector_exp.py), TVM's default lowering, then the x86 lowering of the
-requantization's 64-bit products (even_odd.py)."""
+arithmetic (vector_exp.py), TVM's default lowering, float divisions by constants as
+multiplications (constant_divide.py), then the x86 lowering of the requantization's 64-bit
+products (even_odd.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ def tir_pipeline() -> str:
     import tvm
 
     from ..tvm_api import tir_pipelines
+    from .constant_divide import constant_divides
     from .even_odd import even_odd_products
     from .split_vectors import split_vectors
     from .vector_exp import vector_exp
@@ -24,7 +26,7 @@ def tir_pipeline() -> str:
     def factory() -> Any:
         lower, finalize_host, finalize_device = tir_pipelines.get_tir_pipeline("default")
         lowered = tvm.transform.Sequential(
-            [split_vectors(), vector_exp(), lower, even_odd_products()]
+            [split_vectors(), vector_exp(), lower, constant_divides(), even_odd_products()]
         )
         return lowered, finalize_host, finalize_device
 
