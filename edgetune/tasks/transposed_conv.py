@@ -7,7 +7,8 @@ axis, output q = s*m + r (before cropping the padding) sums input m - j times ta
 j < T = ceil(K / s): for each phase r, a T-tap conv of the input. So a transposed conv is one
 NHWC conv with T x T taps and s*s*Cout output channels (the weights rearranged at compile time;
 taps past K are zero), then depth-to-space and a crop of the padding: the same products and no
-zero ones. Only for constant weights, groups 1 and dilation 1 in NHWC; others keep TVM's form.
+zero ones. Only for constant weights, static shapes, groups 1 and dilation 1 in NHWC; others
+keep TVM's form.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def _as_conv(call: Any, emit: Any) -> Any | None:
     bindings through `emit`), or None to keep it."""
     from tvm import ir, relax
 
+    from ..tvm_api import tirx
+
     attrs = call.attrs
     data, weight = call.args
     if (
@@ -45,6 +48,7 @@ def _as_conv(call: Any, emit: Any) -> Any | None:
         or int(attrs.groups) != 1
         or any(int(d) != 1 for d in attrs.dilation)
         or not isinstance(weight, ir.Constant)
+        or not all(isinstance(d, tirx.IntImm) for d in (*data.ty.shape, *call.ty.shape))
     ):
         return None
     strides = (int(attrs.strides[0]), int(attrs.strides[1]))
