@@ -183,3 +183,33 @@ def test_conformance_and_compare_substitute_mediapipe_custom_op(tmp_path, cli):
     assert compared.code == 0, compared.err
     assert f"reference: {reference}" in compared.out
     assert "max rel diff" in compared.out
+
+
+@pytest.mark.parametrize("alpha_shape", [(1, 1, 8), (6, 6, 8)])
+def test_prelu_fuses_into_the_conv_before_it_and_matches_litert(tmp_path, alpha_shape):
+    """Stock 0.27 imports PRELU as reshape -> prelu on a full-size alpha -> reshape, a kernel of
+    its own after the conv; edgetune's element-wise form fuses into the conv's kernel."""
+    from edgetune.frontend import load_model
+    from edgetune.tasks.lower import lower
+
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal((8, 1, 1, 4)).astype(np.float32)  # OHWI
+    alpha = rng.uniform(0.05, 0.5, alpha_shape).astype(np.float32)
+    tensors = [
+        Tensor("x", (1, 6, 6, 4)),  # 0
+        Tensor("w", w.shape, data=w),  # 1
+        Tensor("b", (8,), data=rng.standard_normal(8).astype(np.float32)),  # 2
+        Tensor("conv", (1, 6, 6, 8)),  # 3
+        Tensor("alpha", alpha_shape, data=alpha),  # 4
+        Tensor("y", (1, 6, 6, 8)),  # 5
+    ]
+    conv = [(0, "int8", 1), (1, "int32", 1), (2, "int32", 1)]  # VALID, stride 1
+    ops = [
+        Op("CONV_2D", [0, 1, 2], [3], "Conv2DOptions", conv),
+        Op("PRELU", [3, 4], [5]),
+    ]
+    path = write(tmp_path / "prelu.tflite", tensors, ops, [0], [5])
+    lowered = lower(load_model(path).mod, load_board("host").target())
+    kernels = [gv.name_hint for gv in lowered.functions if gv.name_hint != "main"]
+    assert len(kernels) == 1 and "conv2d" in kernels[0], kernels
+    _assert_matches_litert(path)

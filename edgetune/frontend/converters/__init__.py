@@ -6,6 +6,7 @@ and the ops it lacks added, in one place.
 as `op_converter`. Each mixin holds one concern:
 
 - `fixes.ImporterFixes`: converters that crash on valid models in stock TVM 0.27
+- `fusable.FusableForms`: converters whose stock output cannot fuse into its producer's kernel
 - `quantized_moves.QuantizedDataMovement`: data-movement ops on int8/uint8 tensors
 - `variables.ResourceVariables`: resource variables as explicit state (`collecting_states`,
   `attach_states`)
@@ -17,12 +18,13 @@ from __future__ import annotations
 import functools
 
 from .fixes import ImporterFixes
+from .fusable import FusableForms
 from .mediapipe import VERSIONS as CUSTOM_OP_VERSIONS
 from .mediapipe import MediaPipeOps
 from .quantized_moves import QUANTIZED_MOVES, QuantizedDataMovement
 from .variables import ResourceVariables, State, attach_states, collecting_states
 
-MIXINS = (ImporterFixes, QuantizedDataMovement, ResourceVariables, MediaPipeOps)
+MIXINS = (ImporterFixes, FusableForms, QuantizedDataMovement, ResourceVariables, MediaPipeOps)
 # ops that only move int8/uint8 values (no arithmetic): allowed in quantized models
 QUANTIZED_OK = QUANTIZED_MOVES | {"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE"}
 
