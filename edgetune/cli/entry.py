@@ -48,7 +48,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _quiet_teardown() -> None:
     """After an interrupt, TVM objects abandoned mid-work (e.g. a Relax BlockBuilder) log C++
-    warnings when they are freed at exit: the line already printed is what the user needs."""
+    warnings when they are freed at exit: the line already printed is what the user needs.
+    Further interrupts are ignored from here: one that is still pending (TVM's FFI can raise the
+    interrupt again after turning it into an error of its own) would otherwise escape as a
+    KeyboardInterrupt and end the process by SIGINT instead of exit 130 (seen once in CI)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sys.stdout.flush()
     sys.stderr.flush()
     os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
