@@ -83,8 +83,8 @@ def test_a_vector_wider_than_tvm_lanes_builds_as_a_loop_of_vectors():
 
 def test_only_cpu_functions_are_split():
     from edgetune.board import load_board
-    from edgetune.lowering.split_vectors import applies_to
+    from edgetune.lowering.rewrite_pass import cpu_target
 
-    assert applies_to(load_board("host").target())
-    assert applies_to(load_board("qemu-a53").target())
-    assert not applies_to(None)
+    assert cpu_target(load_board("host").target())
+    assert cpu_target(load_board("qemu-a53").target())
+    assert not cpu_target(None)

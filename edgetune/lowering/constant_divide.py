@@ -44,14 +44,9 @@ def _rewrite(div: Any) -> Any:
     return tirx.Mul(div.a, reciprocal)
 
 
-def applies_to(target: Any) -> bool:
-    """LLVM (CPU) targets."""
-    return target is not None and str(target.kind.name) == "llvm"
-
-
 def constant_divides() -> Any:
     """The PrimFunc pass: every CPU function's float32 divisions by constants rewritten."""
     from ..tvm_api import tirx
-    from .rewrite_pass import target_rewrite_pass
+    from .rewrite_pass import cpu_target, target_rewrite_pass
 
-    return target_rewrite_pass("ConstantDivides", applies_to, tirx.Div, _rewrite, "post")
+    return target_rewrite_pass("ConstantDivides", cpu_target, tirx.Div, _rewrite, "post")

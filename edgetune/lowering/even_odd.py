@@ -71,7 +71,9 @@ def applies_to(target: Any) -> bool:
     """x86 LLVM targets with AVX2 (vpmuldq on 256- and 512-bit registers)."""
     from tvm.target.codegen import target_has_features
 
-    if target is None or str(target.kind.name) != "llvm":
+    from .rewrite_pass import cpu_target
+
+    if not cpu_target(target):
         return False
     if str(target.attrs.get("mtriple", "") or "x86_64").split("-")[0] not in ("x86_64", "i686"):
         return False

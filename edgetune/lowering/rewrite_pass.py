@@ -6,6 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 
+def cpu_target(target: Any) -> bool:
+    """LLVM (CPU) targets: the ones edgetune's CPU lowering passes apply to."""
+    return target is not None and str(target.kind.name) == "llvm"
+
+
 def target_rewrite_pass(
     name: str,
     applies_to: Callable[[Any], bool],

@@ -80,18 +80,13 @@ def _split(loop: Any) -> Any:
     return out[0] if len(out) == 1 else tirx.SeqStmt(out)
 
 
-def applies_to(target: Any) -> bool:
-    """LLVM (CPU) targets."""
-    return target is not None and str(target.kind.name) == "llvm"
-
-
 def split_vectors() -> Any:
     """The pass: every CPU function's vectorized loops split as above, then made SSA again (the
     pieces repeat the body's blocks and their variables)."""
     import tvm
 
     from ..tvm_api import tirx
-    from .rewrite_pass import target_rewrite_pass
+    from .rewrite_pass import cpu_target, target_rewrite_pass
 
-    split = target_rewrite_pass("SplitVectors", applies_to, tirx.For, _split, "post")
+    split = target_rewrite_pass("SplitVectors", cpu_target, tirx.For, _split, "post")
     return tvm.transform.Sequential([split, tirx.transform.ConvertSSA()], name="SplitVectors")

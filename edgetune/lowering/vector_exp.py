@@ -76,7 +76,6 @@ def exp_f32(x: Any) -> Any:
 
 def _rewrite(call: Any) -> Any:
     """exp, sigmoid and tanh on a scalar float32 replaced as above; other calls unchanged."""
-
     if str(call.ty) != "float32" or len(call.args) != 1:
         return call
     name = getattr(call.op, "name", "")
@@ -100,15 +99,10 @@ def tanh_f32(x: Any) -> Any:
     return tirx.Select(x < _f(0.0), _f(0.0) - t, t)
 
 
-def applies_to(target: Any) -> bool:
-    """LLVM (CPU) targets: there llvm.exp becomes a libm call per lane."""
-    return target is not None and str(target.kind.name) == "llvm"
-
-
 def vector_exp() -> Any:
     """The PrimFunc pass: every CPU function's float32 exp, sigmoid and tanh calls rewritten."""
     from tvm import ir
 
-    from .rewrite_pass import target_rewrite_pass
+    from .rewrite_pass import cpu_target, target_rewrite_pass
 
-    return target_rewrite_pass("VectorExp", applies_to, ir.expr.Call, _rewrite, "post")
+    return target_rewrite_pass("VectorExp", cpu_target, ir.expr.Call, _rewrite, "post")
