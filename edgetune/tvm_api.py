@@ -52,6 +52,17 @@ def structural_hash(node: Any) -> int:
     return int(tvm_ffi.structural_hash(node))
 
 
+def rewrite_relax_functions(mutator: Any) -> Any:
+    """Every Relax function of a relax.PyExprMutator's module visited by it; returns the module
+    its builder then holds (functions the mutator added included)."""
+    from tvm import relax
+
+    for gv, func in list(mutator.builder_.get().functions.items()):
+        if isinstance(func, relax.Function):
+            mutator.builder_.update_func(gv, mutator.visit_expr(func))
+    return mutator.builder_.get()
+
+
 TENSOR_INTRIN_PACKAGE = "tvm.s_tir.tensor_intrin"
 CPU_INTRINSICS = (f"{TENSOR_INTRIN_PACKAGE}.arm_cpu",)  # NEON dot products (the A53 int8 rules)
 

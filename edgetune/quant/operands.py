@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from tvm import relax
 
+from ..tvm_api import rewrite_relax_functions
 from . import amx
 from .fixed_point import FoldedRequantization
 from .fp32_requantization import Fp32Requantization
@@ -322,7 +323,4 @@ def prepare_for_target(mod: Any, target: Any) -> Any:
         return mod
     threads = int(target.attrs.get("num-cores", 1)) if amx.has_amx(target) else 0
     rewriter = _DotProductOperands(mod, dots, threads)
-    for gv, func in mod.functions_items():
-        if isinstance(func, relax.Function):
-            rewriter.builder_.update_func(gv, rewriter.visit_expr(func))
-    return relax.transform.DeadCodeElimination()(rewriter.builder_.get())
+    return relax.transform.DeadCodeElimination()(rewrite_relax_functions(rewriter))

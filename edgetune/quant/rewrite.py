@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from tvm import relax
 
+from ..tvm_api import rewrite_relax_functions
 from . import kernels
 from .fixed_point import FoldedRequantization, quantize_multiplier
 from .fp32_requantization import FIXED_POINT, FP32, Fp32Requantization
@@ -405,9 +406,5 @@ def integerize(mod: Any, requantization: str = FIXED_POINT) -> tuple[Any, dict[s
     `requantization`: the convs' (`fp32_requantization`: FIXED_POINT or FP32)."""
 
     rewriter = _Integerizer(mod, requantization)
-    for gv, func in mod.functions_items():
-        if isinstance(func, relax.Function):
-            rewriter.builder_.update_func(gv, rewriter.visit_expr(func))
-    out = rewriter.builder_.get()
-    out = relax.transform.DeadCodeElimination()(out)
+    out = relax.transform.DeadCodeElimination()(rewrite_relax_functions(rewriter))
     return out, dict(rewriter.counts)

@@ -57,7 +57,7 @@ def broadcasts_apart() -> Any:
     import tvm
     from tvm import ir, relax
 
-    from ..tvm_api import tirx
+    from ..tvm_api import rewrite_relax_functions, tirx
 
     def numel(ty: Any) -> int:
         shape = getattr(ty, "shape", None)
@@ -95,11 +95,7 @@ def broadcasts_apart() -> Any:
 
     @tvm.transform.module_pass(opt_level=0, name="BroadcastsApart")
     def apart(mod: Any, _ctx: Any) -> Any:
-        mutator = Apart(mod)
-        for gv, func in mod.functions.items():
-            if isinstance(func, relax.Function):
-                mutator.builder_.update_func(gv, mutator.visit_expr(func))
-        return mutator.builder_.get()
+        return rewrite_relax_functions(Apart(mod))
 
     return apart
 

@@ -106,6 +106,8 @@ def transposed_convs() -> Any:
     import tvm
     from tvm import relax
 
+    from ..tvm_api import rewrite_relax_functions
+
     @relax.expr_functor.mutator
     class SubPixel(relax.PyExprMutator):
         def visit_call_(self, call: Any) -> Any:
@@ -120,11 +122,7 @@ def transposed_convs() -> Any:
         if not _nhwc_transposed_convs(mod):
             return mod
         mod = relax.transform.FoldConstant()(mod)
-        mutator = SubPixel(mod)
-        for gv, func in mod.functions.items():
-            if isinstance(func, relax.Function):
-                mutator.builder_.update_func(gv, mutator.visit_expr(func))
-        mod = mutator.builder_.get()
+        mod = rewrite_relax_functions(SubPixel(mod))
         if not _nhwc_transposed_convs(mod):
             return mod
         layouts = {"relax.nn.conv2d_transpose": ["NCHW", "IOHW"]}
