@@ -17,8 +17,10 @@ LAYOUT_FREE = "layout_free_buffers"
 
 def lower(mod: Any, target: Any) -> Any:
     """Prepare integer operands for the target, then legalize and fuse into primitive functions,
-    give extern kernels a root block (`with_root_blocks`) and mark which kernel inputs are
-    weights (`mark_layout_free`)."""
+    give extern kernels a root block (`with_root_blocks`), drop custom schedule rule names that
+    nothing implements (`without_unknown_rules`), keep kernels that share a conv but not its
+    epilogue apart (`epilogues_apart`) and mark which kernel inputs are weights
+    (`mark_layout_free`)."""
     import tvm
     from tvm import relax
 
@@ -39,7 +41,8 @@ def lower(mod: Any, target: Any) -> Any:
         ]
     )
     with target:
-        return mark_layout_free(with_root_blocks(passes(prepare_for_target(mod, target))))
+        fused = with_root_blocks(passes(prepare_for_target(mod, target)))
+        return mark_layout_free(epilogues_apart(without_unknown_rules(fused, target)))
 
 
 BROADCAST_RATIO = 64  # an operand this many times smaller than the output: a broadcast map
@@ -123,6 +126,94 @@ def with_root_blocks(mod: Any) -> Any:
         mod[gv] = func.with_body(s_tir.SBlockRealize([], True, root)).with_attr(
             FIXED_SCHEDULE, True
         )
+    return mod
+
+
+CUSTOM_RULE = "schedule_rule"  # block annotation naming a MetaSchedule custom rule
+
+
+def without_unknown_rules(mod: Any, target: Any) -> Any:
+    """Drop block annotations that name a custom schedule rule no function implements for the
+    target (TOPI's pooling blocks say "meta_schedule.pool_max" / "pool_avg", which nothing
+    registers). MetaSchedule's ApplyCustomRule then printed "Warning: Unknown schedule rule" at
+    every tune of a model with a pool and left the block to the other rules, as it now is
+    without the name: the search spaces are unchanged, only the pool tasks' hashes (records of
+    pool kernels tuned before session 34 no longer match them)."""
+    import tvm_ffi
+
+    from ..tvm_api import s_tir, tirx
+
+    def known(rule: str) -> bool:
+        prefix = "s_tir.meta_schedule"
+        return any(
+            tvm_ffi.get_global_func(f"{prefix}.{key}.{rule}", allow_missing=True) is not None
+            for key in target.keys
+        )
+
+    for gv, func in list(mod.functions.items()):
+        if not isinstance(func, tirx.PrimFunc):
+            continue
+        names = [
+            b.name_hint
+            for b in _blocks(func.body, s_tir)
+            if CUSTOM_RULE in b.annotations and not known(str(b.annotations[CUSTOM_RULE]))
+        ]
+        if names:
+            sch = s_tir.Schedule(func)
+            for name in names:
+                sch.unannotate(sch.get_sblock(name), CUSTOM_RULE)
+            mod[gv] = sch.mod["main"]
+    return mod
+
+
+EPILOGUE = "edgetune.epilogue"  # anchor block annotation: the blocks of its kernel
+
+
+def epilogues_apart(mod: Any) -> Any:
+    """Kernels whose anchor blocks are equal but whose other blocks differ are kept apart.
+
+    Tasks and records match kernels by their anchor block (`MODULE_EQUALITY`), so a conv fused
+    with a bias and a ReLU and the same conv fused with a bias, a residual add and a ReLU were
+    one task: only the first was tuned, and its schedule, which names the blocks it inlines,
+    failed on the other at build time, which was then built untuned (MediaPipe's
+    face_detection_full_range_sparse: four such kernels ran 48-59x their estimates, the model
+    3.7x LiteRT). The anchor block of every kernel whose block names differ from those of the
+    first kernel (in call order, as tasks are extracted) with an equal anchor is annotated with
+    its block names, which makes it a task of its own. Kernels that differ in constants only
+    (int8 scales) still share a task, and the first kernel's task keeps its hash."""
+    import tvm
+    import tvm_ffi
+    from tvm import relax
+
+    from ..tvm_api import s_tir, tirx
+
+    first: dict[int, list[tuple[Any, tuple[str, ...]]]] = {}  # anchor hash -> (anchor, names)
+    for block in mod["main"].body.blocks:
+        for binding in block.bindings:
+            call = binding.value
+            if not (
+                isinstance(call, relax.Call) and getattr(call.op, "name", None) == "relax.call_tir"
+            ):
+                continue
+            gv = call.args[0]
+            func = mod[gv]
+            if not isinstance(func, tirx.PrimFunc):
+                continue
+            anchor = s_tir.analysis.find_anchor_sblock(tvm.IRModule({"main": func}))
+            if anchor is None:
+                continue
+            names = tuple(b.name_hint for b in _blocks(func.body, s_tir))
+            group = first.setdefault(tvm_ffi.structural_hash(anchor, map_free_vars=True), [])
+            seen = next(
+                (n for a, n in group if tvm_ffi.structural_equal(a, anchor, map_free_vars=True)),
+                None,
+            )
+            if seen is None:
+                group.append((anchor, names))
+            elif seen != names:
+                sch = s_tir.Schedule(func)
+                sch.annotate(sch.get_sblock(anchor.name_hint), EPILOGUE, ",".join(names))
+                mod[gv] = sch.mod["main"]
     return mod
 
 

@@ -1,0 +1,62 @@
+"""Kernels sharing a conv but not its epilogue (`tasks.lower.epilogues_apart`) are tasks of their
+own: each is tuned, and the build applies every kernel's own record (MediaPipe's
+face_detection_full_range_sparse had four kernels built untuned, 48-59x their estimates)."""
+
+from __future__ import annotations
+
+import numpy as np
+from tflite_builder import Op, Tensor, write
+
+from edgetune.board import load_board
+from edgetune.compile import build_model
+from edgetune.frontend import load_model
+from edgetune.oracle import LiteRTModel
+from edgetune.records import RecordStore, workload_hash
+from edgetune.runtime import load_executable
+from edgetune.search import tune_model
+from edgetune.tasks import for_model
+
+RELU = (3, "int8", 1)  # Conv2DOptions.fused_activation_function = RELU
+
+
+def two_convs(path):
+    """x (1, 8, 8, 16): a = relu(conv1x1(x)); c = relu(conv1x1'(x) + x), the two convs of equal
+    shapes (other weights), so their anchor blocks are equal and their epilogues differ."""
+    rng = np.random.default_rng(0)
+    w1, w2 = (rng.standard_normal((16, 1, 1, 16)).astype(np.float32) / 4 for _ in range(2))
+    bias = rng.standard_normal(16).astype(np.float32)
+    tensors = [
+        Tensor("x", (1, 8, 8, 16)),  # 0
+        Tensor("w1", w1.shape, data=w1),  # 1
+        Tensor("w2", w2.shape, data=w2),  # 2
+        Tensor("bias", (16,), data=bias),  # 3
+        Tensor("a", (1, 8, 8, 16)),  # 4
+        Tensor("b", (1, 8, 8, 16)),  # 5
+        Tensor("c", (1, 8, 8, 16)),  # 6
+    ]
+    stride = [(1, "int32", 1), (2, "int32", 1)]
+    ops = [
+        Op("CONV_2D", [0, 1, 3], [4], "Conv2DOptions", [(0, "int8", 1), *stride, RELU]),
+        Op("CONV_2D", [0, 2, 3], [5], "Conv2DOptions", [(0, "int8", 1), *stride]),
+        Op("ADD", [5, 0], [6], "AddOptions", [(0, "int8", 1)]),
+    ]
+    return write(path, tensors, ops, [0], [4, 6])
+
+
+def test_a_conv_with_another_epilogue_is_tuned_and_built_with_its_own_record(tmp_path):
+    path = two_convs(tmp_path / "two.tflite")
+    model = load_model(path)
+    board = load_board("host")
+    tasks = for_model(model, board).tasks
+    assert len(tasks) == 2 and {t.anchor for t in tasks} == {"conv2d_nhwc"}
+    assert len({workload_hash(t.mod) for t in tasks}) == 2, [t.name for t in tasks]
+
+    store = RecordStore(tmp_path / "recs", model.info, board)
+    tune_model(model, board, store, 8, seed=0, final_top=0)
+    built = build_model(model, board, store)
+    assert built.unapplied == [] and built.tuned == built.total == 2
+    x = np.random.default_rng(1).standard_normal((1, 8, 8, 16)).astype(np.float32)
+    got = load_executable(built.exe, 2)([x])
+    want = LiteRTModel(path, 2, builtin_kernels=True)([x])
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
