@@ -60,3 +60,37 @@ def test_a_conv_with_another_epilogue_is_tuned_and_built_with_its_own_record(tmp
     want = LiteRTModel(path, 2, builtin_kernels=True)([x])
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+
+
+def test_records_of_the_shared_task_still_schedule_the_split_off_kernel(tmp_path):
+    """Records tuned before the split (only the first kernel's task measured): the split-off
+    kernel is built with that task's record, as before, not untuned."""
+    from edgetune.compile.library import apply_records
+    from edgetune.records import database_of
+    from edgetune.tasks.lower import without_epilogue_mark
+
+    path = two_convs(tmp_path / "two.tflite")
+    model = load_model(path)
+    board = load_board("host")
+    model_tasks = for_model(model, board)
+    first = [t.name for t in model_tasks.tasks if without_epilogue_mark(t.mod["main"]) is None]
+    store = RecordStore(tmp_path / "recs", model.info, board)
+    tune_model(model, board, store, 4, seed=0, final_top=0, task_filter=lambda t: t.name in first)
+
+    fused = model_tasks.fused
+    split = [
+        gv
+        for gv, f in fused.functions.items()
+        if gv.name_hint != "main" and without_epilogue_mark(f) is not None
+    ]
+    assert len(split) == 1, [gv.name_hint for gv in fused.functions]
+    unapplied: list[str] = []
+    with board.target(), database_of(store):
+        out = apply_records(fused, unapplied)
+    assert unapplied == []
+    assert not out[split[0]].same_as(fused[split[0]])  # scheduled: the shared task's record
+    built = build_model(model, board, store)
+    assert built.unapplied == [] and built.tuned == 1
+    x = np.random.default_rng(2).standard_normal((1, 8, 8, 16)).astype(np.float32)
+    for g, w in zip(load_executable(built.exe, 2)([x]), LiteRTModel(path, 2, True)([x])):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)

@@ -11,6 +11,7 @@ from ..measure import backend
 from ..records import best_latency_in, database_of
 from ..runtime.artifact import ArtifactMeta, write_artifact_meta
 from ..tasks import ModelTasks, for_model
+from ..tasks.lower import without_epilogue_mark
 
 if TYPE_CHECKING:
     from ..board import Board
@@ -36,7 +37,11 @@ def apply_records(mod: Any, unapplied: list[str]) -> Any:
     kernel), run on one kernel at a time: a kernel whose record TVM fails to apply is built
     untuned and named in `unapplied`, instead of failing the whole build (the pass stopped the
     build of MediaPipe's selfie segmenter on an internal error replaying the anchor trace of a
-    conv + sigmoid + multiply kernel that shares its conv with a tuned one)."""
+    conv + sigmoid + multiply kernel that shares its conv with a tuned one).
+
+    A kernel that `tasks.lower.epilogues_apart` made a task of its own and that has no record
+    of its own (records tuned before session 34) gets its conv's other kernel's record where
+    that applies, as it did when the two were one task."""
     import tvm
     from tvm import relax
 
@@ -49,7 +54,11 @@ def apply_records(mod: Any, unapplied: list[str]) -> Any:
             continue
         try:
             out[gv] = apply(tvm.IRModule({gv: func}))[gv]
+            if out[gv].same_as(func) and (shared := without_epilogue_mark(func)) is not None:
+                applied = apply(tvm.IRModule({gv: shared}))[gv]
+                out[gv] = func if applied.same_as(shared) else applied
         except (RuntimeError, ValueError):  # TVM raises its errors as these
+            out[gv] = func
             unapplied.append(gv.name_hint)
     return out
 

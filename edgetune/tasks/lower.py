@@ -17,9 +17,8 @@ LAYOUT_FREE = "layout_free_buffers"
 
 def lower(mod: Any, target: Any) -> Any:
     """Prepare integer operands for the target, then legalize and fuse into primitive functions,
-    give extern kernels a root block (`with_root_blocks`), drop custom schedule rule names that
-    nothing implements (`without_unknown_rules`), keep kernels that share a conv but not its
-    epilogue apart (`epilogues_apart`) and mark which kernel inputs are weights
+    give extern kernels a root block (`with_root_blocks`), keep kernels that share a conv but
+    not its epilogue apart (`epilogues_apart`) and mark which kernel inputs are weights
     (`mark_layout_free`)."""
     import tvm
     from tvm import relax
@@ -42,7 +41,7 @@ def lower(mod: Any, target: Any) -> Any:
     )
     with target:
         fused = with_root_blocks(passes(prepare_for_target(mod, target)))
-        return mark_layout_free(epilogues_apart(without_unknown_rules(fused, target)))
+        return mark_layout_free(epilogues_apart(fused))
 
 
 BROADCAST_RATIO = 64  # an operand this many times smaller than the output: a broadcast map
@@ -129,43 +128,6 @@ def with_root_blocks(mod: Any) -> Any:
     return mod
 
 
-CUSTOM_RULE = "schedule_rule"  # block annotation naming a MetaSchedule custom rule
-
-
-def without_unknown_rules(mod: Any, target: Any) -> Any:
-    """Drop block annotations that name a custom schedule rule no function implements for the
-    target (TOPI's pooling blocks say "meta_schedule.pool_max" / "pool_avg", which nothing
-    registers). MetaSchedule's ApplyCustomRule then printed "Warning: Unknown schedule rule" at
-    every tune of a model with a pool and left the block to the other rules, as it now is
-    without the name: the search spaces are unchanged, only the pool tasks' hashes (records of
-    pool kernels tuned before session 34 no longer match them)."""
-    import tvm_ffi
-
-    from ..tvm_api import s_tir, tirx
-
-    def known(rule: str) -> bool:
-        prefix = "s_tir.meta_schedule"
-        return any(
-            tvm_ffi.get_global_func(f"{prefix}.{key}.{rule}", allow_missing=True) is not None
-            for key in target.keys
-        )
-
-    for gv, func in list(mod.functions.items()):
-        if not isinstance(func, tirx.PrimFunc):
-            continue
-        names = [
-            b.name_hint
-            for b in _blocks(func.body, s_tir)
-            if CUSTOM_RULE in b.annotations and not known(str(b.annotations[CUSTOM_RULE]))
-        ]
-        if names:
-            sch = s_tir.Schedule(func)
-            for name in names:
-                sch.unannotate(sch.get_sblock(name), CUSTOM_RULE)
-            mod[gv] = sch.mod["main"]
-    return mod
-
-
 EPILOGUE = "edgetune.epilogue"  # anchor block annotation: the blocks of its kernel
 
 
@@ -215,6 +177,19 @@ def epilogues_apart(mod: Any) -> Any:
                 sch.annotate(sch.get_sblock(anchor.name_hint), EPILOGUE, ",".join(names))
                 mod[gv] = sch.mod["main"]
     return mod
+
+
+def without_epilogue_mark(func: Any) -> Any | None:
+    """`func` with its anchor block's `epilogues_apart` mark removed (the kernel as the task of
+    its conv's first kernel knows it), None if it has no mark."""
+    from ..tvm_api import s_tir
+
+    marked = [b.name_hint for b in _blocks(func.body, s_tir) if EPILOGUE in b.annotations]
+    if not marked:
+        return None
+    sch = s_tir.Schedule(func)
+    sch.unannotate(sch.get_sblock(marked[0]), EPILOGUE)
+    return sch.mod["main"]
 
 
 def mark_layout_free(mod: Any) -> Any:
