@@ -91,10 +91,23 @@ def build_model(
     database = database_of(records)
     if library is not None:
         database = library.fill(database, model_tasks.tasks)
-    tuned = sum(1 for t in model_tasks if best_latency_in(database, t.mod) is not None)
     unapplied: list[str] = []
     exe = compile_with_records(model_tasks, database, exec_mode, unapplied)
+    tuned = sum(1 for t in model_tasks if _has_record(database, t) and t.name not in unapplied)
     return BuiltModel(exe, model_tasks, database, tuned, len(model_tasks), unapplied)
+
+
+def _has_record(database: Any, task: Any) -> bool:
+    """Whether the build has a record for the task: its own, or for a kernel split off by
+    `epilogues_apart`, its conv's shared task's (`apply_records`)."""
+    import tvm
+
+    if best_latency_in(database, task.mod) is not None:
+        return True
+    shared = without_epilogue_mark(task.mod["main"])
+    return (
+        shared is not None and best_latency_in(database, tvm.IRModule({"main": shared})) is not None
+    )
 
 
 def compile_with_records(
