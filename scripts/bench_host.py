@@ -193,7 +193,7 @@ def agreements(rows: list[dict]) -> None:
 
 
 def main() -> None:
-    from edgetune.quant.fp32_requantization import REQUANTIZATIONS
+    from edgetune.quant.float_requantization import REQUANTIZATIONS
 
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

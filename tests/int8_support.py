@@ -8,7 +8,7 @@ import numpy as np
 from edgetune.frontend import load_model
 from edgetune.paths import MODELS_DIR
 from edgetune.quant.fixed_point import FoldedRequantization
-from edgetune.quant.fp32_requantization import FIXED_POINT
+from edgetune.quant.float_requantization import FIXED_POINT
 from edgetune.rules.rule_set import get_rule_set
 from edgetune.tasks import for_model
 

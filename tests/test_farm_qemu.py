@@ -23,7 +23,7 @@ from edgetune.frontend import load_model
 from edgetune.frontend.tflite_import import random_inputs
 from edgetune.measure.farm_runners import FarmRPCRunner
 from edgetune.paths import REPO_DIR, shipped_model
-from edgetune.quant.fp32_requantization import FIXED_POINT, FP32
+from edgetune.quant.float_requantization import FIXED_POINT, FP32
 
 FAILED = 1e10
 

@@ -18,7 +18,7 @@ from edgetune.frontend import load_model
 from edgetune.frontend.tflite_import import random_inputs
 from edgetune.oracle.litert import LiteRTModel
 from edgetune.paths import MODELS_DIR
-from edgetune.quant.fp32_requantization import FIXED_POINT, FP32
+from edgetune.quant.float_requantization import FIXED_POINT, FP32
 from edgetune.records import RecordStore, open_library
 from edgetune.records.manifest import tuned_requantization
 from edgetune.tasks import for_model
@@ -33,7 +33,7 @@ def test_small_graphs_equal_xnnpack(name):
     model = load_model(path, requantization=FP32)
     assert model.info.requantization == FP32
     tasks = for_model(model, load_board("host")).tasks
-    assert any("requantize_per_channel_fp32" in t.name for t in tasks)
+    assert any("requantize_per_channel_float" in t.name for t in tasks)
     differs = False
     for seed in (0, 1, 2):
         inputs = random_inputs(model.info, seed=seed)

@@ -120,10 +120,12 @@ def test_weights_stay_int8_and_tasks_report_their_path():
             continue
         arr = c.value.numpy()
         nbytes[str(arr.dtype)] = nbytes.get(str(arr.dtype), 0) + arr.nbytes
-    # every weight as int8 (3*3*3*16 + 3*3*16 + 16*16 + 16*10 bytes), no float constants at all;
-    # with VNNI the stem's 3 input channels are padded to 4
+    # every weight as int8 (3*3*3*16 + 3*3*16 + 16*16 + 16*10 bytes); with VNNI the stem's 3
+    # input channels are padded to 4. The only float constants: the FULLY_CONNECTED's float64
+    # scales (10 units; LiteRT's reference FC requantizes in float64)
     weights = 3 * 3 * 4 * 16 + 3 * 3 * 16 + 16 * 16 + 16 * 10 if dot_products(target) else 992
-    assert nbytes["int8"] == weights and not any(d.startswith("float") for d in nbytes)
+    assert nbytes["int8"] == weights
+    assert {d: n for d, n in nbytes.items() if d.startswith("float")} == {"float64": 10 * 8}
     tasks = extract_tasks(fused, target)
     assert {t.path for t in tasks} == {"int8"}
     # the relu6 clips TVM imports after each quantized conv fold into its requantization

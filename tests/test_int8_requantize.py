@@ -15,17 +15,20 @@ from edgetune.rules.show import explore
 
 
 def test_epilogues_are_one_widening_multiply_inlined_into_the_convs():
-    """Every conv of tiny_int8 (stem, depthwise, 1x1 with the residual ADD, FC): sampled
-    programs of its search space multiply with vpmuldq, and every sketch has one epilogue
-    block: the requantization is inlined into its consumer (AutoInline). Without an ADD, no
-    vpmullq at all (the ADD's last requantization of the sum of its two rescaled inputs may
-    still use one: LLVM drops the sum's int32 truncation)."""
+    """Every conv of tiny_int8 (stem, depthwise, 1x1 with the residual ADD): sampled programs
+    of its search space multiply with vpmuldq, and every sketch has one epilogue block: the
+    requantization is inlined into its consumer (AutoInline). Without an ADD, no vpmullq at
+    all (the ADD's last requantization of the sum of its two rescaled inputs may still use
+    one: LLVM drops the sum's int32 truncation). The FULLY_CONNECTED requantizes in float64
+    (as LiteRT's reference kernel), inlined too."""
     import tvm
 
     board = load_board("host")
     tasks = model_tasks(board, "tiny_int8")
     convs = [t for t in tasks if "conv2d" in t.name]
-    assert len(convs) == 4 and all("requantize_per_channel_folded" in t.name for t in convs)
+    folded = [t for t in convs if "requantize_per_channel_folded" in t.name]
+    in_float = [t for t in convs if "requantize_per_channel_float" in t.name]
+    assert len(convs) == 4 and len(folded) == 3 and len(in_float) == 1
     # the VNNI correction (conv - 128 * sum w) is folded too; the residual ADD's prologue
     # unshifts the uint8 tensor the depthwise conv reads (u - 128): that subtract stays
     assert not any(re.search(r"conv2d\d*_subtract", t.name) for t in tasks)
@@ -39,6 +42,9 @@ def test_epilogues_are_one_widening_multiply_inlined_into_the_convs():
             assert len([n for n in names if not n.startswith(kernel)]) == 1, names
         for sample in view.samples:
             asm = tvm.compile(sample.mod, target=board.target()).mod.inspect_source("asm")
+            if task in in_float:
+                assert "vmulpd" in asm or "vmulsd" in asm, task.name
+                continue
             assert "vpmuldq" in asm, task.name
             assert "quantized_add" in task.name or "vpmullq" not in asm, task.name
 

@@ -23,7 +23,8 @@ class Tensor:
     shape: tuple[int, ...]
     dtype: str = "float32"
     data: np.ndarray | None = None  # constant
-    quant: tuple[float, int] | None = None  # (scale, zero_point)
+    # (scale, zero_point); a list of scales: per-channel along dimension 0, zero points 0
+    quant: tuple[float | list[float], int] | None = None
     signature: tuple[int, ...] | None = None  # shape_signature (-1: dynamic)
     sparsity: dict | None = None  # {"segments": [...], "indices": [...]}: CSR on the last dim
 
@@ -103,8 +104,9 @@ def build(tensors: list[Tensor], ops: list[Op], inputs: list[int], outputs: list
         fields = [(0, "offset", shape), (1, "int8", TYPES[t.dtype]), (2, "int32", buffer_index)]
         fields.append((3, "offset", name))
         if t.quant:
-            scale = _vector(b, "float32", [t.quant[0]])
-            zero = _vector(b, "int64", [t.quant[1]])
+            scales = t.quant[0] if isinstance(t.quant[0], list) else [t.quant[0]]
+            scale = _vector(b, "float32", scales)
+            zero = _vector(b, "int64", [t.quant[1]] * len(scales))
             fields.append((4, "offset", _table(b, [(2, "offset", scale), (3, "offset", zero)])))
         if t.sparsity:
             fields.append((6, "offset", _sparsity(b, t.shape[0], t.sparsity)))

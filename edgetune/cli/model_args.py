@@ -7,7 +7,7 @@ import argparse
 
 from ..board import Board
 from ..paths import MODELS_DIR
-from ..quant.fp32_requantization import REQUANTIZATIONS
+from ..quant.float_requantization import REQUANTIZATIONS
 
 
 def add_model_arg(parser: argparse.ArgumentParser) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..quant.fp32_requantization import FIXED_POINT
+from ..quant.float_requantization import FIXED_POINT
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class ModelInfo:
     outputs: tuple[TensorInfo, ...]
     ops: dict[str, int] = field(default_factory=dict)
     quantization: str = "float"  # float | int8 | uint8 | dynamic-range | int16
-    # how the integer convs requantize (quant.fp32_requantization): fixed-point | fp32
+    # how the integer convs requantize (quant.float_requantization): fixed-point | fp32
     requantization: str = FIXED_POINT
     # resource variables: trailing inputs and outputs of the compiled function, carried from
     # one call to the next, and their initial values (nested lists)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..paths import MODELS_DIR
-from ..quant.fp32_requantization import FIXED_POINT, REQUANTIZATIONS
+from ..quant.float_requantization import FIXED_POINT, REQUANTIZATIONS
 from .converters import attach_states, collecting_states, converter_class, supported_ops
 from .input_shapes import fix_input_shapes, parse_input_shape
 from .model_info import ModelInfo, TensorInfo
@@ -124,7 +124,7 @@ def load_model(
     `integer_kernels` is False, which keeps TVM's dequantize -> float op -> quantize import.
     `input_shapes` (input name -> shape) fixes dynamic (-1) input dimensions.
     `requantization`: how the integer convs requantize, FIXED_POINT (TFLite's reference
-    kernels) or FP32 (XNNPACK's; `quant.fp32_requantization`).
+    kernels) or FP32 (XNNPACK's; `quant.float_requantization`).
     """
     import tvm
     from tvm import relax

@@ -19,7 +19,7 @@ from .fixed_point import (
     saturate,
     scalar_requantization,
 )
-from .fp32_requantization import requantize_fp32
+from .float_requantization import requantize_float
 
 if TYPE_CHECKING:
     from .rewrite import QParams
@@ -69,16 +69,17 @@ def requantize_per_channel_folded(
     return te.compute(acc.shape, f, name="requantize")
 
 
-def requantize_per_channel_fp32(
+def requantize_per_channel_float(
     acc: te.Tensor, bias: te.Tensor, scale: te.Tensor, zp: int, clamp: Clamp
 ):
-    """int32 accumulator -> XNNPACK's fp32 requantization per output channel (`bias` holds
-    the conv's bias and every other per-channel offset) -> output dtype."""
+    """int32 accumulator -> float requantization per output channel (`bias` holds the conv's
+    bias and every other per-channel offset; the scale's dtype picks XNNPACK's float32 or
+    LiteRT's reference FULLY_CONNECTED float64 arithmetic) -> output dtype."""
     lo, hi, dtype = clamp
 
     def f(*i):
         c = i[-1]
-        return requantize_fp32(acc(*i), bias[c], scale[c], zp, lo, hi).astype(dtype)
+        return requantize_float(acc(*i), bias[c], scale[c], zp, lo, hi).astype(dtype)
 
     return te.compute(acc.shape, f, name="requantize")
 

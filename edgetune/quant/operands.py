@@ -14,7 +14,7 @@ Where the target has an int8 dot-product instruction, every int8 x int8 convolut
   u = x + 128, and the shift's contribution is removed from the int32 accumulator:
   conv(u, w) - 128 * sum(w) == conv(x, w), exactly. The pad and the shift fuse into one
   elementwise kernel; the correction folds into the constants of the requantization after the
-  conv (FoldedRequantization.plus, Fp32Requantization.plus), or else joins its epilogue as a
+  conv (FoldedRequantization.plus, FloatRequantization.plus), or else joins its epilogue as a
   subtract.
   Depthwise convs read the shifted activations too (padded with zx + 128): one operand
   zero-extended, LLVM multiplies and accumulates on vpdpwssd instead of vpmulld + vpaddd.
@@ -32,11 +32,11 @@ from tvm import relax
 from ..tvm_api import rewrite_relax_functions
 from . import amx
 from .fixed_point import FoldedRequantization
-from .fp32_requantization import Fp32Requantization
+from .float_requantization import FloatRequantization
 from .kernels import (
     conv2d_nhwc_packed,
+    requantize_per_channel_float,
     requantize_per_channel_folded,
-    requantize_per_channel_fp32,
 )
 from .rewrite import CLAMP_ATTR, DEPTHWISE_ATTR, emit_depthwise
 
@@ -97,7 +97,7 @@ def _is_int8_conv(call: Any) -> bool:
 # and the class of those constants
 _FOLDING = (
     (requantize_per_channel_folded.__name__, FoldedRequantization),
-    (requantize_per_channel_fp32.__name__, Fp32Requantization),
+    (requantize_per_channel_float.__name__, FloatRequantization),
 )
 
 
@@ -110,7 +110,7 @@ def _requantization_of(call: Any) -> type | None:
     return next((cls for kernel, cls in _FOLDING if name.startswith(kernel)), None)
 
 
-def _consts(requantization: FoldedRequantization | Fp32Requantization) -> list[Any]:
+def _consts(requantization: FoldedRequantization | FloatRequantization) -> list[Any]:
     """The requantization's constants as Relax constants, in the order its kernels take."""
     return [relax.const(a, str(a.dtype)) for a in requantization.arrays()]
 

@@ -8,9 +8,10 @@ TFLite's reference kernels:
   (explicit pad with the input zero point, conv2d with out_dtype int32, weights in HWOI so the
   output channel and reduction axes are innermost), per-channel fixed-point requantization
   with the bias, the input zero point's contribution (bias - zx * sum(w)) and the output zero
-  point folded into its constants (fixed_point.FoldedRequantization), or with `--requantize fp32`
-  XNNPACK's float32 requantization (fp32_requantization); FULLY_CONNECTED is a 1x1 conv over the
-  batch.
+  point folded into its constants (fixed_point.FoldedRequantization); FULLY_CONNECTED is a 1x1
+  conv over the batch, requantized in float64 as LiteRT's reference FULLY_CONNECTED does
+  (float_requantization). With `--requantize fp32` all of them use XNNPACK's float32
+  requantization (float_requantization).
 - ADD: both inputs rescaled to a common 2^20-scaled integer domain (TFLite's add.cc), summed,
   requantized.
 - MEAN (over H, W): int32 sum, one requantization with 1/N folded into the multiplier
@@ -38,7 +39,7 @@ from tvm import relax
 from ..tvm_api import rewrite_relax_functions
 from . import kernels
 from .fixed_point import FoldedRequantization, quantize_multiplier
-from .fp32_requantization import FIXED_POINT, FP32, Fp32Requantization
+from .float_requantization import FIXED_POINT, FP32, FloatRequantization
 
 CLAMP_ATTR = "edgetune.clamp"  # [lo, hi] of a clamped kernel, for target rewrites (operands)
 # a depthwise conv's keyword parameters (kernels.depthwise_conv2d_nhwc), for target rewrites
@@ -299,18 +300,19 @@ class _Integerizer(relax.PyExprMutator):
                 dilation=tuple(int(d) for d in a.dilation),
                 groups=groups,
             )
-        out = self._integer_conv(data, xq, weight, wq, bias, attrs, out_q, clamp)
+        out = self._integer_conv(kind, data, xq, weight, wq, bias, attrs, out_q, clamp)
         if kind == "FULLY_CONNECTED":
             out = self.builder_.emit(relax.op.reshape(out, op.ty.shape))
         self.counts[kind] += 1
         return out
 
     def _integer_conv(
-        self, data, xq, weight, wq, bias, attrs: dict, out_q: QParams, clamp: tuple
+        self, kind: str, data, xq, weight, wq, bias, attrs: dict, out_q: QParams, clamp: tuple
     ) -> Any:
         """pad(x, zx) -> conv2d int32 (HWOI) -> requantize with bias - zx*sum w folded into its
-        constants (FoldedRequantization; where it does not apply, a separate + bias and the
-        generic requantization); depthwise convs pad inside their kernel."""
+        constants (FloatRequantization for FULLY_CONNECTED and in FP32 mode, else
+        FoldedRequantization; where that does not apply, a separate + bias and the generic
+        requantization); depthwise convs pad inside their kernel. `kind`: the TFLite op."""
 
         bb = self.builder_
         padding = attrs.pop("padding")
@@ -340,17 +342,22 @@ class _Integerizer(relax.PyExprMutator):
         channels = weight.shape[2]
         w_sum = weight.astype(np.int64).sum(axis=(0, 1, 3))
         total_bias = (bias if bias is not None else 0) - xq.zp * w_sum
-        w_scale = np.broadcast_to(wq.scale.reshape(-1), (channels,)).astype(np.float64)
+        w_scale = np.broadcast_to(wq.scale.reshape(-1), (channels,))
+        x_scale, o_scale = xq.scale.reshape(-1)[0], out_q.scale.reshape(-1)[0]
         if self.requantization == FP32:
-            fp32 = Fp32Requantization.of(
-                xq.scale.reshape(-1)[0], w_scale, out_q.scale.reshape(-1)[0], total_bias
+            in_float = FloatRequantization.xnnpack(x_scale, w_scale, o_scale, total_bias)
+        elif kind == "FULLY_CONNECTED":
+            in_float = FloatRequantization.reference_fully_connected(
+                x_scale, w_scale, o_scale, total_bias
             )
-            if fp32 is not None:
-                consts = [relax.const(a, str(a.dtype)) for a in fp32.arrays()]
-                return self._emit(
-                    kernels.requantize_per_channel_fp32, acc, *consts, zp=out_q.zp, clamp=clamp
-                )
-        real = np.float64(xq.scale.reshape(-1)[0]) * w_scale / np.float64(out_q.scale)
+        else:
+            in_float = None
+        if in_float is not None:
+            consts = [relax.const(a, str(a.dtype)) for a in in_float.arrays()]
+            return self._emit(
+                kernels.requantize_per_channel_float, acc, *consts, zp=out_q.zp, clamp=clamp
+            )
+        real = np.float64(x_scale) * w_scale.astype(np.float64) / np.float64(out_q.scale)
         mult, shift = quantize_multiplier(real)
         folded = FoldedRequantization.fold(mult, shift, out_q.zp, total_bias)
         if folded is not None:
@@ -403,7 +410,7 @@ def _activation_range(a: float, b: float, q: QParams, lo: int, hi: int) -> tuple
 
 def integerize(mod: Any, requantization: str = FIXED_POINT) -> tuple[Any, dict[str, int]]:
     """Rewrite the covered QDQ chains of `mod`; returns it and a count per rewritten TFLite op.
-    `requantization`: the convs' (`fp32_requantization`: FIXED_POINT or FP32)."""
+    `requantization`: the convs' (`float_requantization`: FIXED_POINT or FP32)."""
 
     rewriter = _Integerizer(mod, requantization)
     out = relax.transform.DeadCodeElimination()(rewrite_relax_functions(rewriter))

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import RecordsError
 from ..paths import library_dir
-from ..quant.fp32_requantization import FIXED_POINT
+from ..quant.float_requantization import FIXED_POINT
 from ..tasks import MODULE_EQUALITY
 from ..tasks.family import family_of
 from .layout import FAILED_RUN_SECS, TUNING_RECORDS, WORKLOADS

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..errors import RecordsError
-from ..quant.fp32_requantization import FIXED_POINT
+from ..quant.float_requantization import FIXED_POINT
 from .layout import COST_MODELS, MANIFEST
 
 if TYPE_CHECKING:
