@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import flatbuffers
 import numpy as np
 from tflite.BuiltinOperator import BuiltinOperator
 from tflite.BuiltinOptions import BuiltinOptions
 
-TYPES = {"float32": 0, "float16": 1, "int32": 2, "uint8": 3, "int64": 4, "int8": 9}
+TYPES = {"float32": 0, "float16": 1, "int32": 2, "uint8": 3, "int64": 4, "complex64": 8, "int8": 9}
 
 
 @dataclass
@@ -35,7 +36,8 @@ class Op:
     inputs: list[int]
     outputs: list[int]
     options: str | None = None  # BuiltinOptions name
-    fields: list[tuple[int, str, int]] = field(default_factory=list)  # (slot, kind, value)
+    # (slot, kind, value) of the options table; kind "int32s": a list of int32 values
+    fields: list[tuple[int, str, Any]] = field(default_factory=list)
     custom: bytes = b""  # custom_options (a custom op's raw options)
     version: int = 1  # the operator code's version
 
@@ -55,7 +57,12 @@ def _vector(b: flatbuffers.Builder, kind: str, values) -> int:
     return b.EndVector()
 
 
-def _table(b: flatbuffers.Builder, fields: list[tuple[int, str, int]]) -> int:
+def _table(b: flatbuffers.Builder, fields: list[tuple[int, str, Any]]) -> int:
+    """A table of (slot, kind, value) fields; kind "int32s": a vector of int32 values."""
+    fields = [
+        (s, "offset", _vector(b, "int32", v)) if kind == "int32s" else (s, kind, v)
+        for s, kind, v in fields
+    ]
     b.StartObject(1 + max((s for s, _, _ in fields), default=0))
     slot = {
         "int32": b.PrependInt32Slot,

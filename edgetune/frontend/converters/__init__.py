@@ -5,6 +5,9 @@ and the ops it lacks added, in one place.
 `tvm.relax.frontend.tflite`'s OperatorConverter from the mixins below; `from_tflite` is given it
 as `op_converter`. Each mixin holds one concern:
 
+- `shape_folding.ShapeFolding`: integer shape arithmetic evaluated at import (sizes computed
+  from the input's shape)
+- `fourier.FourierTransforms`: RFFT2D as radix-2 FFT kernels (stock: one ill-formed PrimFunc)
 - `fixes.ImporterFixes`: converters that crash on valid models in stock TVM 0.27
 - `fusable.FusableForms`: converters whose stock output cannot fuse into its producer's kernel
 - `quantized_moves.QuantizedDataMovement`: data-movement ops on int8/uint8 tensors
@@ -18,13 +21,23 @@ from __future__ import annotations
 import functools
 
 from .fixes import ImporterFixes
+from .fourier import FourierTransforms
 from .fusable import FusableForms
 from .mediapipe import VERSIONS as CUSTOM_OP_VERSIONS
 from .mediapipe import MediaPipeOps
 from .quantized_moves import QUANTIZED_MOVES, QuantizedDataMovement
+from .shape_folding import ShapeFolding
 from .variables import ResourceVariables, State, attach_states, collecting_states
 
-MIXINS = (ImporterFixes, FusableForms, QuantizedDataMovement, ResourceVariables, MediaPipeOps)
+MIXINS = (
+    ShapeFolding,
+    FourierTransforms,
+    ImporterFixes,
+    FusableForms,
+    QuantizedDataMovement,
+    ResourceVariables,
+    MediaPipeOps,
+)
 # ops that only move int8/uint8 values (no arithmetic): allowed in quantized models
 QUANTIZED_OK = QUANTIZED_MOVES | {"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE"}
 

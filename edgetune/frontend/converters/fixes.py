@@ -12,7 +12,9 @@ import numpy as np
 
 
 class ImporterFixes:
-    """Mixin for OperatorConverter: EXPAND_DIMS, and float16 weights produced by DENSIFY."""
+    """Mixin for OperatorConverter: EXPAND_DIMS, float16 weights produced by DENSIFY, BATCH_MATMUL
+    by a constant, RESHAPE to a computed shape, FULLY_CONNECTED's flattening, CAST of complex
+    values."""
 
     def convert_expand_dims(self, op: Any) -> Any:
         """EXPAND_DIMS. Stock 0.27 calls `relax.op.expand_dims(x, axis, 1)` (TypeError: the
@@ -67,6 +69,41 @@ class ImporterFixes:
             return super().convert_reshape(op)
         (output,) = self.get_output_tensors(op)
         return relax.op.reshape(self.get_tensor_expr(inputs[0]), _output_signature(output))
+
+    def convert_cast(self, op: Any) -> Any:
+        """CAST from COMPLEX64 to a real type keeps the real part (TFLite's cast.cc). Relax holds
+        a complex tensor as float32 [..., 2] (real, imaginary); stock 0.27 casts that pair
+        tensor whole, so the result has a trailing axis of 2 that TFLite's has not (tf.signal
+        spectrograms: the Tensordot after it failed to reshape)."""
+        from tvm import relax
+
+        (tensor,) = self.get_input_tensors(op)
+        if not self._is_tflite_complex64_type(tensor.tensor.Type()):
+            return super().convert_cast(op)
+        (output,) = self.get_output_tensors(op)
+        real = relax.op.take(self.get_tensor_expr(tensor), relax.const(0, "int32"), axis=-1)
+        return relax.op.astype(real, self.get_tensor_type_str(output.tensor.Type()))
+
+    def convert_squeeze(self, op: Any) -> Any:
+        """SQUEEZE of a COMPLEX64 tensor: negative axes count from TFLite's last axis, not from
+        the [..., 2] pair axis of Relax's form (stock 0.27 squeezed nothing: squeeze_dims -2
+        after RFFT2D in tf.signal.stft)."""
+        from tflite.SqueezeOptions import SqueezeOptions
+        from tvm import relax
+
+        (tensor,) = self.get_input_tensors(op)
+        if not self._is_tflite_complex64_type(tensor.tensor.Type()):
+            return super().convert_squeeze(op)
+        x = self.bb.normalize(self.get_tensor_expr(tensor))
+        rank = len(x.ty.shape) - 1
+        options = SqueezeOptions()
+        options.Init(op.BuiltinOptions().Bytes, op.BuiltinOptions().Pos)
+        axes = (
+            [int(a) % rank for a in options.SqueezeDimsAsNumpy()]
+            if options.SqueezeDimsLength()
+            else [i for i in range(rank) if int(x.ty.shape[i]) == 1]
+        )
+        return relax.op.squeeze(x, axis=axes)
 
     def convert_fully_connected(self, op: Any) -> Any:
         """FULLY_CONNECTED. Without keep_num_dims TFLite flattens the input to

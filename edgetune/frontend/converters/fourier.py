@@ -1,0 +1,94 @@
+"""RFFT2D as a radix-2 FFT of TE kernels.
+
+TVM 0.27's converter emits its FFT as one IR-builder PrimFunc, unrolled (7.9 MB of TIR for a
+2048-point transform over 43 frames) and ill-formed for s_tir schedules and for Relax's
+SplitLayoutRewritePreproc: models with tf.signal.stft (BirdNET, spectrogram front ends) did not
+build. Here the transform of each row is a bit-reversal gather and log2(N) butterfly stages
+(decimation in time), each its own opaque kernel (a task MetaSchedule tunes: parallel,
+vectorized), with float32 twiddle constants computed in float64. The last stage computes only
+the N/2 + 1 bins RFFT2D keeps. The kernels pick real and imaginary parts by arithmetic on the
+component index, not by Select: with a Select on it, LLVM (apache-tvm 0.27, -mcpu=znver5)
+miscompiled the 8- and 16-wide stages (errors of 8 and 1e10 on unit inputs; generic x86-64 and
+the arithmetic form are exact). fft_length must be [1, N] with N a power of two matching the
+row length (tf.signal.rfft / stft); other shapes keep the stock converter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+OPAQUE = 8  # relax OpPatternKind kOpaque: FuseOps leaves the kernel alone
+
+
+def fft_bit_reverse(x: Any, n: int) -> Any:
+    """(B, N) real rows -> (B, N, 2) complex, in bit-reversed order."""
+    from tvm import te
+
+    bits = n.bit_length() - 1
+
+    def f(b: Any, i: Any, c: Any) -> Any:
+        rev = sum(((i >> k) & 1) << (bits - 1 - k) for k in range(bits))
+        return x[b, rev] * (1 - c).astype("float32")  # imaginary parts 0
+
+    return te.compute((x.shape[0], n, 2), f, name="fft_bit_reverse")
+
+
+def fft_butterfly(a: Any, twiddles: Any, span: int, bins: int) -> Any:
+    """One decimation-in-time stage over groups of `span` values: out[top] = a[top] + w a[bot],
+    out[bot] = a[top] - w a[bot] with w = exp(-2 pi i q / span); the first `bins` outputs."""
+    from tvm import te
+
+    n = int(a.shape[1])
+    half, stride = span // 2, n // span
+
+    def f(b: Any, i: Any, c: Any) -> Any:
+        p = i % span
+        q = p % half
+        top = i - p + q
+        w = twiddles[q * stride, 0]
+        # the imaginary part of w times the other component: -wi * bi (c = 0), wi * br (c = 1)
+        cross = (c * 2 - 1).astype("float32") * twiddles[q * stride, 1] * a[b, top + half, 1 - c]
+        sign = (1 - (p // half) * 2).astype("float32")
+        return a[b, top, c] + sign * (w * a[b, top + half, c] + cross)
+
+    return te.compute((a.shape[0], bins, 2), f, name=f"fft_stage_{span}")
+
+
+class FourierTransforms:
+    """Mixin for OperatorConverter: RFFT2D of rows (fft_length [1, N], N a power of two)."""
+
+    def convert_rfft2d(self, op: Any) -> Any:
+        from tvm import relax
+
+        data, fft_length = self.get_input_tensors(op)
+        length = self._known_value(fft_length)
+        shape = [int(d) for d in self.get_tensor_shape(data)]
+        n = int(length.reshape(-1)[-1]) if length is not None and length.size == 2 else 0
+        if (
+            length is None
+            or int(length.reshape(-1)[0]) != 1
+            or len(shape) < 2
+            or shape[-2] != 1
+            or shape[-1] != n
+            or n < 2
+            or n & (n - 1)
+        ):
+            return super().convert_rfft2d(op)
+        rows = int(np.prod(shape[:-2], dtype=np.int64))
+        k = np.arange(n // 2, dtype=np.float64)
+        angle = -2.0 * np.pi * k / n
+        twiddles = relax.const(np.stack([np.cos(angle), np.sin(angle)], -1).astype(np.float32))
+        x = self.bb.emit(relax.op.reshape(self.get_tensor_expr(data), (rows, n)))
+        y = self._opaque(fft_bit_reverse, x, n=n)
+        span = 2
+        while span <= n:
+            bins = n // 2 + 1 if span == n else n
+            y = self._opaque(fft_butterfly, y, twiddles, span=span, bins=bins)
+            span *= 2
+        return relax.op.reshape(y, (*shape[:-2], 1, n // 2 + 1, 2))
+
+    def _opaque(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        """`func`'s TE kernel, emitted as an opaque PrimFunc of its own."""
+        return self.bb.emit_te(func, *args, **kwargs, primfunc_attrs={"op_pattern": OPAQUE})
