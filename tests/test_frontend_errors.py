@@ -51,6 +51,32 @@ def test_unsupported_operators_listed_with_counts(cli, tmp_path):
     )
 
 
+def test_import_failure_names_the_operator(cli, tmp_path):
+    """A SLICE whose size is computed in float (SHAPE -> CAST -> MUL -> CAST) cannot be folded
+    at import, and TVM's converter needs it constant: the error names operator #4 SLICE."""
+    from tflite_builder import Op, Tensor, write
+
+    tensors = [
+        Tensor("x", (1, 8)),  # 0
+        Tensor("shape", (2,), "int32"),  # 1
+        Tensor("shape_f", (2,)),  # 2
+        Tensor("half", (), data=np.array(0.5, np.float32)),  # 3
+        Tensor("size_f", (2,)),  # 4
+        Tensor("size", (2,), "int32"),  # 5
+        Tensor("begin", (2,), "int32", np.zeros(2, np.int32)),  # 6
+        Tensor("y", (1, 4)),  # 7
+    ]
+    ops = [
+        Op("SHAPE", [0], [1], "ShapeOptions", [(0, "int8", 2)]),
+        Op("CAST", [1], [2]),
+        Op("MUL", [2, 3], [4], "MulOptions"),
+        Op("CAST", [4], [5]),
+        Op("SLICE", [0, 6, 5], [7]),
+    ]
+    path = write(tmp_path / "computed_slice.tflite", tensors, ops, [0], [7])
+    _one_line_error(cli("tasks", path), "computed_slice.tflite", "operator #4 SLICE", "TypeError")
+
+
 def test_unknown_board_lists_known_ones(cli):
     _one_line_error(
         cli("tasks", "tiny_fp32", "--board", "pi9"), "unknown board 'pi9'", "host", "rpi3"

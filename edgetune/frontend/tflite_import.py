@@ -15,7 +15,13 @@ import numpy as np
 from ..errors import ModelError
 from ..paths import MODELS_DIR
 from ..quant.float_requantization import FIXED_POINT, REQUANTIZATIONS
-from .converters import attach_states, collecting_states, converter_class, supported_ops
+from .converters import (
+    ImportFailure,
+    attach_states,
+    collecting_states,
+    converter_class,
+    supported_ops,
+)
 from .input_shapes import fix_input_shapes, parse_input_shape
 from .model_info import ModelInfo, TensorInfo
 from .quantization import check_quantization, quantization_kind
@@ -153,6 +159,15 @@ def load_model(
                 op_converter=converter_class(),
             )
         mod = attach_states(mod, states)
+    except ImportFailure as failure:
+        err = failure.cause
+        first = (str(err).strip().splitlines() or [""])[0][:200]
+        if isinstance(err, tvm.error.OpNotImplemented):
+            raise ModelError(f"{path}: {failure.op}: {first}") from None
+        raise ModelError(
+            f"{path}: TVM's TFLite importer failed at {failure.op} ({type(err).__name__}: "
+            f"{first}): edgetune does not import this use of the op yet, or the file is damaged"
+        ) from None
     except tvm.error.OpNotImplemented as err:
         raise ModelError(f"{path}: {str(err).strip().splitlines()[0]}") from None
     except Exception as err:  # noqa: BLE001 - a damaged graph the importer chokes on

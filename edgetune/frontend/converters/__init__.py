@@ -5,6 +5,7 @@ and the ops it lacks added, in one place.
 `tvm.relax.frontend.tflite`'s OperatorConverter from the mixins below; `from_tflite` is given it
 as `op_converter`. Each mixin holds one concern:
 
+- `context.OperatorContext`: a failing converter's error names its operator (`ImportFailure`)
 - `shape_folding.ShapeFolding`: integer shape arithmetic evaluated at import (sizes computed
   from the input's shape)
 - `fourier.FourierTransforms`: RFFT2D as radix-2 FFT kernels (stock: one ill-formed PrimFunc)
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import functools
 
+from .context import ImportFailure, OperatorContext
 from .fixes import ImporterFixes
 from .fourier import FourierTransforms
 from .fusable import FusableForms
@@ -30,6 +32,7 @@ from .shape_folding import ShapeFolding
 from .variables import ResourceVariables, State, attach_states, collecting_states
 
 MIXINS = (
+    OperatorContext,
     ShapeFolding,
     FourierTransforms,
     ImporterFixes,
@@ -71,6 +74,7 @@ def supported_quantized_ops() -> frozenset[str]:
 __all__ = [
     "CUSTOM_OP_VERSIONS",
     "QUANTIZED_MOVES",
+    "ImportFailure",
     "State",
     "attach_states",
     "collecting_states",
