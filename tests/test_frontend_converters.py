@@ -150,6 +150,24 @@ def stft_frames(path):
     return write(path, tensors, ops, [0], [15, 17])
 
 
+def test_fft_twiddles_keep_their_layout(tmp_path):
+    """The butterfly stages read their twiddle table at a divided index; MetaSchedule's
+    RewriteLayout packed such a table wrongly (tuned stages computed wrong bins), so `lower`
+    leaves it unmarked while the stages' activations stay tunable tasks."""
+    from edgetune.frontend import load_model
+    from edgetune.tasks import lower
+    from edgetune.tasks.lower import LAYOUT_FREE
+
+    model = load_model(stft_frames(tmp_path / "stft.tflite"))
+    fused = lower(model.mod, load_board("host").target())
+    stages = {
+        gv.name_hint: f for gv, f in fused.functions.items() if "fft_butterfly" in gv.name_hint
+    }
+    assert len(stages) == 6  # log2(64)
+    marked = {name for name, f in stages.items() if LAYOUT_FREE in (f.attrs or {})}
+    assert marked == {"fft_butterfly"}  # span 2: its one twiddle is read at index 0
+
+
 @pytest.mark.parametrize(
     ("make", "stock_message"),
     [

@@ -205,7 +205,8 @@ def mark_layout_free(mod: Any) -> Any:
     RewriteLayout finds no block reading their buffers). Nor is a weight that a spatial block
     transforms before a reduction reads it (`_transformed_for_a_reduction`): a transposed conv
     flips its kernel in a block of its own, and RewriteLayout's layout through that block gave
-    MediaPipe's selfie segmenter wrong outputs (max abs diff 1 on a [0, 1] mask).
+    MediaPipe's selfie segmenter wrong outputs (max abs diff 1 on a [0, 1] mask), nor one read
+    at a divided index (`_read_non_affinely`).
     """
     from tvm import relax
 
@@ -230,10 +231,38 @@ def mark_layout_free(mod: Any) -> Any:
         if len(seen) != 1 or not isinstance(func, tirx.PrimFunc) or FIXED_SCHEDULE in func.attrs:
             continue
         (indices,) = seen
-        indices = tuple(i for i in indices if not _transformed_for_a_reduction(func, i))
+        indices = tuple(
+            i
+            for i in indices
+            if not _transformed_for_a_reduction(func, i) and not _read_non_affinely(func, i)
+        )
         if indices and not any(str(p.dtype) in ("int8", "uint8") for p in func.params):
             mod[gv] = func.with_attr(LAYOUT_FREE, list(indices))
     return mod
+
+
+def _read_non_affinely(func: Any, index: int) -> bool:
+    """Whether a block reads param `index` at an index with a division or modulo (the FFT's
+    twiddle table, read at (i % span % half) * stride): MetaSchedule's RewriteLayout packed
+    such a table into 8 values read at constant positions, and the tuned butterfly stages
+    computed wrong bins (star_trek's output 4e-4 off LiteRT, untuned 1e-7)."""
+    from ..tvm_api import s_tir, tirx
+
+    buffer = func.params[index]
+    divisions = (tirx.FloorMod, tirx.FloorDiv, tirx.Mod, tirx.Div)
+
+    def non_affine(expr: Any) -> bool:
+        if isinstance(expr, divisions):
+            return True
+        return any(non_affine(getattr(expr, f)) for f in ("a", "b", "value") if hasattr(expr, f))
+
+    return any(
+        non_affine(r.min)
+        for block in _blocks(func.body, s_tir)
+        for read in block.reads
+        if read.source.same_as(buffer)
+        for r in read.region
+    )
 
 
 def _transformed_for_a_reduction(func: Any, index: int) -> bool:
