@@ -242,26 +242,39 @@ def mark_layout_free(mod: Any) -> Any:
 
 
 def _read_non_affinely(func: Any, index: int) -> bool:
-    """Whether a block reads param `index` at an index with a division or modulo (the FFT's
+    """Whether a block loads param `index` at an index with a division or modulo (the FFT's
     twiddle table, read at (i % span % half) * stride): MetaSchedule's RewriteLayout packed
     such a table into 8 values read at constant positions, and the tuned butterfly stages
-    computed wrong bins (star_trek's output 4e-4 off LiteRT, untuned 1e-7)."""
+    computed wrong bins (star_trek's output 4e-4 off LiteRT, untuned 1e-7). The loads' own
+    indices count, not the block's read region (a union that can cover the whole table)."""
     from ..tvm_api import s_tir, tirx
 
     buffer = func.params[index]
     divisions = (tirx.FloorMod, tirx.FloorDiv, tirx.Mod, tirx.Div)
+    fields = ("a", "b", "value", "args", "condition", "true_value", "false_value", "indices")
+
+    def children(node: Any) -> list[Any]:
+        out = []
+        for f in fields:
+            child = getattr(node, f, None)
+            if child is None or isinstance(child, int | float | str):
+                continue
+            out.extend(child if hasattr(child, "__len__") else [child])
+        return out
 
     def non_affine(expr: Any) -> bool:
-        if isinstance(expr, divisions):
-            return True
-        return any(non_affine(getattr(expr, f)) for f in ("a", "b", "value") if hasattr(expr, f))
+        return isinstance(expr, divisions) or any(non_affine(c) for c in children(expr))
+
+    def divided_load(expr: Any) -> bool:
+        source = getattr(expr, "source", None)  # a load (0.27: TensorLoad of a buffer)
+        if source is not None and source.same_as(buffer):
+            return any(non_affine(i) for i in expr.indices)
+        return any(divided_load(c) for c in children(expr))
 
     return any(
-        non_affine(r.min)
+        divided_load(block.body.value)
         for block in _blocks(func.body, s_tir)
-        for read in block.reads
-        if read.source.same_as(buffer)
-        for r in read.region
+        if isinstance(block.body, tirx.BufferStore)
     )
 
 

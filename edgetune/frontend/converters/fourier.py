@@ -22,38 +22,52 @@ import numpy as np
 OPAQUE = 8  # relax OpPatternKind kOpaque: FuseOps leaves the kernel alone
 
 
-def fft_bit_reverse(x: Any, n: int) -> Any:
-    """(B, N) real rows -> (B, N, 2) complex, in bit-reversed order."""
-    from tvm import te
+LEVELS = 2  # butterfly levels per kernel (radix 4): each pass over the rows is memory-bound
 
+
+def _bit_reversed(x: Any, n: int) -> Any:
+    """Reads of (B, N) real rows as complex values in bit-reversed order: (b, i, c) -> value."""
     bits = n.bit_length() - 1
 
-    def f(b: Any, i: Any, c: Any) -> Any:
+    def read(b: Any, i: Any, c: Any) -> Any:
         rev = sum(((i >> k) & 1) << (bits - 1 - k) for k in range(bits))
         return x[b, rev] * (1 - c).astype("float32")  # imaginary parts 0
 
-    return te.compute((x.shape[0], n, 2), f, name="fft_bit_reverse")
+    return read
 
 
-def fft_butterfly(a: Any, twiddles: Any, span: int, bins: int) -> Any:
-    """One decimation-in-time stage over groups of `span` values: out[top] = a[top] + w a[bot],
-    out[bot] = a[top] - w a[bot] with w = exp(-2 pi i q / span); the first `bins` outputs."""
+def fft_butterflies(
+    a: Any, twiddles: Any, spans: tuple[int, ...], bins: int, bit_reversed: bool
+) -> Any:
+    """Consecutive decimation-in-time levels in one kernel: at a level of span m, over groups
+    of m values, out[top] = v[top] + w v[bot], out[bot] = v[top] - w v[bot] with
+    w = exp(-2 pi i q / m), v the previous level's values (written out as expressions, so one
+    pass over memory does several levels). The first kernel reads the real rows `a` (B, N) in
+    bit-reversed order; the others the complex (B, N, 2) output of the one before. The first
+    `bins` outputs."""
     from tvm import te
 
     n = int(a.shape[1])
-    half, stride = span // 2, n // span
+    read = _bit_reversed(a, n) if bit_reversed else (lambda b, i, c: a[b, i, c])
 
-    def f(b: Any, i: Any, c: Any) -> Any:
-        p = i % span
+    def level(k: int, b: Any, i: Any, c: Any) -> Any:
+        if k < 0:
+            return read(b, i, c)
+        half, stride = spans[k] // 2, n // spans[k]
+        p = i % spans[k]
         q = p % half
         top = i - p + q
         w = twiddles[q * stride, 0]
         # the imaginary part of w times the other component: -wi * bi (c = 0), wi * br (c = 1)
-        cross = (c * 2 - 1).astype("float32") * twiddles[q * stride, 1] * a[b, top + half, 1 - c]
+        cross = (c * 2 - 1).astype("float32") * twiddles[q * stride, 1]
+        cross = cross * level(k - 1, b, top + half, 1 - c)
         sign = (1 - (p // half) * 2).astype("float32")
-        return a[b, top, c] + sign * (w * a[b, top + half, c] + cross)
+        return level(k - 1, b, top, c) + sign * (w * level(k - 1, b, top + half, c) + cross)
 
-    return te.compute((a.shape[0], bins, 2), f, name=f"fft_stage_{span}")
+    def f(b: Any, i: Any, c: Any) -> Any:
+        return level(len(spans) - 1, b, i, c)
+
+    return te.compute((a.shape[0], bins, 2), f, name=f"fft_stage_{spans[-1]}")
 
 
 class FourierTransforms:
@@ -80,13 +94,14 @@ class FourierTransforms:
         k = np.arange(n // 2, dtype=np.float64)
         angle = -2.0 * np.pi * k / n
         twiddles = relax.const(np.stack([np.cos(angle), np.sin(angle)], -1).astype(np.float32))
-        x = self.bb.emit(relax.op.reshape(self.get_tensor_expr(data), (rows, n)))
-        y = self._opaque(fft_bit_reverse, x, n=n)
-        span = 2
-        while span <= n:
-            bins = n // 2 + 1 if span == n else n
-            y = self._opaque(fft_butterfly, y, twiddles, span=span, bins=bins)
-            span *= 2
+        y = self.bb.emit(relax.op.reshape(self.get_tensor_expr(data), (rows, n)))
+        spans = [1 << k for k in range(1, n.bit_length())]
+        for start in range(0, len(spans), LEVELS):
+            group = tuple(spans[start : start + LEVELS])
+            bins = n // 2 + 1 if group[-1] == n else n
+            y = self._opaque(
+                fft_butterflies, y, twiddles, spans=group, bins=bins, bit_reversed=start == 0
+            )
         return relax.op.reshape(y, (*shape[:-2], 1, n // 2 + 1, 2))
 
     def _opaque(self, func: Any, *args: Any, **kwargs: Any) -> Any:
