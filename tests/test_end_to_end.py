@@ -185,6 +185,43 @@ def test_readers_read_around_a_damaged_record_and_leave_the_folder_as_it_is(tmp_
     assert "1 damaged line(s) (a write cut short) ignored" in capsys.readouterr().err
 
 
+def test_records_whose_trace_names_other_blocks_are_left_out(tmp_path, capsys):
+    """A record committed under a workload whose blocks its trace does not name (a kernel
+    renamed since: tasks match workloads by anchor block alone) made MetaSchedule refuse the
+    whole folder. Readers leave it out, writers move it to .stale; the other records stay."""
+    from edgetune.board import load_board
+    from edgetune.records import TUNING_RECORDS, RecordStore
+    from edgetune.tasks import for_model
+    from edgetune.tvm_api import ms, s_tir
+
+    model, board = load_model(MODELS_DIR / "tiny_fp32.tflite"), load_board("host")
+    tasks = for_model(model, board).tasks
+    task = tasks[0]
+    other = next(t for t in tasks if t.anchor != task.anchor)
+    db = RecordStore(tmp_path, model.info, board).database()
+    workload = db.commit_workload(task.mod)
+    good = s_tir.Schedule(task.mod)
+    good.get_sblock("root")
+    db.commit_tuning_record(ms.database.TuningRecord(good.trace, workload, [1e-5], board.target()))
+    foreign = s_tir.Schedule(other.mod)
+    foreign.get_sblock(other.anchor)  # a block the task's kernel does not have
+    record = ms.database.TuningRecord(foreign.trace, workload, [2e-6], board.target())
+    db.commit_tuning_record(record)
+    (tmp_path / "edgetune.lock").unlink(missing_ok=True)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    capsys.readouterr()
+    reader = RecordStore(tmp_path, model.info, board, create=False)
+    assert reader.best_latency_s(task.mod) == pytest.approx(1e-5)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing written
+    assert "1 record(s) whose schedule no longer applies to its kernel ignored" in (
+        capsys.readouterr().err
+    )
+    writer = RecordStore(tmp_path, model.info, board)
+    assert writer.best_latency_s(task.mod) == pytest.approx(1e-5)
+    assert len((tmp_path / TUNING_RECORDS).read_text().splitlines()) == 1
+    assert other.anchor in (tmp_path / (TUNING_RECORDS + ".stale")).read_text()
+
+
 def test_build_for_rpi3_cross_compiles_aarch64(cli, tmp_path):
     lib = tmp_path / "tiny_int8_rpi3.so"
     result = cli("build", "tiny_int8", "--board", "rpi3", "-o", lib)

@@ -77,6 +77,7 @@ class RecordStore:
                 self.path.mkdir(parents=True, exist_ok=True)
             except OSError as err:
                 raise RecordsError(f"cannot create records folder {self.path}: {err}") from None
+        self._writer = create
         if create:  # a writer: one per folder, and it alone repairs
             lock_for_writing(self.path)
             if data is None:
@@ -89,7 +90,9 @@ class RecordStore:
     def database(self):
         """MetaSchedule JSONDatabase over this folder (anchor-block module equality)."""
         if self._db is None:
-            self._db = open_json_database(self._source, "records folder", "--records folder")
+            self._db = open_json_database(
+                self._source, "records folder", "--records folder", repair=self._writer
+            )
         return self._db
 
     def chosen_database(self):
@@ -216,28 +219,80 @@ def database_of(store: RecordStore | None) -> Any:
     return ms.database.MemoryDatabase(module_equality=MODULE_EQUALITY)
 
 
-def open_json_database(folder: Path, what: str, other: str) -> Any:
+def open_json_database(folder: Path, what: str, other: str, repair: bool = False) -> Any:
     """MetaSchedule's JSONDatabase over `folder` (anchor-block module equality); RecordsError
     naming `what` the folder is and suggesting `other` if its files are damaged.
 
-    Its tensor intrinsics are registered first (`register_intrinsics_named_in`).
+    Its tensor intrinsics are registered first (`register_intrinsics_named_in`). MetaSchedule
+    refuses the whole folder when one record's trace does not replay on its workload: tasks
+    match workloads by their anchor block alone, and a kernel whose other blocks were renamed
+    since (BirdNET's reductions, after an earlier kernel of the model changed) commits traces
+    naming its own blocks under the older workload. Such records are left out (said on
+    stderr); with `repair` (a writer) they are moved to TUNING_RECORDS.stale.
     """
-    from ..tvm_api import ms
-
     register_intrinsics_named_in(folder / TUNING_RECORDS)
     try:
-        return ms.database.JSONDatabase(
-            path_workload=str(folder / WORKLOADS),
-            path_tuning_record=str(folder / TUNING_RECORDS),
-            allow_missing=True,
-            module_equality=MODULE_EQUALITY,
-        )
+        return _json_database(folder)
     except Exception as err:  # noqa: BLE001 - MetaSchedule's reader, any damage
         first = (str(err).strip().splitlines() or [""])[0][:160]
-        raise RecordsError(
+        failure = RecordsError(
             f"{what} {folder}: MetaSchedule cannot read its database ({first}); the files are "
             f"damaged: use another {other}"
-        ) from None
+        )
+    stale = _unreplayable_lines(folder)
+    if stale is None or not stale[1]:
+        raise failure
+    good, bad = stale
+    path = folder / TUNING_RECORDS
+    note = f"{len(bad)} record(s) whose schedule no longer applies to its kernel"
+    if repair:
+        with open(path.with_suffix(path.suffix + ".stale"), "ab") as f:
+            f.write(b"".join(ln + b"\n" for ln in bad))
+        path.write_bytes(b"".join(ln + b"\n" for ln in good))
+        print(f"edgetune: {path}: moved {note} to {path.name}.stale", file=sys.stderr)
+        return _json_database(folder)
+    print(f"edgetune: {path}: {note} ignored", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="edgetune-records-") as copy:
+        Path(copy, WORKLOADS).write_bytes((folder / WORKLOADS).read_bytes())
+        Path(copy, TUNING_RECORDS).write_bytes(b"".join(ln + b"\n" for ln in good))
+        return _json_database(Path(copy))  # read whole: the copy can go
+
+
+def _json_database(folder: Path) -> Any:
+    from ..tvm_api import ms
+
+    return ms.database.JSONDatabase(
+        path_workload=str(folder / WORKLOADS),
+        path_tuning_record=str(folder / TUNING_RECORDS),
+        allow_missing=True,
+        module_equality=MODULE_EQUALITY,
+    )
+
+
+def _unreplayable_lines(folder: Path) -> tuple[list[bytes], list[bytes]] | None:
+    """The tuning-record lines whose trace replays on their workload, and those whose does
+    not (None: the workloads themselves cannot be read)."""
+    from ..tvm_api import ms
+
+    try:
+        workloads = [
+            ms.database.Workload.from_json(json.loads(line))
+            for line in (folder / WORKLOADS).read_bytes().splitlines()
+            if line.strip()
+        ]
+    except Exception:  # noqa: BLE001 - damaged workloads: the caller's error stands
+        return None
+    good, bad = [], []
+    for line in (folder / TUNING_RECORDS).read_bytes().splitlines():
+        if not line.strip():
+            continue
+        try:
+            index, record = json.loads(line)
+            ms.database.TuningRecord.from_json(record, workloads[index])
+            good.append(line)
+        except Exception:  # noqa: BLE001 - any record MetaSchedule cannot take back
+            bad.append(line)
+    return good, bad
 
 
 TENSORIZED = b"meta_schedule.auto_tensorize"  # in every tensorized trace

@@ -3,13 +3,14 @@
 TVM 0.27's converter emits its FFT as one IR-builder PrimFunc, unrolled (7.9 MB of TIR for a
 2048-point transform over 43 frames) and ill-formed for s_tir schedules and for Relax's
 SplitLayoutRewritePreproc: models with tf.signal.stft (BirdNET, spectrogram front ends) did not
-build. Here the transform of each row is a bit-reversal gather and log2(N) butterfly stages
-(decimation in time), each its own opaque kernel (a task MetaSchedule tunes: parallel,
-vectorized), with float32 twiddle constants computed in float64. The last stage computes only
-the N/2 + 1 bins RFFT2D keeps. The kernels pick real and imaginary parts by arithmetic on the
-component index, not by Select: with a Select on it, LLVM (apache-tvm 0.27, -mcpu=znver5)
-miscompiled the 8- and 16-wide stages (errors of 8 and 1e10 on unit inputs; generic x86-64 and
-the arithmetic form are exact). fft_length must be [1, N] with N a power of two matching the
+build. Here the transform of each row is log2(N) radix-2 butterfly levels (decimation in time,
+the first reading the input in bit-reversed order), LEVELS a kernel, each kernel its own opaque
+task MetaSchedule tunes (parallel, vectorized), with float32 twiddle constants computed in
+float64. The last kernel computes only the N/2 + 1 bins RFFT2D keeps. Each kernel is a pass over
+all rows in memory (BirdNET: 511 rows of 2048, 8 MB, ~0.7 ms a pass). The kernels pick real
+and imaginary parts by arithmetic on the component index, not by Select: with a Select on it,
+LLVM (apache-tvm 0.27, -mcpu=znver5) miscompiled the 8- and 16-wide stages (errors of 8 and
+1e10 on unit inputs; generic x86-64 and the arithmetic form are exact). fft_length must be [1, N] with N a power of two matching the
 row length (tf.signal.rfft / stft); other shapes keep the stock converter.
 """
 
@@ -22,7 +23,9 @@ import numpy as np
 OPAQUE = 8  # relax OpPatternKind kOpaque: FuseOps leaves the kernel alone
 
 
-LEVELS = 2  # butterfly levels per kernel (radix 4): each pass over the rows is memory-bound
+# butterfly levels a kernel. Two (radix 4, 9 reads an output) were compute-bound: in BirdNET's
+# 1000-trial build its FFT kernels took 1.3-2.0 ms each against ~0.7 ms a radix-2 pass
+LEVELS = 1
 
 
 def _bit_reversed(x: Any, n: int) -> Any:
