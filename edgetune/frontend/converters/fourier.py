@@ -10,8 +10,9 @@ float64. The last kernel computes only the N/2 + 1 bins RFFT2D keeps. Each kerne
 all rows in memory (BirdNET: 511 rows of 2048, 8 MB, ~0.7 ms a pass). The kernels pick real
 and imaginary parts by arithmetic on the component index, not by Select: with a Select on it,
 LLVM (apache-tvm 0.27, -mcpu=znver5) miscompiled the 8- and 16-wide stages (errors of 8 and
-1e10 on unit inputs; generic x86-64 and the arithmetic form are exact). fft_length must be [1, N] with N a power of two matching the
-row length (tf.signal.rfft / stft); other shapes keep the stock converter.
+1e10 on unit inputs; generic x86-64 and the arithmetic form are exact). fft_length must be
+[1, N] with N a power of two matching the row length (tf.signal.rfft / stft); other shapes keep
+the stock converter.
 """
 
 from __future__ import annotations
