@@ -35,8 +35,13 @@ def time_candidate(lib_path, args_path, number, repeat, min_repeat_ms, timeout_s
     args = []
     with open(args_path) as f:
         args_info = json.load(f)
-    for _kind, dtype, shape in args_info:
-        data = rng.uniform(-1, 1, size=shape) if "float" in dtype else rng.integers(-8, 8, shape)
+    for _kind, dtype, shape in args_info:  # as edgetune/measure/arguments.py: indices zero
+        if "float" in dtype:
+            data = rng.uniform(-1, 1, size=shape)
+        elif dtype in ("int32", "int64"):
+            data = np.zeros(shape)
+        else:
+            data = rng.integers(-8, 8, shape)
         args.append(tvm.runtime.tensor(data.astype(dtype), dev))
     timer = lib.time_evaluator(
         lib.entry_name, dev, number=int(number), repeat=int(repeat),

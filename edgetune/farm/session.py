@@ -67,23 +67,21 @@ def last_line(err: Exception) -> str:
 
 
 def _alloc_arguments(sess, device, args_info, default_alloc):
-    """Random arguments on the board: filled there when its runtime has
+    """Random arguments on the board (measure/arguments.py): filled there when its runtime has
     `random_fill_for_measure` (MetaSchedule's way), else generated here and copied (the
     aarch64 runtime wheel lacks that function)."""
     import tvm
+
+    from ..measure.arguments import random_array, zero_indices
 
     try:
         sess.get_function("tvm.contrib.random.random_fill_for_measure")
     except AttributeError:
         pass
     else:
-        return default_alloc(sess, device, args_info, 1)
+        return zero_indices(default_alloc(sess, device, args_info, 1))
     rng = np.random.default_rng(0)
-    args = []
-    for _kind, dtype, shape in args_info:
-        data = rng.uniform(-1, 1, shape) if "float" in dtype else rng.integers(-8, 8, shape)
-        args.append(tvm.runtime.tensor(data.astype(dtype), device))
-    return [args]
+    return [[tvm.runtime.tensor(random_array(t, shape, rng), device) for _, t, shape in args_info]]
 
 
 def check_health(

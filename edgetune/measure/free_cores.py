@@ -29,6 +29,7 @@ from pathlib import Path
 from tvm.ir.utils import derived_object
 
 from ..tvm_api import ms
+from .arguments import alloc_arguments
 from .robust import RunSecsFuture
 
 PROC = Path("/proc")
@@ -242,6 +243,7 @@ class FreeCoresRunner(ms.runner.PyRunner):
             self.runners[cpus] = ms.runner.LocalRunner(
                 timeout_sec=self.timeout_sec,
                 evaluator_config=self.evaluator_config,
+                f_alloc_argument=alloc_arguments,
                 f_run_evaluator=evaluator,
             )
         return self.runners[cpus]

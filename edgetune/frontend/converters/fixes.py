@@ -74,14 +74,16 @@ class ImporterFixes:
         """CAST from COMPLEX64 to a real type keeps the real part (TFLite's cast.cc). Relax holds
         a complex tensor as float32 [..., 2] (real, imaginary); stock 0.27 casts that pair
         tensor whole, so the result has a trailing axis of 2 that TFLite's has not (tf.signal
-        spectrograms: the Tensordot after it failed to reshape)."""
+        spectrograms: the Tensordot after it failed to reshape). The real part is a slice, not a
+        `take`: a slice fuses into the kernel that reads it, a gather is a kernel of its own."""
         from tvm import relax
 
         (tensor,) = self.get_input_tensors(op)
         if not self._is_tflite_complex64_type(tensor.tensor.Type()):
             return super().convert_cast(op)
         (output,) = self.get_output_tensors(op)
-        real = relax.op.take(self.get_tensor_expr(tensor), relax.const(0, "int32"), axis=-1)
+        pair = self.get_tensor_expr(tensor)
+        real = relax.op.squeeze(relax.op.strided_slice(pair, axes=[-1], begin=[0], end=[1]), [-1])
         return relax.op.astype(real, self.get_tensor_type_str(output.tensor.Type()))
 
     def convert_squeeze(self, op: Any) -> Any:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import BoardError
+from ..arguments import random_array
 from .program import OpenCLProgram
 
 
@@ -125,13 +126,6 @@ class Device:
 
 
 def random_arrays(program: OpenCLProgram, seed: int = 0) -> list[np.ndarray]:
-    """Random inputs for every parameter (small integers for integer types)."""
+    """Random inputs for every parameter (measure/arguments.py: integer indices zero)."""
     rng = np.random.default_rng(seed)
-    arrays = []
-    for p in program.params:
-        dtype = np.dtype(p["dtype"])
-        if dtype.kind == "f":
-            arrays.append(rng.uniform(-1, 1, p["shape"]).astype(dtype))
-        else:
-            arrays.append(rng.integers(-8, 8, p["shape"]).astype(dtype))
-    return arrays
+    return [random_array(p["dtype"], p["shape"], rng) for p in program.params]
