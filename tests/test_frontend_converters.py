@@ -150,22 +150,62 @@ def stft_frames(path):
     return write(path, tensors, ops, [0], [15, 17])
 
 
-def test_fft_twiddles_keep_their_layout(tmp_path):
-    """The butterfly stages read their twiddle table at a divided index; MetaSchedule's
-    RewriteLayout packed such a table wrongly (tuned stages computed wrong bins), so `lower`
-    leaves it unmarked while the stages' activations stay tunable tasks."""
+def test_rfft_is_one_fixed_kernel_and_matches_numpy():
+    """RFFT2D is one kernel of loops (not a tuning task, its twiddles never repacked) whose
+    bins equal NumPy's real FFT, for row counts that fill the vector lanes and ones that do
+    not, and for transforms shorter than a tile of the transposition."""
+    import tvm
+
+    from edgetune.frontend.converters.fourier import rfft_rows, twiddle_table
+
+    target = load_board("host").target()
+    rng = np.random.default_rng(5)
+    for rows, n in ((16, 64), (13, 256), (3, 8), (2, 2)):
+        lib = tvm.compile(tvm.IRModule({"main": rfft_rows(rows, n)}), target=target)
+        x = rng.standard_normal((rows, n)).astype(np.float32)
+        out = tvm.runtime.empty((rows, n // 2 + 1, 2), "float32", tvm.cpu())
+        lib["main"](tvm.runtime.tensor(x, tvm.cpu()), tvm.runtime.tensor(twiddle_table(n)), out)
+        got = out.numpy()
+        expected = np.fft.rfft(x.astype(np.float64), axis=-1)
+        np.testing.assert_allclose(got[..., 0] + 1j * got[..., 1], expected, atol=2e-5 * n**0.5)
+
+
+def test_stft_lowers_to_a_fixed_fft_kernel(tmp_path):
     from edgetune.frontend import load_model
-    from edgetune.tasks import lower
-    from edgetune.tasks.lower import LAYOUT_FREE
+    from edgetune.quant.kernel_kind import FIXED_SCHEDULE
+    from edgetune.tasks import for_model
 
     model = load_model(stft_frames(tmp_path / "stft.tflite"))
-    fused = lower(model.mod, load_board("host").target())
-    stages = {
-        g.name_hint: f for g, f in fused.functions.items() if "fft_butterflies" in g.name_hint
-    }
-    assert len(stages) == 6  # log2(64) levels
-    marked = {name for name, f in stages.items() if LAYOUT_FREE in (f.attrs or {})}
-    assert marked <= {"fft_butterflies"}  # the first reads its one twiddle at index 0
+    tasks = for_model(model, load_board("host"))
+    ffts = [f for g, f in tasks.fused.functions.items() if g.name_hint.startswith("rfft_rows")]
+    assert len(ffts) == 1 and FIXED_SCHEDULE in ffts[0].attrs
+    assert not any("rfft" in t.name for t in tasks)
+
+
+def test_a_weight_read_at_a_divided_index_keeps_its_layout():
+    """MetaSchedule's RewriteLayout packed a table read at (i % span % half) * stride into 8
+    values read at constant positions (an FFT's twiddles: wrong bins when tuned), so `lower`
+    leaves such a weight unmarked; the same weight read at i stays layout-free."""
+    from tvm import relax, te
+
+    from edgetune.tasks.lower import LAYOUT_FREE, mark_layout_free
+
+    def scaled(x, w, divided: bool):
+        return te.compute((64,), lambda i: x[i] * w[i % 16 // 2 if divided else i])
+
+    bb = relax.BlockBuilder()
+    x = relax.Var("x", relax.TensorType((64,), "float32"))
+    with bb.function("main", [x]):
+        with bb.dataflow():
+            w = relax.const(np.ones(64, np.float32))
+            y = bb.emit_te(scaled, x, w, divided=True, primfunc_name_hint="divided")
+            z = bb.emit_te(scaled, y, w, divided=False, primfunc_name_hint="direct")
+            out = bb.emit_output(z)
+        bb.emit_func_output(out)
+    marked = mark_layout_free(bb.get())
+    attrs = {g.name_hint: f.attrs or {} for g, f in marked.functions.items()}
+    assert LAYOUT_FREE not in attrs["divided"]
+    assert list(attrs["direct"][LAYOUT_FREE]) == [1]
 
 
 @pytest.mark.parametrize(
