@@ -314,3 +314,23 @@ def test_prelu_fuses_into_the_conv_before_it_and_matches_litert(tmp_path, alpha_
     kernels = [gv.name_hint for gv in lowered.functions if gv.name_hint != "main"]
     assert len(kernels) == 1 and "conv2d" in kernels[0], kernels
     _assert_matches_litert(path)
+
+
+def test_gather_by_runtime_indices_clips_instead_of_crashing(tmp_path):
+    """Indices computed at run time are not checked at import: stock's fast take read out of
+    bounds (a crash where LiteRT reports an error); edgetune clips them to the axis, and
+    in-range indices give LiteRT's rows."""
+    from edgetune.compile import build_model
+    from edgetune.frontend import load_model
+    from edgetune.runtime import load_executable
+
+    table = np.arange(15, dtype=np.float32).reshape(5, 3)
+    tensors = [Tensor("table", (5, 3), data=table), Tensor("i", (4,), "int32"), Tensor("y", (4, 3))]
+    ops = [Op("GATHER", [0, 1], [2], "GatherOptions", [(0, "int32", 0)])]
+    path = write(tmp_path / "gather.tflite", tensors, ops, [1], [2])
+    run = load_executable(build_model(load_model(path), load_board("host"), None).exe, 1)
+    inside = np.array([4, 0, 2, 1], np.int32)
+    (expected,) = LiteRTModel(path, 1)([inside])
+    np.testing.assert_array_equal(run([inside])[0], expected)
+    outside = np.array([7, -3, 1_000_000, 4], np.int32)
+    np.testing.assert_array_equal(run([outside])[0], table[[4, 0, 4, 4]])

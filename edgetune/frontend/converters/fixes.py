@@ -86,6 +86,17 @@ class ImporterFixes:
         real = relax.op.squeeze(relax.op.strided_slice(pair, axes=[-1], begin=[0], end=[1]), [-1])
         return relax.op.astype(real, self.get_tensor_type_str(output.tensor.Type()))
 
+    def convert_gather(self, op: Any) -> Any:
+        """GATHER as a take in "clip" mode, not stock's "fast": stock checks indices at import
+        only when they are constants, so an index computed at run time out of range read out
+        of bounds (a crash, where LiteRT reports an error), and every fast take printed "Fast
+        mode segfaults when there are out-of-bounds indices" at each build. Clipping costs two
+        integer operations an element of a memory-bound copy."""
+        from tvm import relax
+
+        take = super().convert_gather(op)
+        return relax.op.take(*take.args, axis=int(take.attrs.axis), mode="clip")
+
     def convert_squeeze(self, op: Any) -> Any:
         """SQUEEZE of a COMPLEX64 tensor: negative axes count from TFLite's last axis, not from
         the [..., 2] pair axis of Relax's form (stock 0.27 squeezed nothing: squeeze_dims -2
