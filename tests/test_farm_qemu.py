@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from farm_support import STATEFUL, check_stateful_stream, env_vars, matmul_func, write_board
 from int8_support import pointwise_conv_task, realistic_args, tensorized_schedule
-from tflite_builder import fully_connected
+from tflite_builder import fully_connected, stft_frames
 
 from edgetune.board import load_board
 from edgetune.cli.main import main
@@ -74,6 +74,24 @@ def test_cross_compiled_tiny_model_matches_litert(a53, tmp_path, capsys):
     assert (report["via"], report["emulated"]) == ("rpc", True)  # timings flagged as emulated
     assert "EMULATED" in report["timing_note"]
     np.testing.assert_allclose(np.load(tmp_path / "z.npy"), ref, rtol=1e-4, atol=1e-4)
+
+
+def test_spectrogram_fft_kernel_matches_litert_on_the_emulated_board(a53, tmp_path, cli):
+    """tf.signal.stft's RFFT2D (`frontend/converters/fourier.py`: rows in vector lanes, NEON's
+    4 lanes half a group) cross-compiled for the A53 and run there: equal to LiteRT."""
+    from edgetune.oracle.litert import LiteRTModel
+
+    model_path = stft_frames(tmp_path / "stft.tflite")
+    so = tmp_path / "stft_a53.so"
+    assert cli("build", model_path, "--board", "qemu-a53", "-o", so).code == 0
+    x = np.random.default_rng(3).standard_normal((1, 256)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    run = cli("run", so, "--board", "qemu-a53", "--input", tmp_path / "x.npy", "--output",
+              tmp_path / "y.npz", "--repeat", "1")  # fmt: skip
+    assert run.code == 0
+    outputs = np.load(tmp_path / "y.npz")
+    for i, expected in enumerate(LiteRTModel(model_path, threads=1)([x])):  # |X|, real part
+        np.testing.assert_allclose(outputs[f"output_{i}"], expected, rtol=1e-4, atol=1e-4)
 
 
 def test_stateful_model_carries_its_states_on_the_emulated_board(a53, tmp_path, cli):

@@ -181,3 +181,51 @@ def fully_connected(path: Path, units: int, depth: int = 64, activation: int = 0
     fields = [(0, "int8", activation)] if activation else []
     ops = [Op("FULLY_CONNECTED", [0, 1, -1], [2], "FullyConnectedOptions", fields)]
     return write(path, tensors, ops, [0], [2])
+
+
+def i32(name: str, values) -> Tensor:
+    """A constant int32 tensor (a scalar for a scalar)."""
+    data = np.array(values, np.int32)
+    return Tensor(name, data.shape, "int32", data)
+
+
+def stft_frames(path):
+    """tf.signal.stft's pattern: the frame count computed from the input's shape (SHAPE ->
+    SPLIT_V -> RESHAPE to a scalar by an empty shape -> FLOOR_DIV -> PACK -> RESHAPE), the
+    frames' declared shapes one-frame placeholders, RFFT2D of each frame, its magnitude, and
+    its real part (SQUEEZE of the complex tensor by a negative axis, CAST to float32)."""
+    n, frames = 64, 4
+    stale = (1, 1, 1, n)
+    tensors = [
+        Tensor("x", (1, frames * n)),  # 0
+        Tensor("shape", (2,), "int32"),  # 1
+        i32("sizes", [1, 1]),  # 2
+        i32("axis", 0),  # 3
+        Tensor("batch", (1,), "int32"),  # 4
+        Tensor("length", (1,), "int32"),  # 5
+        i32("scalar", np.zeros(0, np.int32)),  # 6: an empty shape
+        Tensor("n", (), "int32"),  # 7
+        i32("frame", n),  # 8
+        Tensor("count", (), "int32"),  # 9
+        i32("one", 1),  # 10
+        Tensor("frames_shape", (4,), "int32"),  # 11
+        Tensor("frames", stale, signature=(1, -1, 1, n)),  # 12
+        i32("fft_length", [1, n]),  # 13
+        Tensor("spectrum", (1, 1, 1, n // 2 + 1), "complex64", signature=(1, -1, 1, n // 2 + 1)),
+        Tensor("magnitude", (1, 1, 1, n // 2 + 1), signature=(1, -1, 1, n // 2 + 1)),  # 15
+        Tensor("rows", (1, 1, n // 2 + 1), "complex64", signature=(1, -1, n // 2 + 1)),  # 16
+        Tensor("real", (1, 1, n // 2 + 1), signature=(1, -1, n // 2 + 1)),  # 17
+    ]
+    ops = [
+        Op("SHAPE", [0], [1], "ShapeOptions", [(0, "int8", 2)]),
+        Op("SPLIT_V", [1, 2, 3], [4, 5], "SplitVOptions", [(0, "int32", 2)]),
+        Op("RESHAPE", [5, 6], [7]),
+        Op("FLOOR_DIV", [7, 8], [9]),
+        Op("PACK", [10, 9, 10, 8], [11], "PackOptions", [(0, "int32", 4)]),
+        Op("RESHAPE", [0, 11], [12]),
+        Op("RFFT2D", [12, 13], [14]),
+        Op("COMPLEX_ABS", [14], [15]),
+        Op("SQUEEZE", [14], [16], "SqueezeOptions", [(0, "int32s", [-2])]),
+        Op("CAST", [16], [17]),
+    ]
+    return write(path, tensors, ops, [0], [15, 17])
