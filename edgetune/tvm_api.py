@@ -45,11 +45,19 @@ def __getattr__(name: str) -> Any:
     return module
 
 
-def structural_hash(node: Any) -> int:
-    """TVM's structural hash of an IR node (0.27 keeps it in tvm_ffi, not tvm.ir)."""
+def structural_hash(node: Any, map_free_vars: bool = False) -> int:
+    """TVM's structural hash of an IR node (0.27 keeps it in tvm_ffi, not tvm.ir); with
+    `map_free_vars`, nodes differing only in their free variables hash alike."""
     import tvm_ffi
 
-    return int(tvm_ffi.structural_hash(node))
+    return int(tvm_ffi.structural_hash(node, map_free_vars=map_free_vars))
+
+
+def structural_equal(a: Any, b: Any, map_free_vars: bool = False) -> bool:
+    """TVM's structural equality of two IR nodes (as `structural_hash`)."""
+    import tvm_ffi
+
+    return bool(tvm_ffi.structural_equal(a, b, map_free_vars=map_free_vars))
 
 
 def rewrite_relax_functions(mutator: Any) -> Any:

@@ -144,10 +144,9 @@ def epilogues_apart(mod: Any) -> Any:
     its block names, which makes it a task of its own. Kernels that differ in constants only
     (int8 scales) still share a task, and the first kernel's task keeps its hash."""
     import tvm
-    import tvm_ffi
     from tvm import relax
 
-    from ..tvm_api import s_tir, tirx
+    from ..tvm_api import s_tir, structural_equal, structural_hash, tirx
 
     first: dict[int, list[tuple[Any, tuple[str, ...]]]] = {}  # anchor hash -> (anchor, names)
     for block in mod["main"].body.blocks:
@@ -165,11 +164,8 @@ def epilogues_apart(mod: Any) -> Any:
             if anchor is None:
                 continue
             names = tuple(b.name_hint for b in _blocks(func.body, s_tir))
-            group = first.setdefault(tvm_ffi.structural_hash(anchor, map_free_vars=True), [])
-            seen = next(
-                (n for a, n in group if tvm_ffi.structural_equal(a, anchor, map_free_vars=True)),
-                None,
-            )
+            group = first.setdefault(structural_hash(anchor, map_free_vars=True), [])
+            seen = next((n for a, n in group if structural_equal(a, anchor, True)), None)
             if seen is None:
                 group.append((anchor, names))
             elif seen != names:
