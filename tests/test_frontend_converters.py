@@ -105,21 +105,43 @@ def quantized_moves(path):
 def test_rfft_is_one_fixed_kernel_and_matches_numpy():
     """RFFT2D is one kernel of loops (not a tuning task, its twiddles never repacked) whose
     bins equal NumPy's real FFT, for row counts that fill the vector lanes and ones that do
-    not, and for transforms shorter than a tile of the transposition."""
+    not, transforms shorter than a tile of the transposition, and rows zero-padded or cropped
+    to the transform's length."""
     import tvm
 
     from edgetune.frontend.converters.fourier import rfft_rows, twiddle_table
 
     target = load_board("host").target()
     rng = np.random.default_rng(5)
-    for rows, n in ((16, 64), (13, 256), (3, 8), (2, 2)):
-        lib = tvm.compile(tvm.IRModule({"main": rfft_rows(rows, n)}), target=target)
-        x = rng.standard_normal((rows, n)).astype(np.float32)
+    for rows, n, width in (
+        (16, 64, 64),
+        (13, 256, 256),
+        (3, 8, 8),
+        (2, 2, 2),
+        (9, 64, 40),
+        (5, 32, 50),
+    ):
+        lib = tvm.compile(tvm.IRModule({"main": rfft_rows(rows, n, width)}), target=target)
+        x = rng.standard_normal((rows, width)).astype(np.float32)
         out = tvm.runtime.empty((rows, n // 2 + 1, 2), "float32", tvm.cpu())
         lib["main"](tvm.runtime.tensor(x, tvm.cpu()), tvm.runtime.tensor(twiddle_table(n)), out)
         got = out.numpy()
-        expected = np.fft.rfft(x.astype(np.float64), axis=-1)
+        expected = np.fft.rfft(x.astype(np.float64), n=n, axis=-1)  # pads or crops to n
         np.testing.assert_allclose(got[..., 0] + 1j * got[..., 1], expected, atol=2e-5 * n**0.5)
+
+
+@pytest.mark.parametrize("width", [48, 80])
+def test_rfft_pads_and_crops_rows_as_litert(tmp_path, width):
+    """TFLite's RFFT2D zero-pads a row shorter than fft_length and crops a longer one (a
+    400-sample frame in a 512-point transform): edgetune's kernel does too."""
+    tensors = [
+        Tensor("x", (3, 1, width)),
+        i32("fft_length", [1, 64]),
+        Tensor("spectrum", (3, 1, 33), "complex64"),
+        Tensor("magnitude", (3, 1, 33)),
+    ]
+    ops = [Op("RFFT2D", [0, 1], [2]), Op("COMPLEX_ABS", [2], [3])]
+    _assert_matches_litert(write(tmp_path / f"rfft{width}.tflite", tensors, ops, [0], [3]))
 
 
 def test_stft_lowers_to_a_fixed_fft_kernel(tmp_path):

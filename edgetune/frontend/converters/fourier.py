@@ -14,8 +14,9 @@ log2(N) butterfly kernels that MetaSchedule tuned, each a pass over all rows in 
 on an AMD EPYC Zen 4 host, 2 threads, in the model: 511 rows of 2048 points took ~16 ms in 11
 tuned passes and take 0.76 ms here; its 256-point transforms ~6 ms, now 0.35 ms). It is a
 CPU kernel (parallel loops): GPU boards cannot build it.
-fft_length must be [1, N] with N a power of two matching the row length (tf.signal.rfft /
-stft); other shapes keep the stock converter.
+fft_length must be [1, N] with N a power of two (tf.signal.rfft / stft); rows shorter than N
+are zero-padded, longer ones cropped (a 400-sample frame in a 512-point FFT); other shapes
+keep the stock converter.
 """
 
 from __future__ import annotations
@@ -41,10 +42,12 @@ def twiddle_table(n: int) -> np.ndarray:
     return np.stack([np.cos(angles), np.sin(angles)], -1).astype(np.float32)
 
 
-def rfft_rows(rows: int, n: int) -> Any:
-    """PrimFunc (x (rows, n), twiddle_table(n)) -> (rows, n/2 + 1, 2): each row's real FFT."""
+def rfft_rows(rows: int, n: int, width: int | None = None) -> Any:
+    """PrimFunc (x (rows, width), twiddle_table(n)) -> (rows, n/2 + 1, 2): each row's real FFT
+    of length n, the row zero-padded or cropped to n as TFLite's RFFT2D does (width: n)."""
     from ...tvm_api import T, s_tir
 
+    width = n if width is None else width
     m = n // 2
     bits = m.bit_length() - 1
     tile = min(TILE, m)
@@ -59,9 +62,14 @@ def rfft_rows(rows: int, n: int) -> Any:
     def bin_(kt: Any, i: Any) -> Any:  # the last tile repeats bin m
         return T.min(kt * tile + i, m)
 
+    def sample(x: Any, block: Any, r: Any, c: Any) -> Any:  # zero past the row end
+        if width >= n:
+            return x[row(block, r), c]
+        return T.if_then_else(c < width, x[row(block, r), T.min(c, width - 1)], T.float32(0))
+
     @T.prim_func
     def kernel(
-        x: T.Buffer((rows, n), "float32"),
+        x: T.Buffer((rows, width), "float32"),
         tw: T.Buffer((n + 1, 2), "float32"),
         out: T.Buffer((rows, m + 1, 2), "float32"),
     ):
@@ -76,8 +84,8 @@ def rfft_rows(rows: int, n: int) -> Any:
             for mt in range(m // tile):  # in, bit-reversed: z[i] = x[2i] + i x[2i + 1]
                 for r in range(LANES):
                     for i in T.unroll(tile):
-                        re[rev(mt * tile + i), r] = x[row(block, r), (mt * tile + i) * 2]
-                        im[rev(mt * tile + i), r] = x[row(block, r), (mt * tile + i) * 2 + 1]
+                        re[rev(mt * tile + i), r] = sample(x, block, r, (mt * tile + i) * 2)
+                        im[rev(mt * tile + i), r] = sample(x, block, r, (mt * tile + i) * 2 + 1)
             for s in range(bits):  # butterflies of half-span 2^s, done in place
                 for g in range(m >> (s + 1)):
                     for j in range(1 << s):
@@ -144,14 +152,13 @@ class FourierTransforms:
             or int(length.reshape(-1)[0]) != 1
             or len(shape) < 2
             or shape[-2] != 1
-            or shape[-1] != n
             or n < 2
             or n & (n - 1)
         ):
             return super().convert_rfft2d(op)
         rows = int(np.prod(shape[:-2], dtype=np.int64))
-        x = self.bb.emit(relax.op.reshape(self.get_tensor_expr(data), (rows, n)))
-        kernel = self.bb.add_func(rfft_rows(rows, n), "rfft_rows")
+        x = self.bb.emit(relax.op.reshape(self.get_tensor_expr(data), (rows, shape[-1])))
+        kernel = self.bb.add_func(rfft_rows(rows, n, shape[-1]), "rfft_rows")
         bins = relax.TensorType((rows, n // 2 + 1, 2), "float32")
         y = self.bb.emit(relax.call_tir(kernel, [x, relax.const(twiddle_table(n))], out_ty=bins))
         return relax.op.reshape(y, (*shape[:-2], 1, n // 2 + 1, 2))
