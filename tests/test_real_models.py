@@ -42,6 +42,17 @@ def test_stateful_model_conformance_is_bit_exact():
     assert [o["error"] for o in result["outputs"]] == [0.0]
 
 
+def test_conformance_of_a_tuned_build():
+    """`check_model(tuned_trials=K)` (check_corpus --tuned): the model tuned K candidates a
+    task, every task built with its record, compared with LiteRT."""
+    from edgetune.paths import shipped_model
+
+    result = check_model(shipped_model("tiny_fp32.tflite"), load_board("host"), tuned_trials=1)
+    assert (result["status"], result["stage"], result["unapplied"]) == ("pass", "done", []), result
+    tuned, total = map(int, result["tuned"].split("/"))
+    assert tuned == total > 0
+
+
 def test_run_steps_carry_states_on_the_host(tmp_path, cli):
     """`run --steps`: stacked --input frames, random inputs (a seed per step) and one frame
     for every step, all equal to LiteRT's sequence; step counts that disagree are refused."""

@@ -11,6 +11,7 @@ magnitude; integer outputs when no element is off by more than INT_LSB. Every ou
 
 from __future__ import annotations
 
+import tempfile
 import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,11 +53,17 @@ def _passes(kind: str, err: float) -> bool:
 
 
 def check_model(
-    path: str | Path, board: Board, seed: int = 0, input_shapes: dict | None = None
+    path: str | Path,
+    board: Board,
+    seed: int = 0,
+    input_shapes: dict | None = None,
+    tuned_trials: int = 0,
 ) -> dict[str, Any]:
-    """Import, build (untuned) and run `path` on `board`, compare with LiteRT on seeded random
-    input; a JSON-ready verdict (status pass, fail or NO_REFERENCE) with the first error line
-    when any stage fails."""
+    """Import, build and run `path` on `board`, compare with LiteRT on seeded random input; a
+    JSON-ready verdict (status pass, fail or NO_REFERENCE) with the first error line when any
+    stage fails. Built untuned, or with `tuned_trials` > 0 tuned first (that many candidates
+    a task, family search, in a temporary records folder): tuned schedules rewrite layouts
+    and inline epilogues that an untuned build never exercises."""
     from ..compile import build_model
     from ..frontend import load_model, read_tflite
     from ..frontend.tflite_import import random_inputs
@@ -66,8 +73,15 @@ def check_model(
     try:
         result["quantization"] = read_tflite(path)[1].quantization
         model = load_model(path, input_shapes=input_shapes)
-        result["stage"] = "build"
-        built = build_model(model, board, None)
+        with tempfile.TemporaryDirectory() as folder:
+            records = None
+            if tuned_trials:
+                result["stage"] = "tune"
+                records = _tuned(model, board, Path(folder), tuned_trials)
+            result["stage"] = "build"
+            built = build_model(model, board, records)
+        if tuned_trials:
+            result |= {"tuned": f"{built.tuned}/{built.total}", "unapplied": built.unapplied}
         result["stage"] = "run"
         ours = load_executable(built.exe, board.hardware.cores, info=model.info)
         result["stage"] = "reference"
@@ -101,3 +115,15 @@ def check_model(
             f"{type(err).__name__}: {first} ({Path(last.filename).name}:{last.lineno})"
         )
     return result
+
+
+def _tuned(model: Any, board: Board, folder: Path, per_task: int) -> Any:
+    """Records of a quick tune of `model`: `per_task` candidates for each of its tasks."""
+    from ..records import RecordStore
+    from ..search import tune_model
+    from ..tasks import for_model
+
+    store = RecordStore(folder, model.info, board)
+    trials = per_task * len(for_model(model, board))
+    tune_model(model, board, store, trials, seed=0, per_round=per_task, on_batch=lambda _: None)
+    return store
