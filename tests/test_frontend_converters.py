@@ -130,6 +130,15 @@ def test_rfft_is_one_fixed_kernel_and_matches_numpy():
         np.testing.assert_allclose(got[..., 0] + 1j * got[..., 1], expected, atol=2e-5 * n**0.5)
 
 
+def test_fully_connected_flattens_an_input_of_another_depth(tmp_path):
+    """FULLY_CONNECTED of a [1, 2, 3, 4] input with 24-input weights: TFLite flattens it to
+    [1, 24] (TF1 converters left the RESHAPE out); stock TVM failed to multiply."""
+    w = np.random.default_rng(2).standard_normal((5, 24)).astype(np.float32)
+    tensors = [Tensor("x", (1, 2, 3, 4)), Tensor("w", (5, 24), data=w), Tensor("y", (1, 5))]
+    ops = [Op("FULLY_CONNECTED", [0, 1, -1], [2], "FullyConnectedOptions")]
+    _assert_matches_litert(write(tmp_path / "fc.tflite", tensors, ops, [0], [2]))
+
+
 @pytest.mark.parametrize("width", [48, 80])
 def test_rfft_pads_and_crops_rows_as_litert(tmp_path, width):
     """TFLite's RFFT2D zero-pads a row shorter than fft_length and crops a longer one (a

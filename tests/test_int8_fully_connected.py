@@ -22,17 +22,23 @@ X_SCALE, X_ZP, O_ZP = 0.05, -7, 5
 
 
 def int8_fully_connected(
-    path, w_scales: list[float], o_scale: float, relu: bool, seed: int = 0
+    path,
+    w_scales: list[float],
+    o_scale: float,
+    relu: bool,
+    seed: int = 0,
+    x_shape: tuple[int, ...] = (BATCH, DEPTH),
 ) -> None:
-    """x [BATCH, DEPTH] int8 -> FULLY_CONNECTED (int8 weights with `w_scales`, one per unit or
-    one for all; int32 bias) -> y [BATCH, UNITS] int8."""
+    """x [BATCH, DEPTH] int8 (or `x_shape`, which the op flattens to that) -> FULLY_CONNECTED
+    (int8 weights with `w_scales`, one per unit or one for all; int32 bias) -> y [BATCH, UNITS]
+    int8."""
     rng = np.random.default_rng(seed)
     w = rng.integers(-3, 4, (UNITS, DEPTH)).astype(np.int8)
     bias = rng.integers(-600, 600, UNITS).astype(np.int32)
     b_scales = [X_SCALE * s for s in w_scales]
     per_channel = len(w_scales) > 1
     tensors = [
-        Tensor("x", (BATCH, DEPTH), "int8", quant=(X_SCALE, X_ZP)),
+        Tensor("x", x_shape, "int8", quant=(X_SCALE, X_ZP)),
         Tensor("w", (UNITS, DEPTH), "int8", w, quant=(w_scales if per_channel else w_scales[0], 0)),
         Tensor("b", (UNITS,), "int32", bias, quant=(b_scales if per_channel else b_scales[0], 0)),
         Tensor("y", (BATCH, UNITS), "int8", quant=(o_scale, O_ZP)),
@@ -65,3 +71,14 @@ def test_outputs_equal_litert_reference(tmp_path, w_scales, o_scale, relu):
         np.testing.assert_array_equal(ours, expected)
         spread |= set(np.unique(expected).tolist())
     assert len(spread) > 40  # outputs spread over the range, not saturated
+
+
+def test_an_input_the_op_flattens_equals_litert_reference(tmp_path):
+    """TF1 converters left the flattening to the op: x [BATCH, 2, DEPTH / 2] into DEPTH inputs
+    is read as [BATCH, DEPTH] (stock TVM: "Matmul requires the reduction length")."""
+    path = tmp_path / "fc.tflite"
+    int8_fully_connected(path, [0.02], 0.003, False, x_shape=(BATCH, 2, DEPTH // 2))
+    model = load_model(path)
+    inputs = random_inputs(model.info, seed=1)
+    expected = LiteRTModel(path, threads=1, reference_kernels=True)(inputs)[0]
+    np.testing.assert_array_equal(run_untuned(model, inputs), expected)

@@ -121,15 +121,31 @@ class ImporterFixes:
     def convert_fully_connected(self, op: Any) -> Any:
         """FULLY_CONNECTED. Without keep_num_dims TFLite flattens the input to
         [batch, n_inputs]; stock 0.27 keeps its leading dimensions (a [1,1,1,64] input gives
-        [1,1,1,units], LiteRT [1,units])."""
+        [1,1,1,units], LiteRT [1,units]). An input whose last dimension is not n_inputs (TF1
+        converters left the flattening to the op: [1,10,4,32] into 1280 inputs) is flattened
+        first; stock multiplied it as it was ("Matmul requires the reduction length")."""
         from tflite.FullyConnectedOptions import FullyConnectedOptions
         from tvm import relax
 
-        out = self.bb.normalize(super().convert_fully_connected(op))
+        from ...tvm_api import tflite_converter
+
+        data, weight = self.get_input_tensors(op)[:2]
+        n_inputs = int(weight.tensor.ShapeAsNumpy()[1])
+        shape = [int(d) for d in self.get_tensor_shape(data)]
+        name = tflite_converter.get_tensor_name(self.subgraph, data.tensor_idx)
+        unflattened = shape and shape[-1] != n_inputs and self.exp_tab.has_expr(name)
+        if unflattened:
+            original = self.exp_tab.get_expr(name)
+            flat = relax.op.reshape(original, [-1, n_inputs])
+            self.exp_tab.set_expr(name, self.bb.normalize(flat), force_override=True)
+        try:
+            out = self.bb.normalize(super().convert_fully_connected(op))
+        finally:
+            if unflattened:
+                self.exp_tab.set_expr(name, original, force_override=True)
         options = FullyConnectedOptions()
         options.Init(op.BuiltinOptions().Bytes, op.BuiltinOptions().Pos)
-        data, weight = self.get_input_tensors(op)[:2]
-        if options.KeepNumDims() or data.tensor.ShapeLength() <= 2:
+        if options.KeepNumDims() or len(out.ty.shape) <= 2:
             return out
         units = int(weight.tensor.ShapeAsNumpy()[0])
         return relax.op.reshape(out, [-1, units])
