@@ -1,7 +1,8 @@
 """Tiny TFLite models written with the flatbuffers builder (the `tflite` package only reads).
 
-Field slots follow tensorflow/lite/schema/schema.fbs. A model is one subgraph: tensors (constant
-ones carry data), operators by builtin name or `CUSTOM:Name`, inputs and outputs by tensor index.
+Field slots follow tensorflow/lite/schema/schema.fbs. A model is one subgraph (control flow
+bodies: more): tensors (constant ones carry data), operators by builtin name or `CUSTOM:Name`,
+inputs and outputs by tensor index.
 """
 
 from __future__ import annotations
@@ -94,10 +95,56 @@ def _sparsity(b: flatbuffers.Builder, rows: int, csr: dict) -> int:
     return _table(b, [(0, "offset", _vector(b, "int32", [0, 1])), (2, "offset", dims)])
 
 
-def build(tensors: list[Tensor], ops: list[Op], inputs: list[int], outputs: list[int]) -> bytes:
-    """The .tflite flatbuffer of a one-subgraph model."""
+Graph = tuple[list[Tensor], list[Op], list[int], list[int]]  # tensors, ops, inputs, outputs
+
+
+def build(
+    tensors: list[Tensor],
+    ops: list[Op],
+    inputs: list[int],
+    outputs: list[int],
+    more: list[Graph] | None = None,
+) -> bytes:
+    """The .tflite flatbuffer of a model: subgraph 0, then the subgraphs in `more` (bodies of
+    control flow ops)."""
     b = flatbuffers.Builder(1024)
     buffers = [_table(b, [])]  # buffer 0: empty, by convention
+    graphs = [(tensors, ops, inputs, outputs), *(more or [])]
+    codes = sorted({(op.name, op.version) for graph in graphs for op in graph[1]})
+    subgraphs = [_subgraph(b, buffers, codes, *graph) for graph in graphs]
+    code_offsets = []
+    for name, version in codes:
+        if name.startswith("CUSTOM:"):
+            custom = b.CreateString(name.split(":", 1)[1])
+            fields = [(0, "int8", BuiltinOperator.CUSTOM), (1, "offset", custom)]
+            fields.append((3, "int32", BuiltinOperator.CUSTOM))
+        else:
+            code = getattr(BuiltinOperator, name)
+            fields = [(0, "int8", min(code, 127)), (3, "int32", code)]
+        code_offsets.append(_table(b, [*fields, (2, "int32", version)]))
+    model = _table(
+        b,
+        [
+            (0, "int32", 3),
+            (1, "offset", _vector(b, "offset", code_offsets)),
+            (2, "offset", _vector(b, "offset", subgraphs)),
+            (4, "offset", _vector(b, "offset", buffers)),
+        ],
+    )
+    b.Finish(model, file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def _subgraph(
+    b: flatbuffers.Builder,
+    buffers: list[int],
+    codes: list[tuple[str, int]],
+    tensors: list[Tensor],
+    ops: list[Op],
+    inputs: list[int],
+    outputs: list[int],
+) -> int:
+    """One subgraph table; its constants' buffers appended to `buffers`."""
     tensor_offsets = []
     for t in tensors:
         buffer_index = 0
@@ -120,17 +167,6 @@ def build(tensors: list[Tensor], ops: list[Op], inputs: list[int], outputs: list
         if t.signature:
             fields.append((7, "offset", _vector(b, "int32", t.signature)))
         tensor_offsets.append(_table(b, fields))
-    codes = sorted({(op.name, op.version) for op in ops})
-    code_offsets = []
-    for name, version in codes:
-        if name.startswith("CUSTOM:"):
-            custom = b.CreateString(name.split(":", 1)[1])
-            fields = [(0, "int8", BuiltinOperator.CUSTOM), (1, "offset", custom)]
-            fields.append((3, "int32", BuiltinOperator.CUSTOM))
-        else:
-            code = getattr(BuiltinOperator, name)
-            fields = [(0, "int8", min(code, 127)), (3, "int32", code)]
-        code_offsets.append(_table(b, [*fields, (2, "int32", version)]))
     op_offsets = []
     for op in ops:
         fields = [
@@ -144,7 +180,7 @@ def build(tensors: list[Tensor], ops: list[Op], inputs: list[int], outputs: list
             options = _table(b, op.fields)
             fields += [(3, "uint8", getattr(BuiltinOptions, op.options)), (4, "offset", options)]
         op_offsets.append(_table(b, fields))
-    subgraph = _table(
+    return _table(
         b,
         [
             (0, "offset", _vector(b, "offset", tensor_offsets)),
@@ -153,17 +189,6 @@ def build(tensors: list[Tensor], ops: list[Op], inputs: list[int], outputs: list
             (3, "offset", _vector(b, "offset", op_offsets)),
         ],
     )
-    model = _table(
-        b,
-        [
-            (0, "int32", 3),
-            (1, "offset", _vector(b, "offset", code_offsets)),
-            (2, "offset", _vector(b, "offset", [subgraph])),
-            (4, "offset", _vector(b, "offset", buffers)),
-        ],
-    )
-    b.Finish(model, file_identifier=b"TFL3")
-    return bytes(b.Output())
 
 
 def write(path: Path, *args) -> Path:

@@ -50,19 +50,22 @@ def quantization_kind(model: Any) -> str:
 
 
 def _op_inputs(model: Any):
-    """(op name, [(input position, dtype, quantized)]) for every operator of subgraph 0."""
-    sg = model.Subgraphs(0)
-    for i in range(sg.OperatorsLength()):
-        op = sg.Operators(i)
-        inputs = []
-        for pos, idx in enumerate(op.InputsAsNumpy() if op.InputsLength() else []):
-            if idx < 0:
-                continue
-            t = sg.Tensors(int(idx))
-            q = t.Quantization()
-            quantized = q is not None and q.ScaleLength() > 0
-            inputs.append((pos, TFLITE_DTYPES.get(t.Type(), "?"), quantized))
-        yield op_name(model, op), inputs
+    """(op name, [(input position, dtype, quantized)]) for every operator of every subgraph
+    (a WHILE's body too: a GRU's dynamic-range FULLY_CONNECTED inside one made the model look
+    float, and TVM failed on it with a TypeError instead of this module's refusal)."""
+    for s in range(model.SubgraphsLength()):
+        sg = model.Subgraphs(s)
+        for i in range(sg.OperatorsLength()):
+            op = sg.Operators(i)
+            inputs = []
+            for pos, idx in enumerate(op.InputsAsNumpy() if op.InputsLength() else []):
+                if idx < 0:
+                    continue
+                t = sg.Tensors(int(idx))
+                q = t.Quantization()
+                quantized = q is not None and q.ScaleLength() > 0
+                inputs.append((pos, TFLITE_DTYPES.get(t.Type(), "?"), quantized))
+            yield op_name(model, op), inputs
 
 
 def check_quantization(model: Any, quantization: str, path: str | Path) -> None:
