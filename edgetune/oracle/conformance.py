@@ -118,12 +118,14 @@ def check_model(
 
 
 def _tuned(model: Any, board: Board, folder: Path, per_task: int) -> Any:
-    """Records of a quick tune of `model`: `per_task` candidates for each of its tasks."""
+    """Records of a quick tune of `model`: `per_task` candidates for each of its tasks (no
+    final re-measurement: any schedule will do)."""
     from ..records import RecordStore
     from ..search import tune_model
     from ..tasks import for_model
 
     store = RecordStore(folder, model.info, board)
     trials = per_task * len(for_model(model, board))
-    tune_model(model, board, store, trials, seed=0, per_round=per_task, on_batch=lambda _: None)
+    quiet = {"on_batch": lambda _: None, "final_top": 0}
+    tune_model(model, board, store, trials, seed=0, per_round=per_task, **quiet)
     return store
