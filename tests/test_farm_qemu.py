@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from farm_support import STATEFUL, check_stateful_stream, env_vars, matmul_func, write_board
 from int8_support import pointwise_conv_task, realistic_args, tensorized_schedule
-from tflite_builder import fully_connected, stft_frames
+from tflite_builder import fully_connected, stft_frames, uint8_network
 
 from edgetune.board import load_board
 from edgetune.cli.main import main
@@ -92,6 +92,26 @@ def test_spectrogram_fft_kernel_matches_litert_on_the_emulated_board(a53, tmp_pa
     outputs = np.load(tmp_path / "y.npz")
     for i, expected in enumerate(LiteRTModel(model_path, threads=1)([x])):  # |X|, real part
         np.testing.assert_allclose(outputs[f"output_{i}"], expected, rtol=1e-4, atol=1e-4)
+
+
+def test_uint8_weights_with_zero_points_are_exact_on_the_emulated_board(a53, tmp_path, cli):
+    """TF1-style uint8 convs, depthwise conv and FULLY_CONNECTED (uint8 weights with zero
+    points: int8 weights plus a window-sum term) cross-compiled for the A53: equal to LiteRT's
+    reference kernels there too."""
+    from edgetune.oracle.litert import LiteRTModel
+
+    model_path = uint8_network(tmp_path / "u8.tflite")
+    so = tmp_path / "u8_a53.so"
+    assert cli("build", model_path, "--board", "qemu-a53", "-o", so).code == 0
+    (x,) = random_inputs(load_model(model_path).info, seed=4)
+    np.save(tmp_path / "x.npy", x)
+    run = cli("run", so, "--board", "qemu-a53", "--input", tmp_path / "x.npy", "--output",
+              tmp_path / "y.npz", "--repeat", "1")  # fmt: skip
+    assert run.code == 0
+    outputs = np.load(tmp_path / "y.npz")
+    reference = LiteRTModel(model_path, threads=1, reference_kernels=True)([x])
+    for i, expected in enumerate(reference):
+        np.testing.assert_array_equal(outputs[f"output_{i}"], expected)
 
 
 def test_stateful_model_carries_its_states_on_the_emulated_board(a53, tmp_path, cli):

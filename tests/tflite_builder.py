@@ -254,3 +254,48 @@ def stft_frames(path):
         Op("CAST", [16], [17]),
     ]
     return write(path, tensors, ops, [0], [15, 17])
+
+
+def uint8_network(path):
+    """x [1,8,8,8] -> CONV_2D 3x3 SAME -> DEPTHWISE_CONV_2D 3x3 SAME (ReLU) ->
+    FULLY_CONNECTED of the [1,8,8,16] map flattened by the op -> y [1,10]: all uint8, every
+    weight uint8 over the whole range with a zero point far from 128."""
+    x, y1, y2, y3 = (0.05, 120), (0.2, 100), (0.3, 131), (0.9, 125)  # (scale, zero point)
+    rng = np.random.default_rng(0)
+
+    def weights(shape, zp):
+        return rng.integers(0, 256, shape).astype(np.uint8), (0.01, zp)
+
+    conv_w, conv_q = weights((16, 3, 3, 8), 137)
+    dw_w, dw_q = weights((1, 3, 3, 16), 118)
+    fc_w, fc_q = weights((10, 1024), 146)
+
+    def bias(n, x_scale, w_scale):
+        return Tensor("b", (n,), "int32", rng.integers(-900, 900, n).astype(np.int32),
+                      quant=(x_scale * w_scale, 0))  # fmt: skip
+
+    tensors = [
+        Tensor("x", (1, 8, 8, 8), "uint8", quant=x),  # 0
+        Tensor("conv_w", conv_w.shape, "uint8", conv_w, quant=conv_q),  # 1
+        bias(16, x[0], 0.01),  # 2
+        Tensor("y1", (1, 8, 8, 16), "uint8", quant=y1),  # 3
+        Tensor("dw_w", dw_w.shape, "uint8", dw_w, quant=dw_q),  # 4
+        bias(16, y1[0], 0.01),  # 5
+        Tensor("y2", (1, 8, 8, 16), "uint8", quant=y2),  # 6
+        Tensor("fc_w", fc_w.shape, "uint8", fc_w, quant=fc_q),  # 7
+        bias(10, y2[0], 0.01),  # 8
+        Tensor("y3", (1, 10), "uint8", quant=y3),  # 9
+    ]
+    same = [(0, "int8", 0), (1, "int32", 1), (2, "int32", 1)]
+    ops = [
+        Op("CONV_2D", [0, 1, 2], [3], "Conv2DOptions", same),
+        Op(
+            "DEPTHWISE_CONV_2D",
+            [3, 4, 5],
+            [6],
+            "DepthwiseConv2DOptions",
+            [*same, (3, "int32", 1), (4, "int8", 1)],
+        ),  # fmt: skip
+        Op("FULLY_CONNECTED", [6, 7, 8], [9], "FullyConnectedOptions"),
+    ]
+    return write(path, tensors, ops, [0], [3, 6, 9])

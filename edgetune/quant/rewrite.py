@@ -150,8 +150,11 @@ class _Integerizer(relax.PyExprMutator):
         q = _qparams(call)
         return (call.args[0], q) if q is not None else None
 
-    def _weight(self, expr: Any) -> tuple[np.ndarray, QParams] | None:
-        """Constant integer weight behind dequantize (through reshape/permute_dims)."""
+    def _weight(self, expr: Any) -> tuple[np.ndarray, QParams, int] | None:
+        """Constant integer weight behind dequantize (through reshape/permute_dims), as int8
+        values w8 and an offset c with w - zero point = w8 + c: int8 weights (zero point 0)
+        as they are, c = 0; uint8 weights with one zero point z (TF1's converters) as w - 128,
+        c = 128 - z (w - z itself spans up to [-255, 255])."""
         call = self._def(expr)
         reshape = None
         if _is(call, "reshape"):
@@ -167,13 +170,17 @@ class _Integerizer(relax.PyExprMutator):
             axes = [int(a) for a in source.attrs.axes]
             source = self._def(source.args[0])
         w = _const(source)
-        if w is None or w.dtype != np.int8 or np.any(q.zero_point != 0):
+        if w is not None and w.dtype == np.uint8 and q.per_tensor:
+            w, offset = (w.astype(np.int16) - 128).astype(np.int8), 128 - q.zp
+        elif w is not None and w.dtype == np.int8 and not np.any(q.zero_point != 0):
+            offset = 0
+        else:
             return None
         if axes is not None:
             w = np.transpose(w, axes)
         if reshape is not None:
             w = w.reshape(reshape)
-        return w, q
+        return w, q, offset
 
     # -- the visitor --------------------------------------------------------------------------
     def visit_call_(self, call: Any) -> Any:
@@ -275,7 +282,7 @@ class _Integerizer(relax.PyExprMutator):
         if x is None or w is None or not x[1].per_tensor:
             return None
         data, xq = x
-        weight, wq = w
+        weight, wq, offset = w
         if _is(op, "matmul"):  # FULLY_CONNECTED: (B, K) x (K, N) as a 1x1 conv over the batch
             if len(data.ty.shape) != 2 or weight.ndim != 2:
                 return None
@@ -300,21 +307,24 @@ class _Integerizer(relax.PyExprMutator):
                 dilation=tuple(int(d) for d in a.dilation),
                 groups=groups,
             )
-        out = self._integer_conv(kind, data, xq, weight, wq, bias, attrs, out_q, clamp)
+        out = self._integer_conv(kind, data, xq, (weight, wq, offset), bias, attrs, out_q, clamp)
         if kind == "FULLY_CONNECTED":
             out = self.builder_.emit(relax.op.reshape(out, op.ty.shape))
         self.counts[kind] += 1
         return out
 
     def _integer_conv(
-        self, kind: str, data, xq, weight, wq, bias, attrs: dict, out_q: QParams, clamp: tuple
+        self, kind: str, data, xq, weights: tuple, bias, attrs: dict, out_q: QParams, clamp: tuple
     ) -> Any:
         """pad(x, zx) -> conv2d int32 (HWOI) -> requantize with bias - zx*sum w folded into its
         constants (FloatRequantization for FULLY_CONNECTED and in FP32 mode, else
         FoldedRequantization; where that does not apply, a separate + bias and the generic
-        requantization); depthwise convs pad inside their kernel. `kind`: the TFLite op."""
+        requantization); depthwise convs pad inside their kernel. `kind`: the TFLite op.
+        `weights`: (w8, their qparams, offset c) as `_weight` gives them; with c != 0 the
+        accumulator gains c times the window sums of x (the same conv over weights of ones)."""
 
         bb = self.builder_
+        weight, wq, offset = weights
         padding = attrs.pop("padding")
         if attrs["groups"] > 1:  # depthwise: the pad goes inside the kernel
             params = {
@@ -323,24 +333,35 @@ class _Integerizer(relax.PyExprMutator):
                 "dilation": attrs["dilation"],
                 "pad_value": int(xq.zp),
             }
-            acc = emit_depthwise(bb, data, relax.const(weight, "int8"), params)
+
+            def conv(w: np.ndarray) -> Any:
+                return emit_depthwise(bb, data, relax.const(w, "int8"), params)
         else:
             top, left, bottom, right = padding
             if top or left or bottom or right:
                 pad = [0, 0, top, bottom, left, right, 0, 0]
                 data = bb.emit(relax.op.nn.pad(data, pad, pad_value=float(xq.zp)))
-            acc = bb.emit(
-                relax.op.nn.conv2d(
-                    data,
-                    relax.const(weight, "int8"),
-                    **attrs,
-                    data_layout="NHWC",
-                    kernel_layout="HWOI",
-                    out_dtype="int32",
+
+            def conv(w: np.ndarray) -> Any:
+                return bb.emit(
+                    relax.op.nn.conv2d(
+                        data,
+                        relax.const(w, "int8"),
+                        **attrs,
+                        data_layout="NHWC",
+                        kernel_layout="HWOI",
+                        out_dtype="int32",
+                    )
                 )
-            )
+
+        acc = conv(weight)
+        if offset:
+            ones = np.ones(weight.shape[:2] + (1,) + weight.shape[3:], np.int8)
+            sums = conv(np.ones_like(weight) if attrs["groups"] > 1 else ones)
+            scaled = relax.op.multiply(sums, relax.const(offset, "int32"))
+            acc = bb.emit(relax.op.add(acc, scaled))
         channels = weight.shape[2]
-        w_sum = weight.astype(np.int64).sum(axis=(0, 1, 3))
+        w_sum = (weight.astype(np.int64) + offset).sum(axis=(0, 1, 3))
         total_bias = (bias if bias is not None else 0) - xq.zp * w_sum
         w_scale = np.broadcast_to(wq.scale.reshape(-1), (channels,))
         x_scale, o_scale = xq.scale.reshape(-1)[0], out_q.scale.reshape(-1)[0]
