@@ -165,6 +165,17 @@ def test_stft_lowers_to_a_fixed_fft_kernel(tmp_path):
     assert not any("rfft" in t.name for t in tasks)
 
 
+def test_stft_on_a_gpu_board_is_refused_in_one_line(tmp_path):
+    """The FFT kernel is CPU loops: an OpenCL board gets a ModelError naming RFFT2D, not TVM's
+    unbound-loop verification failure."""
+    from edgetune.frontend import load_model
+    from edgetune.tasks import for_model
+
+    model = load_model(stft_frames(tmp_path / "stft.tflite"))
+    with pytest.raises(ModelError, match=r"RFFT2D run as CPU kernels .* opencl board"):
+        for_model(model, load_board("mali-pocl"))
+
+
 def test_a_weight_read_at_a_divided_index_keeps_its_layout():
     """MetaSchedule's RewriteLayout packed a table read at (i % span % half) * stride into 8
     values read at constant positions (an FFT's twiddles: wrong bins when tuned), so `lower`

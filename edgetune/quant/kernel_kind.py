@@ -10,6 +10,8 @@ FLOAT = "float"  # no 8-bit tensors: a float model's kernel
 
 # A kernel written out with its schedule (an IR-builder extern, an AMX kernel): not a tuning task.
 FIXED_SCHEDULE = "edgetune.extern_kernel"
+# A fixed-schedule kernel of parallel CPU loops (no GPU threads); its value: the TFLite op.
+CPU_ONLY = "edgetune.cpu_only"
 
 
 def kernel_path(mod: Any) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..quant.kernel_kind import FIXED_SCHEDULE
+from ..quant.kernel_kind import CPU_ONLY, FIXED_SCHEDULE
 
 LAYOUT_FREE = "layout_free_buffers"
 
@@ -39,9 +39,28 @@ def lower(mod: Any, target: Any) -> Any:
             relax.transform.FuseTIR(),
         ]
     )
+    _check_cpu_only(mod, target)
     with target:
         fused = with_root_blocks(passes(prepare_for_target(mod, target)))
         return mark_layout_free(epilogues_apart(fused))
+
+
+def _check_cpu_only(mod: Any, target: Any) -> None:
+    """ModelError naming the ops whose kernels are written for CPUs (`CPU_ONLY`: parallel CPU
+    loops, no GPU threads), if `target` is not a CPU."""
+    from ..errors import ModelError
+
+    kind = str(target.kind.name)
+    if kind == "llvm":
+        return
+    ops = sorted(
+        {str(f.attrs[CPU_ONLY]) for f in mod.functions.values() if CPU_ONLY in (f.attrs or {})}
+    )
+    if ops:
+        raise ModelError(
+            f"{', '.join(ops)} run as CPU kernels in edgetune; a {kind} board cannot build them "
+            "(use a CPU board)"
+        )
 
 
 BROADCAST_RATIO = 64  # an operand this many times smaller than the output: a broadcast map

@@ -13,7 +13,7 @@ float64. The kernel is written as loops (FIXED_SCHEDULE: not a tuning task); it 
 log2(N) butterfly kernels that MetaSchedule tuned, each a pass over all rows in memory (BirdNET
 on an AMD EPYC Zen 4 host, 2 threads, in the model: 511 rows of 2048 points took ~16 ms in 11
 tuned passes and take 0.76 ms here; its 256-point transforms ~6 ms, now 0.35 ms). It is a
-CPU kernel (parallel loops): GPU boards cannot build it.
+CPU kernel (parallel loops, marked CPU_ONLY): `tasks.lower` refuses it for GPU boards.
 fft_length must be [1, N] with N a power of two (tf.signal.rfft / stft); rows shorter than N
 are zero-padded, longer ones cropped (a 400-sample frame in a 512-point FFT); other shapes
 keep the stock converter.
@@ -24,6 +24,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from ...quant.kernel_kind import CPU_ONLY
 
 LANES = 8  # rows transformed together: a 256-bit vector of float32 (two NEON vectors)
 TILE = 8  # complex values of a row moved at a time between memory and the lanes
@@ -134,7 +136,7 @@ def rfft_rows(rows: int, n: int, width: int | None = None) -> Any:
     # one opaque block, as an IR-builder extern kernel has (`tasks.lower.with_root_blocks`
     # puts a root block around it and marks it FIXED_SCHEDULE)
     inner = s_tir.SBlock([], [], [], "rfft_rows", kernel.body)
-    return kernel.with_body(s_tir.SBlockRealize([], True, inner))
+    return kernel.with_body(s_tir.SBlockRealize([], True, inner)).with_attr(CPU_ONLY, "RFFT2D")
 
 
 class FourierTransforms:
