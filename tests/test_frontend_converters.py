@@ -172,7 +172,7 @@ def test_stft_on_a_gpu_board_is_refused_in_one_line(tmp_path):
     from edgetune.tasks import for_model
 
     model = load_model(stft_frames(tmp_path / "stft.tflite"))
-    with pytest.raises(ModelError, match=r"RFFT2D run as CPU kernels .* opencl board"):
+    with pytest.raises(ModelError, match=r"RFFT2D run as CPU kernels .* opencl boards"):
         for_model(model, load_board("mali-pocl"))
 
 

@@ -58,7 +58,7 @@ def _check_cpu_only(mod: Any, target: Any) -> None:
     )
     if ops:
         raise ModelError(
-            f"{', '.join(ops)} run as CPU kernels in edgetune; a {kind} board cannot build them "
+            f"{', '.join(ops)} run as CPU kernels in edgetune; {kind} boards cannot build them "
             "(use a CPU board)"
         )
 
