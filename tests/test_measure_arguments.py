@@ -7,7 +7,7 @@ import numpy as np
 from farm_support import candidate
 
 from edgetune.board import load_board
-from edgetune.measure.arguments import random_array
+from edgetune.farm.arguments import random_array
 from edgetune.measure.free_cores import FreeCoresRunner
 
 

@@ -35,7 +35,7 @@ def time_candidate(lib_path, args_path, number, repeat, min_repeat_ms, timeout_s
     args = []
     with open(args_path) as f:
         args_info = json.load(f)
-    for _kind, dtype, shape in args_info:  # as edgetune/measure/arguments.py: indices zero
+    for _kind, dtype, shape in args_info:  # as edgetune/farm/arguments.py: indices zero
         if "float" in dtype:
             data = rng.uniform(-1, 1, size=shape)
         elif dtype in ("int32", "int64"):

@@ -67,12 +67,12 @@ def last_line(err: Exception) -> str:
 
 
 def _alloc_arguments(sess, device, args_info, default_alloc):
-    """Random arguments on the board (measure/arguments.py): filled there when its runtime has
+    """Random arguments on the board (farm/arguments.py): filled there when its runtime has
     `random_fill_for_measure` (MetaSchedule's way), else generated here and copied (the
     aarch64 runtime wheel lacks that function)."""
     import tvm
 
-    from ..measure.arguments import random_array, zero_indices
+    from .arguments import random_array, zero_indices
 
     try:
         sess.get_function("tvm.contrib.random.random_fill_for_measure")

@@ -28,8 +28,8 @@ from pathlib import Path
 
 from tvm.ir.utils import derived_object
 
+from ..farm.arguments import alloc_arguments
 from ..tvm_api import ms
-from .arguments import alloc_arguments
 from .robust import RunSecsFuture
 
 PROC = Path("/proc")

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import BoardError
-from ..arguments import random_array
+from ...farm.arguments import random_array
 from .program import OpenCLProgram
 
 
@@ -126,6 +126,6 @@ class Device:
 
 
 def random_arrays(program: OpenCLProgram, seed: int = 0) -> list[np.ndarray]:
-    """Random inputs for every parameter (measure/arguments.py: integer indices zero)."""
+    """Random inputs for every parameter (farm/arguments.py: integer indices zero)."""
     rng = np.random.default_rng(seed)
     return [random_array(p["dtype"], p["shape"], rng) for p in program.params]
