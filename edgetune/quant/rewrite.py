@@ -355,9 +355,10 @@ class _Integerizer(relax.PyExprMutator):
                 )
 
         acc = conv(weight)
-        if offset:
-            ones = np.ones(weight.shape[:2] + (1,) + weight.shape[3:], np.int8)
-            sums = conv(np.ones_like(weight) if attrs["groups"] > 1 else ones)
+        if offset:  # one output channel of window sums (every channel for a depthwise conv)
+            kh, kw, channels_out, depth = weight.shape
+            ones = np.ones((kh, kw, channels_out if attrs["groups"] > 1 else 1, depth), np.int8)
+            sums = conv(ones)
             scaled = relax.op.multiply(sums, relax.const(offset, "int32"))
             acc = bb.emit(relax.op.add(acc, scaled))
         channels = weight.shape[2]

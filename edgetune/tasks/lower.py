@@ -257,11 +257,12 @@ def mark_layout_free(mod: Any) -> Any:
 
 
 def _read_non_affinely(func: Any, index: int) -> bool:
-    """Whether a block loads param `index` at an index with a division or modulo (the FFT's
-    twiddle table, read at (i % span % half) * stride): MetaSchedule's RewriteLayout packed
-    such a table into 8 values read at constant positions, and the tuned butterfly stages
-    computed wrong bins (star_trek's output 4e-4 off LiteRT, untuned 1e-7). The loads' own
-    indices count, not the block's read region (a union that can cover the whole table)."""
+    """Whether a block loads param `index` at an index with a division or modulo (session 35's
+    tuned FFT butterfly kernels read their twiddle table at (i % span % half) * stride):
+    MetaSchedule's RewriteLayout packed such a table into 8 values read at constant positions,
+    and the tuned stages computed wrong bins (star_trek's output 4e-4 off LiteRT, untuned
+    1e-7). The loads' own indices count, not the block's read region (a union that can cover
+    the whole table)."""
     from ..tvm_api import s_tir, tirx
 
     buffer = func.params[index]

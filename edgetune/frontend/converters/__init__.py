@@ -8,7 +8,8 @@ as `op_converter`. Each mixin holds one concern:
 - `context.OperatorContext`: a failing converter's error names its operator (`ImportFailure`)
 - `shape_folding.ShapeFolding`: integer shape arithmetic evaluated at import (sizes computed
   from the input's shape)
-- `fourier.FourierTransforms`: RFFT2D as radix-2 FFT kernels (stock: one ill-formed PrimFunc)
+- `fourier.FourierTransforms`: RFFT2D as one fixed-schedule CPU kernel (stock: one ill-formed
+  PrimFunc)
 - `fixes.ImporterFixes`: converters that crash on valid models in stock TVM 0.27
 - `fusable.FusableForms`: converters whose stock output cannot fuse into its producer's kernel
 - `quantized_moves.QuantizedDataMovement`: data-movement ops on int8/uint8 tensors

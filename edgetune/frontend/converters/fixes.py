@@ -13,8 +13,8 @@ import numpy as np
 
 class ImporterFixes:
     """Mixin for OperatorConverter: EXPAND_DIMS, float16 weights produced by DENSIFY, BATCH_MATMUL
-    by a constant, RESHAPE to a computed shape, FULLY_CONNECTED's flattening, CAST of complex
-    values."""
+    by a constant, RESHAPE to a computed shape, FULLY_CONNECTED's flattening, GATHER's index
+    mode, CAST and SQUEEZE of complex values."""
 
     def convert_expand_dims(self, op: Any) -> Any:
         """EXPAND_DIMS. Stock 0.27 calls `relax.op.expand_dims(x, axis, 1)` (TypeError: the
