@@ -145,6 +145,8 @@ def main() -> int:
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--input-shape", action="append", default=[], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.tuned < 0:
+        parser.error(f"--tuned must be 0 (untuned) or more candidates a task, not {args.tuned}")
     if args.one:
         print(json.dumps(check_one(args.one, args.input_shape, args.spaces, args.tuned)))
         return 0
