@@ -50,27 +50,6 @@ def _load_error(tmp_path, data: bytes) -> str:
     return message
 
 
-def test_dynamic_range_model(tmp_path):
-    data = _retype_activations((MODELS_DIR / "tiny_int8.tflite").read_bytes(), TensorType.FLOAT32)
-    message = _load_error(tmp_path, data)
-    assert "dynamic-range" in message and "CONV_2D x2" in message
-    assert "FULLY_CONNECTED" in message and "full-integer int8/uint8" in message
-
-
-def test_dynamic_range_op_in_a_control_flow_body(tmp_path):
-    """A hybrid FULLY_CONNECTED (float input, int8 weights) in a second subgraph (a GRU's WHILE
-    body): reported like one in the main graph, not left to TVM's importer."""
-    import numpy as np
-    from tflite_builder import Op, Tensor, build
-
-    main = ([Tensor("x", (1, 4)), Tensor("y", (1, 4))], [Op("RELU", [0], [1])], [0], [1])
-    w = Tensor("w", (3, 4), "int8", np.ones((3, 4), np.int8), quant=(0.02, 0))
-    body = [Tensor("h", (1, 4)), w, Tensor("o", (1, 3))]
-    fc = [Op("FULLY_CONNECTED", [0, 1, -1], [2], "FullyConnectedOptions")]
-    message = _load_error(tmp_path, build(*main, more=[(body, fc, [0], [2])]))
-    assert "dynamic-range" in message and "FULLY_CONNECTED" in message
-
-
 def test_int16_activations(tmp_path):
     data = _retype_activations(
         (MODELS_DIR / "probe_conv_int8.tflite").read_bytes(), TensorType.INT16

@@ -25,8 +25,10 @@ class Tensor:
     shape: tuple[int, ...]
     dtype: str = "float32"
     data: np.ndarray | None = None  # constant
-    # (scale, zero_point); a list of scales: per-channel along dimension 0, zero points 0
+    # (scale, zero_point); a list of scales: per-channel along dimension `quant_axis`, zero
+    # points 0
     quant: tuple[float | list[float], int] | None = None
+    quant_axis: int = 0
     signature: tuple[int, ...] | None = None  # shape_signature (-1: dynamic)
     sparsity: dict | None = None  # {"segments": [...], "indices": [...]}: CSR on the last dim
 
@@ -161,7 +163,8 @@ def _subgraph(
             scales = t.quant[0] if isinstance(t.quant[0], list) else [t.quant[0]]
             scale = _vector(b, "float32", scales)
             zero = _vector(b, "int64", [t.quant[1]] * len(scales))
-            fields.append((4, "offset", _table(b, [(2, "offset", scale), (3, "offset", zero)])))
+            quant = [(2, "offset", scale), (3, "offset", zero), (6, "int32", t.quant_axis)]
+            fields.append((4, "offset", _table(b, quant)))
         if t.sparsity:
             fields.append((6, "offset", _sparsity(b, t.shape[0], t.sparsity)))
         if t.signature:
@@ -299,3 +302,62 @@ def uint8_network(path):
         Op("FULLY_CONNECTED", [6, 7, 8], [9], "FullyConnectedOptions"),
     ]
     return write(path, tensors, ops, [0], [3, 6, 9])
+
+
+def hybrid_network(path: Path, dequantized: bool = False) -> Path:
+    """x [1,8,8,8] float -> CONV_2D 3x3 SAME (ReLU) -> DEPTHWISE_CONV_2D 3x3 SAME (ReLU) ->
+    FULLY_CONNECTED of the [1,8,8,16] map flattened by the op -> times a DEQUANTIZE'd int8
+    constant -> y [1,10]: dynamic-range quantization (the converter's default optimization),
+    float activations and biases, int8 weights per channel (conv: dimension 0, depthwise:
+    dimension 3) and per tensor (FC, the DEQUANTIZE'd constant). `dequantized`: the same model
+    with float32 weights holding the int8 weights' values."""
+    rng = np.random.default_rng(0)
+
+    def weight(name: str, shape: tuple[int, ...], axis: int | None) -> Tensor:
+        w = rng.standard_normal(shape).astype(np.float32)
+        others = tuple(d for d in range(len(shape)) if d != axis)
+        scale = (np.abs(w).max(axis=others, keepdims=True) / 127).astype(np.float32)
+        q = np.clip(np.round(w / scale), -127, 127).astype(np.int8)
+        if dequantized:
+            return Tensor(name, shape, "float32", (q * scale).astype(np.float32))
+        scales = [float(s) for s in scale.reshape(-1)]
+        per = scales if axis is not None else scales[0]
+        return Tensor(name, shape, "int8", q, quant=(per, 0), quant_axis=axis or 0)
+
+    def bias(name: str, n: int) -> Tensor:
+        return Tensor(name, (n,), "float32", rng.standard_normal(n).astype(np.float32))
+
+    tensors = [
+        Tensor("x", (1, 8, 8, 8)),  # 0
+        weight("conv_w", (16, 3, 3, 8), 0),  # 1
+        bias("conv_b", 16),  # 2
+        Tensor("y1", (1, 8, 8, 16)),  # 3
+        weight("dw_w", (1, 3, 3, 16), 3),  # 4
+        bias("dw_b", 16),  # 5
+        Tensor("y2", (1, 8, 8, 16)),  # 6
+        weight("fc_w", (10, 1024), None),  # 7
+        bias("fc_b", 10),  # 8
+        Tensor("y3", (1, 10)),  # 9
+        weight("gain", (10,), None),  # 10
+        Tensor("gain_f", (10,)),  # 11
+        Tensor("y", (1, 10)),  # 12
+    ]
+    same = [(0, "int8", 0), (1, "int32", 1), (2, "int32", 1), (3, "int8", 1)]
+    version = 1 if dequantized else 2  # hybrid kernels: op version 2 and up (3 for FC)
+    ops = [
+        Op("CONV_2D", [0, 1, 2], [3], "Conv2DOptions", same, version=version),
+        Op(
+            "DEPTHWISE_CONV_2D",
+            [3, 4, 5],
+            [6],
+            "DepthwiseConv2DOptions",
+            [*same[:3], (3, "int32", 1), (4, "int8", 1)],
+            version=version,
+        ),
+        Op("FULLY_CONNECTED", [6, 7, 8], [9], "FullyConnectedOptions", version=version + 1),
+    ]
+    if dequantized:  # the gain a constant (gain_f unused)
+        ops.append(Op("MUL", [9, 10], [12], "MulOptions"))
+    else:
+        ops += [Op("DEQUANTIZE", [10], [11]), Op("MUL", [9, 11], [12], "MulOptions")]
+    return write(path, tensors, ops, [0], [12])

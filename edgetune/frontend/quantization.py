@@ -1,4 +1,5 @@
-"""Quantized models edgetune cannot compile, reported as one line naming the op(s)."""
+"""A model's quantization kind, and the quantized models edgetune cannot compile, reported
+as one line naming the op(s)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from ..quant import INTEGER_OPS
 from .tflite_schema import TFLITE_DTYPES, op_name
 
 SUPPORTED = (
-    "float models and full-integer int8/uint8 models (int8/uint8 activations and weights); "
+    "float models, dynamic-range models (int8 weights, float activations; run in float) and "
+    "full-integer int8/uint8 models (int8/uint8 activations and weights); "
     f"integer kernels: {', '.join(INTEGER_OPS)}"
 )
 
@@ -25,10 +27,11 @@ def _listing(ops: Counter) -> str:
 ACTIVATION_INPUT = {"TRANSPOSE_CONV": 2}
 
 
-def _activation(op: str, inputs: list[tuple[int, str, bool]]) -> str:
-    """The dtype of an op's activation input ("" if it has none)."""
+def _activation(op: str, inputs: list[tuple[int, str, bool, bool]]) -> str:
+    """The dtype of an op's activation input ("" if it has none or it is a constant, as the
+    int8 weights a dynamic-range model's DEQUANTIZE reads)."""
     position = ACTIVATION_INPUT.get(op, 0)
-    return next((dtype for pos, dtype, _ in inputs if pos == position), "")
+    return next((d for pos, d, _, const in inputs if pos == position and not const), "")
 
 
 def quantization_kind(model: Any) -> str:
@@ -38,7 +41,7 @@ def quantization_kind(model: Any) -> str:
     for op, inputs in _op_inputs(model):
         act_types.add(_activation(op, inputs))
         position = ACTIVATION_INPUT.get(op, 0)
-        if any(q and d in ("int8", "uint8") for pos, d, q in inputs if pos != position):
+        if any(q and d in ("int8", "uint8") for pos, d, q, _ in inputs if pos != position):
             weight_quantized = True
     if "int16" in act_types:
         return "int16"
@@ -50,9 +53,9 @@ def quantization_kind(model: Any) -> str:
 
 
 def _op_inputs(model: Any):
-    """(op name, [(input position, dtype, quantized)]) for every operator of every subgraph
-    (a WHILE's body too: a GRU's dynamic-range FULLY_CONNECTED inside one made the model look
-    float, and TVM failed on it with a TypeError instead of this module's refusal)."""
+    """(op name, [(input position, dtype, quantized, constant)]) for every operator of every
+    subgraph (a WHILE's body too: a GRU's dynamic-range FULLY_CONNECTED inside one made the
+    model look float)."""
     for s in range(model.SubgraphsLength()):
         sg = model.Subgraphs(s)
         for i in range(sg.OperatorsLength()):
@@ -64,26 +67,19 @@ def _op_inputs(model: Any):
                 t = sg.Tensors(int(idx))
                 q = t.Quantization()
                 quantized = q is not None and q.ScaleLength() > 0
-                inputs.append((pos, TFLITE_DTYPES.get(t.Type(), "?"), quantized))
+                constant = bool(model.Buffers(t.Buffer()).DataLength())
+                inputs.append((pos, TFLITE_DTYPES.get(t.Type(), "?"), quantized, constant))
             yield op_name(model, op), inputs
 
 
 def check_quantization(model: Any, quantization: str, path: str | Path) -> None:
-    """Raise ModelError for dynamic-range or int16 models and unsupported quantized ops."""
+    """Raise ModelError for int16 models and unsupported quantized ops. Dynamic-range models
+    import with their weights dequantized (converters/dynamic_range.py)."""
     from .converters import supported_quantized_ops
 
-    if quantization == "float":
+    if quantization in ("float", "dynamic-range"):
         return
     offenders: Counter = Counter()
-    if quantization == "dynamic-range":
-        for op, inputs in _op_inputs(model):
-            act = _activation(op, inputs)
-            if act.startswith("float") and any(q and d in ("int8", "uint8") for _, d, q in inputs):
-                offenders[op] += 1
-        raise ModelError(
-            f"{path}: dynamic-range quantization (float activations, int8 weights) in "
-            f"{_listing(offenders)} is not supported; edgetune compiles {SUPPORTED}"
-        )
     if quantization == "int16":
         for op, inputs in _op_inputs(model):
             if _activation(op, inputs) == "int16":
@@ -94,7 +90,7 @@ def check_quantization(model: Any, quantization: str, path: str | Path) -> None:
         )
     known = supported_quantized_ops()
     for op, inputs in _op_inputs(model):
-        if op not in known and any(q for _, _, q in inputs):
+        if op not in known and any(q for _, _, q, _ in inputs):
             offenders[op] += 1
     if offenders:
         raise ModelError(

@@ -12,6 +12,7 @@ from ..compile import build_model, export_model
 from ..errors import BoardError
 from ..runtime import load_inputs
 from .agreement import agreement
+from .dequantized import dequantize_weights
 from .isolated import LITERT, TVM, EngineRun, summary, time_rotating
 from .litert import LiteRTModel
 from .substitute import describe_reference, substitute_custom_ops
@@ -36,6 +37,8 @@ def compare_with_litert(
     LiteRT runs on this machine, so the board must be the host. MediaPipe custom ops with a
     builtin equivalent are substituted in LiteRT's copy of the model (oracle/substitute). Each
     engine is timed in a process of its own, `rounds` rounds of `repeat` calls (oracle/isolated).
+    A dynamic-range model is also compared with LiteRT on a copy with its weights dequantized
+    (edgetune's arithmetic; LiteRT's hybrid kernels round the activations as well).
     """
     if not board.is_host:
         raise BoardError(f"compare runs LiteRT on this machine: use --board host, not {board.name}")
@@ -46,6 +49,8 @@ def compare_with_litert(
     inputs = load_inputs(model.info, input_paths)
     out_ref = reference(inputs)
     del reference  # its threads stay out of the timing
+    dequantized, count = dequantize_weights(content)
+    out_float = LiteRTModel(dequantized, threads, input_shapes=shapes)(inputs) if count else []
     with tempfile.TemporaryDirectory(prefix="edgetune-compare-") as tmp:
         work = Path(tmp)
         library = export_model(built, model, board, work / f"{model.info.name}.so")
@@ -72,6 +77,10 @@ def compare_with_litert(
         "reference": describe_reference(substituted),
         "speedup_vs_litert": lat_ref["median_ms"] / lat_ours["median_ms"],
         "agreement": [a.to_json() | {"describe": a.describe()} for a in agreements],
+        "agreement_weights_dequantized": [
+            a.to_json() | {"describe": a.describe()}
+            for a in (agreement(a, b) for a, b in zip(out_ours, out_float))
+        ],
     }
 
 
@@ -96,4 +105,13 @@ def comparison_lines(result: dict[str, Any]) -> list[str]:
     if result["reference"] != "LiteRT":
         lines.append(f"reference: {result['reference']}")
     lines += [f"output {i}: {a['describe']}" for i, a in enumerate(result["agreement"])]
+    if result["agreement_weights_dequantized"]:
+        lines.append(
+            "dynamic-range model: LiteRT's hybrid kernels quantize activations on the fly; "
+            "against LiteRT with the int8 weights dequantized (edgetune's arithmetic):"
+        )
+        lines += [
+            f"output {i}: {a['describe']}"
+            for i, a in enumerate(result["agreement_weights_dequantized"])
+        ]
     return lines

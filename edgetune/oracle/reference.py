@@ -2,7 +2,8 @@
 LiteRT without XNNPACK: TFLite's reference kernels for integer (int8/uint8) models, whose
 arithmetic edgetune's integer kernels follow, the builtin kernels for the others; the model's
 MediaPipe custom ops substituted by builtins (substitute) or, without a builtin equivalent,
-run in NumPy between LiteRT runs (numpy_ops_reference)."""
+run in NumPy between LiteRT runs (numpy_ops_reference); a dynamic-range model's int8 weights
+dequantized (dequantized), as edgetune runs it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .dequantized import dequantize_weights
 from .litert import LiteRTModel
 from .mediapipe_ops import NUMPY_REFERENCES
 from .numpy_ops_reference import LiteRTWithNumPyOps
@@ -31,9 +33,12 @@ def litert_reference(
     is `integer`, int8/uint8, else the builtin kernels). Raises ModelError when LiteRT cannot
     run it even so (a custom op with neither a builtin nor a NumPy version)."""
     content, substituted = substitute_custom_ops(buf)
+    content, dequantized = dequantize_weights(content)
     if set(custom_ops(content)) & {name for name, _version in NUMPY_REFERENCES}:
-        hybrid = LiteRTWithNumPyOps(content, input_shapes, reference_kernels=integer)
-        return Reference(hybrid, describe_reference(substituted, hybrid.replaced), True)
+        mixed = LiteRTWithNumPyOps(content, input_shapes, reference_kernels=integer)
+        name = describe_reference(substituted, mixed.replaced, dequantized=dequantized)
+        return Reference(mixed, name, True)
     litert = LiteRTModel(content, 1, True, input_shapes, reference_kernels=integer)
     engine = "LiteRT reference kernels" if integer else "LiteRT"
-    return Reference(litert, describe_reference(substituted, engine=engine), False)
+    name = describe_reference(substituted, engine=engine, dequantized=dequantized)
+    return Reference(litert, name, False)

@@ -156,11 +156,17 @@ def _counts(ops: Counter[str]) -> str:
 
 
 def describe_reference(
-    substituted: Counter[str], in_numpy: Counter[str] | None = None, engine: str = "LiteRT"
+    substituted: Counter[str],
+    in_numpy: Counter[str] | None = None,
+    engine: str = "LiteRT",
+    dequantized: int = 0,
 ) -> str:
     """The reference's name for a table: 'LiteRT', 'LiteRT (custom ops substituted: ...)',
-    'LiteRT + NumPy (custom ops in NumPy: ...)' or both (`engine` instead of 'LiteRT')."""
+    'LiteRT + NumPy (custom ops in NumPy: ...)' or both (`engine` instead of 'LiteRT');
+    `dequantized` weight tensors of a dynamic-range model (oracle/dequantized) noted."""
     notes = [f"custom ops substituted: {_counts(substituted)}"] if substituted else []
+    if dequantized:
+        notes.append(f"{dequantized} int8 weight tensors dequantized")
     if in_numpy:
         notes.append(f"custom ops in NumPy: {_counts(in_numpy)}")
     name = f"{engine} + NumPy" if in_numpy else engine

@@ -10,6 +10,7 @@ as `op_converter`. Each mixin holds one concern:
   from the input's shape)
 - `fourier.FourierTransforms`: RFFT2D as one fixed-schedule CPU kernel (stock: one ill-formed
   PrimFunc)
+- `dynamic_range.DequantizedWeights`: dynamic-range models' int8 weights as float32 constants
 - `fixes.ImporterFixes`: converters that crash on valid models in stock TVM 0.27
 - `fusable.FusableForms`: converters whose stock output cannot fuse into its producer's kernel
 - `quantized_moves.QuantizedDataMovement`: data-movement ops on int8/uint8 tensors
@@ -23,6 +24,7 @@ from __future__ import annotations
 import functools
 
 from .context import ImportFailure, OperatorContext
+from .dynamic_range import DequantizedWeights
 from .fixes import ImporterFixes
 from .fourier import FourierTransforms
 from .fusable import FusableForms
@@ -36,6 +38,7 @@ MIXINS = (
     OperatorContext,
     ShapeFolding,
     FourierTransforms,
+    DequantizedWeights,
     ImporterFixes,
     FusableForms,
     QuantizedDataMovement,

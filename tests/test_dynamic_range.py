@@ -1,0 +1,78 @@
+"""Dynamic-range quantized models (float activations, int8 weights): imported with their
+weights dequantized, built, and checked against LiteRT on the same float arithmetic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tflite_builder import Op, Tensor, build, hybrid_network
+
+from edgetune.board import load_board
+from edgetune.compile import build_model
+from edgetune.frontend import load_model, read_tflite
+from edgetune.oracle.conformance import check_model
+from edgetune.oracle.dequantized import dequantize_weights
+from edgetune.oracle.litert import LiteRTModel
+from edgetune.runtime import load_executable
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hybrid")
+    return hybrid_network(folder / "hybrid.tflite"), hybrid_network(folder / "float.tflite", True)
+
+
+def _max_error(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a - b).max() / np.abs(b).max())
+
+
+def test_dequantized_copy_holds_the_float_weights(models):
+    """The reference's copy: the conv's (dimension 0), the depthwise conv's (dimension 3), the
+    FC's (per tensor) weights as float32; the DEQUANTIZE'd constant kept int8. LiteRT's
+    reference kernels give the float model's outputs, bit for bit."""
+    hybrid, float_model = models
+    copy, count = dequantize_weights(hybrid.read_bytes())
+    assert count == 3
+    x = np.random.default_rng(1).standard_normal((1, 8, 8, 8)).astype(np.float32)
+    ours = LiteRTModel(copy, 1, reference_kernels=True)([x])[0]
+    expected = LiteRTModel(float_model.read_bytes(), 1, reference_kernels=True)([x])[0]
+    np.testing.assert_array_equal(ours, expected)
+    assert dequantize_weights(float_model.read_bytes()) == (float_model.read_bytes(), 0)
+
+
+def test_hybrid_network_runs_the_float_arithmetic(models):
+    """Built on the host: equal to LiteRT on the dequantized weights within float rounding,
+    and within LiteRT's own activation rounding of its hybrid kernels."""
+    hybrid, float_model = models
+    model = load_model(hybrid)
+    assert model.info.quantization == "dynamic-range" and not model.info.quantized
+    board = load_board("host")
+    ours = load_executable(build_model(model, board, None).exe, 1, info=model.info)
+    for seed in range(3):
+        x = np.random.default_rng(seed).standard_normal((1, 8, 8, 8)).astype(np.float32)
+        y = ours([x])[0]
+        float_reference = LiteRTModel(float_model.read_bytes(), 1, True)([x])[0]
+        hybrid_kernels = LiteRTModel(hybrid.read_bytes(), 1, True)([x])[0]
+        assert _max_error(y, float_reference) < 1e-5
+        # LiteRT's hybrid kernels round every activation to int8 on the fly
+        assert 1e-4 < _max_error(y, hybrid_kernels) < 3e-2
+
+
+def test_conformance_checks_against_the_dequantized_copy(models):
+    result = check_model(models[0], load_board("host"))
+    assert result["status"] == "pass", result
+    assert result["quantization"] == "dynamic-range"
+    assert result["reference"] == "LiteRT (3 int8 weight tensors dequantized)"
+    assert result["outputs"][0]["error"] < 1e-5
+
+
+def test_dynamic_range_op_in_a_control_flow_body(tmp_path):
+    """A hybrid FULLY_CONNECTED (float input, int8 weights) in a second subgraph (a GRU's
+    WHILE body) makes the model dynamic-range, like one in the main graph."""
+    main = ([Tensor("x", (1, 4)), Tensor("y", (1, 4))], [Op("RELU", [0], [1])], [0], [1])
+    w = Tensor("w", (3, 4), "int8", np.ones((3, 4), np.int8), quant=(0.02, 0))
+    body = [Tensor("h", (1, 4)), w, Tensor("o", (1, 3))]
+    fc = [Op("FULLY_CONNECTED", [0, 1, -1], [2], "FullyConnectedOptions")]
+    path = tmp_path / "gru.tflite"
+    path.write_bytes(build(*main, more=[(body, fc, [0], [2])]))
+    assert read_tflite(path)[1].quantization == "dynamic-range"
