@@ -76,3 +76,27 @@ def test_dynamic_range_op_in_a_control_flow_body(tmp_path):
     path = tmp_path / "gru.tflite"
     path.write_bytes(build(*main, more=[(body, fc, [0], [2])]))
     assert read_tflite(path)[1].quantization == "dynamic-range"
+
+
+def test_dynamic_range_copy_script(models, tmp_path):
+    """scripts/dynamic_range_copy.py quantizes the float network's weights of 1024 elements
+    or more (conv 1152, FC 10240; not the depthwise conv's 144) as the converter does; the
+    copy is dynamic-range, and LiteRT's hybrid kernels run it close to the float model."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[1] / "scripts" / "dynamic_range_copy.py"
+    out = tmp_path / "copy.tflite"
+    done = subprocess.run(
+        [sys.executable, str(script), str(models[1]), str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "2 weight tensors quantized to int8" in done.stdout
+    assert read_tflite(out)[1].quantization == "dynamic-range"
+    x = np.random.default_rng(5).standard_normal((1, 8, 8, 8)).astype(np.float32)
+    hybrid = LiteRTModel(out.read_bytes(), 1, True)([x])[0]
+    exact = LiteRTModel(models[1].read_bytes(), 1, True)([x])[0]
+    assert 0 < _max_error(hybrid, exact) < 3e-2
