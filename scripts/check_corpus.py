@@ -97,13 +97,13 @@ def run_isolated(path: Path, shapes: list[str], spaces: bool = False, tuned: int
 
 
 def table(results: list[dict]) -> list[str]:
-    lines = [f"{'model':<38} {'quant':<7} {'result':<7} {'worst':>9}  first error / reference"]
+    lines = [f"{'model':<38} {'quant':<13} {'result':<7} {'worst':>9}  first error / reference"]
     for r in results:
         worst = max((o["error"] for o in r.get("outputs", [])), default=None)
         worst_text = "-" if worst is None else f"{worst:.2g}"
         note = r.get("error") or ("" if r.get("reference") == "LiteRT" else r.get("reference", ""))
         lines.append(
-            f"{r['model']:<38} {r.get('quantization', '?'):<7} {r['status']:<7} {worst_text:>9}  "
+            f"{r['model']:<38} {r.get('quantization', '?'):<13} {r['status']:<7} {worst_text:>9}  "
             f"{note[:160]}"
         )
     count = Counter(r["status"] for r in results)
