@@ -100,3 +100,18 @@ def test_dynamic_range_copy_script(models, tmp_path):
     hybrid = LiteRTModel(out.read_bytes(), 1, True)([x])[0]
     exact = LiteRTModel(models[1].read_bytes(), 1, True)([x])[0]
     assert 0 < _max_error(hybrid, exact) < 3e-2
+
+
+def test_build_and_run_from_the_command_line(models, tmp_path, cli):
+    """`build` says how the model computes; the library `run` loads gives the float model's
+    outputs."""
+    so, x_path, out = tmp_path / "hybrid.so", tmp_path / "x.npy", tmp_path / "y.npy"
+    built = cli("build", models[0], "--board", "host", "-o", so)
+    assert built.code == 0, built.err
+    assert "dynamic-range: int8 weights dequantized, float arithmetic" in built.err + built.out
+    x = np.random.default_rng(9).standard_normal((1, 8, 8, 8)).astype(np.float32)
+    np.save(x_path, x)
+    ran = cli("run", so, "--board", "host", "--input", x_path, "--output", out, "--repeat", "1")
+    assert ran.code == 0, ran.err
+    expected = LiteRTModel(models[1].read_bytes(), 1, True)([x])[0]
+    assert _max_error(np.load(out), expected) < 1e-5

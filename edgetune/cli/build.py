@@ -40,7 +40,7 @@ def run(args) -> int:
     if args.library is not None:
         library = open_library(args.library or None, board, requantization_of(args))
     model, store = model_and_records(args, board)
-    how = f" ({model.info.requantization} requantization)" if model.info.quantized else ""
+    how = f" ({model.info.arithmetic})" if model.info.arithmetic else ""
     status(f"building {model.info.name} for {board.name}{how} ...")
     lib = build_library(model, board, store, args.output, library)
     for note in lib.notes:

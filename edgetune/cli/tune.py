@@ -45,7 +45,7 @@ def run(args) -> int:
     model = model_from_args(args)
     store = RecordStore(args.records, model.info, board)
     done = store.summary().measured
-    how = f", {model.info.requantization} requantization" if model.info.quantized else ""
+    how = f", {model.info.arithmetic}" if model.info.arithmetic else ""
     status(
         f"tuning {model.info.name} on {board.name}: {args.trials} trials in {args.records} "
         f"({done} already measured{how})"

@@ -52,6 +52,15 @@ class ModelInfo:
     def quantized(self) -> bool:
         return self.quantization in ("int8", "uint8")
 
+    @property
+    def arithmetic(self) -> str:
+        """How the model computes, for progress lines ("" for a float model)."""
+        if self.quantized:
+            return f"{self.requantization} requantization"
+        if self.quantization == "dynamic-range":
+            return "dynamic-range: int8 weights dequantized, float arithmetic"
+        return ""
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
