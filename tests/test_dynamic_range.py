@@ -115,3 +115,18 @@ def test_build_and_run_from_the_command_line(models, tmp_path, cli):
     assert ran.code == 0, ran.err
     expected = LiteRTModel(models[1].read_bytes(), 1, True)([x])[0]
     assert _max_error(np.load(out), expected) < 1e-5
+
+
+def test_compare_reports_both_references(models, cli):
+    """`compare` on a dynamic-range model: agreement with LiteRT's hybrid kernels (activation
+    rounding) and with LiteRT on the dequantized copy (float rounding only)."""
+    import json
+
+    compared = cli("compare", models[0], "--repeat", "1", "--rounds", "1", "--json")
+    assert compared.code == 0, compared.err
+    result = json.loads(compared.out)
+    (hybrid,) = result["agreement"]
+    (exact,) = result["agreement_weights_dequantized"]
+    assert exact["max_abs_diff"] < 1e-3 < hybrid["max_abs_diff"]
+    text = cli("compare", models[0], "--repeat", "1", "--rounds", "1")
+    assert "against LiteRT with the int8 weights dequantized" in text.out

@@ -65,6 +65,7 @@ def compare_with_litert(
         with np.load(work / "o.npz") as saved:
             out_ours = [saved[f"arr_{i}"] for i in range(len(saved.files))]
     agreements = [agreement(a, b) for a, b in zip(out_ours, out_ref)]
+    agreements_float = [agreement(a, b) for a, b in zip(out_ours, out_float)]
     return {
         "model": model.info.name,
         "board": board.name,
@@ -78,8 +79,7 @@ def compare_with_litert(
         "speedup_vs_litert": lat_ref["median_ms"] / lat_ours["median_ms"],
         "agreement": [a.to_json() | {"describe": a.describe()} for a in agreements],
         "agreement_weights_dequantized": [
-            a.to_json() | {"describe": a.describe()}
-            for a in (agreement(a, b) for a, b in zip(out_ours, out_float))
+            a.to_json() | {"describe": a.describe()} for a in agreements_float
         ],
     }
 
@@ -105,7 +105,7 @@ def comparison_lines(result: dict[str, Any]) -> list[str]:
     if result["reference"] != "LiteRT":
         lines.append(f"reference: {result['reference']}")
     lines += [f"output {i}: {a['describe']}" for i, a in enumerate(result["agreement"])]
-    if result["agreement_weights_dequantized"]:
+    if result.get("agreement_weights_dequantized"):
         lines.append(
             "dynamic-range model: LiteRT's hybrid kernels quantize activations on the fly; "
             "against LiteRT with the int8 weights dequantized (edgetune's arithmetic):"

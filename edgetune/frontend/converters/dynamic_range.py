@@ -6,8 +6,8 @@ as int8 with scales. LiteRT runs such ops with hybrid kernels: each inference qu
 activation to int8 on the fly, multiplies int8 x int8 and scales the sums back to float.
 edgetune imports the weights dequantized, (q - zero_point) * scale per channel in float32 as
 LiteRT's DEQUANTIZE computes it, and runs the ops as float ops: the outputs are those of the
-float model with the quantized weights (LiteRT's `weights_dequantized` reference,
-oracle/reference.py), and differ from LiteRT's hybrid kernels by the rounding of their
+float model with the quantized weights (they are checked against LiteRT on such a copy,
+oracle/dequantized.py), and differ from LiteRT's hybrid kernels by the rounding of their
 on-the-fly activation quantization (docs/models.md, "Dynamic-range models").
 """
 
