@@ -130,3 +130,16 @@ def test_compare_reports_both_references(models, cli):
     assert exact["max_abs_diff"] < 1e-3 < hybrid["max_abs_diff"]
     text = cli("compare", models[0], "--repeat", "1", "--rounds", "1")
     assert "against LiteRT with the int8 weights dequantized" in text.out
+
+
+def test_integer_models_keep_their_int8_constants():
+    """Full-integer models have no float op reading int8 weights: nothing is dequantized, not
+    even the int8 initial values a stateful model's ASSIGN_VARIABLEs store (dequantizing them
+    made its state float32)."""
+    from farm_support import STATEFUL
+
+    from edgetune.paths import MODELS_DIR
+
+    for path in (STATEFUL, MODELS_DIR / "mobilenet_v2_int8.tflite"):
+        assert dequantize_weights(path.read_bytes())[1] == 0
+        assert read_tflite(path)[1].quantization == "int8"

@@ -23,8 +23,9 @@ FLOAT32 = 0  # tflite TensorType
 
 def dequantized_weights(subgraph: Any, model: Any, op_name: Any) -> dict[int, np.ndarray]:
     """Tensor index -> float32 value of every quantized int8/uint8 constant the subgraph's
-    float ops take: ops other than DEQUANTIZE whose runtime inputs are all unquantized.
-    `op_name(op)` names an operator."""
+    float ops take: ops other than DEQUANTIZE with a float32 run-time input and no quantized
+    one (not, e.g., the int8 initial value an int8 model's ASSIGN_VARIABLE stores through its
+    resource handle). `op_name(op)` names an operator."""
     weights: set[int] = set()
     excluded: set[int] = set()
     for i in range(subgraph.OperatorsLength()):
@@ -32,8 +33,11 @@ def dequantized_weights(subgraph: Any, model: Any, op_name: Any) -> dict[int, np
         indices = [int(t) for t in (op.InputsAsNumpy() if op.InputsLength() else []) if t >= 0]
         constants = [t for t in indices if _quantized_constant(subgraph, model, t)]
         runtime = [t for t in indices if not _constant(subgraph, model, t)]
-        float_op = op_name(op) != "DEQUANTIZE" and not any(
-            _quantized(subgraph.Tensors(t)) for t in runtime
+        types = {subgraph.Tensors(t).Type() for t in runtime}
+        float_op = (
+            op_name(op) != "DEQUANTIZE"
+            and FLOAT32 in types
+            and not any(_quantized(subgraph.Tensors(t)) for t in runtime)
         )
         (weights if float_op else excluded).update(constants)
     return {t: dequantize(subgraph.Tensors(t), model) for t in sorted(weights - excluded)}
