@@ -16,7 +16,8 @@ import numpy as np
 from tflite.BuiltinOperator import BuiltinOperator
 from tflite.BuiltinOptions import BuiltinOptions
 
-TYPES = {"float32": 0, "float16": 1, "int32": 2, "uint8": 3, "int64": 4, "complex64": 8, "int8": 9}
+TYPES = {"float32": 0, "float16": 1, "int32": 2, "uint8": 3, "int64": 4, "bool": 6, "complex64": 8}
+TYPES["int8"] = 9
 
 
 @dataclass
@@ -361,3 +362,58 @@ def hybrid_network(path: Path, dequantized: bool = False) -> Path:
     else:
         ops += [Op("DEQUANTIZE", [10], [11]), Op("MUL", [9, 11], [12], "MulOptions")]
     return write(path, tensors, ops, [0], [12])
+
+
+def rnn_loop(path: Path, steps: int = 5, data_dependent: bool = False) -> Path:
+    """x [steps, 1, 4] -> WHILE i < steps (`data_dependent`: and sum(h) < 50, never false for
+    these weights but unknown at import): h = tanh(x[i] @ W + h @ U), i + 1 -> h [1, 4]: a
+    Keras RNN as the converter writes it (a step counter, a constant bound, the sequence
+    gathered by the counter)."""
+    rng = np.random.default_rng(4)
+    w, u = (rng.standard_normal((4, 4)).astype(np.float32) * 0.5 for _ in range(2))
+    state = [Tensor("i", (), "int32"), Tensor("h", (1, 4)), Tensor("x", (steps, 1, 4))]
+    # cond: (i, h, x) -> LESS(i, steps), or LESS(SUM(h), 50)
+    cond_tensors = [*state, i32("n", steps), Tensor("go", (), "bool")]
+    cond_ops = [Op("LESS", [0, 3], [4])]
+    if data_dependent:  # and sum(h) < 50: known only at run time
+        limit = Tensor("limit", (), data=np.array(50, np.float32))
+        cond_tensors += [i32("axes", [0, 1]), Tensor("s", ()), limit]
+        cond_tensors += [Tensor("counting", (), "bool"), Tensor("small", (), "bool")]
+        cond_ops = [
+            Op("LESS", [0, 3], [8]),
+            Op("SUM", [1, 5], [6], "ReducerOptions"),
+            Op("LESS", [6, 7], [9]),
+            Op("LOGICAL_AND", [8, 9], [4]),
+        ]
+    cond = (cond_tensors, cond_ops, [0, 1, 2], [4])
+    body_tensors = [
+        *state,  # 0-2
+        i32("one", 1),  # 3
+        Tensor("i1", (), "int32"),  # 4
+        Tensor("xi", (1, 4)),  # 5
+        Tensor("w", (4, 4), data=w.T.copy()),  # 6: FC weights [out, in]
+        Tensor("u", (4, 4), data=u.T.copy()),  # 7
+        Tensor("a", (1, 4)),  # 8
+        Tensor("b", (1, 4)),  # 9
+        Tensor("c", (1, 4)),  # 10
+        Tensor("h1", (1, 4)),  # 11
+    ]
+    body_ops = [
+        Op("ADD", [0, 3], [4], "AddOptions"),
+        Op("GATHER", [2, 0], [5], "GatherOptions"),
+        Op("FULLY_CONNECTED", [5, 6, -1], [8], "FullyConnectedOptions"),
+        Op("FULLY_CONNECTED", [1, 7, -1], [9], "FullyConnectedOptions"),
+        Op("ADD", [8, 9], [10], "AddOptions"),
+        Op("TANH", [10], [11]),
+    ]
+    body = (body_tensors, body_ops, [0, 1, 2], [4, 11, 2])
+    main_tensors = [
+        Tensor("seq", (steps, 1, 4)),  # 0
+        i32("zero", 0),  # 1
+        Tensor("h0", (1, 4), data=np.zeros((1, 4), np.float32)),  # 2
+        Tensor("i_out", (), "int32"),  # 3
+        Tensor("h_out", (1, 4)),  # 4
+        Tensor("x_out", (steps, 1, 4)),  # 5
+    ]
+    loop = Op("WHILE", [1, 2, 0], [3, 4, 5], "WhileOptions", [(0, "int32", 1), (1, "int32", 2)])
+    return write(path, main_tensors, [loop], [0], [4], [cond, body])

@@ -11,6 +11,7 @@ as `op_converter`. Each mixin holds one concern:
 - `fourier.FourierTransforms`: RFFT2D as one fixed-schedule CPU kernel (stock: one ill-formed
   PrimFunc)
 - `dynamic_range.DequantizedWeights`: dynamic-range models' int8 weights as float32 constants
+- `loops.StaticLoops`: WHILE loops with a trip count known at import, unrolled
 - `fixes.ImporterFixes`: converters that crash on valid models in stock TVM 0.27
 - `fusable.FusableForms`: converters whose stock output cannot fuse into its producer's kernel
 - `quantized_moves.QuantizedDataMovement`: data-movement ops on int8/uint8 tensors
@@ -28,6 +29,7 @@ from .dynamic_range import DequantizedWeights
 from .fixes import ImporterFixes
 from .fourier import FourierTransforms
 from .fusable import FusableForms
+from .loops import StaticLoops
 from .mediapipe import VERSIONS as CUSTOM_OP_VERSIONS
 from .mediapipe import MediaPipeOps
 from .quantized_moves import QUANTIZED_MOVES, QuantizedDataMovement
@@ -39,6 +41,7 @@ MIXINS = (
     ShapeFolding,
     FourierTransforms,
     DequantizedWeights,
+    StaticLoops,
     ImporterFixes,
     FusableForms,
     QuantizedDataMovement,

@@ -14,7 +14,23 @@ import numpy as np
 class ImporterFixes:
     """Mixin for OperatorConverter: EXPAND_DIMS, float16 weights produced by DENSIFY, BATCH_MATMUL
     by a constant, RESHAPE to a computed shape, FULLY_CONNECTED's flattening, GATHER's index
-    mode, CAST and SQUEEZE of complex values."""
+    mode, CAST and SQUEEZE of complex values, CONCATENATION of empty tensors."""
+
+    def convert_concatenation(self, op: Any) -> Any:
+        """CONCATENATION without its zero-size inputs (an unrolled RNN's list of outputs starts
+        empty, converters/loops.py): stock 0.27 concatenates them, and the fused kernel's
+        zero-extent buffers made MetaSchedule divide by zero while sampling its schedules."""
+        from tflite.ConcatenationOptions import ConcatenationOptions
+        from tvm import relax
+
+        inputs = self.get_input_tensors(op)
+        kept = [t for t in inputs if not _empty(self, t)]
+        options = self._get_builtin_options(op, ConcatenationOptions)
+        plain = not inputs[0].qnn_params and not options.FusedActivationFunction()
+        if len(kept) in (0, len(inputs)) or not plain:
+            return super().convert_concatenation(op)
+        exprs = [self.get_tensor_expr(t) for t in kept]
+        return exprs[0] if len(exprs) == 1 else relax.op.concat(exprs, axis=options.Axis())
 
     def convert_expand_dims(self, op: Any) -> Any:
         """EXPAND_DIMS. Stock 0.27 calls `relax.op.expand_dims(x, axis, 1)` (TypeError: the
@@ -163,3 +179,9 @@ def _output_signature(tensor: Any) -> list[int]:
     if not sig or sig.count(-1) > 1:
         return [int(d) for d in t.ShapeAsNumpy()] if t.ShapeLength() else []
     return sig
+
+
+def _empty(converter: Any, tensor: Any) -> bool:
+    """A tensor of zero elements (its shape static at import)."""
+    shape = converter._static_shape(tensor) if tensor.tensor_idx >= 0 else None
+    return shape is not None and 0 in np.asarray(shape).tolist()

@@ -161,6 +161,16 @@ FOLDS: dict[str, Fold] = {
     "SQUEEZE": _squeeze,
     "CAST": lambda conv, op, v: v[0],  # the result takes the output tensor's type below
     "RANGE": lambda conv, op, v: np.arange(v[0].item(), v[1].item(), v[2].item()),
+    # a loop's condition on its step counter (converters/loops.py)
+    "LESS": _binary(np.less),
+    "LESS_EQUAL": _binary(np.less_equal),
+    "GREATER": _binary(np.greater),
+    "GREATER_EQUAL": _binary(np.greater_equal),
+    "EQUAL": _binary(np.equal),
+    "NOT_EQUAL": _binary(np.not_equal),
+    "LOGICAL_AND": _binary(np.logical_and),
+    "LOGICAL_OR": _binary(np.logical_or),
+    "LOGICAL_NOT": lambda conv, op, v: np.logical_not(v[0]),
 }
 
 
@@ -195,7 +205,7 @@ class ShapeFolding:
         results = folded if isinstance(folded, list) else [folded]
         dtypes = [np.dtype(self.get_tensor_type_as_numpy(t)) for t in outputs]
         if len(results) != len(outputs) or any(
-            d.kind not in "iu" or np.size(r) > MAX_ELEMENTS for d, r in zip(dtypes, results)
+            d.kind not in "iub" or np.size(r) > MAX_ELEMENTS for d, r in zip(dtypes, results)
         ):
             return stock(op=op)
         for tensor, result, dtype in zip(outputs, results, dtypes):

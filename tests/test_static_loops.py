@@ -1,0 +1,77 @@
+"""WHILE loops with a trip count known at import are unrolled (converters/loops.py); others
+keep TVM's recursive function. Both against LiteRT."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tflite_builder import rnn_loop
+
+from edgetune.board import load_board
+from edgetune.compile import build_model
+from edgetune.frontend import load_model
+from edgetune.oracle.litert import LiteRTModel
+from edgetune.runtime import load_executable
+
+
+def _functions(model) -> list[str]:
+    return [gv.name_hint for gv in model.mod.functions]
+
+
+@pytest.mark.parametrize("data_dependent", [False, True], ids=["counter", "data-dependent"])
+def test_rnn_loop_matches_litert(tmp_path, data_dependent):
+    path = rnn_loop(tmp_path / "rnn.tflite", 5, data_dependent)
+    model = load_model(path)
+    recursive = [name for name in _functions(model) if "while" in name]
+    # a counter against a constant bound: 5 steps in the graph, no loop function left
+    assert bool(recursive) == data_dependent, _functions(model)
+    ours = load_executable(build_model(model, load_board("host"), None).exe, 1, info=model.info)
+    reference = LiteRTModel(path.read_bytes(), 1, True)
+    for seed in range(2):
+        x = np.random.default_rng(seed).standard_normal((5, 1, 4)).astype(np.float32)
+        np.testing.assert_allclose(ours([x])[0], reference([x])[0], rtol=0, atol=1e-5)
+
+
+def test_unrolled_steps_share_one_copy_of_the_weights(tmp_path):
+    """Each step's FULLY_CONNECTED reads the same Relax constant (not a copy per step)."""
+    from tvm import relax
+    from tvm.ir.expr import GenericConst as Constant
+
+    model = load_model(rnn_loop(tmp_path / "rnn.tflite", 6))
+    constants: list = []
+
+    def visit(node):
+        weight = isinstance(node, Constant) and tuple(node.value.shape) == (4, 4)
+        if weight and not any(node.same_as(c) for c in constants):
+            constants.append(node)
+
+    relax.analysis.post_order_visit(model.mod["main"], visit)
+    assert len(constants) == 2  # W and U, whatever the step count
+
+
+def test_concatenation_drops_empty_inputs(tmp_path):
+    """An unrolled RNN's list of outputs starts empty: concatenating it left a kernel with
+    zero-extent buffers, where MetaSchedule divided by zero while sampling schedules."""
+    from tflite_builder import Op, Tensor, write
+
+    from edgetune.tasks import for_model
+
+    tensors = [
+        Tensor("x", (1, 4)),
+        Tensor("none", (0, 4), data=np.zeros((0, 4), np.float32)),
+        Tensor("y", (1, 4)),
+        Tensor("z", (1, 4)),
+    ]
+    ops = [
+        Op("CONCATENATION", [1, 0], [2], "ConcatenationOptions"),
+        Op("TANH", [2], [3]),
+    ]
+    path = write(tmp_path / "concat.tflite", tensors, ops, [0], [3])
+    model = load_model(path)
+    for task in for_model(model, load_board("host")).tasks:
+        assert "T.int64(0), T.int64(4)" not in task.mod.script()
+    ours = load_executable(build_model(model, load_board("host"), None).exe, 1, info=model.info)
+    x = np.random.default_rng(0).standard_normal((1, 4)).astype(np.float32)
+    np.testing.assert_allclose(
+        ours([x])[0], LiteRTModel(path.read_bytes(), 1, True)([x])[0], atol=1e-6
+    )
