@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import shutil
+import signal
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,20 @@ def pytest_configure(config):
     """Before any test module is imported (some build subprocess environments at import time):
     the whole run uses a throwaway records library, never the user's."""
     os.environ["EDGETUNE_LIBRARY"] = tempfile.mkdtemp(prefix="edgetune-test-library-")
+    global _TERM_DUMP  # noqa: PLW0603 - faulthandler writes to it until the process ends
+    _TERM_DUMP = os.fdopen(os.dup(2), "w")  # the real stderr: fd 2 is captured during tests
+
+
+_TERM_DUMP = None
+
+
+@pytest.fixture(autouse=True)
+def _name_a_sigterm():
+    """A SIGTERM ending the run (CI sees exit 143 and no report) prints every thread's stack
+    first, naming the test it hit. Registered per test: an in-process `tune` resets the
+    handler when it restores its own SIGTERM handling."""
+    faulthandler.register(signal.SIGTERM, file=_TERM_DUMP, all_threads=True, chain=True)
+    yield
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -4,6 +4,7 @@ restart, an unreachable tracker."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import threading
 import time
@@ -209,6 +210,32 @@ def test_crashed_session_server_is_restarted(farm, tmp_path):
     _wait_ports(board, 2)
     more = [f.result() for f in runner.run([mm] * 4)]
     assert all(r.error_msg is None for r in more)
+
+
+def test_two_threads_losing_one_server_restart_it_once(farm):
+    """Both measuring threads lose a session on the same server at once: one restart, and the
+    record names the live server (a second, racing restart lost the port and left the record
+    naming a dead process, or out of the pool with pgid 0; a test killing that "group" killed
+    its own process group, and CI with it)."""
+    board, _ = farm
+    runner = FarmRPCRunner(board)
+    rec = state.servers(BOARD)[0]
+    lease = tracker.Lease("127.0.0.1", rec.port, board.connection.key)
+    start = threading.Barrier(2)
+
+    def lose(_):
+        start.wait()
+        return runner._recover(lease, "session lost")
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        assert list(pool.map(lose, range(2))) == [" (server restarted)"] * 2
+    (after,) = [r for r in state.servers(BOARD) if r.index == rec.index]
+    assert after.status == "up" and after.pgid != rec.pgid
+    assert process.group_alive(after.pgid) and not process.group_alive(rec.pgid)
+    assert after.restarts == rec.restarts + 1
+    _wait_ports(board, 2)
+    with pytest.raises(ValueError, match="refusing to signal process group 0"):
+        process.kill_group(0)
 
 
 def test_tracker_restart_is_survived(farm, tmp_path):

@@ -82,7 +82,7 @@ class FarmRPCRunner(ms.runner.PyRunner):
         self.pool = concurrent.futures.ThreadPoolExecutor(self.parallel)
         self._workers = _Workers()
         self._lock = threading.Lock()
-        self._restarting: set[int] = set()
+        self._restart_locks: dict[int, threading.Lock] = {}  # one restart per port at a time
         self.lost: list[str] = []  # what went wrong, candidate by candidate, for the report
         self.served: Counter[int] = Counter()  # candidates measured per server port
 
@@ -107,21 +107,25 @@ class FarmRPCRunner(ms.runner.PyRunner):
                     raise BoardError(f"board '{spec.board}': {err}") from None
                 time.sleep(1.0)
 
+    def _restart_lock(self, port: int) -> threading.Lock:
+        with self._lock:
+            return self._restart_locks.setdefault(port, threading.Lock())
+
     def _supervise(self) -> None:
         """Restart servers of this host whose process died between candidates (the tracker
         just stops offering them, and the stock RPCRunner would wait for them forever)."""
         for rec in state.servers(self.spec.board):
             if rec.status != "up" or rec.launch not in ("local", "qemu") or rpc_server.alive(rec):
                 continue
-            with self._lock:
-                if rec.port in self._restarting:
-                    continue
-                self._restarting.add(rec.port)
+            lock = self._restart_lock(rec.port)
+            if not lock.acquire(blocking=False):
+                continue  # another thread is restarting it
             try:
-                strategies.restart(self.board, rec, "server process died", self.say)
+                fresh = state.server_on_port(rec.key, rec.host, rec.port)
+                if fresh is not None and fresh.status == "up" and not rpc_server.alive(fresh):
+                    strategies.restart(self.board, fresh, "server process died", self.say)
             finally:
-                with self._lock:
-                    self._restarting.discard(rec.port)
+                lock.release()
 
     def _measure(self, inp) -> ms.runner.RunnerResult:
         self._supervise()
@@ -168,12 +172,20 @@ class FarmRPCRunner(ms.runner.PyRunner):
             state.save(rec)
 
     def _recover(self, lease: tracker.Lease, reason: str) -> str:
-        """Restart the server that lost the session (only servers this farm started)."""
+        """Restart the server that lost the session (only servers this farm started), unless
+        another thread restarted it meanwhile: two restarts of one port race for it, and the
+        loser's record would name a dead process."""
         rec = state.server_on_port(self.spec.key, lease.host, lease.port)
         if rec is None or rec.launch == "external":
             return " (server not managed by edgetune: not restarted)"
-        back = strategies.restart(self.board, rec, reason, self.say)
-        return " (server restarted)" if back else f" (server taken out of the pool: {rec.reason})"
+        with self._restart_lock(rec.port):
+            fresh = state.server_on_port(self.spec.key, lease.host, lease.port) or rec
+            back = (
+                fresh.status == "up"
+                if fresh.pgid != rec.pgid
+                else strategies.restart(self.board, fresh, reason, self.say)
+            )
+        return " (server restarted)" if back else f" (server taken out of the pool: {fresh.reason})"
 
 
 @derived_object

@@ -30,7 +30,9 @@ def launch(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> int:
 
 
 def group_alive(pgid: int) -> bool:
-    """True while a live (non-zombie) process of the group exists."""
+    """True while a live (non-zombie) process of the group exists (never for "no group", 0)."""
+    if pgid <= 0:
+        return False
     _reap(pgid)
     try:
         os.killpg(pgid, 0)
@@ -47,7 +49,10 @@ def group_alive(pgid: int) -> bool:
 
 
 def kill_group(pgid: int, grace_s: float = 2.0) -> None:
-    """SIGTERM the whole group, then SIGKILL what is left after `grace_s`."""
+    """SIGTERM the whole group, then SIGKILL what is left after `grace_s`. Refuses 0 and our own
+    group: killpg(0) signals the caller's group, which would end this process (and a CI job)."""
+    if pgid <= 0 or pgid == os.getpgrp():
+        raise ValueError(f"refusing to signal process group {pgid}: not a detached group")
     for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 1.0)):
         try:
             os.killpg(pgid, sig)
