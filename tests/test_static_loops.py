@@ -75,3 +75,26 @@ def test_concatenation_drops_empty_inputs(tmp_path):
     np.testing.assert_allclose(
         ours([x])[0], LiteRTModel(path.read_bytes(), 1, True)([x])[0], atol=1e-6
     )
+
+
+def test_a_list_written_step_by_step_becomes_one_concatenation(tmp_path):
+    """A TensorList LSTM's SetItem per step (list = concat(list[:i], h_i, list[i+1:])),
+    unrolled: the list is lowered to one concatenation of the steps' outputs. Before, FuseOps
+    made the chain of lists one kernel whose reads doubled per step (PyIng's 60-step LSTM:
+    MetaSchedule's space generation on it did not end in 20 minutes)."""
+    from edgetune.tasks.model_tasks import for_model
+
+    steps = 12
+    path = rnn_loop(tmp_path / "rnn.tflite", steps, outputs_list=True)
+    model = load_model(path)
+    tasks = for_model(model, load_board("host"))
+    concatenations = [t.mod.script().count('T.sblock("T_concat') for t in tasks]
+    assert max(concatenations) == 1, concatenations
+    ours = load_executable(build_model(model, load_board("host"), None).exe, 1, info=model.info)
+    reference = LiteRTModel(path.read_bytes(), 1, True)
+    for seed in range(2):
+        x = np.random.default_rng(seed).standard_normal((steps, 1, 4)).astype(np.float32)
+        got, want = ours([x]), reference([x])
+        assert want[1].shape == (steps, 1, 4) and np.abs(want[1]).min() > 0  # every row written
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)

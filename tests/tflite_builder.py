@@ -364,49 +364,86 @@ def hybrid_network(path: Path, dequantized: bool = False) -> Path:
     return write(path, tensors, ops, [0], [12])
 
 
-def rnn_loop(path: Path, steps: int = 5, data_dependent: bool = False) -> Path:
+def rnn_loop(
+    path: Path, steps: int = 5, data_dependent: bool = False, outputs_list: bool = False
+) -> Path:
     """x [steps, 1, 4] -> WHILE i < steps (`data_dependent`: and sum(h) < 50, never false for
     these weights but unknown at import): h = tanh(x[i] @ W + h @ U), i + 1 -> h [1, 4]: a
     Keras RNN as the converter writes it (a step counter, a constant bound, the sequence
-    gathered by the counter)."""
+    gathered by the counter). `outputs_list`: every step's h is also written into a list
+    [steps, 1, 4] (a second output) as a TensorList LSTM's SetItem converts: list =
+    concat(list[:i], h, list[i+1:]), the slices' bounds computed from the counter."""
     rng = np.random.default_rng(4)
     w, u = (rng.standard_normal((4, 4)).astype(np.float32) * 0.5 for _ in range(2))
     state = [Tensor("i", (), "int32"), Tensor("h", (1, 4)), Tensor("x", (steps, 1, 4))]
-    # cond: (i, h, x) -> LESS(i, steps), or LESS(SUM(h), 50)
+    if outputs_list:
+        state.append(Tensor("list", (steps, 1, 4)))
+    n = len(state)
+    # cond: (i, h, x[, list]) -> LESS(i, steps), or LESS(SUM(h), 50)
     cond_tensors = [*state, i32("n", steps), Tensor("go", (), "bool")]
-    cond_ops = [Op("LESS", [0, 3], [4])]
+    cond_ops = [Op("LESS", [0, n], [n + 1])]
     if data_dependent:  # and sum(h) < 50: known only at run time
         limit = Tensor("limit", (), data=np.array(50, np.float32))
         cond_tensors += [i32("axes", [0, 1]), Tensor("s", ()), limit]
         cond_tensors += [Tensor("counting", (), "bool"), Tensor("small", (), "bool")]
         cond_ops = [
-            Op("LESS", [0, 3], [8]),
-            Op("SUM", [1, 5], [6], "ReducerOptions"),
-            Op("LESS", [6, 7], [9]),
-            Op("LOGICAL_AND", [8, 9], [4]),
+            Op("LESS", [0, n], [n + 5]),
+            Op("SUM", [1, n + 2], [n + 3], "ReducerOptions"),
+            Op("LESS", [n + 3, n + 4], [n + 6]),
+            Op("LOGICAL_AND", [n + 5, n + 6], [n + 1]),
         ]
-    cond = (cond_tensors, cond_ops, [0, 1, 2], [4])
+    cond = (cond_tensors, cond_ops, list(range(n)), [n + 1])
     body_tensors = [
-        *state,  # 0-2
-        i32("one", 1),  # 3
-        Tensor("i1", (), "int32"),  # 4
-        Tensor("xi", (1, 4)),  # 5
-        Tensor("w", (4, 4), data=w.T.copy()),  # 6: FC weights [out, in]
-        Tensor("u", (4, 4), data=u.T.copy()),  # 7
-        Tensor("a", (1, 4)),  # 8
-        Tensor("b", (1, 4)),  # 9
-        Tensor("c", (1, 4)),  # 10
-        Tensor("h1", (1, 4)),  # 11
+        *state,  # 0 .. n-1
+        i32("one", 1),  # n
+        Tensor("i1", (), "int32"),  # n+1
+        Tensor("xi", (1, 4)),  # n+2
+        Tensor("w", (4, 4), data=w.T.copy()),  # n+3: FC weights [out, in]
+        Tensor("u", (4, 4), data=u.T.copy()),  # n+4
+        Tensor("a", (1, 4)),  # n+5
+        Tensor("b", (1, 4)),  # n+6
+        Tensor("c", (1, 4)),  # n+7
+        Tensor("h1", (1, 4)),  # n+8
     ]
     body_ops = [
-        Op("ADD", [0, 3], [4], "AddOptions"),
-        Op("GATHER", [2, 0], [5], "GatherOptions"),
-        Op("FULLY_CONNECTED", [5, 6, -1], [8], "FullyConnectedOptions"),
-        Op("FULLY_CONNECTED", [1, 7, -1], [9], "FullyConnectedOptions"),
-        Op("ADD", [8, 9], [10], "AddOptions"),
-        Op("TANH", [10], [11]),
+        Op("ADD", [0, n], [n + 1], "AddOptions"),
+        Op("GATHER", [2, 0], [n + 2], "GatherOptions"),
+        Op("FULLY_CONNECTED", [n + 2, n + 3, -1], [n + 5], "FullyConnectedOptions"),
+        Op("FULLY_CONNECTED", [1, n + 4, -1], [n + 6], "FullyConnectedOptions"),
+        Op("ADD", [n + 5, n + 6], [n + 7], "AddOptions"),
+        Op("TANH", [n + 7], [n + 8]),
     ]
-    body = (body_tensors, body_ops, [0, 1, 2], [4, 11, 2])
+    body_outputs = [n + 1, n + 8, 2]
+    if outputs_list:
+        k = len(body_tensors)
+        body_tensors += [
+            i32("one_dim", [1]),  # k
+            i32("rest_size", [1, 4]),  # k+1
+            i32("rest_begin", [0, 0]),  # k+2
+            i32("zeros", [0, 0, 0]),  # k+3
+            i32("to_end", [-1, -1, -1]),  # k+4
+            i32("axis0", 0),  # k+5
+            Tensor("i_vec", (1,), "int32"),  # k+6
+            Tensor("head_size", (3,), "int32"),  # k+7
+            Tensor("i1_vec", (1,), "int32"),  # k+8
+            Tensor("tail_begin", (3,), "int32"),  # k+9
+            Tensor("head", (1, 1, 4), signature=(-1, 1, 4)),  # k+10: resized at run time
+            Tensor("tail", (1, 1, 4), signature=(-1, 1, 4)),  # k+11
+            Tensor("item", (1, 1, 4)),  # k+12
+            Tensor("list1", (steps, 1, 4)),  # k+13
+        ]
+        body_ops += [
+            Op("RESHAPE", [0, k], [k + 6]),
+            Op("CONCATENATION", [k + 6, k + 1], [k + 7], "ConcatenationOptions"),
+            Op("SLICE", [3, k + 3, k + 7], [k + 10]),
+            Op("RESHAPE", [n + 1, k], [k + 8]),
+            Op("CONCATENATION", [k + 8, k + 2], [k + 9], "ConcatenationOptions"),
+            Op("SLICE", [3, k + 9, k + 4], [k + 11]),
+            Op("EXPAND_DIMS", [n + 8, k + 5], [k + 12]),
+            Op("CONCATENATION", [k + 10, k + 12, k + 11], [k + 13], "ConcatenationOptions"),
+        ]
+        body_outputs.append(k + 13)
+    body = (body_tensors, body_ops, list(range(n)), body_outputs)
     main_tensors = [
         Tensor("seq", (steps, 1, 4)),  # 0
         i32("zero", 0),  # 1
@@ -415,5 +452,13 @@ def rnn_loop(path: Path, steps: int = 5, data_dependent: bool = False) -> Path:
         Tensor("h_out", (1, 4)),  # 4
         Tensor("x_out", (steps, 1, 4)),  # 5
     ]
-    loop = Op("WHILE", [1, 2, 0], [3, 4, 5], "WhileOptions", [(0, "int32", 1), (1, "int32", 2)])
-    return write(path, main_tensors, [loop], [0], [4], [cond, body])
+    loop_inputs, loop_outputs, outputs = [1, 2, 0], [3, 4, 5], [4]
+    if outputs_list:
+        main_tensors += [
+            Tensor("list0", (steps, 1, 4), data=np.zeros((steps, 1, 4), np.float32)),  # 6
+            Tensor("list_out", (steps, 1, 4)),  # 7
+        ]
+        loop_inputs, loop_outputs, outputs = [1, 2, 0, 6], [3, 4, 5, 7], [4, 7]
+    fields = [(0, "int32", 1), (1, "int32", 2)]
+    loop = Op("WHILE", loop_inputs, loop_outputs, "WhileOptions", fields)
+    return write(path, main_tensors, [loop], [0], outputs, [cond, body])

@@ -16,7 +16,8 @@ LAYOUT_FREE = "layout_free_buffers"
 
 
 def lower(mod: Any, target: Any) -> Any:
-    """Prepare integer operands for the target, then legalize and fuse into primitive functions,
+    """Prepare integer operands for the target, let slices of concatenations read the pieces
+    (`concat_slices`), then legalize and fuse into primitive functions,
     give extern kernels a root block (`with_root_blocks`), keep kernels that share a conv but
     not its epilogue apart (`epilogues_apart`) and mark which kernel inputs are weights
     (`mark_layout_free`)."""
@@ -24,12 +25,15 @@ def lower(mod: Any, target: Any) -> Any:
     from tvm import relax
 
     from ..quant.operands import prepare_for_target
+    from .concat_slices import concat_slices
     from .transposed_conv import transposed_convs
 
     passes = tvm.transform.Sequential(
         [
             relax.transform.DecomposeOpsForInference(),
             relax.transform.CanonicalizeBindings(),
+            concat_slices(),
+            relax.transform.DeadCodeElimination(),
             transposed_convs(),
             relax.transform.LegalizeOps(),
             relax.transform.AnnotateTIROpPattern(),
