@@ -124,9 +124,9 @@ def build_layers(layers: list[dict], args, out: Path) -> None:
         database = applicable_database(chosen, [t.mod for t in tasks])
         latencies = [best_latency_in(database, t.mod) for t in tasks]
         tuned = [s for s in latencies if s is not None]
-        built = BuiltModel(
-            compile_with_records(tasks, database), tasks, database, len(tuned), len(tasks)
-        )
+        unapplied: list[str] = []
+        exe = compile_with_records(tasks, database, unapplied=unapplied)
+        built = BuiltModel(exe, tasks, database, len(tuned), len(tasks), unapplied)
         layer["artifact"] = str(
             export_model(built, model, board, out / f"{Path(layer['path']).stem}.so").path
         )
