@@ -11,7 +11,7 @@ from edgetune.board import load_board
 from edgetune.compile import build_model
 from edgetune.frontend import load_model
 from edgetune.oracle.litert import LiteRTModel
-from edgetune.runtime import load_executable
+from edgetune.runtime import load_artifact, load_executable
 
 
 def _functions(model) -> list[str]:
@@ -98,3 +98,36 @@ def test_a_list_written_step_by_step_becomes_one_concatenation(tmp_path):
         assert want[1].shape == (steps, 1, 4) and np.abs(want[1]).min() > 0  # every row written
         for a, b in zip(got, want):
             np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
+
+
+def test_a_kernel_too_large_to_search_is_left_untuned(tmp_path, cli):
+    """110 steps written into a list: the list's concatenation fuses the 110 outputs' reshapes
+    into one kernel of 111 blocks. Each search candidate replays its schedule over every block
+    (PyIng's 152-block kernel: 1.4 s a candidate, a `tune` stuck for many minutes in one
+    round): it is left to TVM's default schedule, named, and the budget goes to the others."""
+    import json
+
+    from edgetune.search.tune import MAX_SEARCH_BLOCKS
+
+    steps = 110
+    path = rnn_loop(tmp_path / "rnn.tflite", steps, outputs_list=True)
+    recs = tmp_path / "recs"
+    args = [path, "--records", recs, "--no-library", "--final-top", 0, "--trials", 4, "--json"]
+    tuned = cli("tune", *args)
+    assert tuned.code == 0, tuned.err
+    report = json.loads(tuned.out)
+    (name, why), *others = report["search"]["untuned_too_large"].items()
+    assert not others and name.startswith("fused_expand_dims")
+    assert why.startswith(f"{steps + 1} blocks (more than {MAX_SEARCH_BLOCKS}")
+    assert "left untuned, too large to search" in tuned.err
+    assert report["trials"] == 4  # the other tasks got the budget
+    shown = cli("tasks", path).out.splitlines()  # its 600-character name cut in the table
+    assert any("111" in line and "fused_expand_dims" in line for line in shown)
+    assert max(map(len, shown)) < 250
+    lib = tmp_path / "rnn.so"
+    assert cli("build", path, "--records", recs, "-o", lib).code == 0
+    ours = load_artifact(lib, 1)
+    reference = LiteRTModel(path.read_bytes(), 1, True)
+    x = np.random.default_rng(0).standard_normal((steps, 1, 4)).astype(np.float32)
+    for a, b in zip(ours([x]), reference([x])):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..tasks import for_model
+from ..tasks.task import shorten
 from .args import add_board_arg, add_json_arg, board_from_args
 from .library_args import add_library_args, library_from_args
 from .model_args import add_model_arg, model_from_args
@@ -39,6 +40,7 @@ def run(args) -> int:
     shown = [{("mflops" if k == "flops" else k): v for k, v in r.items()} for r in rows]
     for r in shown:
         r["mflops"] = f"{r['mflops'] / 1e6:.2f}"
+        r["name"] = shorten(r["name"])  # whole in --json
     lines = [*table(shown, list(shown[0]) if shown else []), model_tasks.summary()]
     report(args, {"model": model.info.name, "board": board.name, "tasks": rows}, lines)
     return 0

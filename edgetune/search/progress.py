@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from tvm.ir.utils import derived_object
 
 from ..records import FAILED_RUN_SECS, append_batch
+from ..tasks.task import shorten
 from ..tvm_api import ms
 from .interrupt import stop_if_interrupted
 
@@ -124,7 +125,9 @@ class Progress:
         """What the run stands at, without times: it changes only when a batch changes it."""
         change = self.estimate_change
         change_text = f" ({change:+.1%})" if change else ""
-        task = f" | tuning {self.task_names[self.last_task]}" if self.last_task is not None else ""
+        task = ""
+        if self.last_task is not None:
+            task = f" | tuning {shorten(self.task_names[self.last_task])}"
         return (
             f"[{self.done}/{self.budget} trials] est. end-to-end "
             f"{ms_text(self.estimated_latency_s)}{change_text} | tasks measured "

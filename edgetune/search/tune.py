@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 SEARCHES = ("family", "ms")
 DEFAULT_SEARCH = "family"  # lower built latency in 3 of 3 seeds at 600 trials (docs/search.md)
+MAX_SEARCH_BLOCKS = 100  # kernels with more blocks are not searched (`too_large`)
 
 
 @dataclass
@@ -202,6 +203,21 @@ def spaceless(tasks: list[Task], ids: list[int], board: Board) -> dict[int, str]
     return failed
 
 
+def too_large(tasks: list[Task], ids: list[int]) -> dict[int, str]:
+    """Tasks (of `ids`) with more than MAX_SEARCH_BLOCKS blocks: index -> why they are not
+    searched. Every candidate of a search replays its schedule's trace over each block (a TensorList
+    LSTM's 152-block concatenation: 1.4 s a candidate here, so each evolutionary round took many
+    minutes); such kernels keep TVM's default schedule."""
+    found = {}
+    for i in ids:
+        if (blocks := tasks[i].blocks) > MAX_SEARCH_BLOCKS:
+            found[i] = (
+                f"{blocks} blocks (more than {MAX_SEARCH_BLOCKS}: each candidate would take"
+                " seconds to generate)"
+            )
+    return found
+
+
 def _warn(line: str) -> None:
     print(line, file=sys.stderr)
 
@@ -318,10 +334,13 @@ def tune_model(
         for i, t in enumerate(tasks):
             printer(f"  {start.status[i]:8} {t.name}{_known_note(start, i)}")
     searched = [i for i in range(len(tasks)) if not (start and start.skip[i])]
-    no_space = spaceless(tasks, searched, board)
+    large = too_large(tasks, searched)
+    no_space = spaceless(tasks, [i for i in searched if i not in large], board)
+    for i, message in large.items():
+        (printer or _warn)(f"  #{i} {tasks[i].label}: left untuned, too large to search: {message}")
     for i, message in no_space.items():
         (printer or _warn)(f"  {tasks[i].name}: left untuned, no search space: {message}")
-    searched = [i for i in searched if i not in no_space]
+    searched = [i for i in searched if i not in no_space and i not in large]
     progress = Progress(
         task_names=[t.name for t in tasks],
         weights=[t.weight for t in tasks],
@@ -332,6 +351,8 @@ def tune_model(
     result = TuneResult(tasks, progress, {"method": search}, store, start)
     if no_space:
         result.search["untuned_no_space"] = {tasks[i].name: m for i, m in no_space.items()}
+    if large:
+        result.search["untuned_too_large"] = {tasks[i].name: m for i, m in large.items()}
     result.added = start.added if start else 0  # an earlier run's records, added first
     remaining = trials - progress.resumed_trials
     builds = KeptBuilds(final_top) if final_top > 0 else None  # the final phase's, built once

@@ -186,7 +186,7 @@ def epilogues_apart(mod: Any) -> Any:
             anchor = s_tir.analysis.find_anchor_sblock(tvm.IRModule({"main": func}))
             if anchor is None:
                 continue
-            names = tuple(b.name_hint for b in _blocks(func.body, s_tir))
+            names = tuple(b.name_hint for b in iter_blocks(func.body, s_tir))
             group = first.setdefault(structural_hash(anchor, map_free_vars=True), [])
             seen = next((n for a, n in group if structural_equal(a, anchor, True)), None)
             if seen is None:
@@ -203,7 +203,7 @@ def without_epilogue_mark(func: Any) -> Any | None:
     its conv's first kernel knows it), None if it has no mark."""
     from ..tvm_api import s_tir
 
-    marked = [b.name_hint for b in _blocks(func.body, s_tir) if EPILOGUE in b.annotations]
+    marked = [b.name_hint for b in iter_blocks(func.body, s_tir) if EPILOGUE in b.annotations]
     if not marked:
         return None
     sch = s_tir.Schedule(func)
@@ -293,7 +293,7 @@ def _read_non_affinely(func: Any, index: int) -> bool:
 
     return any(
         divided_load(block.body.value)
-        for block in _blocks(func.body, s_tir)
+        for block in iter_blocks(func.body, s_tir)
         if isinstance(block.body, tirx.BufferStore)
     )
 
@@ -308,7 +308,7 @@ def _transformed_for_a_reduction(func: Any, index: int) -> bool:
     def reads(block: Any, buffer: Any) -> bool:
         return any(r.source.same_as(buffer) for r in block.reads)
 
-    blocks = list(_blocks(func.body, s_tir))
+    blocks = list(iter_blocks(func.body, s_tir))
     buffer = func.params[index]  # 0.27: params are the buffers
     return any(
         reads(consumer, w.source)
@@ -328,16 +328,16 @@ def is_reduction(block: Any) -> bool:
     return any(iv.iter_type == tirx.IterVar.CommReduce for iv in block.iter_vars)
 
 
-def _blocks(stmt: Any, s_tir: Any) -> Iterator[Any]:
+def iter_blocks(stmt: Any, s_tir: Any) -> Iterator[Any]:
     """Every block under `stmt` (loops, sequences, nested blocks)."""
     if isinstance(stmt, s_tir.SBlockRealize):
         yield stmt.block
-        yield from _blocks(stmt.block.body, s_tir)
+        yield from iter_blocks(stmt.block.body, s_tir)
     elif hasattr(stmt, "seq"):
         for child in stmt.seq:
-            yield from _blocks(child, s_tir)
+            yield from iter_blocks(child, s_tir)
     elif hasattr(stmt, "body"):
-        yield from _blocks(stmt.body, s_tir)
+        yield from iter_blocks(stmt.body, s_tir)
 
 
 def _constant_types() -> tuple[type, ...]:

@@ -10,6 +10,7 @@ from .family import family_of
 # Quantized models carry their scales as constants: structural equality sees every conv as a
 # different task, anchor-block equality dedupes on the heavy block (MobileNetV2 int8: 66 -> 44).
 MODULE_EQUALITY = "anchor-block"
+LABEL_WIDTH = 64  # characters of a task name shown in tables and messages
 
 
 @dataclass
@@ -29,6 +30,19 @@ class Task:
     def mod(self) -> Any:
         return self.extracted.dispatched[0]
 
+    @property
+    def label(self) -> str:
+        """The name cut to LABEL_WIDTH characters (a kernel fusing a hundred ops names each)."""
+        return shorten(self.name)
+
+    @property
+    def blocks(self) -> int:
+        """Blocks of the kernel (a schedule's trace visits each one)."""
+        from ..tvm_api import s_tir
+        from .lower import iter_blocks
+
+        return sum(1 for _ in iter_blocks(self.mod["main"].body, s_tir))
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -38,7 +52,13 @@ class Task:
             "dtypes": self.dtypes,
             "path": self.path,
             "family": self.family,
+            "blocks": self.blocks,
         }
+
+
+def shorten(name: str) -> str:
+    """A task name for tables and messages: at most LABEL_WIDTH characters."""
+    return name if len(name) <= LABEL_WIDTH else name[: LABEL_WIDTH - 3] + "..."
 
 
 def _anchor(mod: Any) -> tuple[str, str]:
