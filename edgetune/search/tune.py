@@ -332,14 +332,14 @@ def tune_model(
     start = start_from_library(library, tasks, store, trials) if library else None
     if start and printer:
         for i, t in enumerate(tasks):
-            printer(f"  {start.status[i]:8} {t.name}{_known_note(start, i)}")
+            printer(f"  {start.status[i]:8} {t.label}{_known_note(start, i)}")
     searched = [i for i in range(len(tasks)) if not (start and start.skip[i])]
     large = too_large(tasks, searched)
     no_space = spaceless(tasks, [i for i in searched if i not in large], board)
     for i, message in large.items():
         (printer or _warn)(f"  #{i} {tasks[i].label}: left untuned, too large to search: {message}")
     for i, message in no_space.items():
-        (printer or _warn)(f"  {tasks[i].name}: left untuned, no search space: {message}")
+        (printer or _warn)(f"  #{i} {tasks[i].label}: left untuned, no search space: {message}")
     searched = [i for i in searched if i not in no_space and i not in large]
     progress = Progress(
         task_names=[t.name for t in tasks],
