@@ -326,7 +326,7 @@ def test_a_fresh_process_adds_tensorized_int8_records(tmp_path):
     assert report["trials"] == 0 and report["library"]["added"] == 1
     (row,) = [t for t in report["tasks"] if t["name"] == task.name]
     assert row["library"] == "known"
-    assert f"known    {task.name} (measured in this records folder: searched as before)" in (
+    assert f"known    {task.label} (measured in this records folder: searched as before)" in (
         done.stderr
     )
     library = open_library(tmp_path / "lib", board)
