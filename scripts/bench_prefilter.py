@@ -35,20 +35,16 @@ VEC_LEN, PARALLEL_PROD = 18, 39
 def load_tasks(records: Path, board_name: str) -> dict[str, dict]:
     """Per workload: measured latencies (s) and per-store features of each candidate."""
     from edgetune.board import load_board
-    from edgetune.records.store import register_intrinsics_named_in
+    from edgetune.records import FAILED_RUN_SECS
+    from edgetune.records.store import open_json_database
     from edgetune.tvm_api import ms
 
-    register_intrinsics_named_in(
-        records / "database_tuning_record.json"
-    )  # int8 records name edgetune's tensor intrinsics
     target = load_board(board_name).target()
-    db = ms.database.JSONDatabase(
-        str(records / "database_workload.json"), str(records / "database_tuning_record.json")
-    )
+    db = open_json_database(records, "records folder", "RECORDS")
     grouped: dict[str, tuple] = {}
     for rec in db.get_all_tuning_records():
         secs = [float(x) for x in rec.run_secs or []]
-        if not secs or min(secs) >= 1e9:  # failed builds and runs
+        if not secs or min(secs) >= FAILED_RUN_SECS:  # failed builds and runs
             continue
         key = str(rec.workload.as_json()[0])
         grouped.setdefault(key, (rec.workload, []))[1].append((rec, float(np.mean(secs))))
