@@ -7,7 +7,7 @@ import numpy as np
 
 from edgetune.frontend import load_model
 from edgetune.paths import MODELS_DIR
-from edgetune.quant.fixed_point import FoldedRequantization
+from edgetune.quant.fixed_point import ChannelRequantization
 from edgetune.quant.float_requantization import FIXED_POINT
 from edgetune.rules.rule_set import get_rule_set
 from edgetune.tasks import for_model
@@ -100,8 +100,8 @@ def tensorized_records(board, folder, run_secs: float):
 
 def realistic_args(func, seed: int = 0) -> list[np.ndarray]:
     """Arguments for an integer conv task: 8-bit tensors over their full range, and the
-    requantization's constants: the folded fixed-point ones (its five int64 vectors, in order)
-    for a multiplier in [2^30, 2^31), a shift in [-8, 0] (tiny multipliers would make every
+    requantization's constants: the fixed-point ones (its four int32 vectors, in order)
+    for a multiplier in [2^30, 2^31), a shift in [-8, -2] (tiny multipliers would make every
     output the zero point and hide wrong sums), a bias in [-1000, 1000] and a zero point; or
     the fp32 ones (int32 bias, float32 scale in [2^-9, 1))."""
     rng = np.random.default_rng(seed)
@@ -109,17 +109,17 @@ def realistic_args(func, seed: int = 0) -> list[np.ndarray]:
     vectors = [i for i, (s, d) in enumerate(params) if len(s) == 1 and d != "int8"]
     first = vectors[0]
     (channels,), dtype = params[first]
-    if dtype == "int32":  # fp32: bias, scale
+    if params[first + 1][1] == "float32":  # fp32: bias, scale
         bias = rng.integers(-1000, 1000, channels, endpoint=True).astype(np.int32)
         constants = {first: bias, first + 1: np.exp2(rng.uniform(-9, 0, channels), dtype="f4")}
     else:
-        folded = FoldedRequantization.fold(
+        fixed = ChannelRequantization.fit(
             rng.integers(1 << 30, (1 << 31) - 1, channels, endpoint=True),
-            rng.integers(-8, 0, channels, endpoint=True),
+            rng.integers(-8, -2, channels, endpoint=True),
             int(rng.integers(-128, 127, endpoint=True)),
             rng.integers(-1000, 1000, channels, endpoint=True),
         )
-        constants = dict(enumerate(folded.arrays(), start=first))
+        constants = dict(enumerate(fixed.arrays(), start=first))
     args = []
     for i, (shape, dtype) in enumerate(params):
         if i in constants:

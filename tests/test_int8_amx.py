@@ -13,7 +13,7 @@ from edgetune.board import load_board
 from edgetune.frontend import load_model
 from edgetune.paths import MODELS_DIR
 from edgetune.quant import amx
-from edgetune.quant.fixed_point import FoldedRequantization, quantize_multiplier
+from edgetune.quant.fixed_point import ChannelRequantization, quantize_multiplier
 from edgetune.quant.operands import VNNI, pack_weight
 from edgetune.tasks import lower
 
@@ -40,14 +40,14 @@ def test_kernel_matches_tflite_reference_math(spatial, depth, channels, acc_tile
     w = rng.integers(-128, 128, (1, 1, channels, depth), dtype=np.int8)
     bias = rng.integers(-20000, 20000, channels)
     mult, shift = quantize_multiplier(rng.uniform(1e-5, 3e-3, channels))
-    folded = FoldedRequantization.fold(mult, shift, zp=-5, offset=bias)
+    fixed = ChannelRequantization.fit(mult, shift, zp=-5, bias=bias)
     lo, hi = -128, 100  # a fused activation's narrower clamp
     func = amx.conv1x1_requantized(plan, spatial, 2, "int8", lo, hi)
     lib = tvm.compile(tvm.IRModule({"main": func.with_attr("global_symbol", "main")}), AMX_TARGET)
     if not HOST_HAS_AMX:  # compiles anywhere, runs only on AMX hosts
         return
     dev = tvm.cpu()
-    args = [tvm.runtime.tensor(a, dev) for a in (x, pack_weight(w, VNNI[0]), *folded.arrays())]
+    args = [tvm.runtime.tensor(a, dev) for a in (x, pack_weight(w, VNNI[0]), *fixed.arrays())]
     out = tvm.runtime.tensor(np.zeros((*spatial, channels), np.int8), dev)
     lib["main"](*args, out)
     acc = x.reshape(pixels, depth).astype(np.int64) @ w.reshape(channels, depth).T.astype(np.int64)

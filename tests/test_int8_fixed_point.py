@@ -7,11 +7,13 @@ from int8_support import tflite_mbqm
 from lowering_support import build_keeping_lowered
 
 from edgetune.quant.fixed_point import (
+    ChannelRequantization,
     FoldedRequantization,
     mean_multiplier,
     multiply_by_quantized_multiplier,
     quantize_multiplier,
-    requantize_folded,
+    requantize_channel,
+    saturate,
     scalar_requantization,
 )
 
@@ -57,131 +59,169 @@ def _wrap32(v: int) -> int:
     return (v + (1 << 31)) % (1 << 32) - (1 << 31)
 
 
-def _folded_cases() -> tuple[np.ndarray, ...]:
-    """(acc, multiplier, shift, zp, offset): random plus edge values (acc at the int32 limits,
-    exact negative and positive ties of the final rounding, e = 0, e = 31, M = 2^30, M = 0,
-    M = 2^31 - 1, zero points at both ends)."""
+def _channel_cases() -> tuple[np.ndarray, ...]:
+    """(acc, multiplier, shift, zp, bias): random plus edge values (acc at the int32 limits,
+    acc + bias wrapping, exact negative and positive ties of the final rounding, e = 2 and 21,
+    M = 2^30, M = 0, M = 2^31 - 1, zero points at both ends and shifted by 128)."""
     rng = np.random.default_rng(1)
     n = 6000
     mult = rng.integers(1 << 30, 1 << 31, n)
-    shift = -rng.integers(0, 14, n)
-    zp = rng.integers(-128, 128, n)
-    offset = rng.integers(-(1 << 20), 1 << 20, n)
+    shift = -rng.integers(2, 14, n)
+    zp = rng.integers(-128, 256, n)
+    bias = rng.integers(-(1 << 20), 1 << 20, n)
     acc = rng.integers(-(1 << 24), 1 << 24, n)
     rows = [
-        (a, m, s, z, 0)
+        (a, m, s, z, b)
         for a in (-(1 << 31), (1 << 31) - 1, 0, -1, 1)
-        for m, s, z in [
-            (1 << 30, 0, 0),
-            ((1 << 31) - 1, 0, -128),
-            ((1 << 31) - 1, -5, 127),
-            (0, 0, 5),
-            (1 << 30, -31, 0),
-            ((1 << 31) - 1, -31, 0),
-            (1 << 30, -30, -1),
-            (1 << 30, -1, -128),
+        for m, s, z, b in [
+            (1 << 30, -2, 0, 0),
+            ((1 << 31) - 1, -2, -128, 0),
+            ((1 << 31) - 1, -5, 127, 0),
+            (0, -3, 5, 0),
+            (1 << 30, -21, 0, 0),
+            ((1 << 31) - 1, -21, 255, 0),
+            (1 << 30, -20, -1, 0),
+            (1 << 30, -2, -128, 7),  # acc + bias wraps past int32
+            (1 << 30, -2, -128, -7),
         ]
     ]
     # M = 2^30 halves exactly: SRDHM(2h, 2^30) = h, so h = (2j + 1) 2^(e-1) is a tie of the
-    # final rounding, for both signs and with the offset carrying part of it.
-    for e in (1, 2, 7, 13):
+    # final rounding, for both signs and with the bias carrying part of it.
+    for e in (2, 7, 13):
         for j in (-3, -2, -1, 0, 1, 2):
             h = (2 * j + 1) << (e - 1)
             rows += [(2 * h, 1 << 30, -e, 0, 0), (2 * h - 6, 1 << 30, -e, -7, 6)]
     extra = np.array(rows, dtype=np.int64).T
-    return tuple(np.concatenate([c, x]) for c, x in zip((acc, mult, shift, zp, offset), extra))
+    return tuple(np.concatenate([c, x]) for c, x in zip((acc, mult, shift, zp, bias), extra))
 
 
-def test_folded_requantization_is_tflite_exact():
-    """The folded formula (NumPy int64 and the compiled TE expression) equals TFLite's
-    MultiplyByQuantizedMultiplier(acc + offset) + zp, wrapped to int32 like TFLite's adds."""
+def _channel_expected(acc, mult, shift, zp, bias) -> list[int]:
+    """TFLite's MultiplyByQuantizedMultiplier(acc + bias) + zp, its int32 additions wrapping."""
+    return [
+        _wrap32(tflite_mbqm(_wrap32(int(a + b)), int(m), int(s)) + int(z))
+        for a, m, s, z, b in zip(acc, mult, shift, zp, bias)
+    ]
+
+
+def _channel_constants(mult, shift, zp, bias) -> list[np.ndarray]:
+    fitted = [
+        ChannelRequantization.fit(m, s, int(z), b) for m, s, z, b in zip(mult, shift, zp, bias)
+    ]
+    assert all(f is not None for f in fitted)
+    return [np.concatenate(c) for c in zip(*(f.arrays() for f in fitted))]
+
+
+def test_channel_requantization_is_tflite_exact():
+    """The int32-constant formula (NumPy and the compiled TE expression) equals TFLite's
+    MultiplyByQuantizedMultiplier(acc + bias) + zp, wrapped to int32 like TFLite's adds; without
+    the negative products' correction it still does wherever a clamp at zp saturates."""
     import tvm
     from tvm import te
 
-    acc, mult, shift, zp, offset = _folded_cases()
+    acc, mult, shift, zp, bias = cases = _channel_cases()
+    expected = _channel_expected(*cases)
+    constants = _channel_constants(mult, shift, zp, bias)
+    b, m, rounding, sh = (c.astype(np.int64) for c in constants)
+    y = (acc + b + (1 << 31)) % (1 << 32) - (1 << 31)  # the wrapping int32 add
+    y = y * m + (1 << 30)
+    y -= (y < 0) * (1 << 31)
+    assert (((y >> 32) + rounding) >> sh).tolist() == expected
+
     n = acc.size
-    expected = [
-        _wrap32(tflite_mbqm(int(a + o), int(m), int(s)) + int(z))
-        for a, m, s, z, o in zip(acc, mult, shift, zp, offset)
-    ]
-    folded = [
-        FoldedRequantization.fold(m, s, int(z), o) for m, s, z, o in zip(mult, shift, zp, offset)
-    ]
-    assert all(f is not None for f in folded)
-    m, rounding, high, negative, sh = (
-        np.concatenate(c) for c in zip(*(f.arrays() for f in folded))
-    )
-    p = acc * m.astype(np.int64)
-    numpy_result = ((p + rounding - (((p + high) >> 63) & negative)) >> sh).astype(np.int32)
-    assert numpy_result.tolist() == expected
+    ins = [te.placeholder((n,), "int32", name) for name in ("acc", "b", "m", "r", "s", "zp")]
+    lib = {negatives: _compiled_channel(ins, negatives) for negatives in (True, False)}
+    args = [tvm.runtime.tensor(a.astype(np.int32)) for a in (acc, *constants, zp)]
+    for negatives, clamp_at_zp in ((True, False), (False, True)):
+        res = tvm.runtime.tensor(np.zeros(n, "int32"))
+        lib[negatives](*args, res)
+        want = np.maximum(expected, zp) if clamp_at_zp else expected
+        assert res.numpy().tolist() == list(want)
 
-    names = ("acc", "m", "rounding", "high", "negative", "s")
-    dtypes = ("int32", "int64", "int64", "int64", "int64", "int64")
-    ins = [te.placeholder((n,), t, name) for name, t in zip(names, dtypes)]
-    out = te.compute((n,), lambda i: requantize_folded(*(x[i] for x in ins)))
+
+def _compiled_channel(ins: list, negatives: bool):
+    """requantize_channel(acc, b, m, r, s) over vectors, compiled for the host; without the
+    negatives' correction, clamped below at the zero point (the last input)."""
+    import tvm
+    from tvm import te
+
+    def f(i):
+        value = requantize_channel(*(x[i] for x in ins[:5]), negatives=negatives)
+        return value if negatives else tvm.tirx.max(value, ins[5][i])
+
+    out = te.compute(ins[0].shape, f)
     func = te.create_prim_func([*ins, out]).with_attr("global_symbol", "main")
-    lib = tvm.compile(tvm.IRModule({"main": func}), target="llvm")
-    res = tvm.runtime.tensor(np.zeros(n, "int32"))
-    args = [a.astype(t) for a, t in zip((acc, m, rounding, high, negative, sh), dtypes)]
-    lib(*(tvm.runtime.tensor(a) for a in args), res)
-    assert res.numpy().tolist() == expected
+    return tvm.compile(tvm.IRModule({"main": func}), target="llvm")
 
 
-def _folded_requantization_lowered(pipeline: str) -> tuple[list[int], list[int], str]:
-    """The folded cases through `requantize_folded` vectorized by 16 and built for the host
-    board with `pipeline`: (results, TFLite's results, the lowered TIR as text)."""
+def _channel_requantization_lowered(pipeline: str) -> tuple[list[int], list[int], str]:
+    """The channel cases through `requantize_channel` vectorized by 16 (and clamped to int8)
+    and built for the host board with `pipeline`: (results, TFLite's results, the lowered TIR
+    as text)."""
     import tvm
     from tvm import te
 
     from edgetune.tvm_api import s_tir
 
-    cases = _folded_cases()  # edge cases last: padded to whole vectors with the first ones
+    cases = _channel_cases()  # edge cases last: padded to whole vectors with the first ones
     cases = [np.concatenate([c, c[: -c.size % 16]]) for c in cases]
     n = cases[0].size
-    expected = [
-        _wrap32(tflite_mbqm(int(a + o), int(m), int(s)) + int(z)) for a, m, s, z, o in zip(*cases)
-    ]
-    folded = [FoldedRequantization.fold(m, s, int(z), o) for _, m, s, z, o in zip(*cases)]
-    constants = [np.concatenate(c) for c in zip(*(f.arrays() for f in folded))]
-    names = ("acc", "m", "rounding", "high", "negative", "s")
-    dtypes = ("int32", "int64", "int64", "int64", "int64", "int64")
-    ins = [te.placeholder((n,), t, name) for name, t in zip(names, dtypes)]
-    out = te.compute((n,), lambda i: requantize_folded(*(x[i] for x in ins)), name="requantize")
+    expected = np.clip(_channel_expected(*cases), -128, 127).tolist()
+    constants = _channel_constants(*cases[1:])
+    ins = [te.placeholder((n,), "int32", name) for name in ("acc", "b", "m", "r", "s")]
+    out = te.compute(
+        (n,),
+        lambda i: saturate(requantize_channel(*(x[i] for x in ins)), -128, 127, "int8"),
+        name="requantize",
+    )
     sch = s_tir.Schedule(te.create_prim_func([*ins, out]).with_attr("global_symbol", "main"))
     (loop,) = sch.get_loops(sch.get_sblock("requantize"))
     sch.vectorize(sch.split(loop, [None, 16])[1])
 
     lib, text = build_keeping_lowered(sch.mod, pipeline)
-    res = tvm.runtime.tensor(np.zeros(n, "int32"))
-    args = [a.astype(t) for a, t in zip((cases[0], *constants), dtypes)]
-    lib(*(tvm.runtime.tensor(a) for a in args), res)
+    res = tvm.runtime.tensor(np.zeros(n, "int8"))
+    lib(*(tvm.runtime.tensor(a.astype(np.int32)) for a in (cases[0], *constants)), res)
     return res.numpy().tolist(), expected, text
 
 
 def test_even_odd_products_are_tflite_exact_on_the_host():
     """edgetune's TIR pipeline computes the vectorized requantization's int64 products on the
     even and odd int32 lanes in place (no widening or narrowing shuffles): same results as
-    TFLite's reference and as TVM's default pipeline."""
+    TFLite's reference and as TVM's default pipeline; the products are vpmuldq, not the
+    3-uop vpmullq."""
     from edgetune.board import load_board
     from edgetune.lowering.even_odd import applies_to
     from edgetune.lowering.pipeline import tir_pipeline
 
     assert applies_to(load_board("host").target())  # an x86 host with AVX2 at least
     assert not applies_to(load_board("qemu-a53").target())  # NEON keeps smull
-    results, expected, text = _folded_requantization_lowered(tir_pipeline())
+    results, expected, text = _channel_requantization_lowered(tir_pipeline())
     assert results == expected
     assert 'T.Cast("int64x16"' not in text and "T.reinterpret" in text
-    default_results, _, default_text = _folded_requantization_lowered("default")
+    default_results, _, default_text = _channel_requantization_lowered("default")
     assert default_results == expected
     assert 'T.Cast("int64x16"' in default_text
 
 
+def test_channel_requantization_refuses_small_shifts_and_wraps_its_bias():
+    assert ChannelRequantization.fit([1 << 30, 1 << 30], [-2, -1], 0, 0) is None  # e = 1
+    assert ChannelRequantization.fit(1 << 30, 0, 0, 0) is None  # e = 0
+    assert ChannelRequantization.fit(1 << 30, -24, 255, 0) is None  # rounding past 2^30
+    fitted = ChannelRequantization.fit(1 << 30, -23, 127, (1 << 31) - 1)
+    assert fitted is not None
+    assert fitted.plus(1).bias.tolist() == [-(1 << 31)]  # TFLite's int32 add wraps
+    assert fitted.rounding.tolist() == [(1 << 21) + 127 * (1 << 22)]
+    assert fitted.output_plus(129) is None  # 256 * 2^22 + 2^21 >= 2^30
+    assert ChannelRequantization.fit(1 << 30, -5, -3, 0).output_plus(128).rounding.tolist() == [
+        (1 << 3) + 125 * (1 << 4)
+    ]
+
+
 def test_folding_refuses_left_shifts_and_int64_overflow():
-    assert FoldedRequantization.fold([1 << 30, 1 << 30], [0, 1], 0) is None  # a left shift
+    assert FoldedRequantization.fold(1 << 30, 1, 0) is None  # a left shift
     assert FoldedRequantization.fold(1 << 30, -31, 127) is None  # 127 * 2^62 > int64
-    folded = FoldedRequantization.fold(1 << 30, -31, 0)
-    assert folded is not None and folded.plus(1 << 40) is None  # offset * M past 2^62
-    assert folded.plus(-5).rounding.tolist() == [(1 << 30) + (1 << 61) - 5 * (1 << 30)]
+    assert FoldedRequantization.fold(1 << 30, -31, 0, offset=1 << 40) is None  # offset * M
+    folded = FoldedRequantization.fold(1 << 30, -31, 0, offset=-5)
+    assert folded.rounding == (1 << 30) + (1 << 61) - 5 * (1 << 30)
 
 
 def test_scalar_requantization_folded_or_generic_is_tflite_exact():

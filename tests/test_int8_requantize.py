@@ -1,6 +1,6 @@
 """The int8 convs' requantization epilogue on the host board: bias, input zero point, VNNI
-shift correction and output zero point folded into per-channel constants, so each element costs
-one 32x32->64 multiply (vpmuldq, not the 3-uop vpmullq of a 64-bit product) and no shift
+shift correction and output zero point folded into per-channel int32 constants, so each element
+costs one 32x32->64 multiply (vpmuldq, not the 3-uop vpmullq of a 64-bit product) and 32-bit
 arithmetic; MetaSchedule still inlines it into the conv. Numerics: test_int8_fixed_point.py
 (the formula) and test_int8_numerics.py (models vs TFLite's reference kernels)."""
 
@@ -26,9 +26,9 @@ def test_epilogues_are_one_widening_multiply_inlined_into_the_convs():
     board = load_board("host")
     tasks = model_tasks(board, "tiny_int8")
     convs = [t for t in tasks if "conv2d" in t.name]
-    folded = [t for t in convs if "requantize_per_channel_folded" in t.name]
+    fixed = [t for t in convs if "requantize_per_channel_fixed" in t.name]
     in_float = [t for t in convs if "requantize_per_channel_float" in t.name]
-    assert len(convs) == 4 and len(folded) == 3 and len(in_float) == 1
+    assert len(convs) == 4 and len(fixed) == 3 and len(in_float) == 1
     # the VNNI correction (conv - 128 * sum w) is folded too; the residual ADD's prologue
     # unshifts the uint8 tensor the depthwise conv reads (u - 128): that subtract stays
     assert not any(re.search(r"conv2d\d*_subtract", t.name) for t in tasks)

@@ -1,18 +1,20 @@
-"""x86 lowering of the requantization's 64-bit products: even and odd lanes, no widening.
+"""x86 lowering of the requantizations' 64-bit products: even and odd lanes, no widening.
 
-The folded requantization (`fixed_point.FoldedRequantization`) multiplies each int32 accumulator
-by a 31-bit multiplier in int64 and narrows the result back to int32. Vectorized over 16 lanes,
-TIR says `int32x16(f(int64x16(acc)))` and LLVM widens the accumulator into two int64x8 halves
+TFLite's fixed-point requantization (`quant.fixed_point`) multiplies each int32 value by a
+31-bit multiplier in int64 and narrows the result back to int32. Vectorized over 16 lanes,
+TIR says `int32x16(f(int64x16(x)))` and LLVM widens the int32 operands into two int64x8 halves
 (vpmovzxdq, vextracti64x4, vpmovzxdq) and narrows the result back (2 x vpmovqd, vinserti64x4):
 8 shuffle uops per 16 outputs on the one shuffle port, beside 2 vpmuldq.
 
 x86's vpmuldq already multiplies the even int32 lanes of its operands into int64 lanes. So this
-pass computes `f` twice on int64x8: on the accumulator reinterpreted as int64x8 (its even lanes
-in the low halves, sign-extended in place) and on it shifted right by 32 (the odd lanes), with
-the per-channel int64 constants split into even and odd lanes (loop invariant, hoisted), and
-interleaves the two results' low halves. Every lane computes the same int64 arithmetic as
-before, so the result is bit-identical. It runs at build time, after vectorization: task
-hashes and tuning records are unchanged.
+pass computes `f` twice on int64x8: on each int32 operand reinterpreted as int64x8 (its even
+lanes in the low halves, sign-extended in place) and shifted right by 32 (the odd lanes), with
+any int64 constants split into even and odd lanes, and interleaves the two results' low halves
+(for `int32(f >> 32)`, LLVM picks the high halves instead of shifting). Every lane computes the
+same int64 arithmetic as before, so the result is bit-identical. Per-channel constants are best
+int32 (`ChannelRequantization`): an int64 vector needs a shuffle per half where an int32 one is
+a reinterpretation. It runs at build time, after vectorization: task hashes and tuning records
+are unchanged.
 """
 
 from __future__ import annotations

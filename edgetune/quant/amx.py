@@ -9,7 +9,7 @@ The kernel is written out, not searched: MetaSchedule can tensorize a 16x16x64 A
 but then loads the tile configuration (`ldtilecfg`, about 100 ns) at every tile product and
 round-trips the accumulators through memory. Here each thread loads the configuration once,
 keeps up to four accumulator tiles for the whole reduction, then requantizes them
-(`FoldedRequantization`) straight into the output. Pixel counts that are not a multiple of 16
+(`ChannelRequantization`) straight into the output. Pixel counts that are not a multiple of 16
 read their last rows from a zero-padded copy, so no tile load runs past the input.
 
 Linux gives a process the tile state only when asked (`arch_prctl(ARCH_REQ_XCOMP_PERM,
@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .fixed_point import requantize_folded, saturate
+from .fixed_point import requantize_channel, saturate
 
 # Below this many input channels a conv's time is its requantization, not its products: on the
 # host (2 threads) 14x14 96->576 and 28x28 32->192 ran faster as tuned VNNI kernels, every conv
@@ -122,8 +122,8 @@ def _dot(acc: Any, a: Any, b: Any) -> Any:
 def conv1x1_requantized(
     p: AmxPlan, spatial: tuple[int, ...], threads: int, out_dtype: str, lo: int, hi: int
 ) -> Any:
-    """PrimFunc(data [*spatial, K] uint8, weight [1, 1, N/16, K/4, 16, 4] int8, the five
-    FoldedRequantization constants [N] int64, out [*spatial, N]) for the shape in `p`
+    """PrimFunc(data [*spatial, K] uint8, weight [1, 1, N/16, K/4, 16, 4] int8, the four
+    ChannelRequantization constants [N] int32, out [*spatial, N]) for the shape in `p`
     (`spatial`: the data's leading dimensions, pixels = their product).
 
     Work items (16 pixels x 16 * acc_tiles channels) are split into one contiguous chunk per
@@ -149,21 +149,20 @@ def conv1x1_requantized(
         return B_TILE + j % B_TILES
 
     def requantized(acc: Any, c: Any, consts: tuple) -> Any:
-        return saturate(requantize_folded(acc, *(t[c] for t in consts)), lo, hi, out_dtype)
+        return saturate(requantize_channel(acc, *(t[c] for t in consts)), lo, hi, out_dtype)
 
     @T.prim_func
     def kernel(
-        data: T.handle, weight: T.handle, m: T.handle, r: T.handle, h: T.handle, n: T.handle,
-        s: T.handle, out: T.handle,
+        data: T.handle, weight: T.handle, b: T.handle, m: T.handle, r: T.handle, s: T.handle,
+        out: T.handle,
     ):  # fmt: skip
         T.func_attr({"tirx.noalias": True})
         data_nhwc = T.match_buffer(data, (*spatial, depth), "uint8")
         weight_packed = T.match_buffer(weight, w_shape, "int8")
-        mult = T.match_buffer(m, (channels,), "int64")
-        rounding = T.match_buffer(r, (channels,), "int64")
-        high = T.match_buffer(h, (channels,), "int64")
-        negative = T.match_buffer(n, (channels,), "int64")
-        shift = T.match_buffer(s, (channels,), "int64")
+        bias = T.match_buffer(b, (channels,), "int32")
+        mult = T.match_buffer(m, (channels,), "int32")
+        rounding = T.match_buffer(r, (channels,), "int32")
+        shift = T.match_buffer(s, (channels,), "int32")
         out_nhwc = T.match_buffer(out, (*spatial, channels), out_dtype)
         x = T.decl_buffer((pixels * depth,), "uint8", data=data_nhwc.data)
         w = T.decl_buffer((channels * depth,), "int8", data=weight_packed.data)
@@ -220,7 +219,7 @@ def conv1x1_requantized(
                                     ] = requantized(
                                         acc[half + row * group + part * LANES + c],
                                         first + part * LANES + c,
-                                        (mult, rounding, high, negative, shift),
+                                        (bias, mult, rounding, shift),
                                     )
             T.evaluate(_intrin("tilerelease"))
 

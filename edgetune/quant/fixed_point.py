@@ -92,9 +92,10 @@ def multiply_by_quantized_multiplier(
 
 @dataclass(frozen=True)
 class FoldedRequantization:
-    """Per-channel int64 constants of MultiplyByQuantizedMultiplier(acc + offset, M, s) + zp
-    for right shifts only (s <= 0, e = -s), as one 32x32->64 multiply, two adds, a sign mask
-    and one shift, with no per-element shift arithmetic:
+    """The int64 constants of MultiplyByQuantizedMultiplier(acc + offset, M, s) + zp for a
+    right shift (s <= 0, e = -s) known in Python (ADD's and MEAN's requantizations), as one
+    32x32->64 multiply, two adds, a sign mask and one shift, with no per-element shift
+    arithmetic:
 
         p = acc * M
         result = ((p + rounding) - (((p + high) >> 63) & negative)) >> shift
@@ -113,85 +114,39 @@ class FoldedRequantization:
     becomes 2^(31-k)) and shifting k bits less gives the same result from p = acc * M.
     """
 
-    multiplier: np.ndarray  # int64, in [0, 2^31)
-    rounding: np.ndarray  # int64
-    high: np.ndarray  # int64
-    negative: np.ndarray  # int64
-    shift: np.ndarray  # int64, 31 + e
+    multiplier: int  # in [0, 2^31)
+    rounding: int
+    high: int
+    negative: int
+    shift: int  # 31 + e - input_shift
 
     @staticmethod
     def fold(
-        multiplier: Any, shift: Any, zp: int, offset: Any = 0, input_shift: int = 0
+        multiplier: int, shift: int, zp: int, offset: int = 0, input_shift: int = 0
     ) -> FoldedRequantization | None:
         """The constants for MultiplyByQuantizedMultiplier((acc + offset) * 2^input_shift,
-        multiplier, shift) + zp (None: a channel shifts left, or an int64 bound fails)."""
-        mult = np.atleast_1d(np.asarray(multiplier, np.int64))
-        shifts = np.broadcast_to(np.asarray(shift, np.int64), mult.shape)
-        if (shifts > 0).any() or not 0 <= input_shift <= 30:
+        multiplier, shift) + zp (None: a left shift, or an int64 bound fails)."""
+        if shift > 0 or not 0 <= input_shift <= 30:
             return None
-        u = 31 - input_shift  # the unit 2^31, scaled down
-        e = [-int(s) for s in shifts]
-        high = [1 << (u - 1)] * len(e)
-        rounding = [
-            h + ((1 << (u - 1 + x)) if x else 0) + zp * (1 << (u + x)) for h, x in zip(high, e)
-        ]
-        negative = [(1 << u) if x else 0 for x in e]
-        shifts_u = [u + x for x in e]
-        return FoldedRequantization._checked(mult, rounding, high, negative, shifts_u, offset)
+        u, e = 31 - input_shift, -shift  # u: the unit 2^31, scaled down
+        high = (1 << (u - 1)) + offset * multiplier
+        rounding = high + ((1 << (u - 1 + e)) if e else 0) + zp * (1 << (u + e))
+        negative = (1 << u) if e else 0
+        if -(1 << 31) * multiplier + min(rounding - negative, high) < -(1 << 63):
+            return None
+        if ((1 << 31) - 1) * multiplier + max(rounding, high) >= 1 << 63:
+            return None
+        return FoldedRequantization(multiplier, rounding, high, negative, u + e)
 
-    def plus(self, offset: Any) -> FoldedRequantization | None:
-        """The constants for this requantization of acc + offset (None: an int64 bound fails)."""
-        return self._checked(*self.arrays(), offset)
+    def __call__(self, acc: Any) -> Any:
+        """The formula on an int32 TE expression; returns int32. No Select, so AutoInline still
+        inlines it into its consumer."""
+        from ..tvm_api import tirx
 
-    def output_plus(self, k: int) -> FoldedRequantization | None:
-        """The constants for this requantization's result + k: k * 2^shift joins `rounding`
-        (None: an int64 bound fails)."""
-        rounding = [int(r) + (k << int(s)) for r, s in zip(self.rounding, self.shift)]
-        return self._checked(self.multiplier, rounding, self.high, self.negative, self.shift, 0)
-
-    @staticmethod
-    def _checked(mult, rounding, high, negative, shift, offset) -> FoldedRequantization | None:
-        """rounding, high += offset*M (exact integers); None unless every int32 acc keeps
-        p + rounding - negative, p + rounding and p + high inside int64."""
-        offsets = np.broadcast_to(np.asarray(offset, np.int64), np.shape(mult))
-        ms = [int(m) for m in mult]
-        rs = [int(r) + int(o) * m for r, o, m in zip(rounding, offsets, ms)]
-        hs = [int(h) + int(o) * m for h, o, m in zip(high, offsets, ms)]
-        for m, r, h, n in zip(ms, rs, hs, negative):
-            if -(1 << 31) * m + min(r - int(n), h) < -(1 << 63):
-                return None
-            if ((1 << 31) - 1) * m + max(r, h) >= 1 << 63:
-                return None
-        return FoldedRequantization(
-            *(np.asarray(a, np.int64) for a in (mult, rs, hs, negative, shift))
-        )
-
-    def arrays(self) -> tuple[np.ndarray, ...]:
-        """multiplier, rounding, high, negative, shift: the order `requantize_folded` takes."""
-        return self.multiplier, self.rounding, self.high, self.negative, self.shift
-
-
-def requantize_folded(
-    acc: Any, multiplier: Any, rounding: Any, high: Any, negative: Any, shift: Any
-) -> Any:
-    """FoldedRequantization's formula on an int32 expression (constants: int64 TE expressions
-    or ints); returns int32. No Select, so AutoInline still inlines it into its consumer.
-
-    A per-channel multiplier is written sign_extend_inreg(M, 32) = (M << 32) >> 32, a no-op on
-    its values: LLVM hoists the multiplier's load out of a loop over pixels, and its instruction
-    selection (one basic block at a time) then no longer knows that it fits 32 bits and emits a
-    full 64-bit multiply (vpmullq, 3 uops); the shift pair is the form LLVM's CodeGenPrepare
-    sinks back next to the multiply (X86 isProfitableToSinkOperands), so it stays vpmuldq.
-    """
-    from ..tvm_api import tirx
-
-    c32, c63 = tirx.const(32, "int64"), tirx.const(63, "int64")
-    m = _i64(multiplier)
-    if not isinstance(multiplier, int | np.integer):
-        m = (m << c32) >> c32
-    p = _i64(acc) * m
-    sign = (p + _i64(high)) >> c63
-    return ((p + _i64(rounding) - (sign & _i64(negative))) >> _i64(shift)).astype("int32")
+        p = _i64(acc) * _i64(self.multiplier)
+        sign = (p + _i64(self.high)) >> tirx.const(63, "int64")
+        value = (p + _i64(self.rounding) - (sign & _i64(self.negative))) >> _i64(self.shift)
+        return value.astype("int32")
 
 
 def scalar_requantization(
@@ -201,13 +156,115 @@ def scalar_requantization(
     + zp on int32 TE expressions, with constants known in Python: folded (FoldedRequantization)
     where that applies, else the generic form."""
     folded = FoldedRequantization.fold(multiplier, shift, zp, offset, input_shift)
-    if folded is None:
-        scale = 1 << input_shift
-        return lambda acc: (
-            multiply_by_quantized_multiplier((acc + offset) * scale, multiplier, shift) + zp
+    if folded is not None:
+        return folded
+    scale = 1 << input_shift
+    return lambda acc: (
+        multiply_by_quantized_multiplier((acc + offset) * scale, multiplier, shift) + zp
+    )
+
+
+def wrap_int32(values: Any) -> np.ndarray:
+    """Integers wrapped to int32 as TFLite's int32 additions wrap them."""
+    return np.asarray(values, np.int64).astype(np.uint32).view(np.int32)
+
+
+@dataclass(frozen=True)
+class ChannelRequantization:
+    """Per-channel int32 constants of TFLite's conv requantization,
+    MultiplyByQuantizedMultiplier(acc + bias, M, -e) + zp with 2 <= e, in the form a vector
+    unit runs fastest: one 32x32->64 multiply per output and nothing else in 64 bits that needs
+    a per-channel constant:
+
+        x = acc + bias                               int32, wrapping as TFLite's add
+        y = x * M + 2^30;  y -= 2^31 where y < 0     int64
+        result = ((y >> 32) + rounding) >> shift     int32: the high word, a 32-bit shift
+
+    with rounding = 2^(e-2) + zp*2^(e-1) and shift = e - 1. SRDHM(x, M) is h = floor(y / 2^31)
+    (before the correction), h < 0 exactly when y < 0, and RoundingDivideByPOT(h, e) + zp =
+    floor((h + 2^(e-1) - [h < 0] + zp*2^e) / 2^e); nested floor divisions by powers of two
+    merge, so the result is floor((y - 2^31 [y < 0] + 2^(30+e) + zp*2^(31+e)) / 2^(31+e)), and
+    2^(31+e) = 2^32 * 2^(e-1) splits it into the high word, then a rounding shift in 32 bits.
+    The high word is within +-2^30 (|x| <= 2^31, M < 2^31), so with |rounding| < 2^30 the
+    32-bit sum cannot overflow.
+
+    Against the folded int64 form this reads four int32 vectors where that read five int64
+    ones: vectorized over output channels, x86 needs no shuffles to split the constants into
+    even and odd lanes, and shifts 16 lanes at once in 32 bits (on AVX-512 about 15
+    instructions per 16 outputs against 27; `lowering.even_odd`).
+    """
+
+    bias: np.ndarray  # int32
+    multiplier: np.ndarray  # int32, M in [0, 2^31)
+    rounding: np.ndarray  # int32
+    shift: np.ndarray  # int32, e - 1
+
+    @staticmethod
+    def fit(multiplier: Any, shift: Any, zp: int, bias: Any) -> ChannelRequantization | None:
+        """The constants for MultiplyByQuantizedMultiplier(acc + bias, multiplier, shift) + zp
+        per channel (None: some channel's shift is above -2, or its rounding leaves +-2^30)."""
+        mult = np.atleast_1d(np.asarray(multiplier, np.int64))
+        e = -np.broadcast_to(np.asarray(shift, np.int64), mult.shape)
+        if (e < 2).any() or (e > 31).any():
+            return None
+        rounding = (np.int64(1) << (e - 2)) + zp * (np.int64(1) << (e - 1))
+        return ChannelRequantization._checked(
+            wrap_int32(np.broadcast_to(bias, mult.shape)), mult, rounding, e - 1
         )
-    consts = [int(a[0]) for a in folded.arrays()]
-    return lambda acc: requantize_folded(acc, *consts)
+
+    def plus(self, offset: Any) -> ChannelRequantization:
+        """The constants for this requantization of acc + offset (int32 additions wrap)."""
+        return ChannelRequantization(
+            wrap_int32(self.bias.astype(np.int64) + offset), *self.arrays()[1:]
+        )
+
+    def output_plus(self, k: int) -> ChannelRequantization | None:
+        """The constants for this requantization's result + k: k * 2^shift joins `rounding`
+        (None: the rounding leaves +-2^30)."""
+        shift = self.shift.astype(np.int64)
+        rounding = self.rounding.astype(np.int64) + k * (np.int64(1) << shift)
+        return self._checked(self.bias, self.multiplier, rounding, shift)
+
+    @staticmethod
+    def _checked(bias, mult, rounding, shift) -> ChannelRequantization | None:
+        if (np.abs(rounding) >= 1 << 30).any():
+            return None
+        arrays = (bias, mult, rounding, shift)
+        return ChannelRequantization(*(np.asarray(a).astype(np.int32) for a in arrays))
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """bias, multiplier, rounding, shift: the order `requantize_channel` takes."""
+        return self.bias, self.multiplier, self.rounding, self.shift
+
+
+def requantize_channel(
+    acc: Any, bias: Any, multiplier: Any, rounding: Any, shift: Any, negatives: bool = True
+) -> Any:
+    """ChannelRequantization's formula on an int32 expression (constants: int32 TE expressions
+    or ints); returns int32. No Select, so AutoInline still inlines it into its consumer.
+
+    `negatives=False` leaves out the correction of negative products: they make results of at
+    most zp (RoundingDivideByPOT of h < 0 is <= 0 with or without it), which a clamp whose lower
+    bound is at least zp (a ReLU's) saturates either way.
+
+    The bias is added in uint32: TFLite's int32 addition wraps, and a signed one would let LLVM
+    widen it (adding the sign-extended operands in 64 bits), so the product, no longer of two
+    sign-extended 32-bit values, would become a full 64-bit multiply (vpmullq, 3 uops) instead
+    of vpmuldq.
+    """
+    from ..tvm_api import tirx
+
+    def i64(v: int) -> Any:
+        return tirx.const(v, "int64")
+
+    def i32(v: Any) -> Any:
+        return tirx.const(int(v), "int32") if isinstance(v, int | np.integer) else v
+
+    x = (acc.astype("uint32") + i32(bias).astype("uint32")).astype("int32")
+    y = x.astype("int64") * i32(multiplier).astype("int64") + i64(1 << 30)
+    if negatives:
+        y = y - ((y >> i64(63)) & i64(1 << 31))
+    return ((y >> i64(32)).astype("int32") + i32(rounding)) >> i32(shift)
 
 
 def saturate(x: Any, lo: int, hi: int, dtype: str) -> Any:

@@ -2,14 +2,14 @@
 reference FULLY_CONNECTED's float64 one.
 
 TFLite's reference conv kernels requantize an int32 accumulator with a 31-bit fixed-point
-multiplier and two rounding shifts (`fixed_point`): exact, but on x86 it needs 64-bit products,
-about 16 vector instructions per 16 outputs even in its folded form. XNNPACK, LiteRT's default
-CPU kernels, requantizes in float32 instead: the accumulator (bias included) converted to float,
-times a per-channel float32 scale computed as `input_scale * weight_scale / output_scale` in
-float32, clamped, rounded to nearest even, plus the output zero point: about 7 instructions.
-Its results differ from the reference kernels' by one step where a product lands near a
-rounding boundary (up to ~20 LSB after MobileNetV2's 50 layers); with this mode the convs
-compute XNNPACK's arithmetic.
+multiplier and two rounding shifts (`fixed_point`): exact, but it needs 64-bit products, about
+15 vector instructions per 16 outputs on AVX-512 (11 after a ReLU's clamp). XNNPACK, LiteRT's
+default CPU kernels, requantizes in float32 instead: the accumulator (bias included) converted
+to float, times a per-channel float32 scale computed as `input_scale * weight_scale /
+output_scale` in float32, clamped, rounded to nearest even, plus the output zero point: about
+7 instructions. Its results differ from the reference kernels' by one step where a product
+lands near a rounding boundary (up to ~20 LSB after MobileNetV2's 50 layers); with this mode the
+convs compute XNNPACK's arithmetic.
 
 LiteRT's reference FULLY_CONNECTED (int8, per-tensor and per-channel weights; since LiteRT's
 "Make the fully_connected ref kernel do requant in float", April 2025) requantizes in float64:

@@ -14,7 +14,7 @@ from .fixed_point import (
     mean_multiplier,
     multiply_by_quantized_multiplier,
     quantize_multiplier,
-    requantize_folded,
+    requantize_channel,
     round_half_away_divide,
     saturate,
     scalar_requantization,
@@ -44,27 +44,26 @@ def requantize_per_channel(
     return te.compute(acc.shape, f, name="requantize")
 
 
-def requantize_per_channel_folded(
+def requantize_per_channel_fixed(
     acc: te.Tensor,
+    bias: te.Tensor,
     mult: te.Tensor,
     rounding: te.Tensor,
-    high: te.Tensor,
-    negative: te.Tensor,
     shift: te.Tensor,
     clamp: Clamp,
+    zp: int,
 ):
-    """int32 accumulator -> per-channel FoldedRequantization (bias, zero point and any other
-    per-channel offset folded into its int64 constants) -> clamp."""
+    """int32 accumulator -> per-channel ChannelRequantization (bias, zero point and any other
+    per-channel offset folded into its int32 constants) -> clamp. `zp`, the output zero point
+    (already in `rounding`), tells whether the clamp saturates every result of at most zp (a
+    ReLU's does), so negative products need no correction (see `requantize_channel`)."""
     lo, hi, dtype = clamp
 
     def f(*i):
         c = i[-1]
-        return saturate(
-            requantize_folded(acc(*i), *(t[c] for t in (mult, rounding, high, negative, shift))),
-            lo,
-            hi,
-            dtype,
-        )
+        consts = (t[c] for t in (bias, mult, rounding, shift))
+        value = requantize_channel(acc(*i), *consts, negatives=lo < zp)
+        return saturate(value, lo, hi, dtype)
 
     return te.compute(acc.shape, f, name="requantize")
 

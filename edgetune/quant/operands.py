@@ -14,7 +14,7 @@ Where the target has an int8 dot-product instruction, every int8 x int8 convolut
   u = x + 128, and the shift's contribution is removed from the int32 accumulator:
   conv(u, w) - 128 * sum(w) == conv(x, w), exactly. The pad and the shift fuse into one
   elementwise kernel; the correction folds into the constants of the requantization after the
-  conv (FoldedRequantization.plus, FloatRequantization.plus), or else joins its epilogue as a
+  conv (ChannelRequantization.plus, FloatRequantization.plus), or else joins its epilogue as a
   subtract.
   Depthwise convs read the shifted activations too (padded with zx + 128): one operand
   zero-extended, LLVM multiplies and accumulates on vpdpwssd instead of vpmulld + vpaddd.
@@ -31,12 +31,12 @@ from tvm import relax
 
 from ..tvm_api import rewrite_relax_functions
 from . import amx
-from .fixed_point import FoldedRequantization
+from .fixed_point import ChannelRequantization
 from .float_requantization import FloatRequantization
 from .kernels import (
     conv2d_nhwc_packed,
+    requantize_per_channel_fixed,
     requantize_per_channel_float,
-    requantize_per_channel_folded,
 )
 from .rewrite import CLAMP_ATTR, DEPTHWISE_ATTR, emit_depthwise
 
@@ -96,7 +96,7 @@ def _is_int8_conv(call: Any) -> bool:
 # the requantization kernels whose per-channel constants absorb an offset of the accumulator,
 # and the class of those constants
 _FOLDING = (
-    (requantize_per_channel_folded.__name__, FoldedRequantization),
+    (requantize_per_channel_fixed.__name__, ChannelRequantization),
     (requantize_per_channel_float.__name__, FloatRequantization),
 )
 
@@ -110,7 +110,7 @@ def _requantization_of(call: Any) -> type | None:
     return next((cls for kernel, cls in _FOLDING if name.startswith(kernel)), None)
 
 
-def _consts(requantization: FoldedRequantization | FloatRequantization) -> list[Any]:
+def _consts(requantization: ChannelRequantization | FloatRequantization) -> list[Any]:
     """The requantization's constants as Relax constants, in the order its kernels take."""
     return [relax.const(a, str(a.dtype)) for a in requantization.arrays()]
 
@@ -247,14 +247,14 @@ class _DotProductOperands(relax.PyExprMutator):
         folded = current.plus(-sub.args[1].value.numpy().astype(np.int64))
         if folded is None:
             return call
-        if isinstance(folded, FoldedRequantization):  # AMX kernels requantize in fixed point
+        if isinstance(folded, ChannelRequantization):  # AMX kernels requantize in fixed point
             amx_call = self._amx_conv(call, sub.args[0], folded)
             if amx_call is not None:
                 return amx_call
         args = relax.Tuple([sub.args[0], *_consts(folded)])
         return relax.Call(call.op, [call.args[0], args], call.attrs, call.ty_args)
 
-    def _amx_conv(self, call: Any, acc: Any, requantization: FoldedRequantization) -> Any:
+    def _amx_conv(self, call: Any, acc: Any, requantization: ChannelRequantization) -> Any:
         """requantize(conv2d_nhwc_packed(x, w)) of a 1x1, stride-1 conv with at least
         amx.MIN_DEPTH input channels -> one AMX kernel computing both (None: not such a conv,
         or no AMX)."""

@@ -8,7 +8,7 @@ TFLite's reference kernels:
   (explicit pad with the input zero point, conv2d with out_dtype int32, weights in HWOI so the
   output channel and reduction axes are innermost), per-channel fixed-point requantization
   with the bias, the input zero point's contribution (bias - zx * sum(w)) and the output zero
-  point folded into its constants (fixed_point.FoldedRequantization); FULLY_CONNECTED is a 1x1
+  point folded into its constants (fixed_point.ChannelRequantization); FULLY_CONNECTED is a 1x1
   conv over the batch, requantized in float64 as LiteRT's reference FULLY_CONNECTED does
   (float_requantization). With `--requantize fp32` all of them use XNNPACK's float32
   requantization (float_requantization).
@@ -38,7 +38,7 @@ from tvm import relax
 
 from ..tvm_api import rewrite_relax_functions
 from . import kernels
-from .fixed_point import FoldedRequantization, quantize_multiplier
+from .fixed_point import ChannelRequantization, quantize_multiplier
 from .float_requantization import FIXED_POINT, FP32, FloatRequantization
 
 CLAMP_ATTR = "edgetune.clamp"  # [lo, hi] of a clamped kernel, for target rewrites (operands)
@@ -318,7 +318,7 @@ class _Integerizer(relax.PyExprMutator):
     ) -> Any:
         """pad(x, zx) -> conv2d int32 (HWOI) -> requantize with bias - zx*sum w folded into its
         constants (FloatRequantization for FULLY_CONNECTED and in FP32 mode, else
-        FoldedRequantization; where that does not apply, a separate + bias and the generic
+        ChannelRequantization; where that does not apply, a separate + bias and the generic
         requantization); depthwise convs pad inside their kernel. `kind`: the TFLite op.
         `weights`: (w8, their qparams, offset c) as `_weight` gives them; with c != 0 the
         accumulator gains c times the window sums of x (the same conv over weights of ones)."""
@@ -381,10 +381,16 @@ class _Integerizer(relax.PyExprMutator):
             )
         real = np.float64(x_scale) * w_scale.astype(np.float64) / np.float64(out_q.scale)
         mult, shift = quantize_multiplier(real)
-        folded = FoldedRequantization.fold(mult, shift, out_q.zp, total_bias)
-        if folded is not None:
-            consts = [relax.const(a, str(a.dtype)) for a in folded.arrays()]
-            return self._emit(kernels.requantize_per_channel_folded, acc, *consts, clamp=clamp)
+        fixed = ChannelRequantization.fit(mult, shift, out_q.zp, total_bias)
+        if fixed is not None:
+            consts = [relax.const(a, str(a.dtype)) for a in fixed.arrays()]
+            return self._emit(
+                kernels.requantize_per_channel_fixed,
+                acc,
+                *consts,
+                clamp=clamp,
+                zp=out_q.zp,
+            )
         acc = bb.emit(relax.op.add(acc, relax.const(total_bias.astype(np.int32), "int32")))
         mult_c, shift_c = relax.const(mult, "int32"), relax.const(shift, "int32")
         return self._emit(
