@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from int8_support import run_untuned
+from tflite_builder import int8_conv
 
 from edgetune.board import load_board
 from edgetune.frontend import load_model
@@ -62,6 +63,36 @@ def test_small_graphs_match_litert(name, ops):
         for builtin in (False, True):  # XNNPACK requantizes in fp32: at most 1 LSB apart
             theirs = LiteRTModel(path, threads=1, builtin_kernels=builtin)(inputs)[0]
             assert _lsb(ours, theirs).max() <= 1
+
+
+@pytest.mark.parametrize(
+    ("weight_scales", "relu", "kernel"),
+    [
+        ([0.001, 0.004, 0.01, 0.03], False, "requantize_per_channel_fixed"),
+        ([0.001, 0.004, 0.01, 0.03], True, "requantize_per_channel_fixed"),
+        # real scales 0.25 (shift -1) and 1.25 (a left shift): the generic form, per channel
+        ([0.001, 0.004, 0.1, 0.5], False, "requantize_per_channel"),
+    ],
+)
+def test_conv_requantization_forms_equal_the_reference_kernels(
+    tmp_path, weight_scales, relu, kernel
+):
+    """The per-channel form (with and without the correction of negative products: a fused
+    RELU clamps at the zero point) and the generic one that scales of 1/4 and above fall back
+    to: equal to TFLite's reference kernels over spread-out outputs."""
+    path = int8_conv(tmp_path / "conv.tflite", weight_scales, out_scale=0.02, relu=relu)
+    model = load_model(path)
+    (conv,) = [t for t in for_model(model, load_board("host")).tasks if "conv2d" in t.name]
+    assert conv.name.rstrip("0123456789").endswith(kernel), conv.name
+    if kernel.endswith("fixed"):  # the correction's sign test: y >> 63
+        assert ("T.int64(63)" in conv.mod.script()) == (not relu)
+    spread = set()
+    for seed in (0, 1, 2):
+        inputs = random_inputs(model.info, seed=seed)
+        ours = run_untuned(model, inputs)
+        assert np.array_equal(ours, _reference_kernels(path, inputs))
+        spread |= set(np.unique(ours).tolist())
+    assert len(spread) > 40
 
 
 def test_mobilenet_v2_int8_within_litert_spread():
