@@ -166,8 +166,11 @@ def test_outputs_not_dividing_into_neon_vectors_are_right_on_the_emulated_board(
     model_path = fully_connected(tmp_path / "fc10.tflite", 10)
     records = _tuned_on_a53(model_path, tmp_path, trials=4, per_round=4)
     assert "tiling_structure" in records and '"None",4]' not in records  # no partial vector
-    packed = re.findall(r'"float32",\[\d+,\d+,(\d+)\]\]', records)  # weights, per record
-    assert packed and set(packed) == {"10"}  # packed for the 10-wide tile
+    # each record's arguments: x [1, 64], the weights as packed (k split or not), y [1, 10]
+    weights = re.findall(
+        r'\[\["TENSOR","float32",\[1,64\]\],\["TENSOR","float32",\[([\d,]+)\]\]', records
+    )
+    assert len(weights) == 4 and {w.split(",")[-1] for w in weights} == {"10"}  # 10-wide tile
     _built_on_a53_matches_litert(model_path, tmp_path, seed=4)
 
 
