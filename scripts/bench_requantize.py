@@ -7,7 +7,8 @@ the host board and run on one thread (no thread pool: the forms can share a proc
 - fixed, linear: TFLite's per-channel fixed point (ChannelRequantization, bit-exact) for an
   output zero point above the clamp's lower bound (a conv without activation);
 - fixed, after ReLU: the same where the clamp starts at the zero point (no correction of
-  negative products);
+  negative products), with SRDHM's 2^30 added or folded into the constants
+  (`ChannelRequantization.without_nudge`, as the rewrite does under such a clamp);
 - generic: multiply_by_quantized_multiplier after a separate bias add (the fallback for shifts
   the per-channel form does not take);
 - fp32: XNNPACK's float32 requantization (`--requantize fp32`, not bit-exact).
@@ -30,7 +31,7 @@ import numpy as np
 PIXELS, CHANNELS, LANES = 3136, 144, 16
 
 
-def _constants(zp: int) -> dict[str, Any]:
+def _constants(zp: int, nudge: bool) -> dict[str, Any]:
     """A realistic conv's scales (input 0.02, output 0.1, weights 0.002-0.02 per channel)."""
     from edgetune.quant.fixed_point import ChannelRequantization, quantize_multiplier
     from edgetune.quant.float_requantization import FloatRequantization
@@ -41,27 +42,30 @@ def _constants(zp: int) -> dict[str, Any]:
     bias = rng.integers(-2000, 2000, CHANNELS).astype(np.int32)
     real = np.float64(x_scale) * w_scale.astype(np.float64) / np.float64(o_scale)
     mult, shift = quantize_multiplier(real)
+    fixed = ChannelRequantization.fit(mult, shift, zp, bias)
+    if not nudge:
+        fixed = fixed.without_nudge(zp, -128, 127, np.abs(bias) + (1 << 26))
     return {
-        "fixed": ChannelRequantization.fit(mult, shift, zp, bias).arrays(),
+        "fixed": fixed.arrays(),
         "generic": (bias, mult, shift),
         "fp32": FloatRequantization.xnnpack(x_scale, w_scale, o_scale, bias).arrays(),
     }
 
 
-def _kernel(form: str, zp: int) -> tuple[Any, list[np.ndarray]]:
+def _kernel(form: str, zp: int, nudge: bool) -> tuple[Any, list[np.ndarray]]:
     """The form's PrimFunc (acc, constants..., out) and its constants."""
     from tvm import te
 
     from edgetune.quant import kernels
 
-    consts = _constants(zp)[form]
+    consts = _constants(zp, nudge)[form]
     acc = te.placeholder((PIXELS, CHANNELS), "int32", name="acc")
     tensors = [
         te.placeholder((CHANNELS,), str(c.dtype), name=f"c{i}") for i, c in enumerate(consts)
     ]
     clamp = (-128, 127, "int8")
     if form == "fixed":
-        out = kernels.requantize_per_channel_fixed(acc, *tensors, clamp=clamp, zp=zp)
+        out = kernels.requantize_per_channel_fixed(acc, *tensors, clamp=clamp, zp=zp, nudge=nudge)
     elif form == "generic":
         bias, mult, shift = tensors
         biased = te.compute(acc.shape, lambda p, c: acc[p, c] + bias[c], name="biased")
@@ -97,17 +101,18 @@ def main() -> None:
     args = parser.parse_args()
 
     forms = [
-        ("fixed, linear", "fixed", 3),
-        ("fixed, after ReLU", "fixed", -128),
-        ("generic", "generic", 3),
-        ("fp32", "fp32", 3),
+        ("fixed, linear", "fixed", 3, True),
+        ("fixed, after ReLU", "fixed", -128, True),
+        ("fixed, after ReLU, 2^30 folded", "fixed", -128, False),
+        ("generic", "generic", 3, True),
+        ("fp32", "fp32", 3, True),
     ]
     acc = np.random.default_rng(1).integers(-20000, 60000, (PIXELS, CHANNELS)).astype(np.int32)
     dev = tvm.cpu()
     rows, outputs = [], {}
     for pixels_inner in (False, True):
-        for name, form, zp in forms:
-            func, consts = _kernel(form, zp)
+        for name, form, zp, nudge in forms:
+            func, consts = _kernel(form, zp, nudge)
             lib = _build(func, form, pixels_inner)
             ins = [tvm.runtime.tensor(a, dev) for a in (acc, *consts)]
             out = tvm.runtime.tensor(np.zeros((PIXELS, CHANNELS), np.int8), dev)
@@ -118,12 +123,14 @@ def main() -> None:
             rows.append({"form": name, "order": order, "ns_per_output": secs * 1e9 / acc.size})
         exact = outputs[("fixed, linear", pixels_inner)]
         assert np.array_equal(exact, outputs[("generic", pixels_inner)])
+        relu = outputs[("fixed, after ReLU", pixels_inner)]
+        assert np.array_equal(relu, outputs[("fixed, after ReLU, 2^30 folded", pixels_inner)])
 
     print(f"{PIXELS}x{CHANNELS} int32 -> int8, {LANES} lanes, one thread, median of {args.repeat}")
-    print(f"| {'form':<18} | {'loop order':<18} | ns per output |")
-    print(f"|{'-' * 20}|{'-' * 20}|{'-' * 15}|")
+    print(f"| {'form':<30} | {'loop order':<18} | ns per output |")
+    print(f"|{'-' * 32}|{'-' * 20}|{'-' * 15}|")
     for r in rows:
-        print(f"| {r['form']:<18} | {r['order']:<18} | {r['ns_per_output']:>13.3f} |")
+        print(f"| {r['form']:<30} | {r['order']:<18} | {r['ns_per_output']:>13.3f} |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"pixels": PIXELS, "channels": CHANNELS, "lanes": LANES, "rows": rows}, f)

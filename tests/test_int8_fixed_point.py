@@ -9,6 +9,7 @@ from lowering_support import build_keeping_lowered
 from edgetune.quant.fixed_point import (
     ChannelRequantization,
     FoldedRequantization,
+    first_in_range,
     mean_multiplier,
     multiply_by_quantized_multiplier,
     quantize_multiplier,
@@ -214,6 +215,79 @@ def test_channel_requantization_refuses_small_shifts_and_wraps_its_bias():
     assert ChannelRequantization.fit(1 << 30, -5, -3, 0).output_plus(128).rounding.tolist() == [
         (1 << 3) + 125 * (1 << 4)
     ]
+
+
+def testfirst_in_range_is_the_smallest_solution():
+    rng = np.random.default_rng(3)
+    for _ in range(2000):
+        m = int(rng.integers(2, 300))
+        a, lo = int(rng.integers(0, m)), int(rng.integers(0, m))
+        hi = int(rng.integers(lo, m))
+        want = next((x for x in range(m) if lo <= a * x % m <= hi), None)
+        assert first_in_range(a, m, lo, hi) == want, (a, m, lo, hi)
+
+
+def _clamped_with_nudge(x, constants, lo, hi):
+    """The clamped per-channel result of x = acc + bias, in NumPy (the formula
+    test_channel_requantization_is_tflite_exact checks against TFLite)."""
+    b, m, r, sh = (c.astype(np.int64) for c in constants)
+    y = (x + b) * m + (1 << 30)
+    y -= (y < 0) * (1 << 31)
+    return np.clip(((y >> 32) + r) >> sh, lo, hi)
+
+
+def test_constants_without_the_nudge_give_the_same_clamped_results():
+    """Under a clamp starting at zp, `without_nudge` folds SRDHM's 2^30 into the bias and
+    rounding: every accumulator within the bound (each one around the thresholds, random ones
+    up to the bound) gives the same clamped result, in NumPy and compiled; refused below zp or
+    without room for the bias offset."""
+    rng = np.random.default_rng(4)
+    channels = 48
+    mult, shift = quantize_multiplier(np.exp(rng.uniform(np.log(1e-4), np.log(0.24), channels)))
+    bias = rng.integers(-5000, 5000, channels)
+    bound = np.abs(bias) + (1 << 24)
+    for zp, lo, hi in ((-128, -128, 127), (-20, -20, 127), (-128, -128, 60), (7, 9, 120)):
+        fitted = ChannelRequantization.fit(mult, shift, zp, bias)
+        free = fitted.without_nudge(zp, lo, hi, bound)
+        assert free is not None and not np.array_equal(free.bias, fitted.bias)
+        x = np.concatenate(
+            [np.arange(-(1 << 17), 1 << 17), rng.integers(-(1 << 24), 1 << 24, 1 << 16)]
+        )[:, None]
+        want = _clamped_with_nudge(x, fitted.arrays(), lo, hi)
+        b, m, r, sh = (c.astype(np.int64) for c in free.arrays())
+        got = np.clip(((((x + b) * m) >> 32) + r) >> sh, lo, hi)
+        assert np.array_equal(got, want), (zp, lo, hi)
+        assert len(np.unique(want)) == hi - lo + 1  # every output value reached
+    assert fitted.without_nudge(zp, zp - 1, 127, bound) is None  # below zp: negatives matter
+    assert fitted.without_nudge(zp, lo, hi, (1 << 31) - 2) is None  # no room for x + q
+
+    import tvm
+    from tvm import te
+
+    n = 1 << 14
+    acc = rng.integers(-(1 << 16), 1 << 16, n).astype(np.int32)
+    channel = rng.integers(0, channels, n)
+    free = ChannelRequantization.fit(mult, shift, -128, bias).without_nudge(-128, -128, 127, bound)
+    ins = [te.placeholder((n,), "int32", name) for name in ("acc", "b", "m", "r", "s")]
+    out = te.compute(
+        (n,),
+        lambda i: saturate(
+            requantize_channel(*(x[i] for x in ins), negatives=False, nudge=False),
+            -128,
+            127,
+            "int8",
+        ),
+    )
+    func = te.create_prim_func([*ins, out]).with_attr("global_symbol", "main")
+    lib = tvm.compile(tvm.IRModule({"main": func}), target="llvm")
+    res = tvm.runtime.tensor(np.zeros(n, "int8"))
+    per_element = [c[channel] for c in free.arrays()]
+    lib(*(tvm.runtime.tensor(a.astype(np.int32)) for a in (acc, *per_element)), res)
+    fitted = ChannelRequantization.fit(mult, shift, -128, bias)
+    want = _clamped_with_nudge(
+        acc.astype(np.int64), [c[channel] for c in fitted.arrays()], -128, 127
+    )
+    assert res.numpy().tolist() == want.tolist()
 
 
 def test_folding_refuses_left_shifts_and_int64_overflow():

@@ -66,26 +66,31 @@ def test_small_graphs_match_litert(name, ops):
 
 
 @pytest.mark.parametrize(
-    ("weight_scales", "relu", "kernel"),
+    ("weight_scales", "relu", "out_zp", "form"),
     [
-        ([0.001, 0.004, 0.01, 0.03], False, "requantize_per_channel_fixed"),
-        ([0.001, 0.004, 0.01, 0.03], True, "requantize_per_channel_fixed"),
+        ([0.001, 0.004, 0.01, 0.03], False, 5, "corrected"),
+        ([0.001, 0.004, 0.01, 0.03], True, 5, "uncorrected"),  # RELU as a clip after it
+        ([0.001, 0.004, 0.01, 0.03], True, -128, "2^30 folded"),  # clamp at zp from the start
         # real scales 0.25 (shift -1) and 1.25 (a left shift): the generic form, per channel
-        ([0.001, 0.004, 0.1, 0.5], False, "requantize_per_channel"),
+        ([0.001, 0.004, 0.1, 0.5], False, 5, "generic"),
     ],
 )
 def test_conv_requantization_forms_equal_the_reference_kernels(
-    tmp_path, weight_scales, relu, kernel
+    tmp_path, weight_scales, relu, out_zp, form
 ):
-    """The per-channel form (with and without the correction of negative products: a fused
-    RELU clamps at the zero point) and the generic one that scales of 1/4 and above fall back
-    to: equal to TFLite's reference kernels over spread-out outputs."""
-    path = int8_conv(tmp_path / "conv.tflite", weight_scales, out_scale=0.02, relu=relu)
+    """The per-channel form (with the correction of negative products; without it under a
+    fused RELU, which clamps at the zero point; with SRDHM's 2^30 folded into its constants
+    where the clamp starts at the zero point) and the generic one that scales of 1/4 and above
+    fall back to: equal to TFLite's reference kernels over spread-out outputs."""
+    path = int8_conv(tmp_path / "conv.tflite", weight_scales, 0.02, relu, out_zp)
     model = load_model(path)
     (conv,) = [t for t in for_model(model, load_board("host")).tasks if "conv2d" in t.name]
+    kernel = "requantize_per_channel" if form == "generic" else "requantize_per_channel_fixed"
     assert conv.name.rstrip("0123456789").endswith(kernel), conv.name
-    if kernel.endswith("fixed"):  # the correction's sign test: y >> 63
-        assert ("T.int64(63)" in conv.mod.script()) == (not relu)
+    script = conv.mod.script()
+    if form != "generic":  # the correction's sign test (y >> 63) and the 2^30 add
+        assert ("T.int64(63)" in script) == (form == "corrected")
+        assert ("T.int64(1073741824)" in script) != (form == "2^30 folded")
     spread = set()
     for seed in (0, 1, 2):
         inputs = random_inputs(model.info, seed=seed)

@@ -212,10 +212,12 @@ def fully_connected(path: Path, units: int, depth: int = 64, activation: int = 0
     return write(path, tensors, ops, [0], [2])
 
 
-def int8_conv(path: Path, weight_scales: list[float], out_scale: float, relu: bool) -> Path:
+def int8_conv(
+    path: Path, weight_scales: list[float], out_scale: float, relu: bool, out_zp: int = 5
+) -> Path:
     """x [1,6,6,8] int8 (scale 0.05, zero point -3) -> CONV_2D 3x3 SAME with per-channel int8
     weights (one output channel per scale in `weight_scales`) and a random bias -> y int8 of
-    scale `out_scale`, zero point 5 (`relu`: TFLite's fused RELU)."""
+    scale `out_scale`, zero point `out_zp` (`relu`: TFLite's fused RELU)."""
     x_scale, channels = 0.05, len(weight_scales)
     rng = np.random.default_rng(5)
     w = rng.integers(-127, 128, (channels, 3, 3, 8)).astype(np.int8)
@@ -224,7 +226,7 @@ def int8_conv(path: Path, weight_scales: list[float], out_scale: float, relu: bo
         Tensor("x", (1, 6, 6, 8), "int8", quant=(x_scale, -3)),
         Tensor("w", w.shape, "int8", w, quant=(list(weight_scales), 0)),
         Tensor("b", (channels,), "int32", bias, quant=([x_scale * s for s in weight_scales], 0)),
-        Tensor("y", (1, 6, 6, channels), "int8", quant=(out_scale, 5)),
+        Tensor("y", (1, 6, 6, channels), "int8", quant=(out_scale, out_zp)),
     ]
     fields = [(0, "int8", 0), (1, "int32", 1), (2, "int32", 1), (3, "int8", int(relu))]
     return write(path, tensors, [Op("CONV_2D", [0, 1, 2], [3], "Conv2DOptions", fields)], [0], [3])

@@ -120,11 +120,18 @@ def _dot(acc: Any, a: Any, b: Any) -> Any:
 
 
 def conv1x1_requantized(
-    p: AmxPlan, spatial: tuple[int, ...], threads: int, out_dtype: str, lo: int, hi: int
+    p: AmxPlan,
+    spatial: tuple[int, ...],
+    threads: int,
+    out_dtype: str,
+    lo: int,
+    hi: int,
+    nudge: bool = True,
 ) -> Any:
     """PrimFunc(data [*spatial, K] uint8, weight [1, 1, N/16, K/4, 16, 4] int8, the four
     ChannelRequantization constants [N] int32, out [*spatial, N]) for the shape in `p`
-    (`spatial`: the data's leading dimensions, pixels = their product).
+    (`spatial`: the data's leading dimensions, pixels = their product; `nudge=False`: constants
+    from `ChannelRequantization.without_nudge`).
 
     Work items (16 pixels x 16 * acc_tiles channels) are split into one contiguous chunk per
     thread. Each item's accumulator tiles are stored into one half of a buffer while the
@@ -149,7 +156,9 @@ def conv1x1_requantized(
         return B_TILE + j % B_TILES
 
     def requantized(acc: Any, c: Any, consts: tuple) -> Any:
-        return saturate(requantize_channel(acc, *(t[c] for t in consts)), lo, hi, out_dtype)
+        consts = (t[c] for t in consts)
+        value = requantize_channel(acc, *consts, negatives=nudge, nudge=nudge)
+        return saturate(value, lo, hi, out_dtype)
 
     @T.prim_func
     def kernel(

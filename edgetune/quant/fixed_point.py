@@ -9,10 +9,15 @@ a rounded high multiply followed by a round-half-away-from-zero right shift.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+# the windows +-2^W around 2^30 that ChannelRequantization.without_nudge tries, widest first:
+# a wider window gives a smaller q, a narrower one fails fewer output thresholds
+NUDGE_WINDOWS = (16, 12, 8, 4)
 
 
 def quantize_multiplier(real: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -212,6 +217,51 @@ class ChannelRequantization:
             wrap_int32(np.broadcast_to(bias, mult.shape)), mult, rounding, e - 1
         )
 
+    def without_nudge(
+        self, zp: int, lo: int, hi: int, bias_bound: Any
+    ) -> ChannelRequantization | None:
+        """Constants for `requantize_channel(..., nudge=False)` that give the same results once
+        clamped to [lo, hi], for every acc with |acc + bias| <= bias_bound (per channel), or
+        None (lo < zp, or some channel finds none).
+
+        Under a clamp starting at zp only results above zp matter, where the function is
+        floor((x*M + C) / 2^(31+e)) with C = 2^30 + rounding*2^32, x = acc + bias. Written as
+        floor(((x + q)*M + R*2^32) / 2^(31+e)) the 2^30 needs no add of its own: q joins the
+        bias, R the rounding, with q*M + R*2^32 within +-W of C. Both are nondecreasing in x,
+        so they agree after the clamp exactly when they first reach each output k in (lo, hi]
+        at the same x: checked for all ~255 k per channel, for the smallest q >= 0 or <= 0 with
+        (q*M - 2^30) mod 2^32 within +-2^W (`first_in_range`), W in NUDGE_WINDOWS in turn."""
+        if lo < zp:
+            return None
+        mult = self.multiplier.astype(np.int64)
+        e = self.shift.astype(np.int64) + 1
+        k = np.arange(lo + 1, hi + 1, dtype=np.int64)
+        reach = k[None, :] << (31 + e)[:, None]  # k * 2^(31+e)
+        exact = (1 << 30) + self.rounding.astype(np.int64) * (1 << 32)
+        first = -((exact[:, None] - reach) // mult[:, None])  # ceil((reach - C) / M)
+        limit = (1 << 31) - 1 - np.asarray(np.broadcast_to(bias_bound, mult.shape), np.int64)
+        q = np.zeros(mult.shape, np.int64)
+        rounding = np.zeros(mult.shape, np.int64)
+        todo = np.arange(mult.size)
+        for width, sign in itertools.product(NUDGE_WINDOWS, (1, -1)):
+            window = ((1 << 30) - (1 << width), (1 << 30) + (1 << width))
+            m = mult[todo]
+            found = [first_in_range(sign * int(a) % (1 << 32), 1 << 32, *window) for a in m]
+            tries = np.array([-1 if f is None else f for f in found], np.int64) * sign
+            ok = np.array([f is not None for f in found]) & (np.abs(tries) <= limit[todo])
+            tries = np.where(ok, tries, 0)  # |q| < 2^31: q*M stays in int64
+            r = (exact[todo] - tries * m + (1 << 31)) >> 32  # q*M + r*2^32 nearest C
+            reached = -((r[:, None] * (1 << 32) - reach[todo]) // m[:, None]) - tries[:, None]
+            ok &= (np.abs(r) < 1 << 30) & (reached == first[todo]).all(axis=1)
+            q[todo[ok]], rounding[todo[ok]] = tries[ok], r[ok]
+            todo = todo[~ok]
+            if not todo.size:
+                bias = wrap_int32(self.bias.astype(np.int64) + q)
+                return ChannelRequantization(
+                    bias, self.multiplier, rounding.astype(np.int32), self.shift
+                )
+        return None
+
     def plus(self, offset: Any) -> ChannelRequantization:
         """The constants for this requantization of acc + offset (int32 additions wrap)."""
         return ChannelRequantization(
@@ -237,15 +287,39 @@ class ChannelRequantization:
         return self.bias, self.multiplier, self.rounding, self.shift
 
 
+def first_in_range(a: int, m: int, lo: int, hi: int) -> int | None:
+    """The smallest x >= 0 with lo <= (a*x) % m <= hi (0 <= lo <= hi < m), or None: Euclid's
+    recursion on (a, m), a few microseconds for 32-bit numbers."""
+    a %= m
+    if lo == 0:
+        return 0
+    if a == 0:
+        return None
+    x = -(-lo // a)
+    if a * x <= hi:
+        return x
+    # no multiple of a in [lo, hi]: a*x - m*y lands there for y with (m*y) % a in this range
+    y = first_in_range(m % a, a, (-hi) % a, (-lo) % a)
+    return None if y is None else -(-(lo + m * y) // a)
+
+
 def requantize_channel(
-    acc: Any, bias: Any, multiplier: Any, rounding: Any, shift: Any, negatives: bool = True
+    acc: Any,
+    bias: Any,
+    multiplier: Any,
+    rounding: Any,
+    shift: Any,
+    negatives: bool = True,
+    nudge: bool = True,
 ) -> Any:
     """ChannelRequantization's formula on an int32 expression (constants: int32 TE expressions
     or ints); returns int32. No Select, so AutoInline still inlines it into its consumer.
 
     `negatives=False` leaves out the correction of negative products: they make results of at
     most zp (RoundingDivideByPOT of h < 0 is <= 0 with or without it), which a clamp whose lower
-    bound is at least zp (a ReLU's) saturates either way.
+    bound is at least zp (a ReLU's) saturates either way. `nudge=False` leaves out SRDHM's
+    2^30 too, for constants from `ChannelRequantization.without_nudge` (which never need the
+    correction).
 
     The bias is added in uint32: TFLite's int32 addition wraps, and a signed one would let LLVM
     widen it (adding the sign-extended operands in 64 bits), so the product, no longer of two
@@ -261,7 +335,9 @@ def requantize_channel(
         return tirx.const(int(v), "int32") if isinstance(v, int | np.integer) else v
 
     x = (acc.astype("uint32") + i32(bias).astype("uint32")).astype("int32")
-    y = x.astype("int64") * i32(multiplier).astype("int64") + i64(1 << 30)
+    y = x.astype("int64") * i32(multiplier).astype("int64")
+    if nudge:
+        y = y + i64(1 << 30)
     if negatives:
         y = y - ((y >> i64(63)) & i64(1 << 31))
     return ((y >> i64(32)).astype("int32") + i32(rounding)) >> i32(shift)

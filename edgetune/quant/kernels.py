@@ -52,17 +52,19 @@ def requantize_per_channel_fixed(
     shift: te.Tensor,
     clamp: Clamp,
     zp: int,
+    nudge: bool = True,
 ):
     """int32 accumulator -> per-channel ChannelRequantization (bias, zero point and any other
     per-channel offset folded into its int32 constants) -> clamp. `zp`, the output zero point
     (already in `rounding`), tells whether the clamp saturates every result of at most zp (a
-    ReLU's does), so negative products need no correction (see `requantize_channel`)."""
+    ReLU's does), so negative products need no correction; `nudge=False`: the constants come
+    from `ChannelRequantization.without_nudge` (see `requantize_channel`)."""
     lo, hi, dtype = clamp
 
     def f(*i):
         c = i[-1]
         consts = (t[c] for t in (bias, mult, rounding, shift))
-        value = requantize_channel(acc(*i), *consts, negatives=lo < zp)
+        value = requantize_channel(acc(*i), *consts, negatives=lo < zp, nudge=nudge)
         return saturate(value, lo, hi, dtype)
 
     return te.compute(acc.shape, f, name="requantize")

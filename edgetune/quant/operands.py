@@ -38,7 +38,7 @@ from .kernels import (
     requantize_per_channel_fixed,
     requantize_per_channel_float,
 )
-from .rewrite import CLAMP_ATTR, DEPTHWISE_ATTR, emit_depthwise
+from .rewrite import CLAMP_ATTR, DEPTHWISE_ATTR, NUDGE_ATTR, emit_depthwise
 
 SHIFT = 128
 
@@ -288,9 +288,11 @@ class _DotProductOperands(relax.PyExprMutator):
         shifted = requantization.output_plus(SHIFT)
         if shifted is None:
             return None
-        lo, hi = (int(v) for v in self.builder_.get()[call.args[0]].attrs[CLAMP_ATTR])
+        attrs = self.builder_.get()[call.args[0]].attrs
+        lo, hi = (int(v) for v in attrs[CLAMP_ATTR])
+        nudge = bool(int(attrs.get(NUDGE_ATTR, 1)))
         kernel = amx.conv1x1_requantized(
-            plan, spatial, self.amx_threads, "uint8", lo + SHIFT, hi + SHIFT
+            plan, spatial, self.amx_threads, "uint8", lo + SHIFT, hi + SHIFT, nudge
         )
         gv = self.builder_.add_func(kernel, "amx_conv1x1")
         u_ty = relax.TensorType(out_ty.shape, "uint8")

@@ -42,6 +42,8 @@ from .fixed_point import ChannelRequantization, quantize_multiplier
 from .float_requantization import FIXED_POINT, FP32, FloatRequantization
 
 CLAMP_ATTR = "edgetune.clamp"  # [lo, hi] of a clamped kernel, for target rewrites (operands)
+# 0 where a fixed-point requantization's constants leave out SRDHM's 2^30 (operands' AMX kernels)
+NUDGE_ATTR = "edgetune.nudge"
 # a depthwise conv's keyword parameters (kernels.depthwise_conv2d_nhwc), for target rewrites
 DEPTHWISE_ATTR = "edgetune.depthwise"
 
@@ -200,6 +202,8 @@ class _Integerizer(relax.PyExprMutator):
         """Emit a TE kernel whose non-tensor parameters are bound in Python; kernels with a
         saturating clamp are remembered so a clip after them can be folded in."""
         attrs = {CLAMP_ATTR: list(params["clamp"][:2])} if "clamp" in params else {}
+        if "nudge" in params:
+            attrs[NUDGE_ATTR] = int(params["nudge"])
         var = self.builder_.emit_te(
             partial(func, **params),
             *tensors,
@@ -383,13 +387,18 @@ class _Integerizer(relax.PyExprMutator):
         mult, shift = quantize_multiplier(real)
         fixed = ChannelRequantization.fit(mult, shift, out_q.zp, total_bias)
         if fixed is not None:
-            consts = [relax.const(a, str(a.dtype)) for a in fixed.arrays()]
+            # |acc + total_bias| <= 255 * sum |w| + |bias|: int8 inputs minus their zero point
+            bound = 255 * np.abs(weight.astype(np.int64) + offset).sum(axis=(0, 1, 3))
+            bound += np.abs(np.asarray(bias if bias is not None else 0, np.int64))
+            unnudged = fixed.without_nudge(out_q.zp, clamp[0], clamp[1], bound)
+            consts = [relax.const(a, str(a.dtype)) for a in (unnudged or fixed).arrays()]
             return self._emit(
                 kernels.requantize_per_channel_fixed,
                 acc,
                 *consts,
                 clamp=clamp,
                 zp=out_q.zp,
+                nudge=unnudged is None,
             )
         acc = bb.emit(relax.op.add(acc, relax.const(total_bias.astype(np.int32), "int32")))
         mult_c, shift_c = relax.const(mult, "int32"), relax.const(shift, "int32")
