@@ -94,13 +94,18 @@ def test_spectrogram_fft_kernel_matches_litert_on_the_emulated_board(a53, tmp_pa
         np.testing.assert_allclose(outputs[f"output_{i}"], expected, rtol=1e-4, atol=1e-4)
 
 
-def test_uint8_weights_with_zero_points_are_exact_on_the_emulated_board(a53, tmp_path, cli):
-    """TF1-style uint8 convs, depthwise conv and FULLY_CONNECTED (uint8 weights with zero
-    points: int8 weights plus a window-sum term) cross-compiled for the A53: equal to LiteRT's
-    reference kernels there too."""
+@pytest.mark.parametrize("model", ["uint8_network", "probe_block_int8"])
+def test_integer_kernels_are_exact_on_the_emulated_board(a53, tmp_path, cli, model):
+    """Cross-compiled for the A53, equal to LiteRT's reference kernels there too: TF1-style
+    uint8 convs, depthwise conv and FULLY_CONNECTED (uint8 weights with zero points: int8
+    weights plus a window-sum term); an int8 block whose ReLU6 convs requantize without
+    SRDHM's 2^30 add (`ChannelRequantization.without_nudge`)."""
     from edgetune.oracle.litert import LiteRTModel
 
-    model_path = uint8_network(tmp_path / "u8.tflite")
+    if model == "uint8_network":
+        model_path = uint8_network(tmp_path / "u8.tflite")
+    else:
+        model_path = shipped_model(f"{model}.tflite")
     so = tmp_path / "u8_a53.so"
     assert cli("build", model_path, "--board", "qemu-a53", "-o", so).code == 0
     (x,) = random_inputs(load_model(model_path).info, seed=4)
