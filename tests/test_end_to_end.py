@@ -249,3 +249,16 @@ def test_tasks_lists_weights_flops_and_anchor(cli):
     conv = [t for t in tasks if t["anchor"] == "conv2d_nhwc"]
     # 3x3 stride-2 conv 3->16 on 32x32 (16x16 out): 2*16*16*16*27 multiply-adds
     assert max(t["flops"] for t in conv) >= 2 * 16 * 16 * 16 * 27
+
+
+def test_one_output_goes_to_the_file_the_path_names(tmp_path):
+    """`run --output y.npz` with one output writes y.npz (output_0), not y.npz.npy."""
+    from edgetune.runtime.inputs import save_outputs
+
+    y = np.arange(6, dtype=np.int8).reshape(2, 3)
+    save_outputs(tmp_path / "y.npz", [y])
+    save_outputs(tmp_path / "z.npy", [y])
+    with np.load(tmp_path / "y.npz") as archive:
+        assert list(archive) == ["output_0"] and np.array_equal(archive["output_0"], y)
+    assert np.array_equal(np.load(tmp_path / "z.npy"), y)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["y.npz", "z.npy"]

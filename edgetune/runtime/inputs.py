@@ -85,10 +85,11 @@ def _read_npy(path: Path) -> np.ndarray:
 
 
 def save_outputs(path: str | Path, outputs: list[np.ndarray]) -> None:
-    """One output: a .npy file; several: an .npz with output_0, output_1, ..."""
+    """One output: a .npy file; several, or a path ending in .npz: an .npz with output_0,
+    output_1, ... (np.save would write one output given "y.npz" to "y.npz.npy")."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if len(outputs) == 1:
+    if len(outputs) == 1 and path.suffix != ".npz":
         np.save(path, outputs[0])
     else:
         np.savez(path, **{f"output_{i}": o for i, o in enumerate(outputs)})
