@@ -260,6 +260,7 @@ def test_constants_without_the_nudge_give_the_same_clamped_results():
         assert len(np.unique(want)) == hi - lo + 1  # every output value reached
     assert fitted.without_nudge(zp, zp - 1, 127, bound) is None  # below zp: negatives matter
     assert fitted.without_nudge(zp, lo, hi, (1 << 31) - 2) is None  # no room for x + q
+    assert ChannelRequantization.fit(1 << 30, -23, 0, 0).without_nudge(0, 0, 127, 0) is None
 
     import tvm
     from tvm import te

@@ -222,7 +222,7 @@ class ChannelRequantization:
     ) -> ChannelRequantization | None:
         """Constants for `requantize_channel(..., nudge=False)` that give the same results once
         clamped to [lo, hi], for every acc with |acc + bias| <= bias_bound (per channel), or
-        None (lo < zp, or some channel finds none).
+        None (lo < zp, a shift beyond 22 bits, or some channel finds none).
 
         Under a clamp starting at zp only results above zp matter, where the function is
         floor((x*M + C) / 2^(31+e)) with C = 2^30 + rounding*2^32, x = acc + bias. Written as
@@ -231,10 +231,10 @@ class ChannelRequantization:
         so they agree after the clamp exactly when they first reach each output k in (lo, hi]
         at the same x: checked for all ~255 k per channel, for the smallest q >= 0 or <= 0 with
         (q*M - 2^30) mod 2^32 within +-2^W (`first_in_range`), W in NUDGE_WINDOWS in turn."""
-        if lo < zp:
-            return None
         mult = self.multiplier.astype(np.int64)
         e = self.shift.astype(np.int64) + 1
+        if lo < zp or (e > 22).any():  # e <= 22: |k| * 2^(31+e) stays within int64
+            return None
         k = np.arange(lo + 1, hi + 1, dtype=np.int64)
         reach = k[None, :] << (31 + e)[:, None]  # k * 2^(31+e)
         exact = (1 << 30) + self.rounding.astype(np.int64) * (1 << 32)
