@@ -227,7 +227,7 @@ class ChannelRequantization:
         Under a clamp starting at zp only results above zp matter, where the function is
         floor((x*M + C) / 2^(31+e)) with C = 2^30 + rounding*2^32, x = acc + bias. Written as
         floor(((x + q)*M + R*2^32) / 2^(31+e)) the 2^30 needs no add of its own: q joins the
-        bias, R the rounding, with q*M + R*2^32 within +-W of C. Both are nondecreasing in x,
+        bias, R the rounding, with q*M + R*2^32 within +-2^W of C. Both are nondecreasing in x,
         so they agree after the clamp exactly when they first reach each output k in (lo, hi]
         at the same x: checked for all ~255 k per channel, for the smallest q >= 0 or <= 0 with
         (q*M - 2^30) mod 2^32 within +-2^W (`first_in_range`), W in NUDGE_WINDOWS in turn."""
