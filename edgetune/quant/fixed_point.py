@@ -328,19 +328,16 @@ def requantize_channel(
     """
     from ..tvm_api import tirx
 
-    def i64(v: int) -> Any:
-        return tirx.const(v, "int64")
-
     def i32(v: Any) -> Any:
         return tirx.const(int(v), "int32") if isinstance(v, int | np.integer) else v
 
     x = (acc.astype("uint32") + i32(bias).astype("uint32")).astype("int32")
-    y = x.astype("int64") * i32(multiplier).astype("int64")
+    y = _i64(x) * _i64(i32(multiplier))
     if nudge:
-        y = y + i64(1 << 30)
+        y = y + _i64(1 << 30)
     if negatives:
-        y = y - ((y >> i64(63)) & i64(1 << 31))
-    return ((y >> i64(32)).astype("int32") + i32(rounding)) >> i32(shift)
+        y = y - ((y >> _i64(63)) & _i64(1 << 31))
+    return ((y >> _i64(32)).astype("int32") + i32(rounding)) >> i32(shift)
 
 
 def saturate(x: Any, lo: int, hi: int, dtype: str) -> Any:
