@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..tasks.task import shorten
 from .args import add_board_arg, add_json_arg, board_from_args
 from .model_args import add_model_arg, model_and_records
 from .output import report, status, table
@@ -43,7 +44,7 @@ def run(args) -> int:
     )
     rows = [
         {
-            "kernel": k.kernel,
+            "kernel": shorten(k.kernel),  # whole in --json
             "calls": k.calls,
             "ms": f"{k.ms:.3f}",
             "share": f"{100 * k.share:.1f}%",

@@ -22,6 +22,7 @@ from ..farm.agent import profile_vm
 from ..farm.remote_run import profile_remote
 from ..measure.free_cores import StealClock, steal_note
 from ..runtime import load_executable, load_inputs
+from ..tasks.task import shorten
 
 if TYPE_CHECKING:
     from ..board import Board
@@ -94,8 +95,8 @@ class Profile:
             )
         if worst is not None and worst.excess_ms > 0:
             parts.append(
-                f"most lost in {worst.kernel}: {worst.ms:.3f} ms vs {worst.estimate_ms:.3f} ms "
-                f"estimated (+{worst.excess_ms:.3f} ms)"
+                f"most lost in {shorten(worst.kernel)}: {worst.ms:.3f} ms vs "
+                f"{worst.estimate_ms:.3f} ms estimated (+{worst.excess_ms:.3f} ms)"
             )
         else:
             untuned = [k for k in self.kernels if not k.tuned]
