@@ -12,11 +12,12 @@ and its padded input is inlined into it before tiling moves it), and whatever th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BoardError
+from .custom_rules import quiet_custom_rules
 
 if TYPE_CHECKING:
     from ..board import Board
@@ -72,10 +73,13 @@ class RuleSet:
         apply_rules_module(parts, board)
         return parts
 
-    def space(self, board: Board):
-        """MetaSchedule space generator for this board."""
+    def space(self, board: Board, mods: Iterable[Any] = ()):
+        """MetaSchedule space generator for this board; `mods`: the tasks it will generate
+        spaces for (TOPI's marks for custom rules nobody registered are then handled quietly,
+        `custom_rules`)."""
         from ..tvm_api import ms
 
+        quiet_custom_rules(mods, board.target())
         parts = self.parts(board)
         if parts is None:
             return ms.space_generator.PostOrderApply()

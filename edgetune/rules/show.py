@@ -37,7 +37,7 @@ def explore(mod: Any, board: Board, samples: int, seed: int = 1) -> SpaceView:
     ctx = ms.TuneContext(
         mod=mod,
         target=board.target(),
-        space_generator=get_rule_set(board.rule_set).space(board),
+        space_generator=get_rule_set(board.rule_set).space(board, [mod]),
         search_strategy=ms.search_strategy.ReplayTrace(max_fail_count=200),
         rand_state=seed,
     )

@@ -302,7 +302,7 @@ def final_phase(
     phase = FinalPhase(top, tasks, [None] * len(tasks))
     choices, db = store.final_choices(), store.database()
     pending: list[tuple[int, str, list[Candidate]]] = []
-    space = get_rule_set(board.rule_set).space(board)
+    space = get_rule_set(board.rule_set).space(board, [t.mod for t in tasks])
     measured = {schedule_key(r.trace) for r in db.get_all_tuning_records()} if library else set()
 
     @functools.cache

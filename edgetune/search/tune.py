@@ -190,8 +190,8 @@ def spaceless(tasks: list[Task], ids: list[int], board: Board) -> dict[int, str]
     TVM's default schedule instead (a rule set's bug, reported, not the user's)."""
     from ..tvm_api import ms, s_tir
 
-    space, target = get_rule_set(board.rule_set).space(board), board.target()
-    failed = {}
+    space = get_rule_set(board.rule_set).space(board, [tasks[i].mod for i in ids])
+    target, failed = board.target(), {}
     for i in ids:
         context = ms.TuneContext(
             mod=tasks[i].mod, target=target, space_generator=space, rand_state=0
@@ -227,7 +227,7 @@ def _tune_contexts(
 ):
     from ..tvm_api import ms
 
-    space = get_rule_set(board.rule_set).space(board)
+    space = get_rule_set(board.rule_set).space(board, [t.mod for t in tasks])
     target = board.target()
     loggers = task_loggers(log_dir, [t.name for t in tasks])
     return [
