@@ -103,6 +103,20 @@ def test_rerun_measures_nothing_new_and_extends_without_duplicates(cli, tmp_path
     assert len(keys) == TRIALS + new == len(set(keys))  # nothing measured twice
 
 
+def test_quiet_tune_prints_warnings_and_the_result_only(cli, tmp_path):
+    """Without --quiet, tune prints each task's library status and the final phase's progress;
+    with it, neither (the result still goes to stdout)."""
+    args = ["tune", "tiny_fp32", "--trials", TRIALS, "--search", "ms"]
+    loud = cli(*args, "--records", tmp_path / "loud")
+    assert loud.code == 0
+    assert any(line.startswith("  new ") for line in loud.err.splitlines())
+    assert "final: " in loud.err
+    quiet = cli(*args, "--records", tmp_path / "quiet", "--quiet")
+    assert quiet.code == 0 and "estimated end-to-end" in quiet.out
+    assert not any(line.startswith(("  new ", "  similar ", "  known ", "final: "))
+                   for line in quiet.err.splitlines())  # fmt: skip
+
+
 def test_interrupted_tune_keeps_records_and_resumes(tmp_path):
     """Ctrl-C during `edgetune tune`, then the same command again."""
     recs = tmp_path / "recs"

@@ -32,7 +32,13 @@ def register(sub) -> None:
     p.add_argument("--records", required=True, help="records folder (created if missing)")
     add_search_args(p)
     add_library_args(p)
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress, only the result")
+    p.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no progress (per-task library status, batches, final phase): warnings and the "
+        "result only",
+    )
     add_measure_args(p)
     add_json_arg(p)
     p.set_defaults(func=run)
@@ -55,7 +61,8 @@ def run(args) -> int:
     try:
         with progress_display(f"{model.info.name} on {board.name}", args.quiet, args.json) as show:
             result = tune_model(model, board, store, args.trials, seed=args.seed,
-                                per_round=args.per_round, on_batch=show, printer=status,
+                                per_round=args.per_round, on_batch=show,
+                                printer=None if args.quiet else status,
                                 search=args.search, warm_start=args.warm_start,
                                 library=library, final_top=args.final_top)  # fmt: skip
     except KeyboardInterrupt:
