@@ -4,7 +4,7 @@ TOPI marks pooling blocks with a custom rule (annotation `schedule_rule`, e.g.
 "meta_schedule.pool_max"). MetaSchedule's ApplyCustomRule looks it up per target key as a
 global function `s_tir.meta_schedule.<key>.<rule>`; finding none, it logs a warning, removes the
 mark and lets the other rules schedule the block. It did so on every design-space generation of
-such a task: a MediaPipe model's `tune --quiet` printed the warning dozens of times. Registering
+such a task: `tune --quiet` of MediaPipe's palm detection printed it 8 times. Registering
 that same behaviour under the missing name keeps the schedules and their traces (the same one
 Unannotate instruction, so records still match) and drops the noise.
 """
