@@ -18,14 +18,13 @@ ANNOTATION = "schedule_rule"
 NO_RULE = "None"  # TOPI's "leave this block as it is": ApplyCustomRule never looks it up
 
 
-def quiet_custom_rules(mods: Iterable[Any], target: Any) -> list[str]:
+def quiet_custom_rules(mods: Iterable[Any], target: Any) -> None:
     """Register `_unmarked` for every custom rule that blocks of `mods` name and no function
-    implements for a key of `target`; returns the names registered now."""
+    implements for a key of `target`."""
     import tvm_ffi
 
     from ..tvm_api import s_tir
 
-    registered = []
     for mod in mods:
         sch = s_tir.Schedule(mod)
         for block in sch.get_child_blocks(sch.get_sblock("root")):
@@ -36,8 +35,6 @@ def quiet_custom_rules(mods: Iterable[Any], target: Any) -> list[str]:
                 name = f"s_tir.meta_schedule.{key}.{rule}"
                 if tvm_ffi.get_global_func(name, allow_missing=True) is None:
                     tvm_ffi.register_global_func(name, _unmarked)
-                    registered.append(name)
-    return registered
 
 
 def _unmarked(sch: Any, block: Any) -> list[Any]:
