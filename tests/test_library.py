@@ -248,6 +248,49 @@ def test_library_of_another_tvm_version_or_target_is_refused(tiny, tmp_path, cli
     assert other.path.parent == library.path.parent and other.path != library.path
 
 
+def test_library_command_lists_key_folders_and_families(tiny, tmp_path, cli):
+    """`edgetune library`: each key folder with what its manifest holds; --board keeps the
+    board's folders and lists their families; a damaged manifest is named, the rest listed."""
+    _, _, _, library, _, _ = tiny
+    root = tmp_path / "lib"
+    shutil.copytree(library.path, root / library.path.name)
+    other = root / "qemu-a53-0123456789ab"  # a folder of another key, as another board writes
+    shutil.copytree(library.path, other)
+    data = json.loads((other / LIBRARY_MANIFEST).read_text())
+    data["key"]["target"] = str(load_board("qemu-a53").target())
+    (other / LIBRARY_MANIFEST).write_text(json.dumps(data))
+
+    res = cli("library", "--library", root, "--json")
+    assert res.code == 0
+    folders = {f["folder"]: f for f in json.loads(res.out)["folders"]}
+    assert set(folders) == {library.path.name, other.name}
+    mine = folders[library.path.name]
+    assert mine["workloads"] == 1 and mine["records"] == 4 and mine["families"] == 1
+    assert mine["key"] == library.key and mine["target"].startswith("llvm ")
+    assert mine["size_bytes"] == sum(f.stat().st_size for f in library.path.iterdir())
+    assert "aarch64" in folders[other.name]["target"]
+
+    res = cli("library", "--library", root, "--board", "host")
+    assert res.code == 0 and other.name not in res.out
+    assert f"{library.path.name}: 1 family" in res.out
+    (family_row,) = [line for line in res.out.splitlines() if line.startswith(POINTWISE)]
+    assert family_row.split()[1:] == ["1", "4", "4"]  # workloads, records, trials per task
+
+    (other / LIBRARY_MANIFEST).write_text("{not json")
+    res = cli("library", "--library", root)
+    assert res.code == 2 and library.path.name in res.out
+    assert f"{other / LIBRARY_MANIFEST}: damaged manifest" in res.err
+
+    res = cli("library", "--library", tmp_path / "nowhere")
+    assert res.code == 2 and "no records library at" in res.err and "Traceback" not in res.err
+
+
+def test_library_command_on_an_empty_default_says_so(tmp_path, cli, monkeypatch):
+    monkeypatch.setenv("EDGETUNE_LIBRARY", str(tmp_path / "empty"))
+    res = cli("library")
+    assert res.code == 0 and "0 key folders" in res.out and "every `tune` adds" in res.out
+
+
 def test_concurrent_writers_lose_nothing(tiny, tmp_path):
     _, board, _, _, store, _ = tiny
     folders = []

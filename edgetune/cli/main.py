@@ -14,6 +14,7 @@ from . import (
     demo,
     deploy,
     farm,
+    library,
     ops,
     profile,
     report,
@@ -26,7 +27,8 @@ from . import (
 # Subcommand modules, in the order `edgetune --help` lists them. Each defines
 # `register(subparsers)` (adding its parser with set_defaults(func=run)) and `run(args) -> int`.
 COMMANDS = [
-    boards, tasks, tune, build, run, profile, compare, report, ci, demo, space, farm, deploy, ops
+    boards, tasks, tune, build, run, profile, compare, report, library, ci, demo, space, farm,
+    deploy, ops,
 ]  # fmt: skip
 
 DESCRIPTION = """\
@@ -41,6 +43,7 @@ typical flow:
   edgetune profile model.tflite --board host --records recs/   (time per kernel in the model)
   edgetune compare model.tflite --board host --records recs/   (vs the LiteRT interpreter)
   edgetune report recs/ -o report.html                         (how the tuning went, charts)
+  edgetune library --board host                                (what the records library holds)
 """
 
 

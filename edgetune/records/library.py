@@ -305,6 +305,85 @@ class Library:
         os.replace(tmp, self.path / LIBRARY_MANIFEST)
 
 
+@dataclass
+class LibraryFolder:
+    """What one key folder of a library holds, read without taking its lock (`edgetune
+    library`): its manifest is replaced whole, never written in place."""
+
+    path: Path
+    key: dict[str, Any]
+    workloads: dict[str, dict[str, Any]]  # the manifest's, by workload hash
+    size_bytes: int
+
+    @property
+    def records(self) -> int:
+        return sum(int(w.get("records", 0)) for w in self.workloads.values())
+
+    def families(self) -> dict[str, dict[str, int]]:
+        """Family -> workloads, records, and the most trials per task any tune gave them."""
+        out: dict[str, dict[str, int]] = {}
+        for w in self.workloads.values():
+            fam = out.setdefault(w["family"], {"workloads": 0, "records": 0, "trials_per_task": 0})
+            fam["workloads"] += 1
+            fam["records"] += int(w.get("records", 0))
+            fam["trials_per_task"] = max(fam["trials_per_task"], int(w.get("trials_per_task", 0)))
+        return dict(sorted(out.items(), key=lambda kv: -kv[1]["records"]))
+
+    def summary(self) -> dict[str, Any]:
+        """The folder in one row: name, key in short, counts, size (the whole key as `key`)."""
+        key, size = self.key, self.size_bytes
+        target = _target_text(key.get("target", ""))
+        if "requantization" in key:
+            target += f" (int8 requantize {key['requantization']})"
+        return {
+            "folder": self.path.name,
+            "path": str(self.path),
+            "target": target,
+            "tvm": key.get("tvm", ""),
+            "toolchain": (key.get("toolchain") or {}).get("name", ""),
+            "workloads": len(self.workloads),
+            "families": len(self.families()),
+            "records": self.records,
+            "size": f"{size / 1024**2:.1f} MB" if size >= 1024**2 else f"{size / 1024:.1f} KB",
+            "size_bytes": size,
+            "key": key,
+        }
+
+
+def library_folders(root: str | Path | None) -> tuple[list[LibraryFolder], list[str]]:
+    """The key folders under a library root (None: the default; a key folder itself: that one),
+    and one message per folder whose manifest is damaged (the others are still listed)."""
+    root = Path(root).expanduser() if root else library_dir()
+    if (root / LIBRARY_MANIFEST).is_file():
+        candidates = [root]
+    elif root.is_dir():
+        candidates = sorted(p for p in root.iterdir() if (p / LIBRARY_MANIFEST).is_file())
+    else:
+        candidates = []
+    folders, broken = [], []
+    for path in candidates:
+        try:
+            data = read_manifest(path, LIBRARY_MANIFEST) or {}
+        except RecordsError as err:
+            broken.append(str(err))
+            continue
+        size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
+        folders.append(LibraryFolder(path, data.get("key", {}), data.get("workloads", {}), size))
+    return folders, broken
+
+
+def _target_text(target: str) -> str:
+    """`{"kind":"llvm","mcpu":"znver4","num-cores":2,...}` -> `llvm mcpu=znver4 num-cores=2`."""
+    try:
+        fields = json.loads(target)
+    except (TypeError, ValueError):
+        return str(target)
+    if not isinstance(fields, dict):
+        return str(target)
+    rest = [f"{k}={v}" for k, v in sorted(fields.items()) if k not in ("kind", "tag", "keys")]
+    return " ".join([str(fields.get("kind", "?")), *rest])
+
+
 def _mismatch(held_key: dict[str, Any], key: dict[str, Any]) -> str:
     """Why a library folder cannot be used with this board, as the end of a sentence."""
     for field, what in (("tvm", "TVM"), ("target", "target"), ("toolchain", "toolchain")):
