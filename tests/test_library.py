@@ -265,16 +265,24 @@ def test_library_command_lists_key_folders_and_families(tiny, tmp_path, cli):
     folders = {f["folder"]: f for f in json.loads(res.out)["folders"]}
     assert set(folders) == {library.path.name, other.name}
     mine = folders[library.path.name]
-    assert mine["workloads"] == 1 and mine["records"] == 4 and mine["families"] == 1
+    held = json.loads((root / library.path.name / LIBRARY_MANIFEST).read_text())["workloads"]
+    pointwise = [w for w in held.values() if w["family"] == POINTWISE]
+    assert mine["workloads"] == len(held) and len(pointwise) >= 1  # other tests may add some
+    assert mine["records"] == sum(w["records"] for w in held.values()) >= 4
+    assert mine["families"] == len({w["family"] for w in held.values()})
     assert mine["key"] == library.key and mine["target"].startswith("llvm ")
-    assert mine["size_bytes"] == sum(f.stat().st_size for f in library.path.iterdir())
+    copied = root / library.path.name
+    assert mine["size_bytes"] == sum(f.stat().st_size for f in copied.iterdir())
     assert "aarch64" in folders[other.name]["target"]
 
     res = cli("library", "--library", root, "--board", "host")
     assert res.code == 0 and other.name not in res.out
-    assert f"{library.path.name}: 1 family" in res.out
     (family_row,) = [line for line in res.out.splitlines() if line.startswith(POINTWISE)]
-    assert family_row.split()[1:] == ["1", "4", "4"]  # workloads, records, trials per task
+    assert family_row.split()[1:] == [  # workloads, records, most trials per task
+        str(len(pointwise)),
+        str(sum(w["records"] for w in pointwise)),
+        str(max(w["trials_per_task"] for w in pointwise)),
+    ]
 
     (other / LIBRARY_MANIFEST).write_text("{not json")
     res = cli("library", "--library", root)
@@ -289,6 +297,36 @@ def test_library_command_on_an_empty_default_says_so(tmp_path, cli, monkeypatch)
     monkeypatch.setenv("EDGETUNE_LIBRARY", str(tmp_path / "empty"))
     res = cli("library")
     assert res.code == 0 and "0 key folders" in res.out and "every `tune` adds" in res.out
+
+
+def test_a_damaged_library_manifest_is_rebuilt_from_its_records(tiny, tmp_path, cli):
+    """A library manifest that is not JSON is rebuilt from the folder's records (its name says
+    which key they are of), the damaged file kept; a folder whose name does not is refused."""
+    _, _, _, library, _, _ = tiny
+    folder = tmp_path / "lib" / library.path.name
+    shutil.copytree(library.path, folder)
+    before = json.loads((folder / LIBRARY_MANIFEST).read_text())
+    (folder / LIBRARY_MANIFEST).write_text('{"key": {"tvm": ')  # cut short (a disk full)
+
+    records = len((folder / TUNING_RECORDS).read_text().splitlines())  # 4, or more after others
+    res = cli("tasks", tiny_v2(tmp_path), "--library", tmp_path / "lib", "--json")
+    assert res.code == 0 and f"rebuilt from the folder's {records} records" in res.err
+    status = {t["name"]: t["library"] for t in json.loads(res.out)["tasks"]}
+    assert status[TINY_TASK] == "known"
+    after = json.loads((folder / LIBRARY_MANIFEST).read_text())
+    assert after["key"] == before["key"]
+    for entry in before["workloads"].values():  # all but the trials per task, not in records
+        del entry["trials_per_task"]
+    assert after["workloads"] == before["workloads"]
+    assert (folder / (LIBRARY_MANIFEST + ".damaged")).read_text() == '{"key": {"tvm": '
+
+    renamed = tmp_path / "renamed"
+    shutil.copytree(library.path, renamed)
+    (renamed / LIBRARY_MANIFEST).write_text("{")
+    res = cli("tasks", "tiny_fp32", "--library", renamed)
+    assert res.code == 2 and "Traceback" not in res.err
+    assert "damaged manifest" in res.err and "does not say which target" in res.err
+    assert (renamed / LIBRARY_MANIFEST).read_text() == "{"  # refused, left as it was
 
 
 def test_concurrent_writers_lose_nothing(tiny, tmp_path):

@@ -60,7 +60,7 @@ def run(args) -> int:
     lines = [f"records library {root}: {len(rows)} key folder{'' if len(rows) == 1 else 's'}"]
     if rows:
         lines += table(rows, FOLDER_COLUMNS)
-    else:
+    elif not broken:
         where = " for this board" if args.board else ""
         lines.append(f"nothing here yet{where}: every `tune` adds its measurements to it")
     for f, row in zip(folders if args.board else [], rows):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -94,8 +95,12 @@ def open_library(
     key = library_key(board, requantization)
     if (root / LIBRARY_MANIFEST).is_file():  # a key folder named directly
         return Library(root, key)
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
-    return Library(root / f"{board.name}-{digest}", key)
+    return Library(root / f"{board.name}-{_digest(key)}", key)
+
+
+def _digest(key: dict[str, Any]) -> str:
+    """The end of a key folder's name: what its records are of, in short."""
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
 
 
 @dataclass
@@ -122,7 +127,10 @@ class Library:
     def __init__(self, path: Path, key: dict[str, Any]):
         self.path = path
         self.key = key
-        data = self.manifest()
+        try:
+            data = self.manifest()
+        except RecordsError:
+            data = self._rebuild_manifest()
         if data and data.get("key") != key:
             raise RecordsError(f"library {path} {_mismatch(data.get('key') or {}, key)}")
 
@@ -291,6 +299,51 @@ class Library:
                 repair_tail(self.path / name)
             yield open_json_database(self.path, "library", "--library (or --no-library)")
 
+    def _rebuild_manifest(self) -> dict[str, Any]:
+        """A damaged manifest (not JSON: a disk full, a hand edit) rebuilt from the folder's
+        records, if the folder's name carries this key's digest (then its records are of this
+        key); the damaged file is kept beside it. Trials per task are not in the records: a
+        known task is then reused only if the library measured it as often as the run could."""
+        manifest = self.path / LIBRARY_MANIFEST
+        if not self.path.name.endswith(f"-{_digest(self.key)}"):
+            raise RecordsError(
+                f"{manifest}: damaged manifest (not JSON), and the folder's name does not say "
+                "which target, toolchain and TVM version its records are of: move the folder "
+                "away, or use another --library (or --no-library)"
+            )
+        with self._turn():
+            try:  # another process may have rebuilt it meanwhile
+                return self.manifest()
+            except RecordsError:
+                pass
+            index: dict[str, dict[str, Any]] = {}
+            hashes = []
+            for line in _lines(self.path / WORKLOADS):
+                parsed = json.loads(line)
+                mod = _ms().database.Workload.from_json(parsed).mod
+                hashes.append(str(parsed[0]))
+                index[hashes[-1]] = {"family": family_of(mod), "best_s": None, "records": 0}
+            lines = _lines(self.path / TUNING_RECORDS)
+            for line in lines:
+                wl, rec = json.loads(line)
+                if not 0 <= wl < len(hashes):  # its workload line was lost: not counted
+                    continue
+                entry = index[hashes[wl]]
+                entry["records"] += 1
+                secs = _mean(rec[1])
+                if secs is not None and (entry["best_s"] is None or secs < entry["best_s"]):
+                    entry["best_s"] = secs
+            aside = manifest.with_suffix(".json.damaged")
+            os.replace(manifest, aside)
+            data = {"key": self.key, "workloads": index}
+            self._write_manifest(data)
+        print(
+            f"edgetune: {manifest}: damaged (not JSON), moved to {aside.name}; rebuilt from the "
+            f"folder's {len(lines)} records",
+            file=sys.stderr,
+        )
+        return data
+
     def _workload(self, db: Any, index: dict[str, Any], parsed: list[Any]):
         """The library's Workload for a records folder's workload line, and its manifest entry."""
         mod = _ms().database.Workload.from_json(parsed).mod
@@ -365,7 +418,7 @@ def library_folders(root: str | Path | None) -> tuple[list[LibraryFolder], list[
         try:
             data = read_manifest(path, LIBRARY_MANIFEST) or {}
         except RecordsError as err:
-            broken.append(str(err))
+            broken.append(f"{err}; the next `tune` or `tasks` of its board rebuilds it")
             continue
         size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
         folders.append(LibraryFolder(path, data.get("key", {}), data.get("workloads", {}), size))
