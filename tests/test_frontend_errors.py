@@ -123,6 +123,21 @@ def test_records_from_another_board_are_refused(cli, tmp_path):
     )
 
 
+def test_a_damaged_records_manifest_is_one_line_and_the_records_are_untouched(cli, tmp_path):
+    from edgetune.board import load_board
+    from edgetune.frontend import read_tflite
+    from edgetune.records import MANIFEST, RecordStore
+
+    recs = tmp_path / "recs"
+    _, info = read_tflite(MODELS_DIR / "tiny_fp32.tflite")
+    RecordStore(recs, info, load_board("host"))
+    (recs / MANIFEST).write_text('{"model": "tiny_fp32", "model_sha')  # a copy cut short
+    before = _digest(recs)
+    for args in (["tune", "tiny_fp32", "--trials", "4"], ["build", "tiny_fp32", "-o", "x.so"]):
+        _one_line_error(cli(*args, "--records", recs), "damaged manifest (not JSON)", "restore it")
+    assert _digest(recs) == before
+
+
 def test_foreign_folder_is_not_used_as_records(cli, tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     _one_line_error(

@@ -417,8 +417,11 @@ def library_folders(root: str | Path | None) -> tuple[list[LibraryFolder], list[
     for path in candidates:
         try:
             data = read_manifest(path, LIBRARY_MANIFEST) or {}
-        except RecordsError as err:
-            broken.append(f"{err}; the next `tune` or `tasks` of its board rebuilds it")
+        except RecordsError:
+            broken.append(
+                f"{path / LIBRARY_MANIFEST}: damaged manifest (not JSON); the next `tune` or "
+                "`tasks` of its board rebuilds it from the folder's records"
+            )
             continue
         size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
         folders.append(LibraryFolder(path, data.get("key", {}), data.get("workloads", {}), size))

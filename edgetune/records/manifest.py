@@ -28,7 +28,11 @@ def read_manifest(folder: Path, name: str = MANIFEST) -> dict[str, Any] | None:
     try:
         return json.loads(manifest.read_text())
     except json.JSONDecodeError:
-        raise RecordsError(f"{manifest}: damaged manifest (not JSON)") from None
+        raise RecordsError(
+            f"{manifest}: damaged manifest (not JSON): it says which model and board the "
+            "folder's records are of; restore it (edgetune writes it whole, so a hand edit or "
+            "a copy cut short), or use another folder"
+        ) from None
 
 
 def tuned_requantization(folder: str | Path | None) -> str:
@@ -48,12 +52,16 @@ def write_manifest(folder: Path, model: ModelInfo, board: Board) -> None:
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "edgetune_version": __version__,
     }
-    (folder / MANIFEST).write_text(json.dumps(data, indent=2) + "\n")
+    _write(folder, data)
 
 
 def update_manifest(folder: Path, **fields: Any) -> None:
     """Set fields of the folder's manifest (written whole, atomically)."""
-    data = {**(read_manifest(folder) or {}), **fields}
+    _write(folder, {**(read_manifest(folder) or {}), **fields})
+
+
+def _write(folder: Path, data: dict[str, Any]) -> None:
+    """The manifest written whole, atomically: a kill or a full disk leaves the old one."""
     tmp = folder / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n")
     tmp.replace(folder / MANIFEST)
