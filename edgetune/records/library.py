@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -334,7 +335,7 @@ class Library:
                 if secs is not None and (entry["best_s"] is None or secs < entry["best_s"]):
                     entry["best_s"] = secs
             aside = manifest.with_suffix(".json.damaged")
-            os.replace(manifest, aside)
+            shutil.copyfile(manifest, aside)  # then replaced whole: a kill leaves either one
             data = {"key": self.key, "workloads": index}
             self._write_manifest(data)
         print(
