@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 from pathlib import Path
 
 from ..errors import InputError
@@ -20,11 +21,14 @@ def register(sub) -> None:
     p = sub.add_parser(
         "library",
         help="show what a records library holds",
-        description="List the key folders of a records library (every `tune` adds its "
-        "measurements to one; docs/search.md): per folder the target, TVM version and "
-        "toolchain its records belong to (records of other keys never meet), its workloads "
-        "(tasks measured), task families and records. --board also lists the families of that "
-        "board's folders, which `tune` draws on for similar tasks. Reads only.",
+        description=textwrap.fill(
+            "List the key folders of a records library (every `tune` adds its measurements to "
+            "one; docs/search.md): per folder the target, TVM version and toolchain its records "
+            "belong to (records of other keys never meet), its workloads (tasks measured), task "
+            "families and records. --board also lists the families of that board's folders, "
+            "which `tune` draws on for similar tasks. It only reads the library.",
+            79,
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
         "  edgetune library                        the default library (~/.cache/edgetune)\n"
