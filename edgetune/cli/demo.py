@@ -53,5 +53,5 @@ def run(args) -> int:
         code = subprocess.run([sys.executable, "-m", "edgetune", *step]).returncode
         if code:
             return code
-    status(f"\ndemo done: records in {recs}, library {lib}")
+    status(f"\ndemo done: records in {recs}, built model {lib}")
     return 0
