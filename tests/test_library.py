@@ -225,6 +225,16 @@ def test_tasks_and_tune_show_known_similar_new(tiny, tmp_path, cli):
     assert "new      matmul" in res.err
     assert "1 known, 0 similar, 4 new tasks; 3 records reused" in res.out
     assert "library_reused" in (tmp_path / "r" / MANIFEST).read_text()
+    # the report says what each task took from the library
+    res = cli("report", tmp_path / "r", "--format", "md", "-o", tmp_path / "r.md")
+    assert res.code == 0
+    report = (tmp_path / "r.md").read_text()
+    rows = {r.split(" | ")[1]: r.split(" | ") for r in report.splitlines() if r.startswith("| ")}
+    assert rows["task"][-1] == "library |" and rows[TINY_TASK][-1] == "reused |"
+    assert rows["matmul"][-1] == "new |" and rows[TINY_TASK][4] == "0"  # trials
+    assert "Records library, tasks: reused 1 (0 trials), known but searched 0" in report
+    res = cli("report", tmp_path / "r", "--json", "-o", tmp_path / "r.html")
+    assert json.loads(res.out)["library"]["reused"] == 1
     # build reads the library for what the records lack (here: no records at all)
     res = cli("build", v2, "--library", lib, "-o", tmp_path / "m.so")
     assert res.code == 0 and "1/5 tasks tuned" in res.out and (tmp_path / "m.so").is_file()

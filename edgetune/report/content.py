@@ -93,8 +93,11 @@ def _search(runs: list[TuningRun]) -> Section:
 
 
 def _tasks(run: TuningRun) -> Section:
-    columns = ["#", "task", "weight", "MFLOPs", "trials", "best us", "final us", "GFLOP/s",
-               "share", "family", "path"]  # fmt: skip
+    columns = ["#", "task", "weight", "MFLOPs", "trials", "best us", "final us", "from",
+               "GFLOP/s", "share", "family", "path"]  # fmt: skip
+    library = run.library_counts()
+    if library:
+        columns.append("library")
     rows = [
         [
             str(i),
@@ -104,18 +107,30 @@ def _tasks(run: TuningRun) -> Section:
             str(t.trials),
             _num(t.best_us, ".2f"),
             _num(t.final_us, ".2f"),
+            t.chosen_from or "",
             _num(t.gflops, ".2f"),
             "n/a" if share is None else f"{share:.1%}",
             t.family,
             t.path,
-        ]  # fmt: skip
+        ]
+        + ([t.library or ""] if library else [])  # fmt: skip
         for i, (t, share) in enumerate(zip(run.tasks, shares(run.tasks)))
     ]
     note = ("Best: the search's best estimate. Final: the schedule builds use, its top "
-            "candidates re-measured together after the search (tune --final-top). Share: of the "
+            "candidates re-measured together after the search (tune --final-top); from: whose "
+            "schedule it is (own, a family member's, or the records library's). Share: of the "
             "measured tasks' summed weight x latency (final, else best). Path: int8 (integer "
             "kernel), qdq (float inside dequantize/quantize) or float.")  # fmt: skip
-    return Section("Tasks", [Table(columns, rows), note])
+    blocks: list[Block] = [Table(columns, rows), note]
+    if library:
+        blocks.append(
+            f"Records library, tasks: reused {library['reused']} (0 trials), known but "
+            f"searched {library['known']}, similar {library['similar']} (searched from their "
+            f"family's library schedules), new {library['new']}; final choices from the "
+            f"library {library['chosen_from_library']}, from family members "
+            f"{library['chosen_from_members']}."
+        )
+    return Section("Tasks", blocks)
 
 
 def _failures(run: TuningRun) -> Section:

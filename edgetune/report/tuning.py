@@ -27,6 +27,8 @@ class TaskResult:
     trials: int = 0
     best_us: float | None = None  # the search's best
     final_us: float | None = None  # the final choice, re-measured (`search.final`)
+    library: str | None = None  # reused (0 trials), known, similar or new; None: no library
+    chosen_from: str | None = None  # the final choice's source: own, library or a member's name
 
     @property
     def latency_us(self) -> float | None:
@@ -116,6 +118,19 @@ class TuningRun:
                 group.tasks.add(b["task"])
         return sorted(groups.values(), key=lambda g: -g.count)
 
+    def library_counts(self) -> dict[str, int] | None:
+        """Tasks per library status, and final choices taken from the library and from family
+        members; None if the tune used no records library."""
+        if all(t.library is None for t in self.tasks):
+            return None
+        counts = {s: 0 for s in ("reused", "known", "similar", "new")}
+        for t in self.tasks:
+            counts[t.library or "new"] = counts.get(t.library or "new", 0) + 1
+        sources = [t.chosen_from for t in self.tasks if t.chosen_from]
+        counts["chosen_from_library"] = sources.count("library")
+        counts["chosen_from_members"] = sum(s not in ("own", "library") for s in sources)
+        return counts
+
     def summary(self) -> dict[str, Any]:
         est, secs = self.estimate_ms, self.tuning_s
         return {
@@ -126,6 +141,7 @@ class TuningRun:
             "failed": self.failed_records,
             "tasks_measured": sum(t.best_us is not None for t in self.tasks),
             "tasks": len(self.tasks),
+            "library": self.library_counts(),
             "estimate_ms": est,
             "tuning_s": secs,
         }
@@ -172,9 +188,11 @@ def load_run(folder: str | Path) -> TuningRun:
         )
     batches = read_batches(folder)
     tasks = [
-        TaskResult(t["name"], t["weight"], t["flops"], t["family"], t["path"])
+        TaskResult(*(t[k] for k in ("name", "weight", "flops", "family", "path")))
         for t in listed["tasks"]
     ]
+    for task, listed_task in zip(tasks, listed["tasks"]):
+        task.library = listed_task.get("library")
     by_name = {t.name: t for t in tasks}
     for b in batches:
         task = by_name.get(b["task"])
@@ -187,7 +205,10 @@ def load_run(folder: str | Path) -> TuningRun:
     for entry in read_choices(folder).values():
         task = by_name.get(entry["task"])
         if task is not None and entry["chosen"] is not None:
-            task.final_us = entry["candidates"][entry["chosen"]]["final_us"]
+            chosen = entry["candidates"][entry["chosen"]]
+            task.final_us = chosen["final_us"]
+            source = chosen.get("from", "own")
+            task.chosen_from = "library" if source.startswith("library:") else source
     counts = summarize_folder(folder)
     return TuningRun(
         folder, manifest, listed["tuned_with"], tasks, batches, counts.records, counts.failed
