@@ -125,7 +125,7 @@ class TuningRun:
             return None
         counts = {s: 0 for s in ("reused", "known", "similar", "new")}
         for t in self.tasks:
-            counts[t.library or "new"] = counts.get(t.library or "new", 0) + 1
+            counts[t.library or "new"] += 1
         sources = [t.chosen_from for t in self.tasks if t.chosen_from]
         counts["chosen_from_library"] = sources.count("library")
         counts["chosen_from_members"] = sum(s not in ("own", "library") for s in sources)
@@ -188,11 +188,11 @@ def load_run(folder: str | Path) -> TuningRun:
         )
     batches = read_batches(folder)
     tasks = [
-        TaskResult(*(t[k] for k in ("name", "weight", "flops", "family", "path")))
+        TaskResult(
+            t["name"], t["weight"], t["flops"], t["family"], t["path"], library=t.get("library")
+        )
         for t in listed["tasks"]
     ]
-    for task, listed_task in zip(tasks, listed["tasks"]):
-        task.library = listed_task.get("library")
     by_name = {t.name: t for t in tasks}
     for b in batches:
         task = by_name.get(b["task"])
