@@ -50,10 +50,10 @@ def run(args) -> int:
     from ..records import library_folders
     from ..records.library import library_key
 
-    root = args.library or str(library_dir())
-    if args.library and not Path(args.library).expanduser().is_dir():
+    root = Path(args.library).expanduser() if args.library else library_dir()
+    if args.library and not root.is_dir():
         raise InputError(f"no records library at {args.library} (not a folder)")
-    folders, broken = library_folders(args.library)
+    folders, broken = library_folders(root)
     if args.board:
         from ..board import load_board
 
@@ -72,7 +72,7 @@ def run(args) -> int:
         n = len(row["family_table"])
         lines += ["", f"{row['folder']}: {n} famil{'y' if n == 1 else 'ies'}"]
         lines += table(row["family_table"], FAMILY_COLUMNS)
-    report(args, {"library": root, "folders": rows, "damaged": broken}, lines)
+    report(args, {"library": str(root), "folders": rows, "damaged": broken}, lines)
     for message in broken:
         status(f"edgetune: error: {message}")
     return 2 if broken else 0

@@ -206,10 +206,7 @@ class Library:
                 except Exception:  # noqa: BLE001 - another epilogue: the library keeps its own
                     continue
                 db.commit_tuning_record(record)
-                entry["records"] += 1
-                secs = _mean(record.run_secs)
-                if secs is not None and (entry["best_s"] is None or secs < entry["best_s"]):
-                    entry["best_s"] = secs
+                _count(entry, record.run_secs)
             self._write_manifest({**data, "key": self.key})
         update_manifest(store.path, **{LIBRARY_SYNC: {**state, str(self.path): len(lines)}})
         return len(lines) - start
@@ -321,25 +318,19 @@ class Library:
             hashes = []
             for line in _lines(self.path / WORKLOADS):
                 parsed = json.loads(line)
-                mod = _ms().database.Workload.from_json(parsed).mod
                 hashes.append(str(parsed[0]))
-                index[hashes[-1]] = {"family": family_of(mod), "best_s": None, "records": 0}
+                index[hashes[-1]] = _entry(_ms().database.Workload.from_json(parsed).mod)
             lines = _lines(self.path / TUNING_RECORDS)
             for line in lines:
                 wl, rec = json.loads(line)
-                if not 0 <= wl < len(hashes):  # its workload line was lost: not counted
-                    continue
-                entry = index[hashes[wl]]
-                entry["records"] += 1
-                secs = _mean(rec[1])
-                if secs is not None and (entry["best_s"] is None or secs < entry["best_s"]):
-                    entry["best_s"] = secs
+                if 0 <= wl < len(hashes):  # else its workload line was lost: not counted
+                    _count(index[hashes[wl]], rec[1])
             aside = manifest.with_suffix(".json.damaged")
             shutil.copyfile(manifest, aside)  # then replaced whole: a kill leaves either one
             data = {"key": self.key, "workloads": index}
             self._write_manifest(data)
         print(
-            f"edgetune: {manifest}: damaged (not JSON), moved to {aside.name}; rebuilt from the "
+            f"edgetune: {manifest}: damaged (not JSON), kept as {aside.name}; rebuilt from the "
             f"folder's {len(lines)} records",
             file=sys.stderr,
         )
@@ -348,10 +339,10 @@ class Library:
     def _workload(self, db: Any, index: dict[str, Any], parsed: list[Any]):
         """The library's Workload for a records folder's workload line, and its manifest entry."""
         mod = _ms().database.Workload.from_json(parsed).mod
-        entry = index.setdefault(
-            str(parsed[0]), {"family": family_of(mod), "best_s": None, "records": 0}
-        )
-        return db.commit_workload(mod), entry
+        h = str(parsed[0])
+        if h not in index:
+            index[h] = _entry(mod)
+        return db.commit_workload(mod), index[h]
 
     def _write_manifest(self, data: dict[str, Any]) -> None:
         tmp = self.path / (LIBRARY_MANIFEST + ".tmp")
@@ -404,10 +395,9 @@ class LibraryFolder:
         }
 
 
-def library_folders(root: str | Path | None) -> tuple[list[LibraryFolder], list[str]]:
-    """The key folders under a library root (None: the default; a key folder itself: that one),
-    and one message per folder whose manifest is damaged (the others are still listed)."""
-    root = Path(root).expanduser() if root else library_dir()
+def library_folders(root: Path) -> tuple[list[LibraryFolder], list[str]]:
+    """The key folders under a library root (a key folder itself: that one), and one message
+    per folder whose manifest is damaged (the others are still listed)."""
     if (root / LIBRARY_MANIFEST).is_file():
         candidates = [root]
     elif root.is_dir():
@@ -427,6 +417,19 @@ def library_folders(root: str | Path | None) -> tuple[list[LibraryFolder], list[
         size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
         folders.append(LibraryFolder(path, data.get("key", {}), data.get("workloads", {}), size))
     return folders, broken
+
+
+def _entry(mod: Any) -> dict[str, Any]:
+    """A manifest entry for a workload no record has been counted for yet."""
+    return {"family": family_of(mod), "best_s": None, "records": 0}
+
+
+def _count(entry: dict[str, Any], run_secs: Any) -> None:
+    """Count one record of the entry's workload: records, and the best mean latency."""
+    entry["records"] += 1
+    secs = _mean(run_secs)
+    if secs is not None and (entry["best_s"] is None or secs < entry["best_s"]):
+        entry["best_s"] = secs
 
 
 def _target_text(target: str) -> str:

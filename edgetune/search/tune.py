@@ -328,14 +328,12 @@ def tune_model(
     board.check_toolchain()
     clock = StealClock.start() if board.is_host else None  # its candidates run here
     tasks = [t for t in for_model(model, board) if task_filter is None or task_filter(t)]
-    write_tasks(store.path, [t.describe() for t in tasks], _tuned_with(board, search))
     start = start_from_library(library, tasks, store, trials) if library else None
-    if start:  # the task list says what each task took from the library (for `report`)
-        described = [
-            {**t.describe(), "library": "reused" if skip else status}
-            for t, status, skip in zip(tasks, start.status, start.skip)
-        ]
-        write_tasks(store.path, described, _tuned_with(board, search))
+    described = [t.describe() for t in tasks]
+    if start:  # what each task took from the library (for `report`)
+        for d, status, skip in zip(described, start.status, start.skip):
+            d["library"] = "reused" if skip else status
+    write_tasks(store.path, described, _tuned_with(board, search))
     if start and printer:
         for i, t in enumerate(tasks):
             printer(f"  {start.status[i]:8} {t.label}{_known_note(start, i)}")
