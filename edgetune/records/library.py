@@ -410,8 +410,9 @@ def library_folders(root: Path) -> tuple[list[LibraryFolder], list[str]]:
             data = read_manifest(path, LIBRARY_MANIFEST) or {}
         except RecordsError:
             broken.append(
-                f"{path / LIBRARY_MANIFEST}: damaged manifest (not JSON); the next `tune` or "
-                "`tasks` of its board rebuilds it from the folder's records"
+                f"{path / LIBRARY_MANIFEST}: damaged manifest (not JSON); the next `tune`, "
+                "`tasks` or `build --library` of its board rebuilds it from the folder's "
+                "records if the folder keeps the name edgetune gave it (board-digest of its key)"
             )
             continue
         size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
