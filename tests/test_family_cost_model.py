@@ -15,7 +15,7 @@ from edgetune.records import MANIFEST, cost_model_path
 from edgetune.rules import get_rule_set
 from edgetune.search.family import FamilyCostModel, prepare_family_search
 from edgetune.search.family import cost_model as family_cost_model
-from edgetune.search.family.cost_model import POOLED
+from edgetune.search.family.cost_model import POOLED, LazyXGBModel
 from edgetune.tasks import for_model
 
 POINTWISE = "conv2d_nhwc-k1x1-s1-float32"
@@ -107,6 +107,32 @@ def test_dispatch_trains_per_family_and_predicts(tasks, board, tmp_path, monkeyp
     assert again.samples(POINTWISE) == model.samples(POINTWISE)
     assert np.allclose(again.predict(ctx_a, cands_a), model.predict(ctx_a, cands_a))
     assert np.allclose(again.predict(ctx_d, cands_d), pooled)
+
+
+def test_models_train_when_next_asked_to_predict(tasks, board, monkeypatch):
+    """A model trains on its next prediction, on what MetaSchedule's XGBModel trains on after
+    the same updates: the same predictions from fewer trainings."""
+    from tvm.s_tir.meta_schedule.cost_model import XGBModel
+
+    trainings = []
+    train = XGBModel._cls._train
+    monkeypatch.setattr(
+        XGBModel._cls, "_train", lambda self, **kw: trainings.append(self) or train(self, **kw)
+    )
+    rng = np.random.default_rng(2)
+    ctx, cands = candidates(tasks[0], board, range(3))
+    lazy = LazyXGBModel(num_warmup_samples=2, num_tuning_cores=1)
+    eager = XGBModel(num_warmup_samples=2, num_tuning_cores=1)
+    third = len(cands) // 3
+    for batch in (cands[:third], cands[third : 2 * third], cands[2 * third :]):
+        measured = results(len(batch), rng)
+        lazy.update(ctx, batch, measured)
+        eager.update(ctx, batch, measured)
+    assert lazy.booster is None and len(trainings) >= 2  # the eager model trained on each
+    assert np.array_equal(lazy.predict(ctx, cands), eager.predict(ctx, cands))
+    assert len([t for t in trainings if t is lazy]) == 1
+    assert np.array_equal(lazy.predict(ctx, cands), eager.predict(ctx, cands))  # no retraining
+    assert len([t for t in trainings if t is lazy]) == 1
 
 
 def test_warm_start_needs_records_of_the_same_board(tasks, board, tmp_path):

@@ -319,7 +319,7 @@ class Library:
             for line in _lines(self.path / WORKLOADS):
                 parsed = json.loads(line)
                 hashes.append(str(parsed[0]))
-                index[hashes[-1]] = _entry(_ms().database.Workload.from_json(parsed).mod)
+                _indexed(index, parsed)
             lines = _lines(self.path / TUNING_RECORDS)
             for line in lines:
                 wl, rec = json.loads(line)
@@ -338,11 +338,8 @@ class Library:
 
     def _workload(self, db: Any, index: dict[str, Any], parsed: list[Any]):
         """The library's Workload for a records folder's workload line, and its manifest entry."""
-        mod = _ms().database.Workload.from_json(parsed).mod
-        h = str(parsed[0])
-        if h not in index:
-            index[h] = _entry(mod)
-        return db.commit_workload(mod), index[h]
+        mod, entry = _indexed(index, parsed)
+        return db.commit_workload(mod), entry
 
     def _write_manifest(self, data: dict[str, Any]) -> None:
         tmp = self.path / (LIBRARY_MANIFEST + ".tmp")
@@ -420,9 +417,14 @@ def library_folders(root: Path) -> tuple[list[LibraryFolder], list[str]]:
     return folders, broken
 
 
-def _entry(mod: Any) -> dict[str, Any]:
-    """A manifest entry for a workload no record has been counted for yet."""
-    return {"family": family_of(mod), "best_s": None, "records": 0}
+def _indexed(index: dict[str, Any], parsed: list[Any]) -> tuple[Any, dict[str, Any]]:
+    """A workload line's module, and its entry in the manifest `index` (a new entry, no record
+    counted yet, if the workload is not in it)."""
+    mod = _ms().database.Workload.from_json(parsed).mod
+    h = str(parsed[0])
+    if h not in index:
+        index[h] = {"family": family_of(mod), "best_s": None, "records": 0}
+    return mod, index[h]
 
 
 def _count(entry: dict[str, Any], run_secs: Any) -> None:
