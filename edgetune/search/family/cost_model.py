@@ -95,9 +95,9 @@ class FamilyCostModel(ms.cost_model.PyCostModel):
     def _save(self, family: str, records_dir: Path) -> None:
         model = self.models[family]
         if model.booster is None:  # XGBModel.load cannot read a state without a booster
-            model.train_if_due()
-        if model.booster is None:
-            return
+            model.train_if_due()  # its first training, due since its first update
+            if model.booster is None:
+                return
         path = cost_model_path(records_dir, family)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.tar")
