@@ -41,11 +41,14 @@ def profile_tune(model, board, work: Path, search: str, trials: int, seed: int) 
             on_batch=lambda p: print(f"  [{search}] {p.line()}", file=sys.stderr, flush=True),
         )  # fmt: skip
     wall = time.time() - started
+    progress = result.progress.to_json()
     return {
         "search": search,
         "trials": result.progress.trials,
         "wall_s": wall,
         "search_info": result.search,  # round sizes, foresee rounds
+        "estimated_ms": progress["estimated_latency_ms"],  # sum of tasks' best x weight
+        "curve": progress["curve"],  # [trials, estimated end-to-end ms] after each batch
         "scopes_s": dict(
             sorted(((k, float(v)) for k, v in profiler.get().items()), key=lambda kv: -kv[1])
         ),
@@ -57,7 +60,8 @@ def table(run: dict) -> list[str]:
     lines = [
         f"search {run['search']}: {run['trials']} trials in {run['wall_s']:.1f} s "
         f"({run['wall_s'] / trials * 1e3:.0f} ms per trial, "
-        f"{trials / run['wall_s'] * 60:.0f} trials per minute)",
+        f"{trials / run['wall_s'] * 60:.0f} trials per minute; "
+        f"estimated end-to-end {run['estimated_ms']:.3f} ms)",
         f"  {'scope':58} {'s':>8} {'% wall':>7} {'ms/trial':>9}",
     ]
     for name, secs in run["scopes_s"].items():

@@ -52,7 +52,8 @@ def test_tasks_command_shows_family(capsys):
 
 def test_family_rounds_keep_warmup_small():
     per_round, foresee = family_rounds(600, num_tasks=32, num_families=6)
-    assert (per_round, foresee) == (12, 3)
+    assert (per_round, foresee) == (12, 4)  # half a full round up to 4, else a quarter
     warmup = 6 * per_round + (32 - 6) * foresee
-    assert warmup <= 600 // 4
+    assert warmup <= 600 * 2 // 5
+    assert family_rounds(2000, 32, 6) == (40, 10)
     assert family_rounds(10, 2, 1) == (4, 2)  # floors
