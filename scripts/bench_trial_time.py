@@ -57,11 +57,12 @@ def profile_tune(model, board, work: Path, search: str, trials: int, seed: int) 
 
 def table(run: dict) -> list[str]:
     trials = max(run["trials"], 1)
+    estimate = run["estimated_ms"]
     lines = [
         f"search {run['search']}: {run['trials']} trials in {run['wall_s']:.1f} s "
         f"({run['wall_s'] / trials * 1e3:.0f} ms per trial, "
         f"{trials / run['wall_s'] * 60:.0f} trials per minute; "
-        f"estimated end-to-end {run['estimated_ms']:.3f} ms)",
+        f"estimated end-to-end {'-' if estimate is None else f'{estimate:.3f} ms'})",
         f"  {'scope':58} {'s':>8} {'% wall':>7} {'ms/trial':>9}",
     ]
     for name, secs in run["scopes_s"].items():

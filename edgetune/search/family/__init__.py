@@ -54,7 +54,8 @@ def family_rounds(budget: int, num_tasks: int, num_families: int) -> tuple[int, 
     to use about a quarter of the budget. A foresee round is a quarter of a full round, but at
     least half of it up to 4 candidates: a foresee round's light evolution costs as much as
     building several candidates, and with 2 a short tune spent most of its time searching
-    (docs/search.md, session 45). The warm-up then takes up to two fifths of the budget.
+    (docs/search.md, session 45). Above the floors the warm-up takes up to two fifths of the
+    budget.
     """
     per_round = max(4, min(64, budget // max(1, 4 * num_families + num_tasks - num_families)))
     return per_round, max(per_round // 4, min(4, per_round // 2))
