@@ -72,12 +72,16 @@ def rewrite_relax_functions(mutator: Any) -> Any:
 
 
 TENSOR_INTRIN_PACKAGE = "tvm.s_tir.tensor_intrin"
-CPU_INTRINSICS = (f"{TENSOR_INTRIN_PACKAGE}.arm_cpu",)  # NEON dot products (the A53 int8 rules)
+CPU_INTRINSICS = (
+    f"{TENSOR_INTRIN_PACKAGE}.arm_cpu",  # NEON dot products (the A53 int8 rules)
+    f"{TENSOR_INTRIN_PACKAGE}.x86",  # dot_16x4_vnni, named by MetaSchedule's own x86 rules
+)
 
 
 def register_tensor_intrinsics() -> None:
     """Register the TVM tensor intrinsics edgetune's rules use (NEON dot products; edgetune
-    registers its own VNNI forms); cheap after the first call.
+    registers its own VNNI forms) and those MetaSchedule's built-in x86 rules name (the
+    `default` rule set on a VNNI host); cheap after the first call.
 
     Needed to tensorize, and to read back records of tensorized candidates (their traces name
     the intrinsics). Only the CPU modules above are parsed (`_enter_tensor_intrin_package`).

@@ -168,3 +168,20 @@ def test_user_rules_module_errors_are_one_line(tmp_path):
         get_rule_set(board.rule_set).parts(board)
     with pytest.raises(BoardError, match="unknown rule set 'nope'"):
         get_rule_set("nope")
+
+
+def test_default_set_on_a_vnni_host_generates_metaschedules_own_space():
+    """MetaSchedule's built-in x86 rules name TVM's `dot_16x4_vnni`: the `default` set registers
+    it (a board with `rule_set = "default"` failed with "TensorIntrin ... is not registered")."""
+    import tvm
+
+    from edgetune.tvm_api import ms
+
+    board, task = _first_conv("host")
+    target = tvm.target.Target({"kind": "llvm", "mcpu": "cascadelake", "num-cores": 2})
+    ctx = ms.TuneContext(
+        mod=task.mod, target=target, space_generator=get_rule_set("default").space(board)
+    )
+    rules = _names(ctx.space_generator.sch_rules)
+    assert "MultiLevelTilingWithIntrin" in rules  # the VNNI rule: the intrinsic resolved
+    assert ctx.generate_design_space()

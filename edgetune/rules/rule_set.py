@@ -77,11 +77,12 @@ class RuleSet:
         """MetaSchedule space generator for this board; `mods`: the tasks it will generate
         spaces for (TOPI's marks for custom rules nobody registered are then handled quietly,
         `custom_rules`)."""
-        from ..tvm_api import ms
+        from ..tvm_api import ms, register_tensor_intrinsics
 
         quiet_custom_rules(mods, board.target())
         parts = self.parts(board)
-        if parts is None:
+        if parts is None:  # MetaSchedule's rules for the target name TVM's tensor intrinsics
+            register_tensor_intrinsics()
             return ms.space_generator.PostOrderApply()
         return ms.space_generator.PostOrderApply(
             sch_rules=parts.rules, postprocs=parts.postprocs, mutator_probs=parts.mutators
