@@ -100,9 +100,10 @@ def test_model_built_from_a_tensorized_record_matches_litert(tmp_path):
 
 
 def test_intrinsics_register_without_every_targets_package():
-    """edgetune's intrinsics (VNNI forms, TVM's NEON dot product) register in a fresh process
-    without parsing every target's (CUDA's take 10-15 s), also when MetaSchedule's TuneContext
-    imports the package; a GPU module still loads when asked for."""
+    """edgetune's intrinsics (VNNI forms, TVM's NEON dot product; TVM's x86 ones, which
+    MetaSchedule's own rules name) register in a fresh process without parsing every target's
+    (CUDA's take 10-15 s), also when MetaSchedule's TuneContext imports the package; a GPU
+    module still loads when asked for."""
     code = (
         "import sys\n"
         "from edgetune.quant.intrinsics import register_intrinsics\n"
@@ -120,7 +121,7 @@ def test_intrinsics_register_without_every_targets_package():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.splitlines()
     assert out[0] == (
-        "['tvm.s_tir.tensor_intrin.arm_cpu', 'tvm.s_tir.tensor_intrin.dot_product_common']"
-        " [True, True, True]"
+        "['tvm.s_tir.tensor_intrin.arm_cpu', 'tvm.s_tir.tensor_intrin.dot_product_common',"
+        " 'tvm.s_tir.tensor_intrin.x86'] [True, True, True]"
     )
     assert out[1] == "True"
