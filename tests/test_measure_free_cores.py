@@ -164,3 +164,16 @@ def test_steal_clock_reports_the_share_of_cpu_time_the_hypervisor_took(tmp_path)
     stat.write_text(head + "cpu0 160 0 0 110 0 0 0 30 0 0\ncpu1 90 0 0 200 0 0 0 10\n")
     assert clock.share(tmp_path) == pytest.approx(40 / 200)  # cpu0 +100 (30 stolen), cpu1 +100
     assert free_cores.StealClock.start(tmp_path / "none").share(tmp_path / "none") == 0.0
+
+
+def test_foreign_cores_between_two_readings_and_the_note_they_give():
+    """Cores other processes kept busy: all CPUs' busy share less this process's own; a note
+    from a quarter of a core up."""
+    from edgetune.measure.free_cores import busy_note, foreign_cores
+
+    cpu = min(os.sched_getaffinity(0))
+    before = CpuReading({cpu: (0, 0)}, own=0)
+    after = CpuReading({cpu: (100, 100)}, own=20)  # busy all along, a fifth of it ours
+    assert foreign_cores(before, after) == pytest.approx(0.8)
+    assert busy_note(None) is None and busy_note(0.1) is None
+    assert "1.0 of this machine's cores busy" in busy_note(1.0)

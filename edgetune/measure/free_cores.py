@@ -117,6 +117,29 @@ def steal_note(share: float | None) -> str | None:
     )
 
 
+def foreign_cores(before: CpuReading | None, after: CpuReading | None) -> float | None:
+    """Cores other processes kept busy between two readings; when that was too short to tell,
+    during a WINDOW_S sleep now (None: /proc cannot be read)."""
+    if before is not None and after is not None:
+        load, ticks = after.load_since(before)
+        if ticks >= HINT_MIN_TICKS:
+            return load.foreign
+    load = host_load()
+    return load.foreign if load.busy else None
+
+
+def busy_note(cores: float | None) -> str | None:
+    """What other processes taking `cores` cores while a model was timed means (None if fewer
+    than FOREIGN_HINT, or unknown)."""
+    if cores is None or cores < FOREIGN_HINT:
+        return None
+    return (
+        f"other processes kept {cores:.1f} of this machine's cores busy while the engines "
+        "were timed: a thread pool whose threads wait for a busy core (TVM's, edgetune's) "
+        "slows down far more than a single call suggests; time on a quiet machine"
+    )
+
+
 def _steal_jiffies(proc: Path) -> tuple[int, int]:
     """(steal, total) jiffies so far, summed over the CPUs ((0, 0) if /proc cannot be read)."""
     try:

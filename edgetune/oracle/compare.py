@@ -10,6 +10,7 @@ import numpy as np
 
 from ..compile import build_model, export_model
 from ..errors import BoardError
+from ..measure.free_cores import busy_note, steal_note
 from ..runtime import load_inputs
 from .agreement import agreement
 from .dequantized import dequantize_weights
@@ -66,6 +67,10 @@ def compare_with_litert(
             out_ours = [saved[f"arr_{i}"] for i in range(len(saved.files))]
     agreements = [agreement(a, b) for a, b in zip(out_ours, out_ref)]
     agreements_float = [agreement(a, b) for a, b in zip(out_ours, out_float)]
+    notes = (
+        busy_note(_most_others(lat_ours, lat_ref)),
+        steal_note(max(lat_ours["steal"], lat_ref["steal"])),
+    )
     return {
         "model": model.info.name,
         "board": board.name,
@@ -77,11 +82,18 @@ def compare_with_litert(
         "litert": lat_ref,
         "reference": describe_reference(substituted),
         "speedup_vs_litert": lat_ref["median_ms"] / lat_ours["median_ms"],
+        "timing_notes": [n for n in notes if n],  # why the timings may not hold
         "agreement": [a.to_json() | {"describe": a.describe()} for a in agreements],
         "agreement_weights_dequantized": [
             a.to_json() | {"describe": a.describe()} for a in agreements_float
         ],
     }
+
+
+def _most_others(*latencies: dict[str, Any]) -> float | None:
+    """The most cores other processes kept busy while any engine was timed (None: unknown)."""
+    others = [lat["others_cores"] for lat in latencies if lat["others_cores"] is not None]
+    return max(others, default=None)
 
 
 def comparison_lines(result: dict[str, Any]) -> list[str]:
@@ -102,6 +114,7 @@ def comparison_lines(result: dict[str, Any]) -> list[str]:
             f"{label:<32}  {lat['median_ms']:>9.3f}  {lat['p90_ms']:>8.3f}  {lat['min_ms']:>8.3f}"
         )
     lines.append(f"edgetune / LiteRT latency: {1 / result['speedup_vs_litert']:.2f}x")
+    lines += [f"note: {n}" for n in result["timing_notes"]]
     if result["reference"] != "LiteRT":
         lines.append(f"reference: {result['reference']}")
     lines += [f"output {i}: {a['describe']}" for i, a in enumerate(result["agreement"])]

@@ -4,8 +4,9 @@ TVM's thread pool keeps its workers spinning after a call, and LiteRT timed in t
 runs slower for it (issue 12: LiteRT int8 at 2 threads measured slower than at 1 thread). So
 `edgetune compare` and `scripts/bench_host.py` time every engine in a fresh process, one process
 per engine per round, the engines' order rotating from round to round so that a load change on a
-shared machine hits each of them alike. A round reports the Latency of its `repeat` calls and
-the machine's steal share while they ran.
+shared machine hits each of them alike. A round reports the Latency of its `repeat` calls, the
+machine's steal share while they ran and the cores other processes kept busy meanwhile
+(`others_cores`).
 
     python -m edgetune.oracle.isolated RUN_JSON     (the worker; prints its result as JSON)
 """
@@ -55,16 +56,17 @@ def work(run: EngineRun) -> dict[str, Any]:
     """In the worker process: load, save the outputs if asked, time `repeat` calls."""
     import numpy as np
 
-    from ..measure.free_cores import StealClock
+    from ..measure.free_cores import CpuReading, StealClock, foreign_cores
 
     engine = _load(run)
     inputs = [np.load(p) for p in run.inputs]
     outputs = engine(inputs)
     if run.outputs:
         np.savez(run.outputs, *outputs)
-    clock = StealClock.start()
+    clock, before = StealClock.start(), CpuReading.now()
     latency = engine.bench(inputs, run.repeat).to_json()
-    return {**latency, "steal": clock.share()}
+    others = foreign_cores(before, CpuReading.now())
+    return {**latency, "steal": clock.share(), "others_cores": others}
 
 
 def time_in_own_process(run: EngineRun) -> dict[str, Any]:
@@ -93,7 +95,8 @@ def time_rotating(runs: list[EngineRun], rounds: int) -> list[list[dict[str, Any
 
 def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     """One engine's rounds in one Latency-shaped record: the median over rounds of each
-    statistic (min: the least), the calls in all, the rounds' medians and their median steal."""
+    statistic (min: the least), the calls in all, the rounds' medians, their median steal and
+    the most cores other processes kept busy in a round (None if unknown)."""
     stat = {k: median(r[k] for r in rounds) for k in ("median_ms", "p90_ms", "p10_ms", "mean_ms")}
     return {
         **stat,
@@ -102,6 +105,9 @@ def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "rounds": len(rounds),
         "round_medians_ms": [round(r["median_ms"], 4) for r in rounds],
         "steal": median(r["steal"] for r in rounds),
+        "others_cores": max(
+            (r["others_cores"] for r in rounds if r.get("others_cores") is not None), default=None
+        ),
     }
 
 
