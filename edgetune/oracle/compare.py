@@ -14,7 +14,7 @@ from ..measure.free_cores import busy_note, steal_note
 from ..runtime import load_inputs
 from .agreement import agreement
 from .dequantized import dequantize_weights
-from .isolated import LITERT, TVM, EngineRun, summary, time_rotating
+from .isolated import LITERT, TVM, EngineRun, most_others_cores, summary, time_rotating
 from .litert import LiteRTModel
 from .substitute import describe_reference, substitute_custom_ops
 
@@ -68,7 +68,7 @@ def compare_with_litert(
     agreements = [agreement(a, b) for a, b in zip(out_ours, out_ref)]
     agreements_float = [agreement(a, b) for a, b in zip(out_ours, out_float)]
     notes = (
-        busy_note(_most_others(lat_ours, lat_ref)),
+        busy_note(most_others_cores([lat_ours, lat_ref])),
         steal_note(max(lat_ours["steal"], lat_ref["steal"])),
     )
     return {
@@ -88,12 +88,6 @@ def compare_with_litert(
             a.to_json() | {"describe": a.describe()} for a in agreements_float
         ],
     }
-
-
-def _most_others(*latencies: dict[str, Any]) -> float | None:
-    """The most cores other processes kept busy while any engine was timed (None: unknown)."""
-    others = [lat["others_cores"] for lat in latencies if lat["others_cores"] is not None]
-    return max(others, default=None)
 
 
 def comparison_lines(result: dict[str, Any]) -> list[str]:

@@ -93,6 +93,12 @@ def time_rotating(runs: list[EngineRun], rounds: int) -> list[list[dict[str, Any
     return results
 
 
+def most_others_cores(timings: list[dict[str, Any]]) -> float | None:
+    """The most cores other processes kept busy during any of these timings (None: unknown)."""
+    others = [t["others_cores"] for t in timings if t.get("others_cores") is not None]
+    return max(others, default=None)
+
+
 def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     """One engine's rounds in one Latency-shaped record: the median over rounds of each
     statistic (min: the least), the calls in all, the rounds' medians, their median steal and
@@ -105,9 +111,7 @@ def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "rounds": len(rounds),
         "round_medians_ms": [round(r["median_ms"], 4) for r in rounds],
         "steal": median(r["steal"] for r in rounds),
-        "others_cores": max(
-            (r["others_cores"] for r in rounds if r.get("others_cores") is not None), default=None
-        ),
+        "others_cores": most_others_cores(rounds),
     }
 
 
