@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -13,6 +18,16 @@ from edgetune.frontend.tflite_import import random_inputs
 from edgetune.oracle import LiteRTModel
 from edgetune.oracle.isolated import LITERT, TVM, EngineRun, summary, time_rotating
 from edgetune.paths import MODELS_DIR
+
+
+def _foreign_spinner() -> int:
+    """A process spinning on CPU 0 for a minute that is not ours (its parent shell has exited):
+    it counts as another process's load; its pid."""
+    spin = "import time\nend = time.time() + 60\nwhile time.time() < end: pass\n"
+    shell = f"taskset -c 0 {sys.executable} -c '{spin}' >/dev/null 2>&1 & echo $!"
+    pid = int(subprocess.run(["sh", "-c", shell], capture_output=True, text=True).stdout)
+    time.sleep(0.5)  # spinning by now
+    return pid
 
 
 def test_litert_in_its_own_process_gives_litert_outputs_and_rounds(tmp_path):
@@ -64,21 +79,31 @@ def test_a_busy_host_is_measured_and_named_in_the_comparison(cli):
     """Another process spinning while `compare` times the engines: each round says how many
     cores it took (a tiny model's timing is too short to tell: a short window after it is read
     instead), and the comparison names the cause in a note."""
-    import subprocess
-    import sys
-
     from edgetune.oracle import comparison_lines
 
-    spin = "import time\nend = time.time() + 60\nwhile time.time() < end: pass\n"
-    spinner = subprocess.Popen(["taskset", "-c", "0", sys.executable, "-c", spin])
+    spinner = _foreign_spinner()
     try:
         out = cli("compare", "tiny_fp32", "--repeat", 3, "--rounds", 1, "--json")
     finally:
-        spinner.kill()
-        spinner.wait()
+        os.kill(spinner, signal.SIGKILL)
     assert out.code == 0, out.err
     result = json.loads(out.out)
     assert result["edgetune"]["others_cores"] >= 0.5 and result["litert"]["others_cores"] >= 0.5
     assert any("other processes kept" in n for n in result["timing_notes"])
     notes = [line for line in comparison_lines(result) if line.startswith("note: other processes")]
     assert len(notes) == 1 and "time on a quiet machine" in notes[0]
+
+
+def test_run_on_a_busy_host_says_so(cli, tmp_path):
+    """`edgetune run` on the host notes other processes that kept cores busy while it timed."""
+    lib = tmp_path / "tiny.so"
+    assert cli("build", "tiny_fp32", "--board", "host", "-o", lib).code == 0
+    spinner = _foreign_spinner()
+    try:
+        text = cli("run", lib, "--board", "host", "--repeat", 5)
+        report = cli("run", lib, "--board", "host", "--repeat", 5, "--json")
+    finally:
+        os.kill(spinner, signal.SIGKILL)
+    assert text.code == 0 and report.code == 0, text.err + report.err
+    assert "note: other processes kept" in text.out
+    assert json.loads(report.out)["others_cores"] >= 0.5

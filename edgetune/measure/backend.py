@@ -82,15 +82,18 @@ def run_artifact(
     """Run an artifact built for `board` there (here, on a farm board, or through OpenCL) on
     the inputs (.npy paths; random if None) of `steps` invocations in sequence (None: what the
     files hold, else 1): each one's outputs, and the latency of `repeat` runs of the last. On
-    the host board the result also says how much CPU time the hypervisor took meanwhile."""
+    the host board the result also says how much CPU time the hypervisor and other processes
+    took meanwhile."""
     from ..runtime.result import run_steps_on
-    from .free_cores import StealClock, steal_note
+    from .free_cores import CpuReading, StealClock, busy_note, foreign_cores, steal_note
 
-    clock = StealClock.start() if board.is_host else None  # timed here: say how contended
+    host = board.is_host  # timed here: say how contended
+    clock, before = (StealClock.start(), CpuReading.now()) if host else (None, None)
     result = run_steps_on(board, path, input_paths, steps, repeat, backend(board).run_artifact)
     if clock is not None:
         result.details["host_steal"] = share = clock.share()
-        notes = [n for n in (result.timing_note, steal_note(share)) if n]
+        result.details["others_cores"] = others = foreign_cores(before, CpuReading.now())
+        notes = [n for n in (result.timing_note, busy_note(others), steal_note(share)) if n]
         result.timing_note = "; ".join(notes)
     return result
 

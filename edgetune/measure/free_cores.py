@@ -134,9 +134,9 @@ def busy_note(cores: float | None) -> str | None:
     if cores is None or cores < FOREIGN_HINT:
         return None
     return (
-        f"other processes kept {cores:.1f} of this machine's cores busy while the engines "
-        "were timed: a thread pool whose threads wait for a busy core (TVM's, edgetune's) "
-        "slows down far more than a single call suggests; time on a quiet machine"
+        f"other processes kept {cores:.1f} of this machine's cores busy while timing: a "
+        "thread pool whose threads wait for a busy core (TVM's, edgetune's) slows down far "
+        "more than a single call suggests; time on a quiet machine"
     )
 
 
