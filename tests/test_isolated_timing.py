@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
+from host_load_support import spin_on_cpu0
 
 from edgetune.errors import EdgetuneError
 from edgetune.frontend import load_model
@@ -21,12 +20,10 @@ from edgetune.paths import MODELS_DIR
 
 
 def _foreign_spinner() -> int:
-    """A process spinning on CPU 0 for a minute that is not ours (its parent shell has exited):
-    it counts as another process's load; its pid."""
-    spin = "import time\nend = time.time() + 60\nwhile time.time() < end: pass\n"
-    shell = f"taskset -c 0 {sys.executable} -c '{spin}' >/dev/null 2>&1 & echo $!"
-    pid = int(subprocess.run(["sh", "-c", shell], capture_output=True, text=True).stdout)
-    time.sleep(0.5)  # spinning by now
+    """A process spinning on CPU 0 that is not ours (another process's load), spinning by the
+    time this returns; its pid."""
+    pid = spin_on_cpu0(own=False)
+    time.sleep(0.5)
     return pid
 
 

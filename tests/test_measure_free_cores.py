@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 
 import pytest
 from farm_support import candidate, matmul_func
+from host_load_support import spin_on_cpu0
 
 from edgetune.board import load_board
 from edgetune.measure import free_cores
@@ -23,22 +22,10 @@ from edgetune.measure.free_cores import (
     quiet_since,
 )
 
-SPIN = "import time\nend = time.time() + 60\nwhile time.time() < end: pass\n"
-
-
-def _spin_on_cpu0(own: bool) -> int:
-    """A process spinning on CPU 0: this process's child (`own`), or a foreign one (its
-    parent, a shell, has exited); its pid."""
-    argv = ["taskset", "-c", "0", sys.executable, "-c", SPIN]
-    if own:
-        return subprocess.Popen(argv).pid
-    shell = f"{' '.join(argv[:4])} -c '{SPIN}' >/dev/null 2>&1 & echo $!"
-    return int(subprocess.run(["sh", "-c", shell], capture_output=True, text=True).stdout)
-
 
 @pytest.fixture
 def spinner(request):
-    pid = _spin_on_cpu0(request.param == "own")
+    pid = spin_on_cpu0(request.param == "own")
     try:
         yield pid
     finally:
