@@ -85,7 +85,7 @@ def run_artifact(
     the host board the result also says how much CPU time the hypervisor and other processes
     took meanwhile."""
     from ..runtime.result import run_steps_on
-    from .free_cores import CpuReading, StealClock, busy_note, foreign_cores, steal_note
+    from .free_cores import CpuReading, StealClock, contention_notes, foreign_cores
 
     host = board.is_host  # timed here: say how contended
     clock, before = (StealClock.start(), CpuReading.now()) if host else (None, None)
@@ -93,8 +93,8 @@ def run_artifact(
     if clock is not None:
         result.details["host_steal"] = share = clock.share()
         result.details["others_cores"] = others = foreign_cores(before, CpuReading.now())
-        notes = [n for n in (result.timing_note, busy_note(others), steal_note(share)) if n]
-        result.timing_note = "; ".join(notes)
+        notes = [result.timing_note] if result.timing_note else []
+        result.timing_note = "; ".join(notes + contention_notes(share, others))
     return result
 
 

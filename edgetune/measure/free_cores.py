@@ -140,6 +140,12 @@ def busy_note(cores: float | None) -> str | None:
     )
 
 
+def contention_notes(steal: float | None, others: float | None) -> list[str]:
+    """What a run timed on this host should say of it: other processes keeping `others` cores
+    busy, the hypervisor taking a `steal` share of the CPU time (empty if neither matters)."""
+    return [n for n in (busy_note(others), steal_note(steal)) if n]
+
+
 def _steal_jiffies(proc: Path) -> tuple[int, int]:
     """(steal, total) jiffies so far, summed over the CPUs ((0, 0) if /proc cannot be read)."""
     try:

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..compile import build_model, export_model
 from ..errors import BoardError
-from ..measure.free_cores import busy_note, steal_note
+from ..measure.free_cores import contention_notes
 from ..runtime import load_inputs
 from .agreement import agreement
 from .dequantized import dequantize_weights
@@ -67,9 +67,8 @@ def compare_with_litert(
             out_ours = [saved[f"arr_{i}"] for i in range(len(saved.files))]
     agreements = [agreement(a, b) for a, b in zip(out_ours, out_ref)]
     agreements_float = [agreement(a, b) for a, b in zip(out_ours, out_float)]
-    notes = (
-        busy_note(most_others_cores([lat_ours, lat_ref])),
-        steal_note(max(lat_ours["steal"], lat_ref["steal"])),
+    notes = contention_notes(
+        max(lat_ours["steal"], lat_ref["steal"]), most_others_cores([lat_ours, lat_ref])
     )
     return {
         "model": model.info.name,
@@ -82,7 +81,7 @@ def compare_with_litert(
         "litert": lat_ref,
         "reference": describe_reference(substituted),
         "speedup_vs_litert": lat_ref["median_ms"] / lat_ours["median_ms"],
-        "timing_notes": [n for n in notes if n],  # why the timings may not hold
+        "timing_notes": notes,  # why the timings may not hold
         "agreement": [a.to_json() | {"describe": a.describe()} for a in agreements],
         "agreement_weights_dequantized": [
             a.to_json() | {"describe": a.describe()} for a in agreements_float
