@@ -310,3 +310,17 @@ def test_known_hosts_with_certificate_authority_and_revoked_lines(tmp_path):
     keys = client.get_host_keys()
     assert list(keys.keys()) == ["board.example.com"]
     assert keys["board.example.com"]["ssh-ed25519"].get_base64() == ok
+
+
+def test_a_reader_that_closes_the_output_early_ends_it_quietly():
+    """`edgetune tasks ... | head -1`: the pipe closes before the table is written; the command
+    ends like `cat` would (exit 141, SIGPIPE's code) without a traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before anything is written
+    try:
+        argv = [sys.executable, "-m", "edgetune", "tasks", "tiny_fp32", "--json"]
+        run = subprocess.run(argv, env=ENV, stdout=write_end, stderr=subprocess.PIPE, text=True)
+    finally:
+        os.close(write_end)
+    assert run.returncode == 128 + signal.SIGPIPE
+    assert "Traceback" not in run.stderr and "BrokenPipeError" not in run.stderr, run.stderr

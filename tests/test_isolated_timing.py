@@ -104,3 +104,17 @@ def test_run_on_a_busy_host_says_so(cli, tmp_path):
     assert text.code == 0 and report.code == 0, text.err + report.err
     assert "note: other processes kept" in text.out
     assert json.loads(report.out)["others_cores"] >= 0.5
+
+
+def test_profile_on_a_busy_host_says_so(cli):
+    """`edgetune profile` on the host notes other processes that kept cores busy while it
+    timed the kernels, in its verdict and as `others_cores`."""
+    spinner = _foreign_spinner()
+    try:
+        out = cli("profile", "tiny_fp32", "--runs", 20, "--json")
+    finally:
+        os.kill(spinner, signal.SIGKILL)
+    assert out.code == 0, out.err
+    prof = json.loads(out.out)
+    assert prof["others_cores"] >= 0.5
+    assert "other processes kept" in prof["verdict"]

@@ -42,6 +42,7 @@ def test_profile_has_a_row_per_kernel_that_add_up_to_the_total(cli, tmp_path, na
     assert prof["estimates_ms"] == pytest.approx(sum(r["estimate_ms"] for r in tuned))
     assert prof["verdict"].startswith(f"{prof['total_ms']:.3f} ms per inference")
     assert 0 <= prof["host_steal"] < 1  # the hypervisor's share while profiling
+    assert prof["others_cores"] >= 0  # and other processes'
 
     table = cli("profile", name, "--records", recs, "--runs", 5, "--top", 2)
     assert table.code == 0
@@ -66,6 +67,8 @@ def test_verdict_says_when_the_hypervisor_took_cpu_time():
     quiet.host_steal, stolen.host_steal = 0.01, 0.23
     assert "steal" not in quiet.verdict()
     assert "the hypervisor gave 23% of this machine's CPU time" in stolen.verdict()
+    stolen.others_cores = 1.0
+    assert "other processes kept 1.0 of this machine's cores busy" in stolen.verdict()
 
 
 class FakeVM:

@@ -2,7 +2,8 @@
 
 Importing the command line takes seconds (TVM loads); an interrupt during that time must end
 like one during the work itself (one line, exit 130), so the handlers are in place before the
-import and the import happens inside the same guard.
+import and the import happens inside the same guard. A reader that closes the output early
+(`edgetune ... | head`) ends the command as it would end `cat`: quietly, exit 141.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 from .. import stop
 
 INTERRUPTED = 130
+PIPE_CLOSED = 128 + signal.SIGPIPE
 
 
 def _interrupt(signum, frame) -> None:
@@ -31,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
         from .main import main as run_command
 
         code = run_command(argv)
-    except Exception:
+    except Exception as err:
+        if _pipe_closed(err):
+            return _drop_stdout()
         if not stop.requested():
             raise
         # raised inside a Python function that TVM's C++ called (a legalization, a pass):
@@ -44,6 +48,23 @@ def main(argv: list[str] | None = None) -> int:
     if code == INTERRUPTED:
         _quiet_teardown()
     return code
+
+
+def _pipe_closed(err: BaseException | None) -> bool:
+    """Whether `err` is, or was raised while handling, a write to a closed pipe (TVM's FFI may
+    wrap the error of a progress line printed from a callback)."""
+    while err is not None:
+        if isinstance(err, BrokenPipeError):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
+
+
+def _drop_stdout() -> int:
+    """After the reader closed stdout: send what is still buffered nowhere (Python's flush at
+    exit would fail again) and end like a process killed by SIGPIPE."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return PIPE_CLOSED
 
 
 def _quiet_teardown() -> None:

@@ -20,7 +20,7 @@ from ..compile import build_model, export_model
 from ..errors import BoardError
 from ..farm.agent import profile_vm
 from ..farm.remote_run import profile_remote
-from ..measure.free_cores import StealClock, steal_note
+from ..measure.free_cores import CpuReading, StealClock, contention_notes, foreign_cores
 from ..runtime import load_executable, load_inputs
 from ..tasks.task import shorten
 
@@ -63,6 +63,7 @@ class Profile:
     kernels: list[KernelRow]  # heaviest first
     emulated: bool = False  # an emulated board: its times are not the real board's
     host_steal: float | None = None  # hypervisor steal share while profiling (host board only)
+    others_cores: float | None = None  # cores other processes kept busy meanwhile (host only)
 
     @property
     def kernels_ms(self) -> float:
@@ -105,8 +106,7 @@ class Profile:
                     f"untuned kernels take {sum(k.ms for k in untuned):.3f} ms "
                     f"({len(untuned)} kernels)"
                 )
-        if note := steal_note(self.host_steal):
-            parts.append(note)
+        parts += contention_notes(self.host_steal, self.others_cores)
         return "; ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
@@ -121,6 +121,7 @@ class Profile:
             "outside_ms": self.outside_ms,
             "estimates_ms": self.estimates_ms,
             "host_steal": self.host_steal,
+            "others_cores": self.others_cores,
             "verdict": self.verdict(),
             "kernels": [{**asdict(k), "tuned": k.tuned} for k in self.kernels],
         }
@@ -140,16 +141,16 @@ def profile_model(
     import tvm
 
     runs = max(runs, 1)
-    steal = None  # the hypervisor's share of this machine, where the model runs here
+    steal = others = None  # the hypervisor's and other processes' share, where it runs here
     built = build_model(model, board, records, exec_mode="bytecode")  # instrumented calls
     inputs = load_inputs(model.info, input_paths) + model.info.initial_states()
     if board.is_host:
         threads = threads or board.hardware.cores
         loaded = load_executable(built.exe, threads, info=model.info)
         args = [tvm.runtime.tensor(x, loaded.device) for x in inputs]
-        clock = StealClock.start()
+        clock, before = StealClock.start(), CpuReading.now()
         raw = profile_vm(loaded.vm, args, runs)
-        steal = clock.share()
+        steal, others = clock.share(), foreign_cores(before, CpuReading.now())
     else:
         if threads and threads != board.hardware.cores:
             raise BoardError(
@@ -161,7 +162,7 @@ def profile_model(
             library = export_model(built, model, board, Path(tmp) / f"{model.info.name}.so")
             raw = profile_remote(board, library.path, inputs, runs, accept_new_host_key)
     prof = _profile_from(raw, built.model_tasks.fused, records, model, board, threads, runs)
-    prof.host_steal = steal
+    prof.host_steal, prof.others_cores = steal, others
     return prof
 
 
