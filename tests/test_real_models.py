@@ -3,11 +3,15 @@ and dynamic input dimensions, against LiteRT's reference kernels."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tflite
 from farm_support import STATEFUL, check_stateful_stream
-from tflite_builder import Op, Tensor, write
+from tflite_builder import Op, Tensor, i32, write
 
 from edgetune.board import load_board
 from edgetune.compile import build_library
@@ -16,6 +20,7 @@ from edgetune.frontend import load_model
 from edgetune.frontend.tflite_import import random_inputs
 from edgetune.oracle import LiteRTModel
 from edgetune.oracle.conformance import check_model
+from edgetune.paths import REPO_DIR
 from edgetune.runtime import load_artifact
 from edgetune.tvm_api import tflite_frontend
 
@@ -92,6 +97,23 @@ def dynamic_model(path):
         Tensor("y", (1, 1), signature=(-1, -1)),
     ]
     return write(path, tensors, [Op("MUL", [0, 1], [2], "MulOptions")], [0], [2])
+
+
+def test_input_shapes_the_models_fixed_shapes_refuse_are_named_as_the_cause(tmp_path):
+    """x [-1, 6] reshaped to a fixed [2, 3]: batch 1 imports; batch 2 cannot, and the error
+    names the input shape given (not a damaged file), on one line, with no TVM warning after
+    it (the executable, in a process of its own)."""
+    tensors = [Tensor("x", (1, 6), signature=(-1, 6)), i32("shape", [2, 3]), Tensor("y", (2, 3))]
+    path = write(tmp_path / "fixed_reshape.tflite", tensors, [Op("RESHAPE", [0, 1], [2])], [0], [2])
+    assert load_model(path, input_shapes={"x": (1, 6)}).info.outputs[0].shape == (2, 3)
+    run = subprocess.run(
+        [sys.executable, "-m", "edgetune", "tasks", str(path), "--input-shape", "x=2,6"],
+        env={**os.environ, "PYTHONPATH": str(REPO_DIR)}, capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1, run.stderr  # the error line and nothing after it
+    assert "the input shapes given (x=2,6) do not fit the model's own fixed shapes" in run.stderr
+    assert "damaged" not in run.stderr
 
 
 def test_dynamic_dimensions_need_a_shape(tmp_path, cli):

@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         print("edgetune: interrupted", file=sys.stderr)
         code = INTERRUPTED
     if code == INTERRUPTED:
-        _quiet_teardown()
+        _ignore_interrupts()
+    if code != 0:
+        _silence_stderr()
     return code
 
 
@@ -67,15 +69,19 @@ def _drop_stdout() -> int:
     return PIPE_CLOSED
 
 
-def _quiet_teardown() -> None:
-    """After an interrupt, TVM objects abandoned mid-work (e.g. a Relax BlockBuilder) log C++
-    warnings when they are freed at exit: the line already printed is what the user needs.
-    Further interrupts are ignored from here: one that is still pending (TVM's FFI can raise the
-    interrupt again after turning it into an error of its own) would otherwise escape as a
-    KeyboardInterrupt and end the process by SIGINT instead of exit 130 (seen once in CI)."""
+def _ignore_interrupts() -> None:
+    """After an interrupt, further ones are ignored: one that is still pending (TVM's FFI can
+    raise the interrupt again after turning it into an error of its own) would otherwise escape
+    as a KeyboardInterrupt and end the process by SIGINT instead of exit 130 (seen once in CI)."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _silence_stderr() -> None:
+    """After an error or an interrupt, TVM objects abandoned mid-work (e.g. a Relax
+    BlockBuilder) log C++ warnings when they are freed at exit: the line already printed is
+    what the user needs (`--verbose` raises instead of returning, so its logs stay)."""
     sys.stdout.flush()
     sys.stderr.flush()
     os.dup2(os.open(os.devnull, os.O_WRONLY), 2)

@@ -118,6 +118,25 @@ def _unsupported_ops(model: Any, info: ModelInfo) -> dict[str, int]:
     return {op: n for op, n in info.ops.items() if op not in known}
 
 
+def _one_line(err: BaseException, limit: int = 300) -> str:
+    """An error's message on one line (TVM's span several: shapes, products, spans)."""
+    text = " ".join(str(err).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _likely_cause(changed: dict[str, tuple[int, ...]], otherwise: str) -> str:
+    """What an importer failure most likely means: input shapes set other than the model
+    declares them (its own fixed shapes, e.g. a RESHAPE's, may not take them), else
+    `otherwise`."""
+    if not changed:
+        return otherwise
+    given = ", ".join(f"{n}={','.join(map(str, s))}" for n, s in changed.items())
+    return (
+        f"the input shapes given ({given}) do not fit the model's own fixed shapes; try the "
+        "shapes it was exported for"
+    )
+
+
 def load_model(
     path: str | Path,
     integer_kernels: bool = True,
@@ -150,6 +169,8 @@ def load_model(
             "there and run that part elsewhere"
         )
     check_quantization(tfl, info.quantization, path)
+    declared = {t.name: tuple(t.shape) for t in info.inputs}
+    changed = {n: s for n, s in (input_shapes or {}).items() if declared.get(n) != tuple(s)}
     info = fix_input_shapes(tfl, info, input_shapes or {}, path)
     try:
         with collecting_states() as states:
@@ -161,20 +182,19 @@ def load_model(
         mod = attach_states(mod, states)
     except ImportFailure as failure:
         err = failure.cause
-        first = (str(err).strip().splitlines() or [""])[0][:200]
         if isinstance(err, tvm.error.OpNotImplemented):
-            raise ModelError(f"{path}: {failure.op}: {first}") from None
+            raise ModelError(f"{path}: {failure.op}: {_one_line(err)}") from None
         raise ModelError(
             f"{path}: TVM's TFLite importer failed at {failure.op} ({type(err).__name__}: "
-            f"{first}): edgetune does not import this use of the op yet, or the file is damaged"
+            f"{_one_line(err)}): "
+            + _likely_cause(changed, "edgetune does not import this use of the op yet")
         ) from None
     except tvm.error.OpNotImplemented as err:
         raise ModelError(f"{path}: {str(err).strip().splitlines()[0]}") from None
     except Exception as err:  # noqa: BLE001 - a damaged graph the importer chokes on
-        first = (str(err).strip().splitlines() or [""])[0][:200]
         raise ModelError(
-            f"{path}: TVM's TFLite importer failed ({type(err).__name__}: {first}); the file "
-            "may be damaged"
+            f"{path}: TVM's TFLite importer failed ({type(err).__name__}: {_one_line(err)}): "
+            + _likely_cause(changed, "the file may be damaged")
         ) from None
     mod, _ = relax.frontend.detach_params(mod)
     info = _with_output_shapes(info, mod)
