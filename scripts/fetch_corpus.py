@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import re
 import subprocess
 import sys
 import tarfile
@@ -39,17 +40,33 @@ def _sha256(data: bytes) -> str:
 
 def _archive(package: str, version: str, wheels: Path, sdist: bool) -> Path:
     """The package's wheel (or source archive), downloaded into `wheels` once."""
-    stem = f"{package.replace('-', '_')}-{version}-"
-    pattern = f"{package}-{version}.tar.gz" if sdist else stem + "*.whl"
-    found = sorted(wheels.glob(pattern))
+    suffix = ".tar.gz" if sdist else ".whl"
+    rest = f"{version}.tar.gz" if sdist else f"{version}-"
+
+    def matching() -> list[Path]:
+        # archive names spell the package as its uploader did (EfficientWord_Net, efficientword_net)
+        names = wheels.glob(f"*{suffix}") if wheels.is_dir() else []
+        return sorted(
+            f
+            for f in names
+            if _normalized(f.name.split("-", 1)[0]) == _normalized(package)
+            and f.name.split("-", 1)[-1].startswith(rest)
+        )
+
+    found = matching()
     if not found:
         cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(wheels)]
         kind = ["--no-binary=:all:"] if sdist else PLATFORM_ARGS
         subprocess.run([*cmd, *kind, f"{package}=={version}"], check=True)
-        found = sorted(wheels.glob(pattern))
+        found = matching()
     if not found:
-        raise SystemExit(f"pip download gave no {pattern} for {package}=={version}")
+        raise SystemExit(f"pip download gave no {suffix} archive for {package}=={version}")
     return found[0]
+
+
+def _normalized(name: str) -> str:
+    """A package name as PEP 503 compares them (case, '-', '_' and '.' alike)."""
+    return re.sub(r"[-_.]+", "_", name).lower()
 
 
 def _member(archive: Path, path: str) -> bytes:
