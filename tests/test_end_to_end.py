@@ -276,3 +276,16 @@ def test_one_output_goes_to_the_file_the_path_names(tmp_path):
         assert list(archive) == ["output_0"] and np.array_equal(archive["output_0"], y)
     assert np.array_equal(np.load(tmp_path / "z.npy"), y)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["y.npz", "z.npy"]
+
+
+def test_litert_banner_is_dropped_and_its_other_lines_kept(capfd):
+    """LiteRT's C++ INFO line ("Created TensorFlow Lite XNNPACK delegate for CPU.") never
+    reaches the user; anything else written to stderr meanwhile (its warnings) does."""
+    from edgetune.oracle.litert import _info_lines_dropped
+
+    LiteRTModel(MODELS_DIR / "tiny_fp32.tflite", threads=1)
+    assert "INFO: " not in capfd.readouterr().err
+    with _info_lines_dropped():
+        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
+        os.write(2, b"WARNING: a warning of LiteRT's\n")
+    assert capfd.readouterr().err == "WARNING: a warning of LiteRT's\n"

@@ -95,10 +95,11 @@ def comparison_lines(result: dict[str, Any]) -> list[str]:
         (f"edgetune ({result['tuned_tasks']}/{result['total_tasks']} tasks tuned)", "edgetune"),
         ("LiteRT (XNNPACK)", "litert"),
     ]
+    rounds = result["litert"]["rounds"]
     lines = [
         f"{result['model']} on {result['board']}, {result['threads']} thread(s), each engine in "
-        f"its own process, {result['litert']['rounds']} rounds x "
-        f"{result['litert']['repeat'] // result['litert']['rounds']} calls:",
+        f"its own process, {rounds} round{'s' if rounds != 1 else ''} x "
+        f"{result['litert']['repeat'] // rounds} calls:",
         f"{'engine':<32}  {'median_ms':>9}  {'p90_ms':>8}  {'min_ms':>8}",
     ]
     for label, key in rows:

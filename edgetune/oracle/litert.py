@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -39,13 +44,14 @@ class LiteRTModel:
             resolver = OpResolverType.BUILTIN_REF
         source = {"model_content": path} if isinstance(path, bytes) else {"model_path": str(path)}
         try:
-            self.interpreter = Interpreter(
-                **source, num_threads=threads, experimental_op_resolver_type=resolver
-            )
-            for detail, shape in zip(self.interpreter.get_input_details(), input_shapes or []):
-                if tuple(detail["shape"]) != tuple(shape):
-                    self.interpreter.resize_tensor_input(detail["index"], list(shape))
-            self.interpreter.allocate_tensors()
+            with _info_lines_dropped():
+                self.interpreter = Interpreter(
+                    **source, num_threads=threads, experimental_op_resolver_type=resolver
+                )
+                for detail, shape in zip(self.interpreter.get_input_details(), input_shapes or []):
+                    if tuple(detail["shape"]) != tuple(shape):
+                        self.interpreter.resize_tensor_input(detail["index"], list(shape))
+                self.interpreter.allocate_tensors()
         except (RuntimeError, ValueError) as err:  # e.g. a custom op LiteRT has no kernel for
             first = (str(err).strip().splitlines() or [""])[0][:160]
             raise ModelError(f"LiteRT cannot run the model: {first}") from None
@@ -64,3 +70,24 @@ class LiteRTModel:
     def bench(self, inputs: list[np.ndarray], repeat: int) -> Latency:
         self._set(inputs)
         return time_calls(self.interpreter.invoke, repeat)
+
+
+@contextlib.contextmanager
+def _info_lines_dropped() -> Iterator[None]:
+    """LiteRT's C++ logs INFO lines on stderr ("Created TensorFlow Lite XNNPACK delegate for
+    CPU.") that no setting silences: what it writes meanwhile is held back, and all but its INFO
+    lines written afterwards (its warnings and errors still reach the user)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            lines = held.read().decode(errors="replace").splitlines(keepends=True)
+            if kept := [line for line in lines if not line.startswith("INFO: ")]:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
