@@ -34,8 +34,9 @@ def main(argv: list[str] | None = None) -> int:
 
         code = run_command(argv)
     except Exception as err:
-        if _pipe_closed(err):
-            return _drop_stdout()
+        if _pipe_closed(err):  # stdout's reader has gone: nothing buffered may reach it
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return PIPE_CLOSED
         if not stop.requested():
             raise
         # raised inside a Python function that TVM's C++ called (a legalization, a pass):
@@ -62,17 +63,9 @@ def _pipe_closed(err: BaseException | None) -> bool:
     return False
 
 
-def _drop_stdout() -> int:
-    """After the reader closed stdout: send what is still buffered nowhere (Python's flush at
-    exit would fail again) and end like a process killed by SIGPIPE."""
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return PIPE_CLOSED
-
-
 def _ignore_interrupts() -> None:
-    """After an interrupt, further ones are ignored: one that is still pending (TVM's FFI can
-    raise the interrupt again after turning it into an error of its own) would otherwise escape
-    as a KeyboardInterrupt and end the process by SIGINT instead of exit 130 (seen once in CI)."""
+    """After an interrupt, a pending one (TVM's FFI can raise it again after wrapping it) must
+    not escape as a KeyboardInterrupt and end the process by SIGINT instead of exit 130."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
