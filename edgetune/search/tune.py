@@ -71,6 +71,7 @@ class TuneResult:
             "board": self.store.board.name,
             "records": str(self.store.path),
             "tasks": len(self.tasks),
+            "tasks_not_yet_measured": self.waiting(),
             "records_total": after.records,
             "records_valid": after.valid,
             "records_failed": after.failed,
@@ -81,15 +82,33 @@ class TuneResult:
             "host_steal": self.host_steal,
         }
 
+    def waiting(self) -> list[str]:
+        """Tasks still without a measurement that more trials would reach (not those left
+        untuned: too large to search, or without a search space)."""
+        search = self.search
+        left = {*search.get("untuned_no_space", ()), *search.get("untuned_too_large", ())}
+        p = self.progress
+        return [n for n, b in zip(p.task_names, p.best_s) if b is None and n not in left]
+
     def lines(self) -> list[str]:
         """The run for a terminal."""
         p, after = self.progress, self.after
         est = p.estimated_latency_s
+        waiting = self.waiting()
         return [
             f"measured {p.trials} new trials ({p.failed_builds} failed builds, {p.failed_runs} "
             f"failed runs); records: {after.records} ({after.valid} valid)",
             f"tasks measured: {p.tasks_measured}/{len(self.tasks)}; estimated end-to-end "
             f"latency: {f'{est * 1e3:.3f} ms' if est is not None else 'n/a'}",
+            *(
+                [
+                    f"note: {len(waiting)} tasks are not measured yet (the estimate needs every "
+                    "task): they build with untuned schedules; `tune` again with more --trials "
+                    "(it resumes this folder) measures them"
+                ]
+                if waiting
+                else []
+            ),
             *([library_line(self.library, self.added)] if self.library else []),
             *([self.final.line()] if self.final else []),
             *([f"note: while tuning, {note}"] if (note := steal_note(self.host_steal)) else []),
