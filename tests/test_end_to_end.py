@@ -40,6 +40,7 @@ def test_tune_build_run_compare_matches_litert(cli, tmp_path, name):
     assert len(_records(recs)) == TRIALS == report["records_total"]
     assert report["records_valid"] >= 1
     assert 0 <= report["host_steal"] < 1  # the hypervisor's share while tuning (0: bare metal)
+    assert report["others_cores"] >= 0  # and other processes'
     assert "trials]" in result.err  # progress lines
 
     assert cli("build", name, "--records", recs, "-o", lib).code == 0

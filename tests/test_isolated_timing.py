@@ -118,3 +118,19 @@ def test_profile_on_a_busy_host_says_so(cli):
     prof = json.loads(out.out)
     assert prof["others_cores"] >= 0.5
     assert "other processes kept" in prof["verdict"]
+
+
+def test_tune_on_a_busy_host_says_so(cli, tmp_path):
+    """`edgetune tune` on the host records the cores other processes kept busy while it tuned
+    (`others_cores`) and ends with the same note as `run`, `compare` and `profile`."""
+    args = ["tune", "tiny_fp32", "--records", tmp_path / "recs", "--search", "ms",
+            "--final-top", 0, "--no-library"]  # fmt: skip
+    spinner = _foreign_spinner()
+    try:
+        tuned = cli(*args, "--trials", 8, "--json")
+        again = cli(*args, "--trials", 8)  # nothing left to measure: the summary for a person
+    finally:
+        os.kill(spinner, signal.SIGKILL)
+    assert tuned.code == 0 and again.code == 0, tuned.err + again.err
+    assert json.loads(tuned.out)["others_cores"] >= 0.5
+    assert "note: other processes kept" in again.out

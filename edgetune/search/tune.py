@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from ..measure import make_builder, make_runner
-from ..measure.free_cores import StealClock, steal_note
+from ..measure.free_cores import CpuReading, StealClock, contention_notes, foreign_cores
 from ..records import KNOWN, best_latency_in, warm_start_folder, write_tasks
 from ..rules import get_rule_set
 from ..rules.rule_set import schedule_error_line
@@ -54,6 +54,7 @@ class TuneResult:
     added: int = 0  # records this run added to the library (an earlier run's included)
     final: FinalPhase | None = None  # the re-measured top candidates (None: --final-top 0)
     host_steal: float | None = None  # hypervisor steal share while tuning (host board only)
+    others_cores: float | None = None  # cores other processes kept busy meanwhile (host only)
 
     @cached_property
     def after(self) -> RecordSummary:
@@ -80,6 +81,7 @@ class TuneResult:
             **progress,
             "final": self.final.to_json() if self.final else None,
             "host_steal": self.host_steal,
+            "others_cores": self.others_cores,
         }
 
     def waiting(self) -> list[str]:
@@ -111,7 +113,7 @@ class TuneResult:
             ),
             *([library_line(self.library, self.added)] if self.library else []),
             *([self.final.line()] if self.final else []),
-            *([f"note: while tuning, {note}"] if (note := steal_note(self.host_steal)) else []),
+            *(f"note: {n}" for n in contention_notes(self.host_steal, self.others_cores)),
         ]
 
 
@@ -345,7 +347,8 @@ def tune_model(
     if warm_start:
         warm_start_folder(warm_start, board)  # a bad folder fails before any work
     board.check_toolchain()
-    clock = StealClock.start() if board.is_host else None  # its candidates run here
+    host = board.is_host  # its candidates run here: say how contended
+    clock, before = (StealClock.start(), CpuReading.now()) if host else (None, None)
     tasks = [t for t in for_model(model, board) if task_filter is None or task_filter(t)]
     start = start_from_library(library, tasks, store, trials) if library else None
     described = [t.describe() for t in tasks]
@@ -392,7 +395,9 @@ def tune_model(
         if final_top > 0:
             family = start.family_records if start else None
             result.final = final_phase(tasks, store, board, final_top, printer, family, builds)
-    result.host_steal = clock.share() if clock else None
+    if clock is not None:
+        result.host_steal = clock.share()
+        result.others_cores = foreign_cores(before, CpuReading.now())
     return result
 
 
