@@ -85,14 +85,14 @@ def run_artifact(
     the host board the result also says how much CPU time the hypervisor and other processes
     took meanwhile."""
     from ..runtime.result import run_steps_on
-    from .free_cores import CpuReading, StealClock, contention_notes, foreign_cores
+    from .free_cores import ContentionWatch, contention_notes
 
     host = board.is_host  # timed here: say how contended
-    clock, before = (StealClock.start(), CpuReading.now()) if host else (None, None)
+    watch = ContentionWatch.start() if host else None
     result = run_steps_on(board, path, input_paths, steps, repeat, backend(board).run_artifact)
-    if clock is not None:
-        result.details["host_steal"] = share = clock.share()
-        result.details["others_cores"] = others = foreign_cores(before, CpuReading.now())
+    if watch is not None:
+        share, others = watch.read()
+        result.details["host_steal"], result.details["others_cores"] = share, others
         notes = [result.timing_note] if result.timing_note else []
         result.timing_note = "; ".join(notes + contention_notes(share, others))
     return result

@@ -128,6 +128,23 @@ def foreign_cores(before: CpuReading | None, after: CpuReading | None) -> float 
     return load.foreign if load.busy else None
 
 
+@dataclass(frozen=True)
+class ContentionWatch:
+    """How contended the host was from a start on, for a timing done here to say of itself:
+    the hypervisor's steal share and the cores other processes kept busy."""
+
+    clock: StealClock
+    before: CpuReading | None
+
+    @staticmethod
+    def start() -> ContentionWatch:
+        return ContentionWatch(StealClock.start(), CpuReading.now())
+
+    def read(self) -> tuple[float, float | None]:
+        """(steal share, others' cores) since the start (others' cores None: unknown)."""
+        return self.clock.share(), foreign_cores(self.before, CpuReading.now())
+
+
 def busy_note(cores: float | None) -> str | None:
     """What other processes taking `cores` cores while a model was timed means (None if fewer
     than FOREIGN_HINT, or unknown)."""

@@ -56,17 +56,17 @@ def work(run: EngineRun) -> dict[str, Any]:
     """In the worker process: load, save the outputs if asked, time `repeat` calls."""
     import numpy as np
 
-    from ..measure.free_cores import CpuReading, StealClock, foreign_cores
+    from ..measure.free_cores import ContentionWatch
 
     engine = _load(run)
     inputs = [np.load(p) for p in run.inputs]
     outputs = engine(inputs)
     if run.outputs:
         np.savez(run.outputs, *outputs)
-    clock, before = StealClock.start(), CpuReading.now()
+    watch = ContentionWatch.start()
     latency = engine.bench(inputs, run.repeat).to_json()
-    others = foreign_cores(before, CpuReading.now())
-    return {**latency, "steal": clock.share(), "others_cores": others}
+    steal, others = watch.read()
+    return {**latency, "steal": steal, "others_cores": others}
 
 
 def time_in_own_process(run: EngineRun) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from ..compile import build_model, export_model
 from ..errors import BoardError
 from ..farm.agent import profile_vm
 from ..farm.remote_run import profile_remote
-from ..measure.free_cores import CpuReading, StealClock, contention_notes, foreign_cores
+from ..measure.free_cores import ContentionWatch, contention_notes
 from ..runtime import load_executable, load_inputs
 from ..tasks.task import shorten
 
@@ -148,9 +148,9 @@ def profile_model(
         threads = threads or board.hardware.cores
         loaded = load_executable(built.exe, threads, info=model.info)
         args = [tvm.runtime.tensor(x, loaded.device) for x in inputs]
-        clock, before = StealClock.start(), CpuReading.now()
+        watch = ContentionWatch.start()
         raw = profile_vm(loaded.vm, args, runs)
-        steal, others = clock.share(), foreign_cores(before, CpuReading.now())
+        steal, others = watch.read()
     else:
         if threads and threads != board.hardware.cores:
             raise BoardError(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from ..measure import make_builder, make_runner
-from ..measure.free_cores import CpuReading, StealClock, contention_notes, foreign_cores
+from ..measure.free_cores import ContentionWatch, contention_notes
 from ..records import KNOWN, best_latency_in, warm_start_folder, write_tasks
 from ..rules import get_rule_set
 from ..rules.rule_set import schedule_error_line
@@ -348,7 +348,7 @@ def tune_model(
         warm_start_folder(warm_start, board)  # a bad folder fails before any work
     board.check_toolchain()
     host = board.is_host  # its candidates run here: say how contended
-    clock, before = (StealClock.start(), CpuReading.now()) if host else (None, None)
+    watch = ContentionWatch.start() if host else None
     tasks = [t for t in for_model(model, board) if task_filter is None or task_filter(t)]
     start = start_from_library(library, tasks, store, trials) if library else None
     described = [t.describe() for t in tasks]
@@ -395,9 +395,8 @@ def tune_model(
         if final_top > 0:
             family = start.family_records if start else None
             result.final = final_phase(tasks, store, board, final_top, printer, family, builds)
-    if clock is not None:
-        result.host_steal = clock.share()
-        result.others_cores = foreign_cores(before, CpuReading.now())
+    if watch is not None:
+        result.host_steal, result.others_cores = watch.read()
     return result
 
 
