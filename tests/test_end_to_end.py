@@ -183,6 +183,7 @@ def test_damaged_last_record_is_moved_aside(tmp_path):
     _, info = read_tflite(MODELS_DIR / "tiny_fp32.tflite")
     store = RecordStore(tmp_path, info, load_board("host"))
     good = '[0, [[], ["1e-05"], {}, []]]\n'
+    (tmp_path / "database_workload.json").write_text('["1", "kernel"]\n')  # what it names
     (tmp_path / "database_tuning_record.json").write_text(good + '[0, [[], ["2e-0')
     store = RecordStore(tmp_path, info, load_board("host"))
     assert (tmp_path / "database_tuning_record.json").read_text() == good

@@ -9,7 +9,7 @@ import pytest
 from conftest import set_operator_code
 from tflite.BuiltinOperator import BuiltinOperator
 
-from edgetune.paths import MODELS_DIR
+from edgetune.paths import MODELS_DIR, REPO_DIR
 
 
 def _one_line_error(result, *fragments: str) -> None:
@@ -121,6 +121,28 @@ def test_records_from_another_board_are_refused(cli, tmp_path):
         "belongs to board 'rpi3'",
         "host",
     )
+
+
+def test_records_of_a_board_whose_target_changed_are_refused(cli, tmp_path):
+    """A board file of the same name but another target (edited, or another file): the
+    folder's records are of the old target, and building with them is refused."""
+    from edgetune.board import load_board
+    from edgetune.frontend import read_tflite
+    from edgetune.records import RecordStore
+
+    recs = tmp_path / "recs"
+    _, info = read_tflite(MODELS_DIR / "tiny_fp32.tflite")
+    RecordStore(recs, info, load_board("host"))
+    rpi3 = (REPO_DIR / "boards" / "rpi3.toml").read_text()
+    board = tmp_path / "host.toml"
+    board.write_text(rpi3.replace('name = "rpi3"', 'name = "host"'))
+    before = _digest(recs)
+    _one_line_error(
+        cli("build", "tiny_fp32", "--board", board, "--records", recs, "-o", tmp_path / "x.so"),
+        "was tuned for target",
+        "cortex-a53",
+    )
+    assert _digest(recs) == before and not (tmp_path / "x.so").exists()
 
 
 def test_a_damaged_records_manifest_is_one_line_and_the_records_are_untouched(cli, tmp_path):

@@ -346,6 +346,7 @@ def test_concurrent_writers_lose_nothing(tiny, tmp_path):
         folder = tmp_path / f"recs{i}"
         shutil.copytree(store.path, folder, ignore=shutil.ignore_patterns("edgetune.lock"))
         folders.append(folder)
+    _remeasured(folders[1] / TUNING_RECORDS)  # other measurements of the same schedules
     lib = tmp_path / "shared"
     code = (
         "import sys; from edgetune.board import load_board; from edgetune.frontend import "
@@ -423,3 +424,123 @@ def test_a_fresh_process_adds_tensorized_int8_records(tmp_path):
     library = open_library(tmp_path / "lib", board)
     entry = library.workloads[workload_hash(task.mod)]
     assert entry["records"] == 1 and entry["best_s"] == pytest.approx(1e-5)
+
+
+def _remeasured(path) -> None:
+    """Every record of a records file given other run times (the same schedules measured again)."""
+    lines = []
+    for line in path.read_text().splitlines():
+        wl, rec = json.loads(line)
+        rec[1] = [float(t) * 1.5 for t in rec[1]]
+        lines.append(json.dumps([wl, rec]))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_a_record_is_added_once_however_the_library_is_named(tiny, tmp_path, cli):
+    """The library through a symlink, then by a relative path, then with the folder's memory of
+    what it added lost (a sync killed before it wrote it): no record is added twice, so no
+    task looks measured more often than it was."""
+    _, board, _, _, store, _ = tiny
+    recs = tmp_path / "recs"
+    shutil.copytree(store.path, recs, ignore=shutil.ignore_patterns("edgetune.lock"))
+    (tmp_path / "alias").symlink_to(tmp_path / "lib")
+    model = load_model(MODELS_DIR / "tiny_fp32.tflite")
+    added = [open_library(tmp_path / "lib", board).add(RecordStore(recs, model.info, board))]
+    added.append(open_library(tmp_path / "alias", board).add(RecordStore(recs, model.info, board)))
+    manifest = json.loads((recs / MANIFEST).read_text())
+    manifest.pop("library_synced")
+    (recs / MANIFEST).write_text(json.dumps(manifest))
+    added.append(open_library(tmp_path / "lib", board).add(RecordStore(recs, model.info, board)))
+    assert added == [4, 0, 0]
+    library = open_library(tmp_path / "lib", board)
+    assert len((library.path / TUNING_RECORDS).read_text().splitlines()) == 4
+    assert [w["records"] for w in library.workloads.values()] == [4]
+
+
+def test_a_library_missing_its_workloads_is_refused_before_any_search(tiny, tmp_path, cli):
+    """Records whose workload lines are gone (the file deleted or cut short) cannot be matched
+    to their kernels: `tune` refuses the library at once, in one line, and changes nothing; a
+    records folder in that state is refused by `build` and `tune` alike."""
+    _, _, _, library, store, _ = tiny
+    lib = tmp_path / "lib" / library.path.name
+    shutil.copytree(library.path, lib)
+    (lib / "database_workload.json").unlink()
+    before = sorted((p.name, p.stat().st_size) for p in lib.iterdir())
+    res = cli("tune", "tiny_fp32", "--trials", "4", "--records", tmp_path / "r", "--library",
+              tmp_path / "lib", "--final-top", "0")  # fmt: skip
+    assert res.code == 2 and "Traceback" not in res.err
+    assert "database_workload.json is missing" in res.err and "nothing was changed" in res.err
+    assert sorted((p.name, p.stat().st_size) for p in lib.iterdir()) == before
+    assert not (tmp_path / "r" / TUNING_RECORDS).exists()  # refused before measuring anything
+
+    recs = tmp_path / "recs"
+    shutil.copytree(store.path, recs, ignore=shutil.ignore_patterns("edgetune.lock"))
+    (recs / "database_workload.json").write_text("")  # cut to nothing
+    for args in (("build", "-o", tmp_path / "m.so"), ("tune", "--trials", "8", "--no-library")):
+        res = cli(args[0], "tiny_fp32", "--records", recs, *args[1:])
+        assert res.code == 2 and "Traceback" not in res.err
+        assert f"records folder {recs}: database_workload.json is cut short: 4 of its 4" in res.err
+    assert len((recs / TUNING_RECORDS).read_text().splitlines()) == 4
+    assert not list(recs.glob("*.stale"))  # not taken for stale schedules
+
+
+def test_a_library_manifest_out_of_step_with_its_records_is_rebuilt(tiny, tmp_path, cli):
+    """A manifest deleted, or counting records the folder lost: `edgetune library` says so
+    (exit 2) and the next use rebuilds it from the records, keeping the trials per task it
+    knew; no good record is hidden or lost."""
+    _, _, _, library, _, _ = tiny
+    lib = tmp_path / "lib" / library.path.name
+    shutil.copytree(library.path, lib)
+    before = json.loads((lib / LIBRARY_MANIFEST).read_text())
+    records = len((lib / TUNING_RECORDS).read_text().splitlines())
+    (lib / LIBRARY_MANIFEST).unlink()
+    res = cli("library", "--library", tmp_path / "lib")
+    assert res.code == 2 and f"{records} records, no manifest" in res.err
+    res = cli("tasks", "tiny_fp32", "--library", tmp_path / "lib", "--json")
+    assert res.code == 0 and f"missing; rebuilt from the folder's {records} records" in res.err
+    status = {t["name"]: t["library"] for t in json.loads(res.out)["tasks"]}
+    assert status[TINY_TASK] == "known"
+
+    (lib / LIBRARY_MANIFEST).write_text(json.dumps(before))  # as it was, trials per task too
+    lines = (lib / TUNING_RECORDS).read_text().splitlines()
+    (lib / TUNING_RECORDS).write_text("\n".join(lines[:1]) + "\n")  # records lost by hand
+    res = cli("library", "--library", tmp_path / "lib")
+    assert res.code == 2 and f"counts {records} records, the folder holds 1" in res.err
+    res = cli("tasks", "tiny_fp32", "--library", tmp_path / "lib")
+    assert res.code == 0 and "rebuilt from the folder's 1 records" in res.err
+    after = json.loads((lib / LIBRARY_MANIFEST).read_text())
+    (h,) = after["workloads"]
+    assert after["workloads"][h]["records"] == 1
+    assert after["workloads"][h]["trials_per_task"] == before["workloads"][h]["trials_per_task"]
+
+
+def test_a_library_that_is_a_file_is_refused_first(tmp_path, cli):
+    (tmp_path / "lib").write_text("not a folder")
+    res = cli("tune", "tiny_fp32", "--trials", "4", "--records", tmp_path / "r", "--library",
+              tmp_path / "lib")  # fmt: skip
+    assert res.code == 2 and "is a file, not a folder" in res.err
+    assert not (tmp_path / "r" / TUNING_RECORDS).exists()
+    res = cli("build", "tiny_fp32", "-o", tmp_path / "m.so", "--library", tmp_path / "missing")
+    assert res.code == 2 and "no records library at" in res.err
+
+
+def test_report_shows_reused_tasks_and_a_spent_budget_is_noted(tiny, tmp_path, cli):
+    """`report` gives a task reused from the library its copied record's latency (0 trials, not
+    counted as measured here); a `tune` whose folder already holds its --trials says so."""
+    _, _, _, library, _, _ = tiny
+    shutil.copytree(library.path, tmp_path / "lib" / library.path.name)
+    recs = tmp_path / "recs"
+    res = cli("tune", "tiny_fp32", "--trials", "4", "--records", recs, "--library",
+              tmp_path / "lib", "--final-top", "0", "--json")  # fmt: skip
+    assert res.code == 0, res.err
+    tuned = json.loads(res.out)
+    assert tuned["trials"] == 4 and tuned["library"]["reused_records"] >= 1
+    res = cli("report", recs, "--json", "-o", tmp_path / "report.html")
+    report = json.loads(res.out)
+    (row,) = [t for t in report["per_task"] if t["name"] == TINY_TASK]
+    assert row["library"] == "reused" and row["trials"] == 0 and row["best_us"] > 0
+    assert report["trials"] == 4  # the copied records were not measured here
+    assert report["estimate_ms"] == pytest.approx(tuned["estimated_latency_ms"])
+
+    res = cli("tune", "tiny_fp32", "--trials", "2", "--records", recs, "--no-library")
+    assert res.code == 0 and "already holds 4 trials and --trials is 2" in res.out

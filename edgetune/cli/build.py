@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..compile import build_library
+from ..errors import InputError
 from ..records import open_library
 from .args import add_board_arg, board_from_args
 from .model_args import add_model_arg, model_and_records, requantization_of
@@ -38,6 +41,8 @@ def run(args) -> int:
     board.check_toolchain()  # before the model is read: a missing compiler is the first line
     library = None
     if args.library is not None:
+        if args.library and not Path(args.library).expanduser().is_dir():
+            raise InputError(f"no records library at {args.library} (not a folder)")
         library = open_library(args.library or None, board, requantization_of(args))
     model, store = model_and_records(args, board)
     how = f" ({model.info.arithmetic})" if model.info.arithmetic else ""

@@ -41,6 +41,7 @@ from .lock import held
 from .manifest import LIBRARY_SYNC, REUSED, read_manifest, update_manifest
 from .store import (
     best_latency_in,
+    check_workloads,
     open_json_database,
     register_intrinsics_named_in,
     repair_tail,
@@ -93,6 +94,8 @@ def open_library(
     """The library of `board` (and int8 `requantization`) under `root` (None: the default under
     the cache folder)."""
     root = Path(root).expanduser() if root else library_dir()
+    if root.exists() and not root.is_dir():
+        raise RecordsError(f"library {root} is a file, not a folder: name a folder for --library")
     key = library_key(board, requantization)
     if (root / LIBRARY_MANIFEST).is_file():  # a key folder named directly
         return Library(root, key)
@@ -128,12 +131,15 @@ class Library:
     def __init__(self, path: Path, key: dict[str, Any]):
         self.path = path
         self.key = key
+        check_workloads(path, "library", "--library (or --no-library)")
         try:
             data = self.manifest()
         except RecordsError:
             data = self._rebuild_manifest()
         if data and data.get("key") != key:
             raise RecordsError(f"library {path} {_mismatch(data.get('key') or {}, key)}")
+        if _counted(data) != len(_lines(path / TUNING_RECORDS)):
+            data = self._rebuild_manifest()
 
     def manifest(self) -> dict[str, Any]:
         """The folder's manifest ({} for a new library)."""
@@ -182,23 +188,34 @@ class Library:
         )
 
     def add(self, store: RecordStore) -> int:
-        """Add the store's records not yet in this library; returns how many were added."""
+        """Add the store's records not yet in this library; returns how many were added.
+
+        The store's manifest remembers how many of its records this library has (by the
+        library's resolved path); a record the library already holds (the same schedule of the
+        same kernel, the same times: a sync cut short by a kill, the library named by another
+        path) is not added again."""
         state = (read_manifest(store.path) or {}).get(LIBRARY_SYNC, {})
-        start = int(state.get(str(self.path), 0))
+        synced_as = str(self.path.resolve())
+        start = int(state.get(synced_as, 0))
         lines = _lines(store.path / TUNING_RECORDS)
         if len(lines) <= start:
             return 0
         workloads = _lines(store.path / WORKLOADS)
         per_task = len(lines) // max(1, len(workloads))  # the folder's tune, all runs so far
         register_intrinsics_named_in(lines[start:])  # else its int8 traces fail
+        added = 0
         with self._turn() as db:
             data = self.manifest()
             index = data.setdefault("workloads", {})
+            held_ = _held_records(self.path)
             seen: dict[int, tuple[Any, dict[str, Any]]] = {}
             for line in lines[start:]:
                 wl, rec = json.loads(line)
+                parsed = json.loads(workloads[wl])
+                if _record_key(str(parsed[0]), rec) in held_:
+                    continue
                 if wl not in seen:
-                    seen[wl] = self._workload(db, index, json.loads(workloads[wl]))
+                    seen[wl] = self._workload(db, index, parsed)
                 work, entry = seen[wl]
                 entry["trials_per_task"] = max(entry.get("trials_per_task", 0), per_task)
                 try:  # replays the trace on the library's kernel of this anchor
@@ -206,10 +223,12 @@ class Library:
                 except Exception:  # noqa: BLE001 - another epilogue: the library keeps its own
                     continue
                 db.commit_tuning_record(record)
+                held_.add(_record_key(str(parsed[0]), rec))
                 _count(entry, record.run_secs)
+                added += 1
             self._write_manifest({**data, "key": self.key})
-        update_manifest(store.path, **{LIBRARY_SYNC: {**state, str(self.path): len(lines)}})
-        return len(lines) - start
+        update_manifest(store.path, **{LIBRARY_SYNC: {**state, synced_as: len(lines)}})
+        return added
 
     def copy_best(
         self, store: RecordStore, best: dict[str, list[Any]], mods: dict[str, Any]
@@ -229,7 +248,7 @@ class Library:
             copied += len(records)
         synced = {
             **data.get(LIBRARY_SYNC, {}),
-            str(self.path): len(_lines(store.path / TUNING_RECORDS)),
+            str(self.path.resolve()): len(_lines(store.path / TUNING_RECORDS)),
         }
         update_manifest(store.path, **{REUSED: reused, LIBRARY_SYNC: synced})
         return copied
@@ -295,43 +314,61 @@ class Library:
         with held(self.path):
             for name in (WORKLOADS, TUNING_RECORDS):
                 repair_tail(self.path / name)
-            yield open_json_database(self.path, "library", "--library (or --no-library)")
+            check_workloads(self.path, "library", "--library (or --no-library)")
+            yield open_json_database(
+                self.path, "library", "--library (or --no-library)", repair=True
+            )
 
     def _rebuild_manifest(self) -> dict[str, Any]:
-        """A damaged manifest (not JSON: a disk full, a hand edit) rebuilt from the folder's
-        records, if the folder's name carries this key's digest (then its records are of this
-        key); the damaged file is kept beside it. Trials per task are not in the records: a
-        known task is then reused only if the library measured it as often as the run could."""
+        """The manifest rebuilt from the folder's records when it is damaged (not JSON: a disk
+        full, a hand edit), missing, or counts other records than the folder holds (records
+        lost or moved aside), if the manifest or the folder's name (this key's digest) says the
+        records are of this key; a damaged file is kept beside it. Trials per task are not in
+        the records: kept from a readable manifest, else a known task is reused only if the
+        library measured it as often as the run could."""
         manifest = self.path / LIBRARY_MANIFEST
-        if not self.path.name.endswith(f"-{_digest(self.key)}"):
+        try:
+            keyed = self.manifest().get("key") == self.key
+        except RecordsError:
+            keyed = False
+        if not keyed and not self.path.name.endswith(f"-{_digest(self.key)}"):
             raise RecordsError(
-                f"{manifest}: damaged manifest (not JSON), and the folder's name does not say "
-                "which target, toolchain and TVM version its records are of: move the folder "
-                "away, or use another --library (or --no-library)"
+                f"{manifest}: damaged manifest (not JSON) or none, and the folder's name does "
+                "not say which target, toolchain and TVM version its records are of: move the "
+                "folder away, or use another --library (or --no-library)"
             )
         with self._turn():
-            try:  # another process may have rebuilt it meanwhile
-                return self.manifest()
+            try:  # another process may have mended it meanwhile
+                old = read_manifest(self.path, LIBRARY_MANIFEST)  # None: missing
             except RecordsError:
-                pass
+                old = None
+            lines = _lines(self.path / TUNING_RECORDS)
+            if old is not None and _counted(old) == len(lines):
+                return old
             index: dict[str, dict[str, Any]] = {}
             hashes = []
             for line in _lines(self.path / WORKLOADS):
                 parsed = json.loads(line)
                 hashes.append(str(parsed[0]))
                 _indexed(index, parsed)
-            lines = _lines(self.path / TUNING_RECORDS)
             for line in lines:
                 wl, rec = json.loads(line)
-                if 0 <= wl < len(hashes):  # else its workload line was lost: not counted
-                    _count(index[hashes[wl]], rec[1])
-            aside = manifest.with_suffix(".json.damaged")
-            shutil.copyfile(manifest, aside)  # then replaced whole: a kill leaves either one
+                _count(index[hashes[wl]], rec[1])  # every index listed: `check_workloads`
+            for h, entry in (old or {}).get("workloads", {}).items():
+                if h in index and "trials_per_task" in entry:
+                    index[h]["trials_per_task"] = entry["trials_per_task"]
+            if old is None and manifest.is_file():
+                aside = manifest.with_suffix(".json.damaged")
+                shutil.copyfile(manifest, aside)  # then replaced whole: a kill leaves either one
+                why = f"damaged (not JSON), kept as {aside.name}"
+            elif old is None:
+                why = "missing"
+            else:
+                why = f"counted {_counted(old)} records, the folder holds {len(lines)}"
             data = {"key": self.key, "workloads": index}
             self._write_manifest(data)
         print(
-            f"edgetune: {manifest}: damaged (not JSON), kept as {aside.name}; rebuilt from the "
-            f"folder's {len(lines)} records",
+            f"edgetune: {manifest}: {why}; rebuilt from the folder's {len(lines)} records",
             file=sys.stderr,
         )
         return data
@@ -359,7 +396,7 @@ class LibraryFolder:
 
     @property
     def records(self) -> int:
-        return sum(int(w.get("records", 0)) for w in self.workloads.values())
+        return _counted({"workloads": self.workloads})
 
     def families(self) -> dict[str, dict[str, int]]:
         """Family -> workloads, records, and the most trials per task any tune gave them."""
@@ -395,23 +432,36 @@ class LibraryFolder:
 def library_folders(root: Path) -> tuple[list[LibraryFolder], list[str]]:
     """The key folders under a library root (a key folder itself: that one), and one message
     per folder whose manifest is damaged (the others are still listed)."""
-    if (root / LIBRARY_MANIFEST).is_file():
+
+    def is_key_folder(p: Path) -> bool:
+        return (p / LIBRARY_MANIFEST).is_file() or (p / TUNING_RECORDS).is_file()
+
+    if is_key_folder(root):
         candidates = [root]
     elif root.is_dir():
-        candidates = sorted(p for p in root.iterdir() if (p / LIBRARY_MANIFEST).is_file())
+        candidates = sorted(p for p in root.iterdir() if p.is_dir() and is_key_folder(p))
     else:
         candidates = []
     folders, broken = [], []
+    mended = (
+        "; the next `tune`, `tasks` or `build --library` of its board rebuilds it from the "
+        "folder's records if the folder keeps the name edgetune gave it (board-digest of its key)"
+    )
     for path in candidates:
         try:
-            data = read_manifest(path, LIBRARY_MANIFEST) or {}
+            data = read_manifest(path, LIBRARY_MANIFEST)
         except RecordsError:
-            broken.append(
-                f"{path / LIBRARY_MANIFEST}: damaged manifest (not JSON); the next `tune`, "
-                "`tasks` or `build --library` of its board rebuilds it from the folder's "
-                "records if the folder keeps the name edgetune gave it (board-digest of its key)"
-            )
+            broken.append(f"{path / LIBRARY_MANIFEST}: damaged manifest (not JSON){mended}")
             continue
+        held_ = len(_lines(path / TUNING_RECORDS))
+        if data is None:
+            broken.append(f"{path}: {held_} records, no manifest ({LIBRARY_MANIFEST}){mended}")
+            continue
+        if _counted(data) != held_:
+            broken.append(
+                f"{path / LIBRARY_MANIFEST}: counts {_counted(data)} records, the folder holds "
+                f"{held_}{mended}"
+            )
         size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
         folders.append(LibraryFolder(path, data.get("key", {}), data.get("workloads", {}), size))
     return folders, broken
@@ -425,6 +475,28 @@ def _indexed(index: dict[str, Any], parsed: list[Any]) -> tuple[Any, dict[str, A
     if h not in index:
         index[h] = {"family": family_of(mod), "best_s": None, "records": 0}
     return mod, index[h]
+
+
+def _counted(manifest: dict[str, Any]) -> int:
+    """Records a library manifest counts."""
+    return sum(int(w.get("records", 0)) for w in manifest.get("workloads", {}).values())
+
+
+def _record_key(workload: str, record: list[Any]) -> str:
+    """What makes a record the same measurement: its kernel (workload hash), schedule (trace)
+    and run times (`record`: a tuning-record line's record, [trace, run_secs, ...])."""
+    return json.dumps([workload, record[0], record[1]], sort_keys=True)
+
+
+def _held_records(folder: Path) -> set[str]:
+    """`_record_key` of every record the library folder holds."""
+    hashes = [str(json.loads(line)[0]) for line in _lines(folder / WORKLOADS)]
+    keys = set()
+    for line in _lines(folder / TUNING_RECORDS):
+        wl, rec = json.loads(line)
+        if 0 <= wl < len(hashes):
+            keys.add(_record_key(hashes[wl], rec))
+    return keys
 
 
 def _count(entry: dict[str, Any], run_secs: Any) -> None:

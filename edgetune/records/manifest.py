@@ -80,6 +80,13 @@ def check_owner(folder: Path, data: dict[str, Any], model: ModelInfo, board: Boa
             f"records folder {folder} belongs to board '{data.get('board')}', "
             f"not '{board.name}': use another --records folder"
         )
+    if "target" in data and _spec(data["target"]) != _spec(board.target_spec):
+        raise RecordsError(
+            f"records folder {folder} was tuned for target {_spec(data['target'])}, and board "
+            f"'{board.name}' now targets {_spec(board.target_spec)} (its board file changed, or "
+            "another file of that name): records do not transfer between targets; use another "
+            "--records folder"
+        )
     tuned_with = data.get("requantization", FIXED_POINT)
     if model.quantized and tuned_with != model.requantization:
         raise RecordsError(
@@ -87,6 +94,11 @@ def check_owner(folder: Path, data: dict[str, Any], model: ModelInfo, board: Boa
             f"{model.requantization} (other kernels): pass --requantize {tuned_with}, or use "
             "another --records folder"
         )
+
+
+def _spec(target: Any) -> str:
+    """A target as written in a manifest or board file, in one canonical JSON form."""
+    return json.dumps(target, sort_keys=True)
 
 
 def warm_start_folder(path: str | Path, board: Board) -> Path:

@@ -86,6 +86,7 @@ class RecordStore:
                 repair_tail(self.path / name)
         elif not is_locked_by_other(self.path):  # else a tune's half-written line, not damage
             self._source, self._copy = read_around_damage(self.path)
+        check_workloads(self._source, "records folder", "--records folder", self.path)
 
     def database(self):
         """MetaSchedule JSONDatabase over this folder (anchor-block module equality)."""
@@ -219,6 +220,21 @@ def database_of(store: RecordStore | None) -> Any:
     return ms.database.MemoryDatabase(module_equality=MODULE_EQUALITY)
 
 
+def best_by_workload(folder: Path) -> dict[str, float]:
+    """Workload hash -> the best mean run time (seconds) of its valid records in the folder
+    (cheap; no TVM objects)."""
+    hashes = [str(_parsed(ln)[0]) for ln in _split_lines(folder / WORKLOADS)[0]]
+    best: dict[str, float] = {}
+    for line in _split_lines(folder / TUNING_RECORDS)[0]:
+        index, record = _parsed(line)
+        secs = [float(s) for s in record[1] or []]
+        if not secs or max(secs) >= FAILED_RUN_SECS or not 0 <= index < len(hashes):
+            continue
+        mean = sum(secs) / len(secs)
+        best[hashes[index]] = min(mean, best.get(hashes[index], mean))
+    return best
+
+
 def open_json_database(folder: Path, what: str, other: str, repair: bool = False) -> Any:
     """MetaSchedule's JSONDatabase over `folder` (anchor-block module equality); RecordsError
     naming `what` the folder is and suggesting `other` if its files are damaged.
@@ -256,6 +272,31 @@ def open_json_database(folder: Path, what: str, other: str, repair: bool = False
         Path(copy, WORKLOADS).write_bytes((folder / WORKLOADS).read_bytes())
         Path(copy, TUNING_RECORDS).write_bytes(b"".join(ln + b"\n" for ln in good))
         return _json_database(Path(copy))  # read whole: the copy can go
+
+
+def check_workloads(folder: Path, what: str, other: str, shown: Path | None = None) -> None:
+    """RecordsError if records of `folder` (`shown`: the folder it was read from) name workload
+    lines its WORKLOADS file does not have (the file deleted or cut short): such records cannot
+    be matched to their kernels, and nothing of the folder is changed."""
+    lines = _split_lines(folder / TUNING_RECORDS)[0]
+    if not lines:
+        return
+    known = len(_split_lines(folder / WORKLOADS)[0])
+    orphans = sum(1 for ln in lines if _workload_index(ln) >= known)
+    if orphans:
+        state = "is missing" if not (folder / WORKLOADS).is_file() else "is cut short"
+        raise RecordsError(
+            f"{what} {shown or folder}: {WORKLOADS} {state}: {orphans} of its {len(lines)} "
+            "records name kernels it does not list, so they cannot be matched to them; nothing "
+            "was changed: "
+            f"restore that file, or move the folder away and use another {other}"
+        )
+
+
+def _workload_index(line: bytes) -> int:
+    """The workload index a tuning-record line starts with (`[3, [...]]` -> 3; -1 if none)."""
+    head = line.lstrip()[1:].split(b",", 1)[0]
+    return int(head) if head.strip().isdigit() else -1
 
 
 def _json_database(folder: Path) -> Any:

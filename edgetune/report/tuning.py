@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RecordsError
-from ..records import MANIFEST, read_batches, read_choices, read_manifest, summarize_folder
+from ..records import (
+    MANIFEST,
+    best_by_workload,
+    read_batches,
+    read_choices,
+    read_manifest,
+    summarize_folder,
+)
 from ..records import read_tasks as read_task_list
 
 
@@ -67,7 +74,7 @@ class TuningRun:
     tuned_with: dict[str, Any]
     tasks: list[TaskResult]
     batches: list[dict[str, Any]]
-    records: int  # candidates in MetaSchedule's records
+    records: int  # candidates measured here (MetaSchedule's records but those from a library)
     failed_records: int
 
     @property
@@ -183,7 +190,8 @@ def load_run(folder: str | Path) -> TuningRun:
     listed = read_task_list(folder)
     if listed is None:
         raise RecordsError(
-            f"{folder}: no task list (tuned by an older edgetune): run its `edgetune tune` "
+            f"{folder}: no task list yet (its tune stopped before it began, or an older "
+            "edgetune tuned it): run its `edgetune tune` "
             "command again to add it"
         )
     batches = read_batches(folder)
@@ -202,6 +210,13 @@ def load_run(folder: str | Path) -> TuningRun:
         for c in b["candidates"]:
             if "us" in c and (task.best_us is None or c["us"] < task.best_us):
                 task.best_us = c["us"]
+    reused = {
+        t["workload"]: by_name[t["name"]] for t in listed["tasks"] if t.get("library") == "reused"
+    }
+    if reused:  # measured by the library, not in this folder's batches: their copied records
+        for h, secs in best_by_workload(folder).items():
+            if h in reused:
+                reused[h].best_us = secs * 1e6
     for entry in read_choices(folder).values():
         task = by_name.get(entry["task"])
         if task is not None and entry["chosen"] is not None:
@@ -211,5 +226,11 @@ def load_run(folder: str | Path) -> TuningRun:
             task.chosen_from = "library" if source.startswith("library:") else source
     counts = summarize_folder(folder)
     return TuningRun(
-        folder, manifest, listed["tuned_with"], tasks, batches, counts.records, counts.failed
+        folder,
+        manifest,
+        listed["tuned_with"],
+        tasks,
+        batches,
+        counts.records - counts.reused,
+        counts.failed,
     )

@@ -38,6 +38,7 @@ class LibraryStart:
     measured: list[int]  # per task: the library's records of this very kernel
     per_task: list[int]  # per task: trials per task of the library's tune that measured it
     here: list[bool]  # per task: measured in the records folder itself (searched as usual)
+    hashes: list[str]  # per task: its workload hash (how the records name it)
     family_records: dict[str, list[list[Any]]] = field(default_factory=dict)
 
     def seeds(self, tasks: list[Task]) -> TransferSeeds | None:
@@ -83,5 +84,14 @@ def start_from_library(
     family = {f: w for f, w in found.taken.family.items() if f in searched}
     skipped = [h in skip for h in hashes]
     return LibraryStart(
-        library, found.status, skipped, reused, added, found.measured, found.per_task, here, family
+        library,
+        found.status,
+        skipped,
+        reused,
+        added,
+        found.measured,
+        found.per_task,
+        here,
+        hashes,
+        family,
     )

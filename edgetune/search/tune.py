@@ -111,6 +111,15 @@ class TuneResult:
                 if waiting
                 else []
             ),
+            *(
+                [
+                    f"note: this folder already holds {p.resumed_trials} trials and --trials "
+                    f"is {p.budget}, the folder's whole budget: nothing new to measure; "
+                    f"--trials {p.resumed_trials + 200} measures 200 more"
+                ]
+                if p.trials == 0 and p.resumed_trials >= p.budget > 0
+                else []
+            ),
             *([library_line(self.library, self.added)] if self.library else []),
             *([self.final.line()] if self.final else []),
             *(f"note: {n}" for n in contention_notes(self.host_steal, self.others_cores)),
@@ -353,8 +362,8 @@ def tune_model(
     start = start_from_library(library, tasks, store, trials) if library else None
     described = [t.describe() for t in tasks]
     if start:  # what each task took from the library (for `report`)
-        for d, status, skip in zip(described, start.status, start.skip):
-            d["library"] = "reused" if skip else status
+        for d, status, skip, h in zip(described, start.status, start.skip, start.hashes):
+            d["library"], d["workload"] = "reused" if skip else status, h
     write_tasks(store.path, described, _tuned_with(board, search))
     if start and printer:
         for i, t in enumerate(tasks):
