@@ -4,11 +4,14 @@ close(): what made the family search's small batches cheap to build (docs/search
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from edgetune.board import load_board
 from edgetune.frontend import load_model
 from edgetune.measure import make_builder
+from edgetune.measure.builder import CANDIDATE_PREFIX, remove_orphaned_candidates
 from edgetune.paths import MODELS_DIR
 from edgetune.tasks import for_model
 from edgetune.tvm_api import ms
@@ -45,3 +48,20 @@ def test_workers_are_kept_across_batches_and_ended_on_close():
     for result in [*first, *second]:
         assert result.error_msg is None
         assert Path(result.artifact_path).read_bytes()[:4] == b"\x7fELF"  # a linked library
+        folder = Path(result.artifact_path).parent.name
+        assert folder.startswith(f"{CANDIDATE_PREFIX}{os.getpid()}-")  # named by its builder
+
+
+def test_candidates_of_a_killed_tune_are_removed_by_the_next_builder(tmp_path):
+    """A tune killed outright leaves its built candidates in /tmp (named by its pid); a builder
+    removes those of processes that are gone, never a live one's."""
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    orphan = tmp_path / f"{CANDIDATE_PREFIX}{gone}-abc"
+    live = tmp_path / f"{CANDIDATE_PREFIX}{os.getpid()}-def"
+    older = tmp_path / f"{CANDIDATE_PREFIX}xyz"  # no pid in its name: left alone
+    for folder in (orphan, live, older):
+        folder.mkdir()
+        (folder / "candidate.so").write_bytes(b"\x7fELF")
+    assert remove_orphaned_candidates(tmp_path) == 1
+    assert not orphan.exists() and live.exists() and older.exists()

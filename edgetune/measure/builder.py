@@ -4,9 +4,11 @@ batches, exporting with the board's toolchain."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tvm.ir.utils import derived_object
@@ -21,6 +23,9 @@ if TYPE_CHECKING:
 # for every batch because long-lived ones leak memory; a fresh worker costs ~1-2 s of imports,
 # paid once per 64 builds here instead of once per batch of 5-64.
 BUILDS_PER_WORKER = 64
+# A candidate's folder: the prefix, then the pid of the process whose builder made it (its
+# measurement removes it; a tune killed outright leaves it, and the next builder removes it).
+CANDIDATE_PREFIX = "edgetune-cand-"
 
 
 @dataclass(frozen=True)
@@ -33,9 +38,32 @@ class ExportSharedLibrary:
     def __call__(self, mod) -> str:
         import tvm.support.cc as cc
 
-        path = os.path.join(tempfile.mkdtemp(prefix="edgetune-cand-"), "candidate.so")
+        folder = tempfile.mkdtemp(prefix=f"{CANDIDATE_PREFIX}{os.getppid()}-")  # in a worker
+        path = os.path.join(folder, "candidate.so")
         mod.export_library(path, fcompile=cc.cross_compiler(self.cc, options=list(self.options)))
         return path
+
+
+def remove_orphaned_candidates(tmp: Path | None = None) -> int:
+    """Remove the candidate folders of processes that are gone (killed before their candidates
+    were measured); returns how many."""
+    removed = 0
+    for folder in Path(tmp or tempfile.gettempdir()).glob(f"{CANDIDATE_PREFIX}*-*"):
+        pid = folder.name[len(CANDIDATE_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's
+    return True
 
 
 def build_candidate(mod, target, _params):
@@ -67,6 +95,7 @@ class PooledBuilder(ms.builder.PyBuilder):
 
     def __init__(self, workers: int, timeout_s: float, f_build: Callable, f_export: Callable):
         super().__init__()
+        remove_orphaned_candidates()
         self.workers = workers
         self.timeout_s = timeout_s
         self.f_build = f_build
