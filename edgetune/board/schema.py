@@ -54,6 +54,12 @@ BOARD: dict[str, Any] = {
     },  # fmt: skip
 }
 REQUIRED_BOARD = ("target",)
+# least values of the board's counts ("cores" may also be "auto"), and its seconds (> 0)
+BOARD_LEAST = {
+    ("hardware", "cores"): 1, ("hardware", "vector_bits"): 1, ("measure", "number"): 1,
+    ("measure", "repeat"): 1, ("measure", "min_repeat_ms"): 0, ("measure", "build_workers"): 1,
+}  # fmt: skip
+BOARD_SECONDS = (("measure", "build_timeout_s"), ("measure", "run_timeout_s"))
 TOOLCHAIN: dict[str, Any] = {
     "name": TEXT, "cc": TEXT, "triple": TEXT, "options": TEXTS, "install_hint": TEXT,
 }  # fmt: skip
@@ -72,6 +78,14 @@ def read_toml(path: Path, what: str, error: type[Exception] = BoardError) -> dic
 
 def check_board(data: dict[str, Any], where: str) -> None:
     check_table(data, BOARD, REQUIRED_BOARD, where, "")
+    for (table, key), least in BOARD_LEAST.items():
+        value = data.get(table, {}).get(key)
+        if isinstance(value, int) and value < least:
+            raise BoardError(f"{where}: '{table}.{key}' must be {least} or more, got {value}")
+    for table, key in BOARD_SECONDS:
+        value = data.get(table, {}).get(key)
+        if isinstance(value, (int, float)) and not value > 0:
+            raise BoardError(f"{where}: '{table}.{key}' must be more than 0 seconds, got {value}")
     kind = data["target"].get("kind")
     if kind not in TARGET_KINDS:
         raise BoardError(f"{where}: target.kind must be one of {', '.join(TARGET_KINDS)}, "

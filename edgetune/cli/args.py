@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 
 from ..board import Board, load_board
+from .numbers import POSITIVE, seconds
 
 
 def add_board_arg(parser: argparse.ArgumentParser) -> None:
@@ -22,16 +23,20 @@ def add_json_arg(parser: argparse.ArgumentParser) -> None:
 def add_run_io_args(parser: argparse.ArgumentParser, repeat: int) -> None:
     parser.add_argument("--input", action="append", help="input .npy (repeat for several inputs)")
     parser.add_argument("--output", help="where to write the outputs (.npy; .npz for several)")
-    parser.add_argument("--repeat", type=int, default=repeat, help=f"timed runs (default {repeat})")
+    parser.add_argument(
+        "--repeat", type=POSITIVE, default=repeat, help=f"timed runs (default {repeat})"
+    )
 
 
 def add_measure_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("measurement (defaults from the board file)")
     group.add_argument(
-        "--build-timeout", type=float, metavar="S", help="seconds per candidate build"
+        "--build-timeout", type=seconds, metavar="S", help="seconds per candidate build"
     )
-    group.add_argument("--run-timeout", type=float, metavar="S", help="seconds per candidate run")
-    group.add_argument("--build-workers", type=int, metavar="N", help="parallel candidate builds")
+    group.add_argument("--run-timeout", type=seconds, metavar="S", help="seconds per candidate run")
+    group.add_argument(
+        "--build-workers", type=POSITIVE, metavar="N", help="parallel candidate builds"
+    )
 
 
 def board_from_args(args: argparse.Namespace) -> Board:

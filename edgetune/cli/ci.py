@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from .args import add_json_arg
 from .output import report, status, table
 
@@ -41,9 +39,10 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..ci import COLUMNS, lines, load_suite, rows, run_suite, write_outputs
+    from ..outputs import output_folder
 
     suite = load_suite(args.suite)
-    out = Path(args.out)
+    out = output_folder(args.out, "--out")
     result = run_suite(suite, out, args.update_baseline, args.check, say=status)
     paths = write_outputs(result, out)
     status("wrote " + ", ".join(str(p) for p in paths.values()))

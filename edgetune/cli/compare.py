@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..oracle import compare_with_litert, comparison_lines
 from .args import add_board_arg, add_json_arg, board_from_args
 from .model_args import add_model_arg, model_and_records
+from .numbers import POSITIVE
 from .output import report, status
 
 
@@ -23,9 +24,9 @@ def register(sub) -> None:
     add_board_arg(p)
     p.add_argument("--records", help="records folder (omit: untuned build)")
     p.add_argument("--input", action="append", help="input .npy (default: random)")
-    p.add_argument("--repeat", type=int, default=50, help="timed runs per round (default 50)")
-    p.add_argument("--rounds", type=int, default=3, help="processes per engine (default 3)")
-    p.add_argument("--threads", type=int, help="threads for both (default: board cores)")
+    p.add_argument("--repeat", type=POSITIVE, default=50, help="timed runs per round (default 50)")
+    p.add_argument("--rounds", type=POSITIVE, default=3, help="processes per engine (default 3)")
+    p.add_argument("--threads", type=POSITIVE, help="threads for both (default: board cores)")
     add_json_arg(p)
     p.set_defaults(func=run)
 

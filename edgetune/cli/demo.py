@@ -7,6 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .numbers import POSITIVE
 from .output import status
 
 DEFAULT_MODEL = "tiny_int8"
@@ -24,7 +25,7 @@ def register(sub) -> None:
         "--model", default=DEFAULT_MODEL, help=f"shipped model (default {DEFAULT_MODEL})"
     )
     p.add_argument("--board", default="host", help="board (default host)")
-    p.add_argument("--trials", type=int, default=48, help="tuning budget (default 48)")
+    p.add_argument("--trials", type=POSITIVE, default=48, help="tuning budget (default 48)")
     p.add_argument("--workdir", help="where records and the library go (default: a temp dir)")
     p.set_defaults(func=run)
 

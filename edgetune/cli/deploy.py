@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..board import load_board
 from .args import add_json_arg, add_run_io_args
-from .output import report_run, status
+from .output import check_run_output, report_run, status
 from .steps_arg import add_steps_arg
 
 
@@ -33,6 +33,7 @@ def run(args) -> int:
     from ..farm.remote_run import deploy
 
     board = load_board(args.board)
+    check_run_output(args)
     status(f"deploying {args.artifact} to {board.name} ...")
     result = deploy(
         board, args.artifact, args.input, args.repeat, args.accept_new_host_key, args.steps

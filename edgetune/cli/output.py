@@ -20,13 +20,20 @@ def report(args: argparse.Namespace, data: Any, lines: list[str]) -> None:
         print("\n".join(lines))
 
 
+def check_run_output(args: argparse.Namespace) -> None:
+    """`run`/`deploy`: a bad --output refused before the run."""
+    from ..outputs import output_file
+
+    if args.output:
+        output_file(args.output, "--output")
+
+
 def report_run(args: argparse.Namespace, result: RunResult) -> None:
     """`run`/`deploy`: write the outputs if asked, then report the run."""
     from ..runtime import save_outputs
 
-    if args.output:
-        save_outputs(args.output, result.outputs)
-    lines = result.lines() + ([f"outputs written to {args.output}"] if args.output else [])
+    written = save_outputs(args.output, result.outputs) if args.output else None
+    lines = result.lines() + ([f"outputs written to {written}"] if written else [])
     report(args, result.to_json(), lines)
 
 

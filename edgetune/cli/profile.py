@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..tasks.task import shorten
 from .args import add_board_arg, add_json_arg, board_from_args
 from .model_args import add_model_arg, model_and_records
+from .numbers import POSITIVE
 from .output import report, status, table
 
 COLUMNS = ["kernel", "calls", "ms", "share", "estimate_ms", "x_estimate"]
@@ -25,9 +26,9 @@ def register(sub) -> None:
     add_board_arg(p)
     p.add_argument("--records", help="records folder (omit: untuned, no estimates)")
     p.add_argument("--input", action="append", help="input .npy (default: random)")
-    p.add_argument("--runs", type=int, default=20, help="profiled runs (default 20)")
-    p.add_argument("--threads", type=int, help="threads (default: board cores)")
-    p.add_argument("--top", type=int, default=20, help="kernels shown in the table (default 20)")
+    p.add_argument("--runs", type=POSITIVE, default=20, help="profiled runs (default 20)")
+    p.add_argument("--threads", type=POSITIVE, help="threads (default: board cores)")
+    p.add_argument("--top", type=POSITIVE, default=20, help="kernels shown in the table (20)")
     p.add_argument("--accept-new-host-key", action="store_true", help="trust an unknown SSH key")
     add_json_arg(p)
     p.set_defaults(func=run)

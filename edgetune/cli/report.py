@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..outputs import output_file, output_folder
 from ..report import FORMATS, make_report, write_pngs, write_report
 from .args import add_json_arg
 from .output import report as print_result
@@ -37,8 +38,11 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    output = output_file(args.output or f"report.{args.format}", "-o")  # before any work
+    if args.png:
+        output_folder(args.png, "--png")
     result = make_report(args.records, args.others)
-    path = write_report(result, args.output or f"report.{args.format}", args.format)
+    path = write_report(result, output, args.format)
     status(f"report written to {path}")
     pngs = write_pngs(result, args.png) if args.png else []
     for png in pngs:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..measure import run_artifact
 from .args import add_board_arg, add_json_arg, add_run_io_args, board_from_args
-from .output import report_run, status
+from .output import check_run_output, report_run, status
 from .steps_arg import add_steps_arg
 
 
@@ -30,6 +30,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     board = board_from_args(args)
+    check_run_output(args)
     status(f"running {args.artifact} on {board.name} ...")
     result = run_artifact(board, args.artifact, args.input, args.repeat, args.steps)
     report_run(args, result)

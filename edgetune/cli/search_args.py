@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 
 from ..search import DEFAULT_SEARCH, FAMILY, FINAL_TOP, RACE_MARGIN, RACE_ROUNDS, ROUNDS, SEARCHES
+from .numbers import COUNT, POSITIVE, at_least
 
 
 def add_search_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("search")
-    group.add_argument("--seed", type=int, default=0, help="search seed (default 0)")
+    group.add_argument("--seed", type=COUNT, default=0, help="search seed (default 0)")
     group.add_argument(
-        "--per-round", type=int, help="candidates per task per round (default: auto)"
+        "--per-round", type=POSITIVE, help="candidates per task per round (default: auto)"
     )
     group.add_argument(
         "--search",
@@ -29,7 +30,7 @@ def add_search_args(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--final-top",
-        type=_count,
+        type=at_least(0, " (off)"),
         metavar="K",
         help=f"after the search, re-measure each task's K best candidates together, interleaved "
         f"(up to {ROUNDS} rounds; a candidate's latency is its median round, a typical run as "
@@ -45,14 +46,3 @@ def add_search_args(parser: argparse.ArgumentParser) -> None:
         f"choice. 0: off (build each task's best search record). Default {FINAL_TOP}, 0 on "
         "emulated boards (their timings do not rank schedules)",
     )
-
-
-def _count(text: str) -> int:
-    """A whole number >= 0 (argparse type)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: '{text}'") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 (off) or more, not {value}")
-    return value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .numbers import COUNT
+
 DEFAULT_MODEL = "mobilenet_v2_fp32"
 
 
@@ -17,8 +19,8 @@ def register(sub) -> None:
     p.add_argument("task", help="task name or index, as listed by `edgetune tasks`")
     p.add_argument("--board", required=True, help="board name or .toml path")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"TFLite model (default {DEFAULT_MODEL})")
-    p.add_argument("--samples", type=int, default=2, help="annotated programs to draw (2)")
-    p.add_argument("--seed", type=int, default=1, help="random seed for sketches and samples")
+    p.add_argument("--samples", type=COUNT, default=2, help="annotated programs to draw (2)")
+    p.add_argument("--seed", type=COUNT, default=1, help="random seed for sketches and samples")
     p.add_argument("--script", action="store_true", help="print TVMScript, not loop trees")
     p.set_defaults(func=run)
 

@@ -8,6 +8,7 @@ from ..search import tune_model
 from .args import add_board_arg, add_json_arg, add_measure_args, board_from_args
 from .library_args import add_library_args, library_from_args
 from .model_args import add_model_arg, model_from_args
+from .numbers import COUNT
 from .output import report, status
 from .resume import resume_command
 from .search_args import add_search_args
@@ -28,7 +29,7 @@ def register(sub) -> None:
     )
     add_model_arg(p)
     add_board_arg(p)
-    p.add_argument("--trials", type=int, default=200, help="total measured trials (default 200)")
+    p.add_argument("--trials", type=COUNT, default=200, help="total measured trials (default 200)")
     p.add_argument("--records", required=True, help="records folder (created if missing)")
     add_search_args(p)
     add_library_args(p)

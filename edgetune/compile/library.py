@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..measure import backend
+from ..outputs import output_file, written_whole
 from ..records import best_latency_in, database_of
 from ..runtime.artifact import ArtifactMeta, write_artifact_meta
 from ..tasks import ModelTasks, for_model
@@ -170,19 +171,10 @@ def compile_with_records(
 def export_model(built: BuiltModel, model: Model, board: Board, out: str | Path) -> Library:
     """Link the executable into a shared library for the board and append its metadata; the
     board's backend may write what it needs beside it (OpenCL: the kernels and call plan)."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    built.exe.export_library(str(out), fcompile=board.toolchain().fcompile())
-    meta = ArtifactMeta(
-        model=model.info,
-        board=board.name,
-        target=str(board.target()),
-        tuned_tasks=built.tuned,
-        total_tasks=built.total,
-        edgetune_version=__version__,
-        integer_kernels=bool(model.integer_ops),
-    )
-    write_artifact_meta(out, meta)
+    out = output_file(out, "-o")
+    with written_whole(out) as partial:  # a kill mid-link leaves an earlier build whole
+        built.exe.export_library(str(partial), fcompile=board.toolchain().fcompile())
+        write_artifact_meta(partial, _meta(built, model, board))
     after_build = backend(board).after_build
     notes = [after_build(built.model_tasks, built.database, out)] if after_build else []
     if built.unapplied:
@@ -201,5 +193,19 @@ def build_library(
     library: RecordsLibrary | None = None,
 ) -> Library:
     """`edgetune build`: compile with the records (and records library) and export the board's
-    library."""
+    library (the output checked first: a bad -o fails before the build)."""
+    out = output_file(out, "-o")
     return export_model(build_model(model, board, records, library), model, board, out)
+
+
+def _meta(built: BuiltModel, model: Model, board: Board) -> ArtifactMeta:
+    """What the artifact says of itself (`edgetune run` reads it back)."""
+    return ArtifactMeta(
+        model=model.info,
+        board=board.name,
+        target=str(board.target()),
+        tuned_tasks=built.tuned,
+        total_tasks=built.total,
+        edgetune_version=__version__,
+        integer_kernels=bool(model.integer_ops),
+    )

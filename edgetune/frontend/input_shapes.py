@@ -8,11 +8,14 @@ its interpreter allocates by default (`shape`, 1 where dynamic). A dynamic batch
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, ModelError
 from .model_info import ModelInfo
+
+MAX_ELEMENTS = 2**31 - 1  # a tensor's elements, indexed by int32 in TVM's kernels
 
 
 def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:
@@ -26,6 +29,11 @@ def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:
         raise InputError(
             f"--input-shape {text!r}: expected NAME=D0,D1,... with positive sizes, e.g. "
             "input=1,224,224,3"
+        )
+    if math.prod(shape) > MAX_ELEMENTS:
+        raise InputError(
+            f"--input-shape {text!r}: {math.prod(shape):,} elements, more than one tensor may "
+            f"hold here ({MAX_ELEMENTS:,}: TVM's kernels index with 32-bit integers)"
         )
     return name, shape
 

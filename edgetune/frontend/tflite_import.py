@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelError
+from ..errors import InputError, ModelError
 from ..paths import MODELS_DIR
 from ..quant.float_requantization import FIXED_POINT, REQUANTIZATIONS
 from .converters import (
@@ -238,7 +238,11 @@ def requested_shapes(
 ) -> dict[str, tuple[int, ...]]:
     """Input name -> shape from `--input-shape` texts, else from the .npy inputs' headers."""
     if texts:
-        return dict(parse_input_shape(t) for t in texts)
+        parsed = [parse_input_shape(t) for t in texts]
+        names = [name for name, _ in parsed]
+        if twice := sorted({n for n in names if names.count(n) > 1}):
+            raise InputError(f"--input-shape given more than once for {', '.join(twice)}")
+        return dict(parsed)
     if not npy_paths:
         return {}
     names = [t.name for t in read_tflite(path)[1].inputs]

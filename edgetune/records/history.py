@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..errors import RecordsError
 from .layout import BATCH_LOG, LOGS, TASKS
 
 
@@ -27,7 +28,18 @@ def write_tasks(
 def read_tasks(folder: str | Path) -> dict[str, Any] | None:
     """What `write_tasks` wrote, None if the folder has no task list."""
     path = Path(folder) / TASKS
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("tasks"), list):
+        raise RecordsError(
+            f"{path}: damaged task list (not what edgetune writes); the folder's next `edgetune "
+            "tune` writes it again"
+        )
+    return data
 
 
 def append_batch(folder: str | Path, batch: dict[str, Any]) -> None:

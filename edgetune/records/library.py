@@ -303,14 +303,18 @@ class Library:
                     out.family.setdefault(index[h]["family"], []).append(top[:per_workload])
         return out
 
-    @contextmanager
-    def _turn(self) -> Iterator[Any]:
-        """This process's turn at the folder: its lock held, damaged tails repaired, the
-        database (re)opened."""
+    def create(self) -> None:
+        """The folder created (a writer checks it can before any work)."""
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise RecordsError(f"cannot create library {self.path}: {err}") from None
+
+    @contextmanager
+    def _turn(self) -> Iterator[Any]:
+        """This process's turn at the folder: its lock held, damaged tails repaired, the
+        database (re)opened."""
+        self.create()
         with held(self.path):
             for name in (WORKLOADS, TUNING_RECORDS):
                 repair_tail(self.path / name)

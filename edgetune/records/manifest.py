@@ -26,7 +26,10 @@ def read_manifest(folder: Path, name: str = MANIFEST) -> dict[str, Any] | None:
     if not manifest.is_file():
         return None
     try:
-        return json.loads(manifest.read_text())
+        data = json.loads(manifest.read_text())
+        if not isinstance(data, dict):
+            raise json.JSONDecodeError("not an object", "", 0)
+        return data
     except json.JSONDecodeError:
         raise RecordsError(
             f"{manifest}: damaged manifest (not JSON): it says which model and board the "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import numpy as np
 from ..errors import InputError
 from ..frontend import ModelInfo, TensorInfo
 from ..frontend.tflite_import import random_inputs
+from ..outputs import output_file, written_whole
 
 
 def load_inputs(info: ModelInfo, paths: list[str] | None, seed: int = 0) -> list[np.ndarray]:
@@ -84,15 +86,29 @@ def _read_npy(path: Path) -> np.ndarray:
     return array
 
 
-def save_outputs(path: str | Path, outputs: list[np.ndarray]) -> None:
-    """One output: a .npy file; several, or a path ending in .npz: an .npz with output_0,
-    output_1, ... (np.save would write one output given "y.npz" to "y.npz.npy")."""
+def outputs_path(path: str | Path, count: int) -> Path:
+    """Where `save_outputs` writes `count` outputs given `path` (checked as an output file): one
+    output to a .npy file (".npy" added as np.save does), several, or a path ending in .npz, to
+    an .npz with output_0, output_1, ..."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if len(outputs) == 1 and path.suffix != ".npz":
-        np.save(path, outputs[0])
-    else:
-        np.savez(path, **{f"output_{i}": o for i, o in enumerate(outputs)})
+    if str(path).endswith(os.sep) or path.is_dir():
+        output_file(path, "--output")  # refused: a folder
+    if count == 1 and path.suffix != ".npz":
+        path = path if path.suffix == ".npy" else path.with_name(path.name + ".npy")
+    elif path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    return output_file(path, "--output")
+
+
+def save_outputs(path: str | Path, outputs: list[np.ndarray]) -> Path:
+    """Write the outputs (see `outputs_path`) whole; returns the file written."""
+    path = outputs_path(path, len(outputs))
+    with written_whole(path) as partial:
+        if path.suffix == ".npy":
+            np.save(partial, outputs[0])
+        else:
+            np.savez(partial, **{f"output_{i}": o for i, o in enumerate(outputs)})
+    return path
 
 
 def stack_steps(steps: list[list[np.ndarray]]) -> list[np.ndarray]:

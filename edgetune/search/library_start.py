@@ -65,6 +65,7 @@ def start_from_library(
     model tuned with the same budget is reused whole). A kernel the library tried a few times in
     a thinner tune is searched like a similar one (session 6: a pointwise conv known from 4
     library records was reused at 80 us; the run without library found 34 us)."""
+    library.create()  # a library it cannot write fails here, not after the search
     added = library.add(store)
     hashes = [workload_hash(t.mod) for t in tasks]
     found = library.match(tasks, hashes, {t.family for t in tasks}, PER_WORKLOAD, FINAL_TOP)

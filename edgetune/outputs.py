@@ -1,0 +1,61 @@
+"""Files the commands write (-o, --output, --out): checked before any work, written whole.
+
+A bad output path (a folder, an unwritable place) is an InputError naming the option before a
+build or a run spends minutes; a file is written under a temporary name beside it and renamed
+into place, so a kill mid-write leaves the previous file whole."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import InputError
+
+
+def output_file(path: str | Path, option: str) -> Path:
+    """`path` as a file a command may write: not a folder, its folder created and writable."""
+    out = Path(path)
+    if not str(path) or out.is_dir() or str(path).endswith(os.sep):
+        raise InputError(f"{option} {path or repr('')}: a folder; name the file to write")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"{option} {path}: cannot create its folder ({err.strerror})") from None
+    try:  # a file of its own in that folder (os.access says yes to root, /proc says no)
+        with tempfile.NamedTemporaryFile(dir=out.parent, prefix=f".{out.name}."):
+            pass
+    except OSError as err:
+        raise InputError(f"{option} {path}: cannot write there ({err.strerror})") from None
+    return out
+
+
+def output_folder(path: str | Path, option: str) -> Path:
+    """`path` as a folder a command may write files into: created if missing, not a file."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{option} {path}: a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"{option} {path}: cannot create it ({err.strerror})") from None
+    try:
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".edgetune-"):
+            pass
+    except OSError as err:
+        raise InputError(f"{option} {path}: cannot write there ({err.strerror})") from None
+    return out
+
+
+@contextmanager
+def written_whole(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path` to write to; renamed to `path` when the block ends
+    without an error, else removed."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

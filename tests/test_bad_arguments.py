@@ -1,0 +1,95 @@
+"""Numbers with a floor, output paths and shapes that cannot work: each refused in one line
+(exit 2) before any build, search or run, where they used to reach TVM, NumPy or the linker
+and end in a traceback after the work; outputs written whole."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from edgetune.errors import InputError
+from edgetune.outputs import output_file, written_whole
+from edgetune.paths import REPO_DIR
+
+NUMBERS = [
+    (["tune", "tiny_fp32", "--per-round", "-3"], "--per-round: must be 1 or more, not -3"),
+    (["tune", "tiny_fp32", "--build-workers", "0"], "--build-workers: must be 1 or more"),
+    (["tune", "tiny_fp32", "--run-timeout", "-1"], "--run-timeout: must be more than 0 seconds"),
+    (["tune", "tiny_fp32", "--build-timeout", "0"], "--build-timeout: must be more than 0"),
+    (["tune", "tiny_fp32", "--seed", "-1"], "--seed: must be 0 or more, not -1"),
+    (["tune", "tiny_fp32", "--trials", "-5"], "--trials: must be 0 or more, not -5"),
+    (["tune", "tiny_fp32", "--final-top", "-1"], "--final-top: must be 0 (off) or more"),
+    (["compare", "tiny_fp32", "--threads", "0"], "--threads: must be 1 or more, not 0"),
+    (["compare", "tiny_fp32", "--rounds", "-1"], "--rounds: must be 1 or more"),
+    (["profile", "tiny_fp32", "--top", "-1"], "--top: must be 1 or more"),
+    (["run", "x.so", "--repeat", "0"], "--repeat: must be 1 or more, not 0"),
+    (["space", "tiny_fp32", "--samples", "-2"], "--samples: must be 0 or more"),
+]
+
+
+@pytest.mark.parametrize("args,message", NUMBERS, ids=[" ".join(a[2:]) for a, _ in NUMBERS])
+def test_a_number_below_its_floor_is_an_argument_error(args, message, cli, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli(*args)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and f"argument {message}" in err and "Traceback" not in err
+
+
+def test_bad_outputs_and_shapes_are_refused_before_the_work(tmp_path, cli):
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    for args, message in [
+        (["build", "tiny_fp32", "-o", folder], f"-o {folder}: a folder"),
+        (["build", "tiny_fp32", "-o", "/proc/edgetune.so"], "cannot write there"),
+        (["report", tmp_path, "-o", "/proc/r.html"], "-o /proc/r.html: cannot write there"),
+        (["tasks", "tiny_fp32", "--input-shape", "x=100000000,29,13"], "more than one tensor"),
+        (["tasks", "tiny_fp32", "--input-shape", "a=1,2", "--input-shape", "a=1,3"],
+         "--input-shape given more than once for a"),
+    ]:  # fmt: skip
+        res = cli(*args)
+        lines = res.err.strip().splitlines()
+        assert res.code == 2 and "Traceback" not in res.err, (args, res.err)
+        assert lines[-1].startswith("edgetune: error: ") and message in lines[-1], lines[-1]
+    assert list(folder.iterdir()) == []
+
+
+def test_run_says_which_file_it_wrote_and_refuses_a_folder(tmp_path, cli):
+    lib = tmp_path / "m.so"
+    assert cli("build", "tiny_fp32", "-o", lib).code == 0
+    res = cli("run", lib, "--repeat", "1", "--output", tmp_path / "out.txt")
+    assert res.code == 0 and f"outputs written to {tmp_path / 'out.txt.npy'}" in res.out
+    assert (tmp_path / "out.txt.npy").is_file()
+    res = cli("run", lib, "--repeat", "1", "--output", tmp_path)
+    assert res.code == 2 and f"--output {tmp_path}: a folder" in res.err
+
+
+def test_an_output_is_written_whole_or_not_at_all(tmp_path):
+    """A write that fails (a kill, a full disk) leaves the previous file as it was and no part
+    of the new one (`edgetune build` links through this: an interrupted build keeps the last
+    good .so)."""
+    out = output_file(tmp_path / "sub" / "model.so", "-o")
+    out.write_bytes(b"the last good build")
+    with pytest.raises(RuntimeError), written_whole(out) as partial:
+        partial.write_bytes(b"half a libr")
+        raise RuntimeError("killed")
+    assert out.read_bytes() == b"the last good build"
+    assert [p.name for p in out.parent.iterdir()] == ["model.so"]
+    with written_whole(out) as partial:
+        partial.write_bytes(b"a new build")
+    assert out.read_bytes() == b"a new build" and len(list(out.parent.iterdir())) == 1
+    with pytest.raises(InputError, match="a folder"):
+        output_file(tmp_path, "-o")
+
+
+def test_a_board_file_with_counts_below_their_floor_is_refused(tmp_path, cli):
+    host = (REPO_DIR / "boards" / "host.toml").read_text().replace('name = "host"', 'name = "b"')
+    for key, value, message in [
+        ("cores", "0", "'hardware.cores' must be 1 or more, got 0"),
+        ("repeat", "-1", "'measure.repeat' must be 1 or more, got -1"),
+        ("run_timeout_s", "0", "'measure.run_timeout_s' must be more than 0 seconds"),
+    ]:
+        board = tmp_path / "b.toml"
+        board.write_text(re.sub(rf"(?m)^{key} = .*$", f"{key} = {value}", host))
+        res = cli("tasks", "tiny_fp32", "--board", board)
+        assert res.code == 2 and message in res.err, (key, res.err)
