@@ -10,7 +10,7 @@ from edgetune.paths import PACKAGE_DIR
 
 # Bottom to top: a stage may import from its own stage and the stages listed before it.
 STAGES = [
-    "base",  # errors, paths, stop, tvm_api, the package itself
+    "base",  # errors, paths, outputs, stop, tvm_api, the package itself
     "board",  # board and toolchain definitions (data files)
     "quant",  # int8 on Relax: rewrite, fixed point, kernels, operands, intrinsics
     "lowering",  # the TIR pipeline of CPU builds and its passes (vector widths, int64 products)
@@ -29,7 +29,7 @@ STAGES = [
     "ci",  # board-farm CI: suites of checks on boards against LiteRT and latency baselines
     "cli",  # commands: parse, call one function, print
 ]
-BASE = {"errors", "paths", "stop", "tvm_api"}
+BASE = {"errors", "outputs", "paths", "stop", "tvm_api"}
 VERSION_SENSITIVE = ("tvm.s_tir", "tvm.tirx", "tvm.script", "tvm.driver", "tvm.relax.frontend")
 BOARD_SIDE = {"edgetune.farm.agent"}  # runs on the board with the board's TVM, no edgetune
 CLI_MAX_LINES = 80

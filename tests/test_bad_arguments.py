@@ -93,3 +93,35 @@ def test_a_board_file_with_counts_below_their_floor_is_refused(tmp_path, cli):
         board.write_text(re.sub(rf"(?m)^{key} = .*$", f"{key} = {value}", host))
         res = cli("tasks", "tiny_fp32", "--board", board)
         assert res.code == 2 and message in res.err, (key, res.err)
+
+
+def test_messages_name_what_is_wrong(tmp_path, cli):
+    """A board path that is not there, a model path that is a device, a hand-edited compare
+    JSON given to `report --with`: one line saying so, not "unknown board", "not found" or a
+    traceback."""
+    recs = tmp_path / "recs"
+    assert cli("tune", "tiny_fp32", "--trials", "2", "--records", recs, "--no-library",
+               "--final-top", "0").code == 0  # fmt: skip
+    edited = tmp_path / "compare.json"
+    edited.write_text('{"model": "m", "edgetune": null, "litert": {"median_ms": 1.0}}')
+    for args, message in [
+        (["tasks", "tiny_fp32", "--board", tmp_path / "missing.toml"], "missing.toml not found"),
+        (["tasks", "/dev/null"], "/dev/null: not a regular file"),
+        (["report", recs, "--with", edited, "-o", tmp_path / "r.html"],
+         f"--with {edited}: a field missing or of the wrong type"),
+    ]:  # fmt: skip
+        res = cli(*args)
+        assert res.code == 2 and "Traceback" not in res.err, (args, res.err)
+        assert message in res.err.strip().splitlines()[-1], res.err
+
+
+def test_compare_with_more_threads_than_cores_says_so(cli):
+    import json
+    import os
+
+    threads = len(os.sched_getaffinity(0)) + 1
+    res = cli("compare", "tiny_fp32", "--threads", threads, "--rounds", "1", "--repeat", "2",
+              "--json")  # fmt: skip
+    assert res.code == 0, res.err
+    notes = json.loads(res.out)["timing_notes"]
+    assert any(f"{threads} threads on {threads - 1} cores" in n for n in notes), notes

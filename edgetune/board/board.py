@@ -176,7 +176,9 @@ def known_boards() -> list[str]:
 def load_board(name_or_path: str) -> Board:
     """Load a board by name (boards/NAME.toml) or by the path of a .toml file."""
     path = Path(name_or_path)
-    if not (name_or_path.endswith(".toml") and path.is_file()):
+    if name_or_path.endswith(".toml") and not path.is_file():
+        raise BoardError(f"board file {name_or_path} not found (or not a file)")
+    if not name_or_path.endswith(".toml"):
         files = _board_files()
         if name_or_path not in files:
             raise BoardError(

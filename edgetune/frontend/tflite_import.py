@@ -48,6 +48,8 @@ def read_tflite(path: str | Path) -> tuple[Any, ModelInfo]:
     path = Path(path)
     if path.is_dir():
         raise ModelError(f"{path}: is a directory, not a .tflite file")
+    if path.exists() and not path.is_file():
+        raise ModelError(f"{path}: not a regular file (a device, a pipe?), not a .tflite file")
     if not path.is_file():
         raise ModelError(f"model file not found: {path}")
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,6 +71,12 @@ def compare_with_litert(
     notes = contention_notes(
         max(lat_ours["steal"], lat_ref["steal"]), most_others_cores([lat_ours, lat_ref])
     )
+    cores = len(os.sched_getaffinity(0))
+    if threads > cores:
+        notes.append(
+            f"{threads} threads on {cores} cores: each engine's threads wait for one another, so "
+            "its timing measures the oversubscription more than the model"
+        )
     return {
         "model": model.info.name,
         "board": board.name,

@@ -54,6 +54,20 @@ def load_other(path: str | Path) -> TuningRun | dict[str, Any]:
         raise InputError(
             f"--with {path}: not the JSON of `edgetune compare --json` or `profile --json`"
         )
+    try:  # the fields the report shows, of the types it shows them as
+        if "litert" in data:
+            for engine in ("edgetune", "litert"):
+                float(data[engine]["median_ms"])
+            str(data["model"]), int(data["tuned_tasks"]), int(data["total_tasks"])
+        else:
+            str(data["verdict"])
+            for k in data["kernels"]:
+                str(k["kernel"]), float(k["ms"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise InputError(
+            f"--with {path}: a field missing or of the wrong type ({type(err).__name__}: {err}); "
+            "was it edited by hand? write it again with `edgetune compare/profile --json`"
+        ) from None
     return {**data, "file": path.name}
 
 
