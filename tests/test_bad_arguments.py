@@ -125,3 +125,15 @@ def test_compare_with_more_threads_than_cores_says_so(cli):
     assert res.code == 0, res.err
     notes = json.loads(res.out)["timing_notes"]
     assert any(f"{threads} threads on {threads - 1} cores" in n for n in notes), notes
+
+
+def test_a_refused_tune_leaves_no_records_folder_behind(tmp_path, cli):
+    """A --warm-start that cannot work is refused before the records folder is made (it used to
+    be left claimed for the model, with a stale lock)."""
+    for extra, message in [
+        (["--warm-start", tmp_path / "nowhere"], "not an edgetune records folder"),
+        (["--warm-start", tmp_path, "--search", "ms"], "--warm-start needs --search family"),
+    ]:
+        res = cli("tune", "tiny_fp32", "--trials", "2", "--records", tmp_path / "r", *extra)
+        assert res.code == 2 and message in res.err, res.err
+        assert not (tmp_path / "r").exists()

@@ -191,6 +191,17 @@ def search_strategy(
     return SkipMeasured(evolutionary, seeds, measured)
 
 
+def check_search_options(board: Board, search: str, warm_start: str | None) -> None:
+    """InputError or RecordsError for a search or --warm-start that cannot work (`tune` checks
+    them before it creates the records folder)."""
+    if search not in SEARCHES:
+        raise InputError(f"unknown search '{search}' (choose from {', '.join(SEARCHES)})")
+    if warm_start and search != "family":
+        raise InputError("--warm-start needs --search family (it seeds the family cost models)")
+    if warm_start:
+        warm_start_folder(warm_start, board)
+
+
 def _tuned_with(board: Board, search: str) -> dict[str, Any]:
     """The board, toolchain, search and software versions of this run (for `report`)."""
     from importlib.metadata import version
@@ -345,16 +356,11 @@ def tune_model(
     use (`search.final`; 0: builds use each task's best search record; None: FINAL_TOP, 0 on
     emulated boards, whose timings do not rank schedules); `printer` gets its progress.
     """
-    if search not in SEARCHES:
-        raise InputError(f"unknown search '{search}' (choose from {', '.join(SEARCHES)})")
+    check_search_options(board, search, warm_start)
     if final_top is None:
         final_top = 0 if board.emulated else FINAL_TOP
     if final_top < 0:
         raise InputError(f"--final-top must be 0 (off) or more, not {final_top}")
-    if warm_start and search != "family":
-        raise InputError("--warm-start needs --search family (it seeds the family cost models)")
-    if warm_start:
-        warm_start_folder(warm_start, board)  # a bad folder fails before any work
     board.check_toolchain()
     host = board.is_host  # its candidates run here: say how contended
     watch = ContentionWatch.start() if host else None
