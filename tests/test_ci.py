@@ -322,6 +322,9 @@ def test_regression_rule_threshold_and_noise():
         ("[defaults]\nsteps = 0\n[[check]]\nmodel = 'tiny_fp32'\nboards = ['host']",
          "check[0].steps must be at least 1, got 0"),
         ("name = 'x'", "missing required key 'check'"),
+        ("[[check]]\nmodel = 'gone.tflite'\nboards = ['host']", "file not found: "),
+        ("[[check]]\nmodel = 'tiny_fp32'\nboards = ['host']\ninputs = ['x.npy']",
+         "check[0].: file not found: "),
     ],
 )  # fmt: skip
 def test_suite_mistakes_are_one_line_naming_the_key(tmp_path, capsys, text, message):
@@ -335,6 +338,9 @@ def test_suite_mistakes_are_one_line_naming_the_key(tmp_path, capsys, text, mess
 
 def test_the_example_suite_in_the_docs_is_valid(tmp_path):
     text = (REPO_DIR / "docs/ci.md").read_text().split("```toml\n")[1].split("```")[0]
+    for name in ("models/mobilenet_v2_int8.tflite", "models/detector_fp32.tflite", "data/cat.npy"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).touch()  # the files it names (checked when the suite is read)
     suite = load_suite(write_suite(tmp_path, text))
     assert [c.name for c in suite.checks] == ["mnv2-int8", "detector-fp32"]
     mnv2, detector = suite.checks
