@@ -171,7 +171,8 @@ def compile_with_records(
 def export_model(built: BuiltModel, model: Model, board: Board, out: str | Path) -> Library:
     """Link the executable into a shared library for the board and append its metadata; the
     board's backend may write what it needs beside it (OpenCL: the kernels and call plan)."""
-    out = output_file(out, "-o")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     with written_whole(out) as partial:  # a kill mid-link leaves an earlier build whole
         built.exe.export_library(str(partial), fcompile=board.toolchain().fcompile())
         write_artifact_meta(partial, _meta(built, model, board))

@@ -48,6 +48,7 @@ from .store import (
     trace_applies,
     union_of,
     with_workload,
+    workload_records,
 )
 
 if TYPE_CHECKING:
@@ -209,13 +210,16 @@ class Library:
             index = data.setdefault("workloads", {})
             held_ = _held_records(self.path)
             seen: dict[int, tuple[Any, dict[str, Any]]] = {}
+            parsed: dict[int, list[Any]] = {}  # workload lines, each read once
             for line in lines[start:]:
                 wl, rec = json.loads(line)
-                parsed = json.loads(workloads[wl])
-                if _record_key(str(parsed[0]), rec) in held_:
+                if wl not in parsed:
+                    parsed[wl] = json.loads(workloads[wl])
+                key = _record_key(str(parsed[wl][0]), rec)
+                if key in held_:
                     continue
                 if wl not in seen:
-                    seen[wl] = self._workload(db, index, parsed)
+                    seen[wl] = self._workload(db, index, parsed[wl])
                 work, entry = seen[wl]
                 entry["trials_per_task"] = max(entry.get("trials_per_task", 0), per_task)
                 try:  # replays the trace on the library's kernel of this anchor
@@ -223,7 +227,7 @@ class Library:
                 except Exception:  # noqa: BLE001 - another epilogue: the library keeps its own
                     continue
                 db.commit_tuning_record(record)
-                held_.add(_record_key(str(parsed[0]), rec))
+                held_.add(key)
                 _count(entry, record.run_secs)
                 added += 1
             self._write_manifest({**data, "key": self.key})
@@ -350,14 +354,10 @@ class Library:
             if old is not None and _counted(old) == len(lines):
                 return old
             index: dict[str, dict[str, Any]] = {}
-            hashes = []
             for line in _lines(self.path / WORKLOADS):
-                parsed = json.loads(line)
-                hashes.append(str(parsed[0]))
-                _indexed(index, parsed)
-            for line in lines:
-                wl, rec = json.loads(line)
-                _count(index[hashes[wl]], rec[1])  # every index listed: `check_workloads`
+                _indexed(index, json.loads(line))
+            for h, rec in workload_records(self.path):  # all of them: `check_workloads`
+                _count(index[h], rec[1])
             for h, entry in (old or {}).get("workloads", {}).items():
                 if h in index and "trials_per_task" in entry:
                     index[h]["trials_per_task"] = entry["trials_per_task"]
@@ -494,13 +494,7 @@ def _record_key(workload: str, record: list[Any]) -> str:
 
 def _held_records(folder: Path) -> set[str]:
     """`_record_key` of every record the library folder holds."""
-    hashes = [str(json.loads(line)[0]) for line in _lines(folder / WORKLOADS)]
-    keys = set()
-    for line in _lines(folder / TUNING_RECORDS):
-        wl, rec = json.loads(line)
-        if 0 <= wl < len(hashes):
-            keys.add(_record_key(hashes[wl], rec))
-    return keys
+    return {_record_key(h, rec) for h, rec in workload_records(folder)}
 
 
 def _count(entry: dict[str, Any], run_secs: Any) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -194,16 +195,11 @@ def union_of(*databases: Any) -> Any:
 def summarize_folder(folder: Path) -> RecordSummary:
     """Counts of a records folder's files (cheap; no TVM objects)."""
     records = valid = 0
-    path = folder / TUNING_RECORDS
-    if path.is_file():
-        for line in path.read_bytes().splitlines():
-            record = _parsed(line)
-            if record is NOT_JSON:
-                continue  # blank or damaged: a writer moves it aside, readers skip it
-            records += 1
-            run_secs = record[1][1]
-            if run_secs and min(float(s) for s in run_secs) < FAILED_RUN_SECS:
-                valid += 1
+    for record in _json_lines(folder / TUNING_RECORDS):  # damaged: a writer moves it aside
+        records += 1
+        run_secs = record[1][1]
+        if run_secs and min(float(s) for s in run_secs) < FAILED_RUN_SECS:
+            valid += 1
     wl = folder / WORKLOADS
     workloads = len(wl.read_text().split()) if wl.is_file() else 0
     reused = sum((read_manifest(folder) or {}).get(REUSED, {}).values())
@@ -220,18 +216,25 @@ def database_of(store: RecordStore | None) -> Any:
     return ms.database.MemoryDatabase(module_equality=MODULE_EQUALITY)
 
 
+def workload_records(folder: Path) -> Iterator[tuple[str, list[Any]]]:
+    """(workload hash, record) of each tuning record of the folder whose workload line the
+    folder has (damaged lines skipped; cheap: no TVM objects)."""
+    hashes = [str(w[0]) for w in _json_lines(folder / WORKLOADS)]
+    for index, record in _json_lines(folder / TUNING_RECORDS):
+        if 0 <= index < len(hashes):
+            yield hashes[index], record
+
+
 def best_by_workload(folder: Path) -> dict[str, float]:
     """Workload hash -> the best mean run time (seconds) of its valid records in the folder
     (cheap; no TVM objects)."""
-    hashes = [str(_parsed(ln)[0]) for ln in _split_lines(folder / WORKLOADS)[0]]
     best: dict[str, float] = {}
-    for line in _split_lines(folder / TUNING_RECORDS)[0]:
-        index, record = _parsed(line)
+    for h, record in workload_records(folder):
         secs = [float(s) for s in record[1] or []]
-        if not secs or max(secs) >= FAILED_RUN_SECS or not 0 <= index < len(hashes):
+        if not secs or max(secs) >= FAILED_RUN_SECS:
             continue
         mean = sum(secs) / len(secs)
-        best[hashes[index]] = min(mean, best.get(hashes[index], mean))
+        best[h] = min(mean, best.get(h, mean))
     return best
 
 
@@ -407,6 +410,14 @@ def _split_lines(path: Path) -> tuple[list[bytes], list[bytes]]:
 
 
 NOT_JSON = object()  # what `_parsed` gives for a blank or damaged line
+
+
+def _json_lines(path: Path) -> Iterator[Any]:
+    """The JSON value of each line of a record file (blank and damaged lines skipped)."""
+    if path.is_file():
+        for line in path.read_bytes().splitlines():
+            if (value := _parsed(line)) is not NOT_JSON:
+                yield value
 
 
 def _parsed(line: bytes) -> Any:

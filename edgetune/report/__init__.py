@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..outputs import output_file, output_folder, written_whole
+from ..outputs import written_whole
 from .content import Report, build_report, load_other
 from .markdown import render_markdown
 from .page import render_html
@@ -21,7 +21,8 @@ def make_report(records: str | Path, others: list[str | Path] | None = None) -> 
 
 
 def write_report(report: Report, output: str | Path, fmt: str = "html") -> Path:
-    path = output_file(output, "-o")
+    """The report written whole to `output` (checked by the caller: `outputs.output_file`)."""
+    path = Path(output)
     text = render_html(report) if fmt == "html" else render_markdown(report)
     with written_whole(path) as partial:
         partial.write_text(text)
@@ -30,7 +31,8 @@ def write_report(report: Report, output: str | Path, fmt: str = "html") -> Path:
 
 def write_pngs(report: Report, folder: str | Path) -> list[Path]:
     """Each chart of the report as a PNG in `folder` (rendered by headless Chromium)."""
-    folder = output_folder(folder, "--png")
+    folder = Path(folder)  # checked by the caller: `outputs.output_folder`
+    folder.mkdir(parents=True, exist_ok=True)
     return [
         c.save(folder / (re.sub(r"[^a-z0-9]+", "_", c.title.lower()).strip("_") + ".png"))
         for c in report.charts()
