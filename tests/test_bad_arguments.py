@@ -4,6 +4,7 @@ and end in a traceback after the work; outputs written whole."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -116,7 +117,6 @@ def test_messages_name_what_is_wrong(tmp_path, cli):
 
 
 def test_compare_with_more_threads_than_cores_says_so(cli):
-    import json
     import os
 
     threads = len(os.sched_getaffinity(0)) + 1
@@ -137,3 +137,38 @@ def test_a_refused_tune_leaves_no_records_folder_behind(tmp_path, cli):
         res = cli("tune", "tiny_fp32", "--trials", "2", "--records", tmp_path / "r", *extra)
         assert res.code == 2 and message in res.err, res.err
         assert not (tmp_path / "r").exists()
+
+
+def test_board_files_that_would_mislead_are_named(tmp_path, cli, monkeypatch):
+    """A board in $EDGETUNE_BOARDS replacing a shipped one is noted by `boards`; a file naming
+    its board otherwise than its file name (records are kept by the name) and an `mcpu` LLVM
+    does not know (it compiled for a generic CPU, logging an error per kernel) are refused."""
+    host = (REPO_DIR / "boards" / "host.toml").read_text()
+    (tmp_path / "host.toml").write_text(re.sub(r"(?m)^cores = .*$", "cores = 1", host))
+    monkeypatch.setenv("EDGETUNE_BOARDS", str(tmp_path))
+    res = cli("boards", "--json")
+    assert res.code == 0 and f"board 'host' is {tmp_path / 'host.toml'}, which hides " in res.err
+    (used,) = [b for b in json.loads(res.out) if b["name"] == "host"]
+    assert used["cores"] == 1 and used["file"] == str(tmp_path / "host.toml")
+    (tmp_path / "mine.toml").write_text(host)
+    res = cli("tasks", "tiny_fp32", "--board", "mine")
+    assert res.code == 2 and "names its board 'host': a board's name is its file's name" in res.err
+    (tmp_path / "mine.toml").unlink()
+    (tmp_path / "cpu.toml").write_text(
+        host.replace('name = "host"', 'name = "cpu"').replace('"native"', '"znver99"')
+    )
+    res = cli("build", "tiny_fp32", "--board", "cpu", "-o", tmp_path / "x.so")
+    assert res.code == 2 and "mcpu 'znver99' is not a CPU LLVM" in res.err, res.err
+    assert "close: znver" in res.err and not (tmp_path / "x.so").exists()
+
+
+def test_report_format_and_file_name_agree(tmp_path, cli):
+    """`-o r.md` writes Markdown without --format; `--format md -o r.html` is refused."""
+    recs = tmp_path / "recs"
+    assert cli("tune", "tiny_fp32", "--trials", "2", "--records", recs, "--no-library",
+               "--final-top", "0").code == 0  # fmt: skip
+    assert cli("report", recs, "-o", tmp_path / "r.md").code == 0
+    assert (tmp_path / "r.md").read_text().startswith("#")
+    res = cli("report", recs, "--format", "md", "-o", tmp_path / "r.html")
+    assert res.code == 2 and "its suffix says html, --format says md" in res.err
+    assert not (tmp_path / "r.html").exists()

@@ -322,9 +322,9 @@ def test_regression_rule_threshold_and_noise():
         ("[defaults]\nsteps = 0\n[[check]]\nmodel = 'tiny_fp32'\nboards = ['host']",
          "check[0].steps must be at least 1, got 0"),
         ("name = 'x'", "missing required key 'check'"),
-        ("[[check]]\nmodel = 'gone.tflite'\nboards = ['host']", "file not found: "),
+        ("[[check]]\nmodel = 'gone.tflite'\nboards = ['host']", "check[0].model: file not found: "),
         ("[[check]]\nmodel = 'tiny_fp32'\nboards = ['host']\ninputs = ['x.npy']",
-         "check[0].: file not found: "),
+         "check[0].inputs: file not found: "),
     ],
 )  # fmt: skip
 def test_suite_mistakes_are_one_line_naming_the_key(tmp_path, capsys, text, message):
@@ -334,6 +334,18 @@ def test_suite_mistakes_are_one_line_naming_the_key(tmp_path, capsys, text, mess
     assert message in str(err.value)
     assert ci(suite, tmp_path / "out") == 2
     assert capsys.readouterr().err.strip() == f"edgetune: error: {err.value}"
+
+
+def test_an_input_file_the_model_cannot_take_is_an_invalid_suite(tmp_path, capsys):
+    """Found when the suite starts (exit 2, nothing built or run), not when its check runs."""
+    np.save(tmp_path / "x.npy", np.zeros((1, 3, 3), np.float32))
+    suite = write_suite(tmp_path, "[[check]]\nmodel = 'tiny_fp32'\nboards = ['host']\n"
+                        "inputs = ['x.npy']")  # fmt: skip
+    assert ci(suite, tmp_path / "out") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("edgetune: error: tiny_fp32: ") and "x.npy" in err, err
+    assert "does not match model input" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out" / "results.json").exists()
 
 
 def test_the_example_suite_in_the_docs_is_valid(tmp_path):

@@ -114,6 +114,7 @@ class Board:
                 spec["mattr"] = [*spec.get("mattr", []), *extra]
         host = spec.pop("host", None)
         if spec.get("kind") == "llvm":
+            self._check_cpu(spec)
             spec.setdefault("num-cores", self.hardware.cores)
         else:
             hw = self.hardware
@@ -124,6 +125,32 @@ class Board:
         if host is None and spec.get("kind") != "llvm":
             host = {"kind": "llvm"}
         return tvm.target.Target(spec, host=host) if host else tvm.target.Target(spec)
+
+    def _check_cpu(self, spec: dict[str, Any]) -> None:
+        """BoardError for an `mcpu` LLVM does not know for the target's triple (LLVM would log
+        an error at every compile and generate code for a generic CPU)."""
+        from difflib import get_close_matches
+
+        import tvm
+
+        codegen = tvm.target.codegen
+        cpu = spec.get("mcpu")
+        triple = spec.get("mtriple") or codegen.llvm_get_system_triple()
+        if cpu is None or codegen.llvm_is_valid_cpu(cpu, triple):
+            return
+        known = codegen.llvm_get_cpu_archlist(
+            tvm.target.Target({"kind": "llvm", "mtriple": triple})
+        )
+        near = get_close_matches(cpu, list(known), n=4, cutoff=0.5)
+        raise BoardError(
+            f"board file {self.path or self.name}: mcpu {cpu!r} is not a CPU LLVM "
+            f"{codegen.llvm_version_major()} knows for {triple}"
+            + (
+                f" (close: {', '.join(near)})"
+                if near
+                else f" ({len(known)} known, e.g. {', '.join(list(known)[:4])})"
+            )
+        )
 
     def toolchain(self) -> Toolchain:
         return load_toolchain(self.toolchain_name)
@@ -147,6 +174,7 @@ class Board:
             "toolchain": self.toolchain_name,
             "connection": conn,
             "description": self.description,
+            "file": str(self.path) if self.path else None,
         }
 
 
@@ -160,17 +188,24 @@ def _target_text(spec: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def _board_files() -> dict[str, Path]:
-    files: dict[str, Path] = {}
+def _board_files() -> dict[str, list[Path]]:
+    """Board name -> its files on the search path, the one in use first."""
+    files: dict[str, list[Path]] = {}
     for d in board_dirs():
         if d.is_dir():
             for p in sorted(d.glob("*.toml")):
-                files.setdefault(p.stem, p)
+                files.setdefault(p.stem, []).append(p)
     return files
 
 
 def known_boards() -> list[str]:
     return sorted(_board_files())
+
+
+def shadowed_boards() -> dict[str, list[Path]]:
+    """Boards defined more than once on the search path ($EDGETUNE_BOARDS first): name -> files,
+    the one in use first."""
+    return {name: paths for name, paths in _board_files().items() if len(paths) > 1}
 
 
 def load_board(name_or_path: str) -> Board:
@@ -184,8 +219,15 @@ def load_board(name_or_path: str) -> Board:
             raise BoardError(
                 f"unknown board '{name_or_path}' (known boards: {', '.join(sorted(files))})"
             )
-        path = files[name_or_path]
-    return board_from_dict(read_toml(path, "board"), path)
+        path = files[name_or_path][0]
+    data = read_toml(path, "board")
+    named = data.get("name", path.stem)
+    if named != path.stem:  # records and libraries are kept by the board's name
+        raise BoardError(
+            f"board file {path} names its board {named!r}: a board's name is its file's "
+            f"name, so rename the file to {named}.toml or set name = {path.stem!r}"
+        )
+    return board_from_dict(data, path)
 
 
 def board_from_dict(data: dict[str, Any], path: Path | None = None) -> Board:

@@ -18,9 +18,9 @@ import numpy as np
 
 from .. import __version__
 from ..compile import build_library
-from ..errors import BoardError, EdgetuneError
+from ..errors import BoardError, EdgetuneError, InputError
 from ..farm import strategies
-from ..frontend import Model, find_model, load_model
+from ..frontend import Model, find_model, load_model, read_tflite
 from ..measure import backend
 from ..oracle import agreement
 from ..oracle.reference import litert_reference
@@ -55,6 +55,8 @@ def run_suite(
     if only and (unknown := set(only) - {c.name for c in suite.checks}):
         raise EdgetuneError(f"no check named {', '.join(sorted(unknown))} in {suite.path}")
     boards = suite.boards()
+    for check in checks:
+        _check_inputs(check)
     baseline = read_baseline(suite.baseline)
     out_dir.mkdir(parents=True, exist_ok=True)
     results, updates = [], {}
@@ -70,6 +72,20 @@ def run_suite(
         write_baseline(suite.baseline, updates)
     rule = rule_text(sorted({c.threshold_pct for c in checks}))
     return SuiteResult(suite.name, rule, results, str(suite.baseline), bool(updates))
+
+
+def _check_inputs(check: Check) -> None:
+    """InputError (an invalid suite, before any work) for input files the model cannot take."""
+    if not check.inputs:
+        return
+    try:
+        _, info = read_tflite(find_model(check.model))
+    except EdgetuneError:
+        return  # a model that cannot be read fails its own check
+    try:
+        load_input_steps(info, [str(p) for p in check.inputs], check.steps)
+    except InputError as err:
+        raise InputError(f"{check.name}: {err}") from None
 
 
 def run_check(

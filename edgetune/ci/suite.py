@@ -118,10 +118,10 @@ def _check(path: Path, index: int, item: Any, defaults: dict[str, Any]) -> Check
                          f"board(s) {', '.join(sorted(missing))} ({prefix}records)")  # fmt: skip
     model = values["model"]
     is_path = model.endswith(".tflite") or "/" in model
-    files = [model] if is_path else []
-    for name in [*files, *values.get("inputs", [])]:
+    files = [("model", model)] if is_path else []
+    for key, name in [*files, *(("inputs", n) for n in values.get("inputs", []))]:
         if not (path.parent / name).is_file():
-            raise InputError(f"{where}: {prefix}: file not found: {path.parent / name}")
+            raise InputError(f"{where}: {prefix}{key}: file not found: {path.parent / name}")
     return Check(
         name=values.get("name", Path(model).stem),
         model=str(path.parent / model) if is_path else model,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..board import known_boards, load_board
+from ..board import known_boards, load_board, shadowed_boards
 from ..errors import BoardError
 from .args import add_json_arg
 from .output import report, status, table
@@ -15,7 +15,8 @@ def register(sub) -> None:
         "boards",
         help="list the defined boards",
         description="List boards/*.toml (and $EDGETUNE_BOARDS): name, target, cores, rule set, "
-        "toolchain, connection.",
+        "toolchain, connection. A board is named by its file; a file in $EDGETUNE_BOARDS "
+        "replaces a shipped board of the same name (noted below the table).",
     )
     add_json_arg(p)
     p.set_defaults(func=run)
@@ -29,6 +30,8 @@ def run(args) -> int:
         except BoardError as err:  # one broken file must not hide the others
             broken.append(str(err))
     report(args, rows, table(rows, COLUMNS))
+    for name, (used, *hidden) in shadowed_boards().items():
+        status(f"note: board '{name}' is {used}, which hides {', '.join(map(str, hidden))}")
     for message in broken:
         status(f"edgetune: error: {message}")
     return 2 if broken else 0

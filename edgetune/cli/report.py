@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..outputs import output_file, output_folder
-from ..report import FORMATS, make_report, write_pngs, write_report
+from ..report import FORMATS, make_report, report_format, write_pngs, write_report
 from .args import add_json_arg
 from .output import report as print_result
 from .output import status
@@ -22,7 +22,9 @@ def register(sub) -> None:
     )
     p.add_argument("records", help="records folder written by `edgetune tune`")
     p.add_argument("-o", "--output", help="file to write (default: report.html or report.md)")
-    p.add_argument("--format", choices=FORMATS, default="html", help="html (default) or md")
+    p.add_argument(
+        "--format", choices=FORMATS, help="html or md (default: from -o's suffix, else html)"
+    )
     p.add_argument(
         "--with",
         dest="others",
@@ -38,6 +40,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    args.format = report_format(args.format, args.output)
     output = output_file(args.output or f"report.{args.format}", "-o")  # before any work
     if args.png:
         output_folder(args.png, "--png")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..errors import InputError
 from ..outputs import written_whole
 from .content import Report, build_report, load_other
 from .markdown import render_markdown
@@ -13,6 +14,16 @@ from .plot import LineChart, Series
 from .tuning import TuningRun, load_run
 
 FORMATS = ("html", "md")
+SUFFIXES = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md"}
+
+
+def report_format(fmt: str | None, output: str | None) -> str:
+    """The format asked for, else the one `output`'s suffix names, else html; InputError when
+    both are given and disagree (Markdown written to r.html)."""
+    named = SUFFIXES.get(Path(output).suffix.lower()) if output else None
+    if fmt and named and fmt != named:
+        raise InputError(f"-o {output}: its suffix says {named}, --format says {fmt}")
+    return fmt or named or "html"
 
 
 def make_report(records: str | Path, others: list[str | Path] | None = None) -> Report:
@@ -46,6 +57,7 @@ __all__ = [
     "Series",
     "TuningRun",
     "make_report",
+    "report_format",
     "write_pngs",
     "write_report",
 ]
