@@ -15,6 +15,11 @@ class BoardError(EdgetuneError):
     """A board or toolchain definition is unknown, invalid, or the board cannot be reached."""
 
 
+class BoardLost(BoardError):
+    """A farm board stopped answering while candidates were measured on it: tuning stops (the
+    batches measured before are kept) rather than failing every candidate left."""
+
+
 class RecordsError(EdgetuneError):
     """A records folder belongs to another model/board or is damaged."""
 

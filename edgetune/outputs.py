@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from . import stop
 from .errors import InputError
 
 
@@ -52,10 +53,12 @@ def output_folder(path: str | Path, option: str) -> Path:
 @contextmanager
 def written_whole(path: Path) -> Iterator[Path]:
     """A temporary path beside `path` to write to; renamed to `path` when the block ends
-    without an error, else removed."""
+    without an error or an interrupt (one TVM swallowed on the way), else removed."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.partial{path.suffix}")
     try:
         yield tmp
+        if stop.requested():  # interrupted while writing: the output is not whole
+            raise KeyboardInterrupt
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -5,8 +5,15 @@ remote command must be quoted right."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
 import time
 
 import numpy as np
@@ -23,6 +30,7 @@ from farm_support import (
     write_board,
 )
 
+from edgetune import stop
 from edgetune.board import load_board
 from edgetune.cli.main import main
 from edgetune.errors import BoardError
@@ -81,7 +89,8 @@ def test_ssh_runner_times_candidates_and_kills_a_hang(sshd, tmp_path):
     assert all(0 < float(s) < 0.1 for r in (results[0], results[2]) for s in r.run_secs)
     assert results[1].run_secs is None
     assert "board 'sshb': no result within 3 s" in results[1].error_msg
-    assert (root / "board dir $HOME" / "runner" / "candidate.so").is_file()  # quoted path
+    (folder,) = (root / "board dir $HOME").glob(f"runner-*-{os.getpid()}")  # quoted path
+    assert [p.name for p in folder.iterdir()] == ["agent.py"]  # each candidate removed after
 
 
 def test_deploy_matches_litert(sshd, tmp_path, capsys):
@@ -103,7 +112,7 @@ def test_deploy_matches_litert(sshd, tmp_path, capsys):
     ours = np.load(tmp_path / "y.npy")
     (ref,) = LiteRTModel(model_path, threads=1)([x])
     np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-4)
-    assert (root / "board dir $HOME" / "deploy" / "tiny.so").is_file()
+    assert not list((root / "board dir $HOME").glob("deploy-*"))  # its folder removed after
 
 
 def test_stateful_model_carries_its_states_through_the_agent(sshd, tmp_path, cli):
@@ -115,7 +124,6 @@ def test_stateful_model_carries_its_states_through_the_agent(sshd, tmp_path, cli
     assert cli("build", STATEFUL, "--board", "sshstate", "-o", so).code == 0
     assert check_stateful_stream(cli, "run", so, "sshstate", tmp_path)["board"] == "sshstate"
     assert check_stateful_stream(cli, "deploy", so, "sshstate", tmp_path)["via"] == "ssh"
-    assert (root / "board dir $HOME" / "deploy" / "model_states.py").is_file()
 
 
 def test_profile_runs_on_the_board_through_its_agent(sshd, capsys):
@@ -134,7 +142,6 @@ def test_profile_runs_on_the_board_through_its_agent(sshd, capsys):
     assert {r["kernel"] for r in prof["kernels"]} == kernels
     assert prof["board"] == "sshprof" and prof["threads"] == 1 and not prof["emulated"]
     assert prof["total_ms"] > 0 and all(r["ms"] > 0 and r["calls"] >= 1 for r in prof["kernels"])
-    assert (root / "board dir $HOME" / "deploy" / "agent.py").is_file()
 
 
 def test_wrong_host_key_is_refused(sshd, tmp_path, capsys):
@@ -233,3 +240,138 @@ def _gone(pid: int, timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def test_a_board_lost_mid_tune_stops_the_tune_and_keeps_what_was_measured(tmp_path, capsys):
+    """The board's sshd and its sessions die after the first records: `tune` stops with one
+    line naming the board (exit 2), instead of failing every candidate left against a dead
+    board and ending "successfully" with the budget spent; a rerun resumes."""
+    server = SSHServer(tmp_path / "sshd").start()
+    text = BOARD_TEXT.format(name="sshlost", run_timeout=30)
+    write_board(tmp_path / "boards", "sshlost", text + server.table(tmp_path / "work"))
+    recs = tmp_path / "recs"
+    records = recs / "database_tuning_record.json"
+
+    def cut_when_measured() -> None:
+        while not (records.is_file() and records.read_text().count("\n") >= 2):
+            time.sleep(0.1)
+        for p in [psutil.Process(server.proc.pid), *psutil.Process(server.proc.pid).children(True)]:
+            p.kill()
+        server.stop()
+
+    cutter = threading.Thread(target=cut_when_measured, daemon=True)
+    with env_vars(EDGETUNE_BOARDS=str(tmp_path / "boards")):
+        cutter.start()
+        code = main(["tune", "tiny_fp32", "--board", "sshlost", "--trials", "30", "--per-round",
+                     "2", "--records", str(recs), "--no-library", "--final-top", "0"])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 2, err
+    kept = records.read_text().splitlines()
+    assert err.startswith("edgetune: error: board 'sshlost': SSH to ")
+    assert f"tuning stopped: the {len(kept)} trials measured before are kept in {recs}" in err
+    assert 2 <= len(kept) < 30 and all(json.loads(line) for line in kept)
+    assert stop.lost_board() is None  # handed on once, not left for a later run
+
+
+def test_a_board_python_that_cannot_run_the_agent_is_refused_before_tuning(sshd, tmp_path):
+    _, board, root = sshd
+    board("sshnopy")
+    path = root / "boards" / "sshnopy.toml"
+    path.write_text(re.sub(r'(?m)^python = .*$', 'python = "/nonexistent/python3"',
+                           path.read_text()))  # fmt: skip
+    with pytest.raises(BoardError, match=r"/nonexistent/python3 .*agent.py'? check` failed: .*No "):
+        SSHRunner(load_board("sshnopy"))
+
+
+def test_deploys_to_one_board_at_once_keep_their_own_files(sshd, tmp_path):
+    """Two `deploy`s of different models to one SSH board at the same time each get their own
+    outputs (they shared the board's deploy folder: one read the other's inputs)."""
+    _, board, root = sshd
+    board("sshtwo")
+    procs = {}
+    for name in ("tiny_fp32", "tiny_int8"):
+        so = tmp_path / f"{name}.so"
+        assert main(["build", name, "--board", "sshtwo", "-o", str(so)]) == 0
+        procs[name] = so
+    runs = {
+        name: subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "edgetune",
+                "deploy",
+                str(so),
+                "--board",
+                "sshtwo",
+                "--repeat",
+                "20",
+                "--json",
+            ],  # fmt: skip
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, so in procs.items()
+    }
+    for name, proc in runs.items():
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        assert json.loads(out)["model"] == name
+    assert not list((root / "board dir $HOME").glob("deploy-*"))
+
+
+def test_an_interrupted_deploy_stops_the_agent_on_the_board(sshd, tmp_path):
+    _, board, root = sshd
+    board("sshint")
+    so = tmp_path / "tiny.so"
+    assert main(["build", "tiny_fp32", "--board", "sshint", "-o", str(so)]) == 0
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "edgetune",
+            "deploy",
+            str(so),
+            "--board",
+            "sshint",
+            "--repeat",
+            "100000000",
+        ],  # fmt: skip
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    agents = []
+    deadline = time.monotonic() + 60
+    while not agents and time.monotonic() < deadline:
+        agents = [p for p in psutil.process_iter(["cmdline"]) if _is_agent_run(p.info["cmdline"])]
+        time.sleep(0.2)
+    assert agents, "the agent never started"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert all(_gone(p.pid) for p in agents)
+    assert not list((root / "board dir $HOME").glob("deploy-*"))
+
+
+def _is_agent_run(cmdline: list[str] | None) -> bool:
+    return bool(cmdline) and any(c.endswith("agent.py") for c in cmdline) and "run" in cmdline
+
+
+def test_ssh_faults_are_one_line(sshd, tmp_path, capfd):
+    """A key file that is not there is named as such (it read "unreachable"); a server that
+    closes the connection before its banner gives edgetune's line only, not paramiko's
+    tracebacks."""
+    server, board, root = sshd
+    b = board("sshkey")
+    spec = farm_spec(b).ssh
+    with pytest.raises(BoardError, match=f"key_file {tmp_path}/gone not found"):
+        SSHDriver(b.name, dataclasses.replace(spec, key_file=str(tmp_path / "gone"))).connect()
+    listener = socket.create_server(("127.0.0.1", 0))
+    threading.Thread(target=lambda: listener.accept()[0].close(), daemon=True).start()
+    mute = dataclasses.replace(spec, port=listener.getsockname()[1])
+    capfd.readouterr()
+    with pytest.raises(BoardError, match="board 'sshkey': SSH to "):
+        SSHDriver(b.name, mute).connect()
+    time.sleep(0.5)  # paramiko's thread logs after the connect returns
+    assert "Traceback" not in capfd.readouterr().err
+    listener.close()

@@ -159,6 +159,32 @@ def test_an_interrupt_swallowed_before_tuning_still_stops_it(tmp_path):
     assert store.summary().records == 0
 
 
+SWALLOWED_DURING_BUILD = """
+import sys
+from edgetune import stop
+from edgetune.cli import entry
+from edgetune.compile import library
+
+def interrupted_and_swallowed(*args, **kwargs):  # as a Ctrl-C caught as a TVM error leaves it
+    stop.request()
+    return for_model(*args, **kwargs)
+
+for_model, library.for_model = library.for_model, interrupted_and_swallowed
+sys.exit(entry.main(["build", "tiny_fp32", "--board", "host", "-o", sys.argv[1]]))
+"""
+
+
+def test_an_interrupt_swallowed_during_a_build_writes_nothing(tmp_path):
+    """Ctrl-C during `build` that TVM turned into an error some pass caught (MediaPipe's hand
+    landmarks: exit 0, a .so of another task split): exit 130, no artifact, no partial file."""
+    out = tmp_path / "x.so"
+    proc = subprocess.run([sys.executable, "-c", SWALLOWED_DURING_BUILD, str(out)], env=ENV,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "edgetune: interrupted"
+    assert list(tmp_path.iterdir()) == []
+
+
 def _wait_gone(group: int, limit_s: float = 10) -> None:
     deadline = time.time() + limit_s
     while time.time() < deadline:

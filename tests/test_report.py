@@ -83,7 +83,7 @@ def failed(tuned, tmp_path_factory):
     recs = tmp_path_factory.mktemp("report") / "failed"
     shutil.copytree(tuned[0], recs, ignore=shutil.ignore_patterns("edgetune.lock"))
     code, out = _in_terminal(_tune(recs, TRIALS + 2, "--build-timeout", "0.01"))
-    assert code == 0, out
+    assert code == 1, out  # every candidate of the run failed
     return recs, out
 
 
@@ -134,6 +134,7 @@ def test_live_display_in_a_terminal(failed):
     assert f"{TRIALS + 2}/{TRIALS + 2} trials" in frame and "ETA" in frame
     assert "failed builds 2, runs 0" in frame
     assert "measured 2 new trials (2 failed builds, 0 failed runs)" in frame  # the summary
+    assert "error: all 2 candidates of this run failed, most often: 2 x " in frame
     assert f"[{TRIALS + 2}/" not in frame  # no plain progress lines besides the live view
 
 

@@ -1,9 +1,8 @@
 """The `edgetune` command's entry point: Ctrl-C and SIGTERM end it cleanly from the start.
 
-Importing the command line takes seconds (TVM loads); an interrupt during that time must end
-like one during the work itself (one line, exit 130), so the handlers are in place before the
-import and the import happens inside the same guard. A reader that closes the output early
-(`edgetune ... | head`) ends the command as it would end `cat`: quietly, exit 141.
+Importing the command line takes seconds (TVM loads): the handlers are in place before it, so
+an interrupt then ends like one during the work (one line, exit 130), as does one TVM swallowed.
+A reader that closes the output early (`edgetune ... | head`) ends it quietly, exit 141.
 """
 
 from __future__ import annotations
@@ -33,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         from .main import main as run_command
 
         code = run_command(argv)
+        if stop.requested():  # an interrupt TVM swallowed (caught as an error of its own)
+            raise KeyboardInterrupt
     except Exception as err:
         if _pipe_closed(err):  # stdout's reader has gone: nothing buffered may reach it
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -64,8 +65,7 @@ def _pipe_closed(err: BaseException | None) -> bool:
 
 
 def _ignore_interrupts() -> None:
-    """After an interrupt, a pending one (TVM's FFI can raise it again after wrapping it) must
-    not escape as a KeyboardInterrupt and end the process by SIGINT instead of exit 130."""
+    """A pending interrupt (TVM's FFI can raise one again) must not end the process by SIGINT."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -76,4 +76,4 @@ def run(args) -> int:
                f"  {again}")  # fmt: skip
         return 130
     report(args, result.to_json(), result.lines())
-    return 0
+    return result.exit_code

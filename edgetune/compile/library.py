@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__
+from .. import __version__, stop
 from ..measure import backend
 from ..outputs import output_file, written_whole
 from ..records import best_latency_in, database_of
@@ -59,6 +59,8 @@ def apply_records(mod: Any, unapplied: list[str]) -> Any:
                 applied = apply(tvm.IRModule({gv: shared}))[gv]
                 out[gv] = func if applied.same_as(shared) else applied
         except (RuntimeError, ValueError):  # TVM raises its errors as these
+            if stop.requested():  # a Ctrl-C that TVM turned into one of them
+                raise KeyboardInterrupt from None
             out[gv] = func
             unapplied.append(gv.name_hint)
     return out

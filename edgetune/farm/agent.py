@@ -11,10 +11,14 @@ so a hanging candidate cannot outlive its deadline; start-up time is not counted
     IN.npz: each step's inputs, then the initial states; OUT.npz: each step's outputs. The steps
     run in sequence, the states carried (model_states.py, uploaded beside this script).
   python3 agent.py profile MODEL.so IN.npz RUNS        -> {"total": [...], "kernels": {...}, ...}
+  python3 agent.py check                                 -> {"tvm": VERSION, "numpy": VERSION}
+With EDGETUNE_DEADLINE_S in the environment, any mode dies of SIGALRM after that many seconds
+(a model that hangs on the board does not outlive the command that started it).
 """
 
 import json
 import math
+import os
 import signal
 import sys
 import time
@@ -130,6 +134,14 @@ def profile(model_path, in_path, runs):
     return profile_vm(relax_vm(model_path, dev), _arrays(in_path, dev), int(runs))
 
 
+def check():
+    return {"tvm": tvm.__version__, "numpy": np.__version__}
+
+
 if __name__ == "__main__":
-    modes = {"time": time_candidate, "kernel": kernel, "run": run, "profile": profile}
+    if os.environ.get("EDGETUNE_DEADLINE_S"):
+        signal.alarm(max(1, math.ceil(float(os.environ["EDGETUNE_DEADLINE_S"]))))
+    modes = {
+        "time": time_candidate, "kernel": kernel, "run": run, "profile": profile, "check": check
+    }  # fmt: skip
     print(json.dumps(modes[sys.argv[1]](*sys.argv[2:])))

@@ -8,7 +8,9 @@ pull the outputs.
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import socket
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from ..board import Board
 
 LEASE_TIMEOUT_S = 60.0
+ALARM_EXIT = 128 + 14  # the agent died of its SIGALRM deadline
 AGENT = Path(__file__).with_name("agent.py")  # the board-side script (runs with the board's TVM)
 MODEL_STATES = Path(states_module.__file__)  # what the agent imports to carry a model's states
 
@@ -143,31 +146,62 @@ def _run_ssh(board, spec: FarmSpec, path: Path, steps, states, repeat, accept_ne
     return by_step, Latency.from_seconds(report["latencies"])
 
 
+def remote_folder(workdir: str, kind: str) -> str:
+    """A folder of this process's own under the board's workdir (`kind`-HOST-PID): two
+    commands on one board, from one machine or several, never share files."""
+    return f"{workdir}/{kind}-{socket.gethostname()}-{os.getpid()}"
+
+
+def check_agent(ssh: SSHDriver, python: str, folder: str) -> str:
+    """Upload the agent into `folder` and check that the board's python runs it (TVM runtime
+    and numpy importable): SSHError naming what is missing. Returns the agent's path there."""
+    agent = f"{folder}/agent.py"
+    ssh.upload(AGENT, agent)
+    ssh.run([python, agent, "check"], timeout=120)
+    return agent
+
+
 def _agent_over_ssh(
     board, spec: FarmSpec, path: Path, inputs, mode: list[str], timeout: float,
     accept_new_host_key: bool, fetch_outputs: bool,
 ) -> tuple[dict, list[np.ndarray]]:  # fmt: skip
-    """Push the library, the inputs and the agent; run the agent's `mode` (MODE ARG: the
-    library, inputs and, for `run`, the outputs file go between them); its JSON line and, if
-    asked, the outputs."""
-    work = f"{spec.ssh.workdir}/deploy"
+    """Push the library, the inputs and the agent into a folder of this run's own; run the
+    agent's `mode` (MODE ARG: the library, inputs and, for `run`, the outputs file go between
+    them) under a deadline; its JSON line and, if asked, the outputs. The folder is removed
+    afterwards, and the agent stopped on the board when this process is interrupted."""
+    work = remote_folder(spec.ssh.workdir, "deploy")
     with (
         SSHDriver(board.name, spec.ssh, accept_new_host_key) as ssh,
         tempfile.TemporaryDirectory() as tmp,
     ):
-        np.savez(f"{tmp}/inputs.npz", *inputs)
-        ssh.upload(AGENT, f"{work}/agent.py")
-        ssh.upload(MODEL_STATES, f"{work}/model_states.py")
-        ssh.upload(path, f"{work}/{path.name}")
-        ssh.upload(f"{tmp}/inputs.npz", f"{work}/inputs.npz")
-        files = [f"{work}/{path.name}", f"{work}/inputs.npz"]
-        files += [f"{work}/outputs.npz"] if fetch_outputs else []
-        argv = [spec.ssh.python, f"{work}/agent.py", mode[0], *files, *mode[1:]]
-        line = f"TVM_NUM_THREADS={board.hardware.cores} {shlex.join(argv)}"
-        _, out, _ = ssh.run_shell(line, timeout=timeout)
-        outputs = []
-        if fetch_outputs:
-            ssh.download(f"{work}/outputs.npz", f"{tmp}/outputs.npz")
-            with np.load(f"{tmp}/outputs.npz") as data:
-                outputs = [data[f"arr_{i}"] for i in range(len(data.files))]
+        try:
+            np.savez(f"{tmp}/inputs.npz", *inputs)
+            agent = check_agent(ssh, spec.ssh.python, work)
+            ssh.upload(MODEL_STATES, f"{work}/model_states.py")
+            ssh.upload(path, f"{work}/{path.name}")
+            ssh.upload(f"{tmp}/inputs.npz", f"{work}/inputs.npz")
+            files = [f"{work}/{path.name}", f"{work}/inputs.npz"]
+            files += [f"{work}/outputs.npz"] if fetch_outputs else []
+            argv = [spec.ssh.python, agent, mode[0], *files, *mode[1:]]
+            env = f"TVM_NUM_THREADS={board.hardware.cores} EDGETUNE_DEADLINE_S={timeout:.0f}"
+            pid = shlex.quote(f"{work}/agent.pid")
+            # in the background so that its pid is known (to stop it) and its death by a
+            # signal is the shell's exit status 128+N
+            line = f"{env} {shlex.join(argv)} & echo $! > {pid}; wait $!; exit $?"
+            code, out, err = ssh.run_shell(line, timeout=timeout + 30, check=False)
+            if code == ALARM_EXIT:
+                raise BoardError(f"board '{board.name}': no result within {timeout:.0f} s")
+            if code != 0:
+                last = (err or out).strip().splitlines()[-1:] or [f"exit code {code}"]
+                raise BoardError(f"board '{board.name}': {mode[0]} {path.name} failed: {last[0]}")
+            outputs = []
+            if fetch_outputs:
+                ssh.download(f"{work}/outputs.npz", f"{tmp}/outputs.npz")
+                with np.load(f"{tmp}/outputs.npz") as data:
+                    outputs = [data[f"arr_{i}"] for i in range(len(data.files))]
+        except BaseException:
+            ssh.stop_process(f"{work}/agent.pid")  # still running there if we were interrupted
+            raise
+        finally:
+            ssh.remove_folder(work)
     return json.loads(out.strip().splitlines()[-1]), outputs

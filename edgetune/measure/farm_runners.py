@@ -14,6 +14,7 @@ board-side agent (which enforces the run deadline itself), parse its JSON.
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import json
 import shlex
@@ -26,12 +27,13 @@ from typing import TYPE_CHECKING
 
 from tvm.ir.utils import derived_object
 
-from ..errors import BoardError
+from .. import stop
+from ..errors import BoardError, BoardLost
 from ..farm import session, state, strategies
 from ..farm.deadline import DeadlineWorker
 from ..farm.drivers import rpc_server, tracker
 from ..farm.drivers.ssh import SSHDriver, SSHError
-from ..farm.remote_run import AGENT, run_remote
+from ..farm.remote_run import ALARM_EXIT, check_agent, remote_folder, run_remote
 from ..farm.resources import farm_spec
 from ..runtime.local import set_thread_count
 from ..tvm_api import ms
@@ -40,7 +42,6 @@ from .backend import Backend, register_backend
 if TYPE_CHECKING:
     from ..board import Board
 
-ALARM_EXIT = 128 + 14  # the agent died of its SIGALRM deadline
 TRACKER_WAIT_S = 60.0  # how long a tracker may be away (restarted) before candidates fail
 
 
@@ -131,8 +132,8 @@ class FarmRPCRunner(ms.runner.PyRunner):
         self._supervise()
         try:
             lease = self._lease()
-        except BoardError as err:
-            return _error(str(err))
+        except BoardError as err:  # no server left, or the tracker gone for good
+            raise stop.lose_board(BoardLost(str(err))) from None
         if self._workers.worker is None:
             self._workers.worker = DeadlineWorker()
         args_info = [a.as_json() for a in inp.args_info]
@@ -190,21 +191,26 @@ class FarmRPCRunner(ms.runner.PyRunner):
 
 @derived_object
 class SSHRunner(ms.runner.PyRunner):
-    """Times candidates on an SSH board with the board-side agent (no rpc server needed)."""
+    """Times candidates on an SSH board with the board-side agent (no rpc server needed), in a
+    folder of this process's own on the board (two tunes on one board do not mix files)."""
 
     def __init__(self, board: Board) -> None:
         super().__init__()
         self.board, self.spec = board, farm_spec(board)
         self.ssh = SSHDriver(board.name, self.spec.ssh).connect()
-        self.workdir = f"{self.spec.ssh.workdir}/runner"
-        self.ssh.upload(AGENT, f"{self.workdir}/agent.py")
+        self.workdir = remote_folder(self.spec.ssh.workdir, "runner")
+        self.agent = check_agent(self.ssh, self.spec.ssh.python, self.workdir)
+        atexit.register(self.ssh.remove_folder, self.workdir)
         self.pool = concurrent.futures.ThreadPoolExecutor(1)  # one board, one candidate at a time
+        self.lost: BoardLost | None = None
 
     def run(self, runner_inputs) -> list[FarmFuture]:
         return [FarmFuture(self.pool.submit(self._measure, inp)) for inp in runner_inputs]
 
     def _measure(self, inp) -> ms.runner.RunnerResult:
-        m, ssh = self.board.measure, self.ssh
+        if self.lost is not None:
+            raise self.lost
+        m, ssh, folder = self.board.measure, self.ssh, shlex.quote(self.workdir)
         remote_lib = f"{self.workdir}/candidate.so"
         remote_args = f"{self.workdir}/args.json"
         with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
@@ -214,17 +220,18 @@ class SSHRunner(ms.runner.PyRunner):
                 ssh.upload(inp.artifact_path, remote_lib)
                 ssh.upload(f.name, remote_args)
                 argv = [
-                    self.spec.ssh.python, f"{self.workdir}/agent.py", "time", remote_lib,
-                    remote_args, str(m.number), str(m.repeat), str(m.min_repeat_ms),
-                    str(m.run_timeout_s),
+                    self.spec.ssh.python, self.agent, "time", remote_lib, remote_args,
+                    str(m.number), str(m.repeat), str(m.min_repeat_ms), str(m.run_timeout_s),
                 ]  # fmt: skip
-                # `; exit $?`: the shell reports death by signal as 128+N (sshd would send
-                # an exit-signal without a status if the shell exec'd the agent)
-                line = f"TVM_NUM_THREADS={self.board.hardware.cores} {shlex.join(argv)}; exit $?"
+                # `exit $code`: the shell reports death by signal as 128+N (sshd would send an
+                # exit-signal without a status if the shell exec'd the agent)
+                line = (
+                    f"TVM_NUM_THREADS={self.board.hardware.cores} {shlex.join(argv)}; code=$?; "
+                    f"rm -f {folder}/candidate.so {folder}/args.json; exit $code"
+                )
                 code, out, err = ssh.run_shell(line, timeout=m.run_timeout_s + 60, check=False)
             except SSHError as exc:
-                ssh.close()  # reconnect on the next candidate
-                return _error(str(exc))
+                return self._connection_failed(exc)
         if code == ALARM_EXIT:
             return _error(f"board '{self.board.name}': no result within {m.run_timeout_s:.0f} s")
         if code != 0:
@@ -235,6 +242,17 @@ class SSHRunner(ms.runner.PyRunner):
         except (ValueError, KeyError, IndexError):
             return _error(f"board '{self.board.name}': unreadable timing output: {out[-200:]!r}")
         return ms.runner.RunnerResult(run_secs=[float(c) for c in costs], error_msg=None)
+
+    def _connection_failed(self, exc: SSHError) -> ms.runner.RunnerResult:
+        """The candidate failed if the board answers a new connection; else the board is lost
+        and tuning stops (`stop.lose_board`) rather than failing every candidate left."""
+        self.ssh.close()
+        try:
+            self.ssh.connect()
+        except SSHError as again:
+            self.lost = stop.lose_board(BoardLost(f"{exc}; reconnecting: {again}"))
+            raise self.lost from None
+        return _error(str(exc))
 
 
 def _rpc_runner(board: Board) -> FarmRPCRunner:

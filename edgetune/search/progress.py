@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,11 @@ ERROR_CHARS = 2000  # of a failed candidate's message kept in the batch log
 
 def ms_text(seconds: float | None) -> str:
     return f"{seconds * 1e3:.3f} ms" if seconds is not None else "n/a"
+
+
+def _last_line(message: object) -> str:
+    """What an error message says last (a build error's traceback ends with its cause)."""
+    return (str(message).strip().splitlines() or ["?"])[-1][:200]
 
 
 def duration_text(seconds: float) -> str:
@@ -47,6 +53,7 @@ class Progress:
     failed_runs: int = 0
     best_s: list[float | None] = field(default_factory=list)
     task_trials: list[int] = field(default_factory=list)
+    failures: Counter[str] = field(default_factory=Counter)  # last line of each error message
     # (trials in the folder, estimated end-to-end seconds or None) after each measured batch
     curve: list[tuple[int, float | None]] = field(default_factory=list)
     started: float = field(default_factory=time.time)
@@ -103,12 +110,14 @@ class Progress:
         for b, r in zip(builder_results, runner_results):
             if b.error_msg:
                 self.failed_builds += 1
+                self.failures[_last_line(b.error_msg)] += 1
                 outcomes.append({"error": "build", "message": str(b.error_msg)[:ERROR_CHARS]})
                 continue
             secs = [float(s) for s in r.run_secs or []]
             mean = sum(secs) / len(secs) if secs else FAILED_RUN_SECS
             if r.error_msg or mean >= FAILED_RUN_SECS:
                 self.failed_runs += 1
+                self.failures[_last_line(r.error_msg or "no run time")] += 1
                 message = str(r.error_msg or "no run time")[:ERROR_CHARS]
                 outcomes.append({"error": "run", "message": message})
                 continue

@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InputError
+from .. import stop
+from ..errors import BoardLost, InputError
 from ..measure import make_builder, make_runner
 from ..measure.free_cores import ContentionWatch, contention_notes
 from ..records import KNOWN, best_latency_in, warm_start_folder, write_tasks
@@ -79,10 +80,22 @@ class TuneResult:
             "search": self.search,
             "library": self.library and {**self.library.to_json(), "added": self.added},
             **progress,
+            "all_failed": self.all_failed,
+            "failure_reasons": dict(self.progress.failures.most_common(3)),
             "final": self.final.to_json() if self.final else None,
             "host_steal": self.host_steal,
             "others_cores": self.others_cores,
         }
+
+    @property
+    def all_failed(self) -> bool:
+        """Every candidate this run measured failed (a broken toolchain or board)."""
+        p = self.progress
+        return p.trials > 0 and p.failed_builds + p.failed_runs == p.trials
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.all_failed else 0
 
     def waiting(self) -> list[str]:
         """Tasks still without a measurement that more trials would reach (not those left
@@ -104,7 +117,7 @@ class TuneResult:
             f"latency: {f'{est * 1e3:.3f} ms' if est is not None else 'n/a'}",
             *(
                 [
-                    f"note: {len(waiting)} tasks are not measured yet (the estimate needs every "
+                    f"note: {_tasks(len(waiting))} not measured yet (the estimate needs every "
                     "task): they build with untuned schedules; `tune` again with more --trials "
                     "(it resumes this folder) measures them"
                 ]
@@ -120,10 +133,23 @@ class TuneResult:
                 if p.trials == 0 and p.resumed_trials >= p.budget > 0
                 else []
             ),
+            *(
+                [
+                    f"error: all {p.trials} candidates of this run failed, most often: "
+                    + "; ".join(f"{n} x {m}" for m, n in p.failures.most_common(2))
+                    + f" (each one in {self.store.path}/logs/edgetune-batches.jsonl)"
+                ]
+                if self.all_failed
+                else []
+            ),
             *([library_line(self.library, self.added)] if self.library else []),
             *([self.final.line()] if self.final else []),
             *(f"note: {n}" for n in contention_notes(self.host_steal, self.others_cores)),
         ]
+
+
+def _tasks(count: int) -> str:
+    return "1 task is" if count == 1 else f"{count} tasks are"
 
 
 def _known_note(start: LibraryStart, i: int) -> str:
@@ -397,7 +423,7 @@ def tune_model(
     result.added = start.added if start else 0  # an earlier run's records, added first
     remaining = trials - progress.resumed_trials
     builds = KeptBuilds(final_top) if final_top > 0 else None  # the final phase's, built once
-    with contextlib.ExitStack() as cleanup:
+    with _ends_if_board_lost(store), contextlib.ExitStack() as cleanup:
         if builds is not None:
             cleanup.callback(builds.close)
         if remaining > 0 and searched:
@@ -413,6 +439,23 @@ def tune_model(
     if watch is not None:
         result.host_steal, result.others_cores = watch.read()
     return result
+
+
+@contextlib.contextmanager
+def _ends_if_board_lost(store: RecordStore) -> Iterator[None]:
+    """A board lost while measuring (`stop.lose_board`; TVM hands it on as a RuntimeError)
+    leaves as BoardLost saying what is kept."""
+    stop.lost_board()  # an earlier run's, in this process
+    try:
+        yield
+    except Exception:
+        if (lost := stop.lost_board()) is None:
+            raise
+        kept = store.summary()
+        raise BoardLost(
+            f"{lost}; tuning stopped: the {kept.records} trials measured before are kept in "
+            f"{store.path}: run the same command again once the board is back"
+        ) from None
 
 
 def _search(

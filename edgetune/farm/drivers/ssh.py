@@ -8,6 +8,8 @@ with shlex.join, so paths and arguments with spaces or shell characters stay lit
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import shlex
 from pathlib import Path
 
@@ -15,6 +17,11 @@ import paramiko
 
 from ...errors import BoardError
 from ..resources import SSHSpec
+
+# paramiko logs a failed handshake with tracebacks from its own thread; the SSHError raised
+# here says what failed, in one line
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
+logging.getLogger("paramiko").propagate = False
 
 
 class SSHError(BoardError):
@@ -40,6 +47,8 @@ class SSHDriver:
             client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
         else:
             client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        if spec.key_file and not Path(spec.key_file).expanduser().is_file():
+            raise self._fail(f"key_file {spec.key_file} not found (or not a file)")
         try:
             client.connect(
                 spec.host,
@@ -113,14 +122,14 @@ class SSHDriver:
             stderr = err.read().decode(errors="replace")
             code = out.channel.recv_exit_status()
         except TimeoutError:
-            raise self._fail(f"command timed out after {timeout:.0f} s: {command[:80]}") from None
+            raise self._fail(f"command timed out after {timeout:.0f} s: {command}") from None
         except (paramiko.SSHException, OSError, EOFError) as err:
             raise self._fail(f"connection dropped ({err or type(err).__name__})") from None
         if code == -1:  # the channel closed without an exit status
-            raise self._fail(f"connection dropped while running `{command[:60]}`")
+            raise self._fail(f"connection dropped while running `{command}`")
         if check and code != 0:
             last = (stderr or stdout).strip().splitlines()[-1:] or [f"exit code {code}"]
-            raise self._fail(f"`{command[:80]}` failed: {last[0]}")
+            raise self._fail(f"`{command}` failed: {last[0]}")
         return code, stdout, stderr
 
     def upload(self, local: str | Path, remote: str) -> None:
@@ -137,6 +146,19 @@ class SSHDriver:
                 sftp.get(remote, str(local))
         except (paramiko.SSHException, OSError, EOFError) as err:
             raise self._fail(f"download of {remote} failed ({err})") from None
+
+    def remove_folder(self, path: str) -> None:
+        """Remove a folder on the board, if still connected (best effort: cleaning up)."""
+        if self._client is not None:
+            with contextlib.suppress(SSHError):
+                self.run(["rm", "-rf", "--", path], timeout=30, check=False)
+
+    def stop_process(self, pid_file: str) -> None:
+        """Stop the process whose pid `pid_file` holds on the board (best effort)."""
+        if self._client is not None:
+            quoted = shlex.quote(pid_file)
+            with contextlib.suppress(SSHError):
+                self.run_shell(f"kill $(cat {quoted}) 2>/dev/null; true", timeout=30, check=False)
 
     def start_detached(self, argv: list[str], log: str) -> int:
         """Start `argv` on the board in a session of its own; returns its pid (= pgid)."""
