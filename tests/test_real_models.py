@@ -137,6 +137,22 @@ def test_dynamic_dimensions_need_a_shape(tmp_path, cli):
     assert '"max_abs_diff": 0.0' in from_npy.out
 
 
+def test_a_records_folder_keeps_the_input_shapes_it_was_tuned_with(tmp_path, cli):
+    """Tuned at x=3,5: `build` takes that shape from the folder; tuning or building the same
+    folder at x=4,5 (other kernels) is refused naming the shape to pass, not mixed in."""
+    path, recs = dynamic_model(tmp_path / "dyn.tflite"), tmp_path / "recs"
+    tune = ["tune", path, "--records", recs, "--no-library", "--final-top", "0"]
+    assert cli(*tune, "--trials", "2", "--input-shape", "x=3,5").code == 0
+    records = (recs / "database_tuning_record.json").read_text()
+    built = cli("build", path, "--records", recs, "-o", tmp_path / "m.so")
+    assert built.code == 0 and "1/1 tasks tuned" in built.out + built.err, built
+    for command in (tune + ["--trials", "4"], ["build", path, "--records", recs, "-o", "n.so"]):
+        res = cli(*command, "--input-shape", "x=4,5")
+        assert res.code == 2 and "was tuned with other input shapes than x=4,5" in res.err
+        assert "pass --input-shape x=3,5, or use another --records folder" in res.err
+    assert (recs / "database_tuning_record.json").read_text() == records  # nothing mixed in
+
+
 def test_unsupported_op_message_names_ops_and_what_to_do(tmp_path, cli):
     tensors = [Tensor("x", (1, 4)), Tensor("y", (1, 4)), Tensor("z", (1, 4))]
     ops = [Op("CUSTOM:MyOp", [0], [1]), Op("CUSTOM:MyOp", [1], [2])]

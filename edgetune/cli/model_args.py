@@ -15,7 +15,10 @@ def add_model_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "model", help=f"a .tflite file, or the name of a model shipped with edgetune ({shipped})"
     )
-    shape_help = "fix dynamic (-1) input dimensions: NAME=1,224,224,3 (default: --input shapes)"
+    shape_help = (
+        "fix dynamic (-1) input dimensions: NAME=1,224,224,3 (default: the --input files' "
+        "shapes, else those the --records folder was tuned with)"
+    )
     parser.add_argument("--input-shape", action="append", metavar="NAME=D0,D1,...", help=shape_help)
     parser.add_argument(
         "--requantize",
@@ -30,9 +33,13 @@ def model_from_args(args: argparse.Namespace):
     """The model argument, loaded, dynamic dimensions fixed by --input-shape or --input .npy."""
     from ..frontend import find_model, load_model
     from ..frontend.tflite_import import requested_shapes
+    from ..records.manifest import tuned_input_shapes
 
     path = find_model(args.model)
-    shapes = requested_shapes(path, args.input_shape, getattr(args, "input", None))
+    given, inputs = args.input_shape, getattr(args, "input", None)
+    if not given and not inputs:  # the shapes the --records folder was tuned with
+        given = tuned_input_shapes(getattr(args, "records", None), path) or None
+    shapes = requested_shapes(path, given, inputs)
     return load_model(path, input_shapes=shapes, requantization=requantization_of(args))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -45,11 +46,29 @@ def tuned_requantization(folder: str | Path | None) -> str:
     return (data or {}).get("requantization", FIXED_POINT)
 
 
+def tuned_input_shapes(folder: str | Path | None, model: Path) -> list[str]:
+    """The input shapes a records folder was tuned with, as --input-shape values (none for a
+    folder that does not exist yet, predates them or belongs to another model)."""
+    data = read_manifest(Path(folder)) if folder and Path(folder).is_dir() else None
+    if not data or data.get("model_sha256") != hashlib.sha256(model.read_bytes()).hexdigest():
+        return []
+    return _shape_args(data.get("input_shapes") or {})
+
+
+def _input_shapes(model: ModelInfo) -> dict[str, list[int]]:
+    return {t.name: [int(d) for d in t.shape] for t in model.inputs}
+
+
+def _shape_args(shapes: dict[str, list[int]]) -> list[str]:
+    return [f"{name}={','.join(map(str, shape))}" for name, shape in shapes.items()]
+
+
 def write_manifest(folder: Path, model: ModelInfo, board: Board) -> None:
     data = {
         "model": model.name,
         "model_sha256": model.sha256,
         "requantization": model.requantization,
+        "input_shapes": _input_shapes(model),
         "board": board.name,
         "target": board.target_spec,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -89,6 +108,14 @@ def check_owner(folder: Path, data: dict[str, Any], model: ModelInfo, board: Boa
             f"'{board.name}' now targets {_spec(board.target_spec)} (its board file changed, or "
             "another file of that name): records do not transfer between targets; use another "
             "--records folder"
+        )
+    tuned_shapes = data.get("input_shapes")
+    if tuned_shapes is not None and tuned_shapes != _input_shapes(model):
+        given = " ".join(_shape_args(_input_shapes(model)))
+        again = " ".join(f"--input-shape {a}" for a in _shape_args(tuned_shapes))
+        raise RecordsError(
+            f"records folder {folder} was tuned with other input shapes than {given} (other "
+            f"kernels): pass {again}, or use another --records folder"
         )
     tuned_with = data.get("requantization", FIXED_POINT)
     if model.quantized and tuned_with != model.requantization:
