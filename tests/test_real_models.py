@@ -20,7 +20,7 @@ from edgetune.frontend import load_model
 from edgetune.frontend.tflite_import import random_inputs
 from edgetune.oracle import LiteRTModel
 from edgetune.oracle.conformance import check_model
-from edgetune.paths import REPO_DIR
+from edgetune.paths import MODELS_DIR, REPO_DIR
 from edgetune.runtime import load_artifact
 from edgetune.tvm_api import tflite_frontend
 
@@ -151,6 +151,24 @@ def test_a_records_folder_keeps_the_input_shapes_it_was_tuned_with(tmp_path, cli
         assert res.code == 2 and "was tuned with other input shapes than x=4,5" in res.err
         assert "pass --input-shape x=3,5, or use another --records folder" in res.err
     assert (recs / "database_tuning_record.json").read_text() == records  # nothing mixed in
+
+
+def test_a_model_litert_cannot_invoke_is_one_line_naming_the_inputs(monkeypatch):
+    """LiteRT refusing an invocation (a WHILE loop whose shapes are fixed to batch 1, given 3)
+    is a ModelError naming the inputs, not a traceback from `compare`."""
+    from edgetune.oracle.litert import LiteRTModel
+
+    model = LiteRTModel(MODELS_DIR / "tiny_fp32.tflite", threads=1)
+
+    def refuse():
+        raise RuntimeError("Node number 5 (WHILE) failed to invoke.\nmore")
+
+    monkeypatch.setattr(model.interpreter, "invoke", refuse)
+    x = np.zeros((1, 32, 32, 3), np.float32)
+    for call in (lambda: model([x]), lambda: model.bench([x], 3)):
+        with pytest.raises(ModelError, match=r"LiteRT cannot run the model on inputs .* \[1, 32, "
+                           r"32, 3\]: Node number 5 \(WHILE\) failed to invoke\.$"):  # fmt: skip
+            call()
 
 
 def test_unsupported_op_message_names_ops_and_what_to_do(tmp_path, cli):

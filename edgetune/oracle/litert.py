@@ -64,12 +64,21 @@ class LiteRTModel:
 
     def __call__(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         self._set(inputs)
-        self.interpreter.invoke()
+        self._invoke()
         return [self.interpreter.get_tensor(d["index"]).copy() for d in self.outputs]
 
     def bench(self, inputs: list[np.ndarray], repeat: int) -> Latency:
         self._set(inputs)
+        self._invoke()  # a model LiteRT cannot run fails here, with a clear message
         return time_calls(self.interpreter.invoke, repeat)
+
+    def _invoke(self) -> None:
+        try:
+            self.interpreter.invoke()
+        except RuntimeError as err:  # e.g. a loop whose shapes are fixed to other inputs
+            shapes = ", ".join(f"{d['name']} {d['shape'].tolist()}" for d in self.inputs)
+            first = (str(err).strip().splitlines() or [""])[0][:200]
+            raise ModelError(f"LiteRT cannot run the model on inputs {shapes}: {first}") from None
 
 
 @contextlib.contextmanager
