@@ -132,11 +132,14 @@ def test_stateful_model_carries_its_states_on_the_emulated_board(a53, tmp_path, 
 def _tuned_on_a53(model_path, tmp_path, trials: int, per_round: int) -> str:
     """Tune `model_path` on the emulated A53 (ms search); its records' text."""
     from edgetune.records import TUNING_RECORDS
+    from edgetune.report import make_report, write_report
 
     recs = tmp_path / "recs"
     tune = ["tune", str(model_path), "--board", "qemu-a53", "--trials", str(trials), "--records",
             str(recs), "--search", "ms", "--per-round", str(per_round), "--no-library"]  # fmt: skip
     assert main(tune) == 0
+    report = write_report(make_report(recs), tmp_path / "r.md", "md").read_text()
+    assert "EMULATED timings: qemu-a53 is an emulated board" in report  # never the board's speed
     return (recs / TUNING_RECORDS).read_text()
 
 

@@ -78,7 +78,7 @@ def deploy(
     def run(board: Board, path: Path, inputs: list[list[np.ndarray]], states, repeat: int):
         return run_remote(board, path, inputs, states, repeat, accept_new_host_key, via=via)
 
-    details = {"via": via, "emulated": board.emulated}
+    details = {"via": via}
     return run_steps_on(board, artifact, input_paths, steps, repeat, run, details)
 
 

@@ -76,14 +76,21 @@ def build_report(run: TuningRun, others: list[TuningRun | dict[str, Any]]) -> Re
     files = [o for o in others if isinstance(o, dict)]
     s = run.summary()
     title = f"Tuning report: {s['model']} on {s['board']}"
+    estimate = "n/a (not every task measured)" if s["estimate_ms"] is None else (
+        f"{s['estimate_ms']:.4f} ms")  # fmt: skip
     overview = (
         f"{s['trials']} measured candidates ({s['failed']} failed) in {run.folder}; tasks "
         f"measured {s['tasks_measured']}/{s['tasks']}; estimated end-to-end latency "
-        f"{_num(s['estimate_ms'], '.4f')} ms (sum over tasks of weight x latency: the final "
+        f"{estimate} (sum over tasks of weight x latency: the final "
         f"choice's, re-measured, else the search's best); tuning "
         f"time {_num(s['tuning_s'], '.0f')} s."
     )
-    sections = [Section("Overview", [overview]), _search(runs), _tasks(run), _failures(run)]
+    said = [overview]
+    if run.tuned_with.get("emulated"):
+        said.insert(0, f"EMULATED timings: {s['board']} is an emulated board "
+                    f"({run.tuned_with.get('timing_note') or 'not the board'}); every latency "
+                    "here is the emulator's, never the real board's speed.")  # fmt: skip
+    sections = [Section("Overview", said), _search(runs), _tasks(run), _failures(run)]
     sections.append(_setup(run))
     if len(runs) > 1 or files:
         sections.append(_side_by_side(runs, files))

@@ -36,6 +36,7 @@ class RunResult:
     latency: Latency
     timing_note: str = ""  # set for emulated or CPU-backed boards: not the real board's speed
     details: dict[str, Any] = field(default_factory=dict)  # e.g. {"via": "ssh"}
+    emulated: bool = False  # the board is an emulator: its latency is never the board's
 
     @property
     def outputs(self) -> list[np.ndarray]:
@@ -46,6 +47,7 @@ class RunResult:
         report = {
             "artifact": self.artifact,
             "board": self.board,
+            "emulated": self.emulated,
             **self.details,
             "model": self.meta.model.name,
             "steps": len(self.step_outputs),
@@ -89,4 +91,6 @@ def run_steps_on(
     states = meta.model.initial_states()
     outputs, latency = run(board, Path(path), inputs, states, repeat)
     note = board.measure.timing_note
-    return RunResult(str(path), board.name, meta, outputs, latency, note, details or {})
+    return RunResult(
+        str(path), board.name, meta, outputs, latency, note, details or {}, board.emulated
+    )

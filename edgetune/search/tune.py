@@ -71,6 +71,8 @@ class TuneResult:
         return {
             "model": self.store.model.name,
             "board": self.store.board.name,
+            "emulated": self.store.board.emulated,  # its timings are an emulator's
+            "timing_note": self.store.board.measure.timing_note,
             "records": str(self.store.path),
             "tasks": len(self.tasks),
             "tasks_not_yet_measured": self.waiting(),
@@ -239,6 +241,8 @@ def _tuned_with(board: Board, search: str) -> dict[str, Any]:
     toolchain = board.toolchain()
     return {
         "board": board.name,
+        "emulated": board.emulated,
+        "timing_note": board.measure.timing_note,
         "target": str(board.target()),
         "rule_set": board.rule_set,
         "toolchain": {"name": toolchain.name, "cc": toolchain.cc, "triple": toolchain.triple},
