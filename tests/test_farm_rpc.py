@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import socket
 import threading
 import time
 from pathlib import Path
@@ -284,3 +285,32 @@ def test_failing_board_is_taken_out_with_the_reason(farm, capsys):
     with pytest.raises(BoardError, match="board 'wrongarch': no rpc server registered"):
         FarmRPCRunner(load_board("wrongarch"))
     strategies.down(["wrongarch"])
+
+
+def test_busy_ports_are_named_and_a_server_that_never_came_up_is_not_shown_up(farm, capsys):
+    """A tracker port taken by another program is named as such (it read "AttributeError:
+    'Tracker' object has no attribute 'host'"); a server whose port is taken is shown down with
+    the reason, and one killed later is shown down too (both read "up")."""
+    _, root = farm
+    taken = socket.create_server(("127.0.0.1", 0))
+    port = taken.getsockname()[1]
+    write_board(root / "boards", "busytracker", host_board_text("busytracker", port, count=1))
+    assert main(["farm", "up", "--board", "busytracker"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot start the tracker: 127.0.0.1:{port} is taken by a program that is not" in err
+    text = host_board_text("busyserver", free_port(), count=1)
+    text = text.replace('launch = "local"', f'launch = "local"\nport = {port}')
+    write_board(root / "boards", "busyserver", text)
+    assert main(["farm", "up", "--board", "busyserver"]) == 2
+    assert main(["farm", "status", "--board", "busyserver", "--json", "--no-health"]) == 0
+    (server,) = json.loads(capsys.readouterr().out)[0]["servers"]
+    assert server["status"] == "down" and "cannot bind" in server["reason"], server
+    taken.close()
+    assert main(["farm", "up", "--board", "busyserver"]) == 0
+    (rec,) = state.servers("busyserver")
+    process.kill_group(rec.pgid)
+    capsys.readouterr()
+    assert main(["farm", "status", "--board", "busyserver", "--json", "--no-health"]) == 0
+    (server,) = json.loads(capsys.readouterr().out)[0]["servers"]
+    assert (server["status"], server["reason"]) == ("down", "its process is gone")
+    strategies.down(["busyserver"])

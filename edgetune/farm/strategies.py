@@ -46,6 +46,11 @@ def ensure_tracker(spec: FarmSpec, say: Printer = _quiet) -> None:
     old = state.tracker(host, port)
     if old and process.group_alive(old.pgid):
         process.kill_group(old.pgid)
+    if problem := tracker.bind_problem(host, port):
+        raise BoardError(
+            f"board '{spec.board}': cannot start the tracker: {problem}; free the port, or "
+            "give the board another tracker address"
+        )
     log = state.farm_dir() / "logs" / f"tracker-{host}_{port}.log"
     try:
         pgid = tracker.start(host, port, log)
@@ -67,10 +72,15 @@ def _record(spec: FarmSpec, index: int) -> state.ServerRecord:
 def start_server(board: Board, spec: FarmSpec, rec: state.ServerRecord, ssh=None) -> None:
     """(Re)start one server and wait until the tracker lists it."""
     rpc_server.stop(rec, ssh)
-    rpc_server.start(spec, rec, board.hardware.cores, ssh)
-    rec.status, rec.reason = "up", ""
-    state.save(rec)
-    rpc_server.wait_registered(spec, rec, REGISTER_TIMEOUT_S[rec.launch], ssh)
+    try:
+        rpc_server.start(spec, rec, board.hardware.cores, ssh)
+        rec.status, rec.reason = "up", ""
+        state.save(rec)  # its process group, for `farm down` even if it never registers
+        rpc_server.wait_registered(spec, rec, REGISTER_TIMEOUT_S[rec.launch], ssh)
+    except BoardError as err:
+        rec.status, rec.reason = "down", str(err)
+        state.save(rec)
+        raise
 
 
 def bring_up(
@@ -318,16 +328,18 @@ def status(board: Board, run_health: bool = True) -> dict[str, Any]:
         if rec.port in checked:
             rec.health = checked[rec.port] or "ok"
             state.save(rec)
+        alive = rpc_server.alive(rec) if rec.launch != "ssh" else None
+        gone = rec.status == "up" and alive is False  # died since (killed, crashed)
         servers.append(
             {
                 "server": rec.name,
                 "port": rec.port,
                 "launch": rec.launch,
-                "process": rpc_server.alive(rec) if rec.launch != "ssh" else None,
+                "process": alive,
                 "registered": rec.port in registered,
-                "status": rec.status,
+                "status": "down" if gone else rec.status,
                 "health": rec.health,
-                "reason": rec.reason,
+                "reason": "its process is gone" if gone else rec.reason,
                 "restarts": rec.restarts,
             }
         )

@@ -7,6 +7,7 @@ with a timeout.
 
 from __future__ import annotations
 
+import errno
 import socket
 import struct
 import sys
@@ -59,6 +60,19 @@ def start(host: str, port: int, log: Path, wait_s: float = 30.0) -> int:
         time.sleep(0.2)
     process.kill_group(pgid)
     raise TrackerUnreachable(f"tracker on {host}:{port} did not answer within {wait_s:.0f} s")
+
+
+def bind_problem(host: str, port: int) -> str | None:
+    """Why a tracker could not listen on host:port now (None: it could)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                return f"{host}:{port} is taken by a program that is not an RPC tracker"
+            return f"cannot listen on {host}:{port} here ({err.strerror or err})"
+    return None
 
 
 def _open(host: str, port: int, timeout: float) -> socket.socket:
