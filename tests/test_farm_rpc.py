@@ -277,7 +277,9 @@ def test_failing_board_is_taken_out_with_the_reason(farm, capsys):
     write_board(root / "boards", "wrongarch", text)
     assert main(["farm", "up", "--board", "wrongarch"]) == 1
     assert "wrongarch#0" in capsys.readouterr().out
-    assert main(["farm", "status", "--board", "wrongarch", "--json", "--no-health"]) == 0
+    assert (
+        main(["farm", "status", "--board", "wrongarch", "--json", "--no-health"]) == 1
+    )  # no server can take candidates
     (row,) = json.loads(capsys.readouterr().out)
     (server,) = row["servers"]
     assert server["status"] == "out" and server["registered"] is False
@@ -302,7 +304,7 @@ def test_busy_ports_are_named_and_a_server_that_never_came_up_is_not_shown_up(fa
     text = text.replace('launch = "local"', f'launch = "local"\nport = {port}')
     write_board(root / "boards", "busyserver", text)
     assert main(["farm", "up", "--board", "busyserver"]) == 2
-    assert main(["farm", "status", "--board", "busyserver", "--json", "--no-health"]) == 0
+    assert main(["farm", "status", "--board", "busyserver", "--json", "--no-health"]) == 1
     (server,) = json.loads(capsys.readouterr().out)[0]["servers"]
     assert server["status"] == "down" and "cannot bind" in server["reason"], server
     taken.close()
@@ -310,7 +312,11 @@ def test_busy_ports_are_named_and_a_server_that_never_came_up_is_not_shown_up(fa
     (rec,) = state.servers("busyserver")
     process.kill_group(rec.pgid)
     capsys.readouterr()
-    assert main(["farm", "status", "--board", "busyserver", "--json", "--no-health"]) == 0
+    assert main(["farm", "status", "--board", "busyserver", "--json", "--no-health"]) == 1
     (server,) = json.loads(capsys.readouterr().out)[0]["servers"]
     assert (server["status"], server["reason"]) == ("down", "its process is gone")
-    strategies.down(["busyserver"])
+    trackers = {(t.host, t.port) for t in state.trackers()}
+    strategies.down(["busyserver"])  # its tracker too: no other board's server uses it
+    assert trackers - {(t.host, t.port) for t in state.trackers()} == {
+        load_board("busyserver").connection.tracker_host_port
+    }

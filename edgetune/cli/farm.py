@@ -13,7 +13,8 @@ def register(sub) -> None:
         description="up: start the tracker and the boards' rpc servers (the emulated qemu-a53 "
         "board is prepared on first use), then health-check them. status: per board, is the "
         "tracker up, which servers are registered, health check result, servers taken out of "
-        "the pool and why. down: stop servers and trackers started by `farm up`.",
+        "the pool and why (exit 1 when a board cannot take candidates now). down: stop "
+        "servers and trackers started by `farm up`.",
     )
     farm_sub = p.add_subparsers(dest="farm_command", metavar="ACTION", required=True)
     up = farm_sub.add_parser("up", help="start the tracker and the boards' rpc servers")
@@ -56,7 +57,7 @@ def run_status(args) -> int:
 
     rows = [strategies.status(b, run_health=not args.no_health) for b in farm_boards(args.board)]
     report(args, rows, table(status_rows(rows), STATUS_COLUMNS))
-    return 0
+    return 0 if all(r["usable"] for r in rows) else 1
 
 
 def run_down(args) -> int:

@@ -8,6 +8,7 @@ are checked on the console (kernel panic, no prompt) and power-cycled, then SSH 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -253,8 +254,15 @@ def wait_ssh(spec: FarmSpec, timeout: float) -> bool:
 
 
 def down(boards: list[str] | None = None, say: Printer = _quiet) -> None:
-    """Stop the servers of `boards` (all if None) and, with no boards given, the trackers."""
+    """Stop the servers of `boards` (all if None), and their trackers unless servers of other
+    boards still use them."""
     from ..board import load_board
+
+    def tracker_of(board: str) -> tuple[str, int] | None:
+        with contextlib.suppress(BoardError):
+            spec = farm_spec(load_board(board))
+            return (spec.tracker_host, spec.tracker_port) if spec.tracker_port else None
+        return None
 
     for rec in state.servers():
         if boards is not None and rec.board not in boards:
@@ -270,8 +278,11 @@ def down(boards: list[str] | None = None, say: Printer = _quiet) -> None:
             ssh.close()
         state.remove(rec)
         say(f"{rec.name}: stopped")
-    if boards is None:
-        for trk in state.trackers():
+    wanted = None if boards is None else {tracker_of(b) for b in boards}
+    needed = {tracker_of(rec.board) for rec in state.servers()}
+    for trk in state.trackers():
+        where = (trk.host, trk.port)
+        if wanted is None or (where in wanted and where not in needed):
             process.kill_group(trk.pgid)
             state.remove(trk)
             say(f"tracker {trk.host}:{trk.port}: stopped")
@@ -311,9 +322,9 @@ def status(board: Board, run_health: bool = True) -> dict[str, Any]:
         try:
             with ssh_driver(spec) as ssh:
                 ssh.run([spec.ssh.python, "-c", "import tvm"])
-            row.update(reachable=True, health="ok")
+            row.update(reachable=True, health="ok", usable=True)
         except BoardError as err:
-            row.update(reachable=False, health=str(err))
+            row.update(reachable=False, health=str(err), usable=False)
         return row
     row.update(tracker=spec.tracker, key=spec.key)
     try:
@@ -344,4 +355,8 @@ def status(board: Board, run_health: bool = True) -> dict[str, Any]:
             }
         )
     row["servers"] = servers
+    # a server that can take candidates now (external ones: registered is all edgetune sees)
+    row["usable"] = any(
+        s["registered"] and s["status"] == "up" and s["health"] in ("ok", "") for s in servers
+    ) or (spec.server.launch == "external" and bool(registered))
     return row
