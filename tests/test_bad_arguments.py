@@ -172,3 +172,14 @@ def test_report_format_and_file_name_agree(tmp_path, cli):
     res = cli("report", recs, "--format", "md", "-o", tmp_path / "r.html")
     assert res.code == 2 and "its suffix says html, --format says md" in res.err
     assert not (tmp_path / "r.html").exists()
+
+
+def test_an_input_file_of_another_rank_is_named_not_taken_for_a_shape(tmp_path, cli):
+    """[N, ...] steps of an input given to `compare` (which runs one step): the error names the
+    file and the model input (it named an --input-shape never given)."""
+    import numpy as np
+
+    np.save(tmp_path / "steps.npy", np.zeros((3, 1, 32, 32, 3), np.float32))
+    res = cli("compare", "tiny_fp32", "--input", tmp_path / "steps.npy", "--repeat", "1")
+    assert res.code == 2 and "--input-shape" not in res.err, res.err
+    assert "steps.npy: float32[3x1x32x32x3] does not match model input" in res.err

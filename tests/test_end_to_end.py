@@ -85,6 +85,11 @@ def test_tune_build_run_compare_matches_litert(cli, tmp_path, name):
     else:
         assert agreement["kind"] == "quantized" and agreement["max_abs_diff"] <= 1
         assert sum(agreement["lsb_histogram"].values()) == reference.size
+        (exact,) = comparison["agreement_reference_kernels"]  # fixed-point: bit-exact with them
+        assert exact["max_abs_diff"] == 0
+    assert ("agreement_reference_kernels" in comparison) and (
+        bool(comparison["agreement_reference_kernels"]) == name.endswith("int8")
+    )
 
 
 def test_rerun_measures_nothing_new_and_extends_without_duplicates(cli, tmp_path):

@@ -247,12 +247,13 @@ def requested_shapes(
         return dict(parsed)
     if not npy_paths:
         return {}
-    names = [t.name for t in read_tflite(path)[1].inputs]
     shapes = {}
-    for name, npy in zip(names, npy_paths):
+    for tensor, npy in zip(read_tflite(path)[1].inputs, npy_paths):
         # a bad file is reported, naming it, where the inputs are read
         with contextlib.suppress(OSError, ValueError, AttributeError):
-            shapes[name] = tuple(np.load(npy, mmap_mode="r", allow_pickle=False).shape)
+            shape = tuple(np.load(npy, mmap_mode="r", allow_pickle=False).shape)
+            if len(shape) == len(tensor.shape):  # not [N, ...] (N steps), nor another rank
+                shapes[tensor.name] = shape
     return shapes
 
 

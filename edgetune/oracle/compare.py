@@ -12,6 +12,7 @@ import numpy as np
 from ..compile import build_model, export_model
 from ..errors import BoardError
 from ..measure.free_cores import contention_notes
+from ..quant.float_requantization import FIXED_POINT
 from ..runtime import load_inputs
 from .agreement import agreement
 from .dequantized import dequantize_weights
@@ -53,6 +54,12 @@ def compare_with_litert(
     del reference  # its threads stay out of the timing
     dequantized, count = dequantize_weights(content)
     out_float = LiteRTModel(dequantized, threads, input_shapes=shapes)(inputs) if count else []
+    exact = model.info.quantized and model.info.requantization == FIXED_POINT
+    out_exact = (
+        LiteRTModel(content, 1, input_shapes=shapes, reference_kernels=True)(inputs)
+        if exact
+        else []
+    )
     with tempfile.TemporaryDirectory(prefix="edgetune-compare-") as tmp:
         work = Path(tmp)
         library = export_model(built, model, board, work / f"{model.info.name}.so")
@@ -68,6 +75,7 @@ def compare_with_litert(
             out_ours = [saved[f"arr_{i}"] for i in range(len(saved.files))]
     agreements = [agreement(a, b) for a, b in zip(out_ours, out_ref)]
     agreements_float = [agreement(a, b) for a, b in zip(out_ours, out_float)]
+    agreements_exact = [agreement(a, b) for a, b in zip(out_ours, out_exact)]
     notes = contention_notes(
         max(lat_ours["steal"], lat_ref["steal"]), most_others_cores([lat_ours, lat_ref])
     )
@@ -92,6 +100,9 @@ def compare_with_litert(
         "agreement": [a.to_json() | {"describe": a.describe()} for a in agreements],
         "agreement_weights_dequantized": [
             a.to_json() | {"describe": a.describe()} for a in agreements_float
+        ],
+        "agreement_reference_kernels": [
+            a.to_json() | {"describe": a.describe()} for a in agreements_exact
         ],
     }
 
@@ -127,5 +138,14 @@ def comparison_lines(result: dict[str, Any]) -> list[str]:
         lines += [
             f"output {i}: {a['describe']}"
             for i, a in enumerate(result["agreement_weights_dequantized"])
+        ]
+    if result.get("agreement_reference_kernels"):
+        lines.append(
+            "int8 with TFLite's fixed-point requantization (XNNPACK's int8 rounds otherwise, a "
+            "few LSB; --requantize fp32 follows it): against LiteRT's reference kernels:"
+        )
+        lines += [
+            f"output {i}: {a['describe']}"
+            for i, a in enumerate(result["agreement_reference_kernels"])
         ]
     return lines
