@@ -71,6 +71,23 @@ def test_verdict_says_when_the_hypervisor_took_cpu_time():
     assert "other processes kept 1.0 of this machine's cores busy" in stolen.verdict()
 
 
+def test_verdict_on_a_model_whose_kernels_take_microseconds():
+    """The timer's own cost made a 12 us model's kernels sum to 31 us, and the time outside
+    them read 0.000 ms: it is n/a then, and the timer's cost per call is said."""
+    from edgetune.profile.kernels import KernelRow, Profile
+
+    rows = [KernelRow("k", 40, 0.031, 1.0, None)]
+    prof = Profile("m", "host", 1, 20, 0.012, rows, timer_ms=0.1, timed_calls=40)
+    assert prof.outside_ms is None and "outside kernels n/a" in prof.verdict()
+    assert "timing each call adds about 2.5 us to it (40 calls, 0.100 ms per inference)" in (
+        prof.verdict()
+    )
+    assert prof.to_json()["outside_ms"] is None
+    big = Profile("m", "host", 1, 20, 5.0, [KernelRow("k", 40, 4.0, 1.0, None)], timer_ms=0.01,
+                  timed_calls=40)  # fmt: skip
+    assert big.outside_ms == pytest.approx(1.0) and "timing each call" not in big.verdict()
+
+
 class FakeVM:
     """A VM whose one kernel call reports to the instrument; logs which runs were instrumented."""
 
@@ -99,5 +116,5 @@ def test_profile_alternates_plain_and_instrumented_runs():
     vm = FakeVM()
     raw = profile_vm(vm, [], 3)
     assert vm.log == ["plain"] + ["plain", "instrumented"] * 3  # warm-up, then pairs
-    assert len(raw["total"]) == 3 and len(raw["kernels"]["kernel"]) == 3
+    assert len(raw["total"]) == len(raw["instrumented"]) == len(raw["kernels"]["kernel"]) == 3
     assert raw["calls"] == {"kernel": 1} and vm.instrument is None

@@ -47,9 +47,9 @@ def run(args) -> int:
         {
             "kernel": shorten(k.kernel),  # whole in --json
             "calls": k.calls,
-            "ms": f"{k.ms:.3f}",
+            "ms": _ms(k.ms),
             "share": f"{100 * k.share:.1f}%",
-            "estimate_ms": f"{k.estimate_ms:.3f}" if k.estimate_ms is not None else "-",
+            "estimate_ms": _ms(k.estimate_ms) if k.estimate_ms is not None else "-",
             "x_estimate": f"{k.ms / k.estimate_ms:.2f}" if k.estimate_ms else "-",
         }
         for k in prof.kernels[: args.top]
@@ -58,3 +58,8 @@ def run(args) -> int:
     lines = table(rows, COLUMNS) + ([f"... {more} more kernels (--top)"] if more > 0 else [])
     report(args, prof.to_json(), [*lines, prof.verdict()])
     return 0
+
+
+def _ms(value: float) -> str:
+    """Milliseconds, with microseconds kept for small kernels."""
+    return f"{value:.3f}" if value >= 0.1 else f"{value:.4f}"

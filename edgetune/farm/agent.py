@@ -98,8 +98,10 @@ def profile_vm(vm, args, runs):
     whole-model run, so that both see the board in the same state (a shared or throttling
     machine drifts between minutes).
 
-    Returns {"total": [s per run], "kernels": {symbol: [s per run]}, "calls": {symbol: calls
-    per run}}. Used on the host (edgetune.profile) and on SSH boards (mode `profile`).
+    Returns {"total": [s per run], "instrumented": [s per instrumented run], "kernels":
+    {symbol: [s per run]}, "calls": {symbol: calls per run}}: what the instrumented runs take
+    over the others is the timer's own cost. Used on the host (edgetune.profile) and on SSH
+    boards (mode `profile`).
     """
     main = vm["main"]
     main(*args)  # warm-up
@@ -113,7 +115,7 @@ def profile_vm(vm, args, runs):
             calls[symbol] = calls.get(symbol, 0) + 1
         return 0  # VMInstrumentReturnKind.NO_OP
 
-    total, kernels = [], {}
+    total, instrumented, kernels = [], [], {}
     for _ in range(max(1, runs)):
         vm.set_instrument(None)
         start = time.perf_counter()
@@ -122,11 +124,13 @@ def profile_vm(vm, args, runs):
         vm.set_instrument(instrument)
         this_run.clear()
         calls.clear()
+        start = time.perf_counter()
         main(*args)
+        instrumented.append(time.perf_counter() - start)
         for symbol, secs in this_run.items():
             kernels.setdefault(symbol, []).append(secs)
     vm.set_instrument(None)
-    return {"total": total, "kernels": kernels, "calls": dict(calls)}
+    return {"total": total, "instrumented": instrumented, "kernels": kernels, "calls": dict(calls)}
 
 
 def profile(model_path, in_path, runs):

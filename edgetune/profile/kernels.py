@@ -62,6 +62,8 @@ class Profile:
     total_ms: float  # median of uninstrumented whole-model runs
     kernels: list[KernelRow]  # heaviest first
     emulated: bool = False  # an emulated board: its times are not the real board's
+    timer_ms: float = 0.0  # what timing every call adds per inference (instrumented - total)
+    timed_calls: int = 0  # calls timed per inference (kernels and the VM's builtins)
     host_steal: float | None = None  # hypervisor steal share while profiling (host board only)
     others_cores: float | None = None  # cores other processes kept busy meanwhile (host only)
 
@@ -70,9 +72,23 @@ class Profile:
         return sum(k.ms for k in self.kernels)
 
     @property
-    def outside_ms(self) -> float:
-        """Time outside the kernels: the VM's allocation, reshapes, calls."""
-        return max(0.0, self.total_ms - self.kernels_ms)
+    def outside_ms(self) -> float | None:
+        """Time outside the kernels: the VM's allocation, reshapes, calls (None when the
+        kernels' times, which include the timer's cost, exceed the whole)."""
+        outside = self.total_ms - self.kernels_ms
+        return outside if outside >= 0 else None
+
+    @property
+    def timer_note(self) -> str | None:
+        """Said when the timer's own cost is a sizeable part of the kernels' times."""
+        if self.timer_ms < 0.05 * self.total_ms or not self.timed_calls:
+            return None
+        per_call = self.timer_ms / self.timed_calls * 1e3
+        return (
+            f"timing each call adds about {per_call:.1f} us to it ({self.timed_calls} calls, "
+            f"{self.timer_ms:.3f} ms per inference), part of it inside the kernels' times: "
+            "kernels of a few us are overstated"
+        )
 
     @property
     def estimates_ms(self) -> float | None:
@@ -85,8 +101,10 @@ class Profile:
         parts = [
             ("EMULATED timings, not the board's: " if self.emulated else "")
             + f"{self.total_ms:.3f} ms per inference: kernels {self.kernels_ms:.3f} ms, outside "
-            f"kernels {self.outside_ms:.3f} ms"
+            "kernels " + (f"{self.outside_ms:.3f} ms" if self.outside_ms is not None else "n/a")
         ]
+        if self.timer_note:
+            parts.append(self.timer_note)
         if self.estimates_ms is not None:
             tuned = [k for k in self.kernels if k.tuned]
             parts.append(
@@ -119,6 +137,8 @@ class Profile:
             "total_ms": self.total_ms,
             "kernels_ms": self.kernels_ms,
             "outside_ms": self.outside_ms,
+            "timer_ms": self.timer_ms,
+            "timed_calls": self.timed_calls,
             "estimates_ms": self.estimates_ms,
             "host_steal": self.host_steal,
             "others_cores": self.others_cores,
@@ -189,7 +209,9 @@ def _profile_from(raw, fused, records, model, board, threads: int, runs: int) ->
         r.share = r.ms / whole
     rows.sort(key=lambda r: -r.ms)
     total = median(raw["total"]) * 1e3
-    return Profile(model.info.name, board.name, threads, runs, total, rows, board.emulated)
+    timer = max(0.0, median(raw.get("instrumented", raw["total"])) * 1e3 - total)
+    return Profile(model.info.name, board.name, threads, runs, total, rows, board.emulated,
+                   timer, sum(raw["calls"].values()))  # fmt: skip
 
 
 def _kernel_names(fused: Any) -> list[str]:
