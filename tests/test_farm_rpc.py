@@ -320,3 +320,16 @@ def test_busy_ports_are_named_and_a_server_that_never_came_up_is_not_shown_up(fa
     assert trackers - {(t.host, t.port) for t in state.trackers()} == {
         load_board("busyserver").connection.tracker_host_port
     }
+
+
+def test_a_board_whose_servers_start_elsewhere_is_not_up_until_one_registers(farm, capsys):
+    """launch = "external": `farm up` starts the tracker only; with no server registered it
+    fails (it passed) and says how to start one, which `farm up` cannot."""
+    _, root = farm
+    text = host_board_text("elsewhere", free_port(), count=1).replace('launch = "local"\n', "")
+    write_board(root / "boards", "elsewhere", text)
+    assert main(["farm", "up", "--board", "elsewhere"]) == 1
+    err = capsys.readouterr().err
+    assert "no rpc server registered under key 'elsewhere'" in err
+    assert "start its rpc server on the board" in err and "--key elsewhere" in err
+    strategies.down(["elsewhere"])

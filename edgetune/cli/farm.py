@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..errors import BoardError
 from .args import add_json_arg
 from .output import report, status, table
 
@@ -41,11 +42,18 @@ def run_up(args) -> int:
 
     failed = 0
     for board in farm_boards(args.board):
-        for rec in strategies.bring_up(board, status, args.accept_new_host_key):
+        records = strategies.bring_up(board, status, args.accept_new_host_key)
+        for rec in records:
             ok = rec.status == "up" and rec.health == "ok"
             failed += not ok
             what = "healthy" if ok else f"OUT of the pool: {rec.reason or rec.health}"
             print(f"{rec.name}: port {rec.port} ({rec.launch}) {what}")
+        if board.connection.kind == "rpc" and not records:  # servers edgetune does not start
+            try:
+                strategies.reachable(board)
+            except BoardError as err:
+                status(f"edgetune: error: {err}")
+                failed += 1
         if board.connection.kind == "ssh":
             print(f"{board.name}: reachable over SSH")
     return 1 if failed else 0

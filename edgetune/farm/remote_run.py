@@ -87,7 +87,7 @@ def _run_rpc(board, spec: FarmSpec, path: Path, steps, states, repeat):
     try:
         lease = tracker.lease(spec.tracker_host, spec.tracker_port, spec.key, LEASE_TIMEOUT_S)
     except tracker.TrackerUnreachable as err:
-        raise BoardError(f"board '{board.name}': {err}; {up_hint(board.name)}") from None
+        raise BoardError(f"board '{board.name}': {err}; {up_hint(spec)}") from None
     except TimeoutError as err:
         raise BoardError(f"board '{board.name}': {err}") from None
     try:

@@ -110,8 +110,15 @@ class FarmSpec:
         return f"{self.tracker_host}:{self.tracker_port}"
 
 
-def up_hint(board: str) -> str:
-    return f"start the farm: edgetune farm up --board {board}"
+def up_hint(spec: FarmSpec, server: bool = False) -> str:
+    """What starts what is missing: `farm up`, or for a server edgetune does not launch, the
+    board itself."""
+    if server and spec.server.launch == "external":
+        return (
+            'start its rpc server on the board (launch = "external": edgetune does not): '
+            f"python -m tvm.exec.rpc_server --tracker {spec.tracker} --key {spec.key}"
+        )
+    return f"start the farm: edgetune farm up --board {spec.board}"
 
 
 def _table(board: Board, name: str, cls: type, data: Any) -> Any:

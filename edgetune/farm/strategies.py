@@ -295,11 +295,11 @@ def free_servers(board: Board, spec: FarmSpec | None = None) -> set[int]:
     try:
         ports = tracker.registered_ports(spec.tracker_host, spec.tracker_port, spec.key)
     except tracker.TrackerUnreachable as err:
-        raise BoardError(f"board '{board.name}': {err}; {up_hint(board.name)}") from None
+        raise BoardError(f"board '{board.name}': {err}; {up_hint(spec)}") from None
     if not ports:
         raise BoardError(
             f"board '{board.name}': no rpc server registered under key '{spec.key}' "
-            f"at {spec.tracker}; {up_hint(board.name)}"
+            f"at {spec.tracker}; {up_hint(spec, server=True)}"
         )
     return ports
 
