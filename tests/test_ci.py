@@ -348,6 +348,47 @@ def test_an_input_file_the_model_cannot_take_is_an_invalid_suite(tmp_path, capsy
     assert not (tmp_path / "out" / "results.json").exists()
 
 
+def test_an_interrupted_suite_writes_what_ran_and_exits_130(tmp_path, monkeypatch, capsys):
+    """Ctrl-C during the second check: results.json and junit.xml still say what ran (the
+    first check passed, the rest are errors "not run"), the baseline is left as it was."""
+    from edgetune.ci import runner
+
+    suite = write_suite(tmp_path, """
+[defaults]
+boards = ["host"]
+rounds = 1
+repeat = 2
+threshold_pct = 1000
+[[check]]
+name = "first"
+model = "tiny_fp32"
+[[check]]
+name = "second"
+model = "tiny_int8"
+[[check]]
+name = "third"
+model = "tiny_fp32"
+""")  # fmt: skip
+    real = runner.run_check
+
+    def interrupted_at_the_second(check, *args):
+        if check.name == "second":
+            raise KeyboardInterrupt
+        return real(check, *args)
+
+    monkeypatch.setattr(runner, "run_check", interrupted_at_the_second)
+    out = tmp_path / "out"
+    assert ci(suite, out, "--update-baseline") == 130
+    data = json.loads((out / "results.json").read_text())
+    assert data["interrupted"] and data["exit_code"] == 130
+    assert [(r["check"], r["status"]) for r in data["results"]] == [
+        ("first", "pass"), ("second", "error"), ("third", "error")
+    ]  # fmt: skip
+    assert data["results"][2]["reasons"] == ["not run: the suite was interrupted"]
+    assert set(cases(out)) == {"first on host", "second on host", "third on host"}
+    assert not (tmp_path / "ci.baseline.json").exists()  # not half updated
+
+
 def test_the_example_suite_in_the_docs_is_valid(tmp_path):
     text = (REPO_DIR / "docs/ci.md").read_text().split("```toml\n")[1].split("```")[0]
     for name in ("models/mobilenet_v2_int8.tflite", "models/detector_fp32.tflite", "data/cat.npy"):

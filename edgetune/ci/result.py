@@ -7,6 +7,7 @@ from typing import Any
 
 PASS, FAIL, ERROR = "pass", "fail", "error"  # error: infrastructure (board down, no tracker)
 EXIT_CODES = {PASS: 0, FAIL: 1, ERROR: 2}
+INTERRUPTED = 130
 
 
 @dataclass
@@ -59,6 +60,7 @@ class SuiteResult:
     results: list[CheckResult]
     baseline_path: str
     baseline_updated: bool = False
+    interrupted: bool = False  # Ctrl-C: the checks not run are errors, the exit code 130
 
     @property
     def counts(self) -> dict[str, int]:
@@ -66,8 +68,11 @@ class SuiteResult:
 
     @property
     def exit_code(self) -> int:
-        """1 if any check failed (numerics, regression, measured nothing), else 2 if a board
-        could not be used, else 0 (an empty run measured nothing: 1)."""
+        """130 if interrupted, else 1 if any check failed (numerics, regression, measured
+        nothing), else 2 if a board could not be used, else 0 (an empty run measured nothing:
+        1)."""
+        if self.interrupted:
+            return INTERRUPTED
         if not self.results:
             return 1
         codes = {EXIT_CODES[r.status] for r in self.results}
@@ -81,5 +86,6 @@ class SuiteResult:
             "rule": self.rule,
             "baseline": self.baseline_path,
             "baseline_updated": self.baseline_updated,
+            "interrupted": self.interrupted,
             "results": [r.to_json() for r in self.results],
         }

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .. import __version__
+from .. import __version__, stop
 from ..compile import build_library
 from ..errors import BoardError, EdgetuneError, InputError
 from ..farm import strategies
@@ -60,18 +60,37 @@ def run_suite(
     baseline = read_baseline(suite.baseline)
     out_dir.mkdir(parents=True, exist_ok=True)
     results, updates = [], {}
-    for check in checks:
-        for name in check.boards:
+    rule = rule_text(sorted({c.threshold_pct for c in checks}))
+    pairs = [(check, name) for check in checks for name in check.boards]
+    try:
+        for check, name in pairs:
+            if stop.requested():  # an interrupt TVM turned into an error the check caught
+                raise KeyboardInterrupt
             say(f"{check.name} on {name} ...")
             base = None if update_baseline else baseline.get(key(check.name, name))
             result, timing = run_check(check, boards[name], base, out_dir, say)
             results.append(result)
             if update_baseline and timing and result.status == PASS:
                 updates[key(check.name, name)] = (timing, _baseline_facts(result))
+    except KeyboardInterrupt:  # what ran is reported; the baseline stays as it was
+        for check, name in pairs[len(results) :]:
+            results.append(_new_result(check, boards[name]))
+            results[-1].fail("not run: the suite was interrupted", ERROR)
+        stop.clear()  # carried out: the outputs are written, the exit code says it
+        return SuiteResult(suite.name, rule, results, str(suite.baseline), interrupted=True)
     if updates:
         write_baseline(suite.baseline, updates)
-    rule = rule_text(sorted({c.threshold_pct for c in checks}))
     return SuiteResult(suite.name, rule, results, str(suite.baseline), bool(updates))
+
+
+def _new_result(check: Check, board: Board) -> CheckResult:
+    import tvm
+
+    facts = {"target": board.summary()["target"], "toolchain": board.toolchain_name,
+             "edgetune": __version__, "tvm": tvm.__version__}  # fmt: skip
+    return CheckResult(check.name, check.model, board.name, board.emulated,
+                       board.measure.timing_note, check.threshold_pct, check.rounds,
+                       check.repeat, facts)  # fmt: skip
 
 
 def _check_inputs(check: Check) -> None:
@@ -92,13 +111,7 @@ def run_check(
     check: Check, board: Board, baseline: Timing | None, out_dir: Path, say: Printer
 ) -> tuple[CheckResult, Timing | None]:
     """One check on one board; never raises for what the board or the model did."""
-    import tvm
-
-    facts = {"target": board.summary()["target"], "toolchain": board.toolchain_name,
-             "edgetune": __version__, "tvm": tvm.__version__}  # fmt: skip
-    result = CheckResult(check.name, check.model, board.name, board.emulated,
-                         board.measure.timing_note, check.threshold_pct, check.rounds,
-                         check.repeat, facts)  # fmt: skip
+    result = _new_result(check, board)
     started, timing = time.monotonic(), None
     try:
         strategies.reachable(board)
@@ -130,6 +143,8 @@ def run_check(
     except EdgetuneError as err:
         result.fail(str(err))
     except Exception as err:  # noqa: BLE001 - a crash in one check must not stop the others
+        if stop.requested():  # a Ctrl-C that TVM turned into an error of its own
+            raise KeyboardInterrupt from None
         last = (str(err).strip().splitlines() or [""])[-1]
         result.fail(f"{type(err).__name__}: {last}")
     result.seconds = time.monotonic() - started
