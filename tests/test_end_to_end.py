@@ -66,6 +66,7 @@ def test_tune_build_run_compare_matches_litert(cli, tmp_path, name):
     run_report = json.loads(result.out)
     assert run_report["latency"]["median_ms"] > 0 and run_report["latency"]["repeat"] == 5
     assert 0 <= run_report["host_steal"] < 1
+    assert run_report["output"] == str(tmp_path / "out.npy") and not run_report["emulated"]
     ours = np.load(tmp_path / "out.npy")
     (reference,) = LiteRTModel(MODELS_DIR / f"{name}.tflite", threads=1)([x])
     assert ours.shape == reference.shape and ours.dtype == reference.dtype

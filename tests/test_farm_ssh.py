@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import psutil
@@ -293,26 +294,7 @@ def test_deploys_to_one_board_at_once_keep_their_own_files(sshd, tmp_path):
         so = tmp_path / f"{name}.so"
         assert main(["build", name, "--board", "sshtwo", "-o", str(so)]) == 0
         procs[name] = so
-    runs = {
-        name: subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "edgetune",
-                "deploy",
-                str(so),
-                "--board",
-                "sshtwo",
-                "--repeat",
-                "20",
-                "--json",
-            ],  # fmt: skip
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for name, so in procs.items()
-    }
+    runs = {name: _deploy(so, "sshtwo", "--repeat", "20", "--json") for name, so in procs.items()}
     for name, proc in runs.items():
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
@@ -325,21 +307,7 @@ def test_an_interrupted_deploy_stops_the_agent_on_the_board(sshd, tmp_path):
     board("sshint")
     so = tmp_path / "tiny.so"
     assert main(["build", "tiny_fp32", "--board", "sshint", "-o", str(so)]) == 0
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "edgetune",
-            "deploy",
-            str(so),
-            "--board",
-            "sshint",
-            "--repeat",
-            "100000000",
-        ],  # fmt: skip
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = _deploy(so, "sshint", "--repeat", "100000000")
     agents = []
     deadline = time.monotonic() + 60
     while not agents and time.monotonic() < deadline:
@@ -351,6 +319,12 @@ def test_an_interrupted_deploy_stops_the_agent_on_the_board(sshd, tmp_path):
     assert proc.returncode == 130, err
     assert all(_gone(p.pid) for p in agents)
     assert not list((root / "board dir $HOME").glob("deploy-*"))
+
+
+def _deploy(so: Path, board: str, *extra: str) -> subprocess.Popen:
+    """`edgetune deploy` in a process of its own (stdout and stderr piped, text)."""
+    argv = [sys.executable, "-m", "edgetune", "deploy", str(so), "--board", board, *extra]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _is_agent_run(cmdline: list[str] | None) -> bool:

@@ -34,7 +34,7 @@ def report_run(args: argparse.Namespace, result: RunResult) -> None:
 
     written = save_outputs(args.output, result.outputs) if args.output else None
     lines = result.lines() + ([f"outputs written to {written}"] if written else [])
-    report(args, result.to_json(), lines)
+    report(args, {**result.to_json(), "output": str(written) if written else None}, lines)
 
 
 def table(rows: list[dict[str, Any]], columns: list[str]) -> list[str]:

@@ -107,6 +107,22 @@ def compare_with_litert(
     }
 
 
+# agreements with LiteRT run otherwise, for the models where its default kernels compute
+# otherwise than edgetune: key in the result -> what the lines say
+AGAINST_OTHERS = [
+    (
+        "agreement_weights_dequantized",
+        "dynamic-range model: LiteRT's hybrid kernels quantize activations on the fly; against "
+        "LiteRT with the int8 weights dequantized (edgetune's arithmetic):",
+    ),
+    (
+        "agreement_reference_kernels",
+        "int8 with TFLite's fixed-point requantization (XNNPACK's int8 rounds otherwise, a few "
+        "LSB; --requantize fp32 follows it): against LiteRT's reference kernels:",
+    ),
+]
+
+
 def comparison_lines(result: dict[str, Any]) -> list[str]:
     """The comparison for a terminal: a latency table, the ratio, agreement per output."""
     rows = [
@@ -130,22 +146,8 @@ def comparison_lines(result: dict[str, Any]) -> list[str]:
     if result["reference"] != "LiteRT":
         lines.append(f"reference: {result['reference']}")
     lines += [f"output {i}: {a['describe']}" for i, a in enumerate(result["agreement"])]
-    if result.get("agreement_weights_dequantized"):
-        lines.append(
-            "dynamic-range model: LiteRT's hybrid kernels quantize activations on the fly; "
-            "against LiteRT with the int8 weights dequantized (edgetune's arithmetic):"
-        )
-        lines += [
-            f"output {i}: {a['describe']}"
-            for i, a in enumerate(result["agreement_weights_dequantized"])
-        ]
-    if result.get("agreement_reference_kernels"):
-        lines.append(
-            "int8 with TFLite's fixed-point requantization (XNNPACK's int8 rounds otherwise, a "
-            "few LSB; --requantize fp32 follows it): against LiteRT's reference kernels:"
-        )
-        lines += [
-            f"output {i}: {a['describe']}"
-            for i, a in enumerate(result["agreement_reference_kernels"])
-        ]
+    for key, heading in AGAINST_OTHERS:
+        if result.get(key):
+            lines.append(heading)
+            lines += [f"output {i}: {a['describe']}" for i, a in enumerate(result[key])]
     return lines
