@@ -222,10 +222,10 @@ def load_board(name_or_path: str) -> Board:
         path = files[name_or_path][0]
     data = read_toml(path, "board")
     named = data.get("name", path.stem)
-    if named != path.stem:  # records and libraries are kept by the board's name
+    if path.stem == name_or_path and named != path.stem:  # records are kept by board name
         raise BoardError(
-            f"board file {path} names its board {named!r}: a board's name is its file's "
-            f"name, so rename the file to {named}.toml or set name = {path.stem!r}"
+            f"board file {path} names its board {named!r}, but boards are found by their "
+            f"file's name: rename the file to {named}.toml or set name = {path.stem!r}"
         )
     return board_from_dict(data, path)
 
