@@ -6,6 +6,7 @@ PoCL runs the kernels on this machine's CPU; its timings are not Mali timings.
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import numpy as np
@@ -125,3 +126,32 @@ def test_tiny_tune_build_run_on_mali_pocl_matches_litert(cli, tmp_path):
     assert "not Mali GPU timings" in result.out
     (reference,) = LiteRTModel(shipped_model("tiny_fp32.tflite"), threads=1)([x])
     np.testing.assert_allclose(np.load(out), reference, rtol=1e-4, atol=1e-4)
+
+
+def test_int8_model_on_mali_pocl_is_bit_exact_with_the_reference_kernels(cli, tmp_path):
+    """tiny_int8's main names a pad's output and the next conv's output alike (`lv`): each
+    value keeps a buffer of its own (one buffer for both let the conv read and overrun its own
+    output: heap corruption, crashes, a hang). Run in a process of its own, with a deadline."""
+    import subprocess
+    import sys
+
+    from edgetune.measure.opencl.model_plan import ModelPlan, plan_dir
+    from edgetune.paths import REPO_DIR
+
+    lib, out = tmp_path / "tiny8.so", tmp_path / "out.npy"
+    assert cli("build", "tiny_int8", "--board", "mali-pocl", "-o", lib).code == 0
+    outs = [c["out"] for c in ModelPlan.load(plan_dir(lib)).calls]
+    assert len(set(outs)) == len(outs)
+    info = load_model(str(shipped_model("tiny_int8.tflite"))).info
+    x = random_inputs(info, seed=3)[0]
+    np.save(tmp_path / "in.npy", x)
+    run = subprocess.run(
+        [sys.executable, "-m", "edgetune", "run", str(lib), "--board", "mali-pocl", "--input",
+         str(tmp_path / "in.npy"), "--output", str(out)],  # fmt: skip
+        env={**os.environ, "PYTHONPATH": str(REPO_DIR)},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    model = shipped_model("tiny_int8.tflite")
+    (reference,) = LiteRTModel(model, threads=1, reference_kernels=True)([x])
+    assert np.array_equal(np.load(out), reference)

@@ -116,7 +116,9 @@ def _main_calls(main: Any) -> tuple[list[dict[str, Any]], list[str], list[np.nda
                 raise ModelError(f"OpenCL plan: unsupported operation in main: {value}"[:200])
             func, args = value.args[0], value.args[1]
             out = binding.var.ty
-            name = binding.var.name
+            # variable names repeat in main (int8 models: a pad's `lv`, then a conv's `lv`):
+            # each value gets its own buffer, named by its call
+            name = f"{binding.var.name}#{len(calls)}"
             names[binding.var] = name
             calls.append(
                 {
