@@ -155,3 +155,30 @@ def test_int8_model_on_mali_pocl_is_bit_exact_with_the_reference_kernels(cli, tm
     model = shipped_model("tiny_int8.tflite")
     (reference,) = LiteRTModel(model, threads=1, reference_kernels=True)([x])
     assert np.array_equal(np.load(out), reference)
+
+
+def test_a_1x1_depthwise_conv_on_mali_pocl_adds_its_bias_once(cli, tmp_path):
+    """A 1x1 depthwise conv (a per-channel scale, MediaPipe's hand re-crop has several) is a
+    reduction whose axes all have extent 1; dlight's Fallback put the bias into its init and its
+    update alike (the bias twice). Untuned, built for mali-pocl, it matches LiteRT."""
+    from tflite_builder import Op, Tensor, write
+
+    rng = np.random.default_rng(1)
+    tensors = [
+        Tensor("x", (1, 8, 8, 16)),
+        Tensor("w", (1, 1, 1, 16), data=rng.standard_normal((1, 1, 1, 16)).astype(np.float32)),
+        Tensor("b", (16,), data=rng.standard_normal(16).astype(np.float32)),
+        Tensor("y", (1, 8, 8, 16)),
+    ]
+    valid_stride_1 = [(0, "int8", 1), (1, "int32", 1), (2, "int32", 1), (3, "int32", 1)]
+    conv = Op("DEPTHWISE_CONV_2D", [0, 1, 2], [3], "DepthwiseConv2DOptions", valid_stride_1)
+    path = write(tmp_path / "dw1x1.tflite", tensors, [conv], [0], [3])
+    lib, out = tmp_path / "dw.so", tmp_path / "out.npy"
+    assert cli("build", path, "--board", "mali-pocl", "-o", lib).code == 0
+    x = rng.standard_normal((1, 8, 8, 16)).astype(np.float32)
+    np.save(tmp_path / "in.npy", x)
+    result = cli("run", lib, "--board", "mali-pocl", "--input", tmp_path / "in.npy", "--output",
+                 out)  # fmt: skip
+    assert result.code == 0, result.err
+    (reference,) = LiteRTModel(path, threads=1)([x])
+    np.testing.assert_allclose(np.load(out), reference, rtol=1e-5, atol=1e-5)
