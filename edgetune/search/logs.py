@@ -68,3 +68,17 @@ def task_loggers(work_dir: str | Path, task_names: list[str]) -> list[logging.Lo
         _own(logger, [_file_handler(log_dir / f"{logger.name}.log")])
         loggers.append(logger)
     return loggers
+
+
+NO_CANDIDATE = "Cannot sample enough initial population"  # EvolutionarySearch gave up on a task
+
+
+def without_candidates(work_dir: str | Path, task_names: list[str]) -> dict[str, str]:
+    """Of `task_names`, those whose search sampled no valid candidate (every sample rejected by
+    the rule set's postprocessors, e.g. VerifyGPUCode): name -> its log file."""
+    found = {}
+    for name in task_names:
+        for log in (Path(work_dir) / LOGS).glob(f"{MS_LOGGER}.logging.task_*_{name[:100]}.log"):
+            if NO_CANDIDATE in log.read_text(errors="replace"):
+                found[name] = str(log)
+    return found

@@ -28,7 +28,7 @@ from .final import FINAL_TOP, FinalPhase, final_phase
 from .interrupt import sigint_spares_workers
 from .kept_builds import KeptBuilds
 from .library_start import LibraryStart, start_from_library
-from .logs import task_loggers
+from .logs import task_loggers, without_candidates
 from .progress import Progress, ProgressCallback
 from .skip_measured import MeasuredTraces, SkipMeasured
 from .transfer import TransferSeeds
@@ -103,7 +103,8 @@ class TuneResult:
         """Tasks still without a measurement that more trials would reach (not those left
         untuned: too large to search, or without a search space)."""
         search = self.search
-        left = {*search.get("untuned_no_space", ()), *search.get("untuned_too_large", ())}
+        left = {*search.get("untuned_no_space", ()), *search.get("untuned_too_large", ()),
+                *search.get("untuned_no_valid_candidate", ())}  # fmt: skip
         p = self.progress
         return [n for n, b in zip(p.task_names, p.best_s) if b is None and n not in left]
 
@@ -143,6 +144,12 @@ class TuneResult:
                 ]
                 if self.all_failed
                 else []
+            ),
+            *(
+                f"note: {name}: no valid candidate in the board's search space (every sample "
+                f"rejected by its postprocessors: {log}); it builds with the untuned schedule, "
+                "more --trials will not change that"
+                for name, log in self.search.get("untuned_no_valid_candidate", {}).items()
             ),
             *([library_line(self.library, self.added)] if self.library else []),
             *([self.final.line()] if self.final else []),
@@ -437,6 +444,8 @@ def tune_model(
             finally:
                 if library:  # every measurement goes to the library, even from an interrupted run
                     result.added += library.add(store)
+            if none := without_candidates(store.path, result.waiting()):
+                result.search["untuned_no_valid_candidate"] = none
         if final_top > 0:
             family = start.family_records if start else None
             result.final = final_phase(tasks, store, board, final_top, printer, family, builds)
