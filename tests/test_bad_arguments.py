@@ -183,3 +183,10 @@ def test_an_input_file_of_another_rank_is_named_not_taken_for_a_shape(tmp_path, 
     res = cli("compare", "tiny_fp32", "--input", tmp_path / "steps.npy", "--repeat", "1")
     assert res.code == 2 and "--input-shape" not in res.err, res.err
     assert "steps.npy: float32[3x1x32x32x3] does not match model input" in res.err
+
+
+def test_build_takes_no_library_as_tune_does(tmp_path, cli):
+    assert cli("build", "tiny_fp32", "--no-library", "-o", tmp_path / "a.so").code == 0
+    res = cli("build", "tiny_fp32", "--no-library", "--library", "-o", tmp_path / "b.so")
+    assert res.code == 2 and "--library and --no-library: give one of them" in res.err
+    assert not (tmp_path / "b.so").exists()

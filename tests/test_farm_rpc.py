@@ -265,6 +265,7 @@ def test_unreachable_tracker_names_the_board(farm, tmp_path, capsys):
                  "--records", str(tmp_path / "recs")])  # fmt: skip
     assert code != 0
     assert "board 'nofarm'" in capsys.readouterr().err
+    assert not (tmp_path / "recs").exists()  # a refused tune claims no folder for the board
 
 
 def test_failing_board_is_taken_out_with_the_reason(farm, capsys):

@@ -32,6 +32,11 @@ def register(sub) -> None:
         help="also take the best record of tasks the records lack from the records library "
         "(DIR omitted: the default one, $EDGETUNE_LIBRARY or ~/.cache/edgetune/library)",
     )
+    p.add_argument(
+        "--no-library",
+        action="store_true",
+        help="use no records library (the default; accepted as `tune` takes it)",
+    )
     p.add_argument("-o", "--output", required=True, help="output library, e.g. model.so")
     p.set_defaults(func=run)
 
@@ -40,6 +45,8 @@ def run(args) -> int:
     board = board_from_args(args)
     board.check_toolchain()  # before the model is read: a missing compiler is the first line
     library = None
+    if args.library is not None and args.no_library:
+        raise InputError("--library and --no-library: give one of them")
     if args.library is not None:
         if args.library and not Path(args.library).expanduser().is_dir():
             raise InputError(f"no records library at {args.library} (not a folder)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..records import RecordStore
 from ..report.live import progress_display
 from ..search import tune_model
-from ..search.tune import check_search_options
+from ..search.tune import check_tune
 from .args import add_board_arg, add_json_arg, add_measure_args, board_from_args
 from .library_args import add_library_args, library_from_args
 from .model_args import add_model_arg, model_from_args
@@ -50,7 +50,7 @@ def run(args) -> int:
     board = board_from_args(args)
     board.check_toolchain()  # before the records folder is created
     library = library_from_args(args, board)  # a refused library fails before any work
-    check_search_options(board, args.search, args.warm_start)
+    check_tune(board, args.search, args.warm_start)  # before the records folder is made
     model = model_from_args(args)
     store = RecordStore(args.records, model.info, board)
     done = store.summary().measured

@@ -38,12 +38,14 @@ class Backend:
     after_build(model_tasks, database, artifact): writes what the board needs beside the
         library, from the lowered model and the records applied (None: nothing); returns a line
         for the user.
+    reachable(board): BoardError unless the board can take candidates now (None: always).
     """
 
     runner: Callable[[Board], Any]
     run_artifact: RunSteps
     builder: Callable[[Board], Any] = library_builder
     after_build: Callable[..., str] | None = None
+    reachable: Callable[[Board], None] | None = None
 
 
 _BACKENDS: dict[str, Backend] = {}

@@ -264,5 +264,8 @@ def _run_on_board(board: Board, path: Path, steps, states, repeat: int):
     return run_remote(board, path, steps, states, repeat)
 
 
-register_backend("rpc", Backend(runner=_rpc_runner, run_artifact=_run_on_board))
-register_backend("ssh", Backend(runner=SSHRunner, run_artifact=_run_on_board))
+for _kind, _runner in (("rpc", _rpc_runner), ("ssh", SSHRunner)):
+    register_backend(
+        _kind,
+        Backend(runner=_runner, run_artifact=_run_on_board, reachable=strategies.reachable),
+    )

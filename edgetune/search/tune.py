@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import stop
 from ..errors import BoardLost, InputError
-from ..measure import make_builder, make_runner
+from ..measure import backend, make_builder, make_runner
 from ..measure.free_cores import ContentionWatch, contention_notes
 from ..records import KNOWN, best_latency_in, warm_start_folder, write_tasks
 from ..rules import get_rule_set
@@ -227,14 +227,21 @@ def search_strategy(
 
 
 def check_search_options(board: Board, search: str, warm_start: str | None) -> None:
-    """InputError or RecordsError for a search or --warm-start that cannot work (`tune` checks
-    them before it creates the records folder)."""
+    """InputError or RecordsError for a search or --warm-start that cannot work."""
     if search not in SEARCHES:
         raise InputError(f"unknown search '{search}' (choose from {', '.join(SEARCHES)})")
     if warm_start and search != "family":
         raise InputError("--warm-start needs --search family (it seeds the family cost models)")
     if warm_start:
         warm_start_folder(warm_start, board)
+
+
+def check_tune(board: Board, search: str, warm_start: str | None) -> None:
+    """What `tune` checks before it creates the records folder: the search options, and that a
+    farm board can take candidates now (BoardError: a refused tune claims no folder)."""
+    check_search_options(board, search, warm_start)
+    if (reachable := backend(board).reachable) is not None:
+        reachable(board)
 
 
 def _tuned_with(board: Board, search: str) -> dict[str, Any]:
