@@ -25,11 +25,7 @@ def output_file(path: str | Path, option: str) -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise InputError(f"{option} {path}: cannot create its folder ({err.strerror})") from None
-    try:  # a file of its own in that folder (os.access says yes to root, /proc says no)
-        with tempfile.NamedTemporaryFile(dir=out.parent, prefix=f".{out.name}."):
-            pass
-    except OSError as err:
-        raise InputError(f"{option} {path}: cannot write there ({err.strerror})") from None
+    _check_writable(out.parent, f".{out.name}.", option, path)
     return out
 
 
@@ -42,12 +38,18 @@ def output_folder(path: str | Path, option: str) -> Path:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise InputError(f"{option} {path}: cannot create it ({err.strerror})") from None
+    _check_writable(out, ".edgetune-", option, path)
+    return out
+
+
+def _check_writable(folder: Path, prefix: str, option: str, path: str | Path) -> None:
+    """InputError unless a file can be created in `folder` (os.access says yes to root, /proc
+    says no: a file of its own is the test)."""
     try:
-        with tempfile.NamedTemporaryFile(dir=out, prefix=".edgetune-"):
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=prefix):
             pass
     except OSError as err:
         raise InputError(f"{option} {path}: cannot write there ({err.strerror})") from None
-    return out
 
 
 @contextmanager

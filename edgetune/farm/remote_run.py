@@ -152,6 +152,19 @@ def remote_folder(workdir: str, kind: str) -> str:
     return f"{workdir}/{kind}-{socket.gethostname()}-{os.getpid()}"
 
 
+def agent_failed(
+    board: str, code: int, out: str, err: str, timeout_s: float, what: str
+) -> str | None:
+    """Why a run of the board-side agent failed, from its exit status (its deadline, else its
+    last line), None if it did not."""
+    if code == ALARM_EXIT:
+        return f"board '{board}': no result within {timeout_s:.0f} s"
+    if code != 0:
+        last = (err or out).strip().splitlines()[-1:] or [f"exit code {code}"]
+        return f"board '{board}': {what} failed: {last[0]}"
+    return None
+
+
 def check_agent(ssh: SSHDriver, python: str, folder: str) -> str:
     """Upload the agent into `folder` and check that the board's python runs it (TVM runtime
     and numpy importable): SSHError naming what is missing. Returns the agent's path there."""
@@ -189,11 +202,10 @@ def _agent_over_ssh(
             # signal is the shell's exit status 128+N
             line = f"{env} {shlex.join(argv)} & echo $! > {pid}; wait $!; exit $?"
             code, out, err = ssh.run_shell(line, timeout=timeout + 30, check=False)
-            if code == ALARM_EXIT:
-                raise BoardError(f"board '{board.name}': no result within {timeout:.0f} s")
-            if code != 0:
-                last = (err or out).strip().splitlines()[-1:] or [f"exit code {code}"]
-                raise BoardError(f"board '{board.name}': {mode[0]} {path.name} failed: {last[0]}")
+            if failure := agent_failed(
+                board.name, code, out, err, timeout, f"{mode[0]} {path.name}"
+            ):
+                raise BoardError(failure)
             outputs = []
             if fetch_outputs:
                 ssh.download(f"{work}/outputs.npz", f"{tmp}/outputs.npz")

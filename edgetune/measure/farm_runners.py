@@ -33,7 +33,7 @@ from ..farm import session, state, strategies
 from ..farm.deadline import DeadlineWorker
 from ..farm.drivers import rpc_server, tracker
 from ..farm.drivers.ssh import SSHDriver, SSHError
-from ..farm.remote_run import ALARM_EXIT, check_agent, remote_folder, run_remote
+from ..farm.remote_run import agent_failed, check_agent, remote_folder, run_remote
 from ..farm.resources import farm_spec
 from ..runtime.local import set_thread_count
 from ..tvm_api import ms
@@ -232,11 +232,8 @@ class SSHRunner(ms.runner.PyRunner):
                 code, out, err = ssh.run_shell(line, timeout=m.run_timeout_s + 60, check=False)
             except SSHError as exc:
                 return self._connection_failed(exc)
-        if code == ALARM_EXIT:
-            return _error(f"board '{self.board.name}': no result within {m.run_timeout_s:.0f} s")
-        if code != 0:
-            last = (err or out).strip().splitlines()[-1:] or [f"exit code {code}"]
-            return _error(f"board '{self.board.name}': candidate failed: {last[0]}")
+        if failure := agent_failed(self.board.name, code, out, err, m.run_timeout_s, "candidate"):
+            return _error(failure)
         try:
             costs = json.loads(out.strip().splitlines()[-1])["costs"]
         except (ValueError, KeyError, IndexError):

@@ -53,8 +53,7 @@ class LiteRTModel:
                         self.interpreter.resize_tensor_input(detail["index"], list(shape))
                 self.interpreter.allocate_tensors()
         except (RuntimeError, ValueError) as err:  # e.g. a custom op LiteRT has no kernel for
-            first = (str(err).strip().splitlines() or [""])[0][:160]
-            raise ModelError(f"LiteRT cannot run the model: {first}") from None
+            raise ModelError(f"LiteRT cannot run the model: {_first_line(err, 160)}") from None
         self.inputs = self.interpreter.get_input_details()
         self.outputs = self.interpreter.get_output_details()
 
@@ -77,8 +76,14 @@ class LiteRTModel:
             self.interpreter.invoke()
         except RuntimeError as err:  # e.g. a loop whose shapes are fixed to other inputs
             shapes = ", ".join(f"{d['name']} {d['shape'].tolist()}" for d in self.inputs)
-            first = (str(err).strip().splitlines() or [""])[0][:200]
-            raise ModelError(f"LiteRT cannot run the model on inputs {shapes}: {first}") from None
+            raise ModelError(
+                f"LiteRT cannot run the model on inputs {shapes}: {_first_line(err, 200)}"
+            ) from None
+
+
+def _first_line(err: Exception, chars: int) -> str:
+    """The first line of LiteRT's error, at most `chars` characters."""
+    return (str(err).strip().splitlines() or [""])[0][:chars]
 
 
 @contextlib.contextmanager
