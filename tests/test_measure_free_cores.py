@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
 
 import pytest
 from farm_support import candidate, matmul_func
@@ -21,6 +24,7 @@ from edgetune.measure.free_cores import (
     host_load,
     quiet_since,
 )
+from edgetune.measure.timing_turn import timing_turn
 
 
 @pytest.fixture
@@ -164,3 +168,37 @@ def test_foreign_cores_between_two_readings_and_the_note_they_give():
     assert foreign_cores(before, after) == pytest.approx(0.8)
     assert busy_note(None) is None and busy_note(0.1) is None
     assert "1.0 of this machine's cores busy" in busy_note(1.0)
+
+
+HOLD_TURN = """
+import sys, time
+from edgetune.measure.timing_turn import timing_turn
+with timing_turn():
+    print("held", flush=True)
+    time.sleep(float(sys.argv[1]))
+"""
+
+
+def test_two_edgetune_processes_never_time_at_once(tmp_path, monkeypatch, capsys):
+    """A batch waits for another edgetune process's timing turn (a tune's batch on the same
+    host), says whose, and is timed once that ends; the turn is free again after the batch."""
+    monkeypatch.setenv("EDGETUNE_TIMING_LOCK", str(tmp_path / "turn.lock"))
+    other = subprocess.Popen(
+        [sys.executable, "-c", HOLD_TURN, "3"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert other.stdout.readline().strip() == "held"
+        board = load_board("host")
+        runner = FreeCoresRunner(board.hardware.cores, 60, board.measure.evaluator())
+        start = time.monotonic()
+        results = [f.result() for f in runner.run([candidate(matmul_func(), tmp_path / "c.so")])]
+        waited = time.monotonic() - start
+    finally:
+        other.kill()
+        other.wait()
+    assert waited >= 2.5, waited  # the other's turn ended first
+    assert not results[0].error_msg and float(results[0].run_secs[0]) > 0
+    err = capsys.readouterr().err
+    assert f"waiting for edgetune pid {other.pid} to finish timing on this host" in err
+    with timing_turn():  # released after the batch
+        pass

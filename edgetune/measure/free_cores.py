@@ -14,7 +14,8 @@ nothing), the batch is timed on the CPUs left free, one pinned TVM thread each (
 thread would sit on CPU 0, busy or not). Every time is then scaled by used / all threads (ideal
 speedup), so that records timed on fewer threads stay comparable with the rest. The rule sets
 still require the board's full thread count of every kernel (ThreadSplit), so what is ranked on
-fewer threads is each thread's share of the same parallel work.
+fewer threads is each thread's share of the same parallel work. Each batch runs in the host's
+timing turn (timing_turn.py): two edgetune processes never time at once.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from tvm.ir.utils import derived_object
 from ..farm.arguments import alloc_arguments
 from ..tvm_api import ms
 from .robust import RunSecsFuture
+from .timing_turn import timing_turn
 
 PROC = Path("/proc")
 WINDOW_S = 0.1
@@ -295,6 +297,11 @@ class FreeCoresRunner(ms.runner.PyRunner):
         return self.runners[cpus]
 
     def run(self, runner_inputs) -> list:
+        """Time the batch (LocalRunner runs it before returning) in this host's timing turn."""
+        with timing_turn():
+            return self._run(runner_inputs)
+
+    def _run(self, runner_inputs) -> list:
         reading, self.reading = self.reading, CpuReading.now()
         # quiet since the previous batch, and at its check: no window (0.1 s per batch) needed
         load = (

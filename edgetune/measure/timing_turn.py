@@ -1,0 +1,84 @@
+"""One edgetune at a time times candidates on this host: a machine-wide turn for each batch.
+
+Two tunes on one host both see the other's work as foreign load and time on the cores they find
+free, which are the same ones: each candidate then shares a core with the other's spinning
+thread pool, and a 5 us kernel was recorded at ~4 ms (a scheduler time slice), a record later
+reused from the library with 0 trials. A batch of host timing therefore runs under an OS file
+lock in the temporary folder, shared by every edgetune process of the machine (any user): the
+other tune keeps searching and building meanwhile, and its builds are then foreign load that
+`free_cores.py` times around. The kernel drops the lock when its holder dies.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+LOCK_NAME = "edgetune-host-timing.lock"
+SAY_AFTER_S = 2.0  # a wait longer than this is said once (the other holder's batch is long)
+
+
+def lock_path() -> Path:
+    """The machine-wide lock file (EDGETUNE_TIMING_LOCK overrides it, for tests)."""
+    return Path(os.environ.get("EDGETUNE_TIMING_LOCK") or Path(tempfile.gettempdir()) / LOCK_NAME)
+
+
+def _open(path: Path) -> int | None:
+    """A descriptor on the lock file, created writable by every user (None: it cannot be
+    opened, e.g. made by another user with a strict umask: timing then goes on unguarded)."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        return None
+    with suppress(OSError):  # another user's file: usable as it is
+        os.fchmod(fd, 0o666)
+    return fd
+
+
+def _holder(fd: int) -> str:
+    return os.pread(fd, 200, 0).decode(errors="replace").strip() or "another edgetune process"
+
+
+@contextmanager
+def timing_turn(path: Path | None = None) -> Iterator[None]:
+    """Hold this host's timing turn for a block, waiting (and saying so) while another edgetune
+    process times its own batch."""
+    fd = _open(path or lock_path())
+    if fd is None:
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            _wait(fd)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"edgetune pid {os.getpid()}".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing drops the lock
+
+
+def _wait(fd: int) -> None:
+    """Block until the lock is free; say once who holds it when that takes long."""
+    start, said = time.monotonic(), False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if not said and time.monotonic() - start >= SAY_AFTER_S:
+                print(
+                    f"edgetune: waiting for {_holder(fd)} to finish timing on this host "
+                    "(one tune times at a time; building goes on meanwhile)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                said = True
+            time.sleep(0.05)
