@@ -279,7 +279,12 @@ def test_boards_lists_host_and_rpi3(cli):
 
 def test_tasks_lists_weights_flops_and_anchor(cli):
     result = cli("tasks", "tiny_fp32", "--json")
-    tasks = json.loads(result.out)["tasks"]
+    data = json.loads(result.out)
+    tasks, totals = data["tasks"], data["totals"]
+    assert totals["tasks"] == len(tasks) and totals["calls"] == sum(t["weight"] for t in tasks)
+    assert totals["families"] == len({t["family"] for t in tasks})
+    assert totals["mflops"] == round(sum(t["flops"] * t["weight"] for t in tasks) / 1e6, 3)
+    assert f"{len(tasks)} tasks in {totals['families']} families" in cli("tasks", "tiny_fp32").out
     anchors = {t["anchor"] for t in tasks}
     assert {"conv2d_nhwc", "matmul"} <= anchors
     assert all(t["weight"] >= 1 and t["flops"] >= 0 for t in tasks)

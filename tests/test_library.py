@@ -212,7 +212,10 @@ def test_tasks_and_tune_show_known_similar_new(tiny, tmp_path, cli):
     _, _, _, library, _, _ = tiny
     lib = str(library.path)
     out = cli("tasks", "mobilenet_v2_fp32", "--library", lib, "--json")
-    status = {t["family"]: t["library"] for t in json.loads(out.out)["tasks"]}
+    data = json.loads(out.out)
+    status = {t["family"]: t["library"] for t in data["tasks"]}
+    assert sum(data["totals"][k] for k in ("known", "similar", "new")) == len(data["tasks"])
+    assert data["totals"]["new"] == sum(t["library"] == "new" for t in data["tasks"]) >= 1
     assert status[POINTWISE] == "similar" and status["matmul-float32"] == "new"
     v2 = tiny_v2(tmp_path)
     out = cli("tasks", v2, "--library", lib)

@@ -214,6 +214,20 @@ def test_side_by_side_markdown_and_pngs(tuned, failed, tmp_path, cli):
         assert Image.open(png).size == (560, 360) and pixel_spread(png.read_bytes()) > 10
 
 
+def test_report_json_writes_no_page_unless_asked(tuned, tmp_path, cli, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    done = cli("report", tuned[0], "--json")
+    assert done.code == 0, done.err
+    data = json.loads(done.out)
+    assert data["output"] is None and data["pngs"] == [] and list(tmp_path.iterdir()) == []
+    assert {t["name"] for t in data["per_task"]} == {
+        t["name"] for t in read_tasks(tuned[0])["tasks"]
+    }
+    done = cli("report", tuned[0], "--json", "-o", "r.md")
+    assert json.loads(done.out)["output"] == "r.md" and "| tuned |" not in done.out
+    assert (tmp_path / "r.md").read_text().startswith("#")
+
+
 def test_report_refuses_what_is_not_a_records_folder(tmp_path, cli):
     done = cli("report", tmp_path)
     assert done.code != 0 and done.err.strip().splitlines() == [

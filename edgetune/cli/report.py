@@ -21,7 +21,11 @@ def register(sub) -> None:
         "totals side by side) or `compare --json` / `profile --json` results beside it.",
     )
     p.add_argument("records", help="records folder written by `edgetune tune`")
-    p.add_argument("-o", "--output", help="file to write (default: report.html or report.md)")
+    p.add_argument(
+        "-o",
+        "--output",
+        help="file to write (default: report.html or report.md; with --json, none unless given)",
+    )
     p.add_argument(
         "--format", choices=FORMATS, help="html or md (default: from -o's suffix, else html)"
     )
@@ -41,15 +45,18 @@ def register(sub) -> None:
 
 def run(args) -> int:
     args.format = report_format(args.format, args.output)
-    output = output_file(args.output or f"report.{args.format}", "-o")  # before any work
+    page = args.output or (None if args.json else f"report.{args.format}")  # --json: no page
+    output = output_file(page, "-o") if page else None  # before any work
     if args.png:
         output_folder(args.png, "--png")
     result = make_report(args.records, args.others)
-    path = write_report(result, output, args.format)
-    status(f"report written to {path}")
+    path = write_report(result, output, args.format) if output else None
+    if path:
+        status(f"report written to {path}")
     pngs = write_pngs(result, args.png) if args.png else []
     for png in pngs:
         status(f"chart written to {png}")
-    lines = [str(path), *map(str, pngs)]
-    print_result(args, {**result.data, "output": str(path), "pngs": lines[1:]}, lines)
+    lines = [str(p) for p in (path, *pngs) if p]
+    data = {**result.data, "output": str(path) if path else None, "pngs": list(map(str, pngs))}
+    print_result(args, data, lines)
     return 0

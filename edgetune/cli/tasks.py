@@ -41,6 +41,12 @@ def run(args) -> int:
     for r in shown:
         r["mflops"] = f"{r['mflops'] / 1e6:.2f}"
         r["name"] = shorten(r["name"])  # whole in --json
+    totals = model_tasks.totals()
+    if library:  # how many tasks the library knows, has similar ones of, or lacks
+        totals.update(
+            {k: sum(r["library"] == k for r in rows) for k in ("known", "similar", "new")}
+        )
     lines = [*table(shown, list(shown[0]) if shown else []), model_tasks.summary()]
-    report(args, {"model": model.info.name, "board": board.name, "tasks": rows}, lines)
+    data = {"model": model.info.name, "board": board.name, "tasks": rows, "totals": totals}
+    report(args, data, lines)
     return 0

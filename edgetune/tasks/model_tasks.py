@@ -27,13 +27,23 @@ class ModelTasks:
     def __len__(self) -> int:
         return len(self.tasks)
 
+    def totals(self) -> dict:
+        """The whole model's tasks, families, calls and MFLOPs (each call's FLOPs x calls)."""
+        tasks = self.tasks
+        return {
+            "tasks": len(tasks),
+            "families": len({t.family for t in tasks}),
+            "calls": sum(t.weight for t in tasks),
+            "mflops": round(sum(t.flops * t.weight for t in tasks) / 1e6, 3),
+        }
+
     def summary(self) -> str:
         """One line: tasks, families, calls and FLOPs of the whole model."""
-        tasks = self.tasks
-        families = len({t.family for t in tasks})
-        mflops = sum(t.flops * t.weight for t in tasks) / 1e6
-        calls = sum(t.weight for t in tasks)
-        return f"{len(tasks)} tasks in {families} families, {calls} calls, {mflops:.1f} MFLOPs"
+        n = self.totals()
+        return (
+            f"{n['tasks']} tasks in {n['families']} families, {n['calls']} calls, "
+            f"{n['mflops']:.1f} MFLOPs"
+        )
 
 
 def for_model(model: Model, board: Board) -> ModelTasks:
