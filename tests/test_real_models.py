@@ -3,6 +3,7 @@ and dynamic input dimensions, against LiteRT's reference kernels."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -86,6 +87,20 @@ def test_run_steps_carry_states_on_the_host(tmp_path, cli):
     )
     zero = cli("run", so, "--steps", "0")
     assert zero.code == 2 and "--steps must be at least 1, got 0" in zero.err
+
+
+def test_compare_steps_a_stateful_model_through_both_engines(tmp_path, cli):
+    """`compare --steps 3`: both engines invoke the stream three times, states carried, and
+    every step's outputs agree bit for bit with LiteRT's reference kernels."""
+    res = cli("compare", STATEFUL, "--steps", 3, "--repeat", 2, "--rounds", 1, "--json")
+    assert res.code == 0, res.err
+    result = json.loads(res.out)
+    assert result["steps"] == 3
+    (exact,) = result["agreement_reference_kernels"]
+    size = int(np.prod(load_model(STATEFUL).info.outputs[0].shape))
+    assert exact["max_abs_diff"] == 0 and sum(exact["lsb_histogram"].values()) == 3 * size
+    text = cli("compare", STATEFUL, "--steps", 2, "--repeat", 2, "--rounds", 1).out
+    assert "2 steps in sequence (outputs of all compared, latency the last's)" in text
 
 
 def dynamic_model(path):

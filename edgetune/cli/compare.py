@@ -7,6 +7,7 @@ from .args import add_board_arg, add_json_arg, board_from_args
 from .model_args import add_model_arg, model_and_records
 from .numbers import POSITIVE
 from .output import report, status
+from .steps_arg import add_steps_arg
 
 
 def register(sub) -> None:
@@ -27,6 +28,7 @@ def register(sub) -> None:
     p.add_argument("--repeat", type=POSITIVE, default=50, help="timed runs per round (default 50)")
     p.add_argument("--rounds", type=POSITIVE, default=3, help="processes per engine (default 3)")
     p.add_argument("--threads", type=POSITIVE, help="threads for both (default: board cores)")
+    add_steps_arg(p)
     add_json_arg(p)
     p.set_defaults(func=run)
 
@@ -36,6 +38,8 @@ def run(args) -> int:
     model, store = model_and_records(args, board)
     status(f"building {model.info.name} and loading LiteRT ...")
     threads = args.threads or board.hardware.cores
-    result = compare_with_litert(model, board, store, args.input, args.repeat, threads, args.rounds)
+    result = compare_with_litert(
+        model, board, store, args.input, args.repeat, threads, args.rounds, args.steps
+    )
     report(args, result, comparison_lines(result))
     return 0

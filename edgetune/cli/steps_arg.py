@@ -1,4 +1,4 @@
-"""`--steps N` of `run` and `deploy`: a sequence of invocations, a stateful model's states
+"""`--steps N` of `run`, `deploy` and `compare`: a sequence of invocations, a stateful model's states
 carried from one to the next."""
 
 from __future__ import annotations

@@ -13,10 +13,18 @@ from ..compile import build_model, export_model
 from ..errors import BoardError
 from ..measure.free_cores import contention_notes
 from ..quant.float_requantization import FIXED_POINT
-from ..runtime import load_inputs
+from ..runtime.inputs import load_input_steps
 from .agreement import agreement
 from .dequantized import dequantize_weights
-from .isolated import LITERT, TVM, EngineRun, most_others_cores, summary, time_rotating
+from .isolated import (
+    LITERT,
+    TVM,
+    EngineRun,
+    most_others_cores,
+    stacked,
+    summary,
+    time_rotating,
+)
 from .litert import LiteRTModel
 from .substitute import describe_reference, substitute_custom_ops
 
@@ -34,8 +42,13 @@ def compare_with_litert(
     repeat: int,
     threads: int,
     rounds: int = 3,
+    steps: int | None = None,
 ) -> dict[str, Any]:
     """Build with the records, run both engines on the same inputs, and return the comparison.
+
+    With `steps` (or inputs holding [N, ...]) both engines invoke the model that many times in
+    sequence, a stateful model's states carried, every step's outputs compared; the latency is
+    the last step's.
 
     LiteRT runs on this machine, so the board must be the host. MediaPipe custom ops with a
     builtin equivalent are substituted in LiteRT's copy of the model (oracle/substitute). Each
@@ -49,26 +62,29 @@ def compare_with_litert(
     shapes = [list(t.shape) for t in model.info.inputs]  # dynamic dimensions as fixed at import
     content, substituted = substitute_custom_ops(Path(model.path).read_bytes())
     reference = LiteRTModel(content, threads, input_shapes=shapes)  # fails here if it cannot
-    inputs = load_inputs(model.info, input_paths)
-    out_ref = reference(inputs)
+    sequence = load_input_steps(model.info, input_paths, steps)
+    out_ref = _outputs(reference, sequence)
     del reference  # its threads stay out of the timing
     dequantized, count = dequantize_weights(content)
-    out_float = LiteRTModel(dequantized, threads, input_shapes=shapes)(inputs) if count else []
+    out_float = (
+        _outputs(LiteRTModel(dequantized, threads, input_shapes=shapes), sequence) if count else []
+    )
     exact = model.info.quantized and model.info.requantization == FIXED_POINT
     out_exact = (
-        LiteRTModel(content, 1, input_shapes=shapes, reference_kernels=True)(inputs)
+        _outputs(LiteRTModel(content, 1, input_shapes=shapes, reference_kernels=True), sequence)
         if exact
         else []
     )
     with tempfile.TemporaryDirectory(prefix="edgetune-compare-") as tmp:
         work = Path(tmp)
         library = export_model(built, model, board, work / f"{model.info.name}.so")
-        paths = [str(work / f"input{i}.npy") for i in range(len(inputs))]
-        for path, x in zip(paths, inputs):
-            np.save(path, x)
+        paths = [str(work / f"input{i}.npy") for i in range(len(sequence[0]))]
+        for path, per_step in zip(paths, zip(*sequence)):
+            np.save(path, stacked(per_step))
+        n = len(sequence)
         runs = [
-            EngineRun(TVM, str(library.path), threads, paths, repeat, outputs=str(work / "o.npz")),
-            EngineRun(LITERT, str(model.path), threads, paths, repeat, input_shapes=shapes),
+            EngineRun(TVM, str(library.path), threads, paths, repeat, None, str(work / "o.npz"), n),
+            EngineRun(LITERT, str(model.path), threads, paths, repeat, shapes, steps=n),
         ]
         lat_ours, lat_ref = (summary(r) for r in time_rotating(runs, rounds))
         with np.load(work / "o.npz") as saved:
@@ -89,6 +105,7 @@ def compare_with_litert(
         "model": model.info.name,
         "board": board.name,
         "threads": threads,
+        "steps": len(sequence),  # > 1: outputs compared over every step, latency the last's
         "timing": "each engine in its own process, rotating order",
         "tuned_tasks": built.tuned,
         "total_tasks": built.total,
@@ -105,6 +122,12 @@ def compare_with_litert(
             a.to_json() | {"describe": a.describe()} for a in agreements_exact
         ],
     }
+
+
+def _outputs(engine: LiteRTModel, sequence: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """Each output over the steps invoked in sequence (states carried): as it is for one step,
+    else [steps, ...]."""
+    return [stacked(per_step) for per_step in zip(*(engine(inputs) for inputs in sequence))]
 
 
 # agreements with LiteRT run otherwise, for the models where its default kernels compute
@@ -130,8 +153,11 @@ def comparison_lines(result: dict[str, Any]) -> list[str]:
         ("LiteRT (XNNPACK)", "litert"),
     ]
     rounds = result["litert"]["rounds"]
+    steps = result.get("steps", 1)
+    seq = f", {steps} steps in sequence (outputs of all compared, latency the last's)"
     lines = [
-        f"{result['model']} on {result['board']}, {result['threads']} thread(s), each engine in "
+        f"{result['model']} on {result['board']}, {result['threads']} thread(s)"
+        f"{seq if steps > 1 else ''}, each engine in "
         f"its own process, {rounds} round{'s' if rounds != 1 else ''} x "
         f"{result['litert']['repeat'] // rounds} calls:",
         f"{'engine':<32}  {'median_ms':>9}  {'p90_ms':>8}  {'min_ms':>8}",

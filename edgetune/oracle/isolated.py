@@ -37,6 +37,7 @@ class EngineRun:
     repeat: int  # timed calls per round, after warm-up
     input_shapes: list[list[int]] | None = None  # LiteRT: the inputs' shapes as imported
     outputs: str | None = None  # .npz the worker writes the engine's outputs to
+    steps: int = 1  # invocations in sequence (states carried); > 1: inputs, outputs [steps, ...]
 
 
 def _load(run: EngineRun) -> Any:
@@ -59,14 +60,22 @@ def work(run: EngineRun) -> dict[str, Any]:
     from ..measure.free_cores import ContentionWatch
 
     engine = _load(run)
-    inputs = [np.load(p) for p in run.inputs]
-    outputs = engine(inputs)
+    arrays = [np.load(p) for p in run.inputs]
+    steps = [[a[i] for a in arrays] for i in range(run.steps)] if run.steps > 1 else [arrays]
+    outputs = [engine(inputs) for inputs in steps]  # in sequence: states carried
     if run.outputs:
-        np.savez(run.outputs, *outputs)
+        np.savez(run.outputs, *(stacked(outs) for outs in zip(*outputs)))
     watch = ContentionWatch.start()
-    latency = engine.bench(inputs, run.repeat).to_json()
+    latency = engine.bench(steps[-1], run.repeat).to_json()
     steal, others = watch.read()
     return {**latency, "steal": steal, "others_cores": others}
+
+
+def stacked(per_step) -> Any:
+    """One output over a sequence of steps: as it is for one step, else [steps, ...]."""
+    import numpy as np
+
+    return per_step[0] if len(per_step) == 1 else np.stack(per_step)
 
 
 def time_in_own_process(run: EngineRun) -> dict[str, Any]:
