@@ -26,3 +26,14 @@ class RecordsError(EdgetuneError):
 
 class InputError(EdgetuneError):
     """An input tensor file does not match the model."""
+
+
+def first_line(message: object, default: str = "", chars: int | None = None) -> str:
+    """The first line of an error message (`default` if it has none), at most `chars` long."""
+    return (str(message).strip().splitlines() or [default])[0][:chars]
+
+
+def last_line(message: object, default: str = "", chars: int | None = None) -> str:
+    """The last line of an error message (a traceback ends with its cause; `default` if it has
+    none), at most `chars` long."""
+    return (str(message).strip().splitlines() or [default])[-1][:chars]

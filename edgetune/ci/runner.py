@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import __version__, stop
 from ..compile import build_library
-from ..errors import BoardError, EdgetuneError, InputError
+from ..errors import BoardError, EdgetuneError, InputError, last_line
 from ..farm import strategies
 from ..frontend import Model, find_model, load_model, read_tflite
 from ..measure import backend
@@ -145,7 +145,7 @@ def run_check(
     except Exception as err:  # noqa: BLE001 - a crash in one check must not stop the others
         if stop.requested():  # a Ctrl-C that TVM turned into an error of its own
             raise KeyboardInterrupt from None
-        last = (str(err).strip().splitlines() or [""])[-1]
+        last = last_line(err)
         result.fail(f"{type(err).__name__}: {last}")
     result.seconds = time.monotonic() - started
     return result, timing

@@ -1,5 +1,5 @@
-"""`--steps N` of `run`, `deploy` and `compare`: a sequence of invocations, a stateful model's states
-carried from one to the next."""
+"""`--steps N` of `run`, `deploy` and `compare`: a sequence of invocations, a stateful model's
+states carried from one to the next."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import BoardError
+from ..errors import BoardError, last_line
 from ..runtime import states as states_module
 from ..runtime.result import RunResult, run_steps_on
 from ..runtime.timing import Latency
@@ -106,8 +106,8 @@ def _run_rpc(board, spec: FarmSpec, path: Path, steps, states, repeat):
     except TimeoutError:
         raise BoardError(f"board '{board.name}': no result within {timeout:.0f} s") from None
     except Exception as err:  # noqa: BLE001 - the remote error, on one line
-        last = str(err).strip().splitlines()[-1:] or [type(err).__name__]
-        raise BoardError(f"board '{board.name}': running {path.name} failed: {last[0]}") from None
+        last = last_line(err, type(err).__name__)
+        raise BoardError(f"board '{board.name}': running {path.name} failed: {last}") from None
     return outputs, Latency.from_seconds(samples)
 
 
@@ -160,8 +160,7 @@ def agent_failed(
     if code == ALARM_EXIT:
         return f"board '{board}': no result within {timeout_s:.0f} s"
     if code != 0:
-        last = (err or out).strip().splitlines()[-1:] or [f"exit code {code}"]
-        return f"board '{board}': {what} failed: {last[0]}"
+        return f"board '{board}': {what} failed: {last_line(err or out, f'exit code {code}')}"
     return None
 
 

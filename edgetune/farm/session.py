@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import last_line
+
 
 def _connect(host: str, port: int, matchkey: str, session_timeout: float):
     from tvm import rpc
@@ -59,11 +61,6 @@ def measure_candidate(
     except Exception as err:  # noqa: BLE001 - reported as the candidate's error
         alive = sess is not None and _session_alive(sess)
         return None, f"{type(err).__name__}: {last_line(err)}", alive
-
-
-def last_line(err: Exception) -> str:
-    lines = str(err).strip().splitlines()
-    return lines[-1] if lines else ""
 
 
 def _alloc_arguments(sess, device, args_info, default_alloc):

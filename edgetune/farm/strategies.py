@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BoardError
+from ..errors import BoardError, last_line
 from . import deadline, health, qemu, session, state
 from .drivers import process, rpc_server, tracker
 from .drivers.power import power_cycle
@@ -166,7 +166,7 @@ def health_check(board: Board, spec: FarmSpec | None = None) -> dict[int, str]:
         except TimeoutError:
             return lease.port, f"health kernel gave no answer within {timeout:.0f} s"
         except Exception as err:  # noqa: BLE001 - any failure is the verdict
-            return lease.port, f"health kernel failed: {session.last_line(err)}"
+            return lease.port, f"health kernel failed: {last_line(err)}"
         return lease.port, health.verdict(out)
 
     with ThreadPoolExecutor(max(1, len(leases))) as pool:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import EdgetuneError, ModelError
+from ..errors import EdgetuneError, ModelError, first_line
 from .reference import litert_reference
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def check_model(
         result["error"] = str(err).splitlines()[0]
     except Exception as err:  # noqa: BLE001 - the verdict names any failure, never raises
         last = traceback.extract_tb(err.__traceback__)[-1]
-        first = (str(err).strip().splitlines() or [""])[0][:200]
+        first = first_line(err, chars=200)
         result["error"] = (
             f"{type(err).__name__}: {first} ({Path(last.filename).name}:{last.lineno})"
         )

@@ -21,7 +21,7 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-from ..errors import EdgetuneError
+from ..errors import EdgetuneError, last_line
 
 LITERT, TVM = "litert", "tvm"
 
@@ -87,7 +87,7 @@ def time_in_own_process(run: EngineRun) -> dict[str, Any]:
         check=False,
     )
     if out.returncode != 0:
-        last = (out.stderr.strip().splitlines() or ["no output"])[-1]
+        last = last_line(out.stderr, "no output")
         raise EdgetuneError(f"timing {run.engine} on {Path(run.path).name} failed: {last}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import EdgetuneError, ModelError
+from ..errors import EdgetuneError, ModelError, first_line
 from ..runtime.timing import Latency, time_calls
 
 NOT_INSTALLED = "LiteRT is not installed: pip install 'edgetune[litert]' (ai-edge-litert)"
@@ -53,7 +53,7 @@ class LiteRTModel:
                         self.interpreter.resize_tensor_input(detail["index"], list(shape))
                 self.interpreter.allocate_tensors()
         except (RuntimeError, ValueError) as err:  # e.g. a custom op LiteRT has no kernel for
-            raise ModelError(f"LiteRT cannot run the model: {_first_line(err, 160)}") from None
+            raise ModelError(f"LiteRT cannot run the model: {first_line(err, chars=160)}") from None
         self.inputs = self.interpreter.get_input_details()
         self.outputs = self.interpreter.get_output_details()
 
@@ -77,13 +77,8 @@ class LiteRTModel:
         except RuntimeError as err:  # e.g. a loop whose shapes are fixed to other inputs
             shapes = ", ".join(f"{d['name']} {d['shape'].tolist()}" for d in self.inputs)
             raise ModelError(
-                f"LiteRT cannot run the model on inputs {shapes}: {_first_line(err, 200)}"
+                f"LiteRT cannot run the model on inputs {shapes}: {first_line(err, chars=200)}"
             ) from None
-
-
-def _first_line(err: Exception, chars: int) -> str:
-    """The first line of LiteRT's error, at most `chars` characters."""
-    return (str(err).strip().splitlines() or [""])[0][:chars]
 
 
 @contextlib.contextmanager

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import RecordsError
+from ..errors import RecordsError, first_line
 from ..tasks import MODULE_EQUALITY
 from .final import append_choice, final_database, read_choices
 from .layout import FAILED_RUN_SECS, FINAL_CHOICES, MANIFEST, TUNING_RECORDS, WORKLOADS
@@ -253,7 +253,7 @@ def open_json_database(folder: Path, what: str, other: str, repair: bool = False
     try:
         return _json_database(folder)
     except Exception as err:  # noqa: BLE001 - MetaSchedule's reader, any damage
-        first = (str(err).strip().splitlines() or [""])[0][:160]
+        first = first_line(err, chars=160)
         failure = RecordsError(
             f"{what} {folder}: MetaSchedule cannot read its database ({first}); the files are "
             f"damaged: use another {other}"

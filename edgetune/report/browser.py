@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, last_line
 
 NAMES = ("chromium", "chromium-browser", "google-chrome", "chrome")
 TIMEOUT_S = 60
@@ -37,6 +37,6 @@ def screenshot(page: str | Path, png: str | Path, width: int, height: int) -> Pa
         ]  # fmt: skip
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S)
     if done.returncode or not png.is_file():
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        last = last_line(done.stderr, "no output")
         raise InputError(f"Chromium could not render {page} to {png}: {last}")
     return png

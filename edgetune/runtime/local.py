@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, first_line
 from ..frontend import ModelInfo
 from .artifact import ArtifactMeta, read_artifact_meta
 from .probe import probe_load
@@ -105,7 +105,7 @@ def load_library(path: str | Path, cores: int, meta: ArtifactMeta | None = None)
     try:
         return load_executable(tvm.runtime.load_module(str(path)), cores, meta)
     except (AttributeError, RuntimeError) as err:  # loads, but holds no Relax VM executable
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        first = first_line(err, type(err).__name__)
         raise InputError(
             f"{path}: not a model library built by `edgetune build` ({first})"
         ) from None

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, last_line
 
 # RTLD_LAZY: the library's calls into TVM stay unresolved in a child without TVM; loading still
 # maps it, applies its relocations and runs its initializers, which is where a load crashes
@@ -38,7 +38,7 @@ def probe_load(path: str | Path) -> None:
             "; rebuild it with `edgetune build`"
         )
     if child.returncode != 0:
-        last = (child.stderr.strip().splitlines() or ["no message"])[-1]
+        last = last_line(child.stderr, "no message")
         detail = last.removeprefix("OSError: ").removeprefix(f"{full}: ")
         raise InputError(f"{path}: the library cannot be loaded ({detail})")
 

@@ -49,6 +49,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..errors import last_line
 from ..measure import backend, make_builder
 from ..measure.robust import middle_half
 from ..records import FAILED_RUN_SECS, record_json, workload_hash
@@ -391,7 +392,7 @@ def _remeasure(
         built = builder.build([ms.builder.BuilderInput(c.measure.sch.mod, target) for c in build])
         for c, b in zip(build, built):
             if b.error_msg:
-                c.error = f"build: {_headline(b.error_msg)}"
+                c.error = "build: " + last_line(b.error_msg, "(no message)", 200)
             paths[id(c)] = b.artifact_path
         inputs = {
             id(c): ms.runner.RunnerInput(path, board.device_type, c.measure.args_info)
@@ -425,14 +426,9 @@ def _add_round(c: Candidate, result: Any) -> None:
     secs = middle_half([float(s) for s in result.run_secs or []])
     mean = sum(secs) / len(secs) if secs else FAILED_RUN_SECS
     if result.error_msg or mean >= FAILED_RUN_SECS:
-        c.error = f"run: {_headline(result.error_msg or 'no run time')}"
+        c.error = f"run: {last_line(result.error_msg or 'no run time', chars=200)}"
     else:
         c.rounds.append(secs)
-
-
-def _headline(message: Any) -> str:
-    lines = [ln.strip() for ln in str(message).strip().splitlines() if ln.strip()]
-    return lines[-1][:200] if lines else "(no message)"
 
 
 def _entry(task: Task, h: str, candidates: list[Candidate], top: int) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from tvm.ir.utils import derived_object
 
+from ..errors import last_line
 from ..records import FAILED_RUN_SECS, append_batch
 from ..tasks.task import shorten
 from ..tvm_api import ms
@@ -28,11 +29,6 @@ ERROR_CHARS = 2000  # of a failed candidate's message kept in the batch log
 
 def ms_text(seconds: float | None) -> str:
     return f"{seconds * 1e3:.3f} ms" if seconds is not None else "n/a"
-
-
-def _last_line(message: object) -> str:
-    """What an error message says last (a build error's traceback ends with its cause)."""
-    return (str(message).strip().splitlines() or ["?"])[-1][:200]
 
 
 def duration_text(seconds: float) -> str:
@@ -110,14 +106,14 @@ class Progress:
         for b, r in zip(builder_results, runner_results):
             if b.error_msg:
                 self.failed_builds += 1
-                self.failures[_last_line(b.error_msg)] += 1
+                self.failures[last_line(b.error_msg, "?", 200)] += 1
                 outcomes.append({"error": "build", "message": str(b.error_msg)[:ERROR_CHARS]})
                 continue
             secs = [float(s) for s in r.run_secs or []]
             mean = sum(secs) / len(secs) if secs else FAILED_RUN_SECS
             if r.error_msg or mean >= FAILED_RUN_SECS:
                 self.failed_runs += 1
-                self.failures[_last_line(r.error_msg or "no run time")] += 1
+                self.failures[last_line(r.error_msg or "no run time", "?", 200)] += 1
                 message = str(r.error_msg or "no run time")[:ERROR_CHARS]
                 outcomes.append({"error": "run", "message": message})
                 continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 
-from ...errors import BoardError
+from ...errors import BoardError, last_line
 from ..resources import PowerSpec
 
 
@@ -17,5 +17,5 @@ def power_cycle(board: str, spec: PowerSpec, timeout: float = 60.0) -> None:
     except subprocess.TimeoutExpired:
         raise BoardError(f"board '{board}': power command timed out: {spec.command}") from None
     if proc.returncode != 0:
-        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
-        raise BoardError(f"board '{board}': power command failed: {last[0]}")
+        last = last_line(proc.stderr or proc.stdout, f"exit {proc.returncode}")
+        raise BoardError(f"board '{board}': power command failed: {last}")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import paramiko
 
-from ...errors import BoardError
+from ...errors import BoardError, last_line
 from ..resources import SSHSpec
 
 # paramiko logs a failed handshake with tracebacks from its own thread; the SSHError raised
@@ -128,8 +128,9 @@ class SSHDriver:
         if code == -1:  # the channel closed without an exit status
             raise self._fail(f"connection dropped while running `{command}`")
         if check and code != 0:
-            last = (stderr or stdout).strip().splitlines()[-1:] or [f"exit code {code}"]
-            raise self._fail(f"`{command}` failed: {last[0]}")
+            raise self._fail(
+                f"`{command}` failed: {last_line(stderr or stdout, f'exit code {code}')}"
+            )
         return code, stdout, stderr
 
     def upload(self, local: str | Path, remote: str) -> None:
