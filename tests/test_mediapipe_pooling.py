@@ -6,6 +6,8 @@ round-trips and is checked whole against LiteRT + NumPy (status pass-np)."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from tflite_builder import Op, Tensor, write
@@ -98,10 +100,8 @@ def test_max_unpooling_matches_numpy_on_any_indices(tmp_path):
     assert 0 < written < data.size  # some writes skipped or overwritten
 
 
-def test_pool_unpool_chain_round_trips(tmp_path):
-    """x * 2 (a builtin) -> MaxPoolingWithArgmax2D -> MaxUnpooling2D, 2 x 2 windows: every
-    window's first maximum back in its place, zeros elsewhere; LiteRT cannot run the model, so
-    the whole-model check runs the two ops in NumPy around LiteRT (pass-np)."""
+def _chain(tmp_path):
+    """x * 2 (a builtin) -> MaxPoolingWithArgmax2D -> MaxUnpooling2D, 2 x 2 windows."""
     raw = _options(SAME, (2, 2), (2, 2))
     two = Tensor("two", (1,), data=np.array([2.0], np.float32))
     tensors = [Tensor("x", (1, 6, 8, 4)), two, Tensor("x2", (1, 6, 8, 4))]
@@ -111,7 +111,14 @@ def test_pool_unpool_chain_round_trips(tmp_path):
         Op("CUSTOM:MaxPoolingWithArgmax2D", [2], [3, 4], custom=raw),
         Op("CUSTOM:MaxUnpooling2D", [3, 4], [5], custom=raw),
     ]
-    path = write(tmp_path / "chain.tflite", tensors, ops, [0], [5])
+    return write(tmp_path / "chain.tflite", tensors, ops, [0], [5])
+
+
+def test_pool_unpool_chain_round_trips(tmp_path):
+    """The chain puts every window's first maximum back in its place, zeros elsewhere; LiteRT
+    cannot run the model, so the whole-model check runs the two ops in NumPy around LiteRT
+    (pass-np)."""
+    path = _chain(tmp_path)
     x = np.random.default_rng(2).integers(-3, 4, (1, 6, 8, 4)).astype(np.float32)
     (got,) = _run(path, [x])
     windows = (2 * x).reshape(1, 3, 2, 4, 2, 4).transpose(0, 1, 3, 5, 2, 4).reshape(1, 3, 4, 4, 4)
@@ -125,6 +132,29 @@ def test_pool_unpool_chain_round_trips(tmp_path):
     assert result["reference"] == (
         "LiteRT + NumPy (custom ops in NumPy: MaxPoolingWithArgmax2D x1, MaxUnpooling2D x1)"
     )
+
+
+def test_compare_a_model_litert_cannot_run_against_litert_and_numpy(tmp_path, cli):
+    """`compare` of a model whose MediaPipe ops LiteRT's Python package cannot run: numerics
+    against LiteRT + NumPy versions of them, edgetune timed alone, LiteRT n/a, and `report
+    --with` takes the result."""
+    path = _chain(tmp_path)
+    res = cli("compare", path, "--repeat", 2, "--rounds", 1, "--json")
+    assert res.code == 0, res.err
+    result = json.loads(res.out)
+    assert result["litert"] is None and result["speedup_vs_litert"] is None
+    assert result["edgetune"]["median_ms"] > 0
+    assert result["reference"].startswith("LiteRT + NumPy (custom ops in NumPy: MaxPooling")
+    assert [a["max_abs_diff"] for a in result["agreement"]] == [0.0]
+    assert any("LiteRT not timed" in n for n in result["timing_notes"])
+    text = cli("compare", path, "--repeat", 2, "--rounds", 1).out
+    assert "LiteRT (XNNPACK)                        n/a" in text and "output 0: max abs" in text
+    (tmp_path / "c.json").write_text(res.out)
+    recs = tmp_path / "r"
+    assert cli("tune", path, "--records", recs, "--trials", 0, "--no-library").code == 0
+    rep = cli("report", recs, "--with", tmp_path / "c.json", "-o", tmp_path / "r.md")
+    assert rep.code == 0, rep.err
+    assert "| c.json | chain |" in (tmp_path / "r.md").read_text()
 
 
 def test_bad_pooling_options_are_one_line_errors(tmp_path, cli):

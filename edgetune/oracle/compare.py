@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +28,9 @@ from .isolated import (
     time_rotating,
 )
 from .litert import LiteRTModel
-from .substitute import describe_reference, substitute_custom_ops
+from .mediapipe_ops import NUMPY_REFERENCES
+from .reference import litert_reference
+from .substitute import custom_ops, describe_reference, substitute_custom_ops
 
 if TYPE_CHECKING:
     from ..board import Board
@@ -61,20 +65,13 @@ def compare_with_litert(
     built = build_model(model, board, records)
     shapes = [list(t.shape) for t in model.info.inputs]  # dynamic dimensions as fixed at import
     content, substituted = substitute_custom_ops(Path(model.path).read_bytes())
-    reference = LiteRTModel(content, threads, input_shapes=shapes)  # fails here if it cannot
     sequence = load_input_steps(model.info, input_paths, steps)
-    out_ref = _outputs(reference, sequence)
-    del reference  # its threads stay out of the timing
-    dequantized, count = dequantize_weights(content)
-    out_float = (
-        _outputs(LiteRTModel(dequantized, threads, input_shapes=shapes), sequence) if count else []
-    )
-    exact = model.info.quantized and model.info.requantization == FIXED_POINT
-    out_exact = (
-        _outputs(LiteRTModel(content, 1, input_shapes=shapes, reference_kernels=True), sequence)
-        if exact
-        else []
-    )
+    in_numpy = sorted(set(custom_ops(content)) & {name for name, _ in NUMPY_REFERENCES})
+    if in_numpy:  # LiteRT cannot run it whole: numerics against LiteRT + NumPy, no LiteRT timing
+        mixed = litert_reference(Path(model.path).read_bytes(), shapes, model.info.quantized)
+        refs, name = References(_outputs(mixed.run, sequence)), mixed.name
+    else:
+        refs, name = _litert_outputs(model, content, shapes, threads, sequence), None
     with tempfile.TemporaryDirectory(prefix="edgetune-compare-") as tmp:
         work = Path(tmp)
         library = export_model(built, model, board, work / f"{model.info.name}.so")
@@ -86,15 +83,17 @@ def compare_with_litert(
             EngineRun(TVM, str(library.path), threads, paths, repeat, None, str(work / "o.npz"), n),
             EngineRun(LITERT, str(model.path), threads, paths, repeat, shapes, steps=n),
         ]
-        lat_ours, lat_ref = (summary(r) for r in time_rotating(runs, rounds))
+        timed = [summary(r) for r in time_rotating(runs[: 1 if in_numpy else 2], rounds)]
         with np.load(work / "o.npz") as saved:
             out_ours = [saved[f"arr_{i}"] for i in range(len(saved.files))]
-    agreements = [agreement(a, b) for a, b in zip(out_ours, out_ref)]
-    agreements_float = [agreement(a, b) for a, b in zip(out_ours, out_float)]
-    agreements_exact = [agreement(a, b) for a, b in zip(out_ours, out_exact)]
-    notes = contention_notes(
-        max(lat_ours["steal"], lat_ref["steal"]), most_others_cores([lat_ours, lat_ref])
-    )
+    lat_ours, lat_ref = timed[0], timed[1] if len(timed) > 1 else None
+    notes = contention_notes(max(t["steal"] for t in timed), most_others_cores(timed))
+    if in_numpy:
+        notes.append(
+            f"LiteRT not timed: its Python package has no MediaPipe op resolver for "
+            f"{', '.join(in_numpy)}; outputs compared with LiteRT running the rest and NumPy "
+            "versions of those ops"
+        )
     cores = len(os.sched_getaffinity(0))
     if threads > cores:
         notes.append(
@@ -110,21 +109,54 @@ def compare_with_litert(
         "tuned_tasks": built.tuned,
         "total_tasks": built.total,
         "edgetune": lat_ours,
-        "litert": lat_ref,
-        "reference": describe_reference(substituted),
-        "speedup_vs_litert": lat_ref["median_ms"] / lat_ours["median_ms"],
+        "litert": lat_ref,  # None: LiteRT cannot run the model (MediaPipe ops in NumPy)
+        "reference": name or describe_reference(substituted),
+        "speedup_vs_litert": lat_ref["median_ms"] / lat_ours["median_ms"] if lat_ref else None,
         "timing_notes": notes,  # why the timings may not hold
-        "agreement": [a.to_json() | {"describe": a.describe()} for a in agreements],
-        "agreement_weights_dequantized": [
-            a.to_json() | {"describe": a.describe()} for a in agreements_float
-        ],
-        "agreement_reference_kernels": [
-            a.to_json() | {"describe": a.describe()} for a in agreements_exact
-        ],
+        "agreement": _agreements(out_ours, refs.default),
+        "agreement_weights_dequantized": _agreements(out_ours, refs.dequantized),
+        "agreement_reference_kernels": _agreements(out_ours, refs.reference_kernels),
     }
 
 
-def _outputs(engine: LiteRTModel, sequence: list[list[np.ndarray]]) -> list[np.ndarray]:
+@dataclass
+class References:
+    """The outputs edgetune's are compared with: LiteRT as users run it (or the reference when
+    LiteRT cannot run the model), and, where those compute otherwise than edgetune, LiteRT with
+    a dynamic-range model's weights dequantized and LiteRT's reference kernels (empty: not
+    needed)."""
+
+    default: list[np.ndarray]
+    dequantized: list[np.ndarray] = field(default_factory=list)
+    reference_kernels: list[np.ndarray] = field(default_factory=list)
+
+
+def _litert_outputs(
+    model: Model, content: bytes, shapes: list[list[int]], threads: int, sequence
+) -> References:
+    """LiteRT's outputs over the sequence (ModelError here if it cannot run the model)."""
+    default = _outputs(LiteRTModel(content, threads, input_shapes=shapes), sequence)
+    dequantized, count = dequantize_weights(content)
+    exact = model.info.quantized and model.info.requantization == FIXED_POINT
+    return References(
+        default,
+        _outputs(LiteRTModel(dequantized, threads, input_shapes=shapes), sequence) if count else [],
+        _outputs(LiteRTModel(content, 1, input_shapes=shapes, reference_kernels=True), sequence)
+        if exact
+        else [],
+    )
+
+
+def _agreements(ours: list[np.ndarray], reference: list[np.ndarray]) -> list[dict[str, Any]]:
+    return [
+        (a := agreement(o, r)).to_json() | {"describe": a.describe()}
+        for o, r in zip(ours, reference)
+    ]
+
+
+def _outputs(
+    engine: Callable[[list[np.ndarray]], list[np.ndarray]], sequence: list[list[np.ndarray]]
+) -> list[np.ndarray]:
     """Each output over the steps invoked in sequence (states carried): as it is for one step,
     else [steps, ...]."""
     return [stacked(per_step) for per_step in zip(*(engine(inputs) for inputs in sequence))]
@@ -152,22 +184,27 @@ def comparison_lines(result: dict[str, Any]) -> list[str]:
         (f"edgetune ({result['tuned_tasks']}/{result['total_tasks']} tasks tuned)", "edgetune"),
         ("LiteRT (XNNPACK)", "litert"),
     ]
-    rounds = result["litert"]["rounds"]
+    timed = result["edgetune"]
+    rounds = timed["rounds"]
     steps = result.get("steps", 1)
     seq = f", {steps} steps in sequence (outputs of all compared, latency the last's)"
     lines = [
         f"{result['model']} on {result['board']}, {result['threads']} thread(s)"
         f"{seq if steps > 1 else ''}, each engine in "
         f"its own process, {rounds} round{'s' if rounds != 1 else ''} x "
-        f"{result['litert']['repeat'] // rounds} calls:",
+        f"{timed['repeat'] // rounds} calls:",
         f"{'engine':<32}  {'median_ms':>9}  {'p90_ms':>8}  {'min_ms':>8}",
     ]
     for label, key in rows:
         lat = result[key]
+        if lat is None:
+            lines.append(f"{label:<32}  {'n/a':>9}  {'n/a':>8}  {'n/a':>8}")
+            continue
         lines.append(
             f"{label:<32}  {lat['median_ms']:>9.3f}  {lat['p90_ms']:>8.3f}  {lat['min_ms']:>8.3f}"
         )
-    lines.append(f"edgetune / LiteRT latency: {1 / result['speedup_vs_litert']:.2f}x")
+    if result["speedup_vs_litert"]:
+        lines.append(f"edgetune / LiteRT latency: {1 / result['speedup_vs_litert']:.2f}x")
     lines += [f"note: {n}" for n in result["timing_notes"]]
     if result["reference"] != "LiteRT":
         lines.append(f"reference: {result['reference']}")
