@@ -2,15 +2,18 @@
 
 A bad output path (a folder, an unwritable place) is an InputError naming the option before a
 build or a run spends minutes; a file is written under a temporary name beside it and renamed
-into place, so a kill mid-write leaves the previous file whole."""
+into place, so a kill mid-write leaves the previous file whole. JSON written (files, stdout) is
+strict: no NaN or Infinity."""
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from . import stop
 from .errors import InputError
@@ -64,3 +67,15 @@ def written_whole(path: Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def strict_json(data: Any) -> Any:
+    """`data` with every NaN or infinite float as None: JSON has no such numbers, and strict
+    parsers (jq, browsers) reject the NaN / Infinity Python writes by default."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: strict_json(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [strict_json(v) for v in data]
+    return data

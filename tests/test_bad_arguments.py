@@ -160,6 +160,9 @@ def test_board_files_that_would_mislead_are_named(tmp_path, cli, monkeypatch):
     res = cli("build", "tiny_fp32", "--board", "cpu", "-o", tmp_path / "x.so")
     assert res.code == 2 and "mcpu 'znver99' is not a CPU LLVM" in res.err, res.err
     assert "close: znver" in res.err and not (tmp_path / "x.so").exists()
+    monkeypatch.setenv("EDGETUNE_BOARDS", str(REPO_DIR / "boards"))  # the shipped folder again
+    res = cli("boards")
+    assert res.code == 0 and "hides" not in res.err
 
 
 def test_report_format_and_file_name_agree(tmp_path, cli):

@@ -325,6 +325,21 @@ def test_regression_rule_threshold_and_noise():
         ("[[check]]\nmodel = 'gone.tflite'\nboards = ['host']", "check[0].model: file not found: "),
         ("[[check]]\nmodel = 'tiny_fp32'\nboards = ['host']\ninputs = ['x.npy']",
          "check[0].inputs: file not found: "),
+        ("[[check]]\nmodel = 'tiny_int9'\nboards = ['host']",
+         "check[0].model: model not found: tiny_int9 (neither a file beside the suite nor a "
+         "shipped model; did you mean tiny_int8"),
+        ("[[check]]\nmodel = 'tiny_fp32'\nboards = ['host']\nname = '../../escaped'",
+         "check[0].name: '../../escaped' cannot name a check"),
+        ("[[check]]\nmodel = 'tiny_fp32'\nboards = ['host']\nname = ''",
+         "check[0].name: '' cannot name a check"),
+        ("[[check]]\nmodel = 'tiny_fp32'\nboards = ['host']\natol = nan",
+         "check[0].atol must be a finite number, not negative, got nan"),
+        ("[defaults]\nthreshold_pct = inf\n[[check]]\nmodel = 'tiny_fp32'\nboards = ['host']",
+         "check[0].threshold_pct must be a finite number, not negative, got inf"),
+        ("[[check]]\nmodel = 'tiny_fp32'\nboards = ['host', 'host']",
+         "check[0].boards names host more than once"),
+        ("baseline = '.'\n[[check]]\nmodel = 'tiny_fp32'\nboards = ['host']",
+         "is a folder: name a .json file to keep"),
     ],
 )  # fmt: skip
 def test_suite_mistakes_are_one_line_naming_the_key(tmp_path, capsys, text, message):
@@ -401,3 +416,72 @@ def test_the_example_suite_in_the_docs_is_valid(tmp_path):
     assert mnv2.records["qemu-a53"] == tmp_path / "records/mnv2-int8-a53"
     assert (detector.boards, detector.atol, detector.rounds) == (["rpi3"], 1e-3, 9)
     assert suite.baseline == tmp_path / "ci.baseline.json"
+
+
+def test_nan_outputs_fail_numerics_and_json_stays_strict(tmp_path, monkeypatch):
+    """A kernel that emits NaN where LiteRT does not is a numerics failure (NaN compares
+    false with any tolerance), and results.json stays valid JSON (no NaN literal)."""
+    from edgetune.ci import runner
+
+    real = runner._timed_runs
+
+    def with_nan(*args, **kwargs):
+        outputs, timing = real(*args, **kwargs)
+        outputs[0][0] = np.full_like(outputs[0][0], np.nan)
+        return outputs, timing
+
+    monkeypatch.setattr(runner, "_timed_runs", with_nan)
+    suite = write_suite(tmp_path, "[[check]]\nmodel = 'tiny_fp32'\nboards = ['host']\n"
+                        "rounds = 1\nrepeat = 2")  # fmt: skip
+    out = tmp_path / "out"
+    assert ci(suite, out) == 1
+    (result,) = json.loads((out / "results.json").read_text(), parse_constant=_no_constants)[
+        "results"
+    ]
+    assert result["status"] == "fail"
+    assert "NaN or infinite in one output and not in the other" in result["reasons"][0]
+
+
+def test_agreement_counts_nan_and_infinity_only_where_the_outputs_differ():
+    from edgetune.oracle import agreement
+
+    ref = np.zeros((1, 8), np.float32)
+    ours = ref.copy()
+    ours[0, 2], ours[0, 5] = np.nan, np.inf
+    bad = agreement(ours, ref)
+    assert bad.nonfinite_mismatches == 2 and bad.max_abs_diff == np.inf and bad.max_abs_diff > 1
+    ref[0, 2], ref[0, 5] = np.nan, np.inf  # the same NaN and infinity in both: they agree
+    same = agreement(ours, ref)
+    assert (same.nonfinite_mismatches, same.max_abs_diff, same.max_rel_diff) == (0, 0.0, 0.0)
+
+
+def _no_constants(name: str):
+    raise AssertionError(f"{name} in JSON")
+
+
+def test_a_board_given_by_path_takes_its_records_and_a_baseline_note(tmp_path):
+    """boards = ['boards/mine.toml'] (relative to the suite file): records keyed as written
+    are used (tuned here), the baseline keyed by the board's name; without a baseline the
+    check says so."""
+    write_board(tmp_path / "boards", "mine", (REPO_DIR / "boards/host.toml").read_text()
+                .replace('name = "host"', 'name = "mine"'))  # fmt: skip
+    suite = write_suite(tmp_path, """
+[[check]]
+name = "tiny"
+model = "tiny_fp32"
+boards = ["boards/mine.toml"]
+records = { "boards/mine.toml" = "recs" }
+tune_trials = 4
+rounds = 1
+repeat = 2
+""")  # fmt: skip
+    out = tmp_path / "out"
+    assert ci(suite, out) == 0
+    (result,) = json.loads((out / "results.json").read_text())["results"]
+    assert result["board"] == "mine" and result["trials"] >= 4 and result["tuned_tasks"] >= 1
+    assert any("no baseline yet" in r for r in result["reasons"])
+    assert ci(suite, out, "--update-baseline") == 0  # tunes only the tasks still untuned
+    tasks = json.loads((tmp_path / "recs" / "edgetune-tasks.json").read_text())["tasks"]
+    assert len(tasks) == 5  # the folder still lists all of tiny_fp32's tasks
+    entries = json.loads((tmp_path / "ci.baseline.json").read_text())["entries"]
+    assert list(entries) == ["tiny@mine"]

@@ -277,6 +277,24 @@ def test_boards_lists_host_and_rpi3(cli):
     assert boards["rpi3"]["cores"] == 4 and "cortex-a53" in boards["rpi3"]["target"]
 
 
+def test_demo_runs_the_whole_flow_in_its_own_workdir_and_library(tmp_path):
+    """`edgetune demo` (the README's first command): tasks, tune, build, run, compare, all in
+    --workdir, with a records library of its own: the user's library is neither read nor
+    added to."""
+    users = tmp_path / "users-library"
+    env = {**os.environ, "PYTHONPATH": str(REPO_DIR), "EDGETUNE_LIBRARY": str(users)}
+    work = tmp_path / "demo"
+    done = subprocess.run([sys.executable, "-m", "edgetune", "demo", "--trials", "4",
+                           "--workdir", str(work)], env=env, capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "demo done: records in" in done.stderr and "edgetune / LiteRT latency" in done.stdout
+    assert (work / "tiny_int8.so").is_file() and list((work / "library").glob("*/*.json"))
+    manifest = json.loads((work / "records" / "edgetune-records.json").read_text())
+    assert all(str(work / "library") in lib for lib in manifest.get("library_synced", {}))
+    assert not users.exists()
+
+
 def test_tasks_lists_weights_flops_and_anchor(cli):
     result = cli("tasks", "tiny_fp32", "--json")
     data = json.loads(result.out)

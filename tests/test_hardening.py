@@ -139,6 +139,22 @@ def test_interrupt_at_any_point_ends_cleanly_and_keeps_the_records(
         _wait_gone(proc.pid)
 
 
+def test_an_interrupted_tune_json_says_what_it_kept(tmp_path, fc_model):
+    """`tune --json` interrupted: stdout is still JSON (interrupted, records kept, resume)."""
+    recs = tmp_path / "recs"
+    proc = subprocess.Popen(_tune(fc_model, recs, NEVER_REACHED, "--json"), env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)  # fmt: skip
+    _wait_for_records(recs, 4, proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 130, err.decode()
+    data = json.loads(out)
+    kept = len((recs / "database_tuning_record.json").read_text().splitlines())
+    assert data["interrupted"] is True and data["records"] == str(recs)
+    assert data["measured"] == kept >= 4 and data["resume"].startswith("edgetune tune ")
+
+
 def test_an_interrupt_swallowed_before_tuning_still_stops_it(tmp_path):
     """Ctrl-C raised inside a TVM callback during start-up can be turned into an error that
     something catches; the request is kept (`edgetune.stop`) and tuning stops at its start."""

@@ -525,6 +525,17 @@ def test_a_library_that_is_a_file_is_refused_first(tmp_path, cli):
     assert not (tmp_path / "r" / TUNING_RECORDS).exists()
     res = cli("build", "tiny_fp32", "-o", tmp_path / "m.so", "--library", tmp_path / "missing")
     assert res.code == 2 and "no records library at" in res.err
+    res = cli("tasks", "tiny_fp32", "--library", tmp_path / "missing")  # read only: not made
+    assert res.code == 2 and "no records library at" in res.err
+    assert not (tmp_path / "missing").exists()
+
+
+def test_a_records_folder_given_as_library_is_named_as_such(tmp_path, cli):
+    recs = tmp_path / "r"
+    assert cli("tune", "tiny_fp32", "--trials", "0", "--records", recs, "--no-library").code == 0
+    res = cli("library", "--library", recs)
+    assert res.code == 2
+    assert f"{recs} is a records folder (of `edgetune tune --records`), not a records" in res.err
 
 
 def test_report_shows_reused_tasks_and_a_spent_budget_is_noted(tiny, tmp_path, cli):

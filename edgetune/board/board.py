@@ -191,8 +191,10 @@ def _target_text(spec: dict[str, Any]) -> str:
 def _board_files() -> dict[str, list[Path]]:
     """Board name -> its files on the search path, the one in use first."""
     files: dict[str, list[Path]] = {}
+    seen = set()  # a folder on the path twice ($EDGETUNE_BOARDS naming the shipped one) counts once
     for d in board_dirs():
-        if d.is_dir():
+        if d.is_dir() and d.resolve() not in seen:
+            seen.add(d.resolve())
             for p in sorted(d.glob("*.toml")):
                 files.setdefault(p.stem, []).append(p)
     return files

@@ -51,10 +51,13 @@ class Verdict:
     reason: str
 
 
+NO_BASELINE = "no baseline yet (--update-baseline stores one)"
+
+
 def judge(timing: Timing, baseline: Timing | None, threshold_pct: float) -> Verdict:
     """The noise-aware regression rule (module docstring) for one check on one board."""
     if baseline is None:
-        return Verdict(False, None, None, None, "no baseline yet (--update-baseline stores one)")
+        return Verdict(False, None, None, None, NO_BASELINE)
     base = baseline.median_ms
     noise = max(timing.spread_ms, baseline.spread_ms)
     limit = base + max(base * threshold_pct / 100, noise)

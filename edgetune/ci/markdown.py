@@ -9,7 +9,8 @@ from .rows import COLUMNS, ICONS, emulated_boards, rows
 def markdown(run: SuiteResult) -> str:
     counts = run.counts
     head = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-    lines = [f"### edgetune ci: {run.suite} ({head or 'nothing run'})", ""]
+    stopped = ", interrupted: exit 130" if run.interrupted else ""
+    lines = [f"### edgetune ci: {run.suite} ({head or 'nothing run'}{stopped})", ""]
     lines += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for row in rows(run):
         row["status"] = f"{ICONS[row['status']]} {row['status']}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..outputs import strict_json
 from .junit import junit_xml
 from .markdown import markdown
 from .result import SuiteResult
@@ -32,6 +33,6 @@ def write_outputs(run: SuiteResult, out_dir: Path) -> dict[str, Path]:
     """JUnit XML, JSON and Markdown of the run in `out_dir`; their paths by kind."""
     paths = {kind: out_dir / name for kind, name in FILES.items()}
     paths["junit"].write_text(junit_xml(run))
-    paths["json"].write_text(json.dumps(run.to_json(), indent=2) + "\n")
+    paths["json"].write_text(json.dumps(strict_json(run.to_json()), indent=2) + "\n")
     paths["markdown"].write_text(markdown(run))
     return paths

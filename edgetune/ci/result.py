@@ -45,6 +45,10 @@ class CheckResult:
 
     @property
     def timing_label(self) -> str:
+        """How the latency was timed: measured, emulated, or not timed (the check stopped
+        before)."""
+        if self.latency_ms is None:
+            return "not timed"
         return "emulated" if self.emulated else "measured"
 
     def to_json(self) -> dict[str, Any]:

@@ -24,11 +24,12 @@ from ..frontend import Model, find_model, load_model, read_tflite
 from ..measure import backend
 from ..oracle import agreement
 from ..oracle.reference import litert_reference
+from ..outputs import output_file
 from ..records import RecordStore
 from ..records.manifest import tuned_requantization
 from ..runtime.inputs import load_input_steps
 from ..search import tune_model
-from .baseline import Timing, judge, key, read_baseline, rule_text, write_baseline
+from .baseline import NO_BASELINE, Timing, judge, key, read_baseline, rule_text, write_baseline
 from .result import ERROR, PASS, CheckResult, SuiteResult
 from .suite import Check, Suite
 
@@ -58,6 +59,8 @@ def run_suite(
     for check in checks:
         _check_inputs(check)
     baseline = read_baseline(suite.baseline)
+    if update_baseline:  # a baseline that cannot be written is refused before any work
+        output_file(suite.baseline, "baseline")
     out_dir.mkdir(parents=True, exist_ok=True)
     results, updates = [], {}
     rule = rule_text(sorted({c.threshold_pct for c in checks}))
@@ -67,11 +70,14 @@ def run_suite(
             if stop.requested():  # an interrupt TVM turned into an error the check caught
                 raise KeyboardInterrupt
             say(f"{check.name} on {name} ...")
-            base = None if update_baseline else baseline.get(key(check.name, name))
-            result, timing = run_check(check, boards[name], base, out_dir, say)
+            entry = key(check.name, boards[name].name)  # a board given by path: its name
+            base = None if update_baseline else baseline.get(entry)
+            result, timing = run_check(check, boards[name], base, out_dir, say, name)
+            if base is None and not update_baseline and result.status == PASS:
+                result.reasons.append(f"latency: {NO_BASELINE}")
             results.append(result)
             if update_baseline and timing and result.status == PASS:
-                updates[key(check.name, name)] = (timing, _baseline_facts(result))
+                updates[entry] = (timing, _baseline_facts(result))
     except KeyboardInterrupt:  # what ran is reported; the baseline stays as it was
         for check, name in pairs[len(results) :]:
             results.append(_new_result(check, boards[name]))
@@ -108,18 +114,24 @@ def _check_inputs(check: Check) -> None:
 
 
 def run_check(
-    check: Check, board: Board, baseline: Timing | None, out_dir: Path, say: Printer
+    check: Check,
+    board: Board,
+    baseline: Timing | None,
+    out_dir: Path,
+    say: Printer,
+    entry: str | None = None,
 ) -> tuple[CheckResult, Timing | None]:
-    """One check on one board; never raises for what the board or the model did."""
+    """One check on one board (`entry`: as the check names it, default its name); never raises
+    for what the board or the model did."""
     result = _new_result(check, board)
     started, timing = time.monotonic(), None
     try:
         strategies.reachable(board)
         result.facts["toolchain"] = f"{board.toolchain_name} ({board.toolchain().cc})"
-        folder = check.records.get(board.name)
+        folder = check.records.get(entry or board.name)
         model = load_model(find_model(check.model), requantization=tuned_requantization(folder))
         result.model = model.info.name
-        store = _records(check, model, board)
+        store = _records(check, model, board, folder)
         if check.tune_trials and store is not None:
             result.trials = _tune_missing(model, board, store, check.tune_trials, say)
         lib = build_library(model, board, store, out_dir / f"{check.name}-{board.name}.so")
@@ -151,8 +163,7 @@ def run_check(
     return result, timing
 
 
-def _records(check: Check, model: Model, board: Board) -> RecordStore | None:
-    folder = check.records.get(board.name)
+def _records(check: Check, model: Model, board: Board, folder: Path | None) -> RecordStore | None:
     if folder is None:
         return None
     return RecordStore(folder, model.info, board, create=bool(check.tune_trials))

@@ -4,13 +4,16 @@ a mistake is one line naming the file, the key, what was expected and what was f
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
 from ..board import Board, load_board
 from ..board.schema import INT, NUMBER, TEXT, TEXTS, check_table, read_toml
 from ..errors import InputError
+from ..paths import MODELS_DIR
 
 SETTINGS: dict[str, Any] = {  # allowed in [defaults] and in every [[check]]
     "boards": TEXTS,
@@ -47,8 +50,8 @@ class Check:
 
     name: str
     model: str  # a .tflite path (resolved against the suite's folder) or a shipped model name
-    boards: list[str]
-    records: dict[str, Path] = field(default_factory=dict)  # board -> records folder
+    boards: list[str]  # names, or .toml paths (resolved against the suite's folder)
+    records: dict[str, Path] = field(default_factory=dict)  # board entry -> records folder
     inputs: list[Path] = field(default_factory=list)  # .npy per model input, [steps, ...] or one
     # array for every step (none: random)
     tune_trials: int = 0  # budget for tasks that have no record yet (0: no tuning)
@@ -88,8 +91,42 @@ def load_suite(path: str | Path) -> Suite:
     names = [c.name for c in checks]
     if dup := sorted({n for n in names if names.count(n) > 1}):
         raise InputError(f"{where}: check names must be unique, repeated: {', '.join(dup)}")
-    baseline = data.get("baseline", f"{path.stem}.baseline.json")
-    return Suite(path, data.get("name", path.stem), path.parent / baseline, checks)
+    baseline = path.parent / data.get("baseline", f"{path.stem}.baseline.json")
+    if baseline.is_dir():
+        raise InputError(f"{where}: baseline {baseline} is a folder: name a .json file to keep")
+    return Suite(path, data.get("name", path.stem), baseline, checks)
+
+
+def _board_entry(path: Path, entry: str) -> str:
+    """A board as a suite names it: a name, or a .toml path relative to the suite file."""
+    return str(path.parent / entry) if entry.endswith(".toml") else entry
+
+
+def _model(path: Path, model: str, where: str) -> str:
+    """The check's model: a file relative to the suite (kept as a path) or a shipped name."""
+    if (path.parent / model).is_file():
+        return str(path.parent / model)
+    if model.endswith(".tflite") or "/" in model:
+        raise InputError(f"{where}: file not found: {path.parent / model}")
+    if not (MODELS_DIR / f"{model}.tflite").is_file():
+        shipped = sorted(p.stem for p in MODELS_DIR.glob("*.tflite"))
+        close = get_close_matches(model, shipped, n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else f"shipped: {', '.join(shipped)}"
+        raise InputError(
+            f"{where}: model not found: {model} (neither a file beside the suite nor a "
+            f"shipped model; {hint})"
+        )
+    return model
+
+
+def _name(name: str, where: str) -> str:
+    """A check's name, which names its files in --out (`NAME-BOARD.so`) and its JUnit case."""
+    if not name.strip() or "/" in name or "\\" in name or name.startswith("."):
+        raise InputError(
+            f"{where}: {name!r} cannot name a check: its files are written as NAME-BOARD.so "
+            "in --out (no '/', '\\', leading '.', or empty name)"
+        )
+    return name
 
 
 def _check(path: Path, index: int, item: Any, defaults: dict[str, Any]) -> Check:
@@ -99,34 +136,40 @@ def _check(path: Path, index: int, item: Any, defaults: dict[str, Any]) -> Check
         raise InputError(f"{where}: 'check' must be [[check]] tables, got {item!r}")
     check_table(item, CHECK, ("model",), where, prefix, InputError)
     values = {**defaults, **item}
-    if not values.get("boards"):
+    boards = values.get("boards") or []
+    if not boards:
         raise InputError(f"{where}: {prefix}boards (or defaults.boards) must name a board")
+    if twice := sorted({b for b in boards if boards.count(b) > 1}):
+        raise InputError(f"{where}: {prefix}boards names {', '.join(twice)} more than once")
     records = values.get("records", {})
     for board, folder in records.items():
-        if board not in values["boards"]:
-            raise InputError(f"{where}: {prefix}records.{board}: board not in {prefix}boards")
+        if board not in boards:
+            raise InputError(
+                f"{where}: {prefix}records.{board}: board not in {prefix}boards (records are "
+                f"keyed by the board as {prefix}boards writes it: {', '.join(boards)})"
+            )
         if not isinstance(folder, str):
             raise InputError(f"{where}: {prefix}records.{board} must be a folder path (string)")
     for key in ("rounds", "repeat", "steps"):
         if values[key] < 1:
             raise InputError(f"{where}: {prefix}{key} must be at least 1, got {values[key]}")
     for key in ("tune_trials", "atol", "max_lsb", "threshold_pct"):
-        if values[key] < 0:
-            raise InputError(f"{where}: {prefix}{key} must not be negative, got {values[key]}")
-    if values["tune_trials"] and (missing := set(values["boards"]) - set(records)):
+        if not math.isfinite(values[key]) or values[key] < 0:
+            raise InputError(
+                f"{where}: {prefix}{key} must be a finite number, not negative, got {values[key]}"
+            )
+    if values["tune_trials"] and (missing := set(boards) - set(records)):
         raise InputError(f"{where}: {prefix}tune_trials needs a records folder to tune into for "
                          f"board(s) {', '.join(sorted(missing))} ({prefix}records)")  # fmt: skip
-    model = values["model"]
-    is_path = model.endswith(".tflite") or "/" in model
-    files = [("model", model)] if is_path else []
-    for key, name in [*files, *(("inputs", n) for n in values.get("inputs", []))]:
+    model = _model(path, values["model"], f"{where}: {prefix}model")
+    for name in values.get("inputs", []):
         if not (path.parent / name).is_file():
-            raise InputError(f"{where}: {prefix}{key}: file not found: {path.parent / name}")
+            raise InputError(f"{where}: {prefix}inputs: file not found: {path.parent / name}")
     return Check(
-        name=values.get("name", Path(model).stem),
-        model=str(path.parent / model) if is_path else model,
-        boards=list(values["boards"]),
-        records={b: path.parent / f for b, f in records.items()},
+        name=_name(values.get("name", Path(model).stem), f"{where}: {prefix}name"),
+        model=model,
+        boards=[_board_entry(path, b) for b in boards],
+        records={_board_entry(path, b): path.parent / f for b, f in records.items()},
         inputs=[path.parent / p for p in values.get("inputs", [])],
         **{k: values[k] for k in DEFAULTS},
     )

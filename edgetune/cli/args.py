@@ -12,7 +12,10 @@ from .numbers import POSITIVE, seconds
 
 def add_board_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--board", default="host", help="board name (see `edgetune boards`) or a board .toml file"
+        "--board",
+        default="host",
+        help="board name (see `edgetune boards`) or a board .toml file (default: host, this "
+        "machine)",
     )
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ..compile import build_library
 from ..errors import InputError
-from ..records import open_library
 from .args import add_board_arg, board_from_args
-from .model_args import add_model_arg, model_and_records, requantization_of
+from .examples import help_extras
+from .library_args import library_from_args
+from .model_args import add_model_arg, model_and_records
 from .output import status
 
 
@@ -20,8 +19,9 @@ def register(sub) -> None:
         "tuned task (untuned tasks keep a correct default schedule), and link it with the "
         "board's toolchain into a shared library that carries its own metadata (inputs, "
         "outputs, dtypes, quantization) for `edgetune run` and `edgetune deploy`.",
+        **help_extras("build"),
     )
-    add_model_arg(p)
+    add_model_arg(p, ("records",))
     add_board_arg(p)
     p.add_argument("--records", help="records folder from `edgetune tune` (omit: untuned)")
     p.add_argument(
@@ -44,13 +44,9 @@ def register(sub) -> None:
 def run(args) -> int:
     board = board_from_args(args)
     board.check_toolchain()  # before the model is read: a missing compiler is the first line
-    library = None
     if args.library is not None and args.no_library:
         raise InputError("--library and --no-library: give one of them")
-    if args.library is not None:
-        if args.library and not Path(args.library).expanduser().is_dir():
-            raise InputError(f"no records library at {args.library} (not a folder)")
-        library = open_library(args.library or None, board, requantization_of(args))
+    library = library_from_args(args, board, read_only=True) if args.library is not None else None
     model, store = model_and_records(args, board)
     how = f" ({model.info.arithmetic})" if model.info.arithmetic else ""
     status(f"building {model.info.name} for {board.name}{how} ...")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..oracle import compare_with_litert, comparison_lines
 from .args import add_board_arg, add_json_arg, board_from_args
+from .examples import help_extras
 from .model_args import add_model_arg, model_and_records
 from .numbers import POSITIVE
 from .output import report, status
@@ -20,8 +21,9 @@ def register(sub) -> None:
         "quantized ones). Host board only: LiteRT runs here. Each engine is timed in a process "
         "of its own (TVM's spinning thread pool would slow LiteRT in the same process), "
         "--rounds times in alternation, --repeat calls each time.",
+        **help_extras("compare"),
     )
-    add_model_arg(p)
+    add_model_arg(p, ("inputs", "records"))
     add_board_arg(p)
     p.add_argument("--records", help="records folder (omit: untuned build)")
     p.add_argument("--input", action="append", help="input .npy (default: random)")

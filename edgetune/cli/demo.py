@@ -26,15 +26,21 @@ def register(sub) -> None:
     )
     p.add_argument("--board", default="host", help="board (default host)")
     p.add_argument("--trials", type=POSITIVE, default=48, help="tuning budget (default 48)")
-    p.add_argument("--workdir", help="where records and the library go (default: a temp dir)")
+    p.add_argument(
+        "--workdir",
+        help="where the records, the records library and the built model go (default: a temp "
+        "dir); the demo never reads or adds to your own records library",
+    )
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     work = Path(args.workdir or tempfile.mkdtemp(prefix="edgetune-demo-"))
     recs, lib = work / "records", work / f"{args.model}.so"
+    (work / "library").mkdir(parents=True, exist_ok=True)  # its own: tuned here, not yours
+    library = ["--library", str(work / "library")]
     steps = [
-        ["tasks", args.model, "--board", args.board],
+        ["tasks", args.model, "--board", args.board, *library],
         [
             "tune",
             args.model,
@@ -44,8 +50,19 @@ def run(args) -> int:
             str(args.trials),
             "--records",
             str(recs),
+            *library,
         ],
-        ["build", args.model, "--board", args.board, "--records", str(recs), "-o", str(lib)],
+        [
+            "build",
+            args.model,
+            "--board",
+            args.board,
+            "--records",
+            str(recs),
+            "-o",
+            str(lib),
+            *library,
+        ],
         ["run", str(lib), "--board", args.board, "--repeat", "20"],
         ["compare", args.model, "--board", args.board, "--records", str(recs), "--repeat", "20"],
     ]

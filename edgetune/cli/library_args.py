@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..board import Board
 
@@ -18,12 +19,16 @@ def add_library_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-library", action="store_true", help="use no records library")
 
 
-def library_from_args(args: argparse.Namespace, board: Board):
+def library_from_args(args: argparse.Namespace, board: Board, read_only: bool = False):
     """The board's records library named by --library (default folder) for the model's
-    requantization, None with --no-library."""
+    requantization, None with --no-library. A command that only reads it (`read_only`) refuses
+    a --library that is not there (a typo would show every task as new)."""
+    from ..errors import InputError
     from ..records import open_library
     from .model_args import requantization_of
 
     if args.no_library:
         return None
-    return open_library(args.library, board, requantization_of(args))
+    if read_only and args.library and not Path(args.library).expanduser().is_dir():
+        raise InputError(f"no records library at {args.library} (not a folder)")
+    return open_library(args.library or None, board, requantization_of(args))

@@ -9,15 +9,23 @@ from ..board import Board
 from ..paths import MODELS_DIR
 from ..quant.float_requantization import REQUANTIZATIONS
 
+SHAPES_FROM = {  # where a command's input shapes come from when --input-shape is not given
+    "inputs": "the --input files' shapes",
+    "records": "those the --records folder was tuned with",
+}
 
-def add_model_arg(parser: argparse.ArgumentParser) -> None:
+
+def add_model_arg(parser: argparse.ArgumentParser, shapes_from: tuple[str, ...] = ()) -> None:
+    """The model and its --input-shape (whose default is said from `shapes_from`, SHAPES_FROM
+    keys, as the command takes them) and --requantize options."""
     shipped = ", ".join(sorted(p.stem for p in MODELS_DIR.glob("*.tflite")))
     parser.add_argument(
         "model", help=f"a .tflite file, or the name of a model shipped with edgetune ({shipped})"
     )
+    sources = [SHAPES_FROM[k] for k in shapes_from]
     shape_help = (
-        "fix dynamic (-1) input dimensions: NAME=1,224,224,3 (default: the --input files' "
-        "shapes, else those the --records folder was tuned with)"
+        "fix dynamic (-1) input dimensions: NAME=1,224,224,3 (default: "
+        f"{', else '.join([*sources, 'a dynamic batch of 1; other dynamic dimensions need it'])})"
     )
     parser.add_argument("--input-shape", action="append", metavar="NAME=D0,D1,...", help=shape_help)
     parser.add_argument(

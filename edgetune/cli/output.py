@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 def report(args: argparse.Namespace, data: Any, lines: list[str]) -> None:
     """A command's result: JSON on stdout with --json, else the lines for a person."""
     if getattr(args, "json", False):
-        json.dump(data, sys.stdout, indent=2, default=str)
+        from ..outputs import strict_json
+
+        json.dump(strict_json(data), sys.stdout, indent=2, default=str, allow_nan=False)
         sys.stdout.write("\n")
     else:
         print("\n".join(lines))

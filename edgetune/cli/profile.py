@@ -22,7 +22,7 @@ def register(sub) -> None:
         "where the model loses time. The host board runs here; a farm board with SSH runs the "
         "model on the board (edgetune's agent over SSH, emulated boards labelled EMULATED).",
     )
-    add_model_arg(p)
+    add_model_arg(p, ("inputs", "records"))
     add_board_arg(p)
     p.add_argument("--records", help="records folder (omit: untuned, no estimates)")
     p.add_argument("--input", action="append", help="input .npy (default: random)")

@@ -1,9 +1,16 @@
-"""The command that resumes an interrupted `tune`: the same options, as the user gave them."""
+"""An interrupted `tune`: what it kept, and the command that resumes it (the same options, as
+the user gave them)."""
 
 from __future__ import annotations
 
 import argparse
 import shlex
+from typing import TYPE_CHECKING
+
+from .output import report, status
+
+if TYPE_CHECKING:
+    from ..records import RecordStore
 
 
 def resume_command(args: argparse.Namespace) -> str:
@@ -19,3 +26,16 @@ def resume_command(args: argparse.Namespace) -> str:
     elif args.library:
         words += ["--library", args.library]
     return shlex.join(words)
+
+
+def interrupted(args: argparse.Namespace, store: RecordStore) -> int:
+    """Say what an interrupted `tune` kept and how to resume it (also as --json); exit 130."""
+    kept, again = store.summary(), resume_command(args)
+    status(f"edgetune: interrupted; {kept.records} measured trials are kept in "
+           f"{store.path} ({kept.valid} valid): run the same command again to resume:\n"
+           f"  {again}")  # fmt: skip
+    if args.json:
+        data = {"interrupted": True, "records": str(store.path), "measured": kept.records,
+                "valid": kept.valid, "resume": again}  # fmt: skip
+        report(args, data, [])
+    return 130

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..measure import run_artifact
 from .args import add_board_arg, add_json_arg, add_run_io_args, board_from_args
+from .examples import help_extras
 from .output import check_run_output, report_run, status
 from .steps_arg import add_steps_arg
 
@@ -19,6 +20,7 @@ def register(sub) -> None:
         "invocations of one run, on the host and on farm boards alike; e.g. "
         "`edgetune run kws.so --board rpi3 --input frames.npy --steps 4` with frames.npy "
         "[4, 1, 3, 40] (input [1, 3, 40]) feeds one frame per step and writes [4, ...] outputs.",
+        **help_extras("run"),
     )
     p.add_argument("artifact", help="library built by `edgetune build`")
     add_board_arg(p)

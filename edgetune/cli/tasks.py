@@ -30,7 +30,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     board = board_from_args(args)
-    library = library_from_args(args, board)
+    library = library_from_args(args, board, read_only=True)
     model = model_from_args(args)
     model_tasks = for_model(model, board)
     rows = [{"#": i, **t.describe()} for i, t in enumerate(model_tasks)]

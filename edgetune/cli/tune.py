@@ -7,11 +7,12 @@ from ..report.live import progress_display
 from ..search import tune_model
 from ..search.tune import check_tune
 from .args import add_board_arg, add_json_arg, add_measure_args, board_from_args
+from .examples import help_extras
 from .library_args import add_library_args, library_from_args
 from .model_args import add_model_arg, model_from_args
 from .numbers import COUNT
 from .output import report, status
-from .resume import resume_command
+from .resume import interrupted
 from .search_args import add_search_args
 
 
@@ -27,8 +28,9 @@ def register(sub) -> None:
         "so nothing is measured twice. Every measurement also goes to the board's records "
         "library: tasks it knows are reused (0 trials), similar ones start from their family's. "
         "At the end each task's best candidates are re-measured together (--final-top).",
+        **help_extras("tune"),
     )
-    add_model_arg(p)
+    add_model_arg(p, ("records",))
     add_board_arg(p)
     p.add_argument("--trials", type=COUNT, default=200, help="total measured trials (default 200)")
     p.add_argument("--records", required=True, help="records folder (created if missing)")
@@ -69,11 +71,6 @@ def run(args) -> int:
                                 search=args.search, warm_start=args.warm_start,
                                 library=library, final_top=args.final_top)  # fmt: skip
     except KeyboardInterrupt:
-        kept = store.summary()
-        again = resume_command(args)
-        status(f"edgetune: interrupted; {kept.records} measured trials are kept in "
-               f"{store.path} ({kept.valid} valid): run the same command again to resume:\n"
-               f"  {again}")  # fmt: skip
-        return 130
+        return interrupted(args, store)
     report(args, result.to_json(), result.lines())
     return result.exit_code

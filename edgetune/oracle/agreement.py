@@ -17,6 +17,9 @@ class Agreement:
     mean_abs_diff: float = 0.0
     lsb_histogram: dict[str, int] = field(default_factory=dict)  # "0", "1", "2", "3+"
     top5_agreement: float | None = None  # |top5(a) & top5(b)| / 5 for classifier outputs
+    # elements NaN or infinite in one output and not the same in the other: any makes the
+    # differences infinite (a kernel emitting NaN never passes as a match)
+    nonfinite_mismatches: int = 0
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -24,6 +27,11 @@ class Agreement:
     def describe(self) -> str:
         if self.kind == "float":
             text = f"max abs diff {self.max_abs_diff:.3g}, max rel diff {self.max_rel_diff:.3g}"
+            if self.nonfinite_mismatches:
+                text += (
+                    f" ({self.nonfinite_mismatches} elements NaN or infinite in one output and "
+                    "not in the other)"
+                )
         else:
             hist = ", ".join(f"{k} LSB: {v}" for k, v in self.lsb_histogram.items())
             text = f"max {int(self.max_abs_diff)} LSB, mean {self.mean_abs_diff:.3f} LSB ({hist})"
@@ -42,10 +50,20 @@ def agreement(ours: np.ndarray, reference: np.ndarray) -> Agreement:
     if ours.ndim == 2 and ours.shape[0] == 1 and ours.shape[1] >= 5:
         top5 = len(_top5(ours) & _top5(reference)) / 5
     if np.issubdtype(reference.dtype, np.floating):
-        diff = np.abs(ours.astype(np.float64) - reference.astype(np.float64))
-        rel = diff / np.maximum(np.abs(reference.astype(np.float64)), 1e-6)
+        a, b = ours.astype(np.float64), reference.astype(np.float64)
+        finite = np.isfinite(a) & np.isfinite(b)
+        alike = (np.isnan(a) & np.isnan(b)) | (~finite & (a == b))  # same NaN or same infinity
+        mismatches = int((~finite & ~alike).sum())
+        diff = np.abs(np.where(finite, a, 0.0) - np.where(finite, b, 0.0))
+        rel = diff / np.maximum(np.abs(np.where(finite, b, 0.0)), 1e-6)
+        worst = np.inf if mismatches else 0.0
         return Agreement(
-            "float", float(diff.max()), float(rel.max()), float(diff.mean()), top5_agreement=top5
+            "float",
+            max(float(diff.max(initial=0.0)), worst),
+            max(float(rel.max(initial=0.0)), worst),
+            float(diff.mean()) if not mismatches else np.inf,
+            top5_agreement=top5,
+            nonfinite_mismatches=mismatches,
         )
     diff = np.abs(ours.astype(np.int64) - reference.astype(np.int64))
     hist = {

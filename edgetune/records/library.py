@@ -36,7 +36,7 @@ from ..paths import library_dir
 from ..quant.float_requantization import FIXED_POINT
 from ..tasks import MODULE_EQUALITY
 from ..tasks.family import family_of
-from .layout import FAILED_RUN_SECS, TUNING_RECORDS, WORKLOADS
+from .layout import FAILED_RUN_SECS, MANIFEST, TUNING_RECORDS, WORKLOADS
 from .lock import held
 from .manifest import LIBRARY_SYNC, REUSED, read_manifest, update_manifest
 from .store import (
@@ -440,6 +440,11 @@ def library_folders(root: Path) -> tuple[list[LibraryFolder], list[str]]:
     def is_key_folder(p: Path) -> bool:
         return (p / LIBRARY_MANIFEST).is_file() or (p / TUNING_RECORDS).is_file()
 
+    if (root / MANIFEST).is_file():  # `tune --records` writes it; a library has none
+        raise RecordsError(
+            f"{root} is a records folder (of `edgetune tune --records`), not a records library: "
+            "`edgetune report` reads it"
+        )
     if is_key_folder(root):
         candidates = [root]
     elif root.is_dir():

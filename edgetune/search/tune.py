@@ -408,13 +408,14 @@ def tune_model(
     board.check_toolchain()
     host = board.is_host  # its candidates run here: say how contended
     watch = ContentionWatch.start() if host else None
-    tasks = [t for t in for_model(model, board) if task_filter is None or task_filter(t)]
+    every = for_model(model, board).tasks
+    tasks = [t for t in every if task_filter is None or task_filter(t)]
     start = start_from_library(library, tasks, store, trials) if library else None
-    described = [t.describe() for t in tasks]
+    described = {id(t): t.describe() for t in every}  # the folder lists them all, tuned or not
     if start:  # what each task took from the library (for `report`)
-        for d, status, skip, h in zip(described, start.status, start.skip, start.hashes):
-            d["library"], d["workload"] = "reused" if skip else status, h
-    write_tasks(store.path, described, _tuned_with(board, search))
+        for t, status, skip, h in zip(tasks, start.status, start.skip, start.hashes):
+            described[id(t)] |= {"library": "reused" if skip else status, "workload": h}
+    write_tasks(store.path, list(described.values()), _tuned_with(board, search))
     if start and printer:
         for i, t in enumerate(tasks):
             printer(f"  {start.status[i]:8} {t.label}{_known_note(start, i)}")
