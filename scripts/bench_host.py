@@ -138,9 +138,18 @@ def prepare(kind: str, args, board, work: Path) -> list[dict]:
                 "requantization": built.info.requantization if built.info.quantized else "",
                 "build_s": round(time.time() - t0, 1),
                 "records": recs.summary().records if recs else 0,
+                "search": _search_of(recs),
             }
         )
     return rows
+
+
+def _search_of(store) -> str:
+    """The search that tuned a records folder, as its task list says ("" untuned/unknown)."""
+    from edgetune.records import read_tasks
+
+    tasks = read_tasks(store.path) if store else None
+    return (tasks or {}).get("tuned_with", {}).get("search", "")
 
 
 def time_rows(rows: list[dict], rounds: int, repeat: int, work: Path) -> None:
@@ -251,13 +260,17 @@ def main() -> None:
     for kind in MODELS:
         if getattr(args, f"records_{kind}"):
             args.records[kind] = getattr(args, f"records_{kind}")
+    kinds = args.models.split(",")
+    named = [*args.records, *(s.partition(":")[0] for s in args.also + args.artifact)]
+    if stray := sorted(set(named) - set(kinds)):
+        p.error(f"--records/--also/--artifact name {', '.join(stray)}, not in --models {kinds}")
 
     from edgetune.board import load_board
 
     board = load_board(args.board)
     with tempfile.TemporaryDirectory(prefix="bench-host-") as tmp:
         work = Path(tmp)
-        rows = [row for kind in args.models.split(",") for row in prepare(kind, args, board, work)]
+        rows = [row for kind in kinds for row in prepare(kind, args, board, work)]
         time_rows(rows, args.rounds, args.repeat, work)
         agreements(rows)
     for row in rows:
@@ -272,7 +285,7 @@ def main() -> None:
         }
     cols = ["model", "label", "threads", "median_ms", "p90_ms", "x_litert_same_threads",
             "p10_ms", "x_litert_p10", "x_litert_p10_paired_range", "q25_ms", "x_litert_q25",
-            "steal", "tuned_tasks", "records"]  # fmt: skip
+            "steal", "tuned_tasks", "records", "search", "requantization"]  # fmt: skip
     print(" | ".join(cols))
     for r in rows:
         cells = [r.get(c, "") for c in cols]
@@ -294,8 +307,10 @@ def main() -> None:
         "repeat": args.repeat,
         "rounds": args.rounds,
         **ratio,
-        "trials": args.trials,
-        "search": args.search,
+        # tunes made here (--trials); rows of given records say their search and records
+        "tuned_here": {"trials": args.trials, "search": args.search, "seed": args.seed}
+        if args.trials
+        else None,
         "rows": rows,
     }
     Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
@@ -303,4 +318,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from script_main import run_main
+
+    run_main(main)

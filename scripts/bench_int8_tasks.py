@@ -18,23 +18,23 @@ import time
 from pathlib import Path
 
 from edgetune.board import load_board
-from edgetune.frontend import load_model
+from edgetune.frontend import find_model, load_model
 from edgetune.records import RecordStore
 from edgetune.rules import RuleSet
-from edgetune.rules.rule_set import register
-from edgetune.rules.tensorize import tensorize_postprocs, tensorize_rules
+from edgetune.rules.rule_set import RuleSetParts, register
 from edgetune.search import tune_model
 from edgetune.tasks import for_model
 
 RULE_SET = "int8-bench"
 
 
-def _space(board):
+def _space(board) -> RuleSetParts:
+    """MetaSchedule's CPU defaults (RuleSet.parts adds the board's tensorize hooks)."""
     from tvm.s_tir.meta_schedule import Mutator, Postproc, ScheduleRule
 
-    return (
-        tensorize_rules(board) + list(ScheduleRule.create("llvm")),
-        list(Postproc.create("llvm")) + tensorize_postprocs(board),
+    return RuleSetParts(
+        list(ScheduleRule.create("llvm")),
+        list(Postproc.create("llvm")),
         dict(Mutator.create("llvm")),
     )
 
@@ -69,7 +69,9 @@ def _tune(model, board, work: Path, names: set[str], trials: int) -> dict[str, f
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="edgetune/models/mobilenet_v2_int8.tflite")
+    ap.add_argument(
+        "--model", default="mobilenet_v2_int8", help="a .tflite file or a shipped model's name"
+    )
     ap.add_argument("--board", default="host")
     ap.add_argument("--tasks", type=int, default=4)
     ap.add_argument("--trials", type=int, default=32, help="trials per task")
@@ -85,13 +87,19 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         picked: dict[str, dict] = {}
-        keys: list = []
-        for kind, integer in (("int8", True), ("qdq", False)):
-            model = load_model(args.model, integer_kernels=integer)
-            tasks = for_model(model, board).tasks
-            convs = {_conv_key(t): t for t in tasks if "conv2d" in t.anchor}
-            keys = keys or list(convs)[: args.tasks]
-            chosen = [convs[k] for k in keys]
+        models = {
+            kind: load_model(find_model(args.model), integer_kernels=integer)
+            for kind, integer in (("int8", True), ("qdq", False))
+        }
+        convs = {
+            kind: {_conv_key(t): t for t in for_model(m, board).tasks if "conv2d" in t.anchor}
+            for kind, m in models.items()
+        }
+        keys = [k for k in convs["int8"] if k in convs["qdq"]][: args.tasks]  # heaviest first
+        if not keys:
+            raise SystemExit(f"{args.model}: no conv task found in both imports")
+        for kind, model in models.items():
+            chosen = [convs[kind][k] for k in keys]
             start = time.time()
             best = _tune(model, board, Path(tmp) / kind, {t.name for t in chosen}, args.trials)
             picked[kind] = {k: (t, best[t.name]) for k, t in zip(keys, chosen)}
@@ -119,4 +127,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from script_main import run_main
+
+    run_main(main)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -111,13 +112,15 @@ def build_layers(layers: list[dict], args, out: Path) -> None:
     from edgetune.compile.library import BuiltModel, compile_with_records
     from edgetune.frontend import find_model, load_model
     from edgetune.records import RecordStore, applicable_database, best_latency_in, database_of
+    from edgetune.records.manifest import tuned_requantization
     from edgetune.tasks import for_model
 
     board = load_board(args.board)
-    whole = load_model(find_model(args.model))
+    requantization = tuned_requantization(args.records)  # an int8 folder's, as tune took it
+    whole = load_model(find_model(args.model), requantization=requantization)
     chosen = database_of(RecordStore(args.records, whole.info, board, create=False))
     for layer in layers:
-        model = load_model(Path(layer["path"]))
+        model = load_model(Path(layer["path"]), requantization=requantization)
         tasks = for_model(model, board)
         # a layer cut out alone can lose its epilogue (a projection conv without the residual
         # add it has in the model): the model's trace then does not apply and it stays untuned
@@ -198,10 +201,20 @@ def main() -> None:
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
 
-    from edgetune.frontend import find_model
-
     work = Path(args.workdir or tempfile.mkdtemp(prefix="edgetune-layers-"))
     work.mkdir(parents=True, exist_ok=True)
+    try:
+        measure(args, work)
+    finally:
+        if not args.workdir:  # a folder of one-op models and libraries made for this run
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(args, work: Path) -> None:
+    """Cut the model into one-op (or prefix) models in `work`, build them with the records,
+    time both engines round after round, print the table and write the JSON."""
+    from edgetune.frontend import find_model
+
     model_path = Path(find_model(args.model))
     cuts = args.prefixes
     layers = prefix_models(model_path, work, cuts) if cuts else op_models(model_path, work)
@@ -280,4 +293,6 @@ def print_layers(layers: list[dict], args) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from script_main import run_main
+
+    run_main(main)

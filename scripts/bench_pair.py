@@ -77,11 +77,18 @@ def summary(paths: list[str], times: np.ndarray) -> list[dict]:
     return rows
 
 
+def _positive(text: str) -> int:
+    """An argument that must be a whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
 def add_pairing_args(parser: argparse.ArgumentParser) -> None:
     """--threads, --blocks and --calls of `time_blocks`, for this script and those reusing it."""
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--blocks", type=int, default=40, help="blocks of calls per library")
-    parser.add_argument("--calls", type=int, default=20, help="calls per block")
+    parser.add_argument("--threads", type=_positive, default=os.cpu_count() or 1)
+    parser.add_argument("--blocks", type=_positive, default=40, help="blocks of calls per library")
+    parser.add_argument("--calls", type=_positive, default=20, help="calls per block")
 
 
 def main() -> None:
@@ -131,4 +138,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from script_main import run_main
+
+    run_main(main)

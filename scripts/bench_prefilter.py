@@ -32,6 +32,9 @@ OPS = slice(0, 14)  # float_mad .. int_other_func: arithmetic of either type
 VEC_LEN, PARALLEL_PROD = 18, 39
 
 
+MIN_CANDIDATES = 8  # measured candidates a task needs for its rankings to be compared
+
+
 def load_tasks(records: Path, board_name: str) -> dict[str, dict]:
     """Per workload: measured latencies (s) and per-store features of each candidate."""
     from edgetune.board import load_board
@@ -125,7 +128,7 @@ def evaluate(tasks: dict[str, dict], cores: int, samples: list[int | None], seed
 
     for key, task in tasks.items():
         latency = task["latency"]
-        if len(latency) < 8:
+        if len(latency) < MIN_CANDIDATES:
             continue
         bound = np.array([compute_bound(f, cores) for f in task["feats"]])
         add("random", rng.random(len(latency)), latency)
@@ -160,6 +163,8 @@ def main() -> None:
     result = evaluate(tasks, args.cores, samples, args.seed)
     records = sum(len(t["latency"]) for t in tasks.values())
     print(f"{args.records}: {len(tasks)} tasks, {records} measured candidates")
+    if not result:
+        print(f"no task has {MIN_CANDIDATES} measured candidates or more: nothing to rank")
     print("| score | Spearman median | mean | fastest tenth kept by the better half |")
     print("|---|---|---|---|")
     for name, r in result.items():

@@ -35,6 +35,7 @@ from edgetune.frontend.retrain import with_other_weights  # noqa: E402
 from edgetune.frontend.tflite_import import random_inputs  # noqa: E402
 from edgetune.oracle import LiteRTModel, agreement  # noqa: E402
 from edgetune.records import RecordStore, open_library, summarize_folder  # noqa: E402
+from edgetune.records.manifest import tuned_requantization  # noqa: E402
 from edgetune.runtime import load_artifact  # noqa: E402
 from edgetune.search import tune_model  # noqa: E402
 
@@ -88,19 +89,20 @@ def main() -> int:
         ap.error(f"no records folder {args.records}")
 
     board = load_board("host")
-    model = load_model(find_model(args.model))
+    requantization = tuned_requantization(args.records)  # an int8 folder's, as tune took it
+    model = load_model(find_model(args.model), requantization=requantization)
     work = Path(args.work)
     for name in ("library", "original", "retrained"):
         shutil.rmtree(work / name, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
     shutil.copytree(args.records, work / "original", ignore=shutil.ignore_patterns("*.lock"))
-    library = open_library(work / "library", board)
+    library = open_library(work / "library", board, requantization)
     trials = args.trials or summarize_folder(work / "original").measured
 
     print(f"== {model.info.name}: its records into the library", file=sys.stderr)
     first = tune(model, board, work / "original", trials, library)
     path = with_other_weights(model.path, work / f"{model.info.name}_retrained.tflite")
-    retrained = load_model(path)
+    retrained = load_model(path, requantization=requantization)
     print(f"== {retrained.info.name}: tuned with the library", file=sys.stderr)
     second = tune(retrained, board, work / "retrained", trials, library)
 
@@ -164,4 +166,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from script_main import run_main
+
+    run_main(main)

@@ -6,17 +6,19 @@ records folder with the same measured-trial budget. Reported per run: the curve 
 end-to-end latency (sum of weight x best task latency) vs measured trials", the final estimate,
 the measured latency of the built model (all built models are timed at the end, interleaved, so
 both methods see the same machine load), and trials-to-reach: how many trials each method needed
-to reach the other's final estimate. A PNG of the curves is written next to the JSON.
+to reach the other's final estimate. A PNG of the curves is written next to the JSON. One tune at
+a time (edgetune times one batch at a time per host, so two tunes at once would each wait for
+the other's timing turn, and their wall times would say so rather than the search).
 
     PYTHONPATH=$PWD nice -n 10 python scripts/bench_search.py --budgets 300 --seeds 0 1 2 \\
-        --parallel --json bench_search.json
+        --json bench_search.json
 
 Transfer mode (`--transfer`): first tune `--library-models` (other models, `--library-budget`
 trials each) into a records library, then, per seed, the target model with a copy of that
 library and without one (`--search family` both, equal budgets; the copy keeps one seed's
 records out of the next seed's library). Reported per seed: trials each needed to reach the
 reference latency (`--reference-ms`, else the run without library's final estimate), final
-estimates, built-model latencies and wall times.
+estimates, built-model latencies and wall times (a table and the JSON; no chart).
 
     PYTHONPATH=$PWD nice -n 10 python scripts/bench_search.py --transfer --budgets 1000 \
         --seeds 0 1 2 --library-models a.tflite b.tflite c.tflite --library-budget 1000 \
@@ -32,10 +34,8 @@ import json
 import shutil
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from functools import partial
-from multiprocessing import get_context
 from pathlib import Path
 from statistics import median
 
@@ -126,13 +126,6 @@ def _board(args):
     return replace(board, measure=replace(board.measure, build_timeout_s=args.build_timeout))
 
 
-def _tune_job(job) -> dict:
-    """tune_run in a worker process (for --parallel)."""
-    args, method, budget, seed, keep = job
-    model = load_model(MODELS_DIR / f"{args.model}.tflite")
-    return tune_run(model, _board(args), Path(args.work), method, budget, seed, keep)
-
-
 def time_artifacts(runs: list[dict], board, model, rounds: int, repeat: int) -> None:
     """Measured end-to-end latency of every built model: `rounds` interleaved passes, median."""
     inputs = load_inputs(model.info, None)
@@ -155,6 +148,7 @@ def summarize(runs: list[dict]) -> list[dict]:
             row[f"{name}_estimate_ms"] = r["final_estimate_ms"]
             row[f"{name}_measured_ms"] = r.get("measured_ms")
             row[f"{name}_tune_s"] = r["tune_s"]
+            row[f"{name}_trials"] = r["trials"]  # ms measures whole rounds: may pass the budget
         if ms["final_estimate_ms"] and fam["final_estimate_ms"]:
             row["family_trials_to_ms_final"] = trials_to_reach(
                 fam["curve"], ms["final_estimate_ms"]
@@ -179,6 +173,8 @@ def print_table(rows: list[dict]) -> None:
         ("family_measured_ms", "fam built", ".3f"),
         ("family_trials_to_ms_final", "fam->ms final", "d"),
         ("ms_trials_to_family_final", "ms->fam final", "d"),
+        ("ms_trials", "ms trials", "d"),
+        ("family_trials", "fam trials", "d"),
         ("ms_tune_s", "ms s", ".0f"),
         ("family_tune_s", "fam s", ".0f"),
     ]
@@ -235,6 +231,7 @@ def summarize_transfer(runs: list[dict], reference_ms: float | None) -> list[dic
             row[f"{name}_estimate_ms"] = r["final_estimate_ms"]
             row[f"{name}_measured_ms"] = r.get("measured_ms")
             row[f"{name}_tune_s"] = r["tune_s"]
+            row[f"{name}_trials"] = r["trials"]  # ms measures whole rounds: may pass the budget
             row[f"{name}_trials_to_ref"] = ref and trials_to_reach(r["curve"], ref)
         lib = pair["library"]["library"] or {}
         row.update({k: lib.get(k) for k in ("known", "similar", "new", "reused_records")})
@@ -254,10 +251,10 @@ def print_transfer_table(rows: list[dict]) -> None:
     print("trials to reach the reference estimate; latencies in ms; wall times in s (this host)")
 
 
-def plot(runs: list[dict], path: Path) -> None:
+def plot(runs: list[dict], path: Path, title: str) -> None:
     """The estimate curves of every run, as PNG (and SVG next to it)."""
     chart = LineChart(
-        "MobileNetV2 fp32, host: estimated latency against trials",
+        f"{title}: estimated latency against trials",
         "measured trials",
         "estimated end-to-end latency (ms)",
         [
@@ -294,9 +291,6 @@ def main() -> int:
     ap.add_argument("--json", help="write results here (also written after every run)")
     ap.add_argument("--plot", help="PNG of the curves (default: next to --json, or ./)")
     ap.add_argument(
-        "--parallel", action="store_true", help="run the two methods of a seed concurrently"
-    )
-    ap.add_argument(
         "--transfer", action="store_true", help="with vs without a records library (see above)"
     )
     ap.add_argument(
@@ -321,7 +315,6 @@ def main() -> int:
         "seeds": args.seeds,
         "per_family": args.per_family,
         "build_timeout_s": args.build_timeout,
-        "parallel": args.parallel,
         "tasks_tuned": sorted(keep) if keep else "all",
         "runs": runs,
     }
@@ -342,12 +335,6 @@ def main() -> int:
 
     for budget in args.budgets:
         for seed in args.seeds:
-            if args.parallel:  # both methods at once: same machine load for both
-                jobs = [(args, method, budget, seed, keep) for method in METHODS]
-                with ProcessPoolExecutor(len(METHODS), mp_context=get_context("spawn")) as pool:
-                    runs.extend(pool.map(_tune_job, jobs))
-                save()
-                continue
             for method in METHODS:
                 print(f"== {method} budget {budget} seed {seed}", file=sys.stderr, flush=True)
                 runs.append(tune_run(model, board, work, method, budget, seed, keep))
@@ -357,10 +344,12 @@ def main() -> int:
     save()
     print_table(report["summary"])
     png = Path(args.plot or (Path(args.json).with_suffix(".png") if args.json else "bench.png"))
-    plot(runs, png)
+    plot(runs, png, f"{model.info.name}, {board.name}")
     print(f"plot: {png}")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from script_main import run_main
+
+    run_main(main)

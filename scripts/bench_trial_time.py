@@ -24,6 +24,7 @@ from pathlib import Path
 
 from edgetune.board import load_board
 from edgetune.frontend import find_model, load_model
+from edgetune.measure import timing_turn
 from edgetune.records import RecordStore
 from edgetune.search import tune_model
 from edgetune.tvm_api import ms
@@ -34,7 +35,7 @@ def profile_tune(model, board, work: Path, search: str, trials: int, seed: int) 
     records = work / f"{search}-t{trials}-s{seed}"
     shutil.rmtree(records, ignore_errors=True)
     store = RecordStore(records, model.info, board)
-    started = time.time()
+    started, waited = time.time(), timing_turn.waited_s
     with ms.Profiler() as profiler:
         result = tune_model(
             model, board, store, trials, seed=seed, search=search, final_top=0,
@@ -46,6 +47,10 @@ def profile_tune(model, board, work: Path, search: str, trials: int, seed: int) 
         "search": search,
         "trials": result.progress.trials,
         "wall_s": wall,
+        "model": model.info.name,
+        "seed": seed,
+        # in the wall time: waiting while another edgetune process timed on this host
+        "waited_for_other_tunes_s": round(timing_turn.waited_s - waited, 3),
         "search_info": result.search,  # round sizes, foresee rounds
         "estimated_ms": progress["estimated_latency_ms"],  # sum of tasks' best x weight
         "curve": progress["curve"],  # [trials, estimated end-to-end ms] after each batch
@@ -63,6 +68,14 @@ def table(run: dict) -> list[str]:
         f"({run['wall_s'] / trials * 1e3:.0f} ms per trial, "
         f"{trials / run['wall_s'] * 60:.0f} trials per minute; "
         f"estimated end-to-end {'-' if estimate is None else f'{estimate:.3f} ms'})",
+        *(
+            [
+                f"  of which {run['waited_for_other_tunes_s']:.1f} s waiting for another edgetune "
+                "process timing on this host: not this search's time"
+            ]
+            if run["waited_for_other_tunes_s"]
+            else []
+        ),  # fmt: skip
         f"  {'scope':58} {'s':>8} {'% wall':>7} {'ms/trial':>9}",
     ]
     for name, secs in run["scopes_s"].items():
@@ -95,4 +108,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from script_main import run_main
+
+    run_main(main)

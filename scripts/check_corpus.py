@@ -9,7 +9,8 @@ three runs on seeded random inputs against LiteRT's reference kernels (MediaPipe
 with a builtin equivalent substituted in LiteRT's copy, named in the last column; those
 without one evaluated in NumPy between LiteRT runs: status pass-np). Pass: float outputs
 within 1e-3 of the output's largest magnitude, integer outputs within 1 LSB, on every output
-(edgetune/oracle/conformance). Prints a table and 'N passed, M failed', writes JSON.
+(edgetune/oracle/conformance). Prints a table and 'N passed, M failed', writes JSON; exits 1
+when a model failed (2: a name given to --only is not in the corpus).
 
 `--tuned K` builds each model tuned instead: K candidates for each task (family search, a
 temporary records folder), so tuned schedules' layout rewrites and inlined epilogues are
@@ -150,10 +151,13 @@ def main() -> int:
     if args.one:
         print(json.dumps(check_one(args.one, args.input_shape, args.spaces, args.tuned)))
         return 0
+    manifest = load_manifest()
+    if unknown := sorted(set(args.only or []) - {e["name"] for e in manifest}):
+        parser.error(f"--only: not in the corpus (scripts/corpus.toml): {', '.join(unknown)}")
     fetch(args.cache)
     entries = [
         e
-        for e in load_manifest()
+        for e in manifest
         if (not args.only or e["name"] in args.only)
         and (args.set == "all" or e.get("set", "corpus") == args.set)
     ]
@@ -169,8 +173,10 @@ def main() -> int:
     print("\n".join(table(results)))
     args.json.write_text(json.dumps(results, indent=1))
     print(f"wrote {args.json}")
-    return 0
+    return int(any(r["status"] not in ("pass", "pass-np") for r in results))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from script_main import run_main
+
+    run_main(main)

@@ -85,7 +85,9 @@ def mediapipe_run(model: Path, height: int, width: int, outputs: int, seed: int,
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path)
-    parser.add_argument("--mediapipe-python", help="a Python that has mediapipe installed")
+    parser.add_argument(
+        "--mediapipe-python", help="a Python that has mediapipe installed (required)"
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--mediapipe-run", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -93,6 +95,8 @@ def main() -> int:
         h, w, n, seed, out = args.mediapipe_run
         mediapipe_run(args.model, int(h), int(w), int(n), int(seed), Path(out))
         return 0
+    if not args.mediapipe_python:
+        parser.error("--mediapipe-python is required (a Python that has mediapipe installed)")
     from edgetune.board import load_board
     from edgetune.compile import build_model
     from edgetune.frontend import load_model
@@ -100,7 +104,10 @@ def main() -> int:
     from edgetune.runtime import load_executable
 
     model = load_model(args.model)
-    (shape,) = [t.shape for t in model.info.inputs]
+    shapes = [t.shape for t in model.info.inputs]
+    if len(shapes) != 1 or len(shapes[0]) != 4:
+        parser.error(f"{args.model}: not an image model (one NHWC input), inputs {shapes}")
+    (shape,) = shapes
     outputs = len(model.info.outputs)
     ours = load_executable(build_model(model, load_board("host"), None).exe, 1, info=model.info)
     reference = litert_reference(args.model.read_bytes())
