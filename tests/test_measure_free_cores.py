@@ -202,3 +202,33 @@ def test_two_edgetune_processes_never_time_at_once(tmp_path, monkeypatch, capsys
     assert f"waiting for edgetune pid {other.pid} to finish timing on this host" in err
     with timing_turn():  # released after the batch
         pass
+
+
+def test_ctrl_c_while_waiting_for_the_turn_stops_the_tune_at_once(tmp_path):
+    """The first Ctrl-C of a tune waiting for another process's timing turn ends the wait: the
+    batch is not timed, nothing is recorded, exit 130 (not after the other's turn)."""
+    from edgetune.paths import REPO_DIR
+
+    env = {**os.environ, "PYTHONPATH": str(REPO_DIR),
+           "EDGETUNE_TIMING_LOCK": str(tmp_path / "turn.lock")}  # fmt: skip
+    other = subprocess.Popen([sys.executable, "-c", HOLD_TURN, "300"], env=env,
+                             stdout=subprocess.PIPE, text=True)  # fmt: skip
+    recs = tmp_path / "recs"
+    tune = [sys.executable, "-m", "edgetune", "tune", "tiny_fp32", "--trials", "8",
+            "--records", str(recs), "--no-library"]  # fmt: skip
+    try:
+        assert other.stdout.readline().strip() == "held"
+        proc = subprocess.Popen(tune, env=env, stderr=subprocess.PIPE, text=True)
+        said = ""
+        while "waiting for edgetune pid" not in said:
+            said += proc.stderr.readline()
+            assert proc.poll() is None, said
+        proc.send_signal(signal.SIGINT)
+        start = time.monotonic()
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, said + err
+        assert time.monotonic() - start < 30 and other.poll() is None  # the turn is still held
+        assert "0 measured trials are kept" in err
+    finally:
+        other.kill()
+        other.wait()

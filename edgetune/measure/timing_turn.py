@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from .. import stop
+
 LOCK_NAME = "edgetune-host-timing.lock"
 SAY_AFTER_S = 2.0  # a wait longer than this is said once (the other holder's batch is long)
 waited_s = 0.0  # seconds this process waited for other processes' turns (benchmarks say it)
@@ -67,7 +69,8 @@ def timing_turn(path: Path | None = None) -> Iterator[None]:
 
 
 def _wait(fd: int) -> None:
-    """Block until the lock is free; say once who holds it when that takes long."""
+    """Block until the lock is free; say once who holds it when that takes long. A stop asked
+    for meanwhile (the first Ctrl-C of a tune) ends the wait: the batch is not timed."""
     global waited_s  # noqa: PLW0603 - a process-wide tally, read by the benchmarks
     start, said = time.monotonic(), False
     while True:
@@ -76,6 +79,8 @@ def _wait(fd: int) -> None:
             waited_s += time.monotonic() - start
             return
         except BlockingIOError:
+            if stop.requested():  # Ctrl-C while another process times: nothing of ours runs
+                raise KeyboardInterrupt from None
             if not said and time.monotonic() - start >= SAY_AFTER_S:
                 print(
                     f"edgetune: waiting for {_holder(fd)} to finish timing on this host "
