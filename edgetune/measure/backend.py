@@ -132,10 +132,12 @@ def _run_local(
     repeat: int,
 ):
     from ..runtime import load_library
+    from .timing_turn import timing_turn
 
     loaded = load_library(path, board.hardware.cores)  # its metadata read by run_steps_on
     loaded.states = states
-    return [loaded(inputs) for inputs in steps], loaded.bench(steps[-1], repeat)
+    with timing_turn():  # no edgetune process (a tune's batch) times on this host meanwhile
+        return [loaded(inputs) for inputs in steps], loaded.bench(steps[-1], repeat)
 
 
 register_backend("local", Backend(runner=_local_runner, run_artifact=_run_local))

@@ -1,4 +1,5 @@
-"""One edgetune at a time times candidates on this host: a machine-wide turn for each batch.
+"""One edgetune at a time times on this host: a machine-wide turn for each batch of candidates,
+and for each timing of `run`, `compare`, `profile` and `ci` on the host board.
 
 Two tunes on one host both see the other's work as foreign load and time on the cores they find
 free, which are the same ones: each candidate then shares a core with the other's spinning
@@ -6,7 +7,9 @@ thread pool, and a 5 us kernel was recorded at ~4 ms (a scheduler time slice), a
 reused from the library with 0 trials. A batch of host timing therefore runs under an OS file
 lock in the temporary folder, shared by every edgetune process of the machine (any user): the
 other tune keeps searching and building meanwhile, and its builds are then foreign load that
-`free_cores.py` times around. The kernel drops the lock when its holder dies.
+`free_cores.py` times around. A model timed by `run`, `compare`, `profile` or `ci` takes the
+same turn, so neither it nor a tune's batch is timed against the other's thread pool. The
+kernel drops the lock when its holder dies.
 """
 
 from __future__ import annotations

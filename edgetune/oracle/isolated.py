@@ -80,12 +80,15 @@ def stacked(per_step) -> Any:
 
 def time_in_own_process(run: EngineRun) -> dict[str, Any]:
     """`work(run)` in a fresh Python process; its Latency (as JSON) and steal share."""
-    out = subprocess.run(
-        [sys.executable, "-m", __name__, json.dumps(asdict(run))],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    from ..measure.timing_turn import timing_turn
+
+    with timing_turn():  # no edgetune process (a tune's batch) times on this host meanwhile
+        out = subprocess.run(
+            [sys.executable, "-m", __name__, json.dumps(asdict(run))],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     if out.returncode != 0:
         last = last_line(out.stderr, "no output")
         raise EdgetuneError(f"timing {run.engine} on {Path(run.path).name} failed: {last}")

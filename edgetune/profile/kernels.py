@@ -21,6 +21,7 @@ from ..errors import BoardError
 from ..farm.agent import profile_vm
 from ..farm.remote_run import profile_remote
 from ..measure.free_cores import ContentionWatch, contention_notes
+from ..measure.timing_turn import timing_turn
 from ..runtime import load_executable, load_inputs
 from ..tasks.task import shorten
 
@@ -168,9 +169,10 @@ def profile_model(
         threads = threads or board.hardware.cores
         loaded = load_executable(built.exe, threads, info=model.info)
         args = [tvm.runtime.tensor(x, loaded.device) for x in inputs]
-        watch = ContentionWatch.start()
-        raw = profile_vm(loaded.vm, args, runs)
-        steal, others = watch.read()
+        with timing_turn():  # no edgetune process times on this host meanwhile
+            watch = ContentionWatch.start()
+            raw = profile_vm(loaded.vm, args, runs)
+            steal, others = watch.read()
     else:
         if threads and threads != board.hardware.cores:
             raise BoardError(
