@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -10,16 +11,23 @@ REPO_DIR = PACKAGE_DIR.parent
 MODELS_DIR = PACKAGE_DIR / "models"
 
 
+def _shipped(kind: str) -> Path:
+    """The shipped `kind` folder (boards, toolchains): the checkout's (an editable install), else
+    the one a wheel installs under the environment's share/edgetune."""
+    checkout = REPO_DIR / kind
+    return checkout if checkout.is_dir() else Path(sys.prefix) / "share" / "edgetune" / kind
+
+
 def board_dirs() -> list[Path]:
-    """Board search path: $EDGETUNE_BOARDS (os.pathsep separated), then the repo's boards/."""
+    """Board search path: $EDGETUNE_BOARDS (os.pathsep separated), then the shipped boards/."""
     extra = [Path(p) for p in os.environ.get("EDGETUNE_BOARDS", "").split(os.pathsep) if p]
-    return [*extra, REPO_DIR / "boards"]
+    return [*extra, _shipped("boards")]
 
 
 def toolchain_dirs() -> list[Path]:
-    """Toolchain search path: $EDGETUNE_TOOLCHAINS, then the repo's toolchains/."""
+    """Toolchain search path: $EDGETUNE_TOOLCHAINS, then the shipped toolchains/."""
     extra = [Path(p) for p in os.environ.get("EDGETUNE_TOOLCHAINS", "").split(os.pathsep) if p]
-    return [*extra, REPO_DIR / "toolchains"]
+    return [*extra, _shipped("toolchains")]
 
 
 def shipped_model(name: str) -> Path:

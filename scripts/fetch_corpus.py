@@ -16,10 +16,9 @@ import re
 import subprocess
 import sys
 import tarfile
+import tomllib
 import zipfile
 from pathlib import Path
-
-import tomllib
 
 MANIFEST = Path(__file__).with_name("corpus.toml")
 DEFAULT_CACHE = Path.home() / ".cache" / "edgetune" / "corpus"

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import logging
 import re
+import tomllib
 from importlib.metadata import version
 
 import pytest
-import tomllib
 
 from edgetune.board import load_board
 from edgetune.paths import REPO_DIR
@@ -144,3 +144,43 @@ def test_missing_toolchain_is_one_clear_line_before_any_work(
         assert "Traceback" not in result.err
     assert not recs.exists()  # tune failed before creating the records folder
     assert not (tmp_path / "m.so").exists()
+
+
+def test_a_wheel_carries_the_shipped_boards_toolchains_and_models(tmp_path):
+    """A non-editable install (a wheel) has no checkout around it: the board and toolchain files
+    go under the environment's share/edgetune (found by edgetune/paths.py), models in the
+    package."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    source = tmp_path / "src"  # a copy: building writes build/ beside pyproject.toml
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO_DIR / name, source / name)
+    for name in ("edgetune", "boards", "toolchains"):
+        shutil.copytree(REPO_DIR / name, source / name, ignore=shutil.ignore_patterns("__py*"))
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
+         "-w", str(tmp_path), str(source)], capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    (wheel,) = tmp_path.glob("edgetune-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    data = next(n.split("/")[0] for n in names if ".data/" in n)
+    for kind in ("boards", "toolchains"):
+        for f in (REPO_DIR / kind).glob("*.toml"):
+            assert f"{data}/data/share/edgetune/{kind}/{f.name}" in names
+    assert "edgetune/models/tiny_fp32.tflite" in names
+
+
+def test_boards_and_toolchains_are_found_outside_a_checkout(tmp_path, monkeypatch):
+    import edgetune.paths as paths
+
+    monkeypatch.setattr(paths, "REPO_DIR", tmp_path / "site-packages")
+    monkeypatch.setattr(paths.sys, "prefix", str(tmp_path / "env"))
+    monkeypatch.delenv("EDGETUNE_BOARDS", raising=False)
+    share = tmp_path / "env" / "share" / "edgetune"
+    assert paths.board_dirs() == [share / "boards"]
+    assert paths.toolchain_dirs()[-1] == share / "toolchains"

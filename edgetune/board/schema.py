@@ -3,10 +3,9 @@ mistake is one line naming the file, the key, what was expected and what was fou
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from ..errors import BoardError
 
