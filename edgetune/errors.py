@@ -28,6 +28,11 @@ class InputError(EdgetuneError):
     """An input tensor file does not match the model."""
 
 
+class MissingPackage(EdgetuneError):
+    """An optional Python package the command needs (an extra: LiteRT, pyopencl) is not
+    installed: the environment's problem, not the model's (`ci` counts it as an error, exit 2)."""
+
+
 def first_line(message: object, default: str = "", chars: int | None = None) -> str:
     """The first line of an error message (`default` if it has none), at most `chars` long."""
     return (str(message).strip().splitlines() or [default])[0][:chars]

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the tests need, each named explicitly (no reliance on recommends or on what a
 # machine happens to have):
+#   the host toolchain (gcc, libc6-dev: the host board links its libraries with them) and
+#   python3-venv (the test venv);
 #   aarch64 cross toolchain: compiler, binutils, C library headers and start files (crti.o);
 #   qemu-user-static: the emulated Cortex-A53 board (its arm64 sysroot is fetched with apt);
 #   OpenSSH server and client (SSH runner / deploy tests, ssh-keygen);
@@ -8,7 +10,8 @@
 #   Chromium and chromedriver (`report` PNGs; the report page opened in a real browser);
 # Idempotent: installs only what is missing. Needs root (or sudo) and Debian's registry.
 set -euo pipefail
-PKGS=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu libc6-dev-arm64-cross
+PKGS=(gcc libc6-dev python3-venv
+      gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu libc6-dev-arm64-cross
       libgcc-12-dev-arm64-cross
       qemu-user-static
       openssh-server openssh-client

@@ -326,8 +326,8 @@ def test_regression_rule_threshold_and_noise():
         ("[[check]]\nmodel = 'tiny_fp32'\nboards = ['host']\ninputs = ['x.npy']",
          "check[0].inputs: file not found: "),
         ("[[check]]\nmodel = 'tiny_int9'\nboards = ['host']",
-         "check[0].model: model not found: tiny_int9 (neither a file beside the suite nor a "
-         "shipped model; did you mean tiny_int8"),
+         "check[0].model: model not found: tiny_int9 (a .tflite path or a shipped model name; "
+         "did you mean tiny_int8"),
         ("[[check]]\nmodel = 'tiny_fp32'\nboards = ['host']\nname = '../../escaped'",
          "check[0].name: '../../escaped' cannot name a check"),
         ("[[check]]\nmodel = 'tiny_fp32'\nboards = ['host']\nname = ''",
@@ -485,3 +485,31 @@ repeat = 2
     assert len(tasks) == 5  # the folder still lists all of tiny_fp32's tasks
     entries = json.loads((tmp_path / "ci.baseline.json").read_text())["entries"]
     assert list(entries) == ["tiny@mine"]
+
+
+def test_a_missing_package_is_an_environment_error_not_a_failed_change(tmp_path, monkeypatch):
+    """LiteRT not installed on the runner: the check is an error (exit 2, the runner's
+    environment), not a failure of the change (exit 1)."""
+    from edgetune.ci import runner
+    from edgetune.errors import MissingPackage
+    from edgetune.oracle.litert import NOT_INSTALLED
+
+    def missing(*_args, **_kwargs):
+        raise MissingPackage(NOT_INSTALLED)
+
+    monkeypatch.setattr(runner, "litert_reference", missing)
+    suite = write_suite(tmp_path, "[[check]]\nmodel = 'tiny_fp32'\nboards = ['host']\n"
+                        "rounds = 1\nrepeat = 2")  # fmt: skip
+    assert ci(suite, tmp_path / "out") == 2
+    (result,) = json.loads((tmp_path / "out" / "results.json").read_text())["results"]
+    assert result["status"] == "error" and "infrastructure: LiteRT" in result["reasons"][0]
+
+
+def test_an_opencl_board_without_its_platform_is_refused_before_tuning(tmp_path, cli):
+    text = (REPO_DIR / "boards/mali-pocl.toml").read_text()
+    text = text.replace('name = "mali-pocl"', 'name = "mali-none"')
+    board = write_board(tmp_path, "mali-none", text.replace("Portable Computing", "No Such GPU"))
+    res = cli("tune", "tiny_fp32", "--board", board, "--trials", 4, "--records",
+              tmp_path / "r", "--no-library")  # fmt: skip
+    assert res.code == 2 and "no OpenCL platform matching 'No Such GPU Language'" in res.err
+    assert not (tmp_path / "r").exists()

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import __version__, stop
 from ..compile import build_library
-from ..errors import BoardError, EdgetuneError, InputError, last_line
+from ..errors import BoardError, EdgetuneError, InputError, MissingPackage, last_line
 from ..farm import strategies
 from ..frontend import Model, find_model, load_model, read_tflite
 from ..measure import backend
@@ -150,7 +150,7 @@ def run_check(
             result.fail(f"latency regression: {verdict.reason}")
         elif baseline is not None:
             result.reasons.append(f"latency {verdict.reason}")
-    except BoardError as err:
+    except (BoardError, MissingPackage) as err:  # the runner's environment, not the change
         result.fail(f"infrastructure: {err}", ERROR)
     except EdgetuneError as err:
         result.fail(str(err))

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
 from ..board import Board, load_board
 from ..board.schema import INT, NUMBER, TEXT, TEXTS, check_table, read_toml
-from ..errors import InputError
-from ..paths import MODELS_DIR
+from ..errors import InputError, ModelError
+from ..frontend.tflite_import import find_model
 
 SETTINGS: dict[str, Any] = {  # allowed in [defaults] and in every [[check]]
     "boards": TEXTS,
@@ -108,14 +107,10 @@ def _model(path: Path, model: str, where: str) -> str:
         return str(path.parent / model)
     if model.endswith(".tflite") or "/" in model:
         raise InputError(f"{where}: file not found: {path.parent / model}")
-    if not (MODELS_DIR / f"{model}.tflite").is_file():
-        shipped = sorted(p.stem for p in MODELS_DIR.glob("*.tflite"))
-        close = get_close_matches(model, shipped, n=3)
-        hint = f"did you mean {', '.join(close)}?" if close else f"shipped: {', '.join(shipped)}"
-        raise InputError(
-            f"{where}: model not found: {model} (neither a file beside the suite nor a "
-            f"shipped model; {hint})"
-        )
+    try:
+        find_model(model)  # a shipped model's name (ModelError names the close ones)
+    except ModelError as err:
+        raise InputError(f"{where}: {err}") from None
     return model
 
 

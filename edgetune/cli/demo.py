@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 import tempfile
@@ -35,41 +36,31 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    work = Path(args.workdir or tempfile.mkdtemp(prefix="edgetune-demo-"))
-    recs, lib = work / "records", work / f"{args.model}.so"
+    from ..outputs import output_folder
+
+    work = output_folder(args.workdir, "--workdir") if args.workdir else None
+    work = work or Path(tempfile.mkdtemp(prefix="edgetune-demo-"))
+    recs, lib, board = work / "records", work / f"{args.model}.so", ["--board", args.board]
     (work / "library").mkdir(parents=True, exist_ok=True)  # its own: tuned here, not yours
     library = ["--library", str(work / "library")]
     steps = [
-        ["tasks", args.model, "--board", args.board, *library],
-        [
-            "tune",
-            args.model,
-            "--board",
-            args.board,
-            "--trials",
-            str(args.trials),
-            "--records",
-            str(recs),
-            *library,
-        ],
-        [
-            "build",
-            args.model,
-            "--board",
-            args.board,
-            "--records",
-            str(recs),
-            "-o",
-            str(lib),
-            *library,
-        ],
-        ["run", str(lib), "--board", args.board, "--repeat", "20"],
-        ["compare", args.model, "--board", args.board, "--records", str(recs), "--repeat", "20"],
-    ]
+        ["tasks", args.model, *board, *library],
+        ["tune", args.model, *board, "--trials", str(args.trials), "--records", str(recs),
+         *library],
+        ["build", args.model, *board, "--records", str(recs), "-o", str(lib), *library],
+        ["run", str(lib), *board, "--repeat", "20"],
+        ["compare", args.model, *board, "--records", str(recs), "--repeat", "20"],
+    ]  # fmt: skip
+    if importlib.util.find_spec("ai_edge_litert") is None:  # compare needs it: said first
+        from ..oracle.litert import NOT_INSTALLED
+
+        status(f"note: {NOT_INSTALLED}; the demo skips `compare`")
+        steps = steps[:-1]
     for step in steps:
         status(f"\n$ edgetune {' '.join(step)}")
         code = subprocess.run([sys.executable, "-m", "edgetune", *step]).returncode
         if code:
+            status(f"demo stopped at `edgetune {step[0]}`; its files are in {work}")
             return code
     status(f"\ndemo done: records in {recs}, built model {lib}")
     return 0

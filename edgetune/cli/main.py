@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .. import version_text
 from ..errors import EdgetuneError
 from . import (
     boards,
@@ -19,7 +20,7 @@ from . import (
     profile,
     report,
     run,
-    space,
+    space,  # fmt: skip
     tasks,
     tune,
 )
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--verbose", "-v", action="store_true", help="show tracebacks and TVM logs")
+    parser.add_argument("--version", action="version", version=version_text())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
         command.register(sub)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..outputs import output_file, output_folder
 from ..report import FORMATS, make_report, report_format, write_pngs, write_report
+from ..report.browser import chromium
 from .args import add_json_arg
 from .output import report as print_result
 from .output import status
@@ -47,7 +48,8 @@ def run(args) -> int:
     args.format = report_format(args.format, args.output)
     page = args.output or (None if args.json else f"report.{args.format}")  # --json: no page
     output = output_file(page, "-o") if page else None  # before any work
-    if args.png:
+    if args.png:  # a missing browser is said before any work
+        chromium()
         output_folder(args.png, "--png")
     result = make_report(args.records, args.others)
     path = write_report(result, output, args.format) if output else None

@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
@@ -232,7 +233,13 @@ def find_model(name: str | Path) -> Path:
     shipped = MODELS_DIR / f"{name}.tflite"
     if shipped.is_file():
         return shipped
-    raise ModelError(f"model not found: {name} (a .tflite path or a shipped model name)")
+    shipped_names = sorted(p.stem for p in MODELS_DIR.glob("*.tflite"))
+    close = get_close_matches(str(name), shipped_names, n=3, cutoff=0.5)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    raise ModelError(
+        f"model not found: {name} (a .tflite path or a shipped model name; {hint}shipped: "
+        f"{', '.join(shipped_names)})"
+    )
 
 
 def requested_shapes(

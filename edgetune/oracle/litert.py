@@ -11,10 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import EdgetuneError, ModelError, first_line
+from ..errors import MissingPackage, ModelError, first_line
 from ..runtime.timing import Latency, time_calls
 
-NOT_INSTALLED = "LiteRT is not installed: pip install 'edgetune[litert]' (ai-edge-litert)"
+NOT_INSTALLED = (
+    "LiteRT (ai-edge-litert) is not installed: install edgetune's [litert] extra (from a "
+    "checkout: pip install -c constraints.txt -e '.[litert]')"
+)
 
 
 class LiteRTModel:
@@ -36,7 +39,7 @@ class LiteRTModel:
         try:
             from ai_edge_litert.interpreter import Interpreter, OpResolverType
         except ImportError:
-            raise EdgetuneError(NOT_INSTALLED) from None
+            raise MissingPackage(NOT_INSTALLED) from None
         resolver = OpResolverType.AUTO
         if builtin_kernels:
             resolver = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import EdgetuneError
+from ..errors import MissingPackage
 from .litert import NOT_INSTALLED
 
 
@@ -23,7 +23,7 @@ def schema() -> Any:
     try:
         from ai_edge_litert import schema_py_generated
     except ImportError:
-        raise EdgetuneError(NOT_INSTALLED) from None
+        raise MissingPackage(NOT_INSTALLED) from None
     return schema_py_generated
 
 

@@ -17,7 +17,10 @@ TIMEOUT_S = 60
 def chromium() -> str:
     """Path of a Chromium-like browser: $EDGETUNE_CHROMIUM, else the first of NAMES on PATH."""
     on_path = (shutil.which(name) for name in NAMES)
-    found = os.environ.get("EDGETUNE_CHROMIUM") or next(filter(None, on_path), None)
+    given = os.environ.get("EDGETUNE_CHROMIUM")
+    if given and not (shutil.which(given) or "").strip():
+        raise InputError(f"$EDGETUNE_CHROMIUM={given}: not an executable program")
+    found = given or next(filter(None, on_path), None)
     if not found:
         raise InputError(
             "PNG output needs Chromium (headless): install it (Debian: apt-get install chromium) "

@@ -5,7 +5,7 @@ with OpenCL is reached like any other board, with connection kind "rpc" (the far
 """
 
 from ..backend import Backend, register_backend
-from .device import Device, random_arrays
+from .device import Device, check_device, random_arrays
 from .measure import OpenCLRunner, make_opencl_builder, make_opencl_runner
 from .model_plan import run_plan, write_plan
 from .program import KernelLaunch, OpenCLProgram, lower_opencl
@@ -17,6 +17,7 @@ register_backend(
         run_artifact=run_plan,
         builder=make_opencl_builder,
         after_build=write_plan,
+        reachable=check_device,
     ),
 )
 

@@ -7,13 +7,47 @@ not for a Mali GPU.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...errors import BoardError
+from ...errors import BoardError, MissingPackage
 from ...farm.arguments import random_array
 from .program import OpenCLProgram
+
+if TYPE_CHECKING:
+    from ...board import Board
+
+
+def import_pyopencl() -> Any:
+    """pyopencl, or MissingPackage naming the extra that installs it."""
+    try:
+        import pyopencl
+    except ImportError:
+        raise MissingPackage(
+            "pyopencl is not installed: install edgetune's [opencl] extra (from a checkout: "
+            "pip install -c constraints.txt -e '.[opencl]')"
+        ) from None
+    return pyopencl
+
+
+def find_platform(name: str) -> Any:
+    """The first OpenCL platform whose name contains `name`; BoardError if there is none."""
+    found = import_pyopencl().get_platforms()
+    platforms = [p for p in found if name.lower() in p.name.lower()]
+    if not platforms:
+        names = ", ".join(p.name for p in found) or "none"
+        raise BoardError(
+            f"no OpenCL platform matching '{name}' (found: {names}; Debian: apt-get install "
+            "pocl-opencl-icd)"
+        )
+    return platforms[0]
+
+
+def check_device(board: Board) -> None:
+    """Before a tune: pyopencl installed and the board's OpenCL platform present (else every
+    candidate's run would fail and use up the trial budget)."""
+    find_platform(str(board.connection.extra.get("platform", "")))
 
 
 @dataclass
@@ -26,21 +60,11 @@ class Device:
     _programs: dict[Any, Any] = field(default_factory=dict)  # programs, kernels, scratch
 
     def open(self) -> Device:
-        try:
-            import pyopencl as cl
-        except ImportError:
-            raise BoardError("pyopencl is not installed: pip install 'edgetune[opencl]'") from None
+        import_pyopencl()
+        import pyopencl as cl
 
         if self._ctx is None:
-            found = cl.get_platforms()
-            platforms = [p for p in found if self.platform.lower() in p.name.lower()]
-            if not platforms:
-                names = ", ".join(p.name for p in found) or "none"
-                raise BoardError(
-                    f"no OpenCL platform matching '{self.platform}' (found: {names}; "
-                    "Debian: apt-get install pocl-opencl-icd)"
-                )
-            device = platforms[0].get_devices()[0]
+            device = find_platform(self.platform).get_devices()[0]
             self._ctx = cl.Context([device])
             props = cl.command_queue_properties.PROFILING_ENABLE
             self._queue = cl.CommandQueue(self._ctx, properties=props)
