@@ -178,14 +178,18 @@ def test_report_format_and_file_name_agree(tmp_path, cli):
 
 
 def test_an_input_file_of_another_rank_is_named_not_taken_for_a_shape(tmp_path, cli):
-    """[N, ...] steps of an input given to `compare` (which runs one step): the error names the
-    file and the model input (it named an --input-shape never given)."""
+    """An input of another rank given to `compare`: the error names the file and the model
+    input (it named an --input-shape never given); [N, ...] of the input's shape is N steps."""
     import numpy as np
 
-    np.save(tmp_path / "steps.npy", np.zeros((3, 1, 32, 32, 3), np.float32))
+    np.save(tmp_path / "steps.npy", np.zeros((3, 2, 32, 32, 3), np.float32))
     res = cli("compare", "tiny_fp32", "--input", tmp_path / "steps.npy", "--repeat", "1")
     assert res.code == 2 and "--input-shape" not in res.err, res.err
-    assert "steps.npy: float32[3x1x32x32x3] does not match model input" in res.err
+    assert "steps.npy: float32[3x2x32x32x3] does not match model input" in res.err
+    np.save(tmp_path / "steps.npy", np.zeros((3, 1, 32, 32, 3), np.float32))
+    res = cli("compare", "tiny_fp32", "--input", tmp_path / "steps.npy", "--repeat", "1",
+              "--rounds", "1")  # fmt: skip
+    assert res.code == 0 and "3 steps in sequence" in res.out, res.err
 
 
 def test_build_takes_no_library_as_tune_does(tmp_path, cli):
