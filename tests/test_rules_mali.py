@@ -185,12 +185,12 @@ def test_a_1x1_depthwise_conv_on_mali_pocl_adds_its_bias_once(cli, tmp_path):
 
 
 def test_tasks_without_a_valid_candidate_are_named_not_left_waiting(cli, tmp_path):
-    """tiny_int8's convs on the Mali set: every sample is rejected (VerifyGPUCode, the
-    postprocessors), so no budget measures them; `tune` says so instead of asking for more
+    """An int8 conv on the Mali set: every sample is rejected (VerifyGPUCode, the
+    postprocessors), so no budget measures it; `tune` says so instead of asking for more
     --trials."""
     recs = tmp_path / "recs"
-    result = cli("tune", "tiny_int8", "--board", "mali-pocl", "--trials", 8, "--records", recs,
-                 "--no-library", "--json")  # fmt: skip
+    result = cli("tune", "probe_conv_int8", "--board", "mali-pocl", "--trials", 8, "--records",
+                 recs, "--no-library", "--json")  # fmt: skip
     assert result.code == 0, result.err
     report = json.loads(result.out)
     none = report["search"]["untuned_no_valid_candidate"]
