@@ -27,6 +27,7 @@ from .. import stop
 
 LOCK_NAME = "edgetune-host-timing.lock"
 SAY_AFTER_S = 2.0  # a wait longer than this is said once (the other holder's batch is long)
+_depth = 0  # blocks of this process inside a held turn (nested blocks do not lock again)
 waited_s = 0.0  # seconds this process waited for other processes' turns (benchmarks say it)
 
 
@@ -54,21 +55,31 @@ def _holder(fd: int) -> str:
 @contextmanager
 def timing_turn(path: Path | None = None) -> Iterator[None]:
     """Hold this host's timing turn for a block, waiting (and saying so) while another edgetune
-    process times its own batch."""
-    fd = _open(path or lock_path())
-    if fd is None:
-        yield
-        return
+    process times its own batch. Within a block that holds it already, the turn is this
+    process's: a nested block does not wait for itself."""
+    global _depth  # noqa: PLW0603 - how deep this process is in blocks holding the turn
+    fd = None if _depth else _open(path or lock_path())
     try:
+        if fd is not None:
+            _take(fd)
+        _depth += 1
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            _wait(fd)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"edgetune pid {os.getpid()}".encode(), 0)
-        yield
+            yield
+        finally:
+            _depth -= 1
     finally:
-        os.close(fd)  # closing drops the lock
+        if fd is not None:
+            os.close(fd)  # closing drops the lock
+
+
+def _take(fd: int) -> None:
+    """Take the lock (waiting for its holder), then say in the file who holds it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        _wait(fd)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"edgetune pid {os.getpid()}".encode(), 0)
 
 
 def _wait(fd: int) -> None:
