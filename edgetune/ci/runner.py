@@ -70,14 +70,14 @@ def run_suite(
             if stop.requested():  # an interrupt TVM turned into an error the check caught
                 raise KeyboardInterrupt
             say(f"{check.name} on {name} ...")
-            entry = key(check.name, boards[name].name)  # a board given by path: its name
-            base = None if update_baseline else baseline.get(entry)
+            base_key = key(check.name, boards[name].name)  # a board given by path: its name
+            base = None if update_baseline else baseline.get(base_key)
             result, timing = run_check(check, boards[name], base, out_dir, say, name)
             if base is None and not update_baseline and result.status == PASS:
                 result.reasons.append(f"latency: {NO_BASELINE}")
             results.append(result)
             if update_baseline and timing and result.status == PASS:
-                updates[entry] = (timing, _baseline_facts(result))
+                updates[base_key] = (timing, _baseline_facts(result))
     except KeyboardInterrupt:  # what ran is reported; the baseline stays as it was
         for check, name in pairs[len(results) :]:
             results.append(_new_result(check, boards[name]))

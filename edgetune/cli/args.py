@@ -19,6 +19,24 @@ def add_board_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _Version(argparse.Action):
+    """--version: edgetune's and TVM's versions, read (package metadata, ~30 ms) only when
+    asked, not at every command's start."""
+
+    def __init__(self, option_strings: list[str], dest: str, **_kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the versions and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from .. import version_text
+
+        print(version_text())
+        parser.exit()
+
+
+def add_version_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--version", action=_Version)
+
+
 def add_json_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import textwrap
-from pathlib import Path
 
-from ..errors import InputError
 from ..paths import library_dir
 from .args import add_json_arg
+from .library_args import named_library
 from .output import report, status, table
 
 FOLDER_COLUMNS = [
@@ -50,9 +49,7 @@ def run(args) -> int:
     from ..records import library_folders
     from ..records.library import library_key
 
-    root = Path(args.library).expanduser() if args.library else library_dir()
-    if args.library and not root.is_dir():
-        raise InputError(f"no records library at {args.library} (not a folder)")
+    root = named_library(args.library) if args.library else library_dir()
     folders, broken = library_folders(root)
     if args.board:
         from ..board import load_board

@@ -23,12 +23,22 @@ def library_from_args(args: argparse.Namespace, board: Board, read_only: bool = 
     """The board's records library named by --library (default folder) for the model's
     requantization, None with --no-library. A command that only reads it (`read_only`) refuses
     a --library that is not there (a typo would show every task as new)."""
-    from ..errors import InputError
     from ..records import open_library
     from .model_args import requantization_of
 
     if args.no_library:
         return None
-    if read_only and args.library and not Path(args.library).expanduser().is_dir():
-        raise InputError(f"no records library at {args.library} (not a folder)")
+    if read_only and args.library:
+        named_library(args.library)
     return open_library(args.library or None, board, requantization_of(args))
+
+
+def named_library(text: str) -> Path:
+    """A --library folder given to a command that only reads it: it must exist (a typo would
+    read as an empty library)."""
+    from ..errors import InputError
+
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        raise InputError(f"no records library at {text} (not a folder)")
+    return path

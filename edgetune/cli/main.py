@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import version_text
 from ..errors import EdgetuneError
 from . import (
     boards,
@@ -20,10 +19,11 @@ from . import (
     profile,
     report,
     run,
-    space,  # fmt: skip
+    space,
     tasks,
     tune,
 )
+from .args import add_version_arg
 
 # Subcommand modules, in the order `edgetune --help` lists them. Each defines
 # `register(subparsers)` (adding its parser with set_defaults(func=run)) and `run(args) -> int`.
@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--verbose", "-v", action="store_true", help="show tracebacks and TVM logs")
-    parser.add_argument("--version", action="version", version=version_text())
+    add_version_arg(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
         command.register(sub)

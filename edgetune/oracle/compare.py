@@ -64,11 +64,12 @@ def compare_with_litert(
         raise BoardError(f"compare runs LiteRT on this machine: use --board host, not {board.name}")
     built = build_model(model, board, records)
     shapes = [list(t.shape) for t in model.info.inputs]  # dynamic dimensions as fixed at import
-    content, substituted = substitute_custom_ops(Path(model.path).read_bytes())
+    buf = Path(model.path).read_bytes()
+    content, substituted = substitute_custom_ops(buf)
     sequence = load_input_steps(model.info, input_paths, steps)
     in_numpy = sorted(set(custom_ops(content)) & {name for name, _ in NUMPY_REFERENCES})
     if in_numpy:  # LiteRT cannot run it whole: numerics against LiteRT + NumPy, no LiteRT timing
-        mixed = litert_reference(Path(model.path).read_bytes(), shapes, model.info.quantized)
+        mixed = litert_reference(buf, shapes, model.info.quantized)
         refs, name = References(_outputs(mixed.run, sequence)), mixed.name
     else:
         refs, name = _litert_outputs(model, content, shapes, threads, sequence), None

@@ -18,7 +18,7 @@ def chromium() -> str:
     """Path of a Chromium-like browser: $EDGETUNE_CHROMIUM, else the first of NAMES on PATH."""
     on_path = (shutil.which(name) for name in NAMES)
     given = os.environ.get("EDGETUNE_CHROMIUM")
-    if given and not (shutil.which(given) or "").strip():
+    if given and not shutil.which(given):
         raise InputError(f"$EDGETUNE_CHROMIUM={given}: not an executable program")
     found = given or next(filter(None, on_path), None)
     if not found:

@@ -60,9 +60,7 @@ class Device:
     _programs: dict[Any, Any] = field(default_factory=dict)  # programs, kernels, scratch
 
     def open(self) -> Device:
-        import_pyopencl()
-        import pyopencl as cl
-
+        cl = import_pyopencl()
         if self._ctx is None:
             device = find_platform(self.platform).get_devices()[0]
             self._ctx = cl.Context([device])
