@@ -95,14 +95,15 @@ def test_tune_build_run_compare_matches_litert(cli, tmp_path, name):
 
 def test_rerun_measures_nothing_new_and_extends_without_duplicates(cli, tmp_path):
     recs = tmp_path / "recs"
-    assert cli("tune", "tiny_fp32", "--trials", TRIALS, "--records", recs).code == 0
+    args = ["tune", "tiny_fp32", "--records", recs, "--final-top", 0]
+    assert cli(*args, "--trials", TRIALS).code == 0
     first = (recs / "database_tuning_record.json").read_bytes()
 
-    result = cli("tune", "tiny_fp32", "--trials", TRIALS, "--records", recs, "--json")
+    result = cli(*args, "--trials", TRIALS, "--json")
     assert result.code == 0 and json.loads(result.out)["trials"] == 0
     assert (recs / "database_tuning_record.json").read_bytes() == first
 
-    result = cli("tune", "tiny_fp32", "--trials", TRIALS + 4, "--records", recs, "--json")
+    result = cli(*args, "--trials", TRIALS + 4, "--json")
     new = json.loads(result.out)["trials"]
     assert new >= 4  # the budget is met in whole batches
     assert (recs / "database_tuning_record.json").read_bytes().startswith(first)
@@ -152,6 +153,8 @@ def test_interrupted_tune_keeps_records_and_resumes(tmp_path):
         "200",
         "--records",
         str(recs),
+        "--final-top",
+        "0",
     ]
     env = {**os.environ, "PYTHONPATH": str(REPO_DIR)}
     proc = subprocess.Popen(

@@ -86,6 +86,8 @@ def test_two_tunes_in_one_process_with_an_unnamed_handler(cli, tmp_path):
                 "--search",
                 "ms",
                 "--no-library",
+                "--final-top",
+                0,
                 "--json",
             )
             assert result.code == 0, result.err

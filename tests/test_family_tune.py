@@ -37,7 +37,9 @@ def test_family_tune_writes_records_and_resumes_warm(tmp_path):
     def only(t):
         return t.name in TASKS
 
-    first = tune_model(model, board, store, 6, seed=0, search="family", task_filter=only)
+    first = tune_model(
+        model, board, store, 6, seed=0, search="family", final_top=0, task_filter=only
+    )
     # warm-up: the heavier member gets a full round (4), the other a foresee round (2)
     assert first.search["per_round"] == 4 and first.search["foresee_trials"] == 2
     assert first.search["foresee_rounds"] == 1
@@ -51,7 +53,9 @@ def test_family_tune_writes_records_and_resumes_warm(tmp_path):
     assert first.search["cost_models_restored"] == []
 
     again = RecordStore(tmp_path / "recs", model.info, board)
-    second = tune_model(model, board, again, 8, seed=0, search="family", task_filter=only)
+    second = tune_model(
+        model, board, again, 8, seed=0, search="family", final_top=0, task_filter=only
+    )
     assert second.search["cost_models_restored"] == [POINTWISE, POOLED]  # not cold
     # at least the 2 missing trials; a batch cut by skipping an already-measured schedule can
     # make the scheduler visit one more task, but nothing is measured twice

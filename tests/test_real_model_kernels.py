@@ -25,6 +25,8 @@ from edgetune.oracle.substitute import substitute_custom_ops
 from edgetune.paths import MODELS_DIR
 from edgetune.runtime import load_artifact
 
+TINY_TUNE = ("--trials", 8, "--no-library", "--final-top", 0, "--json")  # the search alone
+
 
 def padded_residual_block(path):
     """x (24 channels) -> 1x1 conv to 28 channels + bias, + x padded to 28 channels, relu."""
@@ -57,7 +59,7 @@ def test_conv_with_a_padded_residual_tunes_and_matches_litert(cli, tmp_path):
     names = [t["name"] for t in json.loads(tasks.out)["tasks"]]
     assert any("pad" in n and "conv2d" in n for n in names), names  # one fused kernel
     recs, lib = tmp_path / "recs", tmp_path / "block.so"
-    tuned = cli("tune", model, "--trials", 8, "--records", recs, "--no-library", "--json")
+    tuned = cli("tune", model, "--records", recs, *TINY_TUNE)
     assert tuned.code == 0, tuned.err
     assert json.loads(tuned.out)["trials"] == 8
     assert cli("build", model, "--records", recs, "-o", lib).code == 0
@@ -139,7 +141,7 @@ def transposed_conv_to_one_channel(path):
 def test_transposed_conv_to_one_channel_tunes_and_matches_litert(cli, tmp_path):
     model = transposed_conv_to_one_channel(tmp_path / "up.tflite")
     recs, lib = tmp_path / "recs", tmp_path / "up.so"
-    tuned = cli("tune", model, "--trials", 8, "--records", recs, "--no-library", "--json")
+    tuned = cli("tune", model, "--records", recs, *TINY_TUNE)
     assert tuned.code == 0, tuned.err
     assert json.loads(tuned.out)["records_valid"] >= 1  # candidates pass ThreadSplit
     assert cli("build", model, "--records", recs, "-o", lib).code == 0
@@ -169,7 +171,7 @@ def test_builtin_transpose_conv_builds_tunes_and_matches_litert(cli, tmp_path):
     ]
     model = write(tmp_path / "tconv.tflite", tensors, ops, [0], [5])
     recs, lib = tmp_path / "recs", tmp_path / "tconv.so"
-    tuned = cli("tune", model, "--trials", 8, "--records", recs, "--no-library", "--json")
+    tuned = cli("tune", model, "--records", recs, *TINY_TUNE)
     assert tuned.code == 0, tuned.err
     assert json.loads(tuned.out)["records_valid"] >= 1
     assert cli("build", model, "--records", recs, "-o", lib).code == 0
@@ -240,7 +242,7 @@ def test_a_squeeze_excite_gate_is_its_own_kernel_and_matches_litert(cli, tmp_pat
     (gate,) = [n for n in names if "multiply" in n]
     assert "conv2d" not in gate, names
     recs, lib = tmp_path / "recs", tmp_path / "se.so"
-    tuned = cli("tune", model, "--trials", 8, "--records", recs, "--no-library", "--json")
+    tuned = cli("tune", model, "--records", recs, *TINY_TUNE)
     assert tuned.code == 0, tuned.err
     assert cli("build", model, "--records", recs, "-o", lib).code == 0
     x = random_inputs(load_model(model).info, seed=2)

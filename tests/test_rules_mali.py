@@ -92,9 +92,8 @@ def test_opencl_runner_times_programs_and_reports_failures(board, mobilenet_task
 def test_tiny_tune_build_run_on_mali_pocl_matches_litert(cli, tmp_path):
     """tune writes PoCL-measured records; build uses them; run executes the plan on PoCL."""
     recs, lib = tmp_path / "recs", tmp_path / "tiny.so"
-    result = cli(
-        "tune", "tiny_fp32", "--board", "mali-pocl", "--trials", 4, "--records", recs, "--json"
-    )
+    result = cli("tune", "tiny_fp32", "--board", "mali-pocl", "--trials", 4, "--records", recs,
+                 "--final-top", 0, "--json")  # fmt: skip
     assert result.code == 0, result.err
     assert json.loads(result.out)["host_steal"] is None  # the host board only (PoCL: emulated)
     lines = (recs / "database_tuning_record.json").read_text().splitlines()
@@ -190,7 +189,7 @@ def test_tasks_without_a_valid_candidate_are_named_not_left_waiting(cli, tmp_pat
     --trials."""
     recs = tmp_path / "recs"
     result = cli("tune", "probe_conv_int8", "--board", "mali-pocl", "--trials", 8, "--records",
-                 recs, "--no-library", "--json")  # fmt: skip
+                 recs, "--no-library", "--final-top", 0, "--json")  # fmt: skip
     assert result.code == 0, result.err
     report = json.loads(result.out)
     none = report["search"]["untuned_no_valid_candidate"]

@@ -90,7 +90,7 @@ def test_outputs_not_dividing_into_vectors_get_no_partial_vector(tmp_path):
     assert tiled and all("factors=[1, 1, 1, 40]" in t for t in tiled)
 
     store = RecordStore(tmp_path / "recs", model.info, board)
-    tune_model(model, board, store, 8, seed=0, search="ms", on_batch=lambda _: None)
+    tune_model(model, board, store, 8, seed=0, search="ms", final_top=0, on_batch=lambda _: None)
     (x,) = random_inputs(model.info, seed=5)
     (out,) = load_executable(build_model(model, board, store).exe, 1)([x])
     (ref,) = LiteRTModel(model.path, threads=1)([x])
