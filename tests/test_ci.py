@@ -19,6 +19,7 @@ from farm_support import (
     write_board,
 )
 from junitparser import JUnitXml, Properties, Property
+from tflite_builder import int8_sum
 
 from edgetune.board import load_board
 from edgetune.ci import Timing, judge, load_suite
@@ -246,6 +247,19 @@ def test_int8_numerics_are_checked_against_the_reference_kernels(tmp_path, capsy
     assert result["status"] == "pass" and result["numerics"][0].startswith("output 0: max 0 LSB")
     _, props = cases(out)["mobilenet_v2_int8 on host"]
     assert props["reference"] == "vs LiteRT reference kernels, tolerance 1 LSB"
+
+
+def test_an_int8_model_where_litert_kernel_sets_disagree_passes_on_the_builtin_ones(
+    tmp_path, capsys
+):
+    model = int8_sum(tmp_path / "q_sum.tflite")
+    text = f'[[check]]\nmodel = "{model}"\nboards = ["host"]\nrounds = 1\nrepeat = 1\n'
+    out = tmp_path / "out"
+    assert ci(write_suite(tmp_path, text), out, "--update-baseline") == 0
+    assert "ok (vs LiteRT builtin kernels, tolerance 1 LSB)" in capsys.readouterr().out
+    (result,) = json.loads((out / "results.json").read_text())["results"]
+    assert result["status"] == "pass" and result["numerics"][0].startswith("output 0: max 0 LSB")
+    assert result["numerics"][1].startswith("LiteRT reference kernels differ from LiteRT's")
 
 
 def test_stateful_model_is_checked_over_a_sequence_on_the_emulated_board(farm, tmp_path):

@@ -70,6 +70,7 @@ def _table(b: flatbuffers.Builder, fields: list[tuple[int, str, Any]]) -> int:
     b.StartObject(1 + max((s for s, _, _ in fields), default=0))
     slot = {
         "int32": b.PrependInt32Slot,
+        "float32": b.PrependFloat32Slot,
         "uint8": b.PrependUint8Slot,
         "int8": b.PrependInt8Slot,
         "bool": b.PrependBoolSlot,
@@ -230,6 +231,15 @@ def int8_conv(
     ]
     fields = [(0, "int8", 0), (1, "int32", 1), (2, "int32", 1), (3, "int8", int(relu))]
     return write(path, tensors, [Op("CONV_2D", [0, 1, 2], [3], "Conv2DOptions", fields)], [0], [3])
+
+
+def int8_sum(path: Path) -> Path:
+    """x [1,3,4,3] int8 -> SUM over H, W (keep_dims) -> y int8 of another scale: TFLite's
+    reference kernel computes other numbers than its builtin kernel (and NumPy)."""
+    tensors = [Tensor("x", (1, 3, 4, 3), "int8", quant=(0.05, -3)), i32("axes", [1, 2]),
+               Tensor("y", (1, 1, 1, 3), "int8", quant=(0.3, 2))]  # fmt: skip
+    ops = [Op("SUM", [0, 1], [2], "ReducerOptions", [(0, "bool", True)])]
+    return write(path, tensors, ops, [0], [2])
 
 
 def i32(name: str, values) -> Tensor:

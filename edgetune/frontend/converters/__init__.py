@@ -12,9 +12,12 @@ as `op_converter`. Each mixin holds one concern:
   PrimFunc)
 - `dynamic_range.DequantizedWeights`: dynamic-range models' int8 weights as float32 constants
 - `loops.StaticLoops`: WHILE loops with a trip count known at import, unrolled
-- `fixes.ImporterFixes`: converters that crash on valid models in stock TVM 0.27
-- `fusable.FusableForms`: converters whose stock output cannot fuse into its producer's kernel
+- `semantics.LiteRTSemantics`: converters whose stock output computes something else than
+  LiteRT (options ignored: SOFTMAX's beta, GELU's approximation; fused activations)
 - `quantized_moves.QuantizedDataMovement`: data-movement ops on int8/uint8 tensors
+- `fixes.ImporterFixes`: converters that crash on valid models in stock TVM 0.27
+- `space_batch.SpaceBatchMoves`: SPACE_TO_BATCH_ND / BATCH_TO_SPACE_ND (stock: fail at run time)
+- `fusable.FusableForms`: converters whose stock output cannot fuse into its producer's kernel
 - `variables.ResourceVariables`: resource variables as explicit state (`collecting_states`,
   `attach_states`)
 - `mediapipe.MediaPipeOps`: MediaPipe's custom ops (`CUSTOM:Name`)
@@ -33,7 +36,9 @@ from .loops import StaticLoops
 from .mediapipe import VERSIONS as CUSTOM_OP_VERSIONS
 from .mediapipe import MediaPipeOps
 from .quantized_moves import QUANTIZED_MOVES, QuantizedDataMovement
+from .semantics import LiteRTSemantics
 from .shape_folding import ShapeFolding
+from .space_batch import SpaceBatchMoves
 from .variables import ResourceVariables, State, attach_states, collecting_states
 
 MIXINS = (
@@ -42,9 +47,11 @@ MIXINS = (
     FourierTransforms,
     DequantizedWeights,
     StaticLoops,
-    ImporterFixes,
-    FusableForms,
+    LiteRTSemantics,
     QuantizedDataMovement,
+    ImporterFixes,
+    SpaceBatchMoves,
+    FusableForms,
     ResourceVariables,
     MediaPipeOps,
 )

@@ -22,11 +22,13 @@ class ImportFailure(Exception):
 
 class OperatorContext:
     """Mixin for OperatorConverter (the outermost): every converter's exception becomes an
-    ImportFailure naming the operator, in conversion order."""
+    ImportFailure naming the operator, in conversion order; `current_op_name` is the TFLite
+    name of the operator being converted."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._converted = 0
+        self.current_op_name: str | None = None
         self.convert_map = {
             name: functools.partial(self._named, name, convert)
             for name, convert in self.convert_map.items()
@@ -34,8 +36,10 @@ class OperatorContext:
 
     def _named(self, name: str, convert: Callable, op: Any) -> Any:
         index, self._converted = self._converted, self._converted + 1
-        try:
-            return convert(op=op)
+        self.current_op_name = name
+        try:  # normalized here: Relax checks an op's arguments (axes, shapes) when it normalizes
+            out = convert(op=op)
+            return None if out is None else self.bb.normalize(out)
         except ImportFailure:
             raise
         except Exception as err:

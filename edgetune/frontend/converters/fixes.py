@@ -14,7 +14,48 @@ import numpy as np
 class ImporterFixes:
     """Mixin for OperatorConverter: EXPAND_DIMS, float16 weights produced by DENSIFY, BATCH_MATMUL
     by a constant, RESHAPE to a computed shape, FULLY_CONNECTED's flattening, GATHER's index
-    mode, CAST and SQUEEZE of complex values, CONCATENATION of empty tensors."""
+    mode, CAST and SQUEEZE of complex values, CONCATENATION of empty tensors, SPLIT_V with an
+    inferred size, REVERSE_V2 over several axes, one-scale weights of any quantized
+    dimension."""
+
+    def get_tensors(self, tensors_idx_list: Any) -> list:
+        """Tensors as stock reads them, but a tensor quantized with one scale is per-tensor
+        whatever its `quantized_dimension` says: a per-channel quantizer writes 3 for a
+        1-channel depthwise conv's weights, and stock 0.27 refused that ("Per-tensor
+        DepthwiseConv2D weight QuantizedDimension() must be 0, got 3"); LiteRT runs it."""
+        tensors = super().get_tensors(tensors_idx_list)
+        for t in tensors:
+            if t.qnn_params and t.qnn_params["scale"].value.numpy().ndim == 0:
+                t.qnn_params["axis"] = 0
+        return tensors
+
+    def convert_split_v(self, op: Any) -> Any:
+        """SPLIT_V whose sizes hold one -1 (the rest of the axis: `tf.split(x, [2, -1, 1])`).
+        Stock 0.27 took the -1 as a size ("split_indices must be sorted")."""
+        from tvm import relax
+
+        data, sizes, axis = self.get_input_tensors(op)
+        if self.has_expr(sizes.tensor_idx):
+            return super().convert_split_v(op)
+        parts = [int(s) for s in np.asarray(self.get_tensor_value(sizes)).reshape(-1)]
+        if -1 not in parts:
+            return super().convert_split_v(op)
+        x = self.bb.normalize(self.get_tensor_expr(data))
+        dim = int(np.asarray(self.get_tensor_value(axis)).reshape(-1)[0]) % len(x.ty.shape)
+        parts[parts.index(-1)] = int(x.ty.shape[dim]) - (sum(parts) + 1)
+        out = relax.op.split(x, [int(i) for i in np.cumsum(parts)[:-1]], axis=dim)
+        return out[0] if len(parts) == 1 else out
+
+    def convert_reverse_v2(self, op: Any) -> Any:
+        """REVERSE_V2 over several axes, one flip after the other (stock 0.27 refused more than
+        one: "TFLite does not support multi-axis yet")."""
+        from tvm import relax
+
+        data, axes = self.get_input_tensors(op)
+        x = self.get_tensor_expr(data)
+        for axis in np.asarray(self.get_tensor_value(axes)).reshape(-1):
+            x = relax.op.flip(x, int(axis))
+        return x
 
     def convert_concatenation(self, op: Any) -> Any:
         """CONCATENATION without its zero-size inputs (an unrolled RNN's list of outputs starts

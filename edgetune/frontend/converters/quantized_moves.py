@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-QUANTIZED_MOVES = frozenset({"PAD", "PADV2", "SHAPE", "SPLIT", "SPLIT_V", "STRIDED_SLICE"})
+QUANTIZED_MOVES = frozenset({
+    "BATCH_TO_SPACE_ND", "PAD", "PADV2", "SHAPE", "SPACE_TO_BATCH_ND", "SPLIT", "SPLIT_V",
+    "STRIDED_SLICE",
+})  # fmt: skip
 
 
 class QuantizedDataMovement:
@@ -37,3 +40,11 @@ class QuantizedDataMovement:
     def convert_split(self, op: Any) -> Any:
         self._same_quantization(op, "SPLIT")
         return super().convert_split(op)
+
+    def convert_space_to_batch_nd(self, op: Any) -> Any:
+        self._same_quantization(op, "SPACE_TO_BATCH_ND")
+        return super().convert_space_to_batch_nd(op)
+
+    def convert_batch_to_space_nd(self, op: Any) -> Any:
+        self._same_quantization(op, "BATCH_TO_SPACE_ND")
+        return super().convert_batch_to_space_nd(op)
