@@ -1,5 +1,7 @@
 """User-facing errors: each one becomes a single clear line on stderr and a non-zero exit."""
 
+import errno
+
 
 class EdgetuneError(Exception):
     """An error caused by the user's input or environment, reported without a traceback."""
@@ -42,3 +44,15 @@ def last_line(message: object, default: str = "", chars: int | None = None) -> s
     """The last line of an error message (a traceback ends with its cause; `default` if it has
     none), at most `chars` long."""
     return (str(message).strip().splitlines() or [default])[-1][:chars]
+
+
+NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # a write failed for want of space
+
+
+def no_space(err: OSError) -> str:
+    """The one line for a write that failed for want of space (`NO_SPACE`)."""
+    where = f" writing {err.filename}" if err.filename else ""
+    return (
+        f"{err.strerror or err}{where}: what was written before is kept; free space (or raise "
+        "the limit) and run the same command again"
+    )

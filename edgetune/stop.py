@@ -1,4 +1,4 @@
-"""Whether this process was asked to stop (Ctrl-C or SIGTERM), or lost the board it tunes on.
+"""Whether this process was asked to stop (Ctrl-C or SIGTERM), or met an error inside TVM.
 
 The signal handlers raise KeyboardInterrupt where the main thread happens to be; if that is
 inside a Python function TVM's C++ called, TVM may turn it into an error of its own that some
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import threading
 
-from .errors import BoardLost
+from .errors import EdgetuneError
 
 _requested = threading.Event()
-_lost: list[BoardLost] = []
+_carried: list[EdgetuneError] = []
 
 
 def request() -> None:
@@ -30,13 +30,14 @@ def clear() -> None:
     _requested.clear()
 
 
-def lose_board(err: BoardLost) -> BoardLost:
-    """Keep `err` (a runner raises it from a candidate's future, which TVM passes on as a
-    RuntimeError with its message only) for `lost_board`; returns it to be raised."""
-    _lost.append(err)
+def carry(err: EdgetuneError) -> EdgetuneError:
+    """Keep `err` for `carried`; returns it to be raised. Raised where TVM's C++ called Python
+    (a runner's candidate future: the board lost; a measure callback: records not written),
+    it comes back as a RuntimeError with its message only."""
+    _carried.append(err)
     return err
 
 
-def lost_board() -> BoardLost | None:
-    """The board lost since the last call, if any (then forgotten)."""
-    return _lost.pop() if _lost else None
+def carried() -> EdgetuneError | None:
+    """The error carried since the last call, if any (then forgotten)."""
+    return _carried.pop() if _carried else None

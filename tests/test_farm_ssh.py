@@ -271,7 +271,7 @@ def test_a_board_lost_mid_tune_stops_the_tune_and_keeps_what_was_measured(tmp_pa
     assert err.startswith("edgetune: error: board 'sshlost': SSH to ")
     assert f"tuning stopped: the {len(kept)} trials measured before are kept in {recs}" in err
     assert 2 <= len(kept) < 30 and all(json.loads(line) for line in kept)
-    assert stop.lost_board() is None  # handed on once, not left for a later run
+    assert stop.carried() is None  # handed on once, not left for a later run
 
 
 def test_a_board_python_that_cannot_run_the_agent_is_refused_before_tuning(sshd, tmp_path):

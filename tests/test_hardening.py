@@ -367,3 +367,33 @@ def test_a_reader_that_closes_the_output_early_ends_it_quietly():
         os.close(write_end)
     assert run.returncode == 128 + signal.SIGPIPE
     assert "Traceback" not in run.stderr and "BrokenPipeError" not in run.stderr, run.stderr
+
+
+def _limited(cmd: list[str], max_bytes: int, cwd: Path) -> subprocess.CompletedProcess:
+    """`edgetune cmd` with files capped at `max_bytes` (a full disk, as a write sees it)."""
+    import resource
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+
+    return subprocess.run([sys.executable, "-m", "edgetune", *cmd], env=ENV, cwd=cwd,
+                          preexec_fn=cap, capture_output=True, text=True)  # fmt: skip
+
+
+def test_records_not_written_for_want_of_space_stop_the_tune_and_it_resumes(tmp_path):
+    """MetaSchedule's C++ writer ignored the failed writes: the tune went on and exited 0 with
+    its records cut short. Now it stops at that batch, in one line, and resumes."""
+    tune = ["tune", "tiny_fp32", "--trials", "8", "--records", "r", "--no-library",
+            "--final-top", "0"]  # fmt: skip
+    cut = _limited(tune, 300_000, tmp_path)  # tiny_fp32's workload file is ~320 kB
+    assert cut.returncode == 2 and "Traceback" not in cut.stderr, cut.stderr
+    assert "records were not all written to r (disk full, a quota or a file size limit?)" in (
+        cut.stderr
+    )
+    again = subprocess.run([sys.executable, "-m", "edgetune", *tune, "--json"], env=ENV,
+                           cwd=tmp_path, capture_output=True, text=True)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["records_total"] >= 8
+    page = _limited(["report", "r", "-o", "page.html"], 2_000, tmp_path)  # a page: ~4 kB
+    assert page.returncode == 1 and "Traceback" not in page.stderr, page.stderr
+    assert "error: File too large: " in page.stderr and "run the same command again" in page.stderr

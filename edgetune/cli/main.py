@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import EdgetuneError
+from ..errors import NO_SPACE, EdgetuneError, no_space
 from . import (
     boards,
     build,
@@ -76,3 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"edgetune: error: {err}", file=sys.stderr)
         return err.exit_code
+    except OSError as err:
+        if args.verbose or err.errno not in NO_SPACE:
+            raise
+        print(f"edgetune: error: {no_space(err)}", file=sys.stderr)
+        return 1

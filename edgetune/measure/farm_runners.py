@@ -133,7 +133,7 @@ class FarmRPCRunner(ms.runner.PyRunner):
         try:
             lease = self._lease()
         except BoardError as err:  # no server left, or the tracker gone for good
-            raise stop.lose_board(BoardLost(str(err))) from None
+            raise stop.carry(BoardLost(str(err))) from None
         if self._workers.worker is None:
             self._workers.worker = DeadlineWorker()
         args_info = [a.as_json() for a in inp.args_info]
@@ -242,12 +242,12 @@ class SSHRunner(ms.runner.PyRunner):
 
     def _connection_failed(self, exc: SSHError) -> ms.runner.RunnerResult:
         """The candidate failed if the board answers a new connection; else the board is lost
-        and tuning stops (`stop.lose_board`) rather than failing every candidate left."""
+        and tuning stops (`stop.carry`) rather than failing every candidate left."""
         self.ssh.close()
         try:
             self.ssh.connect()
         except SSHError as again:
-            self.lost = stop.lose_board(BoardLost(f"{exc}; reconnecting: {again}"))
+            self.lost = stop.carry(BoardLost(f"{exc}; reconnecting: {again}"))
             raise self.lost from None
         return _error(str(exc))
 

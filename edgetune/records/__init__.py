@@ -1,6 +1,7 @@
 """The record database: every measurement, on disk, resumable, tied to one model and board;
 and the records library every tune adds to, shared by the models of a board."""
 
+from .appends import AppendWatch
 from .final import append_choice, read_choices, record_json
 from .history import append_batch, read_batches, read_tasks, write_tasks
 from .layout import FAILED_RUN_SECS, MANIFEST, TUNING_RECORDS, WORKLOADS, cost_model_path
@@ -28,6 +29,7 @@ from .store import (
 )
 
 __all__ = [
+    "AppendWatch",
     "FAILED_RUN_SECS",
     "KNOWN",
     "MANIFEST",

@@ -384,7 +384,11 @@ class Library:
 
     def _write_manifest(self, data: dict[str, Any]) -> None:
         tmp = self.path / (LIBRARY_MANIFEST + ".tmp")
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+        try:
+            tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+        except OSError:  # a full disk: the manifest is rebuilt from the records next time
+            tmp.unlink(missing_ok=True)
+            raise
         os.replace(tmp, self.path / LIBRARY_MANIFEST)
 
 

@@ -18,8 +18,9 @@ from typing import Any, TextIO
 
 from tvm.ir.utils import derived_object
 
-from ..errors import last_line
-from ..records import FAILED_RUN_SECS, append_batch
+from .. import stop
+from ..errors import RecordsError, last_line
+from ..records import FAILED_RUN_SECS, AppendWatch, append_batch
 from ..tasks.task import shorten
 from ..tvm_api import ms
 from .interrupt import stop_if_interrupted
@@ -201,13 +202,18 @@ class ProgressCallback(ms.measure_callback.PyMeasureCallback):
         self.progress = progress
         self.on_batch = on_batch or PlainProgress()
         self.records_dir = records_dir
+        self.appends = AppendWatch(records_dir) if records_dir is not None else None
         self.ids = ids or list(range(len(progress.task_names)))
 
     def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
         task_id = self.ids[task_id]
         p = self.progress
         outcomes = p.record(task_id, list(builder_results), list(runner_results))
-        if self.records_dir is not None and outcomes:
+        if self.appends is not None and outcomes:
+            try:
+                self.appends.batch(len(outcomes))
+            except RecordsError as err:
+                raise stop.carry(err) from None
             est = p.estimated_latency_s
             append_batch(
                 self.records_dir,

@@ -442,7 +442,7 @@ def tune_model(
     result.added = start.added if start else 0  # an earlier run's records, added first
     remaining = trials - progress.resumed_trials
     builds = KeptBuilds(final_top) if final_top > 0 else None  # the final phase's, built once
-    with _ends_if_board_lost(store), contextlib.ExitStack() as cleanup:
+    with _errors_through_tvm(store), contextlib.ExitStack() as cleanup:
         if builds is not None:
             cleanup.callback(builds.close)
         if remaining > 0 and searched:
@@ -463,15 +463,17 @@ def tune_model(
 
 
 @contextlib.contextmanager
-def _ends_if_board_lost(store: RecordStore) -> Iterator[None]:
-    """A board lost while measuring (`stop.lose_board`; TVM hands it on as a RuntimeError)
-    leaves as BoardLost saying what is kept."""
-    stop.lost_board()  # an earlier run's, in this process
+def _errors_through_tvm(store: RecordStore) -> Iterator[None]:
+    """An edgetune error raised inside TVM's tuning (`stop.carry`; TVM hands it on as a
+    RuntimeError) leaves as itself; a board lost while measuring says what is kept."""
+    stop.carried()  # an earlier run's, in this process
     try:
         yield
     except Exception:
-        if (lost := stop.lost_board()) is None:
+        if (lost := stop.carried()) is None:
             raise
+        if not isinstance(lost, BoardLost):
+            raise lost from None
         kept = store.summary()
         raise BoardLost(
             f"{lost}; tuning stopped: the {kept.records} trials measured before are kept in "

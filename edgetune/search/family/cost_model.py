@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 from tvm.ir.utils import derived_object
 
+from ... import stop
+from ...errors import RecordsError, last_line
 from ...records import cost_model_path
 from ...tvm_api import ms
 
@@ -101,8 +103,15 @@ class FamilyCostModel(ms.cost_model.PyCostModel):
         path = cost_model_path(records_dir, family)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.tar")
-        with _quiet_xgboost():
-            model.save(str(tmp))
+        try:
+            with _quiet_xgboost():
+                model.save(str(tmp))
+        except (OSError, RuntimeError) as err:  # a full disk: TVM's tar says "Tar error: ..."
+            tmp.unlink(missing_ok=True)
+            raise stop.carry(RecordsError(
+                f"cannot save the cost model to {path}: {last_line(err)}; the records are "
+                "kept: free space and run the same command again to resume"
+            )) from None  # fmt: skip
         os.replace(tmp, path)  # a kill mid-save never leaves a damaged state
 
 
