@@ -232,3 +232,53 @@ def test_ctrl_c_while_waiting_for_the_turn_stops_the_tune_at_once(tmp_path):
     finally:
         other.kill()
         other.wait()
+
+
+def test_a_lock_file_we_may_only_read_still_makes_us_wait(tmp_path, monkeypatch):
+    """Another user's lock file (0644; fs.protected_regular refuses O_CREAT on it): it was
+    skipped without a word and both timed at once. Opened read-only, its lock still holds."""
+    import fcntl
+
+    from edgetune.measure import timing_turn as turn
+
+    path = tmp_path / "turn.lock"
+    monkeypatch.setenv("EDGETUNE_TIMING_LOCK", str(path))
+    other = subprocess.Popen([sys.executable, "-c", HOLD_TURN, "30"], stdout=subprocess.PIPE,
+                             text=True)  # fmt: skip
+    real_open = os.open
+
+    def as_another_user(file, flags, *args):  # root opens anything: refuse as for a user
+        if str(file) == str(path) and flags & (os.O_RDWR | os.O_CREAT):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, flags, *args)
+
+    try:
+        assert other.stdout.readline().strip() == "held"
+        monkeypatch.setattr(turn.os, "open", as_another_user)
+        fd = turn._open(path)
+        assert fd is not None
+        with pytest.raises(BlockingIOError):  # the other process's turn holds
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.close(fd)
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_lock_that_cannot_be_opened_is_said_once_and_the_lock_ignores_tmpdir(
+    tmp_path, monkeypatch, capsys
+):
+    from edgetune.measure import timing_turn as turn
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # pam_tmpdir: one per user, not machine-wide
+    monkeypatch.setattr("tempfile.tempdir", None)
+    monkeypatch.delenv("EDGETUNE_TIMING_LOCK", raising=False)
+    assert turn.lock_path() == turn.Path("/tmp") / turn.LOCK_NAME
+    monkeypatch.setenv("EDGETUNE_TIMING_LOCK", str(tmp_path / "missing" / "turn.lock"))
+    monkeypatch.setattr(turn, "_unguarded_said", False)
+    for _ in range(2):
+        with timing_turn():
+            pass
+    err = capsys.readouterr().err
+    assert err.count("warning: cannot open the host timing lock") == 1, err
+    assert "No such file or directory" in err
