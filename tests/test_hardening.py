@@ -397,3 +397,16 @@ def test_records_not_written_for_want_of_space_stop_the_tune_and_it_resumes(tmp_
     page = _limited(["report", "r", "-o", "page.html"], 2_000, tmp_path)  # a page: ~4 kB
     assert page.returncode == 1 and "Traceback" not in page.stderr, page.stderr
     assert "error: File too large: " in page.stderr and "run the same command again" in page.stderr
+
+
+def test_a_path_the_locale_cannot_decode_is_one_line(tmp_path):
+    """An ASCII locale with Python's UTF-8 mode off: a non-ASCII path reached TVM as surrogate
+    escapes (a traceback deep in the records lock, or TVM calling the database damaged)."""
+    env = {**ENV, "LC_ALL": "C", "PYTHONUTF8": "0"}
+    recs = tmp_path / "rä"
+    tune = [sys.executable, "-m", "edgetune", "tune", "tiny_fp32", "--records", str(recs)]
+    done = subprocess.run(tune, env=env, capture_output=True, text=True)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    shown = f"'{recs.parent}/r\\xe4'"  # stderr escapes what ASCII cannot show
+    assert f"{shown} is not text in this locale's encoding (ascii)" in done.stderr
+    assert "LANG=C.UTF-8" in done.stderr and not recs.exists()

@@ -290,7 +290,13 @@ HOST_FLAG_FEATURES = {
 def cpu_flags() -> set[str]:
     """The flags Linux reports for this machine's first CPU (empty where it reports none)."""
     try:
-        return set(Path("/proc/cpuinfo").read_text().split("flags", 1)[1].split("\n", 1)[0].split())
+        return set(
+            Path("/proc/cpuinfo")
+            .read_text(encoding="utf-8")
+            .split("flags", 1)[1]
+            .split("\n", 1)[0]
+            .split()
+        )
     except (OSError, IndexError):
         return set()
 

@@ -68,7 +68,7 @@ REQUIRED_TOOLCHAIN = ("cc",)
 def read_toml(path: Path, what: str, error: type[Exception] = BoardError) -> dict[str, Any]:
     """A TOML file's contents; `error` naming the file if it is unreadable or not TOML."""
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
         raise error(f"{what} file {path}: invalid TOML: {err}") from None
     except (OSError, UnicodeDecodeError) as err:

@@ -64,7 +64,7 @@ def _link_problem(cc: str, options: tuple[str, ...]) -> str:
         return f"compiler '{cc}' not found"
     with tempfile.TemporaryDirectory(prefix="edgetune-cc-") as tmp:
         src = Path(tmp) / "probe.c"
-        src.write_text("int edgetune_probe(void) { return 0; }\n")
+        src.write_text("int edgetune_probe(void) { return 0; }\n", encoding="utf-8")
         cmd = [compiler, "-shared", "-fPIC", *options, "-o", str(Path(tmp) / "probe.so"), str(src)]
         try:
             res = subprocess.run(cmd, capture_output=True, text=True, timeout=60)

@@ -81,7 +81,7 @@ def read_baseline(path: Path) -> dict[str, Timing]:
     if not path.is_file():
         return {}
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
         return {k: Timing(list(v["round_medians_ms"])) for k, v in data["entries"].items()}
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
         raise InputError(f"baseline file {path}: not an edgetune ci baseline ({err})") from None
@@ -89,12 +89,12 @@ def read_baseline(path: Path) -> dict[str, Timing]:
 
 def write_baseline(path: Path, updates: dict[str, tuple[Timing, dict[str, Any]]]) -> None:
     """Store new timings (with facts about how they were measured), keeping the other entries."""
-    entries = json.loads(path.read_text())["entries"] if path.is_file() else {}
+    entries = json.loads(path.read_text(encoding="utf-8"))["entries"] if path.is_file() else {}
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     for key, (timing, facts) in updates.items():
         entries[key] = {"median_ms": timing.median_ms, **asdict(timing), **facts, "updated": stamp}
     data = {"format": FORMAT, "rule": RULE.format(threshold="the threshold"), "entries": entries}
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def key(check: str, board: str) -> str:

@@ -32,7 +32,9 @@ def lines(run: SuiteResult, table: list[str]) -> list[str]:
 def write_outputs(run: SuiteResult, out_dir: Path) -> dict[str, Path]:
     """JUnit XML, JSON and Markdown of the run in `out_dir`; their paths by kind."""
     paths = {kind: out_dir / name for kind, name in FILES.items()}
-    paths["junit"].write_text(junit_xml(run))
-    paths["json"].write_text(json.dumps(strict_json(run.to_json()), indent=2) + "\n")
-    paths["markdown"].write_text(markdown(run))
+    paths["junit"].write_text(junit_xml(run), encoding="utf-8")
+    paths["json"].write_text(
+        json.dumps(strict_json(run.to_json()), indent=2) + "\n", encoding="utf-8"
+    )
+    paths["markdown"].write_text(markdown(run), encoding="utf-8")
     return paths

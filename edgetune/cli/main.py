@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..errors import NO_SPACE, EdgetuneError, no_space
@@ -64,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; `entry.main` (the `edgetune` executable) also guards the import."""
+    if bad := [a for a in (sys.argv[1:] if argv is None else argv) if _undecodable(str(a))]:
+        shown = os.fsencode(bad[0]).decode("utf-8", "replace")
+        print(f"edgetune: error: '{shown}' is not text in this locale's encoding "
+              f"({sys.getfilesystemencoding()}): TVM takes UTF-8 paths; run in a UTF-8 locale "
+              "(LANG=C.UTF-8) or with PYTHONUTF8=1", file=sys.stderr)  # fmt: skip
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -81,3 +88,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"edgetune: error: {no_space(err)}", file=sys.stderr)
         return 1
+
+
+def _undecodable(arg: str) -> bool:
+    """Whether an argument holds bytes the locale could not decode (surrogate escapes)."""
+    return any("\udc80" <= ch <= "\udcff" for ch in arg)

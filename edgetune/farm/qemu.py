@@ -88,7 +88,9 @@ def prepare(root: Path | None = None, printer: Callable[[str], None] | None = No
         say(f"qemu-a53: aarch64 TVM wheel installed [{time.monotonic() - t0:.0f} s]")
         _wrapper(root)
         _smoke_test(root)
-        (root / READY_MARK).write_text(f"prepared in {time.monotonic() - t0:.1f} s\n")
+        (root / READY_MARK).write_text(
+            f"prepared in {time.monotonic() - t0:.1f} s\n", encoding="utf-8"
+        )
         say(f"qemu-a53: ready [{time.monotonic() - t0:.0f} s]")
         return guest_python(root)
 
@@ -111,7 +113,7 @@ def _apt_config(root: Path) -> Path:
     sources = Path("/etc/apt/sources.list.d")
     found = False
     for src in sorted(sources.glob("*.sources")):
-        text = src.read_text()
+        text = src.read_text(encoding="utf-8")
         if "debian" not in text:
             continue
         lines = []
@@ -119,7 +121,9 @@ def _apt_config(root: Path) -> Path:
             lines.append(line)
             if line.startswith("Types:"):
                 lines.append("Architectures: arm64")
-        (apt / "etc/sources.list.d" / src.name).write_text("\n".join(lines) + "\n")
+        (apt / "etc/sources.list.d" / src.name).write_text(
+            "\n".join(lines) + "\n", encoding="utf-8"
+        )
         found = True
     if not found:
         raise BoardError("board 'qemu-a53': no Debian deb822 sources in /etc/apt/sources.list.d")
@@ -131,7 +135,8 @@ Dir::State "{apt}/state"; Dir::State::status "{apt}/state/status"; Dir::Cache "{
 Dir::Etc::SourceList "/dev/null"; Dir::Etc::SourceParts "{apt}/etc/sources.list.d";
 Dir::Etc::Parts "{apt}/etc/apt.conf.d"; Dir::Etc::PreferencesParts "{apt}/etc/preferences.d";
 Debug::NoLocking "true";
-"""
+""",
+        encoding="utf-8",
     )
     return conf
 
@@ -164,7 +169,7 @@ def _host_pins(path: Path) -> Path:
             if d.metadata["Name"] and d.metadata["Name"].lower() != "edgetune"
         }
     )
-    path.write_text("\n".join(pins) + "\n")
+    path.write_text("\n".join(pins) + "\n", encoding="utf-8")
     return path
 
 
@@ -183,7 +188,7 @@ def _wheels(root: Path) -> None:
         "installing aarch64 wheels",
     )
     (site / "tvm/lib/libtvm_compiler.so").unlink(missing_ok=True)  # runtime only on the board
-    (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    (site / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
 
 
 def _wrapper(root: Path) -> None:
@@ -194,7 +199,8 @@ def _wrapper(root: Path) -> None:
 # edgetune qemu-a53: the guest's python3.11 under qemu-user (-cpu cortex-a53: ARMv8.0 only)
 export PYTHONPATH={sysroot}/opt/pysite QEMU_GUEST_PYTHON={wrapper}
 exec {QEMU} -cpu "${{QEMU_CPU:-cortex-a53}}" -L {sysroot} {sysroot}/usr/bin/python3.11 "$@"
-"""
+""",
+        encoding="utf-8",
     )
     wrapper.chmod(0o755)
 

@@ -62,7 +62,7 @@ def save(record: TrackerRecord | ServerRecord) -> None:
     path = record.path
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(asdict(record), indent=1))
+    tmp.write_text(json.dumps(asdict(record), indent=1), encoding="utf-8")
     os.replace(tmp, path)
 
 
@@ -72,7 +72,7 @@ def remove(record: TrackerRecord | ServerRecord) -> None:
 
 def _load(cls, path: Path):
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     names = {f.name for f in fields(cls)}

@@ -70,7 +70,7 @@ def _cpu_fields(proc: Path) -> dict[int, list[int]]:
     """The first 8 counters (user nice system idle iowait irq softirq steal, jiffies so far) of
     each CPU (by id), from the cpuN lines of /proc/stat."""
     fields = {}
-    for line in (proc / "stat").read_text().splitlines():
+    for line in (proc / "stat").read_text(encoding="utf-8").splitlines():
         name, *values = line.split()
         if name.startswith("cpu") and name[3:].isdigit():
             fields[int(name[3:])] = [int(x) for x in values[:8]]
@@ -180,7 +180,7 @@ def _own_jiffies(proc: Path, pid: int) -> int:
     total = 0
     for stat in proc.glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            fields = stat.read_text(encoding="utf-8").rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue  # gone meanwhile
         if stat.parent.name == str(pid) or fields[1] == str(pid):  # fields[1]: the parent

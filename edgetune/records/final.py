@@ -53,7 +53,7 @@ def _plain(obj: Any) -> Any:
 
 def append_choice(folder: str | Path, entry: dict[str, Any]) -> None:
     """Append one task's re-measured candidates and choice (one line, written whole)."""
-    with (Path(folder) / FINAL_CHOICES).open("a") as f:
+    with (Path(folder) / FINAL_CHOICES).open("a", encoding="utf-8") as f:
         f.write(json.dumps(entry) + "\n")
 
 
@@ -62,7 +62,7 @@ def read_choices(folder: str | Path) -> dict[str, dict[str, Any]]:
     path = Path(folder) / FINAL_CHOICES
     latest: dict[str, dict[str, Any]] = {}
     if path.is_file():
-        for line in path.read_text().splitlines():
+        for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 entry = json.loads(line)
             except ValueError:
@@ -80,7 +80,7 @@ def final_database(folder: str | Path, choices: dict[str, dict[str, Any]]) -> An
     if not chosen:
         return None
     db = ms.database.MemoryDatabase(module_equality=MODULE_EQUALITY)
-    for line in (Path(folder) / WORKLOADS).read_text().splitlines():
+    for line in (Path(folder) / WORKLOADS).read_text(encoding="utf-8").splitlines():
         try:
             parsed = json.loads(line)
         except ValueError:

@@ -22,7 +22,7 @@ def write_tasks(
 ) -> None:
     """Record the model's tasks (`Task.describe()` rows) and what tuned them (versions, board)."""
     data = {"tasks": tasks, "tuned_with": tuned_with}
-    (Path(folder) / TASKS).write_text(json.dumps(data, indent=1) + "\n")
+    (Path(folder) / TASKS).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 
 
 def read_tasks(folder: str | Path) -> dict[str, Any] | None:
@@ -31,7 +31,7 @@ def read_tasks(folder: str | Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except ValueError:
         data = None
     if not isinstance(data, dict) or not isinstance(data.get("tasks"), list):
@@ -46,7 +46,7 @@ def append_batch(folder: str | Path, batch: dict[str, Any]) -> None:
     """Append one measured batch to the folder's batch log."""
     path = Path(folder) / LOGS / BATCH_LOG
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as f:
+    with path.open("a", encoding="utf-8") as f:
         f.write(json.dumps(batch) + "\n")
 
 
@@ -56,7 +56,7 @@ def read_batches(folder: str | Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     batches = []
-    for line in path.read_text().splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         try:
             batches.append(json.loads(line))
         except ValueError:

@@ -385,7 +385,7 @@ class Library:
     def _write_manifest(self, data: dict[str, Any]) -> None:
         tmp = self.path / (LIBRARY_MANIFEST + ".tmp")
         try:
-            tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+            tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         except OSError:  # a full disk: the manifest is rebuilt from the records next time
             tmp.unlink(missing_ok=True)
             raise

@@ -44,7 +44,8 @@ def lock_for_writing(folder: Path) -> None:
         ) from None
     os.ftruncate(fd, 0)
     command = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))
-    os.pwrite(fd, f"pid {os.getpid()} ({command}, since {time.strftime('%H:%M:%S')})".encode(), 0)
+    holder = f"pid {os.getpid()} ({command}, since {time.strftime('%H:%M:%S')})"
+    os.pwrite(fd, os.fsencode(holder), 0)  # arguments as the OS gave them, whatever the locale
     _held[folder] = fd
 
 

@@ -27,7 +27,7 @@ def read_manifest(folder: Path, name: str = MANIFEST) -> dict[str, Any] | None:
     if not manifest.is_file():
         return None
     try:
-        data = json.loads(manifest.read_text())
+        data = json.loads(manifest.read_text(encoding="utf-8"))
         if not isinstance(data, dict):
             raise json.JSONDecodeError("not an object", "", 0)
         return data
@@ -85,7 +85,7 @@ def update_manifest(folder: Path, **fields: Any) -> None:
 def _write(folder: Path, data: dict[str, Any]) -> None:
     """The manifest written whole, atomically: a kill or a full disk leaves the old one."""
     tmp = folder / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     tmp.replace(folder / MANIFEST)
 
 

@@ -201,7 +201,7 @@ def summarize_folder(folder: Path) -> RecordSummary:
         if run_secs and min(float(s) for s in run_secs) < FAILED_RUN_SECS:
             valid += 1
     wl = folder / WORKLOADS
-    workloads = len(wl.read_text().split()) if wl.is_file() else 0
+    workloads = len(wl.read_text(encoding="utf-8").split()) if wl.is_file() else 0
     reused = sum((read_manifest(folder) or {}).get(REUSED, {}).values())
     return RecordSummary(records, valid, records - valid, workloads, reused)
 

@@ -36,7 +36,7 @@ def write_report(report: Report, output: str | Path, fmt: str = "html") -> Path:
     path = Path(output)
     text = render_html(report) if fmt == "html" else render_markdown(report)
     with written_whole(path) as partial:
-        partial.write_text(text)
+        partial.write_text(text, encoding="utf-8")
     return path
 
 

@@ -47,7 +47,7 @@ def load_other(path: str | Path) -> TuningRun | dict[str, Any]:
     if path.is_dir():
         return load_run(path)
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise InputError(f"--with {path}: not a records folder or readable JSON ({err})") from None
     if not isinstance(data, dict) or not ({"kernels", "litert"} & set(data)):

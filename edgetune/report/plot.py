@@ -103,10 +103,10 @@ class LineChart:
         if path.suffix == ".png":
             with tempfile.TemporaryDirectory(prefix="edgetune-chart-") as tmp:
                 svg = Path(tmp) / "chart.svg"
-                svg.write_text(self.svg())
+                svg.write_text(self.svg(), encoding="utf-8")
                 screenshot(svg, path, self.width, self.height)
         else:
-            path.write_text(self.svg())
+            path.write_text(self.svg(), encoding="utf-8")
         return path
 
 

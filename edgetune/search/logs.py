@@ -79,6 +79,6 @@ def without_candidates(work_dir: str | Path, task_names: list[str]) -> dict[str,
     found = {}
     for name in task_names:
         for log in (Path(work_dir) / LOGS).glob(f"{MS_LOGGER}.logging.task_*_{name[:100]}.log"):
-            if NO_CANDIDATE in log.read_text(errors="replace"):
+            if NO_CANDIDATE in log.read_text(errors="replace", encoding="utf-8"):
                 found[name] = str(log)
     return found

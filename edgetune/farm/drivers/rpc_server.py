@@ -91,5 +91,7 @@ def _log_tail(rec: ServerRecord) -> str:
     path = Path(rec.log)
     if not path.is_file():
         return "(no log)"
-    lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    lines = [
+        ln for ln in path.read_text(errors="replace", encoding="utf-8").splitlines() if ln.strip()
+    ]
     return lines[-1] if lines else "(empty log)"

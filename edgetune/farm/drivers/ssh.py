@@ -182,7 +182,7 @@ def _load_known_hosts(client: paramiko.SSHClient, path: Path) -> set[str]:
     lines (host certificates: not supported here, so they trust nothing) are skipped and
     `@revoked` keys are returned, to be refused. A line paramiko cannot parse is skipped."""
     keys, revoked = client.get_host_keys(), set()
-    for line in path.read_text(errors="replace").splitlines():
+    for line in path.read_text(errors="replace", encoding="utf-8").splitlines():
         line = line.strip()
         if not line or line.startswith("#") or line.startswith("@cert-authority"):
             continue

@@ -54,7 +54,7 @@ class ModelPlan:
             "calls": self.calls,
             "outputs": self.outputs,
         }
-        (folder / PLAN).write_text(json.dumps(data))
+        (folder / PLAN).write_text(json.dumps(data), encoding="utf-8")
         np.savez(folder / WEIGHTS, *self.weights)
         return folder
 
@@ -65,7 +65,7 @@ class ModelPlan:
             raise InputError(
                 f"{folder} not found: build the model for this OpenCL board with `edgetune build`"
             )
-        data = json.loads((folder / PLAN).read_text())
+        data = json.loads((folder / PLAN).read_text(encoding="utf-8"))
         with np.load(folder / WEIGHTS) as w:
             weights = [w[f"arr_{i}"] for i in range(len(w.files))]
         programs = {k: OpenCLProgram.from_json(p) for k, p in data["programs"].items()}

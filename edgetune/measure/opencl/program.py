@@ -46,12 +46,12 @@ class OpenCLProgram:
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
-        path.write_text(json.dumps(self.to_json()))
+        path.write_text(json.dumps(self.to_json()), encoding="utf-8")
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> OpenCLProgram:
-        return cls.from_json(json.loads(Path(path).read_text()))
+        return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
 def lower_opencl(mod: Any, target: Any) -> OpenCLProgram:
