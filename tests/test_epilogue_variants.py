@@ -4,6 +4,9 @@ face_detection_full_range_sparse had four kernels built untuned, 48-59x their es
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 from tflite_builder import Op, Tensor, write
 
@@ -12,10 +15,13 @@ from edgetune.compile import build_model
 from edgetune.frontend import load_model
 from edgetune.oracle import LiteRTModel
 from edgetune.records import RecordStore, workload_hash
+from edgetune.records.store import register_intrinsics_named_in
+from edgetune.rules.show import loop_tree
 from edgetune.runtime import load_executable
 from edgetune.search import tune_model
-from edgetune.tasks import for_model
+from edgetune.tasks import MODULE_EQUALITY, for_model
 
+DATA = Path(__file__).parent / "data"
 RELU = (3, "int8", 1)  # Conv2DOptions.fused_activation_function = RELU
 
 
@@ -94,3 +100,35 @@ def test_records_of_the_shared_task_still_schedule_the_split_off_kernel(tmp_path
     x = np.random.default_rng(2).standard_normal((1, 8, 8, 16)).astype(np.float32)
     for g, w in zip(load_executable(built.exe, 2)([x]), LiteRTModel(path, 2, True)([x])):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+
+
+def test_every_kernel_of_a_task_is_built_with_the_record_s_whole_trace(tmp_path):
+    """MobileNetV2 int8's three residual 1x1 convs of one stage are one task (same blocks,
+    other requantization constants). TVM's build pass replays a record on the kernel it was
+    tuned on only, and on the others just the anchor block's steps: with this measured trace
+    that failed, and two kernels were built untuned. The whole trace replays on each."""
+    import tvm
+
+    from edgetune.compile.library import apply_records
+    from edgetune.paths import MODELS_DIR
+    from edgetune.tvm_api import ms, tirx
+
+    model, board = load_model(MODELS_DIR / "mobilenet_v2_int8.tflite"), load_board("host")
+    fused = for_model(model, board).fused
+    task = [gv for gv in fused.functions if "_quantized_add3_" in gv.name_hint]
+    siblings = [gv for gv, f in fused.functions.items() if isinstance(f, tirx.PrimFunc)
+                and workload_hash(tvm.IRModule({"main": f})) == workload_hash(
+                    tvm.IRModule({"main": fused[task[0]]}))]  # fmt: skip
+    assert len(siblings) == 3
+    db = ms.database.JSONDatabase(work_dir=str(tmp_path), module_equality=MODULE_EQUALITY)
+    work = db.commit_workload(tvm.IRModule({"main": fused[task[0]]}))
+    text = (DATA / "mobilenet_v2_int8_residual_trace.json").read_text()
+    register_intrinsics_named_in([text.encode()])  # its VNNI tensorize intrinsic
+    data = json.loads(text)
+    db.commit_tuning_record(ms.database.TuningRecord.from_json(data, work))
+    unapplied: list[str] = []
+    with board.target(), db:
+        out = apply_records(tvm.IRModule({gv: fused[gv] for gv in siblings}), unapplied)
+    assert unapplied == [] and not any(out[gv].same_as(fused[gv]) for gv in siblings)
+    trees = {loop_tree(tvm.IRModule({"main": out[gv]})) for gv in siblings}
+    assert len(trees) == 1  # the one measured schedule, on each of the three

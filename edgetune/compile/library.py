@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from ..records import RecordStore
 
 
+IS_SCHEDULED = "tirx.is_scheduled"  # TVM's mark of a kernel its database scheduled
+
+
 @dataclass
 class BuiltModel:
     """A compiled model: the executable, what it was built from, and how many tasks were tuned."""
@@ -42,21 +45,35 @@ def apply_records(mod: Any, unapplied: list[str]) -> Any:
 
     A kernel that `tasks.lower.epilogues_apart` made a task of its own and that has no record
     of its own (records tuned before session 34) gets its conv's other kernel's record where
-    that applies, as it did when the two were one task."""
+    that applies, as it did when the two were one task.
+
+    A record's whole trace is replayed on the kernel itself first (`_replayed`): TVM's pass
+    replays it only on the kernel it was tuned on, and on every other kernel of its task
+    (same blocks and loops, other constants: int8 requantization scales) applies just its
+    anchor block's steps (ScheduleUsingAnchorTrace), which fails on a trace that schedules
+    each epilogue block (MobileNetV2 int8's residual adds: `get_child_blocks` of 9 blocks
+    after it inlined some) and elsewhere gives the kernel a schedule that was never measured.
+    TVM's pass remains the fallback for kernels the trace does not replay on."""
     import tvm
     from tvm import relax
 
-    from ..tvm_api import tirx
+    from ..tvm_api import ms, tirx
 
     apply = relax.transform.MetaScheduleApplyDatabase(enable_warning=False)
+    database, target = ms.database.Database.current(), tvm.target.Target.current()
+
+    def scheduled(gv: Any, func: Any) -> Any:
+        replayed = _replayed(func, database, target) if database is not None else None
+        return replayed if replayed is not None else apply(tvm.IRModule({gv: func}))[gv]
+
     out = tvm.IRModule(dict(mod.functions), attrs=mod.attrs)
     for gv, func in mod.functions.items():
         if not isinstance(func, tirx.PrimFunc):
             continue
         try:
-            out[gv] = apply(tvm.IRModule({gv: func}))[gv]
+            out[gv] = scheduled(gv, func)
             if out[gv].same_as(func) and (shared := without_epilogue_mark(func)) is not None:
-                applied = apply(tvm.IRModule({gv: shared}))[gv]
+                applied = scheduled(gv, shared)
                 out[gv] = func if applied.same_as(shared) else applied
         except (RuntimeError, ValueError):  # TVM raises its errors as these
             if stop.requested():  # a Ctrl-C that TVM turned into one of them
@@ -64,6 +81,29 @@ def apply_records(mod: Any, unapplied: list[str]) -> Any:
             out[gv] = func
             unapplied.append(gv.name_hint)
     return out
+
+
+def _replayed(func: Any, database: Any, target: Any) -> Any | None:
+    """`func` scheduled by the whole trace of the record `database` gives it (found by its
+    anchor block), None if it has none or the trace does not replay on it. Schedule
+    primitives keep a kernel's meaning, so a trace that replays on it schedules it correctly
+    whichever kernel of the task it was tuned on."""
+    import tvm
+
+    from ..tvm_api import s_tir
+
+    mod = tvm.IRModule({"main": func})
+    record = database.query_tuning_record(mod, target, "main")
+    if record is None:
+        return None
+    sch = s_tir.Schedule(mod)
+    try:
+        record.trace.apply_to_schedule(sch, remove_postproc=False)
+    except (RuntimeError, ValueError):  # TVM's schedule errors: the fallback decides
+        if stop.requested():
+            raise KeyboardInterrupt from None
+        return None
+    return sch.mod["main"].with_attrs(func.attrs).with_attr(IS_SCHEDULED, True)
 
 
 @dataclass
