@@ -36,9 +36,12 @@ def shipped_model(name: str) -> Path:
 
 
 def cache_dir() -> Path:
-    """edgetune's cache folder: $EDGETUNE_CACHE, else ~/.cache/edgetune."""
-    env = os.environ.get("EDGETUNE_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "edgetune"
+    """edgetune's cache folder: $EDGETUNE_CACHE, else $XDG_CACHE_HOME/edgetune (an absolute
+    one, as the XDG spec says), else ~/.cache/edgetune."""
+    if env := os.environ.get("EDGETUNE_CACHE"):
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    return (Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache") / "edgetune"
 
 
 def library_dir() -> Path:

@@ -410,3 +410,42 @@ def test_a_path_the_locale_cannot_decode_is_one_line(tmp_path):
     shown = f"'{recs.parent}/r\\xe4'"  # stderr escapes what ASCII cannot show
     assert f"{shown} is not text in this locale's encoding (ascii)" in done.stderr
     assert "LANG=C.UTF-8" in done.stderr and not recs.exists()
+
+
+def test_records_folder_as_a_dangling_link_a_file_or_a_loop(cli, tmp_path):
+    """A link to a folder not made yet (a bigger disk) makes it; a file or a link loop is
+    named as such (all three said 'File exists')."""
+    (tmp_path / "link").symlink_to(tmp_path / "disk" / "recs")
+    tune = ["tune", "tiny_fp32", "--trials", 0, "--no-library", "--final-top", 0]
+    assert cli(*tune, "--records", tmp_path / "link").code == 0
+    assert (tmp_path / "disk" / "recs" / "edgetune-records.json").is_file()
+    (tmp_path / "file").write_text("")
+    res = cli(*tune, "--records", tmp_path / "file")
+    assert res.code == 2 and f"{tmp_path / 'file'} is a file, not a folder" in res.err
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    res = cli(*tune, "--records", tmp_path / "a")
+    assert res.code == 2 and f"records folder {tmp_path / 'a'} is a symlink loop" in res.err
+
+
+def test_a_model_file_changed_since_it_was_tuned_is_named_so(cli, tmp_path):
+    from tflite_builder import fully_connected
+
+    model = fully_connected(tmp_path / "fc.tflite", units=8)
+    tune = ["tune", model, "--trials", 0, "--records", tmp_path / "r", "--no-library",
+            "--final-top", 0]  # fmt: skip
+    assert cli(*tune).code == 0
+    fully_connected(tmp_path / "fc.tflite", units=16)
+    res = cli(*tune)
+    assert res.code == 2 and "was tuned for another version of model 'fc'" in res.err
+    assert "the model file changed since" in res.err
+
+
+def test_the_default_library_follows_xdg_cache_home(monkeypatch, tmp_path):
+    from edgetune.paths import cache_dir
+
+    monkeypatch.delenv("EDGETUNE_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cache_dir() == tmp_path / "edgetune"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative")  # ignored, as the XDG spec says
+    assert cache_dir() == Path.home() / ".cache" / "edgetune"

@@ -312,7 +312,10 @@ class Library:
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise RecordsError(f"cannot create library {self.path}: {err}") from None
+            raise RecordsError(
+                f"cannot create library {self.path}: {err.strerror}; pass --library DIR (a "
+                "folder you can write) or --no-library"
+            ) from None
 
     @contextmanager
     def _turn(self) -> Iterator[Any]:

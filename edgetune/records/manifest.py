@@ -91,6 +91,13 @@ def _write(folder: Path, data: dict[str, Any]) -> None:
 
 def check_owner(folder: Path, data: dict[str, Any], model: ModelInfo, board: Board) -> None:
     """RecordsError unless the manifest names this model and board."""
+    if data.get("model_sha256") != model.sha256 and data.get("model") == model.name:
+        raise RecordsError(
+            f"records folder {folder} was tuned for another version of model '{model.name}' "
+            f"(sha256 {str(data.get('model_sha256'))[:12]}; this file: {model.sha256[:12]}): "
+            "the model file changed since (retrained? tune it into another --records folder: "
+            "the library reuses the tasks it shares)"
+        )
     if data.get("model_sha256") != model.sha256:
         raise RecordsError(
             f"records folder {folder} belongs to model '{data.get('model')}' "

@@ -74,10 +74,7 @@ class RecordStore:
         elif not create:
             raise RecordsError(f"no records in {self.path} (run `edgetune tune` first)")
         else:
-            try:
-                self.path.mkdir(parents=True, exist_ok=True)
-            except OSError as err:
-                raise RecordsError(f"cannot create records folder {self.path}: {err}") from None
+            _make_folder(self.path)
         self._writer = create
         if create:  # a writer: one per folder, and it alone repairs
             lock_for_writing(self.path)
@@ -123,6 +120,21 @@ class RecordStore:
         """Mean latency (seconds) of the record builds apply to a task's module (its final
         choice, else its best tuning record), None if never measured."""
         return best_latency_in(self.chosen_database(), mod)
+
+
+def _make_folder(path: Path) -> None:
+    """Create a records folder; a symlink to a folder not made yet (a link to a bigger
+    disk) makes that folder. RecordsError naming a file, a symlink loop or the OS error."""
+    if path.exists() and not path.is_dir():
+        raise RecordsError(f"records folder {path} is a file, not a folder")
+    try:
+        target = path.resolve() if path.is_symlink() else path
+    except (RuntimeError, OSError):  # Python 3.11 raises RuntimeError on a loop
+        raise RecordsError(f"records folder {path} is a symlink loop") from None
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RecordsError(f"cannot create records folder {path}: {err.strerror}") from None
 
 
 def record_for(db: Any, mod: Any) -> Any:
