@@ -473,7 +473,7 @@ def _no_constants(name: str):
     raise AssertionError(f"{name} in JSON")
 
 
-def test_a_board_given_by_path_takes_its_records_and_a_baseline_note(tmp_path):
+def test_a_board_given_by_path_takes_its_records_and_a_baseline_note(tmp_path, capsys):
     """boards = ['boards/mine.toml'] (relative to the suite file): records keyed as written
     are used (tuned here), the baseline keyed by the board's name; without a baseline the
     check says so."""
@@ -494,6 +494,9 @@ repeat = 2
     (result,) = json.loads((out / "results.json").read_text())["results"]
     assert result["board"] == "mine" and result["trials"] >= 4 and result["tuned_tasks"] >= 1
     assert any("no baseline yet" in r for r in result["reasons"])
+    note = "tiny on mine: latency: no baseline yet"
+    assert f"note: {note}" in capsys.readouterr().out  # the terminal says it, and the summary
+    assert "`tiny` on `mine`: latency: no baseline yet" in (out / "summary.md").read_text()
     assert ci(suite, out, "--update-baseline") == 0  # tunes only the tasks still untuned
     tasks = json.loads((tmp_path / "recs" / "edgetune-tasks.json").read_text())["tasks"]
     assert len(tasks) == 5  # the folder still lists all of tiny_fp32's tasks

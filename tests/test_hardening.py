@@ -429,8 +429,6 @@ def test_records_folder_as_a_dangling_link_a_file_or_a_loop(cli, tmp_path):
 
 
 def test_a_model_file_changed_since_it_was_tuned_is_named_so(cli, tmp_path):
-    from tflite_builder import fully_connected
-
     model = fully_connected(tmp_path / "fc.tflite", units=8)
     tune = ["tune", model, "--trials", 0, "--records", tmp_path / "r", "--no-library",
             "--final-top", 0]  # fmt: skip

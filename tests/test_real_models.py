@@ -164,7 +164,7 @@ def test_a_records_folder_keeps_the_input_shapes_it_was_tuned_with(tmp_path, cli
     for command in (tune + ["--trials", "4"], ["build", path, "--records", recs, "-o", "n.so"]):
         res = cli(*command, "--input-shape", "x=4,5")
         assert res.code == 2 and "was tuned with other input shapes than x=4,5" in res.err
-        assert "pass --input-shape x=3,5, or use another --records folder" in res.err
+        assert "pass --input-shape x=3,5, or use another records folder" in res.err
     assert (recs / "database_tuning_record.json").read_text() == records  # nothing mixed in
 
 

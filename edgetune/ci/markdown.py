@@ -19,6 +19,9 @@ def markdown(run: SuiteResult) -> str:
     if problems:
         lines += ["", "**Why:**", ""]
         lines += [f"- `{r.check}` on `{r.board}`: {reason}" for r, reason in problems]
+    if notes := [(r, reason) for r in run.results if r.status == "pass" for reason in r.reasons]:
+        lines += ["", "**Notes:**", ""]
+        lines += [f"- `{r.check}` on `{r.board}`: {reason}" for r, reason in notes]
     for board, note in emulated_boards(run).items():
         lines += ["", f"Timings on `{board}` are **emulated**: {note}."]
     lines += ["", f"Rule: {run.rule}."]

@@ -19,6 +19,8 @@ def lines(run: SuiteResult, table: list[str]) -> list[str]:
     out = [f"edgetune ci {run.suite}:", *table]
     out += [f"{r.status.upper()} {r.check} on {r.board}: {reason}"
             for r in run.results if r.status != "pass" for reason in r.reasons]  # fmt: skip
+    out += [f"note: {r.check} on {r.board}: {reason}"
+            for r in run.results if r.status == "pass" for reason in r.reasons]  # fmt: skip
     out += [f"note: {board} timings are EMULATED: {note}"
             for board, note in emulated_boards(run).items()]  # fmt: skip
     out.append(f"rule: {run.rule}")

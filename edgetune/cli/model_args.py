@@ -28,12 +28,15 @@ def add_model_arg(parser: argparse.ArgumentParser, shapes_from: tuple[str, ...] 
         f"{', else '.join([*sources, 'a dynamic batch of 1; other dynamic dimensions need it'])})"
     )
     parser.add_argument("--input-shape", action="append", metavar="NAME=D0,D1,...", help=shape_help)
+    default = (
+        "the --records folder's, else fixed-point" if "records" in shapes_from else "fixed-point"
+    )
     parser.add_argument(
         "--requantize",
         choices=REQUANTIZATIONS,
         help="int8 models: how the convs requantize. fixed-point: TFLite's integer math, "
         "bit-exact with LiteRT's reference kernels; fp32: XNNPACK's (LiteRT's default CPU "
-        "kernels), faster on x86 (default: the --records folder's, else fixed-point)",
+        f"kernels), faster on x86 (default: {default or 'fixed-point'})",
     )
 
 

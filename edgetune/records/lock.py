@@ -40,7 +40,7 @@ def lock_for_writing(folder: Path) -> None:
         os.close(fd)
         raise RecordsError(
             f"records folder {folder} is being written by {holder}: wait for it to finish, "
-            "or use another --records folder"
+            "or use another records folder"
         ) from None
     os.ftruncate(fd, 0)
     command = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))

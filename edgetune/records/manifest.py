@@ -95,19 +95,19 @@ def check_owner(folder: Path, data: dict[str, Any], model: ModelInfo, board: Boa
         raise RecordsError(
             f"records folder {folder} was tuned for another version of model '{model.name}' "
             f"(sha256 {str(data.get('model_sha256'))[:12]}; this file: {model.sha256[:12]}): "
-            "the model file changed since (retrained? tune it into another --records folder: "
+            "the model file changed since (retrained? tune it into another records folder: "
             "the library reuses the tasks it shares)"
         )
     if data.get("model_sha256") != model.sha256:
         raise RecordsError(
             f"records folder {folder} belongs to model '{data.get('model')}' "
             f"(sha256 {str(data.get('model_sha256'))[:12]}), not '{model.name}' "
-            f"(sha256 {model.sha256[:12]}): use another --records folder"
+            f"(sha256 {model.sha256[:12]}): use another records folder"
         )
     if data.get("board") != board.name:
         raise RecordsError(
             f"records folder {folder} belongs to board '{data.get('board')}', "
-            f"not '{board.name}': use another --records folder"
+            f"not '{board.name}': use another records folder"
         )
     if "target" in data and _spec(data["target"]) != _spec(board.target_spec):
         raise RecordsError(
@@ -122,14 +122,14 @@ def check_owner(folder: Path, data: dict[str, Any], model: ModelInfo, board: Boa
         again = " ".join(f"--input-shape {a}" for a in _shape_args(tuned_shapes))
         raise RecordsError(
             f"records folder {folder} was tuned with other input shapes than {given} (other "
-            f"kernels): pass {again}, or use another --records folder"
+            f"kernels): pass {again}, or use another records folder"
         )
     tuned_with = data.get("requantization", FIXED_POINT)
     if model.quantized and tuned_with != model.requantization:
         raise RecordsError(
             f"records folder {folder} was tuned with --requantize {tuned_with}, not "
             f"{model.requantization} (other kernels): pass --requantize {tuned_with}, or use "
-            "another --records folder"
+            "another records folder"
         )
 
 
