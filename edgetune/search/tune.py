@@ -68,11 +68,13 @@ class TuneResult:
         if self.library:
             for task, status in zip(progress["tasks"], self.library.status):
                 task["library"] = status
+        notes = [self.store.board.measure.timing_note]
+        notes = [n for n in notes + contention_notes(self.host_steal, self.others_cores) if n]
         return {
             "model": self.store.model.name,
             "board": self.store.board.name,
             "emulated": self.store.board.emulated,  # its timings are an emulator's
-            "timing_note": self.store.board.measure.timing_note,
+            "timing_note": "; ".join(notes),  # as `run --json`: the board's, the host's
             "records": str(self.store.path),
             "tasks": len(self.tasks),
             "tasks_not_yet_measured": self.waiting(),
