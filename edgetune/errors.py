@@ -1,6 +1,8 @@
 """User-facing errors: each one becomes a single clear line on stderr and a non-zero exit."""
 
 import errno
+import os
+import sys
 
 
 class EdgetuneError(Exception):
@@ -49,10 +51,35 @@ def last_line(message: object, default: str = "", chars: int | None = None) -> s
 NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # a write failed for want of space
 
 
-def no_space(err: OSError) -> str:
-    """The one line for a write that failed for want of space (`NO_SPACE`)."""
-    where = f" writing {err.filename}" if err.filename else ""
-    return (
-        f"{err.strerror or err}{where}: what was written before is kept; free space (or raise "
-        "the limit) and run the same command again"
-    )
+class NoSpace(EdgetuneError):
+    """A write failed for want of space (a full disk, a quota, a file size limit)."""
+
+    exit_code = 1
+
+
+def user_error(err: BaseException) -> EdgetuneError | None:
+    """`err` as the one line a user gets: an EdgetuneError as it is, a write that failed for
+    want of space (`NO_SPACE`) as NoSpace; None for anything else (a bug: a traceback)."""
+    if isinstance(err, EdgetuneError):
+        return err
+    if isinstance(err, OSError) and err.errno in NO_SPACE:
+        where = f" writing {err.filename}" if err.filename else ""
+        return NoSpace(
+            f"{err.strerror or err}{where}: what was written before is kept; free space (or "
+            "raise the limit) and run the same command again"
+        )
+    return None
+
+
+def check_decodable(argv: list) -> None:
+    """InputError for the first argument holding bytes the locale could not decode (surrogate
+    escapes: an ASCII locale with Python's UTF-8 mode off, a non-ASCII path): TVM would choke
+    on it far from the cause."""
+    for arg in map(str, argv):
+        if any("\udc80" <= ch <= "\udcff" for ch in arg):
+            shown = os.fsencode(arg).decode("utf-8", "replace")
+            raise InputError(
+                f"'{shown}' is not text in this locale's encoding "
+                f"({sys.getfilesystemencoding()}): TVM takes UTF-8 paths; run in a UTF-8 locale "
+                "(LANG=C.UTF-8) or with PYTHONUTF8=1"
+            )

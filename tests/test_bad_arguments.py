@@ -197,3 +197,40 @@ def test_build_takes_no_library_as_tune_does(tmp_path, cli):
     res = cli("build", "tiny_fp32", "--no-library", "--library", "-o", tmp_path / "b.so")
     assert res.code == 2 and "--library and --no-library: give one of them" in res.err
     assert not (tmp_path / "b.so").exists()
+
+
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ('mattr = ["+neon", "+dotprd"]', "mattr: '+dotprd' is not a feature LLVM knows for "
+         "aarch64-linux-gnu (close: +dotprod)"),
+        ('mattr = ["+avx2"]', "mattr: '+avx2' is not a feature LLVM knows for aarch64"),
+        ('mattr = ["neon"]', "mattr: each feature is '+name' or '-name', got 'neon'"),
+        ('mattr = ["+neon"]\nmcpus = "cortex-a53"', "target: Unknown config option 'mcpus'"),
+    ],
+)  # fmt: skip
+def test_target_mistakes_are_one_line_before_any_work(tmp_path, cli, target, message):
+    """An LLVM feature it does not know was dropped with ~50 log lines; one without its sign, or
+    an unknown target key, ended in a TVM traceback."""
+    text = (REPO_DIR / "boards" / "rpi3.toml").read_text().replace('name = "rpi3"', 'name = "b"')
+    board = tmp_path / "b.toml"
+    board.write_text(re.sub(r"(?m)^mattr = .*$", target, text))
+    res = cli("build", "tiny_fp32", "--board", board, "-o", tmp_path / "x.so")
+    assert res.code == 2 and f"board file {board}: {message}" in res.err, res.err
+    assert "Traceback" not in res.err and not (tmp_path / "x.so").exists()
+
+
+def test_an_artifact_is_run_only_on_the_target_it_was_built_for(tmp_path, cli):
+    """A board file copied from rpi3 for a Cortex-A55 that kept the name 'rpi3': its build
+    (with A55-only dot-product instructions) was accepted by `run --board rpi3`."""
+    text = (REPO_DIR / "boards" / "rpi3.toml").read_text()
+    a55 = tmp_path / "a55.toml"
+    a55.write_text(text.replace('"cortex-a53"', '"cortex-a55"'))
+    assert (
+        cli("build", "tiny_fp32", "--board", a55, "--no-library", "-o", tmp_path / "x.so").code == 0
+    )
+    res = cli("run", tmp_path / "x.so", "--board", "rpi3")
+    assert res.code == 2 and "was built for board 'rpi3' targeting " in res.err, res.err
+    assert (
+        "mcpu=cortex-a55" in res.err and "now targets " in res.err and "mcpu=cortex-a53" in res.err
+    )

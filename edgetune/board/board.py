@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ..errors import BoardError
+from ..errors import BoardError, first_line
 from ..paths import board_dirs
 from .schema import check_board, read_toml
 from .toolchain import Toolchain, load_toolchain
@@ -122,13 +122,21 @@ class Board:
             spec.setdefault("max_threads_per_block", hw.max_threads_per_block)
             spec.setdefault("max_shared_memory_per_block", hw.max_shared_memory_per_block)
             spec.setdefault("thread_warp_size", 1)
+        if isinstance(host, dict) and host.get("kind", "llvm") == "llvm":
+            self._check_cpu(host)
         if host is None and spec.get("kind") != "llvm":
             host = {"kind": "llvm"}
-        return tvm.target.Target(spec, host=host) if host else tvm.target.Target(spec)
+        try:
+            return tvm.target.Target(spec, host=host) if host else tvm.target.Target(spec)
+        except (ValueError, TypeError, RuntimeError) as err:  # an option TVM refuses
+            where = f"board file {self.path or self.name}"
+            why = first_line(err).split(". Target creation")[0]  # not the whole dict again
+            raise BoardError(f"{where}: target: {why}") from None
 
     def _check_cpu(self, spec: dict[str, Any]) -> None:
-        """BoardError for an `mcpu` LLVM does not know for the target's triple (LLVM would log
-        an error at every compile and generate code for a generic CPU)."""
+        """BoardError for an `mcpu` or an `mattr` feature LLVM does not know for the target's
+        triple (LLVM would log an error at every compile and generate code for a generic CPU,
+        or without the feature)."""
         from difflib import get_close_matches
 
         import tvm
@@ -136,7 +144,8 @@ class Board:
         codegen = tvm.target.codegen
         cpu = spec.get("mcpu")
         triple = spec.get("mtriple") or codegen.llvm_get_system_triple()
-        if cpu is None or codegen.llvm_is_valid_cpu(cpu, triple):
+        self._check_features(spec.get("mattr") or [], triple)
+        if cpu is None or cpu == "native" or codegen.llvm_is_valid_cpu(cpu, triple):
             return
         known = codegen.llvm_get_cpu_archlist(
             tvm.target.Target({"kind": "llvm", "mtriple": triple})
@@ -151,6 +160,21 @@ class Board:
                 else f" ({len(known)} known, e.g. {', '.join(list(known)[:4])})"
             )
         )
+
+    def _check_features(self, mattr: list[Any], triple: str) -> None:
+        from difflib import get_close_matches
+
+        where = f"board file {self.path or self.name}: mattr"
+        known = llvm_features(triple)
+        for feature in mattr:
+            if not isinstance(feature, str) or feature[:1] not in ("+", "-"):
+                raise BoardError(f"{where}: each feature is '+name' or '-name', got {feature!r}")
+            if feature[1:] not in known:
+                near = get_close_matches(feature[1:], sorted(known), n=3, cutoff=0.6)
+                raise BoardError(
+                    f"{where}: {feature!r} is not a feature LLVM knows for {triple}"
+                    + (f" (close: {', '.join(feature[0] + n for n in near)})" if near else "")
+                )
 
     def toolchain(self) -> Toolchain:
         return load_toolchain(self.toolchain_name)
@@ -176,6 +200,21 @@ class Board:
             "description": self.description,
             "file": str(self.path) if self.path else None,
         }
+
+
+@cache
+def llvm_features(triple: str) -> frozenset[str]:
+    """Every feature some CPU LLVM knows for `triple` has (the names `mattr` may use)."""
+    import tvm
+
+    codegen = tvm.target.codegen
+    cpus = codegen.llvm_get_cpu_archlist(tvm.target.Target({"kind": "llvm", "mtriple": triple}))
+    return frozenset().union(*(
+        codegen.llvm_get_cpu_features(
+            tvm.target.Target({"kind": "llvm", "mtriple": triple, "mcpu": cpu})
+        )
+        for cpu in cpus
+    ))  # fmt: skip
 
 
 def _target_text(spec: dict[str, Any]) -> str:

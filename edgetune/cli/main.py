@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from ..errors import NO_SPACE, EdgetuneError, no_space
+from ..errors import EdgetuneError, check_decodable, user_error
 from . import (
     boards,
     build,
@@ -65,31 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; `entry.main` (the `edgetune` executable) also guards the import."""
-    if bad := [a for a in (sys.argv[1:] if argv is None else argv) if _undecodable(str(a))]:
-        shown = os.fsencode(bad[0]).decode("utf-8", "replace")
-        print(f"edgetune: error: '{shown}' is not text in this locale's encoding "
-              f"({sys.getfilesystemencoding()}): TVM takes UTF-8 paths; run in a UTF-8 locale "
-              "(LANG=C.UTF-8) or with PYTHONUTF8=1", file=sys.stderr)  # fmt: skip
-        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
+        check_decodable(sys.argv[1:] if argv is None else argv)
         return int(args.func(args) or 0)
-    except EdgetuneError as err:
-        if args.verbose:
+    except (EdgetuneError, OSError) as err:
+        if args.verbose or (user := user_error(err)) is None:
             raise
-        print(f"edgetune: error: {err}", file=sys.stderr)
-        return err.exit_code
-    except OSError as err:
-        if args.verbose or err.errno not in NO_SPACE:
-            raise
-        print(f"edgetune: error: {no_space(err)}", file=sys.stderr)
-        return 1
-
-
-def _undecodable(arg: str) -> bool:
-    """Whether an argument holds bytes the locale could not decode (surrogate escapes)."""
-    return any("\udc80" <= ch <= "\udcff" for ch in arg)
+        print(f"edgetune: error: {user}", file=sys.stderr)
+        return user.exit_code

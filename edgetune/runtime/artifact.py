@@ -53,12 +53,16 @@ def write_artifact_meta(path: str | Path, meta: ArtifactMeta) -> None:
         f.write(payload + struct.pack("<Q", len(payload)) + MAGIC)
 
 
-def read_artifact_meta(path: str | Path, board: str | None = None) -> ArtifactMeta:
+def read_artifact_meta(
+    path: str | Path, board: str | None = None, target: Any = None
+) -> ArtifactMeta:
     """Metadata of an artifact built by `edgetune build`; InputError for anything else.
 
     With `board`, the artifact is also checked before anyone loads it: built for that board
-    (BoardError otherwise), an ELF shared library for the board's architecture, and its bytes
-    unchanged since the build (a damaged library would crash the loader).
+    (BoardError otherwise) and, with the board's `target`, for what it targets now (a copied
+    board file that kept the name, or an edited one: code for another CPU crashes on an illegal
+    instruction), an ELF shared library for the board's architecture, and its bytes unchanged
+    since the build (a damaged library would crash the loader).
     """
     path = Path(path)
     meta, library_size = _read(path)
@@ -66,8 +70,34 @@ def read_artifact_meta(path: str | Path, board: str | None = None) -> ArtifactMe
         return meta
     if meta.board != board:
         raise BoardError(f"{path} was built for board '{meta.board}', not '{board}'")
+    if target is not None and (built := _cpu(meta.target)) and built != _cpu(str(target)):
+        raise BoardError(
+            f"{path} was built for board '{board}' targeting {_shown(meta.target)}, and board "
+            f"'{board}' now targets {_shown(str(target))} (its board file changed, or another "
+            "file of that name): build it again for this board"
+        )
     _check_library(path, meta, library_size)
     return meta
+
+
+TARGET_KEYS = ("kind", "device", "mtriple", "mcpu")  # what the code is generated for (+ mattr)
+
+
+def _cpu(target: str) -> tuple:
+    """The parts of a target's JSON that decide the instructions generated."""
+    try:
+        data = json.loads(target)
+    except ValueError:  # artifacts of older versions held another form: nothing to compare
+        return ()
+    return (*(data.get(k) for k in TARGET_KEYS), tuple(sorted(data.get("mattr") or [])))
+
+
+def _shown(target: str) -> str:
+    cpu = _cpu(target)
+    if not cpu:
+        return target
+    parts = [f"{k}={v}" for k, v in zip(TARGET_KEYS, cpu) if v]
+    return " ".join(parts + ([f"mattr={','.join(cpu[-1])}"] if cpu[-1] else []))
 
 
 ELF_MACHINES = {"x86_64": 62, "aarch64": 183, "arm": 40, "riscv64": 243}

@@ -86,7 +86,7 @@ def run_steps_on(
 ) -> RunResult:
     """Run an artifact built for `board` with `run` on the inputs (.npy paths, random if None)
     of `steps` invocations in sequence; latency over `repeat` runs of the last one."""
-    meta = read_artifact_meta(path, board.name)
+    meta = read_artifact_meta(path, board.name, board.target())
     inputs = load_input_steps(meta.model, input_paths, steps)
     states = meta.model.initial_states()
     outputs, latency = run(board, Path(path), inputs, states, repeat)
