@@ -234,3 +234,27 @@ def test_an_artifact_is_run_only_on_the_target_it_was_built_for(tmp_path, cli):
     assert (
         "mcpu=cortex-a55" in res.err and "now targets " in res.err and "mcpu=cortex-a53" in res.err
     )
+
+
+def test_a_cross_board_without_its_toolchain_or_connection_is_refused_before_work(tmp_path, cli):
+    """An aarch64 board file left with the host's toolchain linked x86 objects into an aarch64
+    library (a linker dump after compiling); one without a [connection] (local) tuned by
+    loading aarch64 candidates here, every one failing, and `run` blamed a missing file."""
+    text = (REPO_DIR / "boards" / "rpi3.toml").read_text().replace('name = "rpi3"', 'name = "b"')
+    board = tmp_path / "b.toml"
+    board.write_text(re.sub(r"(?m)^toolchain = .*$", 'toolchain = "host"', text))
+    res = cli("build", "tiny_fp32", "--board", board, "--no-library", "-o", tmp_path / "x.so")
+    assert res.code == 2 and "board 'b' targets aarch64, but its toolchain 'host'" in res.err
+    assert "links for x86_64" in res.err and not (tmp_path / "x.so").exists()
+    local = re.sub(r"(?ms)^\[connection\].*?(?=^\[|\Z)", "", text)
+    assert "[connection]" not in local
+    board.write_text(local)
+    tune = cli("tune", "tiny_fp32", "--board", board, "--records", tmp_path / "r", "--no-library")
+    message = "board 'b' targets aarch64, and its connection is local (this x86_64 machine)"
+    assert tune.code == 2 and message in tune.err and not (tmp_path / "r").exists(), tune.err
+    assert (
+        cli("build", "tiny_fp32", "--board", board, "--no-library", "-o", tmp_path / "x.so").code
+        == 0
+    )
+    ran = cli("run", tmp_path / "x.so", "--board", board)
+    assert ran.code == 2 and message in ran.err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 from ..errors import BoardError, first_line
 from ..paths import board_dirs
 from .schema import check_board, read_toml
-from .toolchain import Toolchain, load_toolchain
+from .toolchain import Toolchain, arch_of, load_toolchain
 
 
 @dataclass(frozen=True)
@@ -179,9 +180,18 @@ class Board:
     def toolchain(self) -> Toolchain:
         return load_toolchain(self.toolchain_name)
 
+    @property
+    def arch(self) -> str:
+        """The CPU architecture the board's code runs on (a GPU board's: its host CPU's)."""
+        spec = self.target_spec
+        host = spec.get("host") if spec.get("kind") != "llvm" else spec
+        triple = host.get("mtriple") if isinstance(host, dict) else None
+        return arch_of(triple or platform.machine())
+
     def check_toolchain(self) -> None:
-        """Fail now, with one clear line, if this board's toolchain cannot link a library."""
-        self.toolchain().check(self.name)
+        """Fail now, with one clear line, if this board's toolchain cannot link a library for
+        it."""
+        self.toolchain().check(self.name, self.arch)
 
     def summary(self) -> dict[str, Any]:
         """One line of `edgetune boards`."""

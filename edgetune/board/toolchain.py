@@ -33,20 +33,29 @@ class Toolchain:
             raise BoardError(f"toolchain '{self.name}': compiler '{self.cc}' not found{hint}")
         return found
 
-    def check(self, board: str) -> None:
-        """Link a one-function shared library with this toolchain, as an export would.
+    def check(self, board: str, arch: str) -> None:
+        """Link a one-function shared library with this toolchain, as an export would, for the
+        board's architecture `arch`.
 
         Catches, before any tuning or compiling, what a user would otherwise meet as a raw
-        linker dump after minutes of work: a missing compiler, sysroot or C library (crti.o).
+        linker dump after minutes of work: a missing compiler, sysroot or C library (crti.o),
+        or a compiler for another architecture (the board file names none, or the host's).
         Raises a BoardError naming the board, the toolchain file and what to install.
         """
-        problem = _link_problem(self.cc, self.options)
+        problem, machine = _link_probe(self.cc, self.options)
+        where = f" ({self.path})" if self.path else ""
         if problem:
-            where = f" ({self.path})" if self.path else ""
             hint = f"; install it: {self.install_hint}" if self.install_hint else ""
             raise BoardError(
                 f"board '{board}': toolchain '{self.name}'{where} cannot link a shared library: "
                 f"{problem}{hint}"
+            )
+        if machine and arch in ELF_MACHINES and machine != ELF_MACHINES[arch]:
+            links = next((a for a, m in ELF_MACHINES.items() if m == machine), f"machine {machine}")
+            raise BoardError(
+                f"board '{board}' targets {arch}, but its toolchain '{self.name}'{where} "
+                f"('{self.cc}') links for {links}: name a toolchain for {arch} in the board file "
+                "(toolchain = ...)"
             )
 
     def fcompile(self):
@@ -56,28 +65,40 @@ class Toolchain:
         return cc.cross_compiler(self.compiler(), options=list(self.options))
 
 
+ELF_MACHINES = {"x86_64": 62, "aarch64": 183, "arm": 40, "riscv64": 243}  # e_machine
+
+
+def arch_of(triple: str) -> str:
+    """The architecture of a target triple (or `uname -m`), as ELF_MACHINES names it."""
+    arch = triple.split("-")[0]
+    aliases = {"arm64": "aarch64", "amd64": "x86_64"}
+    return aliases.get(arch, "arm" if arch.startswith(("arm", "thumb")) else arch)
+
+
 @functools.cache
-def _link_problem(cc: str, options: tuple[str, ...]) -> str:
-    """Why `cc` cannot link a shared library ("" when it can); checked once per process."""
+def _link_probe(cc: str, options: tuple[str, ...]) -> tuple[str, int | None]:
+    """(why `cc` cannot link a shared library, "" when it can; the ELF machine it links for);
+    checked once per process."""
     compiler = shutil.which(cc)
     if compiler is None:
-        return f"compiler '{cc}' not found"
+        return f"compiler '{cc}' not found", None
     with tempfile.TemporaryDirectory(prefix="edgetune-cc-") as tmp:
-        src = Path(tmp) / "probe.c"
+        src, out = Path(tmp) / "probe.c", Path(tmp) / "probe.so"
         src.write_text("int edgetune_probe(void) { return 0; }\n", encoding="utf-8")
-        cmd = [compiler, "-shared", "-fPIC", *options, "-o", str(Path(tmp) / "probe.so"), str(src)]
+        cmd = [compiler, "-shared", "-fPIC", *options, "-o", str(out), str(src)]
         try:
             res = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            return f"'{cc}' did not run ({exc})"
+            return f"'{cc}' did not run ({exc})", None
+        header = out.read_bytes()[:20] if res.returncode == 0 and out.is_file() else b""
     if res.returncode == 0:
-        return ""
+        return "", int.from_bytes(header[18:20], "little") if len(header) == 20 else None
     lines = [ln.strip() for ln in (res.stderr or res.stdout).splitlines() if ln.strip()]
     first = next(
         (ln for ln in lines if "cannot find" in ln or "error" in ln),
         lines[0] if lines else f"exit code {res.returncode}",
     )
-    return first
+    return first, None
 
 
 def load_toolchain(name: str) -> Toolchain:

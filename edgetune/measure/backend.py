@@ -10,6 +10,7 @@ loaded when a board first needs them (their stacks are heavy).
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..board.toolchain import arch_of
 from ..errors import BoardError
 from .builder import library_builder
 
@@ -134,10 +136,26 @@ def _run_local(
     from ..runtime import load_library
     from .timing_turn import timing_turn
 
+    _runs_here(board)
     loaded = load_library(path, board.hardware.cores)  # its metadata read by run_steps_on
     loaded.states = states
     with timing_turn():  # no edgetune process (a tune's batch) times on this host meanwhile
         return [loaded(inputs) for inputs in steps], loaded.bench(steps[-1], repeat)
 
 
-register_backend("local", Backend(runner=_local_runner, run_artifact=_run_local))
+def _runs_here(board: Board) -> None:
+    """BoardError unless this machine runs `board`'s code: a cross-compiling board file whose
+    [connection] is missing (local) had every candidate fail to load, and `run` blame a
+    missing file."""
+    here = arch_of(platform.machine())
+    if board.arch != here:
+        raise BoardError(
+            f"board '{board.name}' targets {board.arch}, and its connection is local (this "
+            f"{here} machine): add a [connection] (rpc or ssh, docs/farm.md) to time or run on "
+            "the board; `build` needs none"
+        )
+
+
+register_backend(
+    "local", Backend(runner=_local_runner, run_artifact=_run_local, reachable=_runs_here)
+)

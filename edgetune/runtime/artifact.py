@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ..board.toolchain import ELF_MACHINES
 from ..errors import BoardError, InputError
 from ..frontend import ModelInfo
 
@@ -98,9 +99,6 @@ def _shown(target: str) -> str:
         return target
     parts = [f"{k}={v}" for k, v in zip(TARGET_KEYS, cpu) if v]
     return " ".join(parts + ([f"mattr={','.join(cpu[-1])}"] if cpu[-1] else []))
-
-
-ELF_MACHINES = {"x86_64": 62, "aarch64": 183, "arm": 40, "riscv64": 243}
 
 
 def _check_library(path: Path, meta: ArtifactMeta, size: int) -> None:
