@@ -52,7 +52,18 @@ def test_full_connection_tables():
         ({"kind": "rpc", "tracker": "h:1", "key": "k", "server": {"launch": "ssh"}}, "needs"),
         ({"kind": "rpc", "tracker": "h:1", "key": "k", "server": {"launch": "tcp"}}, "launch"),
         ({"kind": "ssh", "ssh": {"host": "h"}}, "board 'b': connection.ssh: .*user"),
-        ({"kind": "ssh", "ssh": {"host": "h", "user": "u", "colour": 1}}, "colour"),
+        (
+            {"kind": "ssh", "ssh": {"host": "h", "user": "u", "colour": 1}},
+            r"connection.ssh: unknown key 'colour' \(known: host, user, port",
+        ),
+        (
+            {"kind": "ssh", "ssh": {"host": "h", "user": "u", "port": "22"}},
+            "board 'b': connection.ssh.port must be an integer, got '22'",
+        ),
+        (
+            {"kind": "rpc", "tracker": "h:1", "key": "k", "server": {"count": True}},
+            "connection.server.count must be an integer, got True",
+        ),
     ],
 )
 def test_mistakes_name_the_board(connection, message):

@@ -40,7 +40,16 @@ BOARD: dict[str, Any] = {
         "max_threads_per_block": INT,
         "max_shared_memory_per_block": INT,
     },  # fmt: skip
-    "connection": {"kind": CONNECTION_KINDS, "tracker": TEXT, "key": TEXT, "*": None},
+    "connection": {
+        "kind": CONNECTION_KINDS,
+        "tracker": TEXT,
+        "key": TEXT,
+        "platform": TEXT,
+        "ssh": TABLE,
+        "server": TABLE,
+        "serial": TABLE,
+        "power": TABLE,  # farm/resources.py
+    },
     "measure": {
         "build_timeout_s": NUMBER,
         "run_timeout_s": NUMBER,

@@ -39,6 +39,7 @@ in Board.connection.extra):
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,15 +122,34 @@ def up_hint(spec: FarmSpec, server: bool = False) -> str:
     return f"start the farm: edgetune farm up --board {spec.board}"
 
 
+# the specs' field types: what a value may be, and how an error names it
+TYPES = {
+    "str": ((str,), "text"),
+    "int": ((int,), "an integer"),
+    "float": ((int, float), "a number"),
+}
+
+
 def _table(board: Board, name: str, cls: type, data: Any) -> Any:
+    """[connection.NAME] as `cls`; BoardError naming the file and the key that is unknown,
+    missing or of another type."""
+    where = f"board file {board.path}" if board.path else f"board '{board.name}'"
+    where += f": connection.{name}"
     if data is None:
         return None
     if not isinstance(data, dict):
-        raise BoardError(f"board '{board.name}': connection.{name} must be a table")
-    try:
-        spec = cls(**data)
-    except TypeError as err:
-        raise BoardError(f"board '{board.name}': connection.{name}: {err}") from None
+        raise BoardError(f"{where} must be a table")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key, value in data.items():
+        if key not in fields:
+            raise BoardError(f"{where}: unknown key '{key}' (known: {', '.join(fields)})")
+        types, what = TYPES.get(str(fields[key].type), ((object,), ""))
+        if not isinstance(value, types) or isinstance(value, bool):
+            raise BoardError(f"{where}.{key} must be {what}, got {value!r}")
+    for key, f in fields.items():
+        if key not in data and f.default is dataclasses.MISSING:
+            raise BoardError(f"{where}: missing required key '{key}'")
+    spec = cls(**data)
     for attr in ("key_file", "known_hosts"):
         if getattr(spec, attr, ""):
             object.__setattr__(spec, attr, str(Path(getattr(spec, attr)).expanduser()))
