@@ -258,3 +258,6 @@ def test_a_cross_board_without_its_toolchain_or_connection_is_refused_before_wor
     )
     ran = cli("run", tmp_path / "x.so", "--board", board)
     assert ran.code == 2 and message in ran.err
+    board.write_text(re.sub(r"(?m)^cores = .*$", "", text))  # it counted this machine's
+    res = cli("tasks", "tiny_fp32", "--board", board)
+    assert res.code == 2 and "[hardware] cores is needed: the board runs aarch64 code" in res.err

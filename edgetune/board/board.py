@@ -297,7 +297,7 @@ def board_from_dict(data: dict[str, Any], path: Path | None = None) -> Board:
             key=conn.pop("key", ""),
             extra=conn,
         )
-        return Board(
+        board = Board(
             name=data.get("name", path.stem if path else "board"),
             description=data.get("description", ""),
             target_spec=target_spec,
@@ -315,6 +315,12 @@ def board_from_dict(data: dict[str, Any], path: Path | None = None) -> Board:
         raise BoardError(f"{where}: missing required key {err}") from None
     except TypeError as err:
         raise BoardError(f"{where}: {err}") from None
+    if cores == "auto" and board.arch != arch_of(platform.machine()):  # not this machine's
+        raise BoardError(
+            f"{where}: [hardware] cores is needed: the board runs {board.arch} code, and "
+            "'auto' would count the cores of this machine"
+        )
+    return board
 
 
 # CPU flags Linux reports (/proc/cpuinfo) -> the LLVM features of the vector units edgetune's
