@@ -261,3 +261,14 @@ def test_a_cross_board_without_its_toolchain_or_connection_is_refused_before_wor
     board.write_text(re.sub(r"(?m)^cores = .*$", "", text))  # it counted this machine's
     res = cli("tasks", "tiny_fp32", "--board", board)
     assert res.code == 2 and "[hardware] cores is needed: the board runs aarch64 code" in res.err
+
+
+def test_an_unknown_rule_set_is_refused_before_a_tune_claims_its_folder(tmp_path, cli):
+    text = (REPO_DIR / "boards" / "host.toml").read_text().replace('name = "host"', 'name = "b"')
+    board = tmp_path / "b.toml"
+    board.write_text(re.sub(r"(?m)^rule_set = .*$", 'rule_set = "cortex-a72"', text))
+    res = cli("tune", "tiny_fp32", "--board", board, "--records", tmp_path / "r", "--no-library")
+    assert res.code == 2 and f"board file {board}: rule_set: unknown rule set 'cortex-a72'" in (
+        res.err
+    )
+    assert not (tmp_path / "r").exists()

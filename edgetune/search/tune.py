@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import stop
-from ..errors import BoardLost, InputError
+from ..errors import BoardError, BoardLost, InputError
 from ..measure import backend, make_builder, make_runner
 from ..measure.free_cores import ContentionWatch, contention_notes
 from ..records import KNOWN, best_latency_in, warm_start_folder, write_tasks
@@ -242,6 +242,10 @@ def check_tune(board: Board, search: str, warm_start: str | None) -> None:
     """What `tune` checks before it creates the records folder: the search options, and that a
     farm board can take candidates now (BoardError: a refused tune claims no folder)."""
     check_search_options(board, search, warm_start)
+    try:
+        get_rule_set(board.rule_set)
+    except BoardError as err:  # a board file's typo: name the file
+        raise BoardError(f"board file {board.path or board.name}: rule_set: {err}") from None
     if (reachable := backend(board).reachable) is not None:
         reachable(board)
 
