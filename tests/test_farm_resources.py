@@ -69,3 +69,13 @@ def test_full_connection_tables():
 def test_mistakes_name_the_board(connection, message):
     with pytest.raises(BoardError, match=message):
         farm_spec(_board(connection))
+
+
+def test_relative_key_files_are_beside_the_board_file(tmp_path):
+    """As rules_module is: the board works from any folder (it read them from the current one)."""
+    (tmp_path / "b.toml").write_text(
+        'name = "b"\n[target]\nkind = "llvm"\n[connection]\nkind = "ssh"\n'
+        '[connection.ssh]\nhost = "h"\nuser = "u"\nkey_file = "keys/id"\nknown_hosts = "kh"\n'
+    )
+    ssh = farm_spec(load_board(str(tmp_path / "b.toml"))).ssh
+    assert (ssh.key_file, ssh.known_hosts) == (str(tmp_path / "keys/id"), str(tmp_path / "kh"))

@@ -178,7 +178,10 @@ class Board:
                 )
 
     def toolchain(self) -> Toolchain:
-        return load_toolchain(self.toolchain_name)
+        try:
+            return load_toolchain(self.toolchain_name)
+        except BoardError as err:  # a typo in the board file: name it
+            raise BoardError(f"board file {self.path or self.name}: toolchain: {err}") from None
 
     @property
     def arch(self) -> str:

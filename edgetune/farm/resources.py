@@ -150,9 +150,12 @@ def _table(board: Board, name: str, cls: type, data: Any) -> Any:
         if key not in data and f.default is dataclasses.MISSING:
             raise BoardError(f"{where}: missing required key '{key}'")
     spec = cls(**data)
-    for attr in ("key_file", "known_hosts"):
-        if getattr(spec, attr, ""):
-            object.__setattr__(spec, attr, str(Path(getattr(spec, attr)).expanduser()))
+    for attr in ("key_file", "known_hosts"):  # relative: to the board file, as rules_module
+        if value := getattr(spec, attr, ""):
+            path = Path(value).expanduser()
+            if not path.is_absolute() and board.path is not None:
+                path = board.path.parent / path
+            object.__setattr__(spec, attr, str(path))
     return spec
 
 
