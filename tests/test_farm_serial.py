@@ -78,6 +78,8 @@ toolchain = "aarch64-linux-gnu"
 [target]
 kind = "llvm"
 mtriple = "aarch64-linux-gnu"
+[hardware]
+cores = 4
 [connection]
 kind = "ssh"
 [connection.serial]
