@@ -36,7 +36,7 @@ def add_model_arg(parser: argparse.ArgumentParser, shapes_from: tuple[str, ...] 
         choices=REQUANTIZATIONS,
         help="int8 models: how the convs requantize. fixed-point: TFLite's integer math, "
         "bit-exact with LiteRT's reference kernels; fp32: XNNPACK's (LiteRT's default CPU "
-        f"kernels), faster on x86 (default: {default or 'fixed-point'})",
+        f"kernels), faster on x86 (default: {default})",
     )
 
 

@@ -30,9 +30,7 @@ class LiteRTSemantics:
         from tflite.SoftmaxOptions import SoftmaxOptions
         from tvm import relax
 
-        options = SoftmaxOptions()
-        options.Init(op.BuiltinOptions().Bytes, op.BuiltinOptions().Pos)
-        beta = float(options.Beta())
+        beta = float(self._get_builtin_options(op, SoftmaxOptions).Beta())
         if beta == 1.0:
             return super().convert_softmax(op)
         (data,) = self.get_input_tensors(op)
@@ -49,10 +47,9 @@ class LiteRTSemantics:
         from tflite.GeluOptions import GeluOptions
         from tvm import relax
 
-        options = GeluOptions()
-        if op.BuiltinOptions() is not None:
-            options.Init(op.BuiltinOptions().Bytes, op.BuiltinOptions().Pos)
-        if self.is_quantized(op) or op.BuiltinOptions() is None or not options.Approximate():
+        given = op.BuiltinOptions() is not None  # optional: exact GELU without them
+        approximate = given and self._get_builtin_options(op, GeluOptions).Approximate()
+        if self.is_quantized(op) or not approximate:
             return super().convert_gelu(op)
         (data,) = self.get_input_tensors(op)
         x = self.get_tensor_expr(data)
@@ -69,7 +66,7 @@ class LiteRTSemantics:
         LiteRT's kernels; stock 0.27 applied tanh after a conv."""
         from tflite.ActivationFunctionType import ActivationFunctionType as Act
 
-        clamping = getattr(self, "current_op_name", None) in CLAMPING_OPS
+        clamping = self.current_op_name in CLAMPING_OPS  # set by OperatorContext
         if clamping and fused_activation_fn in (Act.TANH, Act.SIGN_BIT):
             return in_expr
         return super().convert_fused_activation_function(in_expr, fused_activation_fn)
