@@ -23,7 +23,7 @@ from ..farm import strategies
 from ..frontend import Model, find_model, load_model, read_tflite
 from ..measure import backend
 from ..oracle import agreement
-from ..oracle.reference import Reference, litert_reference
+from ..oracle.reference import Reference, builtin_reference, litert_reference
 from ..outputs import output_file
 from ..records import RecordStore
 from ..records.manifest import tuned_requantization
@@ -219,12 +219,12 @@ def _compare_numerics(result: CheckResult, model: Model, steps, outputs, check: 
     fails, lines, tolerances = _against(reference, steps, outputs, check)
     name = reference.name
     if fails and model.info.quantized:
-        builtin = litert_reference(buf, shapes, integer=False)
+        builtin = builtin_reference(buf, shapes)
         builtin_fails, builtin_lines, _ = _against(builtin, steps, outputs, check)
         if not builtin_fails:
             lines = [*builtin_lines, f"{reference.name} differ from LiteRT's builtin kernels: "
                      + fails[0].removeprefix("numerics: ")]  # fmt: skip
-            name, fails = f"{builtin.name} builtin kernels", []
+            name, fails = builtin.name, []
     for fail in fails:
         result.fail(fail)
     result.numerics += lines

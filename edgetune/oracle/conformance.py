@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import EdgetuneError, ModelError, first_line
-from .reference import litert_reference
+from .reference import builtin_reference, litert_reference
 
 if TYPE_CHECKING:
     from ..board import Board
@@ -89,18 +89,19 @@ def check_model(
         result["stage"] = "reference"
         shapes = [t.shape for t in model.info.inputs]
         try:
-            reference = litert_reference(Path(path).read_bytes(), shapes, model.info.quantized)
+            buf = Path(path).read_bytes()
+            reference = litert_reference(buf, shapes, model.info.quantized)
         except ModelError as err:  # e.g. a custom op LiteRT does not know
             return result | {"status": NO_REFERENCE, "error": str(err)}
         result["reference"] = reference.name
         errors = _errors(ours, reference.run, model.info, seed)
         if model.info.quantized and not all(_passes(k, e) for k, e in errors):
-            builtin = litert_reference(Path(path).read_bytes(), shapes, integer=False)
+            builtin = builtin_reference(buf, shapes)
             fresh = load_executable(built.exe, board.hardware.cores, info=model.info)
             builtin_errors = _errors(fresh, builtin.run, model.info, seed)
             if all(_passes(k, e) for k, e in builtin_errors):
                 result["reference_kernels_differ"] = [{"kind": k, "error": e} for k, e in errors]
-                result["reference"] = f"{builtin.name} builtin kernels"
+                result["reference"] = builtin.name
                 errors = builtin_errors
         result["stage"] = "compare"
         result["outputs"] = [{"kind": k, "error": e} for k, e in errors]

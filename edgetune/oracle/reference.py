@@ -8,7 +8,7 @@ dequantized (dequantized), as edgetune runs it."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -42,3 +42,10 @@ def litert_reference(
     engine = "LiteRT reference kernels" if integer else "LiteRT"
     name = describe_reference(substituted, engine=engine, dequantized=dequantized)
     return Reference(litert, name, False)
+
+
+def builtin_reference(buf: bytes, input_shapes: list[tuple[int, ...]] | None = None) -> Reference:
+    """LiteRT's builtin kernels for an integer model: what its outputs are judged by where
+    TFLite's reference kernels disagree with them (int8 SUM: conformance, `ci`)."""
+    reference = litert_reference(buf, input_shapes, integer=False)
+    return replace(reference, name=f"{reference.name} builtin kernels")
