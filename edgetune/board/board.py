@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import platform
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 from ..errors import BoardError, first_line
 from ..paths import board_dirs
 from .schema import check_board, read_toml
-from .toolchain import Toolchain, arch_of, load_toolchain
+from .toolchain import Toolchain, arch_of, host_arch, load_toolchain
 
 
 @dataclass(frozen=True)
@@ -189,7 +188,12 @@ class Board:
         spec = self.target_spec
         host = spec.get("host") if spec.get("kind") != "llvm" else spec
         triple = host.get("mtriple") if isinstance(host, dict) else None
-        return arch_of(triple or platform.machine())
+        return arch_of(triple) if triple else host_arch()
+
+    @property
+    def runs_here(self) -> bool:
+        """Whether this machine runs the board's code (its architecture)."""
+        return self.arch == host_arch()
 
     def check_toolchain(self) -> None:
         """Fail now, with one clear line, if this board's toolchain cannot link a library for
@@ -318,7 +322,7 @@ def board_from_dict(data: dict[str, Any], path: Path | None = None) -> Board:
         raise BoardError(f"{where}: missing required key {err}") from None
     except TypeError as err:
         raise BoardError(f"{where}: {err}") from None
-    if cores == "auto" and board.arch != arch_of(platform.machine()):  # not this machine's
+    if cores == "auto" and not board.runs_here:
         raise BoardError(
             f"{where}: [hardware] cores is needed: the board runs {board.arch} code, and "
             "'auto' would count the cores of this machine"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import platform
 import shutil
 import subprocess
 import tempfile
@@ -75,6 +76,18 @@ def arch_of(triple: str) -> str:
     return aliases.get(arch, "arm" if arch.startswith(("arm", "thumb")) else arch)
 
 
+def host_arch() -> str:
+    """This machine's architecture, as ELF_MACHINES names it."""
+    return arch_of(platform.machine())
+
+
+def elf_machine(header: bytes) -> int | None:
+    """The ELF machine (e_machine) of a file that starts with `header`; None if not ELF."""
+    if header[:4] != b"\x7fELF" or len(header) < 20:
+        return None
+    return int.from_bytes(header[18:20], "little")
+
+
 @functools.cache
 def _link_probe(cc: str, options: tuple[str, ...]) -> tuple[str, int | None]:
     """(why `cc` cannot link a shared library, "" when it can; the ELF machine it links for);
@@ -92,7 +105,7 @@ def _link_probe(cc: str, options: tuple[str, ...]) -> tuple[str, int | None]:
             return f"'{cc}' did not run ({exc})", None
         header = out.read_bytes()[:20] if res.returncode == 0 and out.is_file() else b""
     if res.returncode == 0:
-        return "", int.from_bytes(header[18:20], "little") if len(header) == 20 else None
+        return "", elf_machine(header)
     lines = [ln.strip() for ln in (res.stderr or res.stdout).splitlines() if ln.strip()]
     first = next(
         (ln for ln in lines if "cannot find" in ln or "error" in ln),

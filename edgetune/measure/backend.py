@@ -10,7 +10,6 @@ loaded when a board first needs them (their stacks are heavy).
 
 from __future__ import annotations
 
-import platform
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..board.toolchain import arch_of
+from ..board.toolchain import host_arch
 from ..errors import BoardError
 from .builder import library_builder
 
@@ -147,12 +146,11 @@ def _runs_here(board: Board) -> None:
     """BoardError unless this machine runs `board`'s code: a cross-compiling board file whose
     [connection] is missing (local) had every candidate fail to load, and `run` blame a
     missing file."""
-    here = arch_of(platform.machine())
-    if board.arch != here:
+    if not board.runs_here:
         raise BoardError(
             f"board '{board.name}' targets {board.arch}, and its connection is local (this "
-            f"{here} machine): add a [connection] (rpc or ssh, docs/farm.md) to time or run on "
-            "the board; `build` needs none"
+            f"{host_arch()} machine): add a [connection] (rpc or ssh, docs/farm.md) to time or "
+            "run on the board; `build` needs none"
         )
 
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..board.toolchain import ELF_MACHINES
+from ..board.toolchain import ELF_MACHINES, elf_machine
 from ..errors import BoardError, InputError
 from ..frontend import ModelInfo
 
@@ -103,10 +103,9 @@ def _shown(target: str) -> str:
 
 def _check_library(path: Path, meta: ArtifactMeta, size: int) -> None:
     data = path.read_bytes()[:size]
-    if data[:4] != b"\x7fELF" or len(data) < 20:
+    if (machine := elf_machine(data)) is None:
         raise InputError(f"{path}: damaged library (no ELF header)")
     arch = next((a for a in ELF_MACHINES if a in meta.target), platform.machine())
-    machine = int.from_bytes(data[18:20], "little")
     if arch in ELF_MACHINES and machine != ELF_MACHINES[arch]:
         raise InputError(f"{path}: damaged library (ELF machine {machine}, expected {arch})")
     if meta.library_sha256 and hashlib.sha256(data).hexdigest() != meta.library_sha256:
