@@ -125,6 +125,12 @@ def _board_with_toolchain(tmp_path, monkeypatch, toolchain: str) -> None:
             'install_hint = "apt-get install libc6-dev"\n',
             "cannot find -lno_such_c_library",
         ),
+        # a sysroot that is not there (the cross gcc would link against its own C library)
+        (
+            'name = "broken"\ncc = "gcc"\noptions = ["--sysroot=/no/such/sysroot"]\n'
+            'install_hint = "apt-get install libc6-dev"\n',
+            "its sysroot '/no/such/sysroot' is not a folder",
+        ),
     ],
 )
 def test_missing_toolchain_is_one_clear_line_before_any_work(

@@ -43,8 +43,15 @@ class Toolchain:
         or a compiler for another architecture (the board file names none, or the host's).
         Raises a BoardError naming the board, the toolchain file and what to install.
         """
-        problem, machine = _link_probe(self.cc, self.options)
         where = f" ({self.path})" if self.path else ""
+        # Debian's cross gcc falls back to its own C library when the sysroot is missing: the
+        # library would link against other headers and libraries than the board has.
+        missing = [d for d in _sysroots(self.options) if not Path(d).is_dir()]
+        problem, machine = (
+            (f"its sysroot '{missing[0]}' is not a folder", None)
+            if missing
+            else _link_probe(self.cc, self.options)
+        )
         if problem:
             hint = f"; install it: {self.install_hint}" if self.install_hint else ""
             raise BoardError(
@@ -86,6 +93,13 @@ def elf_machine(header: bytes) -> int | None:
     if header[:4] != b"\x7fELF" or len(header) < 20:
         return None
     return int.from_bytes(header[18:20], "little")
+
+
+def _sysroots(options: tuple[str, ...]) -> list[str]:
+    """The folders `options` give the compiler as its sysroot (`--sysroot=D`, `--sysroot D`)."""
+    found = [o.split("=", 1)[1] for o in options if o.startswith("--sysroot=")]
+    found += [b for a, b in zip(options, options[1:]) if a == "--sysroot"]
+    return found
 
 
 @functools.cache
