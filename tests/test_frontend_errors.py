@@ -77,6 +77,26 @@ def test_import_failure_names_the_operator(cli, tmp_path):
     _one_line_error(cli("tasks", path), "computed_slice.tflite", "operator #4 SLICE", "TypeError")
 
 
+@pytest.mark.parametrize("depthwise", [False, True])
+def test_a_conv_without_its_bias_is_refused_in_words(cli, tmp_path, depthwise):
+    """Bias omitted (input -1): LiteRT refuses it ("Tensor at index 2 was optional but was
+    expected"); stock TVM said "'int' object has no attribute 'Type'"."""
+    from tflite_builder import Op, Tensor, write
+
+    shape = (1, 3, 3, 4) if depthwise else (4, 3, 3, 4)
+    w = np.ones(shape, np.float32)
+    tensors = [Tensor("x", (1, 5, 5, 4)), Tensor("w", shape, data=w), Tensor("y", (1, 5, 5, 4))]
+    strides = [(0, "int8", 0), (1, "int32", 1), (2, "int32", 1)]
+    if depthwise:
+        op = Op("DEPTHWISE_CONV_2D", [0, 1, -1], [2], "DepthwiseConv2DOptions",
+                [*strides, (3, "int32", 1)])  # fmt: skip
+    else:
+        op = Op("CONV_2D", [0, 1, -1], [2], "Conv2DOptions", strides)
+    path = write(tmp_path / "no_bias.tflite", tensors, [op], [0], [2])
+    name = "DEPTHWISE_CONV_2D" if depthwise else "CONV_2D"
+    _one_line_error(cli("tasks", path), f"operator #0 {name}", "bias tensor is omitted (input -1)")
+
+
 def test_unknown_board_lists_known_ones(cli):
     _one_line_error(
         cli("tasks", "tiny_fp32", "--board", "pi9"), "unknown board 'pi9'", "host", "rpi3"

@@ -16,7 +16,7 @@ class ImporterFixes:
     by a constant, RESHAPE to a computed shape, FULLY_CONNECTED's flattening, GATHER's index
     mode, CAST and SQUEEZE of complex values, CONCATENATION of empty tensors, SPLIT_V with an
     inferred size, REVERSE_V2 over several axes, one-scale weights of any quantized
-    dimension."""
+    dimension; a conv without its bias is refused in words."""
 
     def get_tensors(self, tensors_idx_list: Any) -> list:
         """Tensors as stock reads them, but a tensor quantized with one scale is per-tensor
@@ -28,6 +28,20 @@ class ImporterFixes:
             if t.qnn_params and t.qnn_params["scale"].value.numpy().ndim == 0:
                 t.qnn_params["axis"] = 0
         return tensors
+
+    def convert_conv(self, op: Any, conv_type: str) -> Any:
+        """CONV_2D / DEPTHWISE_CONV_2D whose bias is omitted (input -1): stock read the missing
+        tensor ("'int' object has no attribute 'Type'"). LiteRT's kernels refuse it too."""
+        inputs = op.InputsAsNumpy()
+        if len(inputs) > 2 and inputs[2] < 0:
+            import tvm
+
+            raise tvm.error.OpNotImplemented(
+                "its bias tensor is omitted (input -1), which LiteRT's kernels refuse as well "
+                '("Tensor at index 2 was optional but was expected"); re-export the model '
+                "with a zero bias"
+            )
+        return super().convert_conv(op, conv_type)
 
     def convert_split_v(self, op: Any) -> Any:
         """SPLIT_V whose sizes hold one -1 (the rest of the axis: `tf.split(x, [2, -1, 1])`).
