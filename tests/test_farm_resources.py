@@ -79,3 +79,18 @@ def test_relative_key_files_are_beside_the_board_file(tmp_path):
     )
     ssh = farm_spec(load_board(str(tmp_path / "b.toml"))).ssh
     assert (ssh.key_file, ssh.known_hosts) == (str(tmp_path / "keys/id"), str(tmp_path / "kh"))
+
+
+def test_hints_name_a_board_given_by_path_by_its_path(tmp_path):
+    """`farm up --board rpi3` would start the shipped rpi3, not the user's copy in another
+    folder that keeps its name."""
+    from edgetune.farm.resources import up_hint
+    from edgetune.paths import REPO_DIR
+
+    copy = tmp_path / "mine" / "rpi3.toml"
+    copy.parent.mkdir()
+    copy.write_text((REPO_DIR / "boards" / "rpi3.toml").read_text(encoding="utf-8"))
+    assert up_hint(farm_spec(load_board(str(copy)))).endswith(f"farm up --board {copy}")
+    assert up_hint(farm_spec(load_board("qemu-a53"))).endswith("farm up --board qemu-a53")
+    shipped = load_board(str(REPO_DIR / "boards" / "qemu-a53.toml"))
+    assert shipped.argument == "qemu-a53"

@@ -97,6 +97,15 @@ class Board:
         return self.connection.kind == "local"
 
     @property
+    def argument(self) -> str:
+        """How a command line names this board: its name when `--board NAME` finds this file,
+        else the file's path."""
+        found = _board_files().get(self.name, [None])[0]
+        if self.path is None or (found is not None and found.resolve() == self.path.resolve()):
+            return self.name
+        return str(self.path)
+
+    @property
     def device_type(self) -> str:
         """Runtime device type name ('cpu' or 'opencl')."""
         return "opencl" if self.target_spec.get("kind") == "opencl" else "cpu"

@@ -124,7 +124,8 @@ def profile_remote(
     if spec.ssh is None:
         raise BoardError(
             f"board '{board.name}' has no [connection.ssh]: profile runs edgetune's agent on the "
-            f"board over SSH (`edgetune run --board {board.name}` gives the whole-model latency)"
+            f"board over SSH (`edgetune run --board {board.argument}` gives the whole-model "
+            "latency)"
         )
     timeout = board.measure.run_timeout_s * max(1, 2 * runs + 1) + 60.0
     report, _ = _agent_over_ssh(

@@ -98,6 +98,7 @@ class FarmSpec:
     """Everything the farm knows about one board."""
 
     board: str
+    board_argument: str  # how `--board` names it (Board.argument)
     tracker_host: str
     tracker_port: int
     key: str
@@ -119,7 +120,7 @@ def up_hint(spec: FarmSpec, server: bool = False) -> str:
             'start its rpc server on the board (launch = "external": edgetune does not): '
             f"python -m tvm.exec.rpc_server --tracker {spec.tracker} --key {spec.key}"
         )
-    return f"start the farm: edgetune farm up --board {spec.board}"
+    return f"start the farm: edgetune farm up --board {spec.board_argument}"
 
 
 # the specs' field types: what a value may be, and how an error names it
@@ -183,6 +184,7 @@ def farm_spec(board: Board) -> FarmSpec:
         raise BoardError(f"board '{board.name}': connection.key (the tracker key) is missing")
     return FarmSpec(
         board=board.name,
+        board_argument=board.argument,
         tracker_host=host,
         tracker_port=port,
         key=conn.key,
