@@ -48,6 +48,16 @@ def last_line(message: object, default: str = "", chars: int | None = None) -> s
     return (str(message).strip().splitlines() or [default])[-1][:chars]
 
 
+def with_causes(err: BaseException) -> BaseException:
+    """`err` with every exception it was raised from shown (`--verbose`): edgetune raises its
+    one-line errors `from None`, which hides TVM's own traceback."""
+    link: BaseException | None = err
+    while link is not None:
+        link.__suppress_context__ = False
+        link = link.__cause__ or link.__context__
+    return err
+
+
 NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # a write failed for want of space
 
 

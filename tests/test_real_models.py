@@ -48,6 +48,26 @@ def test_stateful_model_conformance_is_bit_exact():
     assert [o["error"] for o in result["outputs"]] == [0.0]
 
 
+def test_a_stateful_model_with_an_inner_tensor_as_a_second_output(tmp_path):
+    """Debugging a stream: the last FULLY_CONNECTED's output (the logits before LOGISTIC) made
+    an output too. The states were attached after a tuple literal's items, which Relax cannot
+    normalize ("Cannot normalize non-leaf without a scope": "the file may be damaged")."""
+    from edgetune.oracle.substitute import pack, schema
+
+    fb = schema()
+    model = fb.ModelT.InitFromObj(fb.Model.GetRootAsModel(STATEFUL.read_bytes(), 0))
+    graph = model.subgraphs[0]
+    fc = fb.BuiltinOperator.FULLY_CONNECTED
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
+    last_fc = [op for op in graph.operators if codes[op.opcodeIndex] == fc][-1]
+    graph.outputs = [*graph.outputs, last_fc.outputs[0]]
+    path = tmp_path / "two_outputs.tflite"
+    path.write_bytes(pack(model))
+    result = check_model(path, load_board("host"))
+    assert result["status"] == "pass", result
+    assert [o["error"] for o in result["outputs"]] == [0.0, 0.0]
+
+
 def test_conformance_of_a_tuned_build():
     """`check_model(tuned_trials=K)` (check_corpus --tuned): the model tuned K candidates a
     task, every task built with its record, compared with LiteRT."""

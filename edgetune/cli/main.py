@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import EdgetuneError, check_decodable, user_error
+from ..errors import EdgetuneError, check_decodable, user_error, with_causes
 from . import (
     boards,
     build,
@@ -25,8 +25,7 @@ from . import (
 )
 from .args import add_version_arg
 
-# Subcommand modules, in the order `edgetune --help` lists them. Each defines
-# `register(subparsers)` (adding its parser with set_defaults(func=run)) and `run(args) -> int`.
+# Subcommands in `--help` order; each has register(subparsers) (set_defaults(func=run)) and run.
 COMMANDS = [
     boards, tasks, tune, build, run, profile, compare, report, library, ci, demo, space, farm,
     deploy, ops,
@@ -73,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         check_decodable(sys.argv[1:] if argv is None else argv)
         return int(args.func(args) or 0)
     except (EdgetuneError, OSError) as err:
-        if args.verbose or (user := user_error(err)) is None:
+        if args.verbose:
+            raise with_causes(err)  # noqa: B904 - err itself, its causes shown
+        if (user := user_error(err)) is None:
             raise
         print(f"edgetune: error: {user}", file=sys.stderr)
         return user.exit_code

@@ -105,15 +105,17 @@ def attach_states(mod: Any, states: States) -> Any:
     if not values:
         return mod
     func = mod["main"]
-    out = func.body.body
-    if isinstance(out.ty, relax.TupleType):
-        outs = [relax.TupleGetItem(out, i) for i in range(len(out.ty.fields))]
-    else:
-        outs = [out]
+    out, blocks = func.body.body, list(func.body.blocks)
+    outs = [out]
+    if isinstance(out.ty, relax.TupleType):  # several outputs: each bound to a var of its own
+        bb = relax.BlockBuilder()
+        items = [bb.normalize(relax.TupleGetItem(out, i)) for i in range(len(out.ty.fields))]
+        outs = [relax.Var(f"output{i}", item.ty) for i, item in enumerate(items)]
+        blocks.append(relax.BindingBlock([relax.VarBinding(*b) for b in zip(outs, items)]))
     news = [s.final if s.final is not None else s.param for s in values]
     params = [*func.params, *(s.param for s in values)]
     result = relax.BlockBuilder().normalize(relax.Tuple([*outs, *news]))
-    body = relax.SeqExpr(func.body.blocks, result)
+    body = relax.SeqExpr(blocks, result)
     new_func = relax.Function(params, body, result.ty).with_attrs(func.attrs)
     mod["main"] = new_func.with_attr("num_input", len(params))
     return mod
