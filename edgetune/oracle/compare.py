@@ -173,8 +173,9 @@ AGAINST_OTHERS = [
     ),
     (
         "agreement_reference_kernels",
-        "int8 with TFLite's fixed-point requantization (XNNPACK's int8 rounds otherwise, a few "
-        "LSB; --requantize fp32 follows it): against LiteRT's reference kernels:",
+        "quantized model, edgetune following TFLite's reference kernels (XNNPACK's quantized "
+        "kernels round otherwise, a few LSB; --requantize fp32 follows them): against LiteRT's "
+        "reference kernels:",
     ),
 ]
 
