@@ -196,6 +196,40 @@ repeat = 3
     assert "| tiny_int8 | host-down | ⚠️ error |" in (out / "summary.md").read_text()
 
 
+def test_a_timing_on_a_busy_host_says_so_everywhere(tmp_path, capsys, monkeypatch):
+    """A baseline timed while other processes kept the host busy would hide regressions:
+    the contention is a note in the terminal, summary.md, JUnit and results.json (as run says)."""
+    import edgetune.ci.runner as runner
+
+    class Busy:  # other processes kept 1.5 cores busy while the checks were timed
+        @staticmethod
+        def start():
+            return Busy()
+
+        def read(self):
+            return 0.0, 1.5
+
+    monkeypatch.setattr(runner, "ContentionWatch", Busy)
+    suite = write_suite(tmp_path, """
+[[check]]
+model = "tiny_int8"
+boards = ["host"]
+rounds = 2
+repeat = 3
+""")  # fmt: skip
+    out = tmp_path / "out"
+    assert ci(suite, out, "--update-baseline") == 0
+    said = "other processes kept 1.5 of this machine's cores busy while timing"
+    assert f"note: tiny_int8 on host: timing: {said}" in capsys.readouterr().out
+    (result,) = json.loads((out / "results.json").read_text())["results"]
+    assert result["timing_note"].startswith(said) and result["facts"]["others_cores"] == "1.50"
+    assert said in (out / "summary.md").read_text()
+    _, props = cases(out)["tiny_int8 on host"]
+    assert props["others_cores"] == "1.50" and props["timing_note"].startswith(said)
+    baseline = json.loads((tmp_path / "ci.baseline.json").read_text())
+    assert baseline["entries"]["tiny_int8@host"]["others_cores"] == "1.50"
+
+
 def test_wrong_numerics_and_records_of_another_model_fail(tmp_path):
     host = load_board("host")
     other = RecordStore(tmp_path / "int8-records", load_model(find_model("tiny_int8")).info, host)

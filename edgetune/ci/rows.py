@@ -11,11 +11,11 @@ COLUMNS = ["check", "board", "status", "latency", "baseline", "change", "timing"
 
 
 def latency_text(r: CheckResult) -> str:
-    """Median of the round medians and the spread of the round medians."""
+    """Median of the round medians and the spread (max - min) of the round medians."""
     if r.latency_ms is None:
         return "-"
     spread = max(r.round_medians_ms) - min(r.round_medians_ms)
-    return f"{r.latency_ms:.4g} ms ±{spread:.2g}"
+    return f"{r.latency_ms:.4g} ms (spread {spread:.2g})"
 
 
 def numerics_text(r: CheckResult) -> str:

@@ -22,6 +22,7 @@ from ..errors import BoardError, EdgetuneError, InputError, MissingPackage, last
 from ..farm import strategies
 from ..frontend import Model, find_model, load_model, read_tflite
 from ..measure import backend
+from ..measure.free_cores import ContentionWatch, contention_notes
 from ..oracle import agreement
 from ..oracle.reference import Reference, builtin_reference, litert_reference
 from ..outputs import output_file
@@ -140,7 +141,9 @@ def run_check(
         paths = [str(p) for p in check.inputs] or None
         steps = load_input_steps(model.info, paths, check.steps)
         states = model.info.initial_states()
-        outputs, timing = _timed_runs(board, lib.path, steps, states, check.rounds, check.repeat)
+        outputs, timing, busy = _timed_runs(
+            result, board, lib.path, steps, states, check.rounds, check.repeat
+        )
         result.latency_ms, result.round_medians_ms = timing.median_ms, timing.round_medians_ms
         _compare_numerics(result, model, steps, outputs, check)
         verdict = judge(timing, baseline, check.threshold_pct)
@@ -150,6 +153,7 @@ def run_check(
             result.fail(f"latency regression: {verdict.reason}")
         elif baseline is not None:
             result.reasons.append(f"latency {verdict.reason}")
+        result.reasons += [f"timing: {note}" for note in busy]
     except (BoardError, MissingPackage) as err:  # the runner's environment, not the change
         result.fail(f"infrastructure: {err}", ERROR)
     except EdgetuneError as err:
@@ -189,22 +193,32 @@ def _tune_missing(model: Model, board: Board, store: RecordStore, budget: int, s
 
 
 def _timed_runs(
+    result: CheckResult,
     board: Board,
     path: Path,
     steps: list[list[np.ndarray]],
     states: list[np.ndarray],
     rounds: int,
     repeat: int,
-) -> tuple[list[list[np.ndarray]], Timing]:
+) -> tuple[list[list[np.ndarray]], Timing, list[str]]:
     """Each step's outputs in the first round (the steps in sequence, states carried from
-    `states`) and the median of each of `rounds` rounds of `repeat` runs (of the last step)."""
+    `states`), the median of each of `rounds` rounds of `repeat` runs (of the last step), and
+    on the host board what contention meanwhile means for the timing (in `result`'s timing
+    note and facts as well)."""
     run = backend(board).run_artifact
     outputs, medians = None, []
+    watch = ContentionWatch.start() if board.is_host else None
     for _ in range(rounds):
         outs, latency = run(board, path, steps, states, repeat)
         outputs = outs if outputs is None else outputs
         medians.append(latency.median_ms)
-    return outputs, Timing(medians)
+    notes = []
+    if watch is not None:  # a baseline timed on a busy host would hide regressions
+        steal, others = watch.read()
+        result.facts["others_cores"] = "unknown" if others is None else f"{others:.2f}"
+        notes = contention_notes(steal, others)
+        result.timing_note = "; ".join(filter(None, [result.timing_note, *notes]))
+    return outputs, Timing(medians), notes
 
 
 def _compare_numerics(result: CheckResult, model: Model, steps, outputs, check: Check) -> None:
