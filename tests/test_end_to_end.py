@@ -42,6 +42,9 @@ def test_tune_build_run_compare_matches_litert(cli, tmp_path, name):
     assert 0 <= report["host_steal"] < 1  # the hypervisor's share while tuning (0: bare metal)
     assert report["others_cores"] >= 0  # and other processes'
     assert "trials]" in result.err  # progress lines
+    final_ms = report["final"]["estimated_latency_ms"]  # the estimate of what build uses
+    search_ms = report["search_estimated_latency_ms"]
+    assert report["estimated_latency_ms"] == (search_ms if final_ms is None else final_ms)
 
     assert cli("build", name, "--records", recs, "-o", lib).code == 0
     meta = read_artifact_meta(lib)

@@ -61,6 +61,10 @@ def test_family_tune_writes_records_and_resumes_warm(tmp_path):
     # make the scheduler visit one more task, but nothing is measured twice
     assert second.progress.trials >= 2
     assert again.summary().records == 6 + second.progress.trials
+    # per task, the folder's trials (as `report` counts them), like best_us: not this run's
+    resumed = {t["name"]: t["trials"] for t in second.progress.to_json()["tasks"]}
+    assert sum(resumed.values()) == again.summary().records
+    assert all(resumed[name] >= trials[name] for name in TASKS)
     traces = [
         json.dumps(json.loads(ln)[1][0])
         for ln in (store.path / TUNING_RECORDS).read_text().splitlines()

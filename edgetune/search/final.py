@@ -180,7 +180,7 @@ class FinalPhase:
             f"{duration_text(self.elapsed_s)}; {chosen}/{len(self.tasks)} tasks have a final "
             f"choice, {self.changed} not the search's best ({self.from_family} a family "
             f"member's schedule, {self.from_library} from the library); estimated end-to-end "
-            f"latency {ms_text(self.estimated_latency_s)}"
+            f"latency {ms_text(self.estimated_latency_s)}, what `build` uses"
         )
 
 

@@ -29,7 +29,11 @@ ERROR_CHARS = 2000  # of a failed candidate's message kept in the batch log
 
 
 def ms_text(seconds: float | None) -> str:
-    return f"{seconds * 1e3:.3f} ms" if seconds is not None else "n/a"
+    """Milliseconds to 3 decimals, 4 significant digits under 1 ms ("0.004388 ms")."""
+    if seconds is None:
+        return "n/a"
+    ms = seconds * 1e3
+    return f"{ms:.3f} ms" if ms >= 1 else f"{ms:.4g} ms"
 
 
 def duration_text(seconds: float) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -20,7 +21,7 @@ from .. import stop
 from ..errors import BoardError, BoardLost, InputError
 from ..measure import backend, make_builder, make_runner
 from ..measure.free_cores import ContentionWatch, contention_notes
-from ..records import KNOWN, best_latency_in, warm_start_folder, write_tasks
+from ..records import KNOWN, best_latency_in, read_batches, warm_start_folder, write_tasks
 from ..rules import get_rule_set
 from ..rules.rule_set import schedule_error_line
 from ..tasks import MODULE_EQUALITY, Task, for_model
@@ -29,7 +30,7 @@ from .interrupt import sigint_spares_workers
 from .kept_builds import KeptBuilds
 from .library_start import LibraryStart, start_from_library
 from .logs import task_loggers, without_candidates
-from .progress import Progress, ProgressCallback
+from .progress import Progress, ProgressCallback, ms_text
 from .skip_measured import MeasuredTraces, SkipMeasured
 from .transfer import TransferSeeds
 
@@ -87,9 +88,18 @@ class TuneResult:
             "all_failed": self.all_failed,
             "failure_reasons": dict(self.progress.failures.most_common(3)),
             "final": self.final.to_json() if self.final else None,
+            # what a build uses: the final choices' estimate once the final phase ran
+            "search_estimated_latency_ms": progress["estimated_latency_ms"],
+            "estimated_latency_ms": self.estimate_ms(progress["estimated_latency_ms"]),
             "host_steal": self.host_steal,
             "others_cores": self.others_cores,
         }
+
+    def estimate_ms(self, search_ms: float | None) -> float | None:
+        """The estimated end-to-end latency of what `build` uses (ms): the final choices' if
+        the final phase chose for every task, else the search's best records'."""
+        final = self.final.estimated_latency_s if self.final else None
+        return final * 1e3 if final is not None else search_ms
 
     @property
     def all_failed(self) -> bool:
@@ -119,7 +129,8 @@ class TuneResult:
             f"measured {p.trials} new trials ({p.failed_builds} failed builds, {p.failed_runs} "
             f"failed runs); records: {after.records} ({after.valid} valid)",
             f"tasks measured: {p.tasks_measured}/{len(self.tasks)}; estimated end-to-end "
-            f"latency: {f'{est * 1e3:.3f} ms' if est is not None else 'n/a'}",
+            f"latency: {ms_text(est)}"
+            + (" (search's best records; final choices below)" if self.final else ""),
             *(
                 [
                     f"note: {_tasks(len(waiting))} not measured yet (the estimate needs every "
@@ -157,6 +168,15 @@ class TuneResult:
             *([self.final.line()] if self.final else []),
             *(f"note: {n}" for n in contention_notes(self.host_steal, self.others_cores)),
         ]
+
+
+def _folder_trials(folder: Path, tasks: list[Task]) -> list[int]:
+    """Trials the folder's batch log holds per task (as `report` counts them): a task's
+    trials and best latency cover the same runs, this one and those it resumes."""
+    trials = Counter()
+    for batch in read_batches(folder):
+        trials[batch["task"]] += len(batch["candidates"])
+    return [trials[t.name] for t in tasks]
 
 
 def _tasks(count: int) -> str:
@@ -439,6 +459,7 @@ def tune_model(
         budget=trials,
         resumed_trials=store.summary().measured,
         best_s=[best_latency_in(store.database(), t.mod) for t in tasks],
+        task_trials=_folder_trials(store.path, tasks),
     )
     result = TuneResult(tasks, progress, {"method": search}, store, start)
     if no_space:
