@@ -121,7 +121,7 @@ def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "min_ms": min(r["min_ms"] for r in rounds),
         "repeat": sum(r["repeat"] for r in rounds),
         "rounds": len(rounds),
-        "round_medians_ms": [round(r["median_ms"], 4) for r in rounds],
+        "round_medians_ms": [float(f"{r['median_ms']:.6g}") for r in rounds],
         "steal": median(r["steal"] for r in rounds),
         "others_cores": most_others_cores(rounds),
     }
