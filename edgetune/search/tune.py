@@ -484,7 +484,8 @@ def tune_model(
         if final_top > 0:
             family = start.family_records if start else None
             result.final = final_phase(tasks, store, board, final_top, printer, family, builds)
-    if watch is not None:
+    timed = progress.trials > 0 or (result.final is not None and result.final.measured > 0)
+    if watch is not None and timed:  # nothing timed: nothing to say of the host's load
         result.host_steal, result.others_cores = watch.read()
     return result
 
