@@ -23,7 +23,9 @@ from edgetune.measure.free_cores import (
     free_cpus,
     host_load,
     quiet_since,
+    scaled_timing,
 )
+from edgetune.measure.robust import FastestRepeatsRunner
 from edgetune.measure.timing_turn import timing_turn
 
 
@@ -98,12 +100,15 @@ def test_batches_move_to_free_cpus_and_back(tmp_path, monkeypatch):
     runner = FreeCoresRunner(cores, 60, board.measure.evaluator())
     inputs = [candidate(matmul_func(), tmp_path / "c.so")]
 
-    results, cpus = [], []
+    results, cpus, logged = [], [], []
     for _ in range(5):  # a one-batch burst moves nothing; a load seen twice moves timing
         results.append([f.result() for f in runner.run(inputs)][0])
         cpus.append(runner.cpus)
+        logged.append(scaled_timing(FastestRepeatsRunner(runner)))  # as the batch log says
     pinned = tuple(range(1, cores)) or (0,)
     assert cpus == [None, None, None, pinned, None]
+    scaled = {"cpus": list(pinned), "factor": len(pinned) / cores}
+    assert logged == [None, None, None, scaled, None]
     assert not any(r.error_msg for r in results)
     assert all(float(s) > 0 for s in results[3].run_secs)
     assert runner.reduced == 1

@@ -230,6 +230,23 @@ def test_report_json_writes_no_page_unless_asked(tuned, tmp_path, cli, monkeypat
     assert (tmp_path / "r.md").read_text().startswith("#")
 
 
+def test_report_says_how_many_candidates_were_timed_scaled(tuned, tmp_path, cli):
+    """Candidates timed on fewer CPUs of a busy host (the batch log's `scaled`): their times
+    do not compare with the rest for microsecond kernels, and the report says how many."""
+    recs = tmp_path / "recs"
+    shutil.copytree(tuned[0], recs, ignore=shutil.ignore_patterns("edgetune.lock"))
+    log = recs / "logs" / "edgetune-batches.jsonl"
+    batches = [json.loads(ln) for ln in log.read_text().splitlines()]
+    for b in batches[1:]:  # the first batch as the tune logged it, the others scaled
+        b["scaled"] = {"cpus": [1], "factor": 0.5}
+    log.write_text("".join(json.dumps(b) + "\n" for b in batches))
+    data = json.loads(cli("report", recs, "--json", "-o", tmp_path / "r.md").out)
+    first = len(batches[0]["candidates"]) if batches[0].get("scaled") else 0
+    assert data["trials_timed_scaled"] == TRIALS - len(batches[0]["candidates"]) + first
+    page = (tmp_path / "r.md").read_text()
+    assert f"{data['trials_timed_scaled']} of these candidates were timed on fewer CPUs" in page
+
+
 def test_report_refuses_what_is_not_a_records_folder(tmp_path, cli):
     done = cli("report", tmp_path)
     assert done.code != 0 and done.err.strip().splitlines() == [

@@ -261,6 +261,17 @@ def timed_on_cpus(cpus: tuple[int, ...], rt_mod, device, evaluator_config, repea
     return evaluate(rt_mod, device, evaluator_config, repeated_args)
 
 
+def scaled_timing(runner: object) -> dict[str, object] | None:
+    """How `runner`'s latest batch was timed when on fewer CPUs than the board has (the CPUs,
+    the factor its times were scaled by), for the batch log; None when on all of them (or
+    `runner`, or the runner it wraps, is not a FreeCoresRunner)."""
+    runner = getattr(runner, "inner", runner)
+    cpus = getattr(runner, "cpus", None)
+    if not cpus:
+        return None
+    return {"cpus": list(cpus), "factor": len(cpus) / runner.cores}  # type: ignore[attr-defined]
+
+
 def scaled(secs: list[float], factor: float) -> list[float]:
     """Each time multiplied by `factor`."""
     return [s * factor for s in secs]

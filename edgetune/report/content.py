@@ -87,6 +87,13 @@ def build_report(run: TuningRun, others: list[TuningRun | dict[str, Any]]) -> Re
         f"time {_num(s['tuning_s'], '.0f')} s."
     )
     said = [overview]
+    if scaled := s["trials_timed_scaled"]:
+        said.append(
+            f"{scaled} of these candidates were timed on fewer CPUs while other processes kept "
+            "the host busy, their times scaled by the CPUs used / all (ideal speedup). A kernel "
+            "of a few microseconds reads faster that way than it runs on all CPUs (starting a "
+            "parallel loop costs about a microsecond): compare such kernels from a quiet tune."
+        )
     if run.tuned_with.get("emulated"):
         said.insert(0, f"EMULATED timings: {s['board']} is an emulated board "
                     f"({run.tuned_with.get('timing_note') or 'not the board'}); every latency "

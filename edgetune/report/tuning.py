@@ -112,6 +112,11 @@ class TuningRun:
             ends[b["session"]] = b["time"] - b["session"]
         return sum(ends.values()) if ends else None
 
+    @property
+    def scaled_trials(self) -> int:
+        """Candidates timed on fewer CPUs than the board has (a busy host), times scaled."""
+        return sum(len(b["candidates"]) for b in self.batches if b.get("scaled"))
+
     def failures(self) -> list[FailureGroup]:
         """Failed candidates of the batch log grouped by kind and headline, most frequent first."""
         groups: dict[tuple[str, str], FailureGroup] = {}
@@ -146,6 +151,7 @@ class TuningRun:
             "board": self.manifest.get("board"),
             "trials": self.records,
             "failed": self.failed_records,
+            "trials_timed_scaled": self.scaled_trials,
             "tasks_measured": sum(t.best_us is not None for t in self.tasks),
             "tasks": len(self.tasks),
             "library": self.library_counts(),

@@ -201,8 +201,10 @@ class ProgressCallback(ms.measure_callback.PyMeasureCallback):
         on_batch: Callable[[Progress], None] | None = None,
         records_dir: str | Path | None = None,
         ids: list[int] | None = None,
+        scaled: Callable[[], dict[str, Any] | None] | None = None,
     ):
         super().__init__()
+        self.scaled = scaled  # how the latest batch was scaled from fewer CPUs (None: not)
         self.progress = progress
         self.on_batch = on_batch or PlainProgress()
         self.records_dir = records_dir
@@ -228,6 +230,7 @@ class ProgressCallback(ms.measure_callback.PyMeasureCallback):
                     "trials": p.done,
                     "estimate_ms": est * 1e3 if est is not None else None,
                     "candidates": outcomes,
+                    **({"scaled": how} if self.scaled and (how := self.scaled()) else {}),
                 },
             )
         self.on_batch(p)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .. import stop
 from ..errors import BoardError, BoardLost, InputError
 from ..measure import backend, make_builder, make_runner
-from ..measure.free_cores import ContentionWatch, contention_notes
+from ..measure.free_cores import ContentionWatch, contention_notes, scaled_timing
 from ..records import KNOWN, best_latency_in, read_batches, warm_start_folder, write_tasks
 from ..rules import get_rule_set
 from ..rules.rule_set import schedule_error_line
@@ -574,11 +574,12 @@ def _search(
             return search_strategy(evo_size, seeds)
 
     contexts = _tune_contexts(tasks, board, str(store.path), seed, strategy)
+    runner = make_runner(board)
     callbacks = [
         ms.measure_callback.AddToDatabase(),
         builds if builds is not None else ms.measure_callback.RemoveBuildArtifact(),
         ms.measure_callback.UpdateCostModel(),
-        ProgressCallback(progress, on_batch, store.path, ids),
+        ProgressCallback(progress, on_batch, store.path, ids, lambda: scaled_timing(runner)),
     ]
     try:
         with sigint_spares_workers(), contextlib.closing(make_builder(board)) as builder:
@@ -588,7 +589,7 @@ def _search(
                 work_dir=str(store.path),
                 max_trials_global=remaining,
                 builder=builder,
-                runner=make_runner(board),
+                runner=runner,
                 database=store.database(),
                 measure_callbacks=callbacks,
                 module_equality=MODULE_EQUALITY,
