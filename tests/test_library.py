@@ -84,6 +84,22 @@ def test_tune_writes_the_library_under_its_key(tiny):
     assert library.add(store) == 0
 
 
+def test_a_tune_grown_on_one_task_raises_trials_per_task_of_all_it_holds(tmp_path):
+    """trials_per_task is the folder's tune size (records / tasks): resumed on one task, the
+    other task's entry grows too (it kept the first run's size, and was searched again)."""
+    board, model = _board(), load_model(MODELS_DIR / "tiny_fp32.tflite")
+    other = next(t.name for t in for_model(model, board).tasks if t.name != TINY_TASK)
+    library = open_library(tmp_path / "lib", board)
+    store = RecordStore(tmp_path / "recs", model.info, board)
+    for trials, names in ((4, {TINY_TASK, other}), (8, {TINY_TASK})):
+        tune_model(model, board, store, trials, seed=0, library=library, final_top=0,
+                   task_filter=lambda t, names=names: t.name in names)  # fmt: skip
+    workloads = json.loads((library.path / LIBRARY_MANIFEST).read_text())["workloads"]
+    per_task = store.summary().records // 2
+    assert per_task >= 4
+    assert sorted(w["trials_per_task"] for w in workloads.values()) == [per_task, per_task]
+
+
 def test_retrained_model_reuses_the_task_with_zero_trials(tiny, tmp_path):
     _, board, model, library, store, _ = tiny
     other = load_model(tiny_v2(tmp_path))

@@ -221,7 +221,6 @@ class Library:
                 if wl not in seen:
                     seen[wl] = self._workload(db, index, parsed[wl])
                 work, entry = seen[wl]
-                entry["trials_per_task"] = max(entry.get("trials_per_task", 0), per_task)
                 try:  # replays the trace on the library's kernel of this anchor
                     record = _ms().database.TuningRecord.from_json(rec, work)
                 except Exception:  # noqa: BLE001 - another epilogue: the library keeps its own
@@ -230,6 +229,10 @@ class Library:
                 held_.add(key)
                 _count(entry, record.run_secs)
                 added += 1
+            for line in workloads:  # the tune grew: so did its tasks' that gained no record
+                entry = index.get(str(json.loads(line)[0]))
+                if entry is not None:
+                    entry["trials_per_task"] = max(entry.get("trials_per_task", 0), per_task)
             self._write_manifest({**data, "key": self.key})
         update_manifest(store.path, **{LIBRARY_SYNC: {**state, synced_as: len(lines)}})
         return added
