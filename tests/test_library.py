@@ -259,6 +259,21 @@ def test_tasks_and_tune_show_known_similar_new(tiny, tmp_path, cli):
     assert res.code == 0 and "1/5 tasks tuned" in res.out and (tmp_path / "m.so").is_file()
 
 
+def test_a_resumed_tune_keeps_what_the_library_was_to_its_tasks(tmp_path, cli):
+    """The first run adds the folder's records to the library; resumed, its tasks are still
+    new (the library knows them from this folder only), not known."""
+    args = ["tune", "tiny_fp32", "--records", tmp_path / "r", "--library", tmp_path / "lib",
+            "--final-top", "0", "--json"]  # fmt: skip
+    for trials in (6, 10):
+        res = cli(*args, "--trials", trials)
+        assert res.code == 0, res.err
+        tuned = json.loads(res.out)
+        assert {t["library"] for t in tuned["tasks"]} == {"new"}, tuned["tasks"]
+        assert tuned["library"]["known"] == 0
+    report = json.loads(cli("report", tmp_path / "r", "--json").out)
+    assert report["library"]["new"] == 5 and report["library"]["known"] == 0
+
+
 def test_library_of_another_tvm_version_or_target_is_refused(tiny, tmp_path, cli):
     _, _, _, library, _, _ = tiny
     old = tmp_path / "old"

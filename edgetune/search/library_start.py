@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..records import KNOWN, reused_in, workload_hash
+from ..records import KNOWN, read_tasks, reused_in, workload_hash
 from .final import FINAL_TOP
 from .transfer import TransferSeeds
 
@@ -72,6 +72,8 @@ def start_from_library(
     share = trials // max(1, len(tasks))
     db = store.database()
     here = [db.has_workload(t.mod) for t in tasks]
+    began = {t["name"]: t.get("library") for t in (read_tasks(store.path) or {}).get("tasks", [])}
+    status = [_status(s, began.get(t.name), own) for t, s, own in zip(tasks, found.status, here)]
     copy = {
         h: t.mod
         for h, t, s, n, per_task, own in zip(
@@ -86,7 +88,7 @@ def start_from_library(
     skipped = [h in skip for h in hashes]
     return LibraryStart(
         library,
-        found.status,
+        status,
         skipped,
         reused,
         added,
@@ -96,3 +98,12 @@ def start_from_library(
         hashes,
         family,
     )
+
+
+def _status(now: str, began: str | None, here: bool) -> str:
+    """A task's library status: what the library was to it when this records folder's tune
+    began (`began`, from its task list), if the folder measured it (`here`): the library now
+    holds the folder's own records, which do not make the task known."""
+    if not here or began is None:
+        return now
+    return KNOWN if began == "reused" else began
