@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from tvm import te, tirx
 
 from .fixed_point import (
@@ -103,6 +104,49 @@ def quantized_add(a: te.Tensor, b: te.Tensor, qa: QParams, qb: QParams, qo: QPar
         return saturate(out(total), lo, hi, dtype)
 
     return te.compute(a.shape, f, name="quantized_add")
+
+
+def quantized_mul(
+    a: te.Tensor, b: te.Tensor, qa: QParams, qb: QParams, qo: QParams, clamp, shape: tuple
+):
+    """TFLite's 8-bit MUL (broadcasting as NumPy to `shape`): (a - za) * (b - zb) in int32,
+    requantized by s_a * s_b / s_o, computed in float32 as mul.cc does."""
+    lo, hi, dtype = clamp
+    sa, sb, so = (np.float32(q.scale.reshape(-1)[0]) for q in (qa, qb, qo))
+    (m,), (s,) = quantize_multiplier(float(sa * sb / so))
+    out = scalar_requantization(int(m), int(s), zp=qo.zp)
+
+    def f(*i):
+        va = _broadcast(a, i).astype("int32") - qa.zp
+        vb = _broadcast(b, i).astype("int32") - qb.zp
+        return saturate(out(va * vb), lo, hi, dtype)
+
+    return te.compute(shape, f, name="quantized_mul")
+
+
+def quantized_leaky_relu(x: te.Tensor, qx: QParams, qo: QParams, alpha: float, clamp):
+    """TFLite's 8-bit LEAKY_RELU: x - zx requantized by s_x / s_o where it is >= 0, else by
+    alpha * s_x / s_o (both computed in float32, as activations.cc does)."""
+    lo, hi, dtype = clamp
+    sx, so = np.float32(qx.scale.reshape(-1)[0]), np.float32(qo.scale.reshape(-1)[0])
+    (mi,), (si,) = quantize_multiplier(float(sx / so))
+    (ma,), (sa,) = quantize_multiplier(float(sx * np.float32(alpha) / so))
+    identity = scalar_requantization(int(mi), int(si), zp=qo.zp)
+    scaled = scalar_requantization(int(ma), int(sa), zp=qo.zp)
+
+    def f(*i):
+        v = x(*i).astype("int32") - qx.zp
+        return saturate(tirx.Select(v >= 0, identity(v), scaled(v)), lo, hi, dtype)
+
+    return te.compute(x.shape, f, name="quantized_leaky_relu")
+
+
+def _broadcast(t: te.Tensor, index: tuple) -> Any:
+    """`t` read at the output `index` as NumPy broadcasting reads it (right-aligned, extent-1
+    axes at 0)."""
+    rank = len(t.shape)
+    tail = index[len(index) - rank :] if rank else ()
+    return t(*(0 if int(d) == 1 else i for d, i in zip(t.shape, tail)))
 
 
 def quantized_mean_hw(x: te.Tensor, qx: QParams, qo: QParams, keepdims: bool, clamp):

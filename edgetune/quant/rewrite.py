@@ -14,6 +14,8 @@ TFLite's reference kernels:
   requantization (float_requantization).
 - ADD: both inputs rescaled to a common 2^20-scaled integer domain (TFLite's add.cc), summed,
   requantized.
+- MUL (broadcasting): (a - za) * (b - zb) in int32, requantized (TFLite's mul.cc).
+- LEAKY_RELU: x - zx requantized by one of two multipliers by its sign (activations.cc).
 - MEAN (over H, W): int32 sum, one requantization with 1/N folded into the multiplier
   (TFLite's QuantizedMeanOrSum).
 - AVERAGE_POOL_2D: int32 window sum divided by the count of valid elements, rounded half away
@@ -52,6 +54,8 @@ INTEGER_OPS = (
     "DEPTHWISE_CONV_2D",
     "FULLY_CONNECTED",
     "ADD",
+    "MUL",
+    "LEAKY_RELU",
     "AVERAGE_POOL_2D",
     "MEAN",
 )
@@ -259,6 +263,22 @@ class _Integerizer(relax.PyExprMutator):
             return self._emit(
                 kernels.quantized_add, a[0], b[0], qa=a[1], qb=b[1], qo=out_q, clamp=clamp
             )
+        if bias is None and _is(body, "multiply"):
+            a, b = self._dequantized(body.args[0]), self._dequantized(body.args[1])
+            if a is None or b is None or not (a[1].per_tensor and b[1].per_tensor):
+                return None
+            self.counts["MUL"] += 1
+            shape = tuple(int(d) for d in body.ty.shape)
+            return self._emit(kernels.quantized_mul, a[0], b[0], qa=a[1], qb=b[1], qo=out_q,
+                              clamp=clamp, shape=shape)  # fmt: skip
+        if bias is None and _is(body, "nn.leakyrelu"):
+            x = self._dequantized(body.args[0])
+            if x is None or not x[1].per_tensor:
+                return None
+            self.counts["LEAKY_RELU"] += 1
+            alpha = float(body.attrs.alpha)
+            return self._emit(kernels.quantized_leaky_relu, x[0], qx=x[1], qo=out_q, alpha=alpha,
+                              clamp=clamp)  # fmt: skip
         if bias is None and _is(body, "mean"):
             x = self._dequantized(body.args[0])
             axes = sorted(int(a) % 4 for a in body.attrs.axis) if body.attrs.axis else []
