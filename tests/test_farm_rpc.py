@@ -255,6 +255,42 @@ def test_tracker_restart_is_survived(farm, tmp_path):
     _wait_ports(board, 2)
 
 
+def test_a_held_board_is_said_and_once_lost_the_batch_ends(farm, tmp_path, monkeypatch, capsys):
+    """Every server held by another client: the wait is said once; when it runs out the board
+    is lost and the batch's other candidates are not measured (they each waited their full
+    deadline, and one was measured after "tuning stopped", once the holder let go)."""
+    from edgetune import stop
+    from edgetune.errors import BoardLost
+    from edgetune.measure import farm_runners
+
+    board, _ = farm
+    runner = FarmRPCRunner(board)
+
+    def held(*_args, timeout, **_kwargs):
+        time.sleep(timeout)
+        raise TimeoutError("no free server")
+
+    monkeypatch.setattr(farm_runners.tracker, "lease", held)
+    monkeypatch.setattr(farm_runners, "LEASE_SLICE_S", 0.5)
+    mm = candidate(matmul_func(), tmp_path / "mm.so")
+    started = time.monotonic()
+    outcomes = []
+    for future in runner.run([mm] * 6):
+        try:
+            outcomes.append(future.result().error_msg)
+        except (BoardLost, RuntimeError) as err:  # through TVM's FFI: a RuntimeError
+            outcomes.append(str(err))
+    assert time.monotonic() - started < runner.deadline_s + 5
+    lost = [o for o in outcomes if f"within {runner.deadline_s:.0f} s" in o]
+    assert 1 <= len(lost) <= runner.parallel and "another tune or client holds them" in lost[0]
+    assert outcomes[len(lost) :] == ["not measured: tuning stopped, the board was lost"] * (
+        6 - len(lost)
+    )
+    assert capsys.readouterr().err.count("waiting for a free server under key") == 1
+    while stop.carried():  # the lost board, as the tune would have raised it
+        pass
+
+
 def test_unreachable_tracker_names_the_board(farm, tmp_path, capsys):
     board, root = farm
     write_board(root / "boards", "nofarm", host_board_text("nofarm", free_port()))

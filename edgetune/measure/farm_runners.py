@@ -18,6 +18,7 @@ import atexit
 import concurrent.futures
 import json
 import shlex
+import sys
 import tempfile
 import threading
 import time
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from ..board import Board
 
 TRACKER_WAIT_S = 60.0  # how long a tracker may be away (restarted) before candidates fail
+LEASE_SLICE_S = 10.0  # a wait for a free server is asked in slices: a lost board ends it
 
 
 @derived_object
@@ -57,7 +59,14 @@ class FarmFuture(ms.runner.PyRunnerFuture):
         return self.future.done()
 
     def result(self) -> ms.runner.RunnerResult:
-        return self.future.result()
+        try:
+            return self.future.result()
+        except concurrent.futures.CancelledError:  # the board was lost before its turn
+            return _error("not measured: tuning stopped, the board was lost")
+
+
+def _say(message: str) -> None:
+    print(f"edgetune: {message}", file=sys.stderr, flush=True)
 
 
 def _error(message: str) -> ms.runner.RunnerResult:
@@ -75,7 +84,7 @@ class FarmRPCRunner(ms.runner.PyRunner):
     def __init__(self, board: Board, say=None) -> None:
         super().__init__()
         self.board, self.spec = board, farm_spec(board)
-        self.say = say or (lambda _m: None)
+        self.say = say or _say  # server restarts, pool changes: said as they happen
         m = board.measure
         self.evaluator = (m.number, m.repeat, m.min_repeat_ms, False)
         self.deadline_s = m.run_timeout_s + self.spec.server.session_overhead_s
@@ -86,27 +95,57 @@ class FarmRPCRunner(ms.runner.PyRunner):
         self._restart_locks: dict[int, threading.Lock] = {}  # one restart per port at a time
         self.lost: list[str] = []  # what went wrong, candidate by candidate, for the report
         self.served: Counter[int] = Counter()  # candidates measured per server port
+        self.stopped: BaseException | None = None  # the board was lost: no candidate more
+        self.waiting_said = False  # "waiting for a free server" said for the current wait
 
     def run(self, runner_inputs) -> list[FarmFuture]:
         return [FarmFuture(self.pool.submit(self._measure, inp)) for inp in runner_inputs]
 
     def _lease(self) -> tracker.Lease:
-        """A free server, waiting out a tracker restart for up to TRACKER_WAIT_S."""
+        """A free server within the candidate deadline, waiting out a tracker restart for up to
+        TRACKER_WAIT_S; asked in slices, so that a board another thread found lost ends the
+        wait, and a long wait is said once."""
         spec = self.spec
-        give_up = time.monotonic() + TRACKER_WAIT_S
+        start = time.monotonic()
+        give_up, deadline = start + TRACKER_WAIT_S, start + self.deadline_s
         while True:
+            if self.stopped is not None:
+                raise self.stopped
             live = [r for r in state.servers(spec.board) if r.status == "up"]
             if not live and state.servers(spec.board):
                 reasons = "; ".join(sorted({r.reason for r in state.servers(spec.board)}))
                 raise BoardError(f"board '{spec.board}': no server left in the pool ({reasons})")
+            left = deadline - time.monotonic()
             try:
-                return tracker.lease(
-                    spec.tracker_host, spec.tracker_port, spec.key, timeout=self.deadline_s
-                )
-            except (tracker.TrackerUnreachable, TimeoutError) as err:
+                lease = tracker.lease(spec.tracker_host, spec.tracker_port, spec.key,
+                                      timeout=max(0.1, min(LEASE_SLICE_S, left)))  # fmt: skip
+            except TimeoutError:
+                if time.monotonic() >= deadline:
+                    raise BoardError(
+                        f"board '{spec.board}': no free server under key '{spec.key}' within "
+                        f"{self.deadline_s:.0f} s (another tune or client holds them: "
+                        f"`edgetune farm status --board {spec.board_argument}`)"
+                    ) from None
+                self._say_waiting()
+                continue
+            except tracker.TrackerUnreachable as err:
                 if time.monotonic() > give_up:
                     raise BoardError(f"board '{spec.board}': {err}") from None
                 time.sleep(1.0)
+                continue
+            self.waiting_said = False
+            return lease
+
+    def _say_waiting(self) -> None:
+        """Say once per wait that every server under the key is busy."""
+        if not self.waiting_said:
+            self.waiting_said = True
+            spec = self.spec
+            _say(
+                f"board '{spec.board}': waiting for a free server under key '{spec.key}' at "
+                f"{spec.tracker} (all busy: another tune or client holds them; up to "
+                f"{self.deadline_s:.0f} s)"
+            )
 
     def _restart_lock(self, port: int) -> threading.Lock:
         with self._lock:
@@ -129,11 +168,17 @@ class FarmRPCRunner(ms.runner.PyRunner):
                 lock.release()
 
     def _measure(self, inp) -> ms.runner.RunnerResult:
+        if self.stopped is not None:
+            raise self.stopped
         self._supervise()
         try:
             lease = self._lease()
         except BoardError as err:  # no server left, or the tracker gone for good
-            raise stop.carry(BoardLost(str(err))) from None
+            with self._lock:
+                if self.stopped is None:
+                    self.stopped = stop.carry(BoardLost(str(err)))
+                    self.pool.shutdown(wait=False, cancel_futures=True)  # the batch's others
+            raise self.stopped from None
         if self._workers.worker is None:
             self._workers.worker = DeadlineWorker()
         args_info = [a.as_json() for a in inp.args_info]
