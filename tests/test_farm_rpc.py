@@ -291,6 +291,30 @@ def test_a_held_board_is_said_and_once_lost_the_batch_ends(farm, tmp_path, monke
         pass
 
 
+def test_run_on_a_board_whose_server_died_says_so_at_once(farm, tmp_path, capsys):
+    """The tracker up, the board's one server killed: `run`/`deploy` said "no free server
+    within 60 s" after a minute; `farm status` showed its health "ok" next to "down"."""
+    from edgetune.farm.remote_run import run_remote
+
+    _, root = farm
+    write_board(root / "boards", "onefarm", host_board_text("onefarm", free_port(), count=1))
+    assert main(["farm", "up", "--board", "onefarm"]) == 0
+    try:
+        (rec,) = state.servers("onefarm")
+        process.kill_group(rec.pgid)
+        started = time.monotonic()
+        with pytest.raises(BoardError, match=r"its rpc server \(onefarm#0\) is down, its proc"):
+            run_remote(load_board("onefarm"), tmp_path / "m.so", [[]], [], 1)
+        assert time.monotonic() - started < 5
+        capsys.readouterr()
+        main(["farm", "status", "--board", "onefarm", "--json", "--no-health"])
+        (row,) = json.loads(capsys.readouterr().out)
+        (server,) = row["servers"]
+        assert (server["status"], server["health"]) == ("down", "")
+    finally:
+        strategies.down(["onefarm"])
+
+
 def test_unreachable_tracker_names_the_board(farm, tmp_path, capsys):
     board, root = farm
     write_board(root / "boards", "nofarm", host_board_text("nofarm", free_port()))

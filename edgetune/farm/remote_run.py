@@ -21,8 +21,8 @@ from ..errors import BoardError, last_line
 from ..runtime import states as states_module
 from ..runtime.result import RunResult, run_steps_on
 from ..runtime.timing import Latency
-from . import deadline, session
-from .drivers import tracker
+from . import deadline, session, state
+from .drivers import rpc_server, tracker
 from .drivers.ssh import SSHDriver
 from .resources import FarmSpec, farm_spec, up_hint
 
@@ -84,12 +84,22 @@ def deploy(
 
 def _run_rpc(board, spec: FarmSpec, path: Path, steps, states, repeat):
     timeout = board.measure.run_timeout_s * max(1, repeat + len(steps)) + 60.0
+    dead = rpc_server.gone(board.name)
+    if dead and len(dead) == sum(r.status == "up" for r in state.servers(board.name)):
+        names = ", ".join(r.name for r in dead)
+        raise BoardError(
+            f"board '{board.name}': its rpc server ({names}) is down, its process gone; "
+            f"{up_hint(spec)}"
+        )
     try:
         lease = tracker.lease(spec.tracker_host, spec.tracker_port, spec.key, LEASE_TIMEOUT_S)
     except tracker.TrackerUnreachable as err:
         raise BoardError(f"board '{board.name}': {err}; {up_hint(spec)}") from None
     except TimeoutError as err:
-        raise BoardError(f"board '{board.name}': {err}") from None
+        raise BoardError(
+            f"board '{board.name}': {err} (every server busy: another tune or client holds "
+            f"them, or they stopped; `edgetune farm status --board {spec.board_argument}`)"
+        ) from None
     try:
         outputs, samples = deadline.call(
             session.run_model,

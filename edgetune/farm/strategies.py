@@ -349,7 +349,7 @@ def status(board: Board, run_health: bool = True) -> dict[str, Any]:
                 "process": alive,
                 "registered": rec.port in registered,
                 "status": "down" if gone else rec.status,
-                "health": rec.health,
+                "health": "" if gone else rec.health,  # the last check's, before it died
                 "reason": "its process is gone" if gone else rec.reason,
                 "restarts": rec.restarts,
             }

@@ -12,7 +12,7 @@ from pathlib import Path
 from ...errors import BoardError
 from .. import qemu
 from ..resources import FarmSpec
-from ..state import ServerRecord, farm_dir
+from ..state import ServerRecord, farm_dir, servers
 from . import process, tracker
 from .ssh import SSHDriver
 
@@ -70,6 +70,12 @@ def alive(rec: ServerRecord, ssh: SSHDriver | None = None) -> bool:
     if rec.launch in ("local", "qemu"):
         return bool(rec.pgid) and process.group_alive(rec.pgid)
     return True
+
+
+def gone(board: str) -> list[ServerRecord]:
+    """The board's servers up in the farm's records whose process here is gone (killed,
+    crashed): the tracker no longer offers them."""
+    return [r for r in servers(board) if r.status == "up" and not alive(r)]
 
 
 def wait_registered(spec: FarmSpec, rec: ServerRecord, timeout: float, ssh=None) -> None:
