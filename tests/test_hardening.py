@@ -127,6 +127,9 @@ def test_interrupt_at_any_point_ends_cleanly_and_keeps_the_records(
     text = err.decode()
     assert proc.returncode == 130, text
     assert "Traceback" not in text and "Segmentation" not in text
+    if "stopping after the current batch" in text:  # what stops it at once: what was sent
+        again = "Ctrl-C" if sig == signal.SIGINT else "the signal"
+        assert f"({again} again to stop now)" in text
     *_, said, last = ["", *text.strip().splitlines()]  # "kept ... resume:" + the command
     assert last == "edgetune: interrupted" or "run the same command again" in said, text
     records = recs / "database_tuning_record.json"

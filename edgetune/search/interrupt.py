@@ -52,8 +52,9 @@ def sigint_spares_workers() -> Iterator[None]:
         if stop.requested():
             raise KeyboardInterrupt  # the second Ctrl-C: stop now
         stop.request()
+        again = "Ctrl-C" if signum == signal.SIGINT else "the signal"
         print(
-            "edgetune: stopping after the current batch (Ctrl-C again to stop now)",
+            f"edgetune: stopping after the current batch ({again} again to stop now)",
             file=sys.stderr,
             flush=True,
         )
