@@ -94,6 +94,25 @@ def test_ssh_runner_times_candidates_and_kills_a_hang(sshd, tmp_path):
     assert [p.name for p in folder.iterdir()] == ["agent.py"]  # each candidate removed after
 
 
+def test_a_runner_removes_what_dead_runners_of_this_machine_left(sshd):
+    """A dropped connection or a kill leaves `runner-HOST-PID` on the board (its atexit cannot
+    reach the board): the next runner of this machine removes those whose PID is gone."""
+    import socket
+    import subprocess
+
+    _, board, root = sshd
+    workdir = root / "board dir $HOME"
+    dead = subprocess.Popen(["true"])  # a PID that no longer runs
+    dead.wait()
+    host = socket.gethostname()
+    left = [f"runner-{host}-{dead.pid}", f"runner-{host}-1", f"runner-elsewhere-{dead.pid}"]
+    for name in left:
+        (workdir / name).mkdir(parents=True, exist_ok=True)
+    SSHRunner(board("sshleft"))
+    assert not (workdir / left[0]).exists()
+    assert (workdir / left[1]).is_dir() and (workdir / left[2]).is_dir()  # alive, not ours
+
+
 def test_deploy_matches_litert(sshd, tmp_path, capsys):
     from edgetune.oracle.litert import LiteRTModel
 
@@ -280,7 +299,8 @@ def test_a_board_python_that_cannot_run_the_agent_is_refused_before_tuning(sshd,
     path = root / "boards" / "sshnopy.toml"
     path.write_text(re.sub(r'(?m)^python = .*$', 'python = "/nonexistent/python3"',
                            path.read_text()))  # fmt: skip
-    with pytest.raises(BoardError, match=r"/nonexistent/python3 .*agent.py'? check` failed: .*No "):
+    # the command quoted by its start (the agent's lines run to hundreds of characters)
+    with pytest.raises(BoardError, match=r"`/nonexistent/python3 .*` failed: .*python3: No such"):
         SSHRunner(load_board("sshnopy"))
 
 

@@ -157,10 +157,28 @@ def _run_ssh(board, spec: FarmSpec, path: Path, steps, states, repeat, accept_ne
     return by_step, Latency.from_seconds(report["latencies"])
 
 
-def remote_folder(workdir: str, kind: str) -> str:
+def own_folder(ssh: SSHDriver, workdir: str, kind: str) -> str:
     """A folder of this process's own under the board's workdir (`kind`-HOST-PID): two
-    commands on one board, from one machine or several, never share files."""
-    return f"{workdir}/{kind}-{socket.gethostname()}-{os.getpid()}"
+    commands on one board, from one machine or several, never share files. The folders an
+    earlier process of this machine left there (a dropped connection, a kill: its PID no longer
+    runs here) are removed first."""
+    prefix = f"{kind}-{socket.gethostname()}-"
+    _, listed, _ = ssh.run(["ls", "-1", "--", workdir], check=False)
+    for name in listed.splitlines():
+        pid = name[len(prefix) :] if name.startswith(prefix) else ""
+        if pid.isdigit() and not _running_here(int(pid)):
+            ssh.remove_folder(f"{workdir}/{name}")
+    return f"{workdir}/{prefix}{os.getpid()}"
+
+
+def _running_here(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def agent_failed(
@@ -192,11 +210,11 @@ def _agent_over_ssh(
     agent's `mode` (MODE ARG: the library, inputs and, for `run`, the outputs file go between
     them) under a deadline; its JSON line and, if asked, the outputs. The folder is removed
     afterwards, and the agent stopped on the board when this process is interrupted."""
-    work = remote_folder(spec.ssh.workdir, "deploy")
     with (
         SSHDriver(board.name, spec.ssh, accept_new_host_key) as ssh,
         tempfile.TemporaryDirectory() as tmp,
     ):
+        work = own_folder(ssh, spec.ssh.workdir, "deploy")
         try:
             np.savez(f"{tmp}/inputs.npz", *inputs)
             agent = check_agent(ssh, spec.ssh.python, work)

@@ -34,7 +34,7 @@ from ..farm import session, state, strategies
 from ..farm.deadline import DeadlineWorker
 from ..farm.drivers import rpc_server, tracker
 from ..farm.drivers.ssh import SSHDriver, SSHError
-from ..farm.remote_run import agent_failed, check_agent, remote_folder, run_remote
+from ..farm.remote_run import agent_failed, check_agent, own_folder, run_remote
 from ..farm.resources import farm_spec
 from ..runtime.local import set_thread_count
 from ..tvm_api import ms
@@ -243,7 +243,7 @@ class SSHRunner(ms.runner.PyRunner):
         super().__init__()
         self.board, self.spec = board, farm_spec(board)
         self.ssh = SSHDriver(board.name, self.spec.ssh).connect()
-        self.workdir = remote_folder(self.spec.ssh.workdir, "runner")
+        self.workdir = own_folder(self.ssh, self.spec.ssh.workdir, "runner")
         self.agent = check_agent(self.ssh, self.spec.ssh.python, self.workdir)
         atexit.register(self.ssh.remove_folder, self.workdir)
         self.pool = concurrent.futures.ThreadPoolExecutor(1)  # one board, one candidate at a time

@@ -28,6 +28,11 @@ class SSHError(BoardError):
     """SSH to a board failed; the message names the board and the cause."""
 
 
+def _short(command: str, chars: int = 100) -> str:
+    """A remote command line as an error quotes it: its start (the agent's lines are long)."""
+    return command if len(command) <= chars else command[: chars - 3] + "..."
+
+
 class SSHDriver:
     def __init__(self, board: str, spec: SSHSpec, accept_new_host_key: bool = False) -> None:
         self.board, self.spec, self.accept_new = board, spec, accept_new_host_key
@@ -122,14 +127,14 @@ class SSHDriver:
             stderr = err.read().decode(errors="replace")
             code = out.channel.recv_exit_status()
         except TimeoutError:
-            raise self._fail(f"command timed out after {timeout:.0f} s: {command}") from None
+            raise self._fail(f"`{_short(command)}` timed out after {timeout:.0f} s") from None
         except (paramiko.SSHException, OSError, EOFError) as err:
             raise self._fail(f"connection dropped ({err or type(err).__name__})") from None
         if code == -1:  # the channel closed without an exit status
-            raise self._fail(f"connection dropped while running `{command}`")
+            raise self._fail(f"connection dropped while running `{_short(command)}`")
         if check and code != 0:
             raise self._fail(
-                f"`{command}` failed: {last_line(stderr or stdout, f'exit code {code}')}"
+                f"`{_short(command)}` failed: {last_line(stderr or stdout, f'exit code {code}')}"
             )
         return code, stdout, stderr
 
