@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -192,9 +193,16 @@ def _setup(run: TuningRun) -> Section:
         ["edgetune", str(w.get("edgetune"))],
         ["TVM", f"{w.get('tvm')} (tvm-ffi {w.get('tvm_ffi')})"],
         ["records created", str(m.get("created"))],
-        ["last tuned", str(w.get("time"))],
+        ["last measured", _last_measured(run) or str(w.get("time"))],
     ]
     return Section("Set-up", [Table(["", ""], rows)])
+
+
+def _last_measured(run: TuningRun) -> str | None:
+    """When the folder's last batch was measured (a rerun that measured nothing is not)."""
+    if not run.batches:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(run.batches[-1]["time"]))
 
 
 def _side_by_side(runs: list[TuningRun], files: list[dict[str, Any]]) -> Section:
