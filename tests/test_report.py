@@ -124,7 +124,7 @@ def test_plain_lines_are_printed_only_when_the_status_changes(capsys):
     progress.record(1, [], [])  # an empty batch
     show(progress)
     lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 2 and lines[1].startswith("[2/4 trials] est. end-to-end 0.020 ms")
+    assert len(lines) == 2 and lines[1].startswith("[2/4 trials] est. end-to-end 0.02 ms")
 
 
 def test_live_display_in_a_terminal(failed):
