@@ -139,3 +139,23 @@ def test_where_litert_kernel_sets_disagree_the_builtin_ones_count(tmp_path):
     assert result["reference"] == "LiteRT builtin kernels"
     (differ,) = result["reference_kernels_differ"]
     assert differ["kind"] == "lsb" and differ["error"] > 1
+
+
+def test_a_model_that_aborts_tflites_reference_kernels_is_judged_by_the_builtin_ones(tmp_path, cli):
+    """An int8 SOFTMAX on inputs of a tiny scale (MobileNetV2 uint8io's, random weights):
+    TFLite's reference Softmax aborts the process in its Prepare (a TFLITE_CHECK), and
+    `compare` died without a word (exit 134). Checked in a child process: conformance judges
+    by the builtin kernels and says why, compare by XNNPACK with a note."""
+    import json
+
+    tensors = [Tensor("x", (1, 10), "int8", quant=(1e-9, 0)),
+               Tensor("y", (1, 10), "int8", quant=(1 / 256, -128))]  # fmt: skip
+    ops = [Op("SOFTMAX", [0], [1], "SoftmaxOptions", [(0, "float32", 1.0)])]
+    path = write(tmp_path / "tiny_scale_softmax.tflite", tensors, ops, [0], [1])
+    result = _int_matches_litert(path)
+    assert "reference kernels abort on this model" in result["reference"]
+    done = cli("compare", path, "--rounds", "1", "--repeat", "2", "--json")
+    assert done.code == 0, done.err
+    compared = json.loads(done.out)
+    assert compared["agreement"] and compared["agreement_reference_kernels"] == []
+    assert "reference kernels abort on this model (SIGABRT" in compared["reference_kernels_note"]

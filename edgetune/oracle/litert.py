@@ -20,6 +20,53 @@ NOT_INSTALLED = (
 )
 
 
+class ReferenceKernelsAbort(ModelError):
+    """TFLite's reference kernels abort the process on this model (a TFLITE_CHECK in an op's
+    Prepare or Eval: SOFTMAX's scaling on some input scales): checked in a child process."""
+
+
+# Loads the model (argv[1]) with TFLite's reference kernels, inputs resized to argv[2] (JSON),
+# and invokes it once on zeros: what may abort a process, in a process of its own.
+_REFERENCE_PROBE = """
+import json, sys
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+it = Interpreter(model_path=sys.argv[1], experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+for d, shape in zip(it.get_input_details(), json.loads(sys.argv[2])):
+    if list(d["shape"]) != shape:
+        it.resize_tensor_input(d["index"], shape)
+it.allocate_tensors()
+for d in it.get_input_details():
+    it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+it.invoke()
+"""
+
+
+def _check_reference_kernels(source: str | Path | bytes, shapes: list | None) -> None:
+    """ReferenceKernelsAbort if TFLite's reference kernels kill a process running the model
+    (LiteRT aborts instead of raising: in this process, the command would die without a word).
+    Other failures are left to the interpreter here, which says them."""
+    import json
+    import signal
+    import subprocess
+
+    with tempfile.TemporaryDirectory(prefix="edgetune-litert-") as tmp:
+        path = Path(tmp) / "model.tflite"
+        if isinstance(source, bytes):
+            path.write_bytes(source)
+        else:
+            path = Path(source)
+        shapes_arg = json.dumps([list(map(int, s)) for s in shapes or []])
+        done = subprocess.run([sys.executable, "-c", _REFERENCE_PROBE, str(path), shapes_arg],
+                              capture_output=True, timeout=600)  # fmt: skip
+    if done.returncode < 0:
+        name = signal.Signals(-done.returncode).name
+        raise ReferenceKernelsAbort(
+            f"TFLite's reference kernels abort on this model ({name}; LiteRT's "
+            "BUILTIN_REF kernels check scales that its other kernels do not)"
+        )
+
+
 class LiteRTModel:
     """A TFLite model (a file, or the flatbuffer's bytes) in LiteRT's interpreter, its inputs
     resized to `input_shapes` where given (dynamic dimensions). Kernels: XNNPACK (the default,
@@ -45,6 +92,7 @@ class LiteRTModel:
             resolver = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
         if reference_kernels:
             resolver = OpResolverType.BUILTIN_REF
+            _check_reference_kernels(path, input_shapes)
         source = {"model_content": path} if isinstance(path, bytes) else {"model_path": str(path)}
         try:
             with _info_lines_dropped():

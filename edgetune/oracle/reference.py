@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .dequantized import dequantize_weights
-from .litert import LiteRTModel
+from .litert import LiteRTModel, ReferenceKernelsAbort
 from .mediapipe_ops import NUMPY_REFERENCES
 from .numpy_ops_reference import LiteRTWithNumPyOps
 from .substitute import custom_ops, describe_reference, substitute_custom_ops
@@ -38,8 +38,12 @@ def litert_reference(
         mixed = LiteRTWithNumPyOps(content, input_shapes, reference_kernels=integer)
         name = describe_reference(substituted, mixed.replaced, dequantized=dequantized)
         return Reference(mixed, name, True)
-    litert = LiteRTModel(content, 1, True, input_shapes, reference_kernels=integer)
     engine = "LiteRT reference kernels" if integer else "LiteRT"
+    try:
+        litert = LiteRTModel(content, 1, True, input_shapes, reference_kernels=integer)
+    except ReferenceKernelsAbort:  # judged by the builtin kernels, saying so
+        litert = LiteRTModel(content, 1, True, input_shapes)
+        engine = "LiteRT builtin kernels (TFLite's reference kernels abort on this model)"
     name = describe_reference(substituted, engine=engine, dequantized=dequantized)
     return Reference(litert, name, False)
 
