@@ -3,6 +3,7 @@ similar tasks seeded from their family, other keys refused, concurrent writers s
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 from tflite_builder import fully_connected
 
 from edgetune.board import load_board
+from edgetune.cli.resume import interrupted
 from edgetune.compile import build_model
 from edgetune.compile.library import compile_with_records
 from edgetune.frontend import load_model
@@ -569,7 +571,7 @@ def test_a_records_folder_given_as_library_is_named_as_such(tmp_path, cli):
     assert f"{recs} is a records folder (of `edgetune tune --records`), not a records" in res.err
 
 
-def test_report_shows_reused_tasks_and_a_spent_budget_is_noted(tiny, tmp_path, cli):
+def test_report_shows_reused_tasks_and_a_spent_budget_is_noted(tiny, tmp_path, cli, capsys):
     """`report` gives a task reused from the library its copied record's latency (0 trials, not
     counted as measured here); a `tune` whose folder already holds its --trials says so."""
     _, _, _, library, _, _ = tiny
@@ -580,6 +582,15 @@ def test_report_shows_reused_tasks_and_a_spent_budget_is_noted(tiny, tmp_path, c
     assert res.code == 0, res.err
     tuned = json.loads(res.out)
     assert tuned["trials"] == 4 and tuned["library"]["reused_records"] >= 1
+    # interrupted now, it would say what was measured apart from what the library gave
+    args = argparse.Namespace(model="tiny_fp32", board="host", trials=4, records=str(recs),
+                              search="family", input_shape=None, final_top=0, no_library=False,
+                              library=str(tmp_path / "lib"), json=False)  # fmt: skip
+    model = load_model(MODELS_DIR / "tiny_fp32.tflite")
+    assert interrupted(args, RecordStore(recs, model.info, _board(), create=False)) == 130
+    said = capsys.readouterr().err
+    reused = tuned["library"]["reused_records"]
+    assert f"interrupted; 4 measured trials are kept in {recs}, and {reused} records reused" in said
     res = cli("report", recs, "--json", "-o", tmp_path / "report.html")
     report = json.loads(res.out)
     (row,) = [t for t in report["per_task"] if t["name"] == TINY_TASK]

@@ -151,8 +151,8 @@ def test_ctrl_c_under_the_live_display_keeps_the_records_and_says_how_to_resume(
     again = shlex.join(["edgetune", "tune", MODEL, "--board", "host", "--trials", "40",
                         "--records", str(recs), "--search", "family", "--no-library"])  # fmt: skip
     assert raw.replace("\r\n", "\n").endswith(
-        f"edgetune: interrupted; {kept} measured trials are kept in {recs} ({kept} valid): run "
-        f"the same command again to resume:\n  {again}\n"
+        f"edgetune: interrupted; {kept} measured trials are kept in {recs} ({kept} valid "
+        f"records): run the same command again to resume:\n  {again}\n"
     )
     assert any(f"{kept}/40 trials" in ln for ln in lines)  # the last frame stays on screen
 

@@ -31,11 +31,12 @@ def resume_command(args: argparse.Namespace) -> str:
 def interrupted(args: argparse.Namespace, store: RecordStore) -> int:
     """Say what an interrupted `tune` kept and how to resume it (also as --json); exit 130."""
     kept, again = store.summary(), resume_command(args)
-    status(f"edgetune: interrupted; {kept.records} measured trials are kept in "
-           f"{store.path} ({kept.valid} valid): run the same command again to resume:\n"
-           f"  {again}")  # fmt: skip
+    reused = f", and {kept.reused} records reused from the library" if kept.reused else ""
+    status(f"edgetune: interrupted; {kept.measured} measured trials are kept in "
+           f"{store.path}{reused} ({kept.valid} valid records): run the same command again to "
+           f"resume:\n  {again}")  # fmt: skip
     if args.json:
-        data = {"interrupted": True, "records": str(store.path), "measured": kept.records,
-                "valid": kept.valid, "resume": again}  # fmt: skip
+        data = {"interrupted": True, "records": str(store.path), "measured": kept.measured,
+                "reused": kept.reused, "valid": kept.valid, "resume": again}  # fmt: skip
         report(args, data, [])
     return 130
