@@ -560,6 +560,7 @@ def test_a_library_that_is_a_file_is_refused_first(tmp_path, cli):
     assert res.code == 2 and "no records library at" in res.err
     res = cli("tasks", "tiny_fp32", "--library", tmp_path / "missing")  # read only: not made
     assert res.code == 2 and "no records library at" in res.err
+    assert f"The first `edgetune tune --library {tmp_path / 'missing'}` creates it" in res.err
     assert not (tmp_path / "missing").exists()
 
 

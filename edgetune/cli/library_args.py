@@ -40,5 +40,8 @@ def named_library(text: str) -> Path:
 
     path = Path(text).expanduser()
     if not path.is_dir():
-        raise InputError(f"no records library at {text} (not a folder)")
+        raise InputError(
+            f"no records library at {text} (not a folder): a typo? The first `edgetune tune "
+            f"--library {text}` creates it"
+        )
     return path
