@@ -326,6 +326,13 @@ def test_unreachable_tracker_names_the_board(farm, tmp_path, capsys):
     assert code != 0
     assert "board 'nofarm'" in capsys.readouterr().err
     assert not (tmp_path / "recs").exists()  # a refused tune claims no folder for the board
+    # the host's records folder named by mistake: said first (starting the farm would not help)
+    host_recs = str(tmp_path / "host")
+    assert main(["tune", str(model), "--trials", "0", "--records", host_recs]) == 0
+    capsys.readouterr()
+    code = main(["tune", str(model), "--board", "nofarm", "--trials", "2", "--records", host_recs])
+    err = capsys.readouterr().err
+    assert code == 2 and "belongs to board 'host'" in err and "RPC tracker" not in err, err
 
 
 def test_failing_board_is_taken_out_with_the_reason(farm, capsys):

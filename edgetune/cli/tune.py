@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..records import RecordStore
+from ..records.manifest import check_existing
 from ..report.live import progress_display
 from ..search import tune_model
 from ..search.tune import check_tune
@@ -52,8 +53,9 @@ def run(args) -> int:
     board = board_from_args(args)
     board.check_toolchain()  # before the records folder is created
     library = library_from_args(args, board)  # a refused library fails before any work
-    check_tune(board, args.search, args.warm_start)  # before the records folder is made
     model = model_from_args(args)
+    check_existing(args.records, model.info, board)  # another board's: said before the farm's
+    check_tune(board, args.search, args.warm_start)  # before the records folder is made
     store = RecordStore(args.records, model.info, board)
     done = store.summary().measured
     how = f", {model.info.arithmetic}" if model.info.arithmetic else ""

@@ -89,6 +89,14 @@ def _write(folder: Path, data: dict[str, Any]) -> None:
     tmp.replace(folder / MANIFEST)
 
 
+def check_existing(folder: str | Path, model: ModelInfo, board: Board) -> None:
+    """RecordsError if `folder` is a records folder of another model or board (nothing is
+    read or made beyond its manifest)."""
+    data = read_manifest(Path(folder))
+    if data is not None:
+        check_owner(Path(folder), data, model, board)
+
+
 def check_owner(folder: Path, data: dict[str, Any], model: ModelInfo, board: Board) -> None:
     """RecordsError unless the manifest names this model and board."""
     if data.get("model_sha256") != model.sha256 and data.get("model") == model.name:
