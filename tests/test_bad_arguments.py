@@ -123,8 +123,11 @@ def test_compare_with_more_threads_than_cores_says_so(cli):
     res = cli("compare", "tiny_fp32", "--threads", threads, "--rounds", "1", "--repeat", "2",
               "--json")  # fmt: skip
     assert res.code == 0, res.err
-    notes = json.loads(res.out)["timing_notes"]
+    result = json.loads(res.out)
+    notes = result["timing_notes"]
     assert any(f"{threads} threads on {threads - 1} cores" in n for n in notes), notes
+    # the text's ratio (edgetune over LiteRT) and the speedup (LiteRT over edgetune)
+    assert result["latency_vs_litert"] * result["speedup_vs_litert"] == pytest.approx(1)
 
 
 def test_a_refused_tune_leaves_no_records_folder_behind(tmp_path, cli):

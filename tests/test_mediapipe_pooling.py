@@ -143,6 +143,7 @@ def test_compare_a_model_litert_cannot_run_against_litert_and_numpy(tmp_path, cl
     assert res.code == 0, res.err
     result = json.loads(res.out)
     assert result["litert"] is None and result["speedup_vs_litert"] is None
+    assert result["latency_vs_litert"] is None
     assert result["edgetune"]["median_ms"] > 0
     assert result["reference"].startswith("LiteRT + NumPy (custom ops in NumPy: MaxPooling")
     assert [a["max_abs_diff"] for a in result["agreement"]] == [0.0]
