@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sys
 import tempfile
@@ -47,24 +48,34 @@ def _check_reference_kernels(source: str | Path | bytes, shapes: list | None) ->
     (LiteRT aborts instead of raising: in this process, the command would die without a word).
     Other failures are left to the interpreter here, which says them."""
     import json
+
+    content = source if isinstance(source, bytes) else Path(source).read_bytes()
+    shapes_arg = json.dumps([list(map(int, s)) for s in shapes or []])
+    key = (hashlib.sha256(content).hexdigest(), shapes_arg)
+    if key not in _PROBED:
+        _PROBED[key] = _reference_kernels_signal(content, shapes_arg)
+    if signal_name := _PROBED[key]:
+        raise ReferenceKernelsAbort(
+            f"TFLite's reference kernels abort on this model ({signal_name}; LiteRT's "
+            "BUILTIN_REF kernels check scales that its other kernels do not)"
+        )
+
+
+_PROBED: dict[tuple[str, str], str] = {}  # (model sha256, input shapes): its probe's signal
+
+
+def _reference_kernels_signal(content: bytes, shapes_arg: str) -> str:
+    """The signal that ended a child process running the model on TFLite's reference kernels
+    ("" if none did)."""
     import signal
     import subprocess
 
     with tempfile.TemporaryDirectory(prefix="edgetune-litert-") as tmp:
         path = Path(tmp) / "model.tflite"
-        if isinstance(source, bytes):
-            path.write_bytes(source)
-        else:
-            path = Path(source)
-        shapes_arg = json.dumps([list(map(int, s)) for s in shapes or []])
+        path.write_bytes(content)
         done = subprocess.run([sys.executable, "-c", _REFERENCE_PROBE, str(path), shapes_arg],
                               capture_output=True, timeout=600)  # fmt: skip
-    if done.returncode < 0:
-        name = signal.Signals(-done.returncode).name
-        raise ReferenceKernelsAbort(
-            f"TFLite's reference kernels abort on this model ({name}; LiteRT's "
-            "BUILTIN_REF kernels check scales that its other kernels do not)"
-        )
+    return signal.Signals(-done.returncode).name if done.returncode < 0 else ""
 
 
 class LiteRTModel:
