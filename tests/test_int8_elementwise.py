@@ -12,7 +12,7 @@ from edgetune.frontend import load_model
 from edgetune.frontend.tflite_import import random_inputs
 from edgetune.oracle.litert import LiteRTModel
 
-RELU6 = 3  # ActivationFunctionType
+RELU, RELU6 = 1, 3  # ActivationFunctionType
 
 
 def _exact(path, op: str) -> None:
@@ -32,6 +32,8 @@ def _exact(path, op: str) -> None:
     [
         ("int8", (1, 1, 1, 8), 0),  # a squeeze-excite scale: broadcast over H, W
         ("int8", (1, 5, 5, 8), RELU6),
+        ("int8", (1, 5, 5, 8), RELU),  # TVM imports a fused RELU as nn.relu, not a clip
+        ("uint8", (1, 1, 5, 8), RELU),
         ("uint8", (8,), 0),
         ("int8", "constant", 0),
     ],
@@ -59,3 +61,14 @@ def test_leaky_relu(tmp_path, dtype, alpha):
     ]
     ops = [Op("LEAKY_RELU", [0], [1], "LeakyReluOptions", [(0, "float32", alpha)])]
     _exact(write(tmp_path / "leaky.tflite", tensors, ops, [0], [1]), "LEAKY_RELU")
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8"])
+def test_add_with_a_fused_relu(tmp_path, dtype):
+    """A residual ADD + RELU (ResNet's blocks): the RELU went through QDQ, 1 LSB off."""
+    zp = (3, -7, 11) if dtype == "int8" else (131, 120, 127)
+    tensors = [Tensor("a", (1, 5, 5, 8), dtype, quant=(0.037, zp[0])),
+               Tensor("b", (1, 5, 5, 8), dtype, quant=(0.0123, zp[1])),
+               Tensor("out", (1, 5, 5, 8), dtype, quant=(0.029, zp[2]))]  # fmt: skip
+    ops = [Op("ADD", [0, 1], [2], "AddOptions", [(0, "int8", RELU)])]
+    _exact(write(tmp_path / "add_relu.tflite", tensors, ops, [0, 1], [2]), "ADD")

@@ -245,6 +245,9 @@ class _Integerizer(relax.PyExprMutator):
                 return None
             lo, hi = _activation_range(a, b, out_q, lo, hi)
             body = self._def(body.args[0])
+        elif _is(body, "nn.relu"):  # an elementwise op's fused RELU (TVM imports it so)
+            lo = max(lo, out_q.zp)  # quantize(relu(f)) = max(quantize(f), zero point)
+            body = self._def(body.args[0])
         bias = None
         if _is(body, "add"):
             bias = self._bias(body.args[1])
