@@ -1,5 +1,6 @@
-"""Quantized MUL and LEAKY_RELU as integer kernels: bit-exact against TFLite's reference kernels
-(through dequantize -> float op -> quantize they were 1 LSB off on 1-25 % of the elements)."""
+"""Quantized MUL and LEAKY_RELU as integer kernels (LEAKY_RELU as a table of its 256 results),
+and ADD/MUL with a fused RELU: bit-exact against TFLite's reference kernels (through dequantize
+-> float op -> quantize they were 1 LSB off on 1-25 % of the elements)."""
 
 from __future__ import annotations
 
@@ -52,12 +53,21 @@ def test_mul(tmp_path, dtype, other, activation):
     _exact(write(tmp_path / "mul.tflite", [x, y, out], ops, inputs, [2]), "MUL")
 
 
-@pytest.mark.parametrize(("dtype", "alpha"), [("int8", 0.2), ("uint8", 0.1), ("int8", 1.7)])
-def test_leaky_relu(tmp_path, dtype, alpha):
+@pytest.mark.parametrize(
+    ("dtype", "alpha", "out_scale"),
+    [
+        ("int8", 0.2, 0.041),
+        ("uint8", 0.1, 0.041),
+        ("int8", 1.7, 0.041),
+        ("int8", -0.3, 0.041),
+        ("int8", 0.2, 3e-7),  # a multiplier of 2^17: TFLite's x * 2^shift wraps in int32
+    ],
+)
+def test_leaky_relu(tmp_path, dtype, alpha, out_scale):
     zp = (-5, 9) if dtype == "int8" else (140, 100)
     tensors = [
         Tensor("x", (1, 6, 6, 4), dtype, quant=(0.05, zp[0])),
-        Tensor("y", (1, 6, 6, 4), dtype, quant=(0.041, zp[1])),
+        Tensor("y", (1, 6, 6, 4), dtype, quant=(out_scale, zp[1])),
     ]
     ops = [Op("LEAKY_RELU", [0], [1], "LeakyReluOptions", [(0, "float32", alpha)])]
     _exact(write(tmp_path / "leaky.tflite", tensors, ops, [0], [1]), "LEAKY_RELU")

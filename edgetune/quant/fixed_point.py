@@ -36,6 +36,19 @@ def quantize_multiplier(real: Any) -> tuple[np.ndarray, np.ndarray]:
     return q.astype(np.int32), exponent.astype(np.int32)
 
 
+def multiply_by_quantized_multiplier_np(x: np.ndarray, multiplier: int, shift: int) -> np.ndarray:
+    """MultiplyByQuantizedMultiplier on int32 values in NumPy, as TFLite computes it: x * 2^s
+    in int32 (wrapping), SaturatingRoundingDoublingHighMul, RoundingDivideByPOT."""
+    left, right = max(shift, 0), max(-shift, 0)
+    a = wrap_int32(np.asarray(x, np.int64) << left).astype(np.int64)
+    product = a * int(multiplier)
+    nudged = product + np.where(product >= 0, 1 << 30, 1 - (1 << 30))
+    high = np.where(nudged >= 0, nudged >> 31, -((-nudged) >> 31))  # C's truncation
+    mask = (1 << right) - 1
+    threshold = (mask >> 1) + (high < 0)
+    return (high >> right) + ((high & mask) > threshold)
+
+
 def mean_multiplier(multiplier: int, shift: int, count: int) -> tuple[int, int]:
     """Fold 1/count into (multiplier, shift) as TFLite's QuantizedMeanOrSum does."""
     n_shift = min(count.bit_length() - 1, 32, 31 + shift)

@@ -14,6 +14,7 @@ from tvm import te, tirx
 from .fixed_point import (
     mean_multiplier,
     multiply_by_quantized_multiplier,
+    multiply_by_quantized_multiplier_np,
     quantize_multiplier,
     requantize_channel,
     round_half_away_divide,
@@ -124,21 +125,29 @@ def quantized_mul(
     return te.compute(shape, f, name="quantized_mul")
 
 
-def quantized_leaky_relu(x: te.Tensor, qx: QParams, qo: QParams, alpha: float, clamp):
-    """TFLite's 8-bit LEAKY_RELU: x - zx requantized by s_x / s_o where it is >= 0, else by
-    alpha * s_x / s_o (both computed in float32, as activations.cc does)."""
+def leaky_relu_table(
+    in_dtype: str, qx: QParams, qo: QParams, alpha: float, clamp: Clamp
+) -> np.ndarray:
+    """TFLite's 8-bit LEAKY_RELU for every input value, as a table: x - zx requantized by
+    s_x / s_o where it is >= 0, else by alpha * s_x / s_o (both computed in float32, as
+    activations.cc does). Indexed by x - min of the input type `in_dtype`."""
     lo, hi, dtype = clamp
     sx, so = np.float32(qx.scale.reshape(-1)[0]), np.float32(qo.scale.reshape(-1)[0])
     (mi,), (si,) = quantize_multiplier(float(sx / so))
     (ma,), (sa,) = quantize_multiplier(float(sx * np.float32(alpha) / so))
-    identity = scalar_requantization(int(mi), int(si), zp=qo.zp)
-    scaled = scalar_requantization(int(ma), int(sa), zp=qo.zp)
+    info = np.iinfo(in_dtype)
+    v = np.arange(info.min, info.max + 1, dtype=np.int64) - qx.zp
+    identity = multiply_by_quantized_multiplier_np(v, int(mi), int(si))
+    scaled = multiply_by_quantized_multiplier_np(v, int(ma), int(sa))
+    return np.clip(np.where(v >= 0, identity, scaled) + qo.zp, lo, hi).astype(dtype)
 
-    def f(*i):
-        v = x(*i).astype("int32") - qx.zp
-        return saturate(tirx.Select(v >= 0, identity(v), scaled(v)), lo, hi, dtype)
 
-    return te.compute(x.shape, f, name="quantized_leaky_relu")
+def table_lookup(x: te.Tensor, table: te.Tensor, offset: int):
+    """table[x - offset] elementwise: an 8-bit op of one input as a 256-entry table (its input
+    read once, so a fused chain's expression does not grow with the op's formula)."""
+    return te.compute(
+        x.shape, lambda *i: table[x(*i).astype("int32") - offset], name="table_lookup"
+    )
 
 
 def _broadcast(t: te.Tensor, index: tuple) -> Any:

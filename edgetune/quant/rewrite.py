@@ -15,7 +15,8 @@ TFLite's reference kernels:
 - ADD: both inputs rescaled to a common 2^20-scaled integer domain (TFLite's add.cc), summed,
   requantized.
 - MUL (broadcasting): (a - za) * (b - zb) in int32, requantized (TFLite's mul.cc).
-- LEAKY_RELU: x - zx requantized by one of two multipliers by its sign (activations.cc).
+- LEAKY_RELU: x - zx requantized by one of two multipliers by its sign (activations.cc), as a
+  table of its 256 results.
 - MEAN (over H, W): int32 sum, one requantization with 1/N folded into the multiplier
   (TFLite's QuantizedMeanOrSum).
 - AVERAGE_POOL_2D: int32 window sum divided by the count of valid elements, rounded half away
@@ -279,9 +280,10 @@ class _Integerizer(relax.PyExprMutator):
             if x is None or not x[1].per_tensor:
                 return None
             self.counts["LEAKY_RELU"] += 1
-            alpha = float(body.attrs.alpha)
-            return self._emit(kernels.quantized_leaky_relu, x[0], qx=x[1], qo=out_q, alpha=alpha,
-                              clamp=clamp)  # fmt: skip
+            in_dtype = _dtype(x[0])
+            table = kernels.leaky_relu_table(in_dtype, x[1], out_q, float(body.attrs.alpha), clamp)
+            offset = _range(in_dtype)[0]
+            return self._emit(kernels.table_lookup, x[0], relax.const(table), offset=offset)
         if bias is None and _is(body, "mean"):
             x = self._dequantized(body.args[0])
             axes = sorted(int(a) % 4 for a in body.attrs.axis) if body.attrs.axis else []
