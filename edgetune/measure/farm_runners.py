@@ -99,6 +99,8 @@ class FarmRPCRunner(ms.runner.PyRunner):
         self.waiting_said = False  # "waiting for a free server" said for the current wait
 
     def run(self, runner_inputs) -> list[FarmFuture]:
+        if self.stopped is not None:  # lost in an earlier batch: its pool takes no more
+            raise self.stopped
         return [FarmFuture(self.pool.submit(self._measure, inp)) for inp in runner_inputs]
 
     def _lease(self) -> tracker.Lease:
