@@ -474,9 +474,9 @@ def test_nan_outputs_fail_numerics_and_json_stays_strict(tmp_path, monkeypatch):
     real = runner._timed_runs
 
     def with_nan(*args, **kwargs):
-        outputs, timing = real(*args, **kwargs)
+        outputs, timing, notes = real(*args, **kwargs)
         outputs[0][0] = np.full_like(outputs[0][0], np.nan)
-        return outputs, timing
+        return outputs, timing, notes
 
     monkeypatch.setattr(runner, "_timed_runs", with_nan)
     suite = write_suite(tmp_path, "[[check]]\nmodel = 'tiny_fp32'\nboards = ['host']\n"
