@@ -89,12 +89,13 @@ def _write(folder: Path, data: dict[str, Any]) -> None:
     tmp.replace(folder / MANIFEST)
 
 
-def check_existing(folder: str | Path, model: ModelInfo, board: Board) -> None:
-    """RecordsError if `folder` is a records folder of another model or board (nothing is
-    read or made beyond its manifest)."""
+def check_existing(folder: str | Path, model: ModelInfo, board: Board) -> dict[str, Any] | None:
+    """The manifest of `folder` (None if it has none); RecordsError if it is a records folder
+    of another model or board (nothing is read or made beyond its manifest)."""
     data = read_manifest(Path(folder))
     if data is not None:
         check_owner(Path(folder), data, model, board)
+    return data
 
 
 def check_owner(folder: Path, data: dict[str, Any], model: ModelInfo, board: Board) -> None:

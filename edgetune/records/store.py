@@ -25,7 +25,7 @@ from ..tasks import MODULE_EQUALITY
 from .final import append_choice, final_database, read_choices
 from .layout import FAILED_RUN_SECS, FINAL_CHOICES, MANIFEST, TUNING_RECORDS, WORKLOADS
 from .lock import LOCK, is_locked_by_other, lock_for_writing
-from .manifest import REUSED, check_owner, read_manifest, write_manifest
+from .manifest import REUSED, check_existing, read_manifest, write_manifest
 
 if TYPE_CHECKING:
     from ..board import Board
@@ -63,17 +63,15 @@ class RecordStore:
         self._open(create)
 
     def _open(self, create: bool) -> None:
-        data = read_manifest(self.path)
-        if data is not None:
-            check_owner(self.path, data, self.model, self.board)
-        elif self.path.is_dir() and any(p.name != LOCK for p in self.path.iterdir()):
-            raise RecordsError(
-                f"{self.path} is not an edgetune records folder (no {MANIFEST}) and is not "
-                "empty: use a new or empty folder"
-            )
-        elif not create:
-            raise RecordsError(f"no records in {self.path} (run `edgetune tune` first)")
-        else:
+        data = check_existing(self.path, self.model, self.board)
+        if data is None:
+            if self.path.is_dir() and any(p.name != LOCK for p in self.path.iterdir()):
+                raise RecordsError(
+                    f"{self.path} is not an edgetune records folder (no {MANIFEST}) and is not "
+                    "empty: use a new or empty folder"
+                )
+            if not create:
+                raise RecordsError(f"no records in {self.path} (run `edgetune tune` first)")
             _make_folder(self.path)
         self._writer = create
         if create:  # a writer: one per folder, and it alone repairs
