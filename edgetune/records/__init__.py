@@ -3,7 +3,7 @@ and the records library every tune adds to, shared by the models of a board."""
 
 from .appends import AppendWatch
 from .final import append_choice, read_choices, record_json
-from .history import append_batch, read_batches, read_tasks, write_tasks
+from .history import append_batch, read_batches, read_tasks, trials_by_task, write_tasks
 from .layout import FAILED_RUN_SECS, MANIFEST, TUNING_RECORDS, WORKLOADS, cost_model_path
 from .library import (
     KNOWN,
@@ -54,6 +54,7 @@ __all__ = [
     "read_choices",
     "read_manifest",
     "read_tasks",
+    "trials_by_task",
     "record_json",
     "reused_in",
     "best_by_workload",

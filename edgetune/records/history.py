@@ -10,6 +10,7 @@ each candidate's latency or error). Folders tuned before these files existed hav
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -62,3 +63,12 @@ def read_batches(folder: str | Path) -> list[dict[str, Any]]:
         except ValueError:
             continue
     return batches
+
+
+def trials_by_task(batches: list[dict[str, Any]]) -> Counter[str]:
+    """Candidates measured per task name in a batch log (`read_batches`): a task's trials in
+    its records folder, every session's."""
+    trials: Counter[str] = Counter()
+    for batch in batches:
+        trials[batch["task"]] += len(batch["candidates"])
+    return trials

@@ -18,6 +18,7 @@ from ..records import (
     read_choices,
     read_manifest,
     summarize_folder,
+    trials_by_task,
 )
 from ..records import read_tasks as read_task_list
 
@@ -208,11 +209,13 @@ def load_run(folder: str | Path) -> TuningRun:
         for t in listed["tasks"]
     ]
     by_name = {t.name: t for t in tasks}
+    trials = trials_by_task(batches)
+    for t in tasks:
+        t.trials = trials[t.name]
     for b in batches:
         task = by_name.get(b["task"])
         if task is None:
             continue
-        task.trials += len(b["candidates"])
         for c in b["candidates"]:
             if "us" in c and (task.best_us is None or c["us"] < task.best_us):
                 task.best_us = c["us"]

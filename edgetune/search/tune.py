@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -21,7 +20,14 @@ from .. import stop
 from ..errors import BoardError, BoardLost, InputError
 from ..measure import backend, make_builder, make_runner
 from ..measure.free_cores import ContentionWatch, contention_notes, scaled_timing
-from ..records import KNOWN, best_latency_in, read_batches, warm_start_folder, write_tasks
+from ..records import (
+    KNOWN,
+    best_latency_in,
+    read_batches,
+    trials_by_task,
+    warm_start_folder,
+    write_tasks,
+)
 from ..rules import get_rule_set
 from ..rules.rule_set import schedule_error_line
 from ..tasks import MODULE_EQUALITY, Task, for_model
@@ -168,15 +174,6 @@ class TuneResult:
             *([self.final.line()] if self.final else []),
             *(f"note: {n}" for n in contention_notes(self.host_steal, self.others_cores)),
         ]
-
-
-def _folder_trials(folder: Path, tasks: list[Task]) -> list[int]:
-    """Trials the folder's batch log holds per task (as `report` counts them): a task's
-    trials and best latency cover the same runs, this one and those it resumes."""
-    trials = Counter()
-    for batch in read_batches(folder):
-        trials[batch["task"]] += len(batch["candidates"])
-    return [trials[t.name] for t in tasks]
 
 
 def _tasks(count: int) -> str:
@@ -453,13 +450,15 @@ def tune_model(
     for i, message in no_space.items():
         (printer or _warn)(f"  #{i} {tasks[i].label}: left untuned, no search space: {message}")
     searched = [i for i in searched if i not in no_space and i not in large]
+    resumed = trials_by_task(read_batches(store.path))
     progress = Progress(
         task_names=[t.name for t in tasks],
         weights=[t.weight for t in tasks],
         budget=trials,
         resumed_trials=store.summary().measured,
         best_s=[best_latency_in(store.database(), t.mod) for t in tasks],
-        task_trials=_folder_trials(store.path, tasks),
+        # as best_s, the folder's: this run's trials and those it resumes (as `report` counts)
+        task_trials=[resumed[t.name] for t in tasks],
     )
     result = TuneResult(tasks, progress, {"method": search}, store, start)
     if no_space:
