@@ -26,7 +26,7 @@ from edgetune.board import load_board
 from edgetune.cli.main import main
 from edgetune.errors import BoardError
 from edgetune.farm import state, strategies
-from edgetune.farm.drivers import process, tracker
+from edgetune.farm.drivers import process, rpc_server, tracker
 from edgetune.farm.drivers.rpc_server import free_port
 from edgetune.measure.farm_runners import FarmRPCRunner
 
@@ -311,6 +311,9 @@ def test_run_on_a_board_whose_server_died_says_so_at_once(farm, tmp_path, capsys
         (row,) = json.loads(capsys.readouterr().out)
         (server,) = row["servers"]
         assert (server["status"], server["health"]) == ("down", "")
+        # a server started over SSH (its pgid on the board) is not judged from here
+        on_board = state.ServerRecord("b", 0, "b", "ssh", "10.0.0.2", 9090, pgid=rec.pgid)
+        assert rpc_server.process_gone(rec) and not rpc_server.process_gone(on_board)
     finally:
         strategies.down(["onefarm"])
 

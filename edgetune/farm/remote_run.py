@@ -84,9 +84,9 @@ def deploy(
 
 def _run_rpc(board, spec: FarmSpec, path: Path, steps, states, repeat):
     timeout = board.measure.run_timeout_s * max(1, repeat + len(steps)) + 60.0
-    dead = rpc_server.gone(board.name)
-    if dead and len(dead) == sum(r.status == "up" for r in state.servers(board.name)):
-        names = ", ".join(r.name for r in dead)
+    up = [r for r in state.servers(board.name) if r.status == "up"]
+    if up and all(rpc_server.process_gone(r) for r in up):
+        names = ", ".join(r.name for r in up)
         raise BoardError(
             f"board '{board.name}': its rpc server ({names}) is down, its process gone; "
             f"{up_hint(spec)}"

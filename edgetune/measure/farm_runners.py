@@ -157,14 +157,14 @@ class FarmRPCRunner(ms.runner.PyRunner):
         """Restart servers of this host whose process died between candidates (the tracker
         just stops offering them, and the stock RPCRunner would wait for them forever)."""
         for rec in state.servers(self.spec.board):
-            if rec.status != "up" or rec.launch not in ("local", "qemu") or rpc_server.alive(rec):
+            if rec.status != "up" or not rpc_server.process_gone(rec):
                 continue
             lock = self._restart_lock(rec.port)
             if not lock.acquire(blocking=False):
                 continue  # another thread is restarting it
             try:
                 fresh = state.server_on_port(rec.key, rec.host, rec.port)
-                if fresh is not None and fresh.status == "up" and not rpc_server.alive(fresh):
+                if fresh is not None and fresh.status == "up" and rpc_server.process_gone(fresh):
                     strategies.restart(self.board, fresh, "server process died", self.say)
             finally:
                 lock.release()

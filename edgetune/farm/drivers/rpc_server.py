@@ -12,7 +12,7 @@ from pathlib import Path
 from ...errors import BoardError
 from .. import qemu
 from ..resources import FarmSpec
-from ..state import ServerRecord, farm_dir, servers
+from ..state import ServerRecord, farm_dir
 from . import process, tracker
 from .ssh import SSHDriver
 
@@ -72,10 +72,11 @@ def alive(rec: ServerRecord, ssh: SSHDriver | None = None) -> bool:
     return True
 
 
-def gone(board: str) -> list[ServerRecord]:
-    """The board's servers up in the farm's records whose process here is gone (killed,
-    crashed): the tracker no longer offers them."""
-    return [r for r in servers(board) if r.status == "up" and not alive(r)]
+def process_gone(rec: ServerRecord) -> bool:
+    """Whether a server this machine started (local, qemu) is no longer running (killed,
+    crashed): the tracker no longer offers it. One started over SSH, or by the user, is not
+    checked from here."""
+    return rec.launch in ("local", "qemu") and not alive(rec)
 
 
 def wait_registered(spec: FarmSpec, rec: ServerRecord, timeout: float, ssh=None) -> None:
