@@ -1,6 +1,7 @@
-"""Quantized MUL and LEAKY_RELU as integer kernels (LEAKY_RELU as a table of its 256 results),
-and ADD/MUL with a fused RELU: bit-exact against TFLite's reference kernels (through dequantize
--> float op -> quantize they were 1 LSB off on 1-25 % of the elements)."""
+"""Quantized MUL as an integer kernel, LEAKY_RELU, LOGISTIC, TANH and HARD_SWISH as tables of
+their 256 results, and ADD/MUL with a fused RELU: bit-exact against TFLite's reference kernels
+(through dequantize -> float op -> quantize they were 1 LSB off on up to 25 % of the
+elements)."""
 
 from __future__ import annotations
 
@@ -82,3 +83,38 @@ def test_add_with_a_fused_relu(tmp_path, dtype):
                Tensor("out", (1, 5, 5, 8), dtype, quant=(0.029, zp[2]))]  # fmt: skip
     ops = [Op("ADD", [0, 1], [2], "AddOptions", [(0, "int8", RELU)])]
     _exact(write(tmp_path / "add_relu.tflite", tensors, ops, [0, 1], [2]), "ADD")
+
+
+@pytest.mark.parametrize(
+    ("op", "dtype", "x_quant", "out_quant"),
+    [
+        ("LOGISTIC", "int8", (0.05, 3), (1 / 256, -128)),
+        ("LOGISTIC", "uint8", (0.11, 140), (1 / 256, 0)),
+        ("TANH", "int8", (0.023, -20), (1 / 128, 0)),
+        ("TANH", "uint8", (0.1, 120), (1 / 128, 128)),
+        ("HARD_SWISH", "int8", (0.05, 3), (0.027, -3)),  # 2 of 256 off a float table
+        ("HARD_SWISH", "uint8", (0.2, 100), (0.031, 7)),
+        ("HARD_SWISH", "int8", (0.001, -90), (0.0005, 1)),  # relu-ish multiplier < 1: shifts right
+        ("HARD_SWISH", "uint8", (0.0018, 33), (1.099, 18)),  # int16 rounding's wrapped mask
+    ],
+)
+def test_one_input_tables(tmp_path, op, dtype, x_quant, out_quant):
+    """Every input value of the type, through the op's table, equals the reference kernels'."""
+    tensors = [Tensor("x", (1, 16, 16, 1), dtype, quant=x_quant),
+               Tensor("y", (1, 16, 16, 1), dtype, quant=out_quant)]  # fmt: skip
+    path = write(tmp_path / "op.tflite", tensors, [Op(op, [0], [1])], [0], [1])
+    model = load_model(path)
+    assert model.integer_ops == {op: 1}, model.integer_ops
+    info = np.iinfo(dtype)
+    every = np.arange(info.min, info.max + 1).astype(dtype).reshape(1, 16, 16, 1)
+    (want,) = LiteRTModel(path, 1, reference_kernels=True)([every])
+    np.testing.assert_array_equal(run_untuned(model, [every]), want)
+
+
+def test_hard_swish_refused_by_tflite_stays_float(tmp_path):
+    """An output scale at most the input's / 128 makes TFLite refuse HARD_SWISH (its output
+    multiplier would be >= 1): edgetune keeps the float form, no table of another formula."""
+    tensors = [Tensor("x", (1, 4, 4, 2), "int8", quant=(0.5, 0)),
+               Tensor("y", (1, 4, 4, 2), "int8", quant=(0.001, 0))]  # fmt: skip
+    path = write(tmp_path / "op.tflite", tensors, [Op("HARD_SWISH", [0], [1])], [0], [1])
+    assert load_model(path).integer_ops == {}

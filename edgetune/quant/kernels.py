@@ -14,7 +14,6 @@ from tvm import te, tirx
 from .fixed_point import (
     mean_multiplier,
     multiply_by_quantized_multiplier,
-    multiply_by_quantized_multiplier_np,
     quantize_multiplier,
     requantize_channel,
     round_half_away_divide,
@@ -123,23 +122,6 @@ def quantized_mul(
         return saturate(out(va * vb), lo, hi, dtype)
 
     return te.compute(shape, f, name="quantized_mul")
-
-
-def leaky_relu_table(
-    in_dtype: str, qx: QParams, qo: QParams, alpha: float, clamp: Clamp
-) -> np.ndarray:
-    """TFLite's 8-bit LEAKY_RELU for every input value, as a table: x - zx requantized by
-    s_x / s_o where it is >= 0, else by alpha * s_x / s_o (both computed in float32, as
-    activations.cc does). Indexed by x - min of the input type `in_dtype`."""
-    lo, hi, dtype = clamp
-    sx, so = np.float32(qx.scale.reshape(-1)[0]), np.float32(qo.scale.reshape(-1)[0])
-    (mi,), (si,) = quantize_multiplier(float(sx / so))
-    (ma,), (sa,) = quantize_multiplier(float(sx * np.float32(alpha) / so))
-    info = np.iinfo(in_dtype)
-    v = np.arange(info.min, info.max + 1, dtype=np.int64) - qx.zp
-    identity = multiply_by_quantized_multiplier_np(v, int(mi), int(si))
-    scaled = multiply_by_quantized_multiplier_np(v, int(ma), int(sa))
-    return np.clip(np.where(v >= 0, identity, scaled) + qo.zp, lo, hi).astype(dtype)
 
 
 def table_lookup(x: te.Tensor, table: te.Tensor, offset: int):

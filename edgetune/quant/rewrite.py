@@ -15,8 +15,8 @@ TFLite's reference kernels:
 - ADD: both inputs rescaled to a common 2^20-scaled integer domain (TFLite's add.cc), summed,
   requantized.
 - MUL (broadcasting): (a - za) * (b - zb) in int32, requantized (TFLite's mul.cc).
-- LEAKY_RELU: x - zx requantized by one of two multipliers by its sign (activations.cc), as a
-  table of its 256 results.
+- LEAKY_RELU, LOGISTIC, TANH, HARD_SWISH: a lookup in the table of the op's 256 results,
+  computed as TFLite's kernels compute them (`tables`).
 - MEAN (over H, W): int32 sum, one requantization with 1/N folded into the multiplier
   (TFLite's QuantizedMeanOrSum).
 - AVERAGE_POOL_2D: int32 window sum divided by the count of valid elements, rounded half away
@@ -40,7 +40,7 @@ import numpy as np
 from tvm import relax
 
 from ..tvm_api import rewrite_relax_functions
-from . import kernels
+from . import kernels, tables
 from .fixed_point import ChannelRequantization, quantize_multiplier
 from .float_requantization import FIXED_POINT, FP32, FloatRequantization
 
@@ -57,6 +57,9 @@ INTEGER_OPS = (
     "ADD",
     "MUL",
     "LEAKY_RELU",
+    "LOGISTIC",
+    "TANH",
+    "HARD_SWISH",
     "AVERAGE_POOL_2D",
     "MEAN",
 )
@@ -275,15 +278,10 @@ class _Integerizer(relax.PyExprMutator):
             shape = tuple(int(d) for d in body.ty.shape)
             return self._emit(kernels.quantized_mul, a[0], b[0], qa=a[1], qb=b[1], qo=out_q,
                               clamp=clamp, shape=shape)  # fmt: skip
-        if bias is None and _is(body, "nn.leakyrelu"):
-            x = self._dequantized(body.args[0])
-            if x is None or not x[1].per_tensor:
-                return None
-            self.counts["LEAKY_RELU"] += 1
-            in_dtype = _dtype(x[0])
-            table = kernels.leaky_relu_table(in_dtype, x[1], out_q, float(body.attrs.alpha), clamp)
-            offset = _range(in_dtype)[0]
-            return self._emit(kernels.table_lookup, x[0], relax.const(table), offset=offset)
+        if bias is None:
+            table = self._table(body, out_q, clamp)
+            if table is not None:
+                return table
         if bias is None and _is(body, "mean"):
             x = self._dequantized(body.args[0])
             axes = sorted(int(a) % 4 for a in body.attrs.axis) if body.attrs.axis else []
@@ -295,6 +293,45 @@ class _Integerizer(relax.PyExprMutator):
                 kernels.quantized_mean_hw, x[0], qx=x[1], qo=out_q, keepdims=keep, clamp=clamp
             )
         return None
+
+    def _table(self, body: Any, out_q: QParams, clamp: tuple) -> Any:
+        """An op of one dequantized input (LEAKY_RELU, LOGISTIC, TANH, HARD_SWISH) as a lookup
+        in the table of its 256 results (`tables`); None for other bodies."""
+        if _is(body, "nn.leakyrelu"):
+            op, source = "LEAKY_RELU", body.args[0]
+        elif _is(body, "sigmoid") or _is(body, "tanh"):
+            op, source = ("LOGISTIC" if _is(body, "sigmoid") else "TANH"), body.args[0]
+        else:
+            op, source = "HARD_SWISH", self._hard_swish_input(body)
+        x = self._dequantized(source) if source is not None else None
+        if x is None or not x[1].per_tensor:
+            return None
+        in_dtype = _dtype(x[0])
+        if op == "LEAKY_RELU":
+            table = tables.leaky_relu(in_dtype, x[1], out_q, float(body.attrs.alpha), clamp)
+        else:
+            make = {"LOGISTIC": tables.logistic, "TANH": tables.tanh}.get(op, tables.hard_swish)
+            table = make(in_dtype, x[1], out_q, clamp)
+        if table is None:
+            return None
+        self.counts[op] += 1
+        offset = _range(in_dtype)[0]
+        return self._emit(kernels.table_lookup, x[0], relax.const(table), offset=offset)
+
+    def _hard_swish_input(self, body: Any) -> Any:
+        """x of TVM's HARD_SWISH import, x * clip(x + 3, 0, 6) / 6; None for other bodies."""
+        if not (_is(body, "divide") and _number(body.args[1]) == 6.0):
+            return None
+        product = self._def(body.args[0])
+        if not _is(product, "multiply"):
+            return None
+        x, relu6 = product.args[0], self._def(product.args[1])
+        if not (_is(relu6, "clip") and [_number(a) for a in relu6.args[1:]] == [0.0, 6.0]):
+            return None
+        shifted = self._def(relu6.args[0])
+        if not (_is(shifted, "add") and _number(shifted.args[1]) == 3.0):
+            return None
+        return x if shifted.args[0].same_as(x) else None
 
     def _bias(self, expr: Any) -> np.ndarray | None:
         deq = self._dequantized(expr)
