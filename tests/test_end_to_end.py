@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -46,7 +47,11 @@ def test_tune_build_run_compare_matches_litert(cli, tmp_path, name):
     search_ms = report["search_estimated_latency_ms"]
     assert report["estimated_latency_ms"] == (search_ms if final_ms is None else final_ms)
 
-    assert cli("build", name, "--records", recs, "-o", lib).code == 0
+    # the next steps tune and build print are the commands a user runs
+    assert report["next"] == f"edgetune build {name} --records {recs} -o {name}.so"
+    built = cli(*shlex.split(report["next"])[1:-1], lib)  # -o into tmp_path
+    assert built.code == 0, built.err
+    assert built.out.splitlines()[-1] == f"next: edgetune run {lib}"
     meta = read_artifact_meta(lib)
     assert meta.board == "host" and meta.model.name == name
     assert 1 <= meta.tuned_tasks <= meta.total_tasks

@@ -30,17 +30,18 @@ def _exact(path, op: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("dtype", "other", "activation"),
+    ("dtype", "other", "activation", "out_scale"),
     [
-        ("int8", (1, 1, 1, 8), 0),  # a squeeze-excite scale: broadcast over H, W
-        ("int8", (1, 5, 5, 8), RELU6),
-        ("int8", (1, 5, 5, 8), RELU),  # TVM imports a fused RELU as nn.relu, not a clip
-        ("uint8", (1, 1, 5, 8), RELU),
-        ("uint8", (8,), 0),
-        ("int8", "constant", 0),
+        ("int8", (1, 1, 1, 8), 0, 0.0029),  # a squeeze-excite scale: broadcast over H, W
+        ("int8", (1, 5, 5, 8), RELU6, 0.0029),
+        ("int8", (1, 5, 5, 8), RELU, 0.0029),  # TVM imports a fused RELU as nn.relu, not a clip
+        ("uint8", (1, 1, 5, 8), RELU, 0.0029),
+        ("uint8", (8,), 0, 0.0029),
+        ("int8", "constant", 0, 0.0029),
+        ("int8", (1, 5, 5, 8), 0, 1e-9),  # a multiplier of 2^18: TFLite's x * 2^shift wraps
     ],
 )
-def test_mul(tmp_path, dtype, other, activation):
+def test_mul(tmp_path, dtype, other, activation, out_scale):
     zp = (3, -7, 11) if dtype == "int8" else (131, 120, 127)
     x = Tensor("x", (1, 5, 5, 8), dtype, quant=(0.037, zp[0]))
     if other == "constant":
@@ -48,7 +49,7 @@ def test_mul(tmp_path, dtype, other, activation):
         y = Tensor("y", values.shape, dtype, values, quant=(0.0123, zp[1]))
     else:
         y = Tensor("y", other, dtype, quant=(0.0123, zp[1]))
-    out = Tensor("out", (1, 5, 5, 8), dtype, quant=(0.0029, zp[2]))
+    out = Tensor("out", (1, 5, 5, 8), dtype, quant=(out_scale, zp[2]))
     ops = [Op("MUL", [0, 1], [2], "MulOptions", [(0, "int8", activation)])]
     inputs = [0] if other == "constant" else [0, 1]
     _exact(write(tmp_path / "mul.tflite", [x, y, out], ops, inputs, [2]), "MUL")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from ..compile import build_library
 from ..errors import InputError
 from .args import add_board_arg, board_from_args
@@ -55,4 +57,6 @@ def run(args) -> int:
         status(note)
     size = lib.path.stat().st_size / 1e6
     print(f"wrote {lib.path} ({size:.1f} MB) for {board.name}: {lib.tuned}/{lib.total} tasks tuned")
+    where = [] if args.board == "host" else ["--board", args.board]
+    print("next: " + shlex.join(["edgetune", "run", str(lib.path), *where]))  # times it there
     return 0

@@ -1,10 +1,11 @@
-"""An interrupted `tune`: what it kept, and the command that resumes it (the same options, as
-the user gave them)."""
+"""After `tune`: the command that builds its result, or, interrupted, what it kept and the
+command that resumes it (the same options, as the user gave them)."""
 
 from __future__ import annotations
 
 import argparse
 import shlex
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .output import report, status
@@ -26,6 +27,15 @@ def resume_command(args: argparse.Namespace) -> str:
     elif args.library:
         words += ["--library", args.library]
     return shlex.join(words)
+
+
+def build_command(args: argparse.Namespace) -> str:
+    """`edgetune build ...` of a finished tune's model and records (`-o` the model's name)."""
+    words = ["edgetune", "build", args.model, *(["--board", args.board] if args.board != "host"
+             else []), "--records", args.records]  # fmt: skip
+    for shape in args.input_shape or []:
+        words += ["--input-shape", shape]
+    return shlex.join([*words, "-o", f"{Path(args.model).stem}.so"])
 
 
 def interrupted(args: argparse.Namespace, store: RecordStore) -> int:

@@ -13,7 +13,7 @@ from .library_args import add_library_args, library_from_args
 from .model_args import add_model_arg, model_from_args
 from .numbers import COUNT
 from .output import report, status
-from .resume import interrupted
+from .resume import build_command, interrupted
 from .search_args import add_search_args
 
 
@@ -74,5 +74,7 @@ def run(args) -> int:
                                 library=library, final_top=args.final_top)  # fmt: skip
     except KeyboardInterrupt:
         return interrupted(args, store)
-    report(args, result.to_json(), result.lines())
+    then = None if result.exit_code else build_command(args)  # what to run next
+    lines = result.lines() + ([f"next: {then}"] if then else [])
+    report(args, {**result.to_json(), "next": then}, lines)
     return result.exit_code

@@ -82,6 +82,11 @@ def rounding_divide_by_pot(x: Any, exponent: Any) -> Any:
     return (x + half - ((x >> tirx.const(63, "int64")) & tirx.min(half, one))) >> e
 
 
+def _wrapped(x: Any) -> Any:
+    """An int64 expression wrapped to int32 (and widened again), as C's int32 product wraps."""
+    return x.astype("int32").astype("int64")
+
+
 def multiply_by_quantized_multiplier(
     x: Any, multiplier: Any, shift: Any, left_shifts: bool = True
 ) -> Any:
@@ -90,7 +95,9 @@ def multiply_by_quantized_multiplier(
     SaturatingRoundingDoublingHighMul(a, M) is (a*M + nudge) / 2^31 with C truncation, nudge =
     2^30 for a*M >= 0 and 1 - 2^30 otherwise, which equals floor((a*M + 2^30) / 2^31) for
     every sign: one 32x32->64 multiply, one add and one arithmetic shift.
-    Its saturating case (a = M = INT32_MIN) cannot occur because M > 0. `left_shifts=False`
+    Its saturating case (a = M = INT32_MIN) cannot occur because M > 0. A left shift's x * 2^s
+    wraps in int32 as TFLite's does (a MUL's product times a multiplier of 2^15 or more).
+    `left_shifts=False`
     promises that no per-channel shift is positive (known when the rewrite picks the
     multipliers), which keeps the product a plain widening multiply.
     """
@@ -98,11 +105,11 @@ def multiply_by_quantized_multiplier(
 
     if isinstance(shift, int | np.integer):
         left, right = max(int(shift), 0), max(-int(shift), 0)
-        a = _i64(x) << tirx.const(left, "int64") if left else _i64(x)
+        a = _wrapped(_i64(x) << tirx.const(left, "int64")) if left else _i64(x)
     else:
         zero = tirx.const(0, "int32")
         right = tirx.max(-shift, zero)
-        a = _i64(x) << _i64(tirx.max(shift, zero)) if left_shifts else _i64(x)
+        a = _wrapped(_i64(x) << _i64(tirx.max(shift, zero))) if left_shifts else _i64(x)
     product = a * _i64(multiplier)
     high = (product + tirx.const(1 << 30, "int64")) >> tirx.const(31, "int64")
     return rounding_divide_by_pot(high, right).astype("int32")
