@@ -28,10 +28,11 @@ def int8_fully_connected(
     relu: bool,
     seed: int = 0,
     x_shape: tuple[int, ...] = (BATCH, DEPTH),
+    keep_num_dims: bool = False,
 ) -> None:
     """x [BATCH, DEPTH] int8 (or `x_shape`, which the op flattens to that) -> FULLY_CONNECTED
     (int8 weights with `w_scales`, one per unit or one for all; int32 bias) -> y [BATCH, UNITS]
-    int8."""
+    int8 (with `keep_num_dims`: x [..., DEPTH] -> y [..., UNITS])."""
     rng = np.random.default_rng(seed)
     w = rng.integers(-3, 4, (UNITS, DEPTH)).astype(np.int8)
     bias = rng.integers(-600, 600, UNITS).astype(np.int32)
@@ -41,9 +42,10 @@ def int8_fully_connected(
         Tensor("x", x_shape, "int8", quant=(X_SCALE, X_ZP)),
         Tensor("w", (UNITS, DEPTH), "int8", w, quant=(w_scales if per_channel else w_scales[0], 0)),
         Tensor("b", (UNITS,), "int32", bias, quant=(b_scales if per_channel else b_scales[0], 0)),
-        Tensor("y", (BATCH, UNITS), "int8", quant=(o_scale, O_ZP)),
-    ]
-    fields = [(0, "int8", 1)] if relu else []
+        Tensor("y", (*x_shape[:-1], UNITS) if keep_num_dims else (BATCH, UNITS), "int8",
+               quant=(o_scale, O_ZP)),
+    ]  # fmt: skip
+    fields = ([(0, "int8", 1)] if relu else []) + ([(2, "bool", True)] if keep_num_dims else [])
     ops = [Op("FULLY_CONNECTED", [0, 1, 2], [3], "FullyConnectedOptions", fields, version=4)]
     write(path, tensors, ops, [0], [3])
 
@@ -82,3 +84,16 @@ def test_an_input_the_op_flattens_equals_litert_reference(tmp_path):
     inputs = random_inputs(model.info, seed=1)
     expected = LiteRTModel(path, threads=1, reference_kernels=True)(inputs)[0]
     np.testing.assert_array_equal(run_untuned(model, inputs), expected)
+
+
+def test_rank3_input_kept_is_an_integer_kernel(tmp_path):
+    """x [1, T, DEPTH] with keep_num_dims (a sequence model's per-step projection): an integer
+    kernel over the T rows, as the 2-D case (it stayed dequantize -> matmul -> quantize)."""
+    path = tmp_path / "fc.tflite"
+    int8_fully_connected(path, [0.02], 0.003, True, x_shape=(1, BATCH, DEPTH), keep_num_dims=True)
+    model = load_model(path)
+    assert model.integer_ops == {"FULLY_CONNECTED": 1}
+    reference = LiteRTModel(path, threads=1, reference_kernels=True)
+    for seed in range(2):
+        inputs = random_inputs(model.info, seed=seed)
+        np.testing.assert_array_equal(run_untuned(model, inputs), reference(inputs)[0])

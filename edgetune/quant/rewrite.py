@@ -349,10 +349,11 @@ class _Integerizer(relax.PyExprMutator):
             return None
         data, xq = x
         weight, wq, offset = w
-        if _is(op, "matmul"):  # FULLY_CONNECTED: (B, K) x (K, N) as a 1x1 conv over the batch
-            if len(data.ty.shape) != 2 or weight.ndim != 2:
+        if _is(op, "matmul"):  # FULLY_CONNECTED: (..., K) x (K, N) as a 1x1 conv over the rows
+            shape = [int(d) for d in data.ty.shape]  # rank 3 and more: keep_num_dims
+            if len(shape) < 2 or weight.ndim != 2 or shape[-1] != weight.shape[0]:
                 return None
-            kind, batch = "FULLY_CONNECTED", int(data.ty.shape[0])
+            kind, batch = "FULLY_CONNECTED", int(np.prod(shape[:-1]))
             data = self.builder_.emit(relax.op.reshape(data, (1, 1, batch, weight.shape[0])))
             weight = weight.T.reshape(1, 1, weight.shape[1], weight.shape[0])
             attrs = dict(strides=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1)
