@@ -142,6 +142,29 @@ def test_interrupt_at_any_point_ends_cleanly_and_keeps_the_records(
         _wait_gone(proc.pid)
 
 
+def test_a_second_signal_stops_at_once_and_keeps_the_measured_batches(tmp_path, fc_model):
+    """SIGTERM twice (docker stop, a second Ctrl-C): the watcher thread ends the process within
+    a second whatever the main thread is in (MetaSchedule's C++ search held it for 100 s,
+    where Python's own handlers cannot run); the batches measured before are in the records,
+    whole lines, and no worker is left."""
+    recs = tmp_path / "recs"
+    proc = subprocess.Popen(_tune(fc_model, recs, NEVER_REACHED), env=ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)  # fmt: skip
+    _wait_for_records(recs, 4, proc)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and time.monotonic() - sent < 5, err.decode()
+    assert "edgetune: stopped at once (the signal again)" in err.decode()
+    lines = (recs / "database_tuning_record.json").read_text().splitlines()
+    assert len(lines) >= 4 and all(json.loads(ln) for ln in lines)
+    with pytest.raises(ProcessLookupError):
+        _wait_gone(proc.pid)
+
+
 def test_an_interrupted_tune_json_says_what_it_kept(tmp_path, fc_model):
     """`tune --json` interrupted: stdout is still JSON (interrupted, records kept, resume)."""
     recs = tmp_path / "recs"

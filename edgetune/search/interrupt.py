@@ -3,21 +3,27 @@
 A terminal's Ctrl-C sends SIGINT to every process in the foreground group, so MetaSchedule's
 build and run workers would die mid-import with tracebacks of their own. While tuning, SIGINT is
 blocked in the threads that start workers (children inherit the signal mask, so they never see
-it) and delivered to an idle watcher thread instead.
+it) and delivered to an idle thread instead.
 
-The first Ctrl-C only sets a flag (`edgetune.stop`, where an interrupt raised during start-up
-and swallowed on the way is kept too): `stop_if_interrupted()`, called after each measured batch has
-been written to the records, raises KeyboardInterrupt there (raising it wherever the main
-thread happened to be -- inside a cost-model or search callback that TVM's C++ calls -- could
-end in std::terminate, a crash with a C stack). A second Ctrl-C raises at once. TVM's FFI
-turns a KeyboardInterrupt raised in a callback into a RuntimeError; the context manager turns
-it back into KeyboardInterrupt for the caller.
+The signals (SIGINT, and SIGTERM like it) are handled by a watcher thread, which Python's C
+signal handler wakes through `signal.set_wakeup_fd`, wherever the main thread is: Python's own
+handlers run only when the main thread runs Python, and MetaSchedule's search spends up to
+minutes in C++ (a second SIGTERM waited 100 s there). The first signal only sets a flag
+(`edgetune.stop`, where an interrupt raised during start-up and swallowed on the way is kept
+too): `stop_if_interrupted()`, called after each measured batch has been written to the records,
+raises KeyboardInterrupt there (raising it wherever the main thread happened to be -- inside a
+cost-model or search callback that TVM's C++ calls -- could end in std::terminate, a crash with
+a C stack). A second signal ends the process at once, exit 130: every batch measured before it
+is in the records (a record cut short by the exit is set aside when the folder is next
+opened), and the batch being measured is lost.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Iterator
@@ -25,20 +31,43 @@ from collections.abc import Iterator
 from .. import stop
 
 _watcher: threading.Thread | None = None
+_wakeup: socket.socket | None = None  # the write end Python's C handler writes signals to
 
 
 def _ensure_watcher() -> None:
-    global _watcher
+    global _watcher, _wakeup
     if _watcher is None:
-        _watcher = threading.Thread(
-            target=threading.Event().wait, name="edgetune-sigint", daemon=True
-        )
+        read, _wakeup = socket.socketpair()
+        _wakeup.setblocking(False)  # as set_wakeup_fd requires
+        _watcher = threading.Thread(target=_watch, args=(read,), name="edgetune-signals",
+                                    daemon=True)  # fmt: skip
         _watcher.start()
+
+
+def _watch(read: socket.socket) -> None:
+    """Act on each signal byte as it arrives, whatever the main thread is doing."""
+    while data := read.recv(64):
+        for signum in data:
+            if signum in (signal.SIGINT, signal.SIGTERM):
+                _on_signal(signum)
+
+
+def _on_signal(signum: int) -> None:
+    again = "Ctrl-C" if signum == signal.SIGINT else "the signal"
+    if stop.requested():
+        print(f"edgetune: stopped at once ({again} again): the batches measured so far are in "
+              "the records, the one being measured is lost; the same command resumes",
+              file=sys.stderr, flush=True)  # fmt: skip
+        os._exit(130)  # workers end when their pipes close
+    stop.request()
+    print(f"edgetune: stopping after the current batch ({again} again to stop now)",
+          file=sys.stderr, flush=True)  # fmt: skip
 
 
 @contextlib.contextmanager
 def sigint_spares_workers() -> Iterator[None]:
-    """Within the block, processes started from this thread (or its new threads) ignore Ctrl-C.
+    """Within the block, processes started from this thread (or its new threads) ignore Ctrl-C,
+    and Ctrl-C or SIGTERM stops after the current batch (twice: at once).
 
     Ctrl-C inside the block leaves it as KeyboardInterrupt, whatever TVM turned it into.
     """
@@ -48,19 +77,13 @@ def sigint_spares_workers() -> Iterator[None]:
     _ensure_watcher()
     stop_if_interrupted()  # an earlier interrupt that something swallowed
 
-    def on_sigint(signum, frame):
-        if stop.requested():
-            raise KeyboardInterrupt  # the second Ctrl-C: stop now
-        stop.request()
-        again = "Ctrl-C" if signum == signal.SIGINT else "the signal"
-        print(
-            f"edgetune: stopping after the current batch ({again} again to stop now)",
-            file=sys.stderr,
-            flush=True,
-        )
+    def on_signal(signum, frame):
+        """The watcher acts (Python's C handler wrote the signal to it); a Python handler must
+        exist for the C handler to catch the signal at all."""
 
-    previous_handler = signal.signal(signal.SIGINT, on_sigint)
-    previous_term = signal.signal(signal.SIGTERM, on_sigint)  # `kill`: the same clean stop
+    previous_handler = signal.signal(signal.SIGINT, on_signal)
+    previous_term = signal.signal(signal.SIGTERM, on_signal)  # `kill`: the same clean stop
+    previous_wakeup = signal.set_wakeup_fd(_wakeup.fileno(), warn_on_full_buffer=False)
     previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
@@ -71,6 +94,7 @@ def sigint_spares_workers() -> Iterator[None]:
         raise
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+        signal.set_wakeup_fd(previous_wakeup)
         signal.signal(signal.SIGINT, previous_handler)
         signal.signal(signal.SIGTERM, previous_term)
         stop.clear()  # carried out: a later tune in this process starts afresh
