@@ -5,14 +5,18 @@ elements)."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from int8_support import run_untuned
 from tflite_builder import Op, Tensor, write
 
+from edgetune.board import load_board
 from edgetune.frontend import load_model
 from edgetune.frontend.tflite_import import random_inputs
 from edgetune.oracle.litert import LiteRTModel
+from edgetune.tasks import for_model
 
 RELU, RELU6 = 1, 3  # ActivationFunctionType
 
@@ -119,3 +123,32 @@ def test_hard_swish_refused_by_tflite_stays_float(tmp_path):
                Tensor("y", (1, 4, 4, 2), "int8", quant=(0.001, 0))]  # fmt: skip
     path = write(tmp_path / "op.tflite", tensors, [Op("HARD_SWISH", [0], [1])], [0], [1])
     assert load_model(path).integer_ops == {}
+
+
+def test_a_table_fuses_into_the_conv_before_it(tmp_path, cli):
+    """CONV_2D -> HARD_SWISH (MobileNetV3's blocks): the table lookup is the conv's epilogue,
+    one task (it was a kernel of its own: another pass over the tensor), and a tuned build of
+    it equals the reference kernels."""
+    rng = np.random.default_rng(5)
+    w = rng.integers(-127, 128, (16, 3, 3, 8)).astype(np.int8)
+    bias = rng.integers(-3000, 3000, 16).astype(np.int32)
+    tensors = [Tensor("x", (1, 12, 12, 8), "int8", quant=(0.05, -3)),
+               Tensor("w", w.shape, "int8", w, quant=([0.01] * 16, 0)),
+               Tensor("b", (16,), "int32", bias, quant=([0.0005] * 16, 0)),
+               Tensor("y", (1, 12, 12, 16), "int8", quant=(0.3, 5)),
+               Tensor("z", (1, 12, 12, 16), "int8", quant=(0.2, -100))]  # fmt: skip
+    conv = [(0, "int8", 0), (1, "int32", 1), (2, "int32", 1), (3, "int8", 0)]
+    ops = [Op("CONV_2D", [0, 1, 2], [3], "Conv2DOptions", conv), Op("HARD_SWISH", [3], [4])]
+    path = write(tmp_path / "conv_hswish.tflite", tensors, ops, [0], [4])
+    model = load_model(path)
+    assert model.integer_ops == {"CONV_2D": 1, "HARD_SWISH": 1}
+    names = [t.name for t in for_model(model, load_board("host")).tasks]
+    (fused,) = [n for n in names if "table_lookup" in n]
+    assert "conv2d" in fused, names
+    recs, lib = tmp_path / "recs", tmp_path / "m.so"
+    assert cli("tune", path, "--trials", 6, "--records", recs, "--no-library").code == 0
+    assert cli("build", path, "--records", recs, "-o", lib).code == 0
+    result = cli("compare", path, "--records", recs, "--rounds", 1, "--repeat", 2, "--json")
+    assert result.code == 0, result.err
+    (agreement,) = json.loads(result.out)["agreement_reference_kernels"]
+    assert agreement["max_abs_diff"] == 0 and agreement["lsb_histogram"]["0"] == 12 * 12 * 16

@@ -50,6 +50,9 @@ NUDGE_ATTR = "edgetune.nudge"
 # a depthwise conv's keyword parameters (kernels.depthwise_conv2d_nhwc), for target rewrites
 DEPTHWISE_ATTR = "edgetune.depthwise"
 
+# a table lookup's PrimFunc: elementwise for FuseOps (`tasks.lower.tables_elementwise`)
+TABLE_ATTR = "edgetune.table_lookup"
+
 INTEGER_OPS = (
     "CONV_2D",
     "DEPTHWISE_CONV_2D",
@@ -316,7 +319,13 @@ class _Integerizer(relax.PyExprMutator):
             return None
         self.counts[op] += 1
         offset = _range(in_dtype)[0]
-        return self._emit(kernels.table_lookup, x[0], relax.const(table), offset=offset)
+        return self.builder_.emit_te(
+            partial(kernels.table_lookup, offset=offset),
+            x[0],
+            relax.const(table),
+            primfunc_name_hint="table_lookup",
+            primfunc_attrs={TABLE_ATTR: True},
+        )
 
     def _hard_swish_input(self, body: Any) -> Any:
         """x of TVM's HARD_SWISH import, x * clip(x + 3, 0, 6) / 6; None for other bodies."""

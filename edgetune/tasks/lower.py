@@ -17,7 +17,8 @@ LAYOUT_FREE = "layout_free_buffers"
 
 def lower(mod: Any, target: Any) -> Any:
     """Prepare integer operands for the target, let slices of concatenations read the pieces
-    (`concat_slices`), then legalize and fuse into primitive functions,
+    (`concat_slices`), then legalize and fuse into primitive functions (table lookups as
+    elementwise ops, `tables_elementwise`),
     give extern kernels a root block (`with_root_blocks`), keep kernels that share a conv but
     not its epilogue apart (`epilogues_apart`) and mark which kernel inputs are weights
     (`mark_layout_free`)."""
@@ -37,6 +38,7 @@ def lower(mod: Any, target: Any) -> Any:
             transposed_convs(),
             relax.transform.LegalizeOps(),
             relax.transform.AnnotateTIROpPattern(),
+            tables_elementwise(),
             relax.transform.FoldConstant(),
             broadcasts_apart(),
             relax.transform.FuseOps(),
@@ -68,6 +70,26 @@ def _check_cpu_only(mod: Any, target: Any) -> None:
 
 
 BROADCAST_RATIO = 64  # an operand this many times smaller than the output: a broadcast map
+
+
+def tables_elementwise() -> Any:
+    """Table lookups (`quant.tables`: an int8 LOGISTIC, HARD_SWISH, ... after a conv) are
+    elementwise for FuseOps, so they fuse into the epilogue of the kernel before them as the
+    float op they replace did: AnnotateTIROpPattern calls a load at a computed index opaque,
+    and each one was a kernel of its own, one more pass over its tensor."""
+    import tvm
+
+    from ..quant.rewrite import TABLE_ATTR
+    from ..tvm_api import tirx
+
+    @tvm.transform.module_pass(opt_level=0, name="TablesElementwise")
+    def elementwise(mod: Any, _ctx: Any) -> Any:
+        for gv, func in list(mod.functions.items()):
+            if isinstance(func, tirx.PrimFunc) and (func.attrs or {}).get(TABLE_ATTR):
+                mod[gv] = func.with_attr("op_pattern", 0)  # kElemWise
+        return mod
+
+    return elementwise
 
 
 def broadcasts_apart() -> Any:
