@@ -127,6 +127,25 @@ def test_plain_lines_are_printed_only_when_the_status_changes(capsys):
     assert len(lines) == 2 and lines[1].startswith("[2/4 trials] est. end-to-end 0.02 ms")
 
 
+def test_eta_counts_the_pace_after_the_first_batch(monkeypatch):
+    """The first batch carries the set-up (tasks, spaces, workers; a resume's library): 60 s
+    of set-up and a 4-trial batch, then 4 trials in 8 s, leave 92 trials at 2 s each, not at
+    the 8.5 s of the run's mean (an ETA of 13 min, swinging down batch after batch)."""
+
+    class Ok:
+        error_msg, run_secs = None, [1e-5]
+
+    now = [1000.0]
+    monkeypatch.setattr("edgetune.search.progress.time.time", lambda: now[0])
+    progress = Progress(["a"], [1], budget=100, started=now[0])
+    now[0] += 60
+    progress.record(0, [Ok()] * 4, [Ok()] * 4)
+    assert progress.eta_s == pytest.approx(96 * 60 / 4)  # one batch: its pace, set-up included
+    now[0] += 8
+    progress.record(0, [Ok()] * 4, [Ok()] * 4)
+    assert progress.eta_s == pytest.approx(92 * 2.0)
+
+
 def test_live_display_in_a_terminal(failed):
     _, raw = failed
     assert "\x1b[" in raw  # drawn with terminal codes, not plain lines

@@ -58,6 +58,9 @@ class Progress:
     # (trials in the folder, estimated end-to-end seconds or None) after each measured batch
     curve: list[tuple[int, float | None]] = field(default_factory=list)
     started: float = field(default_factory=time.time)
+    # (time, trials) at the end of the first batch: the pace is measured from there, as the
+    # first batch carries the run's set-up (tasks, spaces, the library; workers started)
+    paced_from: tuple[float, int] | None = None
     last_task: int | None = None  # the task of the latest batch
     previous_estimate_s: float | None = None  # the estimate before it last changed
 
@@ -88,10 +91,14 @@ class Progress:
 
     @property
     def eta_s(self) -> float | None:
-        """Seconds left at this session's pace, None before its first batch."""
+        """Seconds left at this session's pace since its first batch (until a second one:
+        its first batch's, set-up included), None before its first batch."""
         if not self.trials:
             return None
-        return max(self.budget - self.done, 0) * self.elapsed_s / self.trials
+        when, trials = self.paced_from or (self.started, 0)
+        if self.trials == trials:
+            when, trials = self.started, 0
+        return max(self.budget - self.done, 0) * (time.time() - when) / (self.trials - trials)
 
     @property
     def estimate_change(self) -> float | None:
@@ -129,6 +136,8 @@ class Progress:
         if before is not None and after != before:
             self.previous_estimate_s = before
         self.curve.append((self.done, after))
+        if self.paced_from is None:
+            self.paced_from = (time.time(), self.trials)
         return outcomes
 
     def status(self) -> str:
