@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -142,9 +142,14 @@ def run_check(
         steps = load_input_steps(model.info, paths, check.steps)
         states = model.info.initial_states()
         outputs, timing, busy = _timed_runs(
-            result, board, lib.path, steps, states, check.rounds, check.repeat
+            board, lib.path, steps, states, check.rounds, check.repeat
         )
         result.latency_ms, result.round_medians_ms = timing.median_ms, timing.round_medians_ms
+        if busy is not None:  # a baseline timed on a busy host would hide regressions
+            result.facts["others_cores"] = (
+                "unknown" if busy.others is None else f"{busy.others:.2f}"
+            )
+            result.timing_note = "; ".join(filter(None, [result.timing_note, *busy.notes]))
         _compare_numerics(result, model, steps, outputs, check)
         verdict = judge(timing, baseline, check.threshold_pct)
         result.baseline_ms, result.limit_ms = verdict.baseline_ms, verdict.limit_ms
@@ -153,7 +158,7 @@ def run_check(
             result.fail(f"latency regression: {verdict.reason}")
         elif baseline is not None:
             result.reasons.append(f"latency {verdict.reason}")
-        result.reasons += [f"timing: {note}" for note in busy]
+        result.reasons += [f"timing: {note}" for note in (busy.notes if busy else [])]
     except (BoardError, MissingPackage) as err:  # the runner's environment, not the change
         result.fail(f"infrastructure: {err}", ERROR)
     except EdgetuneError as err:
@@ -192,19 +197,24 @@ def _tune_missing(model: Model, board: Board, store: RecordStore, budget: int, s
     return p.trials
 
 
+class Contention(NamedTuple):
+    """What other processes did while a check was timed on the host board."""
+
+    others: float | None  # cores other processes kept busy (None: unknown)
+    notes: list[str]  # what that means for the timing
+
+
 def _timed_runs(
-    result: CheckResult,
     board: Board,
     path: Path,
     steps: list[list[np.ndarray]],
     states: list[np.ndarray],
     rounds: int,
     repeat: int,
-) -> tuple[list[list[np.ndarray]], Timing, list[str]]:
+) -> tuple[list[list[np.ndarray]], Timing, Contention | None]:
     """Each step's outputs in the first round (the steps in sequence, states carried from
     `states`), the median of each of `rounds` rounds of `repeat` runs (of the last step), and
-    on the host board what contention meanwhile means for the timing (in `result`'s timing
-    note and facts as well)."""
+    on the host board the contention meanwhile."""
     run = backend(board).run_artifact
     outputs, medians = None, []
     watch = ContentionWatch.start() if board.is_host else None
@@ -212,13 +222,10 @@ def _timed_runs(
         outs, latency = run(board, path, steps, states, repeat)
         outputs = outs if outputs is None else outputs
         medians.append(latency.median_ms)
-    notes = []
-    if watch is not None:  # a baseline timed on a busy host would hide regressions
-        steal, others = watch.read()
-        result.facts["others_cores"] = "unknown" if others is None else f"{others:.2f}"
-        notes = contention_notes(steal, others)
-        result.timing_note = "; ".join(filter(None, [result.timing_note, *notes]))
-    return outputs, Timing(medians), notes
+    if watch is None:
+        return outputs, Timing(medians), None
+    steal, others = watch.read()
+    return outputs, Timing(medians), Contention(others, contention_notes(steal, others))
 
 
 def _compare_numerics(result: CheckResult, model: Model, steps, outputs, check: Check) -> None:
