@@ -91,6 +91,25 @@ def test_add_with_a_fused_relu(tmp_path, dtype):
 
 
 @pytest.mark.parametrize(
+    ("dtype", "other"),
+    [("int8", (1, 1, 1, 8)), ("uint8", (1, 1, 5, 8)), ("int8", (8,)), ("int8", "constant")],
+)
+def test_broadcasting_add(tmp_path, dtype, other):
+    """ADD of a per-channel or a constant operand (it stayed dequantize -> add -> quantize)."""
+    zp = (3, -7, 11) if dtype == "int8" else (131, 120, 127)
+    x = Tensor("x", (1, 5, 5, 8), dtype, quant=(0.037, zp[0]))
+    if other == "constant":
+        values = np.random.default_rng(2).integers(-128, 128, (1, 1, 1, 8)).astype(np.int8)
+        y = Tensor("y", values.shape, dtype, values, quant=(0.0123, zp[1]))
+    else:
+        y = Tensor("y", other, dtype, quant=(0.0123, zp[1]))
+    out = Tensor("out", (1, 5, 5, 8), dtype, quant=(0.029, zp[2]))
+    ops = [Op("ADD", [0, 1], [2], "AddOptions", [(0, "int8", 0)])]
+    inputs = [0] if other == "constant" else [0, 1]
+    _exact(write(tmp_path / "add.tflite", [x, y, out], ops, inputs, [2]), "ADD")
+
+
+@pytest.mark.parametrize(
     ("op", "dtype", "x_quant", "out_quant"),
     [
         ("LOGISTIC", "int8", (0.05, 3), (1 / 256, -128)),

@@ -86,9 +86,12 @@ def requantize_per_channel_float(
     return te.compute(acc.shape, f, name="requantize")
 
 
-def quantized_add(a: te.Tensor, b: te.Tensor, qa: QParams, qb: QParams, qo: QParams, clamp):
-    """TFLite's 8-bit ADD: both inputs to a shared 2^20-scaled domain, sum, requantize (the
-    zero points folded into the requantizations' constants)."""
+def quantized_add(
+    a: te.Tensor, b: te.Tensor, qa: QParams, qb: QParams, qo: QParams, clamp, shape: tuple
+):
+    """TFLite's 8-bit ADD (broadcasting as NumPy to `shape`): both inputs to a shared
+    2^20-scaled domain, sum, requantize (the zero points folded into the requantizations'
+    constants)."""
     lo, hi, dtype = clamp
     sa, sb, so = (float(q.scale.reshape(-1)[0]) for q in (qa, qb, qo))
     twice_max = 2.0 * max(sa, sb)
@@ -100,10 +103,10 @@ def quantized_add(a: te.Tensor, b: te.Tensor, qa: QParams, qb: QParams, qo: QPar
     out = scalar_requantization(int(mo), int(sho), zp=qo.zp)
 
     def f(*i):
-        total = scale_a(a(*i).astype("int32")) + scale_b(b(*i).astype("int32"))
-        return saturate(out(total), lo, hi, dtype)
+        va, vb = _read(a, i, shape).astype("int32"), _read(b, i, shape).astype("int32")
+        return saturate(out(scale_a(va) + scale_b(vb)), lo, hi, dtype)
 
-    return te.compute(a.shape, f, name="quantized_add")
+    return te.compute(shape, f, name="quantized_add")
 
 
 def quantized_mul(
@@ -130,6 +133,15 @@ def table_lookup(x: te.Tensor, table: te.Tensor, offset: int):
     return te.compute(
         x.shape, lambda *i: table[x(*i).astype("int32") - offset], name="table_lookup"
     )
+
+
+def _read(t: te.Tensor, index: tuple, shape: tuple) -> Any:
+    """`t` at the output `index`: read as it is where its shape is the output's (the kernel
+    as before broadcasting was supported, so its tasks' records still match), else
+    broadcast."""
+    if tuple(int(d) for d in t.shape) == tuple(shape):
+        return t(*index)
+    return _broadcast(t, index)
 
 
 def _broadcast(t: te.Tensor, index: tuple) -> Any:

@@ -12,8 +12,8 @@ TFLite's reference kernels:
   conv over the batch, requantized in float64 as LiteRT's reference FULLY_CONNECTED does
   (float_requantization). With `--requantize fp32` all of them use XNNPACK's float32
   requantization (float_requantization).
-- ADD: both inputs rescaled to a common 2^20-scaled integer domain (TFLite's add.cc), summed,
-  requantized.
+- ADD (broadcasting): both inputs rescaled to a common 2^20-scaled integer domain (TFLite's
+  add.cc), summed, requantized.
 - MUL (broadcasting): (a - za) * (b - zb) in int32, requantized (TFLite's mul.cc).
 - LEAKY_RELU, LOGISTIC, TANH, HARD_SWISH: a lookup in the table of the op's 256 results,
   computed as TFLite's kernels compute them (`tables`).
@@ -26,7 +26,7 @@ A float relu/relu6 clip between the float op and its quantize, and an integer cl
 a rewritten kernel (TVM imports TFLite's fused activations of quantized ops that way), are folded
 into the kernel's saturating clamp: no separate clip kernel, no extra pass over the output.
 Other quantized-domain clips stay as integer clips. Chains the pass does not cover (other ops,
-weights with non-zero zero points, broadcasting ADD) keep the QDQ form.
+weights with non-zero zero points) keep the QDQ form.
 """
 
 from __future__ import annotations
@@ -267,12 +267,10 @@ class _Integerizer(relax.PyExprMutator):
             a, b = self._dequantized(body.args[0]), self._dequantized(body.args[1])
             if a is None or b is None or not (a[1].per_tensor and b[1].per_tensor):
                 return None
-            if [int(d) for d in a[0].ty.shape] != [int(d) for d in b[0].ty.shape]:
-                return None
             self.counts["ADD"] += 1
-            return self._emit(
-                kernels.quantized_add, a[0], b[0], qa=a[1], qb=b[1], qo=out_q, clamp=clamp
-            )
+            shape = tuple(int(d) for d in body.ty.shape)
+            return self._emit(kernels.quantized_add, a[0], b[0], qa=a[1], qb=b[1], qo=out_q,
+                              clamp=clamp, shape=shape)  # fmt: skip
         if bias is None and _is(body, "multiply"):
             a, b = self._dequantized(body.args[0]), self._dequantized(body.args[1])
             if a is None or b is None or not (a[1].per_tensor and b[1].per_tensor):
