@@ -195,3 +195,16 @@ def test_tasks_without_a_valid_candidate_are_named_not_left_waiting(cli, tmp_pat
     none = report["search"]["untuned_no_valid_candidate"]
     assert none and all("conv2d" in name for name in none), none
     assert not set(none) & set(report["tasks_not_yet_measured"])
+
+
+def test_a_stateful_model_runs_on_mali_pocl_with_its_states(cli, tmp_path):
+    """The streaming keyword spotter (6 resource variables, named "stream_11/states" in the
+    .tflite) built for mali-pocl: its state buffers were kernel parameters named with a slash,
+    which PoCL refused to compile ("use of undeclared identifier"); run for 4 steps, its outputs
+    equal LiteRT's sequence."""
+    from farm_support import STATEFUL, check_stateful_stream
+
+    so = tmp_path / "kws_mali.so"
+    assert cli("build", STATEFUL, "--board", "mali-pocl", "-o", so).code == 0
+    report = check_stateful_stream(cli, "run", so, "mali-pocl", tmp_path)
+    assert "not Mali GPU timings" in report["timing_note"]

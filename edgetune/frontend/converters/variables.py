@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,7 +78,11 @@ class ResourceVariables:
                 )
             value = np.asarray(initial.value.numpy())
             name = f"state:{key[1]}"
-            param = relax.Var(name, relax.TensorType(value.shape, str(value.dtype)))
+            # the kernels' buffers take the Relax name: a C identifier (TFLite's "stream_11/
+            # states" put a slash into the OpenCL source), the readable name stays the state's
+            param = relax.Var(
+                re.sub(r"\W", "_", name), relax.TensorType(value.shape, str(value.dtype))
+            )
             states.by_key[key] = State(name, param, value)
         return states.by_key[key]
 
