@@ -208,3 +208,16 @@ def test_a_stateful_model_runs_on_mali_pocl_with_its_states(cli, tmp_path):
     assert cli("build", STATEFUL, "--board", "mali-pocl", "-o", so).code == 0
     report = check_stateful_stream(cli, "run", so, "mali-pocl", tmp_path)
     assert "not Mali GPU timings" in report["timing_note"]
+
+
+def test_a_kernel_the_device_cannot_compile_is_one_line_naming_it(device):
+    """A program the OpenCL compiler refuses: ModelError with the kernel and the compiler log's
+    first error (it was pyopencl's RuntimeError, a traceback at `run`)."""
+    from edgetune.errors import ModelError
+    from edgetune.measure.opencl import KernelLaunch
+
+    source = "__kernel void k(__global float* a/b) { }"
+    params = [{"name": "a", "shape": [1], "dtype": "float32"}]
+    program = OpenCLProgram(source, [KernelLaunch("k", [0], [1], [1])], params, [])
+    with pytest.raises(ModelError, match=r"could not compile kernel k: .*expected '\)'"):
+        device.compile(program)

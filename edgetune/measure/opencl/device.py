@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...errors import BoardError, MissingPackage
+from ...errors import BoardError, MissingPackage, ModelError
 from ...farm.arguments import random_array
 from .program import OpenCLProgram
 
@@ -77,7 +77,17 @@ class Device:
 
         key = program.source
         if key not in self._programs:
-            self._programs[key] = cl.Program(self.open()._ctx, program.source).build()
+            built = cl.Program(self.open()._ctx, program.source)
+            try:
+                self._programs[key] = built.build()
+            except cl.RuntimeError as err:  # named in one line: the compiler log's first error
+                device = self._ctx.devices[0]
+                log = built.get_build_info(device, cl.program_build_info.LOG) or str(err)
+                first = next((ln for ln in log.splitlines() if "error" in ln), log.strip())
+                names = ", ".join(k.name for k in program.kernels)
+                raise ModelError(
+                    f"OpenCL device {self.name} could not compile kernel {names}: {first.strip()}"
+                ) from None
         return self._programs[key]
 
     def upload(self, array: np.ndarray) -> Any:
