@@ -94,3 +94,19 @@ def test_hints_name_a_board_given_by_path_by_its_path(tmp_path):
     assert up_hint(farm_spec(load_board("qemu-a53"))).endswith("farm up --board qemu-a53")
     shipped = load_board(str(REPO_DIR / "boards" / "qemu-a53.toml"))
     assert shipped.argument == "qemu-a53"
+
+
+def test_a_prepared_qemu_board_with_parts_missing_is_not_ready(tmp_path):
+    """A cleaned cache that kept the ready mark alone: `farm up` said "rpc server exited: (empty
+    log)"; now the board is prepared again (its parts named)."""
+    from edgetune.farm import qemu
+
+    (tmp_path / qemu.READY_MARK).write_text("prepared\n")
+    qemu.guest_python(tmp_path).write_text("#!/bin/sh\n")
+    assert not qemu.is_ready(tmp_path)
+    assert qemu._missing(tmp_path) == [str(tmp_path / "sysroot/usr/bin/python3.11"),
+                                       str(tmp_path / "sysroot/opt/pysite")]  # fmt: skip
+    (tmp_path / "sysroot/usr/bin").mkdir(parents=True)
+    (tmp_path / "sysroot/usr/bin/python3.11").write_text("")
+    (tmp_path / "sysroot/opt/pysite").mkdir(parents=True)
+    assert qemu.is_ready(tmp_path)

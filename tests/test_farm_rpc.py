@@ -318,6 +318,52 @@ def test_run_on_a_board_whose_server_died_says_so_at_once(farm, tmp_path, capsys
         strategies.down(["onefarm"])
 
 
+def test_run_with_a_key_no_server_registers_says_so_at_once(farm, tmp_path):
+    """A board file on the farm's tracker under a key no server registers (a typo): `run`
+    and `deploy` waited 60 s and blamed busy servers; `tune` said it in seconds."""
+    from edgetune.farm.remote_run import run_remote
+
+    board, root = farm
+    spec = strategies.farm_spec(board)
+    write_board(root / "boards", "typokey", host_board_text("typokey", spec.tracker_port))
+    started = time.monotonic()
+    with pytest.raises(BoardError, match=r"no rpc server registered under key 'typokey'"):
+        run_remote(load_board("typokey"), tmp_path / "m.so", [[]], [], 1)
+    assert time.monotonic() - started < 5
+
+
+def test_a_restart_whose_server_fails_to_start_is_tried_again_up_to_the_limit(farm, monkeypatch):
+    """A restarted server that dies while starting (killed again, a crash) counts as a failed
+    restart, not as the end: the board was taken out after one restart (docs: 3), with the
+    previous server's last log line as the reason."""
+    board, _ = farm
+    rec = state.ServerRecord(BOARD, 7, BOARD, "local", "127.0.0.1", free_port())
+    starts = []
+
+    def start_server(board, spec, rec, ssh=None):
+        starts.append(rec.restarts)
+        if len(starts) < 3:
+            raise BoardError(f"board '{BOARD}': rpc server exited: start {len(starts)} failed")
+
+    monkeypatch.setattr(strategies, "start_server", start_server)
+    said = []
+    try:
+        assert strategies.restart(board, rec, "session crashed", said.append)
+        assert starts == [1, 2, 3] and rec.status == "up"
+        exited = f"board '{BOARD}': rpc server exited: start"
+        assert said == [f"{rec.name}: restarting rpc server (session crashed)",
+                        f"{rec.name}: restarting rpc server ({exited} 1 failed)",
+                        f"{rec.name}: restarting rpc server ({exited} 2 failed)"]  # fmt: skip
+        rec.restarts, starts[:] = 0, []
+        monkeypatch.setattr(strategies, "MAX_RESTARTS", 2)
+        assert not strategies.restart(board, rec, "session crashed", said.append)
+        assert starts == [1, 2] and rec.status == "out"
+        assert rec.reason == (f"board '{BOARD}': rpc server exited: start 2 failed "
+                              "(after 2 restarts)")  # fmt: skip
+    finally:
+        state.remove(rec)
+
+
 def test_unreachable_tracker_names_the_board(farm, tmp_path, capsys):
     board, root = farm
     write_board(root / "boards", "nofarm", host_board_text("nofarm", free_port()))

@@ -63,7 +63,15 @@ def guest_python(root: Path | None = None) -> Path:
 
 
 def is_ready(root: Path | None = None) -> bool:
-    return ((root or board_dir()) / READY_MARK).is_file()
+    """Prepared, and its parts still there (a cleaned cache can keep the mark alone)."""
+    root = root or board_dir()
+    return (root / READY_MARK).is_file() and not _missing(root)
+
+
+def _missing(root: Path) -> list[str]:
+    """The parts of a prepared board that are not there."""
+    parts = [guest_python(root), root / "sysroot/usr/bin/python3.11", root / "sysroot/opt/pysite"]
+    return [str(p) for p in parts if not p.exists()]
 
 
 def prepare(root: Path | None = None, printer: Callable[[str], None] | None = None) -> Path:
@@ -81,6 +89,10 @@ def prepare(root: Path | None = None, printer: Callable[[str], None] | None = No
                 "(install it: apt-get install qemu-user-static, or scripts/install_test_deps.sh)"
             )
         t0 = time.monotonic()
+        if (root / READY_MARK).is_file():
+            missing = ", ".join(_missing(root))
+            say(f"qemu-a53: the emulated board in {root} lacks {missing}: preparing it again")
+            (root / READY_MARK).unlink()
         say(f"qemu-a53: preparing the emulated board in {root} (first use only)")
         _sysroot(root)
         say(f"qemu-a53: arm64 sysroot ready [{time.monotonic() - t0:.0f} s]")

@@ -25,6 +25,7 @@ from . import deadline, session, state
 from .drivers import rpc_server, tracker
 from .drivers.ssh import SSHDriver
 from .resources import FarmSpec, farm_spec, up_hint
+from .strategies import free_servers
 
 if TYPE_CHECKING:
     from ..board import Board
@@ -91,6 +92,7 @@ def _run_rpc(board, spec: FarmSpec, path: Path, steps, states, repeat):
             f"board '{board.name}': its rpc server ({names}) is down, its process gone; "
             f"{up_hint(spec)}"
         )
+    free_servers(board, spec)  # none registered under its key: said now, not after the wait
     try:
         lease = tracker.lease(spec.tracker_host, spec.tracker_port, spec.key, LEASE_TIMEOUT_S)
     except tracker.TrackerUnreachable as err:

@@ -196,33 +196,34 @@ def take_out(rec: state.ServerRecord, reason: str) -> None:
 
 
 def restart(board: Board, rec: state.ServerRecord, reason: str, say: Printer = _quiet) -> bool:
-    """Restart a failed server; after MAX_RESTARTS it is taken out of the pool. True if back."""
+    """Restart a failed server; a start that fails (the server exits or never registers)
+    counts as a failed restart too, and after MAX_RESTARTS in a row it is taken out of the pool
+    with the last failure's reason. True if back."""
     spec = farm_spec(board)
-    rec.restarts += 1
-    if rec.restarts > MAX_RESTARTS:
-        take_out(rec, f"{reason} (after {MAX_RESTARTS} restarts)")
-        say(f"{rec.name}: taken out of the pool: {rec.reason}")
-        return False
-    ssh = ssh_driver(spec) if rec.launch == "ssh" else None
-    try:
-        if ssh:
-            try:
-                ssh.connect()
-            except SSHError as err:
-                if not recover_board(board, spec, str(err), say):
-                    take_out(rec, str(err))
-                    return False
-                ssh.connect()
-        say(f"{rec.name}: restarting rpc server ({reason})")
-        start_server(board, spec, rec, ssh)
-    except BoardError as err:
-        take_out(rec, str(err))
-        say(f"{rec.name}: taken out of the pool: {err}")
-        return False
-    finally:
-        if ssh:
-            ssh.close()
-    return True
+    while True:
+        rec.restarts += 1
+        if rec.restarts > MAX_RESTARTS:
+            take_out(rec, f"{reason} (after {MAX_RESTARTS} restarts)")
+            say(f"{rec.name}: taken out of the pool: {rec.reason}")
+            return False
+        ssh = ssh_driver(spec) if rec.launch == "ssh" else None
+        try:
+            if ssh:
+                try:
+                    ssh.connect()
+                except SSHError as err:
+                    if not recover_board(board, spec, str(err), say):
+                        take_out(rec, str(err))
+                        return False
+                    ssh.connect()
+            say(f"{rec.name}: restarting rpc server ({reason})")
+            start_server(board, spec, rec, ssh)
+            return True
+        except BoardError as err:  # the new server failed to start: the next try says why
+            reason = str(err)
+        finally:
+            if ssh:
+                ssh.close()
 
 
 def recover_board(board: Board, spec: FarmSpec, reason: str, say: Printer = _quiet) -> bool:

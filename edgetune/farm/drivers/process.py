@@ -13,11 +13,16 @@ from pathlib import Path
 
 import psutil
 
+LAUNCH_MARK = "--- edgetune: started at "
+
 
 def launch(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> int:
-    """Start `cmd` as the leader of a new session writing to `log`. Returns its pid (= pgid)."""
+    """Start `cmd` as the leader of a new session appending to `log` after a LAUNCH_MARK line
+    (what this start printed is what follows the last one). Returns its pid (= pgid)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
+        out.write(f"{LAUNCH_MARK}{time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+        out.flush()
         proc = subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,
@@ -27,6 +32,16 @@ def launch(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> int:
             start_new_session=True,
         )
     return proc.pid
+
+
+def launch_log_tail(log: Path) -> str:
+    """The last line the latest `launch` writing to `log` printed (the log holds every
+    launch's: an earlier one's last words would be read as this one's)."""
+    if not log.is_file():
+        return "(no log)"
+    text = log.read_text(errors="replace", encoding="utf-8")
+    lines = [ln for ln in text.split(LAUNCH_MARK)[-1].splitlines()[1:] if ln.strip()]
+    return lines[-1] if lines else "it printed nothing (killed, or crashed before its first line)"
 
 
 def group_alive(pgid: int) -> bool:

@@ -86,19 +86,10 @@ def wait_registered(spec: FarmSpec, rec: ServerRecord, timeout: float, ssh=None)
         if rec.port in tracker.registered_ports(spec.tracker_host, spec.tracker_port, spec.key):
             return
         if rec.launch in ("local", "qemu") and not alive(rec, ssh):
-            raise BoardError(f"board '{spec.board}': rpc server exited: {_log_tail(rec)}")
+            last = process.launch_log_tail(Path(rec.log))
+            raise BoardError(f"board '{spec.board}': rpc server exited: {last}")
         time.sleep(0.5)
     raise BoardError(
         f"board '{spec.board}': rpc server on port {rec.port} did not register with the "
         f"tracker {spec.tracker} within {timeout:.0f} s"
     )
-
-
-def _log_tail(rec: ServerRecord) -> str:
-    path = Path(rec.log)
-    if not path.is_file():
-        return "(no log)"
-    lines = [
-        ln for ln in path.read_text(errors="replace", encoding="utf-8").splitlines() if ln.strip()
-    ]
-    return lines[-1] if lines else "(empty log)"

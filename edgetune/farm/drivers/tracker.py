@@ -53,12 +53,8 @@ def start(host: str, port: int, log: Path, wait_s: float = 30.0) -> int:
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if not process.group_alive(pgid):
-            tail = (
-                log.read_text(errors="replace", encoding="utf-8").strip().splitlines()[-1:]
-                if log.exists()
-                else []
-            )
-            raise TrackerUnreachable(f"tracker on {host}:{port} exited: {' '.join(tail)}")
+            tail = process.launch_log_tail(log)
+            raise TrackerUnreachable(f"tracker on {host}:{port} exited: {tail}")
         if reachable(host, port):
             return pgid
         time.sleep(0.2)
