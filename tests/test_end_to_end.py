@@ -146,6 +146,9 @@ def test_a_budget_short_of_the_tasks_says_which_wait_and_a_resume_reaches_them(c
     assert "note: 4 tasks are not measured yet" in text.out and "more --trials" in text.out
     resumed = json.loads(cli(*args, "--trials", 24, "--json").out)
     assert resumed["tasks_not_yet_measured"] == [] and resumed["estimated_latency_ms"] > 0
+    # a model of microseconds: its estimate leaves out the runtime's cost per kernel call
+    again = cli(*args, "--trials", 24).out
+    assert "note: an estimate is the sum of the kernels' times" in again
 
 
 def test_interrupted_tune_keeps_records_and_resumes(tmp_path):

@@ -48,7 +48,7 @@ def test_profile_has_a_row_per_kernel_that_add_up_to_the_total(cli, tmp_path, na
     table = cli("profile", name, "--records", recs, "--runs", 5, "--top", 2)
     assert table.code == 0
     lines = table.out.splitlines()
-    assert lines[0].split() == ["kernel", "calls", "ms", "share", "estimate_ms", "x_estimate"]
+    assert lines[0].split() == ["kernel", "calls", "ms", "of_kernels", "estimate_ms", "x_estimate"]
     assert f"... {len(kernels) - 2} more kernels (--top)" in lines
     assert "ms per inference" in lines[-1] and "outside kernels" in lines[-1]
 
@@ -80,9 +80,12 @@ def test_verdict_on_a_model_whose_kernels_take_microseconds():
     rows = [KernelRow("k", 40, 0.031, 1.0, None)]
     prof = Profile("m", "host", 1, 20, 0.012, rows, timer_ms=0.1, timed_calls=40)
     assert prof.outside_ms is None and "outside kernels n/a" in prof.verdict()
-    assert "timing each call adds about 2.5 us to it (40 calls, 0.100 ms per inference)" in (
-        prof.verdict()
+    assert (
+        "outside kernels n/a (the kernels' times, each call timed apart, exceed the whole's)"
+        in (prof.verdict())
     )
+    assert ("timing each call adds about 2.5 us to it (40 timed calls per inference: 40 kernel "
+            "calls, 0 of the VM's builtins; 0.100 ms)") in prof.verdict()  # fmt: skip
     assert prof.to_json()["outside_ms"] is None
     big = Profile("m", "host", 1, 20, 5.0, [KernelRow("k", 40, 4.0, 1.0, None)], timer_ms=0.01,
                   timed_calls=40)  # fmt: skip

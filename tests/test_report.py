@@ -123,6 +123,8 @@ def test_plain_lines_are_printed_only_when_the_status_changes(capsys):
     show(progress)  # called again: nothing new to say
     progress.record(1, [], [])  # an empty batch
     show(progress)
+    progress.record(0, [], [])  # another task's empty batch: only the task's name changed
+    show(progress)
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 2 and lines[1].startswith("[2/4 trials] est. end-to-end 0.02 ms")
 

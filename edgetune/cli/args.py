@@ -37,6 +37,21 @@ def add_version_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", action=_Version)
 
 
+def add_verbose_arg(parser: argparse.ArgumentParser) -> None:
+    """--verbose/-v before the command, or after it (and its subcommand: `farm up -v`)."""
+    help_text = "show tracebacks and TVM logs"
+    parser.add_argument("--verbose", "-v", action="store_true", help=help_text)
+    pending = [parser]
+    while pending:
+        for action in pending.pop()._actions:
+            for sub in getattr(action, "choices", None) or {}:
+                if isinstance(action, argparse._SubParsersAction):
+                    child = action.choices[sub]
+                    child.add_argument("--verbose", "-v", action="store_true",
+                                       default=argparse.SUPPRESS, help=help_text)  # fmt: skip
+                    pending.append(child)
+
+
 def add_json_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
 

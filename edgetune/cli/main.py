@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 
 from ..errors import EdgetuneError, check_decodable, user_error, with_causes
 from . import (
@@ -23,7 +24,7 @@ from . import (
     tasks,
     tune,
 )
-from .args import add_version_arg
+from .args import add_verbose_arg, add_version_arg
 
 # Subcommands in `--help` order; each has register(subparsers) (set_defaults(func=run)) and run.
 COMMANDS = [
@@ -53,18 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--verbose", "-v", action="store_true", help="show tracebacks and TVM logs")
     add_version_arg(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
         command.register(sub)
+    add_verbose_arg(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; `entry.main` (the `edgetune` executable) also guards the import."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = (parser := build_parser()).parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -72,9 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         check_decodable(sys.argv[1:] if argv is None else argv)
         return int(args.func(args) or 0)
     except (EdgetuneError, OSError) as err:
-        if args.verbose:
-            raise with_causes(err)  # noqa: B904 - err itself, its causes shown
         if (user := user_error(err)) is None:
             raise
+        if args.verbose:  # the traceback with its causes, then the error and its exit code
+            traceback.print_exception(with_causes(err))
         print(f"edgetune: error: {user}", file=sys.stderr)
         return user.exit_code

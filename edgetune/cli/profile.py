@@ -8,7 +8,7 @@ from .model_args import add_model_arg, model_and_records
 from .numbers import POSITIVE
 from .output import report, status, table
 
-COLUMNS = ["kernel", "calls", "ms", "share", "estimate_ms", "x_estimate"]
+COLUMNS = ["kernel", "calls", "ms", "of_kernels", "estimate_ms", "x_estimate"]
 
 
 def register(sub) -> None:
@@ -48,7 +48,7 @@ def run(args) -> int:
             "kernel": shorten(k.kernel),  # whole in --json
             "calls": k.calls,
             "ms": _ms(k.ms),
-            "share": f"{100 * k.share:.1f}%",
+            "of_kernels": f"{100 * k.share:.1f}%",  # of the kernels' time, not the whole's
             "estimate_ms": _ms(k.estimate_ms) if k.estimate_ms is not None else "-",
             "x_estimate": f"{k.ms / k.estimate_ms:.2f}" if k.estimate_ms else "-",
         }

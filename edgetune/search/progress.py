@@ -186,17 +186,20 @@ class Progress:
 
 
 class PlainProgress:
-    """Progress as plain lines (logs, pipes, --json): a line only when the status changed."""
+    """Progress as plain lines (logs, pipes, --json): a line only when a batch measured
+    something (trials, failures, the estimate); a batch with nothing new to measure for its
+    task changes only the task's name."""
 
     def __init__(self, stream: TextIO | None = None):
         self.stream = stream
-        self._last = ""
+        self._last: tuple | None = None
 
     def __call__(self, progress: Progress) -> None:
-        status = progress.status()
-        if status != self._last:
-            self._last = status
-            print(f"{status} | {progress.times()}", file=self.stream or sys.stderr, flush=True)
+        p = progress
+        key = (p.done, p.failed_builds, p.failed_runs, p.estimated_latency_s)
+        if key != self._last:
+            self._last = key
+            print(f"{p.status()} | {p.times()}", file=self.stream or sys.stderr, flush=True)
 
 
 @derived_object

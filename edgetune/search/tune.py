@@ -148,6 +148,16 @@ class TuneResult:
             ),
             *(
                 [
+                    "note: an estimate is the sum of the kernels' times; a call of the "
+                    "whole model also pays the runtime's few microseconds per kernel call, "
+                    "which weigh on a model this small (`edgetune run` times the whole, "
+                    "`edgetune profile` each kernel in it)"
+                ]
+                if est is not None and est < SMALL_MODEL_S
+                else []
+            ),
+            *(
+                [
                     f"note: this folder already holds {p.resumed_trials} trials and --trials "
                     f"is {p.budget}, the folder's whole budget: nothing new to measure; "
                     f"--trials {p.resumed_trials + 200} measures 200 more"
@@ -174,6 +184,9 @@ class TuneResult:
             *([self.final.line()] if self.final else []),
             *(f"note: {n}" for n in contention_notes(self.host_steal, self.others_cores)),
         ]
+
+
+SMALL_MODEL_S = 1e-4  # estimates below this: the runtime's per-call cost is said
 
 
 def _tasks(count: int) -> str:
