@@ -1,5 +1,5 @@
-"""Quantized MUL as an integer kernel, LEAKY_RELU, LOGISTIC, TANH and HARD_SWISH as tables of
-their 256 results, and ADD/MUL with a fused RELU: bit-exact against TFLite's reference kernels
+"""Quantized MUL, broadcasting ADD and HARD_SWISH as integer kernels, LEAKY_RELU as a table of
+its 256 results, and ADD/MUL with a fused RELU: bit-exact against TFLite's reference kernels
 (through dequantize -> float op -> quantize they were 1 LSB off on up to 25 % of the
 elements)."""
 
@@ -110,25 +110,23 @@ def test_broadcasting_add(tmp_path, dtype, other):
 
 
 @pytest.mark.parametrize(
-    ("op", "dtype", "x_quant", "out_quant"),
+    ("dtype", "x_quant", "out_quant"),
     [
-        ("LOGISTIC", "int8", (0.05, 3), (1 / 256, -128)),
-        ("LOGISTIC", "uint8", (0.11, 140), (1 / 256, 0)),
-        ("TANH", "int8", (0.023, -20), (1 / 128, 0)),
-        ("TANH", "uint8", (0.1, 120), (1 / 128, 128)),
-        ("HARD_SWISH", "int8", (0.05, 3), (0.027, -3)),  # 2 of 256 off a float table
-        ("HARD_SWISH", "uint8", (0.2, 100), (0.031, 7)),
-        ("HARD_SWISH", "int8", (0.001, -90), (0.0005, 1)),  # relu-ish multiplier < 1: shifts right
-        ("HARD_SWISH", "uint8", (0.0018, 33), (1.099, 18)),  # int16 rounding's wrapped mask
+        ("int8", (0.05, 3), (0.027, -3)),  # 2 of 256 off through QDQ
+        ("uint8", (0.2, 100), (0.031, 7)),
+        ("int8", (0.001, -90), (0.0005, 1)),  # relu-ish multiplier < 1: shifts right
+        ("int8", (7.0, 10), (0.3, -5)),  # relu-ish multiplier 2^15: shifts left, saturating
+        ("uint8", (0.0018, 33), (1.099, 18)),  # int16 rounding's wrapped mask: all 256 off
     ],
 )
-def test_one_input_tables(tmp_path, op, dtype, x_quant, out_quant):
-    """Every input value of the type, through the op's table, equals the reference kernels'."""
+def test_hard_swish(tmp_path, dtype, x_quant, out_quant):
+    """Every input value of the type through TFLite's fixed point equals the reference
+    kernels'."""
     tensors = [Tensor("x", (1, 16, 16, 1), dtype, quant=x_quant),
                Tensor("y", (1, 16, 16, 1), dtype, quant=out_quant)]  # fmt: skip
-    path = write(tmp_path / "op.tflite", tensors, [Op(op, [0], [1])], [0], [1])
+    path = write(tmp_path / "op.tflite", tensors, [Op("HARD_SWISH", [0], [1])], [0], [1])
     model = load_model(path)
-    assert model.integer_ops == {op: 1}, model.integer_ops
+    assert model.integer_ops == {"HARD_SWISH": 1}, model.integer_ops
     info = np.iinfo(dtype)
     every = np.arange(info.min, info.max + 1).astype(dtype).reshape(1, 16, 16, 1)
     (want,) = LiteRTModel(path, 1, reference_kernels=True)([every])
@@ -144,10 +142,17 @@ def test_hard_swish_refused_by_tflite_stays_float(tmp_path):
     assert load_model(path).integer_ops == {}
 
 
-def test_a_table_fuses_into_the_conv_before_it(tmp_path, cli):
-    """CONV_2D -> HARD_SWISH (MobileNetV3's blocks): the table lookup is the conv's epilogue,
-    one task (it was a kernel of its own: another pass over the tensor), and a tuned build of
-    it equals the reference kernels."""
+@pytest.mark.parametrize(
+    ("op", "options", "kernel"),
+    [
+        ("HARD_SWISH", None, "quantized_hard_swish"),  # MobileNetV3's blocks
+        ("LEAKY_RELU", ("LeakyReluOptions", [(0, "float32", 0.1)]), "table_lookup"),
+    ],
+)
+def test_one_input_op_fuses_into_the_conv_before_it(tmp_path, cli, op, options, kernel):
+    """CONV_2D -> HARD_SWISH or LEAKY_RELU: the op is the conv's epilogue, one task (a table
+    lookup was a kernel of its own: another pass over the tensor), and a tuned build of it
+    equals the reference kernels."""
     rng = np.random.default_rng(5)
     w = rng.integers(-127, 128, (16, 3, 3, 8)).astype(np.int8)
     bias = rng.integers(-3000, 3000, 16).astype(np.int32)
@@ -157,12 +162,13 @@ def test_a_table_fuses_into_the_conv_before_it(tmp_path, cli):
                Tensor("y", (1, 12, 12, 16), "int8", quant=(0.3, 5)),
                Tensor("z", (1, 12, 12, 16), "int8", quant=(0.2, -100))]  # fmt: skip
     conv = [(0, "int8", 0), (1, "int32", 1), (2, "int32", 1), (3, "int8", 0)]
-    ops = [Op("CONV_2D", [0, 1, 2], [3], "Conv2DOptions", conv), Op("HARD_SWISH", [3], [4])]
-    path = write(tmp_path / "conv_hswish.tflite", tensors, ops, [0], [4])
+    name, fields = options or (None, [])
+    ops = [Op("CONV_2D", [0, 1, 2], [3], "Conv2DOptions", conv), Op(op, [3], [4], name, fields)]
+    path = write(tmp_path / "conv_op.tflite", tensors, ops, [0], [4])
     model = load_model(path)
-    assert model.integer_ops == {"CONV_2D": 1, "HARD_SWISH": 1}
+    assert model.integer_ops == {"CONV_2D": 1, op: 1}
     names = [t.name for t in for_model(model, load_board("host")).tasks]
-    (fused,) = [n for n in names if "table_lookup" in n]
+    (fused,) = [n for n in names if kernel in n]
     assert "conv2d" in fused, names
     recs, lib = tmp_path / "recs", tmp_path / "m.so"
     assert cli("tune", path, "--trials", 6, "--records", recs, "--no-library").code == 0

@@ -14,6 +14,7 @@ from tvm import te, tirx
 from .fixed_point import (
     mean_multiplier,
     multiply_by_quantized_multiplier,
+    multiply_by_quantized_multiplier_np,
     quantize_multiplier,
     requantize_channel,
     round_half_away_divide,
@@ -125,6 +126,97 @@ def quantized_mul(
         return saturate(out(va * vb), lo, hi, dtype)
 
     return te.compute(shape, f, name="quantized_mul")
+
+
+def quantized_hard_swish(x: te.Tensor, qx: QParams, qo: QParams, clamp, multipliers: tuple):
+    """TFLite's 8-bit HARD_SWISH (reference_ops::HardSwish) in its 16-bit fixed point, on int32
+    values: the input on a 2^7 finer scale, times the output multiplier; a "relu-ish" factor
+    in [0, 1] (the input rescaled so that 3.0 is 2^15, saturating, mapped from [-1, 1]); their
+    doubling high product (rounding toward zero), shifted to the output scale. `multipliers`:
+    `hard_swish_multipliers`. Vector arithmetic only: as a 256-entry table the lookup's gather
+    ran MobileNetV3-like blocks 1.37x slower than TVM's float form."""
+    lo, hi, dtype = clamp
+    out_m, out_e, relu_m, relu_e = multipliers
+
+    def f(*i):
+        hires = (x(*i).astype("int32") - qx.zp) * (1 << 7)
+        on_output_scale = _srdhm16(hires, out_m)
+        reluish = hires
+        if relu_e > 0:  # saturating left shifts around the multiply, as TFLite; in int32:
+            # |h| clamped to 2^15 saturates alike once shifted, shifts past 15 as 15 do
+            bounded = tirx.max(tirx.min(reluish, 1 << 15), -(1 << 15))
+            reluish = _saturate16(bounded << min(relu_e - 1, 15))
+        reluish = _srdhm16(reluish, relu_m)
+        if relu_e > 0:
+            reluish = _saturate16(reluish << 1)
+        if relu_e < 0:
+            reluish = _rounding_divide_by_pot16(reluish, -relu_e)
+        reluish = (reluish + (1 << 15)) >> 1
+        product = reluish * on_output_scale  # SaturatingDoublingHighMul: rounds toward zero
+        preshift = (product + ((product >> 31) & ((1 << 15) - 1))) >> 15
+        return saturate(_rounding_divide_by_pot16(preshift, -out_e) + qo.zp, lo, hi, dtype)
+
+    return te.compute(x.shape, f, name="quantized_hard_swish")
+
+
+def hard_swish_multipliers(qx: QParams, qo: QParams) -> tuple[int, int, int, int] | None:
+    """HardSwishPrepare's (output multiplier, its exponent, relu-ish multiplier, its exponent),
+    16-bit multipliers computed in float32 as TFLite does; None where TFLite refuses the op (an
+    output multiplier of 1 or more: s_out <= s_x / 128)."""
+    hires = np.float32(1 / 128) * np.float32(qx.scale.reshape(-1)[0])
+    out_m, out_e = _int16_multiplier(hires / np.float32(qo.scale.reshape(-1)[0]))
+    relu_m, relu_e = _int16_multiplier(hires / np.float32(3 / 32768))
+    return None if out_e > 0 else (out_m, out_e, relu_m, relu_e)
+
+
+def _int16_multiplier(real: np.float32) -> tuple[int, int]:
+    """QuantizeMultiplier of `real`, rounded to 16 bits (DownScaleInt32ToInt16Multiplier)."""
+    (m,), (e,) = quantize_multiplier(float(real))
+    m = int(m)
+    if m >= (1 << 31) - 1 - (1 << 15):
+        return (1 << 15) - 1, int(e)
+    return (m + (1 << 15)) >> 16, int(e)
+
+
+def _srdhm16(a: Any, b: int) -> Any:
+    """gemmlowp's SaturatingRoundingDoublingHighMul of int16 values held in int32, by a
+    multiplier b in [0, 2^15) (so never saturating): floor((a b + 2^14) / 2^15)."""
+    return (a * b + (1 << 14)) >> 15
+
+
+def _saturate16(a: Any) -> Any:
+    return tirx.max(tirx.min(a, (1 << 15) - 1), -(1 << 15))
+
+
+def _rounding_divide_by_pot16(x: Any, exponent: int) -> Any:
+    """gemmlowp's RoundingDivideByPOT of an int16 value held in int32: rounded half away from
+    zero for e < 16; from e = 16 on its int16 mask wraps to -1 and the result is 1 for x >= 0,
+    -1 below, as TFLite computes it."""
+    if exponent == 0:
+        return x
+    if exponent >= 16:
+        return ((x >> 31) << 1) + 1
+    half = 1 << (exponent - 1)
+    return (x + half - ((x >> 31) & 1)) >> exponent
+
+
+def leaky_relu_table(
+    in_dtype: str, qx: QParams, qo: QParams, alpha: float, clamp: Clamp
+) -> np.ndarray:
+    """TFLite's 8-bit LEAKY_RELU for every input value, as a table: x - zx requantized by
+    s_x / s_o where it is >= 0, else by alpha * s_x / s_o (both computed in float32, as
+    activations.cc does; int32 wrap included). Indexed by x - min of the input type `in_dtype`.
+    A select of two requantizations inlined after MUL and ADD made one task's search take
+    3.5 min per iteration."""
+    lo, hi, dtype = clamp
+    sx, so = np.float32(qx.scale.reshape(-1)[0]), np.float32(qo.scale.reshape(-1)[0])
+    (mi,), (si,) = quantize_multiplier(float(sx / so))
+    (ma,), (sa,) = quantize_multiplier(float(sx * np.float32(alpha) / so))
+    info = np.iinfo(in_dtype)
+    v = np.arange(info.min, info.max + 1, dtype=np.int64) - qx.zp
+    identity = multiply_by_quantized_multiplier_np(v, int(mi), int(si))
+    scaled = multiply_by_quantized_multiplier_np(v, int(ma), int(sa))
+    return np.clip(np.where(v >= 0, identity, scaled) + qo.zp, lo, hi).astype(dtype)
 
 
 def table_lookup(x: te.Tensor, table: te.Tensor, offset: int):

@@ -15,8 +15,9 @@ TFLite's reference kernels:
 - ADD (broadcasting): both inputs rescaled to a common 2^20-scaled integer domain (TFLite's
   add.cc), summed, requantized.
 - MUL (broadcasting): (a - za) * (b - zb) in int32, requantized (TFLite's mul.cc).
-- LEAKY_RELU, LOGISTIC, TANH, HARD_SWISH: a lookup in the table of the op's 256 results,
-  computed as TFLite's kernels compute them (`tables`).
+- LEAKY_RELU: x - zx requantized by one of two multipliers by its sign (activations.cc), as a
+  lookup in the table of its 256 results.
+- HARD_SWISH: reference_ops::HardSwish's 16-bit fixed point.
 - MEAN (over H, W): int32 sum, one requantization with 1/N folded into the multiplier
   (TFLite's QuantizedMeanOrSum).
 - AVERAGE_POOL_2D: int32 window sum divided by the count of valid elements, rounded half away
@@ -40,7 +41,7 @@ import numpy as np
 from tvm import relax
 
 from ..tvm_api import rewrite_relax_functions
-from . import kernels, tables
+from . import kernels
 from .fixed_point import ChannelRequantization, quantize_multiplier
 from .float_requantization import FIXED_POINT, FP32, FloatRequantization
 
@@ -60,8 +61,6 @@ INTEGER_OPS = (
     "ADD",
     "MUL",
     "LEAKY_RELU",
-    "LOGISTIC",
-    "TANH",
     "HARD_SWISH",
     "AVERAGE_POOL_2D",
     "MEAN",
@@ -280,9 +279,9 @@ class _Integerizer(relax.PyExprMutator):
             return self._emit(kernels.quantized_mul, a[0], b[0], qa=a[1], qb=b[1], qo=out_q,
                               clamp=clamp, shape=shape)  # fmt: skip
         if bias is None:
-            table = self._table(body, out_q, clamp)
-            if table is not None:
-                return table
+            one = self._one_input(body, out_q, clamp)
+            if one is not None:
+                return one
         if bias is None and _is(body, "mean"):
             x = self._dequantized(body.args[0])
             axes = sorted(int(a) % 4 for a in body.attrs.axis) if body.attrs.axis else []
@@ -295,30 +294,28 @@ class _Integerizer(relax.PyExprMutator):
             )
         return None
 
-    def _table(self, body: Any, out_q: QParams, clamp: tuple) -> Any:
-        """An op of one dequantized input (LEAKY_RELU, LOGISTIC, TANH, HARD_SWISH) as a lookup
-        in the table of its 256 results (`tables`); None for other bodies."""
+    def _one_input(self, body: Any, out_q: QParams, clamp: tuple) -> Any:
+        """LEAKY_RELU (a lookup in the table of its 256 results) or HARD_SWISH (TFLite's fixed
+        point) of one dequantized input; None for other bodies."""
         if _is(body, "nn.leakyrelu"):
             op, source = "LEAKY_RELU", body.args[0]
-        elif _is(body, "sigmoid") or _is(body, "tanh"):
-            op, source = ("LOGISTIC" if _is(body, "sigmoid") else "TANH"), body.args[0]
         else:
             op, source = "HARD_SWISH", self._hard_swish_input(body)
         x = self._dequantized(source) if source is not None else None
         if x is None or not x[1].per_tensor:
             return None
         in_dtype = _dtype(x[0])
-        if op == "LEAKY_RELU":
-            table = tables.leaky_relu(in_dtype, x[1], out_q, float(body.attrs.alpha), clamp)
-        else:
-            make = {"LOGISTIC": tables.logistic, "TANH": tables.tanh}.get(op, tables.hard_swish)
-            table = make(in_dtype, x[1], out_q, clamp)
-        if table is None:
-            return None
+        if op == "HARD_SWISH":
+            multipliers = kernels.hard_swish_multipliers(x[1], out_q)
+            if multipliers is None:  # TFLite refuses it: no kernel of another formula
+                return None
+            self.counts[op] += 1
+            return self._emit(kernels.quantized_hard_swish, x[0], qx=x[1], qo=out_q,
+                              clamp=clamp, multipliers=multipliers)  # fmt: skip
         self.counts[op] += 1
-        offset = _range(in_dtype)[0]
+        table = kernels.leaky_relu_table(in_dtype, x[1], out_q, float(body.attrs.alpha), clamp)
         return self.builder_.emit_te(
-            partial(kernels.table_lookup, offset=offset),
+            partial(kernels.table_lookup, offset=_range(in_dtype)[0]),
             x[0],
             relax.const(table),
             primfunc_name_hint="table_lookup",

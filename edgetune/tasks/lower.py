@@ -73,10 +73,10 @@ BROADCAST_RATIO = 64  # an operand this many times smaller than the output: a br
 
 
 def tables_elementwise() -> Any:
-    """Table lookups (`quant.tables`: an int8 LOGISTIC, HARD_SWISH, ... after a conv) are
-    elementwise for FuseOps, so they fuse into the epilogue of the kernel before them as the
-    float op they replace did: AnnotateTIROpPattern calls a load at a computed index opaque,
-    and each one was a kernel of its own, one more pass over its tensor."""
+    """Table lookups (`quant.kernels.table_lookup`: an int8 LEAKY_RELU after a conv) are
+    elementwise for FuseOps, so they fuse into the epilogue of the kernel before them:
+    AnnotateTIROpPattern calls a load at a computed index opaque, and each one was a kernel of
+    its own, one more pass over its tensor."""
     import tvm
 
     from ..quant.rewrite import TABLE_ATTR
