@@ -349,3 +349,22 @@ def test_litert_banner_is_dropped_and_its_other_lines_kept(capfd):
         os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
         os.write(2, b"WARNING: a warning of LiteRT's\n")
     assert capfd.readouterr().err == "WARNING: a warning of LiteRT's\n"
+
+
+def test_compare_labels_each_agreement_of_a_quantized_model():
+    """An int8 model is compared twice (LiteRT's default kernels as timed, its reference
+    kernels): the first agreement lines were unlabelled, the second said what they were."""
+    from edgetune.oracle import comparison_lines
+
+    timed = {"median_ms": 1.0, "p90_ms": 1.1, "min_ms": 0.9, "rounds": 1, "repeat": 3}
+    result = {"model": "m", "board": "host", "threads": 2, "tuned_tasks": 1, "total_tasks": 1,
+              "edgetune": timed, "litert": timed, "latency_vs_litert": 1.0, "timing_notes": [],
+              "reference": "LiteRT", "agreement": [{"describe": "max 3 LSB"}],
+              "agreement_reference_kernels": [{"describe": "max 0 LSB"}]}  # fmt: skip
+    lines = comparison_lines(result)
+    first = lines.index("output 0: max 3 LSB")
+    assert lines[first - 1] == "against LiteRT as timed above (its default kernels):"
+    assert lines[-2].endswith("against LiteRT's reference kernels:")
+    assert lines[-1] == "output 0: max 0 LSB"
+    del result["agreement_reference_kernels"]  # one agreement: no heading needed
+    assert "against LiteRT as timed above" not in "\n".join(comparison_lines(result))

@@ -193,6 +193,10 @@ def test_foreign_folder_is_not_used_as_records(cli, tmp_path):
         cli("tune", "tiny_fp32", "--records", tmp_path, "--trials", "4"),
         "not an edgetune records folder",
     )
+    # `build` only reads it: another folder is meant, not a new one
+    result = cli("build", "tiny_fp32", "--records", tmp_path, "-o", tmp_path / "m.so")
+    _one_line_error(result, "not an edgetune records folder")
+    assert "name the folder `tune` wrote" in result.err
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 

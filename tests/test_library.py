@@ -562,6 +562,9 @@ def test_a_library_that_is_a_file_is_refused_first(tmp_path, cli):
     assert res.code == 2 and "no records library at" in res.err
     assert f"The first `edgetune tune --library {tmp_path / 'missing'}` creates it" in res.err
     assert not (tmp_path / "missing").exists()
+    for command in (["library"], ["tasks", "tiny_fp32"]):  # said as tune says it (not "a typo")
+        res = cli(*command, "--library", tmp_path / "lib")
+        assert res.code == 2 and "is a file, not a folder" in res.err, res.err
 
 
 def test_a_records_folder_given_as_library_is_named_as_such(tmp_path, cli):

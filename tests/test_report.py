@@ -273,6 +273,9 @@ def test_report_refuses_what_is_not_a_records_folder(tmp_path, cli):
     assert done.code != 0 and done.err.strip().splitlines() == [
         f"edgetune: error: {tmp_path}: not an edgetune records folder (no edgetune-records.json)"
     ]
+    done = cli("report", tmp_path / "missing")
+    assert done.err.strip() == (f"edgetune: error: {tmp_path / 'missing'}: no such folder (a "
+                                "records folder of `edgetune tune`)")  # fmt: skip
     (tmp_path / "x.json").write_text("[1, 2]")
     (tmp_path / "edgetune-records.json").write_text("{}")
     (tmp_path / "edgetune-tasks.json").write_text('{"tasks": [], "tuned_with": {}}')

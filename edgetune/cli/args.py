@@ -1,5 +1,5 @@
-"""Arguments shared by the subcommands: board, measurement overrides, I/O, --json (the model's:
-model_args)."""
+"""Arguments shared by the subcommands: board, measurement overrides, run I/O (the model's:
+model_args; how a command speaks: output_args)."""
 
 from __future__ import annotations
 
@@ -19,46 +19,11 @@ def add_board_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
-class _Version(argparse.Action):
-    """--version: edgetune's and TVM's versions, read (package metadata, ~30 ms) only when
-    asked, not at every command's start."""
-
-    def __init__(self, option_strings: list[str], dest: str, **_kwargs) -> None:
-        super().__init__(option_strings, dest, nargs=0, help="print the versions and exit")
-
-    def __call__(self, parser, namespace, values, option_string=None) -> None:
-        from .. import version_text
-
-        print(version_text())
-        parser.exit()
-
-
-def add_version_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--version", action=_Version)
-
-
-def add_verbose_arg(parser: argparse.ArgumentParser) -> None:
-    """--verbose/-v before the command, or after it (and its subcommand: `farm up -v`)."""
-    help_text = "show tracebacks and TVM logs"
-    parser.add_argument("--verbose", "-v", action="store_true", help=help_text)
-    pending = [parser]
-    while pending:
-        for action in pending.pop()._actions:
-            for sub in getattr(action, "choices", None) or {}:
-                if isinstance(action, argparse._SubParsersAction):
-                    child = action.choices[sub]
-                    child.add_argument("--verbose", "-v", action="store_true",
-                                       default=argparse.SUPPRESS, help=help_text)  # fmt: skip
-                    pending.append(child)
-
-
-def add_json_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
-
-
 def add_run_io_args(parser: argparse.ArgumentParser, repeat: int) -> None:
     parser.add_argument("--input", action="append", help="input .npy (repeat for several inputs)")
-    parser.add_argument("--output", help="where to write the outputs (.npy; .npz for several)")
+    parser.add_argument(
+        "--output", help="where to write the outputs (.npy; .npz for several; added if missing)"
+    )
     parser.add_argument(
         "--repeat", type=POSITIVE, default=repeat, help=f"timed runs (default {repeat})"
     )

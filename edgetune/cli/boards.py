@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ..board import known_boards, load_board, shadowed_boards
 from ..errors import BoardError
-from .args import add_json_arg
 from .output import report, status, table
+from .output_args import add_json_arg
 
 COLUMNS = ["name", "target", "cores", "rule_set", "toolchain", "connection"]
 

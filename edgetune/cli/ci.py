@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .args import add_json_arg
 from .output import report, status, table
+from .output_args import add_json_arg
 
 
 def register(sub) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from ..oracle import compare_with_litert, comparison_lines
-from .args import add_board_arg, add_json_arg, board_from_args
+from .args import add_board_arg, board_from_args
 from .examples import help_extras
 from .model_args import add_model_arg, model_and_records
 from .numbers import POSITIVE
 from .output import report, status
+from .output_args import add_json_arg
 from .steps_arg import add_steps_arg
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from ..board import load_board
-from .args import add_json_arg, add_run_io_args
+from .args import add_run_io_args
 from .output import check_run_output, report_run, status
+from .output_args import add_json_arg
 from .steps_arg import add_steps_arg
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..errors import BoardError
-from .args import add_json_arg
 from .output import report, status, table
+from .output_args import add_json_arg
 
 
 def register(sub) -> None:
@@ -34,6 +34,8 @@ def register(sub) -> None:
     down = farm_sub.add_parser("down", help="stop what `farm up` started")
     down.add_argument("--board", action="append", help="only this board's servers (repeatable)")
     down.set_defaults(func=run_down)
+    for action in farm_sub._choices_actions:  # each action's --help says what it does
+        farm_sub.choices[action.dest].description = action.help
 
 
 def run_up(args) -> int:

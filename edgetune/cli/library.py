@@ -6,9 +6,9 @@ import argparse
 import textwrap
 
 from ..paths import library_dir
-from .args import add_json_arg
 from .library_args import named_library
 from .output import report, status, table
+from .output_args import add_json_arg
 
 FOLDER_COLUMNS = [
     "folder", "target", "tvm", "toolchain", "workloads", "families", "records", "size"

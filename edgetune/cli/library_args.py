@@ -39,6 +39,8 @@ def named_library(text: str) -> Path:
     from ..errors import InputError
 
     path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise InputError(f"library {text} is a file, not a folder: name a folder for --library")
     if not path.is_dir():
         raise InputError(
             f"no records library at {text} (not a folder): a typo? The first `edgetune tune "

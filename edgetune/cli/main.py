@@ -24,7 +24,7 @@ from . import (
     tasks,
     tune,
 )
-from .args import add_verbose_arg, add_version_arg
+from .output_args import add_verbose_arg, add_version_arg
 
 # Subcommands in `--help` order; each has register(subparsers) (set_defaults(func=run)) and run.
 COMMANDS = [

@@ -9,8 +9,8 @@ from ..frontend.converters import (
     supported_quantized_ops,
 )
 from ..quant import INTEGER_OPS
-from .args import add_json_arg
 from .output import report
+from .output_args import add_json_arg
 
 
 def register(sub) -> None:

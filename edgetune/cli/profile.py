@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from ..tasks.task import shorten
-from .args import add_board_arg, add_json_arg, board_from_args
+from .args import add_board_arg, board_from_args
 from .model_args import add_model_arg, model_and_records
 from .numbers import POSITIVE
 from .output import report, status, table
+from .output_args import add_json_arg
 
 COLUMNS = ["kernel", "calls", "ms", "of_kernels", "estimate_ms", "x_estimate"]
 

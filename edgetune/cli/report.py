@@ -5,9 +5,9 @@ from __future__ import annotations
 from ..outputs import output_file, output_folder
 from ..report import FORMATS, make_report, report_format, write_pngs, write_report
 from ..report.browser import chromium
-from .args import add_json_arg
 from .output import report as print_result
 from .output import status
+from .output_args import add_json_arg
 
 
 def register(sub) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from ..measure import run_artifact
-from .args import add_board_arg, add_json_arg, add_run_io_args, board_from_args
+from .args import add_board_arg, add_run_io_args, board_from_args
 from .examples import help_extras
 from .output import check_run_output, report_run, status
+from .output_args import add_json_arg
 from .steps_arg import add_steps_arg
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from ..tasks import for_model
 from ..tasks.task import shorten
-from .args import add_board_arg, add_json_arg, board_from_args
+from .args import add_board_arg, board_from_args
 from .library_args import add_library_args, library_from_args
 from .model_args import add_model_arg, model_from_args
 from .output import report, table
+from .output_args import add_json_arg
 
 
 def register(sub) -> None:

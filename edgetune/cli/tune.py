@@ -7,12 +7,13 @@ from ..records.manifest import check_existing
 from ..report.live import progress_display
 from ..search import tune_model
 from ..search.tune import check_tune
-from .args import add_board_arg, add_json_arg, add_measure_args, board_from_args
+from .args import add_board_arg, add_measure_args, board_from_args
 from .examples import help_extras
 from .library_args import add_library_args, library_from_args
 from .model_args import add_model_arg, model_from_args
 from .numbers import COUNT
 from .output import report, status
+from .output_args import add_json_arg, add_quiet_arg
 from .resume import build_command, interrupted
 from .search_args import add_search_args
 
@@ -37,13 +38,7 @@ def register(sub) -> None:
     p.add_argument("--records", required=True, help="records folder (created if missing)")
     add_search_args(p)
     add_library_args(p)
-    p.add_argument(
-        "--quiet",
-        "-q",
-        action="store_true",
-        help="no progress (per-task library status, batches, final phase): warnings and the "
-        "result only",
-    )
+    add_quiet_arg(p)
     add_measure_args(p)
     add_json_arg(p)
     p.set_defaults(func=run)
@@ -59,10 +54,11 @@ def run(args) -> int:
     store = RecordStore(args.records, model.info, board)
     done = store.summary().measured
     how = f", {model.info.arithmetic}" if model.info.arithmetic else ""
-    status(
-        f"tuning {model.info.name} on {board.name}: {args.trials} trials in {args.records} "
-        f"({done} already measured{how})"
-    )
+    if not args.quiet:
+        status(
+            f"tuning {model.info.name} on {board.name}: {args.trials} trials in {args.records} "
+            f"({done} already measured{how})"
+        )
     if board.measure.timing_note:
         status(f"note: {board.measure.timing_note}")
     try:

@@ -218,6 +218,8 @@ def comparison_lines(result: dict[str, Any]) -> list[str]:
     lines += [f"note: {n}" for n in result["timing_notes"]]
     if result["reference"] != "LiteRT":
         lines.append(f"reference: {result['reference']}")
+    if any(result.get(key) for key, _ in AGAINST_OTHERS):  # more than one: say which is which
+        lines.append(f"against {result['reference']} as timed above (its default kernels):")
     lines += [f"output {i}: {a['describe']}" for i, a in enumerate(result["agreement"])]
     for key, heading in AGAINST_OTHERS:
         if result.get(key):

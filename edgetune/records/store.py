@@ -66,9 +66,10 @@ class RecordStore:
         data = check_existing(self.path, self.model, self.board)
         if data is None:
             if self.path.is_dir() and any(p.name != LOCK for p in self.path.iterdir()):
+                advice = "use a new or empty folder" if create else "name the folder `tune` wrote"
                 raise RecordsError(
                     f"{self.path} is not an edgetune records folder (no {MANIFEST}) and is not "
-                    "empty: use a new or empty folder"
+                    f"empty: {advice}"
                 )
             if not create:
                 raise RecordsError(f"no records in {self.path} (run `edgetune tune` first)")

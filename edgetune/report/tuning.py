@@ -193,6 +193,8 @@ def load_run(folder: str | Path) -> TuningRun:
     folder = Path(folder)
     manifest = read_manifest(folder)
     if manifest is None:
+        if not folder.exists():
+            raise RecordsError(f"{folder}: no such folder (a records folder of `edgetune tune`)")
         raise RecordsError(f"{folder}: not an edgetune records folder (no {MANIFEST})")
     listed = read_task_list(folder)
     if listed is None:

@@ -491,8 +491,9 @@ def tune_model(
             finally:
                 if library:  # every measurement goes to the library, even from an interrupted run
                     result.added += library.add(store)
-            if none := without_candidates(store.path, result.waiting()):
-                result.search["untuned_no_valid_candidate"] = none
+        # from the folder's search logs, this run's or an earlier one's (a rerun says it too)
+        if none := without_candidates(store.path, result.waiting()):
+            result.search["untuned_no_valid_candidate"] = none
         if final_top > 0:
             family = start.family_records if start else None
             result.final = final_phase(tasks, store, board, final_top, printer, family, builds)
