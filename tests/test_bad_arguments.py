@@ -25,6 +25,8 @@ NUMBERS = [
     (["compare", "tiny_fp32", "--rounds", "-1"], "--rounds: must be 1 or more"),
     (["profile", "tiny_fp32", "--top", "-1"], "--top: must be 1 or more"),
     (["run", "x.so", "--repeat", "0"], "--repeat: must be 1 or more, not 0"),
+    (["run", "x.so", "--steps", "0"], "--steps: must be 1 or more, not 0"),
+    (["compare", "tiny_fp32", "--steps", "-2"], "--steps: must be 1 or more, not -2"),
     (["space", "tiny_fp32", "--samples", "-2"], "--samples: must be 0 or more"),
 ]
 

@@ -289,6 +289,10 @@ def test_boards_lists_host_and_rpi3(cli):
     boards = {b["name"]: b for b in json.loads(result.out)}
     assert boards["host"]["connection"] == "local"
     assert boards["rpi3"]["cores"] == 4 and "cortex-a53" in boards["rpi3"]["target"]
+    timings = {name: b["timings"] for name, b in boards.items()}  # the emulated ones are said
+    assert timings["qemu-a53"] == timings["mali-pocl"] == "EMULATED"
+    assert timings["host"] == timings["rpi3"] == "the board's"
+    assert "EMULATED" in cli("boards").out
 
 
 def test_demo_runs_the_whole_flow_in_its_own_workdir_and_library(tmp_path):

@@ -239,7 +239,9 @@ def test_two_threads_losing_one_server_restart_it_once(farm):
         process.kill_group(0)
 
 
-def test_tracker_restart_is_survived(farm, tmp_path):
+def test_tracker_restart_is_survived(farm, tmp_path, capsys):
+    """Candidates wait for a restarted tracker, and the wait is said once (it was silent for
+    up to a minute)."""
     board, _ = farm
     runner = FarmRPCRunner(board)
     mm = candidate(matmul_func(), tmp_path / "mm.so")
@@ -253,6 +255,8 @@ def test_tracker_restart_is_survived(farm, tmp_path):
     results = [f.result() for f in futures]
     assert all(r.error_msg is None for r in results)
     _wait_ports(board, 2)
+    said = capsys.readouterr().err
+    assert said.count("waiting up to 60 s for it to return") == 1, said
 
 
 def test_a_held_board_is_said_and_once_lost_the_batch_ends(farm, tmp_path, monkeypatch, capsys):
@@ -449,4 +453,7 @@ def test_a_board_whose_servers_start_elsewhere_is_not_up_until_one_registers(far
     err = capsys.readouterr().err
     assert "no rpc server registered under key 'elsewhere'" in err
     assert "start its rpc server on the board" in err and "--key elsewhere" in err
+    assert (
+        "the tracker stays up for them to register; `edgetune farm down --board elsewhere`" in err
+    )
     strategies.down(["elsewhere"])

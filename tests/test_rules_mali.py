@@ -101,6 +101,9 @@ def test_tiny_tune_build_run_on_mali_pocl_matches_litert(cli, tmp_path):
     assert len(records) == 4
     run_secs = [float(s) for r in records for s in r[1][1]]
     assert run_secs and all(0 < s < 1 for s in run_secs)  # measured on PoCL, none failed
+    again = cli("tune", "tiny_fp32", "--board", "mali-pocl", "--trials", 4, "--records", recs,
+                "--final-top", 0)  # fmt: skip
+    assert again.out.splitlines()[-2].endswith("not Mali GPU timings")  # by the estimate too
 
     result = cli("build", "tiny_fp32", "--board", "mali-pocl", "--records", recs, "-o", lib)
     assert result.code == 0, result.err

@@ -223,6 +223,7 @@ class Board:
             "rule_set": self.rule_set,
             "toolchain": self.toolchain_name,
             "connection": conn,
+            "timings": "EMULATED" if self.emulated else "the board's",
             "description": self.description,
             "file": str(self.path) if self.path else None,
         }

@@ -7,7 +7,7 @@ from ..errors import BoardError
 from .output import report, status, table
 from .output_args import add_json_arg
 
-COLUMNS = ["name", "target", "cores", "rule_set", "toolchain", "connection"]
+COLUMNS = ["name", "target", "cores", "rule_set", "toolchain", "connection", "timings"]
 
 
 def register(sub) -> None:

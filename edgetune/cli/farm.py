@@ -54,7 +54,8 @@ def run_up(args) -> int:
             try:
                 strategies.reachable(board)
             except BoardError as err:
-                status(f"edgetune: error: {err}")
+                status(f"edgetune: error: {err} (the tracker stays up for them to register; "
+                       f"`edgetune farm down --board {board.argument()}` stops it)")  # fmt: skip
                 failed += 1
         if board.connection.kind == "ssh":
             print(f"{board.name}: reachable over SSH")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from .numbers import POSITIVE
+
 HELP = (
     "invoke the model N times in sequence (default 1, or the N the --input files hold): a "
     "stateful model (resource variables) carries its states from one invocation to the next, "
@@ -15,4 +17,4 @@ HELP = (
 
 
 def add_steps_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--steps", type=int, metavar="N", help=HELP)
+    parser.add_argument("--steps", type=POSITIVE, metavar="N", help=HELP)

@@ -128,26 +128,25 @@ class FarmRPCRunner(ms.runner.PyRunner):
                         f"{self.deadline_s:.0f} s (another tune or client holds them: "
                         f"`edgetune farm status --board {spec.board_argument}`)"
                     ) from None
-                self._say_waiting()
+                self._say_waiting(
+                    f"waiting for a free server under key '{spec.key}' at {spec.tracker} (all "
+                    f"busy: another tune or client holds them; up to {self.deadline_s:.0f} s)"
+                )
                 continue
             except tracker.TrackerUnreachable as err:
                 if time.monotonic() > give_up:
                     raise BoardError(f"board '{spec.board}': {err}") from None
+                self._say_waiting(f"{err}: waiting up to {TRACKER_WAIT_S:.0f} s for it to return")
                 time.sleep(1.0)
                 continue
             self.waiting_said = False
             return lease
 
-    def _say_waiting(self) -> None:
-        """Say once per wait that every server under the key is busy."""
+    def _say_waiting(self, why: str) -> None:
+        """Say once per wait why the board takes no candidate now."""
         if not self.waiting_said:
             self.waiting_said = True
-            spec = self.spec
-            _say(
-                f"board '{spec.board}': waiting for a free server under key '{spec.key}' at "
-                f"{spec.tracker} (all busy: another tune or client holds them; up to "
-                f"{self.deadline_s:.0f} s)"
-            )
+            _say(f"board '{self.spec.board}': {why}")
 
     def _restart_lock(self, port: int) -> threading.Lock:
         with self._lock:

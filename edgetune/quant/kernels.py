@@ -143,9 +143,8 @@ def quantized_hard_swish(x: te.Tensor, qx: QParams, qo: QParams, clamp, multipli
         on_output_scale = _srdhm16(hires, out_m)
         reluish = hires
         if relu_e > 0:  # saturating left shifts around the multiply, as TFLite; in int32:
-            # |h| clamped to 2^15 saturates alike once shifted, shifts past 15 as 15 do
-            bounded = tirx.max(tirx.min(reluish, 1 << 15), -(1 << 15))
-            reluish = _saturate16(bounded << min(relu_e - 1, 15))
+            # |h| <= 255 * 2^7 (8-bit inputs), and shifts past 15 saturate as 15 does
+            reluish = _saturate16(reluish << min(relu_e - 1, 15))
         reluish = _srdhm16(reluish, relu_m)
         if relu_e > 0:
             reluish = _saturate16(reluish << 1)

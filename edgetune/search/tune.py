@@ -31,6 +31,7 @@ from ..records import (
 from ..rules import get_rule_set
 from ..rules.rule_set import schedule_error_line
 from ..tasks import MODULE_EQUALITY, Task, for_model
+from ..tasks.task import shorten
 from .final import FINAL_TOP, FinalPhase, final_phase
 from .interrupt import sigint_spares_workers
 from .kept_builds import KeptBuilds
@@ -139,9 +140,11 @@ class TuneResult:
             + (" (search's best records; final choices below)" if self.final else ""),
             *(
                 [
-                    f"note: {_tasks(len(waiting))} not measured yet (the estimate needs every "
-                    "task): they build with untuned schedules; `tune` again with more --trials "
-                    "(it resumes this folder) measures them"
+                    f"note: {_tasks(len(waiting))} not measured yet ({_names(waiting)}; the "
+                    "estimate needs every task): "
+                    + ("it builds" if len(waiting) == 1 else "they build")
+                    + " with untuned schedules; `tune` again with more --trials (it resumes "
+                    "this folder) measures " + ("it" if len(waiting) == 1 else "them")
                 ]
                 if waiting
                 else []
@@ -183,10 +186,18 @@ class TuneResult:
             *([library_line(self.library, self.added)] if self.library else []),
             *([self.final.line()] if self.final else []),
             *(f"note: {n}" for n in contention_notes(self.host_steal, self.others_cores)),
+            # said at the start too, where a long tune scrolls it away
+            *([f"note: {note}"] if (note := self.store.board.measure.timing_note) else []),
         ]
 
 
 SMALL_MODEL_S = 1e-4  # estimates below this: the runtime's per-call cost is said
+
+
+def _names(names: list[str], shown: int = 3) -> str:
+    """The first `shown` names, and how many more."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(shorten(n) for n in names[:shown]) + more
 
 
 def _tasks(count: int) -> str:
