@@ -13,6 +13,7 @@ import threading
 from .errors import EdgetuneError
 
 _requested = threading.Event()
+_ending = threading.Event()
 _carried: list[EdgetuneError] = []
 
 
@@ -25,9 +26,18 @@ def requested() -> bool:
     return _requested.is_set()
 
 
-def clear() -> None:
-    """The stop has been carried out (a later tune in this process starts afresh)."""
+def clear(ending: bool = False) -> None:
+    """The stop has been carried out (a later tune in this process starts afresh). `ending`:
+    the process is winding down because of it (its workers being shut down), so a further
+    signal ends it at once (`ending_now`) instead of raising in whatever runs then."""
+    if ending:
+        _ending.set()
     _requested.clear()
+
+
+def ending_now() -> bool:
+    """Whether an interrupt already ends this process (`clear(ending=True)`)."""
+    return _ending.is_set()
 
 
 def carry(err: EdgetuneError) -> EdgetuneError:

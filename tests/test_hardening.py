@@ -153,12 +153,17 @@ def test_a_second_signal_stops_at_once_and_keeps_the_measured_batches(tmp_path, 
                             start_new_session=True)  # fmt: skip
     _wait_for_records(recs, 4, proc)
     proc.send_signal(signal.SIGTERM)
-    time.sleep(0.3)
+    time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     sent = time.monotonic()
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and time.monotonic() - sent < 5, err.decode()
-    assert "edgetune: stopped at once (the signal again)" in err.decode()
+    text = err.decode()
+    assert proc.returncode == 130 and time.monotonic() - sent < 5, text
+    # at once; or, when the batch ended first, quietly after the summary (the second signal
+    # raised in a worker pool's __del__ then: "Exception ignored ... KeyboardInterrupt")
+    assert "Traceback" not in text and "Exception ignored" not in text, text
+    assert ("edgetune: stopped at once (the signal again)" in text
+            or "run the same command again to resume" in text), text  # fmt: skip
     lines = (recs / "database_tuning_record.json").read_text().splitlines()
     assert len(lines) >= 4 and all(json.loads(ln) for ln in lines)
     with pytest.raises(ProcessLookupError):

@@ -2,8 +2,7 @@
 
 Importing the command line takes seconds (TVM loads): the handlers are in place before it, so
 an interrupt then ends like one during the work (one line, exit 130), as does one TVM swallowed.
-A reader that closes the output early (`edgetune ... | head`) ends it quietly, exit 141.
-"""
+A reader that closes the output early (`edgetune ... | head`) ends it quietly, exit 141."""
 
 from __future__ import annotations
 
@@ -14,12 +13,13 @@ import threading
 
 from .. import stop
 
-INTERRUPTED = 130
-PIPE_CLOSED = 128 + signal.SIGPIPE
+INTERRUPTED, PIPE_CLOSED = 130, 128 + signal.SIGPIPE
 
 
 def _interrupt(signum, frame) -> None:
-    """Ctrl-C, and SIGTERM like it: end cleanly, exit 130."""
+    """Ctrl-C, and SIGTERM like it: end cleanly, exit 130 (at once if one already ends it)."""
+    if stop.ending_now():
+        os._exit(INTERRUPTED)
     stop.request()
     raise KeyboardInterrupt
 

@@ -55,7 +55,7 @@ def run_up(args) -> int:
                 strategies.reachable(board)
             except BoardError as err:
                 status(f"edgetune: error: {err} (the tracker stays up for them to register; "
-                       f"`edgetune farm down --board {board.argument()}` stops it)")  # fmt: skip
+                       f"`edgetune farm down --board {board.argument}` stops it)")  # fmt: skip
                 failed += 1
         if board.connection.kind == "ssh":
             print(f"{board.name}: reachable over SSH")

@@ -97,7 +97,9 @@ def sigint_spares_workers() -> Iterator[None]:
         signal.set_wakeup_fd(previous_wakeup)
         signal.signal(signal.SIGINT, previous_handler)
         signal.signal(signal.SIGTERM, previous_term)
-        stop.clear()  # carried out: a later tune in this process starts afresh
+        # carried out: a later tune in this process starts afresh; stopped, a second signal
+        # while the workers shut down ends the process (it raised in a worker pool's __del__)
+        stop.clear(ending=stop.requested())
 
 
 def stop_if_interrupted() -> None:
