@@ -564,3 +564,21 @@ def test_an_opencl_board_without_its_platform_is_refused_before_tuning(tmp_path,
               tmp_path / "r", "--no-library")  # fmt: skip
     assert res.code == 2 and "no OpenCL platform matching 'No Such GPU Language'" in res.err
     assert not (tmp_path / "r").exists()
+
+
+def test_an_unknown_check_is_refused_before_the_output_folder_is_made(tmp_path, capsys):
+    suite = write_suite(tmp_path, "[[check]]\nmodel = 'tiny_fp32'\nboards = ['host']\n")
+    assert ci(suite, tmp_path / "out", "--check", "nosuch") == 2
+    assert f"no check named nosuch in {suite}" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # it was left behind, empty
+
+
+def test_the_latency_column_shows_float_noise_as_no_spread():
+    from edgetune.ci.result import CheckResult
+    from edgetune.ci.rows import latency_text
+
+    r = CheckResult("c", "m", "host", False, "", 5.0, 3, 20, {})
+    r.latency_ms, r.round_medians_ms = 0.0123, [0.0123, 0.0123 + 1.5e-8, 0.0123]
+    assert latency_text(r) == "0.0123 ms (spread 0)"  # it said "spread 1.5e-08"
+    r.round_medians_ms = [0.0123, 0.0131, 0.0120]
+    assert latency_text(r) == "0.0123 ms (spread 0.0011)"

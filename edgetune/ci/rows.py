@@ -15,7 +15,8 @@ def latency_text(r: CheckResult) -> str:
     if r.latency_ms is None:
         return "-"
     spread = max(r.round_medians_ms) - min(r.round_medians_ms)
-    return f"{r.latency_ms:.4g} ms (spread {spread:.2g})"
+    shown = f"{spread:.2g}" if spread >= 1e-4 * r.latency_ms else "0"  # not float noise (1e-08)
+    return f"{r.latency_ms:.4g} ms (spread {shown})"
 
 
 def numerics_text(r: CheckResult) -> str:

@@ -53,9 +53,7 @@ def run_suite(
 ) -> SuiteResult:
     """Run the suite's checks (or those named in `only`) on their boards; with
     `update_baseline`, store the latencies measured as the new baseline instead of judging."""
-    checks = [c for c in suite.checks if not only or c.name in only]
-    if only and (unknown := set(only) - {c.name for c in suite.checks}):
-        raise EdgetuneError(f"no check named {', '.join(sorted(unknown))} in {suite.path}")
+    checks = suite.selected(only)
     boards = suite.boards()
     for check in checks:
         _check_inputs(check)

@@ -71,6 +71,13 @@ class Suite:
     baseline: Path
     checks: list[Check]
 
+    def selected(self, only: list[str] | None) -> list[Check]:
+        """The checks named in `only` (all without it); InputError for a name not in the suite
+        (before any work: not even the output folder is made)."""
+        if only and (unknown := set(only) - {c.name for c in self.checks}):
+            raise InputError(f"no check named {', '.join(sorted(unknown))} in {self.path}")
+        return [c for c in self.checks if not only or c.name in only]
+
     def boards(self) -> dict[str, Board]:
         """Every board the suite names, loaded (an unknown board fails here, before any work)."""
         names = dict.fromkeys(b for c in self.checks for b in c.boards)

@@ -42,6 +42,7 @@ def run(args) -> int:
     from ..outputs import output_folder
 
     suite = load_suite(args.suite)
+    suite.selected(args.check)  # a check name not in the suite: before the folder is made
     out = output_folder(args.out, "--out")
     result = run_suite(suite, out, args.update_baseline, args.check, say=status)
     paths = write_outputs(result, out)

@@ -27,11 +27,11 @@ def register(sub) -> None:
     add_model_arg(p, ("inputs", "records"))
     add_board_arg(p)
     p.add_argument("--records", help="records folder (omit: untuned build)")
-    p.add_argument("--input", action="append", help="input .npy (default: random)")
+    p.add_argument("--input", action="append", help="input .npy, one per model input (random)")
     p.add_argument("--repeat", type=POSITIVE, default=50, help="timed runs per round (default 50)")
     p.add_argument("--rounds", type=POSITIVE, default=3, help="processes per engine (default 3)")
     p.add_argument("--threads", type=POSITIVE, help="threads for both (default: board cores)")
-    add_steps_arg(p)
+    add_steps_arg(p, writes_outputs=False)
     add_json_arg(p)
     p.set_defaults(func=run)
 

@@ -26,7 +26,7 @@ def register(sub) -> None:
     add_model_arg(p, ("inputs", "records"))
     add_board_arg(p)
     p.add_argument("--records", help="records folder (omit: untuned, no estimates)")
-    p.add_argument("--input", action="append", help="input .npy (default: random)")
+    p.add_argument("--input", action="append", help="input .npy, one per model input (random)")
     p.add_argument("--runs", type=POSITIVE, default=20, help="profiled runs (default 20)")
     p.add_argument("--threads", type=POSITIVE, help="threads (default: board cores)")
     p.add_argument("--top", type=POSITIVE, default=20, help="kernels shown in the table (20)")

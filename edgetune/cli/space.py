@@ -20,7 +20,7 @@ def register(sub) -> None:
     p.add_argument("--board", required=True, help="board name or .toml path")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"TFLite model (default {DEFAULT_MODEL})")
     p.add_argument("--samples", type=COUNT, default=2, help="annotated programs to draw (2)")
-    p.add_argument("--seed", type=COUNT, default=1, help="random seed for sketches and samples")
+    p.add_argument("--seed", type=COUNT, default=1, help="seed of sketches and samples (1)")
     p.add_argument("--script", action="store_true", help="print TVMScript, not loop trees")
     p.set_defaults(func=run)
 

@@ -17,10 +17,11 @@ def register(sub) -> None:
         help="list a model's tuning tasks",
         description="Import the model, fuse it as the build does, and list every tuning task: "
         "name, weight (how often the model calls it), FLOPs per call, the anchor op, its "
-        "input dtypes, its kernel path (int8, qdq or float) and its family (tasks that share a "
+        "input dtypes, its kernel path (int8, qdq or float), its family (tasks that share a "
         "cost model with --search family), and whether the records library knows it (known: tune "
-        "reuses it with 0 trials; similar: other shapes of its family are known; new). Heaviest "
-        "(weight x FLOPs) first.",
+        "reuses it with 0 trials; similar: other shapes of its family are known; new); blocks: the "
+        "TIR blocks fused into the kernel (each candidate replays its schedule over them). "
+        "Heaviest (weight x FLOPs) first.",
     )
     add_model_arg(p)
     add_board_arg(p)

@@ -16,7 +16,7 @@ def _table(table: Table) -> list[str]:
 def _chart(chart: LineChart) -> list[str]:
     lines = [f"{chart.title} ({chart.x_label} -> {chart.y_label}):"]
     for s in chart.series:
-        points = ", ".join(f"{x:g}: {y:.4f}" for x, y in s.points) or "no data"
+        points = ", ".join(f"{x:.4g}: {y:.4g}" for x, y in s.points) or "no data"
         lines.append(f"- {s.label}: {points}")
     return [*lines, ""]
 
