@@ -8,6 +8,9 @@ clean place to stop (`search.interrupt`) still stops.
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
 import threading
 
 from .errors import EdgetuneError
@@ -51,3 +54,33 @@ def carry(err: EdgetuneError) -> EdgetuneError:
 def carried() -> EdgetuneError | None:
     """The error carried since the last call, if any (then forgotten)."""
     return _carried.pop() if _carried else None
+
+
+def handle_signals(exit_code: int) -> None:
+    """Ctrl-C, and SIGTERM like it: request the stop and raise KeyboardInterrupt where the main
+    thread is (tuning's workers are spared: `search.interrupt`); a signal while a stop already
+    ends the process exits at once. A KeyboardInterrupt raised in a finalizer (a worker pool's
+    `__del__` at the end of a tune) cannot propagate: Python printed it as "Exception ignored"
+    with a traceback; the stop it asked for is kept and said once, where the command ends."""
+
+    def on_signal(signum, frame) -> None:
+        if ending_now():
+            os._exit(exit_code)
+        request()
+        raise KeyboardInterrupt
+
+    default_hook = sys.unraisablehook
+
+    def unraisable(info) -> None:
+        if not isinstance(info.exc_value, KeyboardInterrupt):
+            default_hook(info)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    sys.unraisablehook = unraisable
+
+
+def ignore_signals() -> None:
+    """Ctrl-C and SIGTERM ignored (an interrupted command that is ending)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)

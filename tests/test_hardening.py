@@ -132,6 +132,7 @@ def test_interrupt_at_any_point_ends_cleanly_and_keeps_the_records(
         assert f"({again} again to stop now)" in text
     *_, said, last = ["", *text.strip().splitlines()]  # "kept ... resume:" + the command
     assert last == "edgetune: interrupted" or "run the same command again" in said, text
+    assert text.count("edgetune: interrupted") == 1, text  # said once (early: it was twice)
     records = recs / "database_tuning_record.json"
     if when == "records":
         assert "measured trials are kept in" in said and last.startswith("  edgetune tune ")
@@ -478,3 +479,45 @@ def test_the_default_library_follows_xdg_cache_home(monkeypatch, tmp_path):
     assert cache_dir() == tmp_path / "edgetune"
     monkeypatch.setenv("XDG_CACHE_HOME", "relative")  # ignored, as the XDG spec says
     assert cache_dir() == Path.home() / ".cache" / "edgetune"
+
+
+def test_the_resume_command_is_the_command_as_given():
+    """The resume command kept the folder's options only: --seed, --per-round, --warm-start,
+    the timeouts, --quiet and --json were dropped (a resumed search went on otherwise)."""
+    import shlex
+
+    from edgetune.cli.main import build_parser
+    from edgetune.cli.resume import resume_command
+
+    given = ["tune", "/m dir/m.tflite", "--records", "r", "--trials", "30", "--seed", "3",
+             "--per-round", "2", "--warm-start", "w", "--build-timeout", "20", "--run-timeout",
+             "7", "--build-workers", "1", "--input-shape", "x=1,2", "--quiet",
+             "--json"]  # fmt: skip
+    said = shlex.split(resume_command(build_parser().parse_args(given)))
+    assert said[:3] == ["edgetune", "tune", "/m dir/m.tflite"]
+    for option in ("--seed", "--per-round", "--warm-start", "--build-timeout", "--quiet"):
+        assert option in said
+    assert build_parser().parse_args(said[1:]) == build_parser().parse_args(given)
+
+
+FINALIZER_SIGNAL = """
+import os, signal
+from edgetune import stop
+stop.handle_signals(130)
+class Pool:
+    def __del__(self):  # a worker pool shutting down at the end of a tune
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(10 ** 6):
+            pass
+Pool()
+print("requested", stop.requested())
+"""
+
+
+def test_a_signal_inside_a_finalizer_is_kept_without_a_traceback():
+    """The first signal landing in a worker pool's __del__ right after the final phase printed
+    "Exception ignored in ... Traceback ... KeyboardInterrupt": the stop is kept (the command
+    ends interrupted, once), no traceback."""
+    done = subprocess.run([sys.executable, "-c", FINALIZER_SIGNAL], env=ENV, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert done.stdout.strip() == "requested True" and done.stderr == "", done.stderr

@@ -16,23 +16,14 @@ from .. import stop
 INTERRUPTED, PIPE_CLOSED = 130, 128 + signal.SIGPIPE
 
 
-def _interrupt(signum, frame) -> None:
-    """Ctrl-C, and SIGTERM like it: end cleanly, exit 130 (at once if one already ends it)."""
-    if stop.ending_now():
-        os._exit(INTERRUPTED)
-    stop.request()
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, _interrupt)
-        signal.signal(signal.SIGTERM, _interrupt)
+        stop.handle_signals(INTERRUPTED)
     try:
         from .main import main as run_command
 
         code = run_command(argv)
-        if stop.requested():  # an interrupt TVM swallowed (caught as an error of its own)
+        if stop.requested() and code != INTERRUPTED:  # one TVM swallowed (an error of its own)
             raise KeyboardInterrupt
     except Exception as err:
         if _pipe_closed(err):  # stdout's reader has gone: nothing buffered may reach it
@@ -47,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("edgetune: interrupted", file=sys.stderr)
         code = INTERRUPTED
-    if code == INTERRUPTED:
-        _ignore_interrupts()
+    if code == INTERRUPTED and threading.current_thread() is threading.main_thread():
+        stop.ignore_signals()  # a pending one (TVM's FFI can raise it again) must not end it
     if code != 0:
         _silence_stderr()
     return code
@@ -62,13 +53,6 @@ def _pipe_closed(err: BaseException | None) -> bool:
             return True
         err = err.__cause__ or err.__context__
     return False
-
-
-def _ignore_interrupts() -> None:
-    """A pending interrupt (TVM's FFI can raise one again) must not end the process by SIGINT."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _silence_stderr() -> None:

@@ -15,17 +15,23 @@ if TYPE_CHECKING:
 
 
 def resume_command(args: argparse.Namespace) -> str:
-    """`edgetune tune ...` with every option that decides what the records folder holds."""
-    words = ["edgetune", "tune", args.model, "--board", args.board, "--trials", str(args.trials),
-             "--records", args.records, "--search", args.search]  # fmt: skip
-    for shape in args.input_shape or []:
-        words += ["--input-shape", shape]
-    if args.final_top is not None:
-        words += ["--final-top", str(args.final_top)]
-    if args.no_library:
-        words.append("--no-library")
-    elif args.library:
-        words += ["--library", args.library]
+    """`edgetune tune ...` as the user gave it: every option not at its default (the search's
+    seed and batch size, timeouts, --quiet and --json too: the same run goes on)."""
+    from .main import build_parser
+
+    (commands,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    words = ["edgetune", "tune"]
+    for action in commands.choices["tune"]._actions:
+        value = getattr(args, action.dest, None)
+        if not action.option_strings:  # the model
+            words.append(str(value))
+        elif action.dest not in ("help", "verbose") and value not in (None, action.default):
+            option = max(action.option_strings, key=len)
+            if action.nargs == 0:  # a flag
+                words.append(option)
+            else:
+                for one in value if isinstance(value, list) else [value]:
+                    words += [option, str(one)]
     return shlex.join(words)
 
 

@@ -324,7 +324,8 @@ def final_phase(
     if pending:
         say(f"final: re-measuring the top {top} candidates of {_tasks(len(pending))} and their "
             f"family members' best, together ({ROUNDS} interleaved rounds)")  # fmt: skip
-        with sigint_spares_workers(), contextlib.closing(make_builder(board)) as builder:
+        unit = "tasks of the final phase"
+        with sigint_spares_workers(unit), contextlib.closing(make_builder(board)) as builder:
             runner = backend(board).runner(board)  # every repeat: _add_round reduces them
             for chunk in _chunks(pending):
                 groups = [(tasks[i].mod, cands) for i, _, cands in chunk]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
 import socket
 import sys
@@ -52,22 +53,26 @@ def _watch(read: socket.socket) -> None:
                 _on_signal(signum)
 
 
+_unit = ["batch"]  # what the block finishes before it stops: "batch", or the final phase's
+
+
 def _on_signal(signum: int) -> None:
     again = "Ctrl-C" if signum == signal.SIGINT else "the signal"
     if stop.requested():
-        print(f"edgetune: stopped at once ({again} again): the batches measured so far are in "
-              "the records, the one being measured is lost; the same command resumes",
+        command = shlex.join(["edgetune", *sys.argv[1:]])
+        print(f"edgetune: stopped at once ({again} again): what was measured before the current "
+              f"{_unit[0]} is kept; the same command resumes:\n  {command}",
               file=sys.stderr, flush=True)  # fmt: skip
         os._exit(130)  # workers end when their pipes close
     stop.request()
-    print(f"edgetune: stopping after the current batch ({again} again to stop now)",
+    print(f"edgetune: stopping after the current {_unit[0]} ({again} again to stop now)",
           file=sys.stderr, flush=True)  # fmt: skip
 
 
 @contextlib.contextmanager
-def sigint_spares_workers() -> Iterator[None]:
+def sigint_spares_workers(unit: str = "batch") -> Iterator[None]:
     """Within the block, processes started from this thread (or its new threads) ignore Ctrl-C,
-    and Ctrl-C or SIGTERM stops after the current batch (twice: at once).
+    and Ctrl-C or SIGTERM stops after the current `unit` of work (twice: at once).
 
     Ctrl-C inside the block leaves it as KeyboardInterrupt, whatever TVM turned it into.
     """
@@ -76,6 +81,7 @@ def sigint_spares_workers() -> Iterator[None]:
         return
     _ensure_watcher()
     stop_if_interrupted()  # an earlier interrupt that something swallowed
+    _unit[0] = unit
 
     def on_signal(signum, frame):
         """The watcher acts (Python's C handler wrote the signal to it); a Python handler must
