@@ -493,11 +493,12 @@ def test_the_resume_command_is_the_command_as_given():
              "--per-round", "2", "--warm-start", "w", "--build-timeout", "20", "--run-timeout",
              "7", "--build-workers", "1", "--input-shape", "x=1,2", "--quiet",
              "--json"]  # fmt: skip
-    said = shlex.split(resume_command(build_parser().parse_args(given)))
+    parser = build_parser()
+    said = shlex.split(resume_command(parser.parse_args(given)))
     assert said[:3] == ["edgetune", "tune", "/m dir/m.tflite"]
     for option in ("--seed", "--per-round", "--warm-start", "--build-timeout", "--quiet"):
         assert option in said
-    assert build_parser().parse_args(said[1:]) == build_parser().parse_args(given)
+    assert parser.parse_args(said[1:]) == parser.parse_args(given)
 
 
 FINALIZER_SIGNAL = """

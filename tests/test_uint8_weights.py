@@ -4,7 +4,10 @@ kernels, as int8 models do (before: dequantize, float op, quantize, 1-14 LSB off
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pytest
 from tflite_builder import uint8_network
 
 from edgetune.board import load_board
@@ -28,3 +31,33 @@ def test_uint8_weights_with_zero_points_are_integer_kernels_equal_to_litert(tmp_
             np.testing.assert_array_equal(got, want)
             spread |= set(np.unique(want).tolist())
     assert len(spread) > 60  # outputs spread over the range, not saturated
+
+
+@pytest.mark.parametrize("channels", [16, 12])
+def test_a_tuned_uint8_conv_stays_exact(tmp_path, cli, channels):
+    """Tuned, a uint8 model's conv (uint8 activations x int8 weights, w - 128) was 255 LSB off:
+    VNNI's intrinsic, which loads a weight tile as one contiguous vector, was matched on its
+    HWOI weights. Its weights are packed for VNNI now like an int8 model's (16 channels), and
+    weights that are not (12: no VNNI width divides them) are never tensorized."""
+    from tflite_builder import Op, Tensor, write
+
+    from edgetune.quant.operands import dot_products
+
+    rng = np.random.default_rng(0)
+    w = rng.integers(0, 256, (channels, 3, 3, 8)).astype(np.uint8)
+    bias = rng.integers(-3000, 3000, channels).astype(np.int32)
+    tensors = [Tensor("x", (1, 6, 6, 8), "uint8", quant=(0.05, 217)),
+               Tensor("w", w.shape, "uint8", w, quant=(0.01, 128)),
+               Tensor("b", (channels,), "int32", bias, quant=(0.0005, 0)),
+               Tensor("y", (1, 6, 6, channels), "uint8", quant=(0.3, 163))]  # fmt: skip
+    conv = [(0, "int8", 0), (1, "int32", 1), (2, "int32", 1), (3, "int8", 0)]
+    path = write(tmp_path / "u8conv.tflite", tensors,
+                 [Op("CONV_2D", [0, 1, 2], [3], "Conv2DOptions", conv)], [0], [3])  # fmt: skip
+    recs = tmp_path / "recs"
+    assert cli("tune", path, "--trials", 12, "--records", recs, "--no-library").code == 0
+    tensorized = "vnni" in (recs / "database_tuning_record.json").read_text()
+    vnni = bool(dot_products(load_board("host").target()))
+    assert tensorized == (vnni and channels == 16)
+    result = cli("compare", path, "--records", recs, "--rounds", 1, "--repeat", 2, "--json")
+    (agreement,) = json.loads(result.out)["agreement_reference_kernels"]
+    assert agreement["max_abs_diff"] == 0, agreement

@@ -17,11 +17,8 @@ if TYPE_CHECKING:
 def resume_command(args: argparse.Namespace) -> str:
     """`edgetune tune ...` as the user gave it: every option not at its default (the search's
     seed and batch size, timeouts, --quiet and --json too: the same run goes on)."""
-    from .main import build_parser
-
-    (commands,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
     words = ["edgetune", "tune"]
-    for action in commands.choices["tune"]._actions:
+    for action in args.parser._actions:  # tune's parser (its set_defaults)
         value = getattr(args, action.dest, None)
         if not action.option_strings:  # the model
             words.append(str(value))

@@ -41,7 +41,7 @@ def register(sub) -> None:
     add_quiet_arg(p)
     add_measure_args(p)
     add_json_arg(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, parser=p)  # resume_command reads its options
 
 
 def run(args) -> int:

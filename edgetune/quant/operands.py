@@ -1,7 +1,8 @@
 """Target-specific operands of the integer convolutions.
 
 Where the target has an int8 dot-product instruction, every int8 x int8 convolution
-(groups = 1, FULLY_CONNECTED included) is adapted to it:
+(groups = 1, FULLY_CONNECTED included; uint8 x int8 too where the instruction takes uint8
+activations: uint8 models on VNNI) is adapted to it:
 
 - the weights are packed so that the tile one instruction reads (`lanes` output channels x
   `depth` input channels) is contiguous: [KH, KW, O/lanes, I/depth, lanes, depth]. TVM's
@@ -78,16 +79,19 @@ def dot_products(target: Any) -> tuple[DotProduct, ...]:
         return ()
 
 
-def _is_int8_conv(call: Any) -> bool:
+def _is_int8_conv(call: Any, unsigned_data: bool) -> bool:
+    """An integer conv with int8 weights (groups = 1) on int8 activations, or on uint8 ones
+    (uint8 models) where the instruction takes them as they are (VNNI)."""
     from tvm.ir.expr import Constant
 
+    data_types = ("int8", "uint8") if unsigned_data else ("int8",)
     return (
         isinstance(call, relax.Call)
         and getattr(call.op, "name", None) == "relax.nn.conv2d"
         and int(call.attrs.groups) == 1
         and str(call.attrs.out_dtype) == "int32"
         and str(call.attrs.kernel_layout) == "HWOI"
-        and str(call.args[0].ty.dtype) == "int8"
+        and str(call.args[0].ty.dtype) in data_types
         and isinstance(call.args[1], Constant)
         and str(call.args[1].ty.dtype) == "int8"
     )
@@ -154,20 +158,21 @@ class _DotProductOperands(relax.PyExprMutator):
         depthwise = self._depthwise_params(call) if self.dots[0].unsigned_data else None
         if depthwise is not None:
             return self._unsigned_depthwise(call, depthwise)
-        if not _is_int8_conv(call):
+        if not _is_int8_conv(call, self.dots[0].unsigned_data):
             return self._read_shifted(call)
         bb = self.builder_
         data, weight = call.args
         w = weight.value.numpy()
         dot = next((d for d in self.dots if w.shape[2] % d.lanes == 0), None)
-        unsigned = self.dots[0].unsigned_data
-        if unsigned:
+        # int8 activations shift to uint8 where the instruction wants them so (uint8 ones are)
+        shift = self.dots[0].unsigned_data and str(data.ty.dtype) == "int8"
+        if shift:
             data = self._shift(data)
         if any(int(p) for p in call.attrs.padding) or dot is None:
             acc = bb.emit(relax.Call(call.op, [data, weight], call.attrs))
         else:
             acc = self._packed_conv(call, data, w, dot)
-        return _minus_shift(acc, w) if unsigned else acc
+        return _minus_shift(acc, w) if shift else acc
 
     def _depthwise_params(self, call: Any) -> dict[str, Any] | None:
         """The parameters of a call_tir of the int8 depthwise kernel (None: another call)."""

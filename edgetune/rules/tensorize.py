@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tvm.ir.utils import derived_object
+
 from ..quant.intrinsics import register_intrinsics
 from ..quant.operands import dot_products
+from ..tvm_api import ms
 
 if TYPE_CHECKING:
     from ..board import Board
@@ -30,20 +33,20 @@ def tensorize_rules(board: Board) -> list[Any]:
     Put them before the generic MultiLevelTiling: blocks that match an intrinsic are tiled
     around it, everything else falls through to the generic rules.
     """
-    from ..tvm_api import ms
-
     intrinsics = int8_intrinsics(board)
     if intrinsics:
         register_intrinsics()
     return [
-        ms.schedule_rule.MultiLevelTilingWithIntrin(
-            intrin,
-            structure="SSRSR",
-            tile_binds=None,
-            max_innermost_factor=64,
-            vector_load_lens=None,
-            reuse_read=None,
-            reuse_write=ms.schedule_rule.ReuseType(req="may", levels=[1, 2], scope="global"),
+        PackedOnly(
+            ms.schedule_rule.MultiLevelTilingWithIntrin(
+                intrin,
+                structure="SSRSR",
+                tile_binds=None,
+                max_innermost_factor=64,
+                vector_load_lens=None,
+                reuse_read=None,
+                reuse_write=ms.schedule_rule.ReuseType(req="may", levels=[1, 2], scope="global"),
+            )
         )
         for intrin in intrinsics
     ]
@@ -51,8 +54,32 @@ def tensorize_rules(board: Board) -> list[Any]:
 
 def tensorize_postprocs(board: Board) -> list[Any]:
     """Postprocessors the tensorize rules need: RewriteTensorize replaces the tiled blocks."""
-    from ..tvm_api import ms
-
     if not int8_intrinsics(board):
         return []
     return [ms.postproc.RewriteTensorize(vectorize_init_loop=False)]
+
+
+PACKED_RANK = 6  # weights packed for a dot product: [KH, KW, O/lanes, I/depth, lanes, depth]
+
+
+@derived_object
+class PackedOnly(ms.schedule_rule.PyScheduleRule):
+    """An intrinsic's tiling rule for blocks that read weights packed for it (`quant.operands`);
+    other blocks fall through to the next rules. The intrinsics load a weight tile as one
+    contiguous vector: matched on a uint8 model's HWOI weights, they read the wrong bytes (up to
+    255 LSB off, session 53)."""
+
+    def __init__(self, rule: Any):
+        super().__init__()
+        self.rule = rule
+
+    def _initialize_with_tune_context(self, context: Any) -> None:
+        self.rule._initialize_with_tune_context(context)
+
+    def apply(self, sch: Any, block: Any) -> list[Any]:
+        if not any(len(r.source.shape) == PACKED_RANK for r in sch.get(block).reads):
+            return [sch]
+        return self.rule.apply(sch, block)
+
+    def clone(self) -> Any:
+        return PackedOnly(self.rule.clone())
