@@ -61,3 +61,29 @@ def test_a_tuned_uint8_conv_stays_exact(tmp_path, cli, channels):
     result = cli("compare", path, "--records", recs, "--rounds", 1, "--repeat", 2, "--json")
     (agreement,) = json.loads(result.out)["agreement_reference_kernels"]
     assert agreement["max_abs_diff"] == 0, agreement
+
+
+@pytest.mark.parametrize("k", [12, 17])
+def test_a_uint8_conv_multiplier_near_a_power_of_two_is_computed_as_tflite(tmp_path, k):
+    """s_x s_w / s_o within float32 rounding of 2^k: TFLite's uint8 convs multiply s_x s_w in
+    float32 (GetQuantizedConvolutionMultipler), 4096.0 -> M = 2^30; in float64 it was
+    4095.9998 -> M = 2^31 - 118 with one shift less, and the left shift's int32 wrap took the
+    results apart: up to 255 LSB on most elements."""
+    from int8_support import run_untuned
+    from tflite_builder import Op, Tensor, write
+
+    rng = np.random.default_rng(5)
+    w = rng.integers(0, 256, (8, 3, 3, 8)).astype(np.uint8)
+    bias = rng.integers(-3000, 3000, 8).astype(np.int32)
+    tensors = [Tensor("x", (1, 4, 4, 8), "uint8", quant=(0.05, 50)),
+               Tensor("w", w.shape, "uint8", w, quant=(0.01, 0)),
+               Tensor("b", (8,), "int32", bias, quant=(0.0005, 0)),
+               Tensor("y", (1, 4, 4, 8), "uint8", quant=(0.05 * 0.01 / 2**k, 4))]  # fmt: skip
+    conv = [(0, "int8", 0), (1, "int32", 1), (2, "int32", 1), (3, "int8", 0)]
+    path = write(tmp_path / "pow2.tflite", tensors,
+                 [Op("CONV_2D", [0, 1, 2], [3], "Conv2DOptions", conv)], [0], [3])  # fmt: skip
+    model = load_model(path)
+    reference = LiteRTModel(path, threads=1, reference_kernels=True)
+    for seed in range(2):
+        inputs = random_inputs(model.info, seed=seed)
+        np.testing.assert_array_equal(run_untuned(model, inputs), reference(inputs)[0])

@@ -450,7 +450,11 @@ class _Integerizer(relax.PyExprMutator):
             return self._emit(
                 kernels.requantize_per_channel_float, acc, *consts, zp=out_q.zp, clamp=clamp
             )
-        real = np.float64(x_scale) * w_scale.astype(np.float64) / np.float64(out_q.scale)
+        if _dtype(data) == "uint8":  # GetQuantizedConvolutionMultipler: s_x * s_w in float32
+            product = (np.float32(x_scale) * w_scale.astype(np.float32)).astype(np.float64)
+        else:  # PopulateConvolutionQuantizationParams' per-channel form: float64
+            product = np.float64(x_scale) * w_scale.astype(np.float64)
+        real = product / np.float64(out_q.scale)
         mult, shift = quantize_multiplier(real)
         fixed = ChannelRequantization.fit(mult, shift, out_q.zp, total_bias)
         if fixed is not None:
