@@ -177,3 +177,23 @@ def test_one_input_op_fuses_into_the_conv_before_it(tmp_path, cli, op, options, 
     assert result.code == 0, result.err
     (agreement,) = json.loads(result.out)["agreement_reference_kernels"]
     assert agreement["max_abs_diff"] == 0 and agreement["lsb_histogram"]["0"] == 12 * 12 * 16
+
+
+@pytest.mark.parametrize(
+    ("op", "dtype"),
+    [("RELU", "int8"), ("RELU6", "uint8"), ("RELU_N1_TO_1", "int8"), ("RELU6", "int8")],
+)
+def test_a_relu_between_two_quantizations(tmp_path, op, dtype):
+    """RELU, RELU6, RELU_N1_TO_1 whose output is quantized apart from its input: requantized
+    as TFLite's QuantizedReluX (through dequantize -> clip -> quantize: 1 LSB off on up to 12 %
+    of the elements)."""
+    zp = (-3, 10) if dtype == "int8" else (130, 90)
+    tensors = [Tensor("x", (1, 16, 16, 1), dtype, quant=(0.05, zp[0])),
+               Tensor("y", (1, 16, 16, 1), dtype, quant=(0.03, zp[1]))]  # fmt: skip
+    path = write(tmp_path / "relu.tflite", tensors, [Op(op, [0], [1])], [0], [1])
+    model = load_model(path)
+    assert model.integer_ops == {op: 1}, model.integer_ops
+    info = np.iinfo(dtype)
+    every = np.arange(info.min, info.max + 1).astype(dtype).reshape(1, 16, 16, 1)
+    (want,) = LiteRTModel(path, 1, reference_kernels=True)([every])
+    np.testing.assert_array_equal(run_untuned(model, [every]), want)

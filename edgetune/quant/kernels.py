@@ -128,6 +128,21 @@ def quantized_mul(
     return te.compute(shape, f, name="quantized_mul")
 
 
+def quantized_relu(x: te.Tensor, qx: QParams, qo: QParams, clamp):
+    """TFLite's 8-bit RELU, RELU6 and RELU_N1_TO_1 (QuantizedReluX): x - zx requantized by
+    s_x / s_o (divided in float32, as ReluPrepare does), plus zo, clamped to the activation's
+    range (`clamp`)."""
+    lo, hi, dtype = clamp
+    sx, so = (np.float32(q.scale.reshape(-1)[0]) for q in (qx, qo))
+    (m,), (s,) = quantize_multiplier(float(sx / so))
+    out = scalar_requantization(int(m), int(s), zp=qo.zp, offset=-qx.zp)
+    return te.compute(
+        x.shape,
+        lambda *i: saturate(out(x(*i).astype("int32")), lo, hi, dtype),
+        name="quantized_relu",
+    )
+
+
 def quantized_hard_swish(x: te.Tensor, qx: QParams, qo: QParams, clamp, multipliers: tuple):
     """TFLite's 8-bit HARD_SWISH (reference_ops::HardSwish) in its 16-bit fixed point, on int32
     values: the input on a 2^7 finer scale, times the output multiplier; a "relu-ish" factor

@@ -18,6 +18,8 @@ TFLite's reference kernels:
 - LEAKY_RELU: x - zx requantized by one of two multipliers by its sign (activations.cc), as a
   lookup in the table of its 256 results.
 - HARD_SWISH: reference_ops::HardSwish's 16-bit fixed point.
+- RELU, RELU6, RELU_N1_TO_1 of their own (input and output quantized apart): x - zx requantized
+  by s_x / s_o, clamped (QuantizedReluX).
 - MEAN (over H, W): int32 sum, one requantization with 1/N folded into the multiplier
   (TFLite's QuantizedMeanOrSum).
 - AVERAGE_POOL_2D: int32 window sum divided by the count of valid elements, rounded half away
@@ -62,6 +64,9 @@ INTEGER_OPS = (
     "MUL",
     "LEAKY_RELU",
     "HARD_SWISH",
+    "RELU",
+    "RELU6",
+    "RELU_N1_TO_1",
     "AVERAGE_POOL_2D",
     "MEAN",
 )
@@ -245,15 +250,23 @@ class _Integerizer(relax.PyExprMutator):
             return None
         lo, hi = _range(out_dtype)
         body = self._def(call.args[0])
+        activation = None  # the RELU op a stripped clip or relu is, if it stands alone
         if _is(body, "clip"):  # float relu / relu6 between the op and its quantize
             a, b = _number(body.args[1]), _number(body.args[2])
             if a is None or b is None:
                 return None
             lo, hi = _activation_range(a, b, out_q, lo, hi)
+            activation = {(0.0, 6.0): "RELU6", (-1.0, 1.0): "RELU_N1_TO_1"}.get((a, b), "RELU")
             body = self._def(body.args[0])
         elif _is(body, "nn.relu"):  # an elementwise op's fused RELU (TVM imports it so)
             lo = max(lo, out_q.zp)  # quantize(relu(f)) = max(quantize(f), zero point)
+            activation = "RELU"
             body = self._def(body.args[0])
+        x = self._dequantized(body) if activation else None
+        if x is not None and x[1].per_tensor:  # RELU, RELU6, RELU_N1_TO_1 of their own
+            self.counts[activation] += 1
+            return self._emit(kernels.quantized_relu, x[0], qx=x[1], qo=out_q,
+                              clamp=(lo, hi, out_dtype))  # fmt: skip
         bias = None
         if _is(body, "add"):
             bias = self._bias(body.args[1])
