@@ -46,17 +46,24 @@ def _exact(path, op: str) -> None:
     ],
 )
 def test_mul(tmp_path, dtype, other, activation, out_scale):
+    _binary_exact(tmp_path, "MUL", dtype, other, activation, out_scale, (1, 5, 5, 8))
+
+
+def _binary_exact(tmp_path, op: str, dtype: str, other, activation: int, out_scale: float,
+                  constant: tuple[int, ...]) -> None:  # fmt: skip
+    """x [1, 5, 5, 8] `op` y (of shape `other`, or "constant": a constant of shape `constant`),
+    with a fused `activation`: an integer kernel equal to the reference kernels."""
     zp = (3, -7, 11) if dtype == "int8" else (131, 120, 127)
     x = Tensor("x", (1, 5, 5, 8), dtype, quant=(0.037, zp[0]))
     if other == "constant":
-        values = np.random.default_rng(1).integers(-128, 128, (1, 5, 5, 8)).astype(np.int8)
+        values = np.random.default_rng(1).integers(-128, 128, constant).astype(np.int8)
         y = Tensor("y", values.shape, dtype, values, quant=(0.0123, zp[1]))
     else:
         y = Tensor("y", other, dtype, quant=(0.0123, zp[1]))
     out = Tensor("out", (1, 5, 5, 8), dtype, quant=(out_scale, zp[2]))
-    ops = [Op("MUL", [0, 1], [2], "MulOptions", [(0, "int8", activation)])]
+    ops = [Op(op, [0, 1], [2], f"{op.title()}Options", [(0, "int8", activation)])]
     inputs = [0] if other == "constant" else [0, 1]
-    _exact(write(tmp_path / "mul.tflite", [x, y, out], ops, inputs, [2]), "MUL")
+    _exact(write(tmp_path / "binary.tflite", [x, y, out], ops, inputs, [2]), op)
 
 
 @pytest.mark.parametrize(
@@ -96,17 +103,7 @@ def test_add_with_a_fused_relu(tmp_path, dtype):
 )
 def test_broadcasting_add(tmp_path, dtype, other):
     """ADD of a per-channel or a constant operand (it stayed dequantize -> add -> quantize)."""
-    zp = (3, -7, 11) if dtype == "int8" else (131, 120, 127)
-    x = Tensor("x", (1, 5, 5, 8), dtype, quant=(0.037, zp[0]))
-    if other == "constant":
-        values = np.random.default_rng(2).integers(-128, 128, (1, 1, 1, 8)).astype(np.int8)
-        y = Tensor("y", values.shape, dtype, values, quant=(0.0123, zp[1]))
-    else:
-        y = Tensor("y", other, dtype, quant=(0.0123, zp[1]))
-    out = Tensor("out", (1, 5, 5, 8), dtype, quant=(0.029, zp[2]))
-    ops = [Op("ADD", [0, 1], [2], "AddOptions", [(0, "int8", 0)])]
-    inputs = [0] if other == "constant" else [0, 1]
-    _exact(write(tmp_path / "add.tflite", [x, y, out], ops, inputs, [2]), "ADD")
+    _binary_exact(tmp_path, "ADD", dtype, other, 0, 0.029, (1, 1, 1, 8))
 
 
 @pytest.mark.parametrize(

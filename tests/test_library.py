@@ -3,7 +3,6 @@ similar tasks seeded from their family, other keys refused, concurrent writers s
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import subprocess
@@ -14,6 +13,7 @@ import pytest
 from tflite_builder import fully_connected
 
 from edgetune.board import load_board
+from edgetune.cli.main import build_parser
 from edgetune.cli.resume import interrupted
 from edgetune.compile import build_model
 from edgetune.compile.library import compile_with_records
@@ -587,9 +587,9 @@ def test_report_shows_reused_tasks_and_a_spent_budget_is_noted(tiny, tmp_path, c
     tuned = json.loads(res.out)
     assert tuned["trials"] == 4 and tuned["library"]["reused_records"] >= 1
     # interrupted now, it would say what was measured apart from what the library gave
-    args = argparse.Namespace(model="tiny_fp32", board="host", trials=4, records=str(recs),
-                              search="family", input_shape=None, final_top=0, no_library=False,
-                              library=str(tmp_path / "lib"), json=False)  # fmt: skip
+    args = build_parser().parse_args(["tune", "tiny_fp32", "--trials", "4", "--records",
+                                      str(recs), "--library", str(tmp_path / "lib"),
+                                      "--final-top", "0"])  # fmt: skip
     model = load_model(MODELS_DIR / "tiny_fp32.tflite")
     assert interrupted(args, RecordStore(recs, model.info, _board(), create=False)) == 130
     said = capsys.readouterr().err

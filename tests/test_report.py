@@ -169,8 +169,20 @@ def test_ctrl_c_under_the_live_display_keeps_the_records_and_says_how_to_resume(
     assert code == 130 and "Traceback" not in raw
     _no_repeats(lines)
     kept = len(read_batches(recs)) * 2
-    again = shlex.join(["edgetune", "tune", MODEL, "--board", "host", "--trials", "40",
-                        "--records", str(recs), "--search", "family", "--no-library"])  # fmt: skip
+    again = shlex.join(
+        [
+            "edgetune",
+            "tune",
+            MODEL,
+            "--trials",
+            "40",
+            "--records",
+            str(recs),
+            "--per-round",
+            "2",
+            "--no-library",
+        ]
+    )  # the command as given
     assert raw.replace("\r\n", "\n").endswith(
         f"edgetune: interrupted; {kept} measured trials are kept in {recs} ({kept} valid "
         f"records): run the same command again to resume:\n  {again}\n"
