@@ -15,6 +15,8 @@ import threading
 
 from .errors import EdgetuneError
 
+INTERRUPTED = 130  # the exit code of an interrupted command (128 + SIGINT)
+
 _requested = threading.Event()
 _ending = threading.Event()
 _carried: list[EdgetuneError] = []
@@ -56,7 +58,7 @@ def carried() -> EdgetuneError | None:
     return _carried.pop() if _carried else None
 
 
-def handle_signals(exit_code: int) -> None:
+def handle_signals() -> None:
     """Ctrl-C, and SIGTERM like it: request the stop and raise KeyboardInterrupt where the main
     thread is (tuning's workers are spared: `search.interrupt`); a signal while a stop already
     ends the process exits at once. A KeyboardInterrupt raised in a finalizer (a worker pool's
@@ -65,7 +67,7 @@ def handle_signals(exit_code: int) -> None:
 
     def on_signal(signum, frame) -> None:
         if ending_now():
-            os._exit(exit_code)
+            os._exit(INTERRUPTED)
         request()
         raise KeyboardInterrupt
 

@@ -504,7 +504,7 @@ def test_the_resume_command_is_the_command_as_given():
 FINALIZER_SIGNAL = """
 import os, signal
 from edgetune import stop
-stop.handle_signals(130)
+stop.handle_signals()
 class Pool:
     def __del__(self):  # a worker pool shutting down at the end of a tune
         os.kill(os.getpid(), signal.SIGTERM)

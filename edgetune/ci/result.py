@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..stop import INTERRUPTED
+
 PASS, FAIL, ERROR = "pass", "fail", "error"  # error: infrastructure (board down, no tracker)
 EXIT_CODES = {PASS: 0, FAIL: 1, ERROR: 2}
-INTERRUPTED = 130
 
 
 @dataclass

@@ -13,12 +13,12 @@ import threading
 
 from .. import stop
 
-INTERRUPTED, PIPE_CLOSED = 130, 128 + signal.SIGPIPE
+INTERRUPTED, PIPE_CLOSED = stop.INTERRUPTED, 128 + signal.SIGPIPE
 
 
 def main(argv: list[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
-        stop.handle_signals(INTERRUPTED)
+        stop.handle_signals()
     try:
         from .main import main as run_command
 

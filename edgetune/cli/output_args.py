@@ -30,9 +30,8 @@ def add_verbose_arg(parser: argparse.ArgumentParser) -> None:
     pending = [parser]
     while pending:
         for action in pending.pop()._actions:
-            for sub in getattr(action, "choices", None) or {}:
-                if isinstance(action, argparse._SubParsersAction):
-                    child = action.choices[sub]
+            if isinstance(action, argparse._SubParsersAction):
+                for child in action.choices.values():
                     child.add_argument("--verbose", "-v", action="store_true",
                                        default=argparse.SUPPRESS, help=help_text)  # fmt: skip
                     pending.append(child)

@@ -8,6 +8,7 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..stop import INTERRUPTED
 from .output import report, status
 
 if TYPE_CHECKING:
@@ -52,4 +53,4 @@ def interrupted(args: argparse.Namespace, store: RecordStore) -> int:
         data = {"interrupted": True, "records": str(store.path), "measured": kept.measured,
                 "reused": kept.reused, "valid": kept.valid, "resume": again}  # fmt: skip
         report(args, data, [])
-    return 130
+    return INTERRUPTED

@@ -291,10 +291,10 @@ class _Integerizer(relax.PyExprMutator):
             shape = tuple(int(d) for d in body.ty.shape)
             return self._emit(kernels.quantized_mul, a[0], b[0], qa=a[1], qb=b[1], qo=out_q,
                               clamp=clamp, shape=shape)  # fmt: skip
-        if bias is None:
-            one = self._one_input(body, out_q, clamp)
-            if one is not None:
-                return one
+        if bias is None and _is(body, "nn.leakyrelu"):
+            return self._leaky_relu(body, out_q, clamp)
+        if bias is None and _is(body, "divide"):
+            return self._hard_swish(body, out_q, clamp)
         if bias is None and _is(body, "mean"):
             x = self._dequantized(body.args[0])
             axes = sorted(int(a) % 4 for a in body.attrs.axis) if body.attrs.axis else []
@@ -307,25 +307,14 @@ class _Integerizer(relax.PyExprMutator):
             )
         return None
 
-    def _one_input(self, body: Any, out_q: QParams, clamp: tuple) -> Any:
-        """LEAKY_RELU (a lookup in the table of its 256 results) or HARD_SWISH (TFLite's fixed
-        point) of one dequantized input; None for other bodies."""
-        if _is(body, "nn.leakyrelu"):
-            op, source = "LEAKY_RELU", body.args[0]
-        else:
-            op, source = "HARD_SWISH", self._hard_swish_input(body)
-        x = self._dequantized(source) if source is not None else None
+    def _leaky_relu(self, body: Any, out_q: QParams, clamp: tuple) -> Any:
+        """LEAKY_RELU of a dequantized input as a lookup in the table of its 256 results (None:
+        another input)."""
+        x = self._dequantized(body.args[0])
         if x is None or not x[1].per_tensor:
             return None
+        self.counts["LEAKY_RELU"] += 1
         in_dtype = _dtype(x[0])
-        if op == "HARD_SWISH":
-            multipliers = kernels.hard_swish_multipliers(x[1], out_q)
-            if multipliers is None:  # TFLite refuses it: no kernel of another formula
-                return None
-            self.counts[op] += 1
-            return self._emit(kernels.quantized_hard_swish, x[0], qx=x[1], qo=out_q,
-                              clamp=clamp, multipliers=multipliers)  # fmt: skip
-        self.counts[op] += 1
         table = kernels.leaky_relu_table(in_dtype, x[1], out_q, float(body.attrs.alpha), clamp)
         return self.builder_.emit_te(
             partial(kernels.table_lookup, offset=_range(in_dtype)[0]),
@@ -334,6 +323,20 @@ class _Integerizer(relax.PyExprMutator):
             primfunc_name_hint="table_lookup",
             primfunc_attrs={TABLE_ATTR: True},
         )
+
+    def _hard_swish(self, body: Any, out_q: QParams, clamp: tuple) -> Any:
+        """HARD_SWISH of a dequantized input in TFLite's fixed point (None: another body, or
+        one TFLite refuses)."""
+        source = self._hard_swish_input(body)
+        x = self._dequantized(source) if source is not None else None
+        if x is None or not x[1].per_tensor:
+            return None
+        multipliers = kernels.hard_swish_multipliers(x[1], out_q)
+        if multipliers is None:  # TFLite refuses it: no kernel of another formula
+            return None
+        self.counts["HARD_SWISH"] += 1
+        return self._emit(kernels.quantized_hard_swish, x[0], qx=x[1], qo=out_q, clamp=clamp,
+                          multipliers=multipliers)  # fmt: skip
 
     def _hard_swish_input(self, body: Any) -> Any:
         """x of TVM's HARD_SWISH import, x * clip(x + 3, 0, 6) / 6; None for other bodies."""

@@ -53,7 +53,7 @@ def _watch(read: socket.socket) -> None:
                 _on_signal(signum)
 
 
-_unit = ["batch"]  # what the block finishes before it stops: "batch", or the final phase's
+_unit = "batch"  # what the current block finishes before it stops (`sigint_spares_workers`)
 
 
 def _on_signal(signum: int) -> None:
@@ -61,11 +61,11 @@ def _on_signal(signum: int) -> None:
     if stop.requested():
         command = shlex.join(["edgetune", *sys.argv[1:]])
         print(f"edgetune: stopped at once ({again} again): what was measured before the current "
-              f"{_unit[0]} is kept; the same command resumes:\n  {command}",
+              f"{_unit} is kept; the same command resumes:\n  {command}",
               file=sys.stderr, flush=True)  # fmt: skip
-        os._exit(130)  # workers end when their pipes close
+        os._exit(stop.INTERRUPTED)  # workers end when their pipes close
     stop.request()
-    print(f"edgetune: stopping after the current {_unit[0]} ({again} again to stop now)",
+    print(f"edgetune: stopping after the current {_unit} ({again} again to stop now)",
           file=sys.stderr, flush=True)  # fmt: skip
 
 
@@ -81,7 +81,8 @@ def sigint_spares_workers(unit: str = "batch") -> Iterator[None]:
         return
     _ensure_watcher()
     stop_if_interrupted()  # an earlier interrupt that something swallowed
-    _unit[0] = unit
+    global _unit
+    _unit = unit
 
     def on_signal(signum, frame):
         """The watcher acts (Python's C handler wrote the signal to it); a Python handler must
