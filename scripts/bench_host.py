@@ -285,7 +285,7 @@ def main() -> None:
         }
     cols = ["model", "label", "threads", "median_ms", "p90_ms", "x_litert_same_threads",
             "p10_ms", "x_litert_p10", "x_litert_p10_paired_range", "q25_ms", "x_litert_q25",
-            "steal", "tuned_tasks", "records", "search", "requantization"]  # fmt: skip
+            "host_steal", "tuned_tasks", "records", "search", "requantization"]  # fmt: skip
     print(" | ".join(cols))
     for r in rows:
         cells = [r.get(c, "") for c in cols]

@@ -27,7 +27,7 @@ NUMBERS = [
     (["run", "x.so", "--repeat", "0"], "--repeat: must be 1 or more, not 0"),
     (["run", "x.so", "--steps", "0"], "--steps: must be 1 or more, not 0"),
     (["compare", "tiny_fp32", "--steps", "-2"], "--steps: must be 1 or more, not -2"),
-    (["space", "tiny_fp32", "--samples", "-2"], "--samples: must be 0 or more"),
+    (["space", "tiny_fp32", "0", "--samples", "-2"], "--samples: must be 0 or more"),
 ]
 
 

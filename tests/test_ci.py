@@ -222,12 +222,12 @@ repeat = 3
     said = "other processes kept 1.5 of this machine's cores busy while timing"
     assert f"note: tiny_int8 on host: timing: {said}" in capsys.readouterr().out
     (result,) = json.loads((out / "results.json").read_text())["results"]
-    assert result["timing_note"].startswith(said) and result["facts"]["others_cores"] == "1.50"
+    assert result["timing_note"].startswith(said) and result["facts"]["others_cores"] == 1.5
     assert said in (out / "summary.md").read_text()
     _, props = cases(out)["tiny_int8 on host"]
     assert props["others_cores"] == "1.50" and props["timing_note"].startswith(said)
     baseline = json.loads((tmp_path / "ci.baseline.json").read_text())
-    assert baseline["entries"]["tiny_int8@host"]["others_cores"] == "1.50"
+    assert baseline["entries"]["tiny_int8@host"]["others_cores"] == 1.5
 
 
 def test_wrong_numerics_and_records_of_another_model_fail(tmp_path):

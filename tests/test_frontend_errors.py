@@ -104,6 +104,21 @@ def test_a_conv_without_its_bias_is_refused_in_words(cli, tmp_path, depthwise):
     _one_line_error(cli("tasks", path), f"operator #0 {name}", "bias tensor is omitted (input -1)")
 
 
+@pytest.mark.parametrize("dtype, zero_point", [("int8", -253), ("uint8", 300)])
+def test_a_zero_point_its_type_cannot_hold_is_refused_at_import(cli, tmp_path, dtype, zero_point):
+    """An int8 input of zero point -253 reached TVM's pad and failed there, deep in the build."""
+    from tflite_builder import Op, Tensor, write
+
+    tensors = [Tensor("x", (1, 4, 4, 3), dtype, quant=(0.05, zero_point)),
+               Tensor("y", (1, 2, 2, 3), dtype, quant=(0.05, 0))]  # fmt: skip
+    fields = [(0, "uint8", 1), (1, "int32", 2), (2, "int32", 2), (3, "int32", 2), (4, "int32", 2)]
+    op = Op("AVERAGE_POOL_2D", [0], [1], "Pool2DOptions", fields)  # 2x2, stride 2, VALID
+    path = write(tmp_path / "bad_zp.tflite", tensors, [op], [0], [1])
+    _one_line_error(
+        cli("tasks", path), f"tensor 'x' is {dtype} with zero point {zero_point}, outside"
+    )
+
+
 def test_unknown_board_lists_known_ones(cli):
     _one_line_error(
         cli("tasks", "tiny_fp32", "--board", "pi9"), "unknown board 'pi9'", "host", "rpi3"

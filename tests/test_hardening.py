@@ -131,11 +131,13 @@ def test_interrupt_at_any_point_ends_cleanly_and_keeps_the_records(
         again = "Ctrl-C" if sig == signal.SIGINT else "the signal"
         assert f"({again} again to stop now)" in text
     *_, said, last = ["", *text.strip().splitlines()]  # "kept ... resume:" + the command
-    assert last == "edgetune: interrupted" or "run the same command again" in said, text
-    assert text.count("edgetune: interrupted") == 1, text  # said once (early: it was twice)
+    graceless = "(the batch outlasted SIGTERM's 5 s)" in said  # a slow batch on a busy host
+    assert last == "edgetune: interrupted" or "run the same command again" in said or graceless
+    assert text.count("edgetune: interrupted") == 1 or graceless, text  # said once
     records = recs / "database_tuning_record.json"
     if when == "records":
-        assert "measured trials are kept in" in said and last.startswith("  edgetune tune ")
+        assert "measured trials are kept in" in said or graceless, text
+        assert last.startswith("  edgetune tune "), text
     lines = records.read_text().splitlines() if records.is_file() else []
     assert len(lines) >= (at if when == "records" else 0)
     assert all(json.loads(ln) for ln in lines)
@@ -165,6 +167,30 @@ def test_a_second_signal_stops_at_once_and_keeps_the_measured_batches(tmp_path, 
     assert "Traceback" not in text and "Exception ignored" not in text, text
     assert ("edgetune: stopped at once (the signal again)" in text
             or "run the same command again to resume" in text), text  # fmt: skip
+    lines = (recs / "database_tuning_record.json").read_text().splitlines()
+    assert len(lines) >= 4 and all(json.loads(ln) for ln in lines)
+    with pytest.raises(ProcessLookupError):
+        _wait_gone(proc.pid)
+
+
+def test_a_sigterm_whose_batch_outlasts_its_grace_stops_at_once(tmp_path, fc_model):
+    """docker stop kills 10 s after its SIGTERM: a batch that does not end within the grace
+    ($EDGETUNE_TERM_GRACE_S, here 0.5 s) is given up, the batches before it kept."""
+    recs = tmp_path / "recs"
+    proc = subprocess.Popen(_tune(fc_model, recs, NEVER_REACHED),
+                            env={**ENV, "EDGETUNE_TERM_GRACE_S": "0.5"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)  # fmt: skip
+    _wait_for_records(recs, 4, proc)
+    proc.send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    _, err = proc.communicate(timeout=60)
+    text = err.decode()
+    assert proc.returncode == 130 and time.monotonic() - sent < 4, text
+    assert "stopping after the current batch if it ends within 0.5 s, else at once" in text
+    said, command = text.strip().splitlines()[-2:]
+    assert said.startswith("edgetune: stopped at once (the batch outlasted SIGTERM's 0.5 s)")
+    assert command.startswith("  edgetune tune ") and "Traceback" not in text, text
     lines = (recs / "database_tuning_record.json").read_text().splitlines()
     assert len(lines) >= 4 and all(json.loads(ln) for ln in lines)
     with pytest.raises(ProcessLookupError):

@@ -33,7 +33,7 @@ def test_litert_in_its_own_process_gives_litert_outputs_and_rounds(tmp_path):
     np.save(tmp_path / "x.npy", x[0])
     run = EngineRun(LITERT, str(path), 1, [str(tmp_path / "x.npy")], 4, outputs=str(tmp_path / "o"))
     (rounds,) = time_rotating([run], rounds=2)
-    assert len(rounds) == 2 and all(r["repeat"] == 4 and 0 <= r["steal"] < 1 for r in rounds)
+    assert len(rounds) == 2 and all(r["repeat"] == 4 and 0 <= r["host_steal"] < 1 for r in rounds)
     (want,) = LiteRTModel(path, threads=1)(x)
     np.testing.assert_array_equal(np.load(tmp_path / "o.npz")["arr_0"], want)
     both = summary(rounds)

@@ -600,7 +600,7 @@ def test_report_shows_reused_tasks_and_a_spent_budget_is_noted(tiny, tmp_path, c
     (row,) = [t for t in report["per_task"] if t["name"] == TINY_TASK]
     assert row["library"] == "reused" and row["trials"] == 0 and row["best_us"] > 0
     assert report["trials"] == 4  # the copied records were not measured here
-    assert report["estimate_ms"] == pytest.approx(tuned["estimated_latency_ms"])
+    assert report["estimated_latency_ms"] == pytest.approx(tuned["estimated_latency_ms"])
 
     res = cli("tune", "tiny_fp32", "--trials", "2", "--records", recs, "--no-library")
     assert res.code == 0 and "already holds 4 trials and --trials is 2" in res.out

@@ -8,7 +8,7 @@ TINY = str(shipped_model("tiny_fp32.tflite"))
 
 
 def test_space_on_mali_shows_bound_vectorized_programs_without_shared_memory(cli):
-    result = cli("space", "0", "--board", "mali-pocl", "--model", TINY, "--samples", 2)
+    result = cli("space", TINY, "0", "--board", "mali-pocl", "--samples", 2)
     assert result.code == 0, result.err
     out = result.out
     assert "rule set 'mali'" in out and "BindTileLevels" in out and "VectorizeInnermost" in out
@@ -21,19 +21,17 @@ def test_space_on_mali_shows_bound_vectorized_programs_without_shared_memory(cli
 
 
 def test_space_on_host_by_task_name(cli):
-    result = cli(
-        "space", "fused_conv2d_add_tir_clip", "--board", "host", "--model", TINY, "--samples", 1
-    )
+    result = cli("space", TINY, "fused_conv2d_add_tir_clip", "--samples", 1)  # host by default
     assert result.code == 0, result.err
     assert "rule set 'host'" in result.out and "task 0: fused_conv2d_add_tir_clip" in result.out
     assert "MultiLevelTiling" in result.out and "@parallel" in result.out
 
 
 def test_space_bad_task_is_one_line(cli):
-    result = cli("space", "99", "--board", "host", "--model", TINY)
+    result = cli("space", TINY, "99")
     assert result.code == 2
     assert (
         result.err.strip() == "edgetune: error: task index 99 out of range (the model has 5 tasks)"
     )
-    result = cli("space", "conv9", "--board", "nope", "--model", TINY)
+    result = cli("space", TINY, "conv9", "--board", "nope")
     assert result.code == 2 and "unknown board 'nope'" in result.err

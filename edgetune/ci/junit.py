@@ -30,8 +30,15 @@ def _properties(r: CheckResult) -> dict[str, str]:
         "numerics": "; ".join(r.numerics),
         "reference": r.reference,
         "artifact": r.artifact,
-        **r.facts,
+        **{key: _fact(value) for key, value in r.facts.items()},
     }
+
+
+def _fact(value: object) -> str:
+    """A fact as a property string (None: unknown; a share of cores to two decimals)."""
+    if value is None:
+        return "unknown"
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
 def junit_xml(run: SuiteResult) -> str:

@@ -23,7 +23,7 @@ class CheckResult:
     threshold_pct: float
     rounds: int
     repeat: int
-    facts: dict[str, str]  # target, toolchain, versions: how it was built and measured
+    facts: dict[str, Any]  # target, toolchain, versions, others_cores: how it was measured
     status: str = PASS
     reasons: list[str] = field(default_factory=list)  # why it failed (or notes when it passed)
     latency_ms: float | None = None  # median of the round medians

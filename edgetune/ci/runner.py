@@ -144,9 +144,7 @@ def run_check(
         )
         result.latency_ms, result.round_medians_ms = timing.median_ms, timing.round_medians_ms
         if busy is not None:  # a baseline timed on a busy host would hide regressions
-            result.facts["others_cores"] = (
-                "unknown" if busy.others is None else f"{busy.others:.2f}"
-            )
+            result.facts["others_cores"] = busy.others  # None: unknown
             result.timing_note = "; ".join(filter(None, [result.timing_note, *busy.notes]))
         _compare_numerics(result, model, steps, outputs, check)
         verdict = judge(timing, baseline, check.threshold_pct)

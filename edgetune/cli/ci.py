@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .examples import help_extras
 from .output import report, status, table
 from .output_args import add_json_arg
 
@@ -21,6 +22,7 @@ def register(sub) -> None:
         "or a check that measured nothing; 2: a board or tracker unavailable (the other boards "
         "still run) or a bad suite file. Emulated boards' timings are labelled 'emulated'. "
         "docs/ci.md has an example suite and pipeline.",
+        **help_extras("ci"),
     )
     p.add_argument("suite", help="suite file (TOML), e.g. ci.toml")
     p.add_argument("--out", default="ci-out", metavar="DIR", help="output folder (default ci-out)")

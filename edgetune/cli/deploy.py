@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..board import load_board
 from .args import add_run_io_args
+from .examples import help_extras
 from .output import check_run_output, report_run, status
 from .output_args import add_json_arg
 from .steps_arg import add_steps_arg
@@ -16,6 +17,7 @@ def register(sub) -> None:
         description="Copy a library made by `edgetune build` to the board (over SSH, or through "
         "the rpc tracker for boards without SSH such as qemu-a53), run it on the inputs (.npy; "
         "random if omitted) and report outputs and latency measured on the board.",
+        **help_extras("deploy"),
     )
     p.add_argument("artifact", help="library built by `edgetune build`")
     p.add_argument("--board", required=True, help="board name or board .toml file")

@@ -28,6 +28,30 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
         ("edgetune compare mobilenet_v2_fp32 --records r", "tuned build against LiteRT"),
         ("edgetune compare kws.tflite --input frames.npy --steps 4", "a stream, states carried"),
     ],
+    "tasks": [
+        ("edgetune tasks mobilenet_v2_int8", "the host board's tasks, what the library knows"),
+        ("edgetune tasks model.tflite --board rpi3 --json", "a farm board's, as JSON"),
+    ],
+    "profile": [
+        ("edgetune profile mobilenet_v2_fp32 --records r", "each kernel's time in the model"),
+        ("edgetune profile model.tflite --records r --runs 50 --top 10", "the ten slowest"),
+    ],
+    "deploy": [
+        ("edgetune deploy m.so --board rpi3", "push, run there, report latency"),
+        ("edgetune deploy m.so --board rpi3 --input x.npy --output y.npy", "with your input"),
+    ],
+    "report": [
+        ("edgetune report r -o report.html", "charts, tasks, failures of a tune"),
+        ("edgetune report r --with r-other --format md -o r.md", "two tunes side by side"),
+    ],
+    "ci": [
+        ("edgetune ci ci.toml --update-baseline", "once: measure and store the baseline"),
+        ("edgetune ci ci.toml --out ci-out", "every change: judge it against the baseline"),
+    ],
+    "space": [
+        ("edgetune space mobilenet_v2_fp32 0", "task 0 on the host board's rules"),
+        ("edgetune space model.tflite 3 --board mali-pocl --samples 4", "Mali's rules"),
+    ],
     "run": [
         ("edgetune run m.so --input x.npy --output y.npy", "on the host board"),
         ("edgetune run m.so --board rpi3 --repeat 100 --json", "on a farm board, as JSON"),

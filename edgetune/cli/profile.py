@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..tasks.task import shorten
 from .args import add_board_arg, board_from_args
+from .examples import help_extras
 from .model_args import add_model_arg, model_and_records
 from .numbers import POSITIVE
 from .output import report, status, table
@@ -22,6 +23,7 @@ def register(sub) -> None:
         "each kernel's share, the time outside kernels (the VM's own work), and a line saying "
         "where the model loses time. The host board runs here; a farm board with SSH runs the "
         "model on the board (edgetune's agent over SSH, emulated boards labelled EMULATED).",
+        **help_extras("profile"),
     )
     add_model_arg(p, ("inputs", "records"))
     add_board_arg(p)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..outputs import output_file, output_folder
 from ..report import FORMATS, make_report, report_format, write_pngs, write_report
 from ..report.browser import chromium
+from .examples import help_extras
 from .output import report as print_result
 from .output import status
 from .output_args import add_json_arg
@@ -20,6 +21,7 @@ def register(sub) -> None:
         "time, family, kernel path), failed candidates grouped by error, and the board, target, "
         "toolchain and versions that tuned it. --with puts a second records folder (curves and "
         "totals side by side) or `compare --json` / `profile --json` results beside it.",
+        **help_extras("report"),
     )
     p.add_argument("records", help="records folder written by `edgetune tune`")
     p.add_argument(

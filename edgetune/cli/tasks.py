@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..tasks import for_model
 from ..tasks.task import shorten
 from .args import add_board_arg, board_from_args
+from .examples import help_extras
 from .library_args import add_library_args, library_from_args
 from .model_args import add_model_arg, model_from_args
 from .output import report, table
@@ -22,6 +23,7 @@ def register(sub) -> None:
         "reuses it with 0 trials; similar: other shapes of its family are known; new); blocks: the "
         "TIR blocks fused into the kernel (each candidate replays its schedule over them). "
         "Heaviest (weight x FLOPs) first.",
+        **help_extras("tasks"),
     )
     add_model_arg(p)
     add_board_arg(p)

@@ -88,6 +88,7 @@ def check_quantization(model: Any, quantization: str, path: str | Path) -> None:
             f"{path}: int16 activations (16x8 quantization) in {_listing(offenders)} are not "
             f"supported; edgetune compiles {SUPPORTED}"
         )
+    _check_zero_points(model, path)
     known = supported_quantized_ops()
     for op, inputs in _op_inputs(model):
         if op not in known and any(q for _, _, q, _ in inputs):
@@ -99,3 +100,26 @@ def check_quantization(model: Any, quantization: str, path: str | Path) -> None:
             "(QUANTIZE, SOFTMAX, RESHAPE, MAX_POOL_2D, ...) run through TVM's "
             "dequantize/float/quantize import"
         )
+
+
+ZERO_POINT_RANGES = {"int8": (-128, 127), "uint8": (0, 255)}
+
+
+def _check_zero_points(model: Any, path: str | Path) -> None:
+    """Raise ModelError naming the first int8/uint8 tensor whose zero point its type cannot
+    hold (TVM would fail on it deep inside the build)."""
+    for s in range(model.SubgraphsLength()):
+        sg = model.Subgraphs(s)
+        for i in range(sg.TensorsLength()):
+            t = sg.Tensors(i)
+            dtype, q = TFLITE_DTYPES.get(t.Type()), t.Quantization()
+            if dtype not in ZERO_POINT_RANGES or q is None or not q.ZeroPointLength():
+                continue
+            lo, hi = ZERO_POINT_RANGES[dtype]
+            bad = [int(z) for z in q.ZeroPointAsNumpy() if not lo <= z <= hi]
+            if bad:
+                name = t.Name().decode(errors="replace")
+                raise ModelError(
+                    f"{path}: tensor '{name}' is {dtype} with zero point {bad[0]}, outside "
+                    f"[{lo}, {hi}]: the model's quantization is invalid"
+                )

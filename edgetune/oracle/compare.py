@@ -88,7 +88,7 @@ def compare_with_litert(
         with np.load(work / "o.npz") as saved:
             out_ours = [saved[f"arr_{i}"] for i in range(len(saved.files))]
     lat_ours, lat_ref = timed[0], timed[1] if len(timed) > 1 else None
-    notes = contention_notes(max(t["steal"] for t in timed), most_others_cores(timed))
+    notes = contention_notes(max(t["host_steal"] for t in timed), most_others_cores(timed))
     if in_numpy:
         notes.append(
             f"LiteRT not timed: its Python package has no MediaPipe op resolver for "

@@ -68,7 +68,7 @@ def work(run: EngineRun) -> dict[str, Any]:
     watch = ContentionWatch.start()
     latency = engine.bench(steps[-1], run.repeat).to_json()
     steal, others = watch.read()
-    return {**latency, "steal": steal, "others_cores": others}
+    return {**latency, "host_steal": steal, "others_cores": others}
 
 
 def stacked(per_step) -> Any:
@@ -122,7 +122,7 @@ def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "repeat": sum(r["repeat"] for r in rounds),
         "rounds": len(rounds),
         "round_medians_ms": [float(f"{r['median_ms']:.6g}") for r in rounds],
-        "steal": median(r["steal"] for r in rounds),
+        "host_steal": median(r["host_steal"] for r in rounds),
         "others_cores": most_others_cores(rounds),
     }
 

@@ -78,14 +78,14 @@ def build_report(run: TuningRun, others: list[TuningRun | dict[str, Any]]) -> Re
     files = [o for o in others if isinstance(o, dict)]
     s = run.summary()
     title = f"Tuning report: {s['model']} on {s['board']}"
-    estimate = "n/a (not every task measured)" if s["estimate_ms"] is None else (
-        f"{s['estimate_ms']:.4f} ms")  # fmt: skip
+    estimate = "n/a (not every task measured)" if s["estimated_latency_ms"] is None else (
+        f"{s['estimated_latency_ms']:.4f} ms")  # fmt: skip
     overview = (
         f"{s['trials']} measured candidates ({s['failed']} failed) in {run.folder}; tasks "
         f"measured {s['tasks_measured']}/{s['tasks']}; estimated end-to-end latency "
         f"{estimate} (sum over tasks of weight x latency: the final "
         f"choice's, re-measured, else the search's best); tuning "
-        f"time {_num(s['tuning_s'], '.0f')} s."
+        f"time {_num(s['elapsed_s'], '.0f')} s."
     )
     said = [overview]
     if scaled := s["trials_timed_scaled"]:
@@ -212,8 +212,8 @@ def _side_by_side(runs: list[TuningRun], files: list[dict[str, Any]]) -> Section
                 "est. end-to-end ms", "tuning s"]  # fmt: skip
         blocks.append(Table(cols, [
             [r.label, str(s["model"]), str(s["board"]), str(s["trials"]), str(s["failed"]),
-             f"{s['tasks_measured']}/{s['tasks']}", _num(s["estimate_ms"], ".4f"),
-             _num(s["tuning_s"], ".0f")]
+             f"{s['tasks_measured']}/{s['tasks']}", _num(s["estimated_latency_ms"], ".4f"),
+             _num(s["elapsed_s"], ".0f")]
             for r in runs for s in [r.summary()]
         ]))  # fmt: skip
     compares = [f for f in files if "litert" in f]

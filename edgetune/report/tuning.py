@@ -156,8 +156,8 @@ class TuningRun:
             "tasks_measured": sum(t.best_us is not None for t in self.tasks),
             "tasks": len(self.tasks),
             "library": self.library_counts(),
-            "estimate_ms": est,
-            "tuning_s": secs,
+            "estimated_latency_ms": est,
+            "elapsed_s": secs,
         }
 
     def to_json(self) -> dict[str, Any]:

@@ -15,7 +15,9 @@ raises KeyboardInterrupt there (raising it wherever the main thread happened to 
 cost-model or search callback that TVM's C++ calls -- could end in std::terminate, a crash with
 a C stack). A second signal ends the process at once, exit 130: every batch measured before it
 is in the records (a record cut short by the exit is set aside when the folder is next
-opened), and the batch being measured is lost.
+opened), and the batch being measured is lost. So does a SIGTERM's grace running out: a
+supervisor that sends SIGTERM kills soon after (docker stop after 10 s), so the batch may
+finish within `$EDGETUNE_TERM_GRACE_S` (default 5 s), else the process stops at once.
 """
 
 from __future__ import annotations
@@ -54,19 +56,40 @@ def _watch(read: socket.socket) -> None:
 
 
 _unit = "batch"  # what the current block finishes before it stops (`sigint_spares_workers`)
+_grace: threading.Timer | None = None  # a SIGTERM's deadline for the current unit
+
+
+def term_grace_s() -> float:
+    """How long a SIGTERM lets the current unit of work finish ($EDGETUNE_TERM_GRACE_S, 5)."""
+    try:
+        return max(0.0, float(os.environ.get("EDGETUNE_TERM_GRACE_S", "5")))
+    except ValueError:
+        return 5.0
 
 
 def _on_signal(signum: int) -> None:
+    global _grace
     again = "Ctrl-C" if signum == signal.SIGINT else "the signal"
     if stop.requested():
-        command = shlex.join(["edgetune", *sys.argv[1:]])
-        print(f"edgetune: stopped at once ({again} again): what was measured before the current "
-              f"{_unit} is kept; the same command resumes:\n  {command}",
-              file=sys.stderr, flush=True)  # fmt: skip
-        os._exit(stop.INTERRUPTED)  # workers end when their pipes close
+        _stop_now(f"{again} again")
     stop.request()
+    if signum == signal.SIGTERM:
+        grace = term_grace_s()
+        _grace = threading.Timer(grace, _stop_now, [f"the {_unit} outlasted SIGTERM's {grace:g} s"])
+        _grace.daemon = True
+        _grace.start()
+        print(f"edgetune: stopping after the current {_unit} if it ends within {grace:g} s, else "
+              "at once (the signal again to stop now)", file=sys.stderr, flush=True)  # fmt: skip
+        return
     print(f"edgetune: stopping after the current {_unit} ({again} again to stop now)",
           file=sys.stderr, flush=True)  # fmt: skip
+
+
+def _stop_now(why: str) -> None:
+    command = shlex.join(["edgetune", *sys.argv[1:]])
+    print(f"edgetune: stopped at once ({why}): what was measured before the current {_unit} is "
+          f"kept; the same command resumes:\n  {command}", file=sys.stderr, flush=True)  # fmt: skip
+    os._exit(stop.INTERRUPTED)  # workers end when their pipes close
 
 
 @contextlib.contextmanager
@@ -100,6 +123,8 @@ def sigint_spares_workers(unit: str = "batch") -> Iterator[None]:
             raise KeyboardInterrupt from None
         raise
     finally:
+        if _grace is not None:  # the unit ended within a SIGTERM's grace
+            _grace.cancel()
         signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
         signal.set_wakeup_fd(previous_wakeup)
         signal.signal(signal.SIGINT, previous_handler)
