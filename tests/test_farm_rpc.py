@@ -98,6 +98,26 @@ def test_boards_under_one_key_measure_in_parallel(farm, tmp_path):
     assert set(runner.served) == _ports(board)  # both servers took candidates
 
 
+def test_a_lease_its_server_gave_up_is_replaced_and_the_server_kept(farm, tmp_path):
+    """A server keeps a leased match key a few seconds: a second tune on a busy host connected
+    later (its measuring process still importing TVM), every candidate failed with "cannot find
+    server that matches key" and each healthy server was restarted. A stale lease is replaced."""
+    board, _ = farm
+    spec_host, spec_port = board.connection.tracker_host_port
+    stale = tracker.lease(spec_host, spec_port, board.connection.key, timeout=30)
+    time.sleep(8)  # the server gives the match key up (TVM: 4 s, then a 2 s check)
+    before = {r.port: r.pgid for r in state.servers(BOARD)}
+    runner = FarmRPCRunner(board)
+    leases = [stale]
+    real_lease = runner._lease
+    runner._lease = lambda: leases.pop() if leases else real_lease()
+    (result,) = [f.result() for f in runner.run([candidate(matmul_func(), tmp_path / "mm.so")])]
+    assert result.error_msg is None and not leases, result.error_msg
+    assert {r.port: r.pgid for r in state.servers(BOARD)} == before  # no server restarted
+    assert sum(runner.served.values()) == 1 and not runner.lost
+    _wait_ports(board, 2)
+
+
 def test_hanging_candidate_times_out_and_server_is_restarted(farm, tmp_path):
     board, _ = farm
     before = {r.port: r.pgid for r in state.servers(BOARD)}
@@ -257,6 +277,21 @@ def test_tracker_restart_is_survived(farm, tmp_path, capsys):
     _wait_ports(board, 2)
     said = capsys.readouterr().err
     assert said.count("waiting up to 60 s for it to return") == 1, said
+
+
+def test_farm_up_after_a_tracker_died_keeps_the_servers_still_running(farm):
+    """`farm up` started a new tracker and at once asked it which servers were registered:
+    none yet, so it killed and started anew every server that was about to register again."""
+    board, _ = farm
+    _wait_ports(board, 2)
+    before = {r.port: r.pgid for r in state.servers(BOARD)}
+    (trk,) = state.trackers()
+    process.kill_group(trk.pgid)
+    said: list[str] = []
+    records = strategies.bring_up(board, said.append)
+    assert {r.port: r.pgid for r in records} == before, said
+    assert [r.health for r in records] == ["ok", "ok"]
+    assert sum("already up" in line for line in said) == 2, said
 
 
 def test_a_held_board_is_said_and_once_lost_the_batch_ends(farm, tmp_path, monkeypatch, capsys):

@@ -127,6 +127,7 @@ def test_plain_lines_are_printed_only_when_the_status_changes(capsys):
     show(progress)
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 2 and lines[1].startswith("[2/4 trials] est. end-to-end 0.02 ms")
+    assert progress.curve == [(1, None), (2, 2e-5)]  # the empty batches add no point
 
 
 def test_eta_counts_the_pace_after_the_first_batch(monkeypatch):

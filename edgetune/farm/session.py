@@ -15,6 +15,20 @@ import numpy as np
 
 from ..errors import last_line
 
+# what TVM's client says when the server gave a leased match key up (it keeps one for a few
+# seconds: a client that connects later finds no server for it, the server itself is fine)
+STALE_MATCH_KEY = "cannot find server that matches key"
+
+
+def ready() -> bool:
+    """In a worker process: import what a session needs, so that a lease taken next is used
+    within the server's match-key timeout (importing TVM on a busy host outlasted it)."""
+    from tvm import rpc  # noqa: F401
+
+    from ..tvm_api import ms  # noqa: F401
+
+    return True
+
 
 def _connect(host: str, port: int, matchkey: str, session_timeout: float):
     from tvm import rpc

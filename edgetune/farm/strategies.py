@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 MAX_RESTARTS = 3
 REGISTER_TIMEOUT_S = {"qemu": 240.0, "local": 60.0, "ssh": 90.0, "external": 10.0}
 HEALTH_TIMEOUT_S = {"qemu": 180.0, "local": 30.0, "ssh": 60.0, "external": 60.0}
+REREGISTER_S = 15.0  # servers still running find a restarted tracker (TVM retries every 5 s)
 Printer = Callable[[str], None]
 
 
@@ -39,11 +40,11 @@ def ssh_driver(spec: FarmSpec, accept_new_host_key: bool = False) -> SSHDriver |
     return SSHDriver(spec.board, spec.ssh, accept_new_host_key) if spec.ssh else None
 
 
-def ensure_tracker(spec: FarmSpec, say: Printer = _quiet) -> None:
-    """Start the board's tracker on this machine unless one answers already."""
+def ensure_tracker(spec: FarmSpec, say: Printer = _quiet) -> bool:
+    """Start the board's tracker on this machine unless one answers already (True: started)."""
     host, port = spec.tracker_host, spec.tracker_port
     if tracker.reachable(host, port):
-        return
+        return False
     old = state.tracker(host, port)
     if old and process.group_alive(old.pgid):
         process.kill_group(old.pgid)
@@ -59,6 +60,7 @@ def ensure_tracker(spec: FarmSpec, say: Printer = _quiet) -> None:
         raise BoardError(f"board '{spec.board}': cannot start the tracker: {err}") from None
     state.save(state.TrackerRecord(host, port, pgid, str(log)))
     say(f"tracker: started on {host}:{port}")
+    return True
 
 
 def _record(spec: FarmSpec, index: int) -> state.ServerRecord:
@@ -94,7 +96,7 @@ def bring_up(
             ssh.run([spec.ssh.python, "-c", "import tvm"])
         say(f"{board.name}: reachable over SSH ({spec.ssh.where}); timed over SSH, no rpc server")
         return []
-    ensure_tracker(spec, say)
+    started = ensure_tracker(spec, say)
     if spec.server.launch == "external":
         say(f"{board.name}: servers are started outside edgetune; checking the tracker only")
         return check(board)
@@ -102,7 +104,7 @@ def bring_up(
     try:
         if ssh:
             ssh.connect()
-        registered = tracker.registered_ports(spec.tracker_host, spec.tracker_port, spec.key)
+        registered = _registered(spec, ssh, after_tracker_start=started)
         for i in range(spec.server.count):
             rec = _record(spec, i)
             if rec.port in registered and rpc_server.alive(rec, ssh):
@@ -117,6 +119,21 @@ def bring_up(
         if ssh:
             ssh.close()
     return check(board)
+
+
+def _registered(spec: FarmSpec, ssh, after_tracker_start: bool) -> set[int]:
+    """The ports registered under the board's key; with a tracker just started, once the
+    servers still running have registered with it again (within REREGISTER_S: TVM's servers
+    retry their tracker every few seconds), so that live servers are not started anew."""
+    host, port = spec.tracker_host, spec.tracker_port
+    running = {r.port for r in state.servers(spec.board) if r.status == "up"
+               and rpc_server.alive(r, ssh)} if after_tracker_start else set()  # fmt: skip
+    deadline = time.monotonic() + REREGISTER_S
+    while not running <= (ports := tracker.registered_ports(host, port, spec.key)):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    return ports
 
 
 def check(board: Board) -> list[state.ServerRecord]:

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 TRACKER_WAIT_S = 60.0  # how long a tracker may be away (restarted) before candidates fail
 LEASE_SLICE_S = 10.0  # a wait for a free server is asked in slices: a lost board ends it
+STALE_LEASES = 3  # leases a candidate may find given up by their server before it fails
 
 
 @derived_object
@@ -172,19 +173,49 @@ class FarmRPCRunner(ms.runner.PyRunner):
         if self.stopped is not None:
             raise self.stopped
         self._supervise()
-        try:
-            lease = self._lease()
-        except BoardError as err:  # no server left, or the tracker gone for good
+        for _ in range(STALE_LEASES):
+            worker = self._ready_worker()  # before the lease: its match key expires in seconds
+            try:
+                lease = self._lease()
+            except BoardError as err:  # no server left, or the tracker gone for good
+                with self._lock:
+                    if self.stopped is None:
+                        self.stopped = stop.carry(BoardLost(str(err)))
+                        self.pool.shutdown(wait=False, cancel_futures=True)  # the batch's others
+                raise self.stopped from None
+            costs, err, alive = self._time_on(worker, lease, inp)
+            if session.STALE_MATCH_KEY not in err:
+                break
+            alive = True  # the server gave this lease up, not the session: take another
+        where = f"server {lease.host}:{lease.port}"
+        if costs is not None:
             with self._lock:
-                if self.stopped is None:
-                    self.stopped = stop.carry(BoardLost(str(err)))
-                    self.pool.shutdown(wait=False, cancel_futures=True)  # the batch's others
-            raise self.stopped from None
+                self.served[lease.port] += 1
+            self._succeeded(lease)
+            return ms.runner.RunnerResult(run_secs=costs, error_msg=None)
+        if not alive:
+            err += self._recover(lease, err)
+        with self._lock:
+            self.lost.append(f"{where}: {err}")
+        return _error(f"board '{self.board.name}' {where}: {err}")
+
+    def _ready_worker(self) -> DeadlineWorker | None:
+        """This thread's measuring process, TVM imported (None: it could not start)."""
         if self._workers.worker is None:
             self._workers.worker = DeadlineWorker()
+        try:
+            self._workers.worker.call(session.ready, timeout=self.deadline_s)
+        except Exception:  # noqa: BLE001 - said by the call that needed it
+            return None
+        return self._workers.worker
+
+    def _time_on(self, worker: DeadlineWorker | None, lease: tracker.Lease, inp):
+        """(costs, error, session alive) of one candidate on the leased server."""
+        if worker is None:
+            return None, "measuring process did not start", True
         args_info = [a.as_json() for a in inp.args_info]
         try:
-            costs, err, alive = self._workers.worker.call(
+            return worker.call(
                 session.measure_candidate,
                 lease.host,
                 lease.port,
@@ -197,20 +228,9 @@ class FarmRPCRunner(ms.runner.PyRunner):
                 timeout=self.deadline_s,
             )
         except TimeoutError:
-            costs, err, alive = None, f"no result within {self.deadline_s:.0f} s", False
+            return None, f"no result within {self.deadline_s:.0f} s", False
         except Exception as exc:  # noqa: BLE001 - the worker process died
-            costs, err, alive = None, f"measuring process died ({type(exc).__name__})", False
-        where = f"server {lease.host}:{lease.port}"
-        if costs is not None:
-            with self._lock:
-                self.served[lease.port] += 1
-            self._succeeded(lease)
-            return ms.runner.RunnerResult(run_secs=costs, error_msg=None)
-        if not alive:
-            err += self._recover(lease, err)
-        with self._lock:
-            self.lost.append(f"{where}: {err}")
-        return _error(f"board '{self.board.name}' {where}: {err}")
+            return None, f"measuring process died ({type(exc).__name__})", False
 
     def _succeeded(self, lease: tracker.Lease) -> None:
         rec = state.server_on_port(self.spec.key, lease.host, lease.port)

@@ -135,7 +135,8 @@ class Progress:
         after = self.estimated_latency_s
         if before is not None and after != before:
             self.previous_estimate_s = before
-        self.curve.append((self.done, after))
+        if runner_results:  # an empty batch adds no point (the curve repeated its last)
+            self.curve.append((self.done, after))
         if self.paced_from is None:
             self.paced_from = (time.time(), self.trials)
         return outcomes
