@@ -138,3 +138,33 @@ def test_tune_on_a_busy_host_says_so(cli, tmp_path):
     assert result["timing_note"].startswith("other processes kept")  # as run --json says it
     assert "note: other processes kept" in more.out
     assert "other processes kept" not in again.out  # it timed nothing: nothing to say of it
+
+
+def test_a_model_xnnpack_cannot_prepare_is_compared_on_litert_builtin_kernels(tmp_path, cli):
+    """An int8 depthwise conv whose multiplier is 2^10 (a left shift): XNNPACK refuses to
+    prepare it, and compare stopped there ("LiteRT cannot run the model") though LiteRT's
+    builtin and reference kernels run it. Now LiteRT runs on its builtin kernels, said so."""
+    from tflite_builder import Op, Tensor, write
+
+    rng = np.random.default_rng(0)
+    w = rng.integers(-127, 128, (1, 3, 3, 16)).astype(np.int8)
+    bias = rng.integers(-3000, 3000, 16).astype(np.int32)
+    tensors = [Tensor("x", (1, 10, 10, 16), "int8", quant=(0.05, 3)),
+               Tensor("w", w.shape, "int8", w, quant=(0.01, 0), quant_axis=3),
+               Tensor("b", (16,), "int32", bias, quant=(0.05 * 0.01, 0)),
+               Tensor("y", (1, 10, 10, 16), "int8", quant=(0.05 * 0.01 / 2**10, -1))]  # fmt: skip
+    fields = [(0, "int8", 0), (1, "int32", 1), (2, "int32", 1), (3, "int32", 1)]
+    op = Op("DEPTHWISE_CONV_2D", [0, 1, 2], [3], "DepthwiseConv2DOptions", fields)
+    path = write(tmp_path / "dw_left_shift.tflite", tensors, [op], [0], [3])
+    with pytest.raises(EdgetuneError, match=r"XNNPACK runtime; Node number 1"):
+        LiteRTModel(path, 1)
+    result = cli("compare", path, "--rounds", 1, "--repeat", 2, "--json")
+    assert result.code == 0, result.err
+    out = json.loads(result.out)
+    assert out["litert_kernels"] == "builtin" and out["litert"]["median_ms"] > 0
+    assert any(n.startswith("XNNPACK cannot prepare the model") for n in out["timing_notes"])
+    for key in ("agreement", "agreement_reference_kernels"):
+        (agreement,) = out[key]
+        assert agreement["max_abs_diff"] == 0, key
+    text = cli("compare", path, "--rounds", 1, "--repeat", 2)
+    assert "LiteRT (builtin)" in text.out and "note: XNNPACK cannot prepare" in text.out

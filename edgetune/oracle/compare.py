@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..compile import build_model, export_model
-from ..errors import BoardError
+from ..errors import BoardError, ModelError
 from ..measure.free_cores import contention_notes
 from ..quant.float_requantization import FIXED_POINT
 from ..runtime.inputs import load_input_steps
@@ -82,7 +82,16 @@ def compare_with_litert(
         n = len(sequence)
         runs = [
             EngineRun(TVM, str(library.path), threads, paths, repeat, None, str(work / "o.npz"), n),
-            EngineRun(LITERT, str(model.path), threads, paths, repeat, shapes, steps=n),
+            EngineRun(
+                LITERT,
+                str(model.path),
+                threads,
+                paths,
+                repeat,
+                shapes,
+                steps=n,
+                builtin_kernels=bool(refs.xnnpack_refused),
+            ),  # fmt: skip
         ]
         timed = [summary(r) for r in time_rotating(runs[: 1 if in_numpy else 2], rounds)]
         with np.load(work / "o.npz") as saved:
@@ -94,6 +103,11 @@ def compare_with_litert(
             f"LiteRT not timed: its Python package has no MediaPipe op resolver for "
             f"{', '.join(in_numpy)}; outputs compared with LiteRT running the rest and NumPy "
             "versions of those ops"
+        )
+    if refs.xnnpack_refused:
+        notes.append(
+            f"XNNPACK cannot prepare the model ({refs.xnnpack_refused}): LiteRT ran on its "
+            "builtin kernels, timed and compared so"
         )
     cores = len(os.sched_getaffinity(0))
     if threads > cores:
@@ -111,6 +125,7 @@ def compare_with_litert(
         "total_tasks": built.total,
         "edgetune": lat_ours,
         "litert": lat_ref,  # None: LiteRT cannot run the model (MediaPipe ops in NumPy)
+        "litert_kernels": "builtin" if refs.xnnpack_refused else "XNNPACK",
         "reference": name or describe_reference(substituted),
         "speedup_vs_litert": lat_ref["median_ms"] / lat_ours["median_ms"] if lat_ref else None,
         # the text's ratio: edgetune's latency over LiteRT's (below 1: edgetune is faster)
@@ -134,17 +149,30 @@ class References:
     dequantized: list[np.ndarray] = field(default_factory=list)
     reference_kernels: list[np.ndarray] = field(default_factory=list)
     reference_kernels_note: str = ""  # why they were needed and could not run
+    xnnpack_refused: str = ""  # why XNNPACK cannot prepare the model (LiteRT's builtin kernels)
 
 
 def _litert_outputs(
     model: Model, content: bytes, shapes: list[list[int]], threads: int, sequence
 ) -> References:
-    """LiteRT's outputs over the sequence (ModelError here if it cannot run the model)."""
-    default = _outputs(LiteRTModel(content, threads, input_shapes=shapes), sequence)
+    """LiteRT's outputs over the sequence, on its builtin kernels where XNNPACK cannot prepare
+    the model (ModelError here if LiteRT cannot run it at all)."""
+    refused = ""
+    try:
+        engine = LiteRTModel(content, threads, input_shapes=shapes)
+    except ModelError as err:  # e.g. an int8 depthwise conv whose multiplier XNNPACK refuses
+        try:
+            engine = LiteRTModel(content, threads, True, shapes)
+        except ModelError:
+            raise err from None
+        refused = str(err).removeprefix("LiteRT cannot run the model: ")
     dequantized, count = dequantize_weights(content)
     refs = References(
-        default,
-        _outputs(LiteRTModel(dequantized, threads, input_shapes=shapes), sequence) if count else [],
+        _outputs(engine, sequence),
+        _outputs(LiteRTModel(dequantized, threads, bool(refused), shapes), sequence)
+        if count
+        else [],
+        xnnpack_refused=refused,
     )
     if model.info.quantized and model.info.requantization == FIXED_POINT:
         try:
@@ -192,7 +220,7 @@ def comparison_lines(result: dict[str, Any]) -> list[str]:
     """The comparison for a terminal: a latency table, the ratio, agreement per output."""
     rows = [
         (f"edgetune ({result['tuned_tasks']}/{result['total_tasks']} tasks tuned)", "edgetune"),
-        ("LiteRT (XNNPACK)", "litert"),
+        (f"LiteRT ({result.get('litert_kernels', 'XNNPACK')})", "litert"),
     ]
     timed = result["edgetune"]
     rounds = timed["rounds"]

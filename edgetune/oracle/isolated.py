@@ -38,6 +38,7 @@ class EngineRun:
     input_shapes: list[list[int]] | None = None  # LiteRT: the inputs' shapes as imported
     outputs: str | None = None  # .npz the worker writes the engine's outputs to
     steps: int = 1  # invocations in sequence (states carried); > 1: inputs, outputs [steps, ...]
+    builtin_kernels: bool = False  # LiteRT without XNNPACK (a model it cannot prepare)
 
 
 def _load(run: EngineRun) -> Any:
@@ -47,7 +48,7 @@ def _load(run: EngineRun) -> Any:
         from .substitute import substitute_custom_ops
 
         content, _ = substitute_custom_ops(Path(run.path).read_bytes())
-        return LiteRTModel(content, run.threads, input_shapes=run.input_shapes)
+        return LiteRTModel(content, run.threads, run.builtin_kernels, run.input_shapes)
     from ..runtime import load_artifact
 
     return load_artifact(run.path, run.threads)

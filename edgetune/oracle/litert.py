@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -115,7 +116,7 @@ class LiteRTModel:
                         self.interpreter.resize_tensor_input(detail["index"], list(shape))
                 self.interpreter.allocate_tensors()
         except (RuntimeError, ValueError) as err:  # e.g. a custom op LiteRT has no kernel for
-            raise ModelError(f"LiteRT cannot run the model: {first_line(err, chars=160)}") from None
+            raise ModelError(f"LiteRT cannot run the model: {_message(err)}") from None
         self.inputs = self.interpreter.get_input_details()
         self.outputs = self.interpreter.get_output_details()
 
@@ -141,6 +142,12 @@ class LiteRTModel:
             raise ModelError(
                 f"LiteRT cannot run the model on inputs {shapes}: {first_line(err, chars=200)}"
             ) from None
+
+
+def _message(err: Exception) -> str:
+    """LiteRT's error, its reports apart: it runs them together ("... XNNPACK runtimeNode number
+    1 (TfLiteXNNPackDelegate) failed to prepare.")."""
+    return re.sub(r"(?<=\S)(?=Node number \d)", "; ", first_line(err, chars=160))
 
 
 @contextlib.contextmanager
