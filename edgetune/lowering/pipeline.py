@@ -1,5 +1,6 @@
-"""The TIR pipeline every edgetune CPU build uses (candidates, final models): vectorized loops
-split into power-of-two widths (split_vectors.py), float32 exp and sigmoid as vectorizable
+"""The TIR pipeline every edgetune CPU build uses (candidates, final models): parallel loops too
+small for their threads made serial (serial_small.py), vectorized loops split into power-of-two
+widths (split_vectors.py), float32 exp and sigmoid as vectorizable
 arithmetic (vector_exp.py), TVM's default lowering, float divisions by constants as
 multiplications (constant_divide.py), then the x86 lowering of the requantization's 64-bit
 products (even_odd.py)."""
@@ -20,13 +21,21 @@ def tir_pipeline() -> str:
     from ..tvm_api import tir_pipelines
     from .constant_divide import constant_divides
     from .even_odd import even_odd_products
+    from .serial_small import serial_small_loops
     from .split_vectors import split_vectors
     from .vector_exp import vector_exp
 
     def factory() -> Any:
         lower, finalize_host, finalize_device = tir_pipelines.get_tir_pipeline("default")
         lowered = tvm.transform.Sequential(
-            [split_vectors(), vector_exp(), lower, constant_divides(), even_odd_products()]
+            [
+                serial_small_loops(),
+                split_vectors(),
+                vector_exp(),
+                lower,
+                constant_divides(),
+                even_odd_products(),
+            ]
         )
         return lowered, finalize_host, finalize_device
 

@@ -1,0 +1,75 @@
+"""Parallel loops too small to pay for their threads, run on the calling thread.
+
+TVM runs a parallel loop by waking its thread pool and waiting for every thread at the loop's
+end: about a microsecond per kernel call on the 2-vCPU hosts, whatever the loop holds. A
+keyword-spotting model of 29 kernel calls of a few hundred elements each (microww_alexa, 0.1
+MFLOP) ran 25 us at 2 threads and 7 us at one (docs/performance.md, session 54); its tuned
+estimates, measured at 2 threads, added up to 44 us. This pass turns a parallel loop whose
+whole nest executes fewer than SERIAL_BELOW innermost statements into a serial one. It runs
+in every CPU build (search candidates too, so that their times and the model's agree), before
+TVM lowers parallel loops; task hashes and records are unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# element operations under one parallel loop (a vector store: its lanes); measured, session 54
+SERIAL_BELOW = 16384
+
+
+def iterations(stmt: Any, cap: int) -> int:
+    """The element operations under `stmt`: its innermost statements' executions, a vector
+    store counting its lanes (a tensorized VNNI block's int32x16: 16), a loop of an unknown
+    extent counting `cap`; counted up to `cap`."""
+    from ..tvm_api import tirx
+
+    if isinstance(stmt, tirx.For):
+        if not isinstance(stmt.extent, tirx.IntImm):
+            return cap
+        extent = int(stmt.extent.value)
+        return min(cap, extent * iterations(stmt.body, -(-cap // max(1, extent))))
+    if isinstance(stmt, tirx.SeqStmt):
+        total = 0
+        for s in stmt.seq:
+            total += iterations(s, cap - total)
+            if total >= cap:
+                return cap
+        return total
+    if isinstance(stmt, tirx.IfThenElse):
+        branches = [stmt.then_case, stmt.else_case]
+        return max(iterations(b, cap) for b in branches if b is not None)
+    if hasattr(stmt, "block"):  # a block realized: its block's statements
+        return iterations(stmt.block, cap)
+    if isinstance(stmt, tirx.BufferStore):  # a vector store (a tensorized block's): its lanes
+        return _lanes(stmt.value)
+    body = getattr(stmt, "body", None)
+    if body is None:  # an evaluated call: one execution
+        return 1
+    init = getattr(stmt, "init", None)  # a reduction block's initialization
+    return min(cap, iterations(body, cap) + (iterations(init, cap) if init is not None else 0))
+
+
+def _lanes(value: Any) -> int:
+    """The lanes of a stored value's type: 16 for int32x16, 1 for a scalar."""
+    _, _, lanes = str(value.ty).partition("x")
+    return int(lanes) if lanes.isdigit() else 1
+
+
+def _serial_if_small(loop: Any) -> Any:
+    from ..tvm_api import tirx
+
+    if loop.kind != tirx.ForKind.PARALLEL or iterations(loop, SERIAL_BELOW) >= SERIAL_BELOW:
+        return loop
+    return tirx.For(
+        loop.loop_var, loop.min, loop.extent, tirx.ForKind.SERIAL, loop.body,
+        annotations=loop.annotations, step=loop.step,
+    )  # fmt: skip
+
+
+def serial_small_loops() -> Any:
+    """The pass: every CPU function's small parallel loops made serial, as above."""
+    from ..tvm_api import tirx
+    from .rewrite_pass import cpu_target, target_rewrite_pass
+
+    return target_rewrite_pass("SerialSmallLoops", cpu_target, tirx.For, _serial_if_small, "post")
