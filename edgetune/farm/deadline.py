@@ -31,12 +31,3 @@ class DeadlineWorker:
 
     def close(self) -> None:
         self._worker.kill()
-
-
-def call(fn: Callable[..., Any], *args: Any, timeout: float) -> Any:
-    """Run fn(*args) in a fresh worker process with a deadline."""
-    worker = DeadlineWorker()
-    try:
-        return worker.call(fn, *args, timeout=timeout)
-    finally:
-        worker.close()

@@ -93,6 +93,20 @@ def _run_rpc(board, spec: FarmSpec, path: Path, steps, states, repeat):
             f"{up_hint(spec)}"
         )
     free_servers(board, spec)  # none registered under its key: said now, not after the wait
+    worker = deadline.DeadlineWorker()
+    try:
+        return _run_leased(board, spec, worker, path, steps, states, repeat, timeout)
+    finally:
+        worker.close()
+
+
+def _run_leased(board, spec: FarmSpec, worker, path: Path, steps, states, repeat, timeout):
+    """The run in `worker`, TVM imported there before the lease: a server gives a leased match
+    key up within seconds, and a busy host's import outlasted it."""
+    try:
+        worker.call(session.ready, timeout=timeout)
+    except Exception as err:  # noqa: BLE001 - the worker could not start
+        raise BoardError(f"board '{board.name}': measuring process did not start: {err}") from None
     try:
         lease = tracker.lease(spec.tracker_host, spec.tracker_port, spec.key, LEASE_TIMEOUT_S)
     except tracker.TrackerUnreachable as err:
@@ -103,7 +117,7 @@ def _run_rpc(board, spec: FarmSpec, path: Path, steps, states, repeat):
             f"them, or they stopped; `edgetune farm status --board {spec.board_argument}`)"
         ) from None
     try:
-        outputs, samples = deadline.call(
+        outputs, samples = worker.call(
             session.run_model,
             lease.host,
             lease.port,

@@ -162,32 +162,46 @@ def health_check(board: Board, spec: FarmSpec | None = None) -> dict[int, str]:
     lib = str(health.kernel_library(board))
     free = tracker.registered_ports(spec.tracker_host, spec.tracker_port, spec.key)
     timeout = HEALTH_TIMEOUT_S[spec.server.launch]
-    leases = []
-    for _ in free:  # hold one lease per server so that each server is checked once
-        try:
-            leases.append(tracker.lease(spec.tracker_host, spec.tracker_port, spec.key, 10.0))
-        except TimeoutError:
-            break
+    workers = [deadline.DeadlineWorker() for _ in free]
+    try:
+        with ThreadPoolExecutor(max(1, len(workers))) as pool:  # TVM imported before the
+            list(pool.map(lambda w: _ready(w, timeout), workers))  # leases: they last seconds
+        leases = []
+        for _ in free:  # hold one lease per server so that each server is checked once
+            try:
+                leases.append(tracker.lease(spec.tracker_host, spec.tracker_port, spec.key, 10.0))
+            except TimeoutError:
+                break
+        with ThreadPoolExecutor(max(1, len(leases))) as pool:
+            return dict(pool.map(lambda lease, w: _health(lease, w, lib, timeout), leases, workers))
+    finally:
+        for worker in workers:
+            worker.close()
 
-    def one(lease: tracker.Lease) -> tuple[int, str]:
-        try:
-            out = deadline.call(
-                session.check_health,
-                lease.host,
-                lease.port,
-                lease.matchkey,
-                lib,
-                health.inputs(),
-                timeout=timeout,
-            )
-        except TimeoutError:
-            return lease.port, f"health kernel gave no answer within {timeout:.0f} s"
-        except Exception as err:  # noqa: BLE001 - any failure is the verdict
-            return lease.port, f"health kernel failed: {last_line(err)}"
-        return lease.port, health.verdict(out)
 
-    with ThreadPoolExecutor(max(1, len(leases))) as pool:
-        return dict(pool.map(one, leases))
+def _ready(worker: deadline.DeadlineWorker, timeout: float) -> None:
+    """`worker` with TVM imported (a failure is the health check's to report)."""
+    with contextlib.suppress(Exception):
+        worker.call(session.ready, timeout=timeout)
+
+
+def _health(lease: tracker.Lease, worker: deadline.DeadlineWorker, lib: str, timeout: float):
+    """(port, verdict) of the health kernel on the leased server, run in `worker`."""
+    try:
+        out = worker.call(
+            session.check_health,
+            lease.host,
+            lease.port,
+            lease.matchkey,
+            lib,
+            health.inputs(),
+            timeout=timeout,
+        )
+    except TimeoutError:
+        return lease.port, f"health kernel gave no answer within {timeout:.0f} s"
+    except Exception as err:  # noqa: BLE001 - any failure is the verdict
+        return lease.port, f"health kernel failed: {last_line(err)}"
+    return lease.port, health.verdict(out)
 
 
 def take_out(rec: state.ServerRecord, reason: str) -> None:
