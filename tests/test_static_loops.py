@@ -134,3 +134,46 @@ def test_a_kernel_too_large_to_search_is_left_untuned(tmp_path, cli, monkeypatch
     x = np.random.default_rng(0).standard_normal((steps, 1, 4)).astype(np.float32)
     for a, b in zip(ours([x]), reference([x])):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
+
+
+def _if_model(path):
+    """x [1, 8] -> IF sum(x) > 0 (then: FULLY_CONNECTED(x, W); else: TANH(FULLY_CONNECTED(x, W)))
+    with the weight W [4, 8] passed to the branches as an operand of the IF, as openWakeWord's
+    classifiers do (their whole network in a branch)."""
+    from tflite_builder import Op, Tensor, build, i32
+
+    w = np.random.default_rng(7).standard_normal((4, 8)).astype(np.float32)
+    main = [Tensor("x", (1, 8)), i32("axes", [0, 1]), Tensor("s", ()),
+            Tensor("zero", (), data=np.array(0, np.float32)), Tensor("go", (), "bool"),
+            Tensor("w", (4, 8), data=w), Tensor("y", (1, 4))]  # fmt: skip
+    ops = [Op("SUM", [0, 1], [2], "ReducerOptions"), Op("GREATER", [2, 3], [4]),
+           Op("IF", [4, 0, 5], [6], "IfOptions", [(0, "int32", 1), (1, "int32", 2)])]  # fmt: skip
+    branch = [Tensor("bx", (1, 8)), Tensor("bw", (4, 8)), Tensor("by", (1, 4))]
+    fc = Op("FULLY_CONNECTED", [0, 1, -1], [2], "FullyConnectedOptions")
+    then = (branch, [fc], [0, 1], [2])
+    tanh = (branch + [Tensor("bt", (1, 4))], [fc, Op("TANH", [2], [3])], [0, 1], [3])
+    path.write_bytes(build(main, ops, [0], [6], more=[then, tanh]))
+    return path
+
+
+def test_an_if_branch_gets_its_weights_as_constants(tmp_path):
+    """TVM passes an IF's operands to its branch functions as parameters, constants too: the
+    branch transposed its FULLY_CONNECTED weight on every call (openWakeWord: 87 of 114 us).
+    The weight is a constant inside the branch now (the transpose folds at build), and both
+    branches still equal LiteRT."""
+    from tvm import relax
+
+    path = _if_model(tmp_path / "if.tflite")
+    model = load_model(path)
+    params = [
+        tuple(int(d) for d in p.ty.shape)
+        for f in model.mod.functions.values()
+        if isinstance(f, relax.Function)
+        for p in f.params
+    ]
+    assert (4, 8) not in params, params
+    ours = load_executable(build_model(model, load_board("host"), None).exe, 1, info=model.info)
+    reference = LiteRTModel(path.read_bytes(), 1, True)
+    for sign in (1.0, -1.0):  # the then branch, the else branch
+        x = sign * np.abs(np.random.default_rng(0).standard_normal((1, 8))).astype(np.float32)
+        np.testing.assert_allclose(ours([x])[0], reference([x])[0], rtol=0, atol=1e-5)

@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import InputError, ModelError
 from ..paths import MODELS_DIR
 from ..quant.float_requantization import FIXED_POINT, REQUANTIZATIONS
+from .constant_arguments import bind_constant_arguments
 from .converters import (
     ImportFailure,
     attach_states,
@@ -200,6 +201,7 @@ def load_model(
             + _likely_cause(changed, "the file may be damaged")
         ) from None
     mod, _ = relax.frontend.detach_params(mod)
+    mod = bind_constant_arguments(mod)  # an IF's weights: constants in its branches
     info = _with_output_shapes(info, mod)
     info = dataclasses.replace(
         info,
