@@ -168,3 +168,4 @@ def test_a_model_xnnpack_cannot_prepare_is_compared_on_litert_builtin_kernels(tm
         assert agreement["max_abs_diff"] == 0, key
     text = cli("compare", path, "--rounds", 1, "--repeat", 2)
     assert "LiteRT (builtin)" in text.out and "note: XNNPACK cannot prepare" in text.out
+    assert "as timed above (its builtin kernels)" in text.out

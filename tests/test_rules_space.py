@@ -35,3 +35,9 @@ def test_space_bad_task_is_one_line(cli):
     )
     result = cli("space", TINY, "conv9", "--board", "nope")
     assert result.code == 2 and "unknown board 'nope'" in result.err
+
+
+def test_the_old_argument_order_is_named(cli):
+    result = cli("space", "0", TINY)
+    assert result.code == 2
+    assert f"space takes the model first: edgetune space {TINY} 0" in result.err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..errors import InputError
 from .args import add_board_arg, board_from_args
 from .examples import help_extras
 from .model_args import add_model_arg, model_from_args
@@ -31,6 +32,8 @@ def run(args) -> int:
     from ..rules.show import describe_space
     from ..tasks import for_model
 
+    if args.task.endswith(".tflite") and not args.model.endswith(".tflite"):
+        raise InputError(f"space takes the model first: edgetune space {args.task} {args.model}")
     board = board_from_args(args)
     tasks = for_model(model_from_args(args), board).tasks
     print("\n".join(describe_space(board, tasks, args.task, args.samples, args.seed, args.script)))

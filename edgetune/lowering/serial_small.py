@@ -21,9 +21,11 @@ SERIAL_BELOW = 16384
 def iterations(stmt: Any, cap: int) -> int:
     """The element operations under `stmt`: its innermost statements' executions, a vector
     store counting its lanes (a tensorized VNNI block's int32x16: 16), a loop of an unknown
-    extent counting `cap`; counted up to `cap`."""
+    extent (or a while loop) counting `cap`; counted up to `cap`."""
     from ..tvm_api import tirx
 
+    if isinstance(stmt, tirx.While):  # a trip count known only at run time
+        return cap
     if isinstance(stmt, tirx.For):
         if not isinstance(stmt.extent, tirx.IntImm):
             return cap

@@ -247,7 +247,8 @@ def comparison_lines(result: dict[str, Any]) -> list[str]:
     if result["reference"] != "LiteRT":
         lines.append(f"reference: {result['reference']}")
     if any(result.get(key) for key, _ in AGAINST_OTHERS):  # more than one: say which is which
-        lines.append(f"against {result['reference']} as timed above (its default kernels):")
+        kernels = "builtin" if result.get("litert_kernels") == "builtin" else "default"
+        lines.append(f"against {result['reference']} as timed above (its {kernels} kernels):")
     lines += [f"output {i}: {a['describe']}" for i, a in enumerate(result["agreement"])]
     for key, heading in AGAINST_OTHERS:
         if result.get(key):
