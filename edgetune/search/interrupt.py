@@ -75,11 +75,11 @@ def _on_signal(signum: int) -> None:
     stop.request()
     if signum == signal.SIGTERM:
         grace = term_grace_s()
+        print(f"edgetune: stopping after the current {_unit} if it ends within {grace:g} s, else "
+              "at once (the signal again to stop now)", file=sys.stderr, flush=True)  # fmt: skip
         _grace = threading.Timer(grace, _stop_now, [f"the {_unit} outlasted SIGTERM's {grace:g} s"])
         _grace.daemon = True
         _grace.start()
-        print(f"edgetune: stopping after the current {_unit} if it ends within {grace:g} s, else "
-              "at once (the signal again to stop now)", file=sys.stderr, flush=True)  # fmt: skip
         return
     print(f"edgetune: stopping after the current {_unit} ({again} again to stop now)",
           file=sys.stderr, flush=True)  # fmt: skip
