@@ -5,7 +5,7 @@ end: about a microsecond per kernel call on the 2-vCPU hosts, whatever the loop 
 keyword-spotting model of 29 kernel calls of a few hundred elements each (microww_alexa, 0.1
 MFLOP) ran 25 us at 2 threads and 7 us at one (docs/performance.md, session 54); its tuned
 estimates, measured at 2 threads, added up to 44 us. This pass turns a parallel loop whose
-whole nest executes fewer than SERIAL_BELOW innermost statements into a serial one. It runs
+whole nest does fewer than SERIAL_BELOW element operations (`iterations`) into a serial one. It runs
 in every CPU build (search candidates too, so that their times and the model's agree), before
 TVM lowers parallel loops; task hashes and records are unchanged.
 """

@@ -80,19 +80,11 @@ def compare_with_litert(
         for path, per_step in zip(paths, zip(*sequence)):
             np.save(path, stacked(per_step))
         n = len(sequence)
-        runs = [
-            EngineRun(TVM, str(library.path), threads, paths, repeat, None, str(work / "o.npz"), n),
-            EngineRun(
-                LITERT,
-                str(model.path),
-                threads,
-                paths,
-                repeat,
-                shapes,
-                steps=n,
-                builtin_kernels=bool(refs.xnnpack_refused),
-            ),  # fmt: skip
-        ]
+        ours = EngineRun(TVM, str(library.path), threads, paths, repeat, None,
+                         str(work / "o.npz"), n)  # fmt: skip
+        litert = EngineRun(LITERT, str(model.path), threads, paths, repeat, shapes, steps=n,
+                           builtin_kernels=bool(refs.xnnpack_refused))  # fmt: skip
+        runs = [ours, litert]
         timed = [summary(r) for r in time_rotating(runs[: 1 if in_numpy else 2], rounds)]
         with np.load(work / "o.npz") as saved:
             out_ours = [saved[f"arr_{i}"] for i in range(len(saved.files))]
