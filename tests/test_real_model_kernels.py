@@ -206,20 +206,21 @@ def test_a_conv_then_a_negative_axis_squeeze_lowers():
 
 
 def squeeze_excite_block(path):
-    """x (16x16x8) -> mean over the map -> 1x1 conv + bias -> sigmoid -> x * gate: MobileNetV3's
-    and MediaPipe's squeeze-and-excite."""
+    """x (7x4x24) -> mean over the map -> 1x1 conv + bias -> sigmoid -> x * gate: MobileNetV3's,
+    EfficientNet's and MediaPipe's squeeze-and-excite (on the map of EfficientNet-lite's last
+    stage, a 28 times smaller gate)."""
     rng = np.random.default_rng(3)
-    w = rng.standard_normal((8, 1, 1, 8)).astype(np.float32) * 0.3  # OHWI
-    bias = rng.standard_normal(8).astype(np.float32)
+    w = rng.standard_normal((24, 1, 1, 24)).astype(np.float32) * 0.3  # OHWI
+    bias = rng.standard_normal(24).astype(np.float32)
     tensors = [
-        Tensor("x", (1, 16, 16, 8)),  # 0
+        Tensor("x", (1, 7, 4, 24)),  # 0
         Tensor("axes", (2,), "int32", np.array([1, 2], np.int32)),  # 1
-        Tensor("pooled", (1, 1, 1, 8)),  # 2
+        Tensor("pooled", (1, 1, 1, 24)),  # 2
         Tensor("w", w.shape, data=w),  # 3
-        Tensor("b", (8,), data=bias),  # 4
-        Tensor("logits", (1, 1, 1, 8)),  # 5
-        Tensor("gate", (1, 1, 1, 8)),  # 6
-        Tensor("y", (1, 16, 16, 8)),  # 7
+        Tensor("b", (24,), data=bias),  # 4
+        Tensor("logits", (1, 1, 1, 24)),  # 5
+        Tensor("gate", (1, 1, 1, 24)),  # 6
+        Tensor("y", (1, 7, 4, 24)),  # 7
     ]
     conv = [(0, "int8", 1), (1, "int32", 1), (2, "int32", 1)]  # VALID, stride 1
     ops = [
@@ -233,8 +234,9 @@ def squeeze_excite_block(path):
 
 def test_a_squeeze_excite_gate_is_its_own_kernel_and_matches_litert(cli, tmp_path):
     """The gate's multiply over the whole map is not fused into the 1x1-map conv (whose anchor
-    it would share with convs of no such epilogue, and run their schedule on 256x more values):
-    it is an element-wise task of its own, tuned, built, equal to LiteRT."""
+    it would share with convs of no such epilogue, and run their schedule on 28x more values,
+    the sigmoid inlined and computed 28 times a channel): it is an element-wise task of its
+    own, tuned, built, equal to LiteRT."""
     model = squeeze_excite_block(tmp_path / "se.tflite")
     tasks = cli("tasks", model, "--json")
     assert tasks.code == 0, tasks.err

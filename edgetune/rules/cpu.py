@@ -2,11 +2,12 @@
 
 Both follow Ansor's CPU sketch (inline, rfactor, SSRSRS multi-level tiling with a cached write and
 the innermost output tile one full vector register, parallel/vectorize/unroll annotation, random
-compute location), plus `thread_split.ThreadSplit`: kernels with work for every thread use all
-of them, and activation-bound ones split it by output rows, as consecutive kernels then do;
-what differs is derived from `[hardware]`: the vector lanes (vector_bits / 32) bound the
-innermost tile and the vectorized extent, and the cores (target num-cores) times jobs-per-core
-bound the parallel extent.
+compute location), plus `broadcast_vectors.BroadcastVectors` (an element-wise kernel's vectors
+inside its broadcast operand's rows) and `thread_split.ThreadSplit`: kernels with work for every
+thread use all of them, and activation-bound ones split it by output rows, as consecutive
+kernels then do; what differs is derived from `[hardware]`: the vector lanes (vector_bits / 32)
+bound the innermost tile and the vectorized extent, and the cores (target num-cores) times
+jobs-per-core bound the parallel extent.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def fp32_lanes(board: Board) -> int:
 def cpu_parts(board: Board, profile: CpuProfile) -> RuleSetParts:
     """Schedule rules, postprocessors and mutators of a CPU board."""
     from ..tvm_api import ms
+    from .broadcast_vectors import BroadcastVectors
     from .channels_last_reduction import ChannelsLastReduction
     from .thread_split import ThreadSplit
 
@@ -81,6 +83,7 @@ def cpu_parts(board: Board, profile: CpuProfile) -> RuleSetParts:
     ]
     postprocs = [
         ms.postproc.DisallowDynamicLoop(),
+        BroadcastVectors(lanes),
         ms.postproc.RewriteParallelVectorizeUnroll(),
         ms.postproc.RewriteReductionBlock(),
         ms.postproc.RewriteLayout(),
