@@ -251,3 +251,50 @@ def test_a_squeeze_excite_gate_is_its_own_kernel_and_matches_litert(cli, tmp_pat
     (ours,) = load_artifact(lib, 1)(x)
     (want,) = LiteRTModel(model, threads=1)(x)
     np.testing.assert_allclose(ours, want, rtol=1e-5, atol=1e-5)
+
+
+def padded_convs(path):
+    """Keras' ZeroPadding2D before VALID convs: x (9x9x8) -> PAD (1, 1 rows; 0, 1 columns) ->
+    3x3 depthwise conv, stride 2 -> PAD (1 all round) -> 3x3 conv to 16 channels."""
+    rng = np.random.default_rng(5)
+    dw = rng.standard_normal((1, 3, 3, 8)).astype(np.float32)
+    w = rng.standard_normal((16, 3, 3, 8)).astype(np.float32) * 0.3  # OHWI
+    tensors = [
+        Tensor("x", (1, 9, 9, 8)),  # 0
+        Tensor("pad1", (4, 2), "int32", np.array([[0, 0], [1, 1], [0, 1], [0, 0]], np.int32)),
+        Tensor("padded1", (1, 11, 10, 8)),  # 2
+        Tensor("dw", dw.shape, data=dw),  # 3
+        Tensor("dw_bias", (8,), data=np.zeros(8, np.float32)),  # 4
+        Tensor("y", (1, 5, 4, 8)),  # 5
+        Tensor("pad2", (4, 2), "int32", np.array([[0, 0], [1, 1], [1, 1], [0, 0]], np.int32)),
+        Tensor("padded2", (1, 7, 6, 8)),  # 7
+        Tensor("w", w.shape, data=w),  # 8
+        Tensor("bias", (16,), data=rng.standard_normal(16).astype(np.float32)),  # 9
+        Tensor("z", (1, 5, 4, 16)),  # 10
+    ]
+    valid = (0, "int8", 1)
+    ops = [
+        Op("PAD", [0, 1], [2], "PadOptions"),
+        Op("DEPTHWISE_CONV_2D", [2, 3, 4], [5], "DepthwiseConv2DOptions",
+           [valid, (1, "int32", 2), (2, "int32", 2), (3, "int32", 1)]),
+        Op("PAD", [5, 6], [7], "PadOptions"),
+        Op("CONV_2D", [7, 8, 9], [10], "Conv2DOptions", [valid, (1, "int32", 1), (2, "int32", 1)]),
+    ]  # fmt: skip
+    return write(path, tensors, ops, [0], [10])
+
+
+def test_zero_pads_before_convs_are_the_convs_padding_and_match_litert(cli, tmp_path):
+    """No pad is a kernel of its own (each was one more pass over its activation): both convs
+    read the unpadded input, tuned and built equal to LiteRT."""
+    model = padded_convs(tmp_path / "padded.tflite")
+    tasks = cli("tasks", model, "--json")
+    assert tasks.code == 0, tasks.err
+    names = [t["name"] for t in json.loads(tasks.out)["tasks"]]
+    assert len(names) == 2 and not any("pad" in n for n in names), names
+    recs, lib = tmp_path / "recs", tmp_path / "padded.so"
+    assert cli("tune", model, "--records", recs, *TINY_TUNE).code == 0
+    assert cli("build", model, "--records", recs, "-o", lib).code == 0
+    x = random_inputs(load_model(model).info, seed=4)
+    (ours,) = load_artifact(lib, 1)(x)
+    (want,) = LiteRTModel(model, threads=1)(x)
+    np.testing.assert_allclose(ours, want, rtol=1e-5, atol=1e-5)
