@@ -17,17 +17,16 @@ LAYOUT_FREE = "layout_free_buffers"
 
 def lower(mod: Any, target: Any) -> Any:
     """Prepare integer operands for the target, let slices of concatenations read the pieces
-    (`concat_slices`), fold zero pads into the convs that read them (`pads_into_convs`), then
-    legalize and fuse into primitive functions (table lookups as elementwise ops,
-    `tables_elementwise`), give extern kernels a root block (`with_root_blocks`), keep kernels
-    that share a conv but not its epilogue apart (`epilogues_apart`) and mark which kernel
-    inputs are weights (`mark_layout_free`)."""
+    (`concat_slices`), then legalize and fuse into primitive functions (table lookups as
+    elementwise ops, `tables_elementwise`),
+    give extern kernels a root block (`with_root_blocks`), keep kernels that share a conv but
+    not its epilogue apart (`epilogues_apart`) and mark which kernel inputs are weights
+    (`mark_layout_free`)."""
     import tvm
     from tvm import relax
 
     from ..quant.operands import prepare_for_target
     from .concat_slices import concat_slices
-    from .conv_padding import pads_into_convs
     from .transposed_conv import transposed_convs
 
     passes = tvm.transform.Sequential(
@@ -36,7 +35,6 @@ def lower(mod: Any, target: Any) -> Any:
             relax.transform.CanonicalizeBindings(),
             concat_slices(),
             relax.transform.DeadCodeElimination(),
-            pads_into_convs(),
             transposed_convs(),
             relax.transform.LegalizeOps(),
             relax.transform.AnnotateTIROpPattern(),
