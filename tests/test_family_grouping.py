@@ -57,3 +57,21 @@ def test_family_rounds_keep_warmup_small():
     assert warmup <= 600 * 2 // 5
     assert family_rounds(2000, 32, 6) == (40, 10)
     assert family_rounds(10, 2, 1) == (4, 2)  # floors
+
+
+@pytest.mark.parametrize(("length", "stride"), [(1760, 160), (1759, 160), (1760, 178)])
+def test_a_windows_stride_is_read_from_its_index_not_guessed_from_extents(length, stride):
+    """openWakeWord's melspectrogram: a 512-wide window at stride 160 over 1760 values has 8
+    outputs, as any stride from 157 to 178 would; its family said s178."""
+    import tvm
+    from tvm import te
+
+    from edgetune.tasks.family import family_of
+
+    outputs = (length - 512) // stride + 1
+    x = te.placeholder((length,), "float32", name="x")
+    w = te.placeholder((512,), "float32", name="w")
+    r = te.reduce_axis((0, 512), name="r")
+    conv = te.compute((outputs,), lambda i: te.sum(x[i * stride + r] * w[r], axis=r), name="conv")
+    mod = tvm.IRModule({"main": te.create_prim_func([x, w, conv])})
+    assert family_of(mod) == f"conv-k512-s{stride}-float32"

@@ -175,6 +175,23 @@ def test_foreign_cores_between_two_readings_and_the_note_they_give():
     assert "1.0 of this machine's cores busy" in busy_note(1.0)
 
 
+def test_a_timing_too_short_to_tell_is_read_over_a_longer_interval(monkeypatch):
+    """A 2 ms timing counts one jiffy or none per CPU: another process's one jiffy in it would
+    read as a whole core (compare said "other processes kept 0.3 cores busy" on an idle
+    machine). The interval is stretched by a sleep to HINT_MIN_TICKS jiffies."""
+    from edgetune.measure.free_cores import HINT_MIN_TICKS, foreign_cores
+
+    cpu = min(os.sched_getaffinity(0))
+    before = CpuReading({cpu: (0, 0)}, own=0)
+    after = CpuReading({cpu: (1, 1)}, own=0)  # one jiffy, someone else's
+    later = CpuReading({cpu: (1, HINT_MIN_TICKS + 1)}, own=0)  # then idle
+    slept = []
+    monkeypatch.setattr(free_cores.time, "sleep", slept.append)
+    monkeypatch.setattr(free_cores.CpuReading, "now", staticmethod(lambda proc=None: later))
+    assert foreign_cores(before, after) == pytest.approx(1 / (HINT_MIN_TICKS + 1))
+    assert slept == [pytest.approx(HINT_MIN_TICKS / os.sysconf("SC_CLK_TCK"))]
+
+
 HOLD_TURN = """
 import sys, time
 from edgetune.measure.timing_turn import timing_turn

@@ -120,12 +120,19 @@ def steal_note(share: float | None) -> str | None:
 
 
 def foreign_cores(before: CpuReading | None, after: CpuReading | None) -> float | None:
-    """Cores other processes kept busy between two readings; when that was too short to tell,
-    during a WINDOW_S sleep now (None: /proc cannot be read)."""
+    """Cores other processes kept busy between two readings, the interval stretched by a sleep
+    to HINT_MIN_TICKS jiffies a CPU when it was shorter (a 2 ms timing counts a jiffy or none
+    per CPU: one jiffy of another process read as 0.3 cores); without a first reading, during
+    a WINDOW_S sleep now (None: /proc cannot be read)."""
     if before is not None and after is not None:
         load, ticks = after.load_since(before)
-        if ticks >= HINT_MIN_TICKS:
-            return load.foreign
+        if ticks < HINT_MIN_TICKS:
+            time.sleep((HINT_MIN_TICKS - ticks + 1) / os.sysconf("SC_CLK_TCK"))
+            later = CpuReading.now()
+            if later is None:
+                return None
+            load = later.load_since(before)[0]
+        return load.foreign
     load = host_load()
     return load.foreign if load.busy else None
 

@@ -33,7 +33,9 @@ def _window(block: Any) -> tuple[list[int], int]:
     """(extents of the sliding-window reduction axes, stride) from the block's first read.
 
     A data index that uses exactly one reduction axis and one output axis slides a window; its
-    stride follows from the read buffer's extent: (in - window) / (out - 1).
+    stride is the output axis' coefficient in the index (the read buffer's extent cannot say:
+    a 512-wide window at stride 160 over 1760 values has 8 outputs, as at any stride from 157
+    to 178).
     """
     from ..tvm_api import tirx
 
@@ -50,6 +52,33 @@ def _window(block: Any) -> tuple[list[int], int]:
         if len(red) != 1 or len(out) != 1:
             continue
         window.append(red[0])
-        if out[0] > 1:
-            stride = max(stride, round((int(extent) - red[0]) / (out[0] - 1)))
+        if out[0] > 1:  # one output: no stride to speak of
+            (axis,) = [v for v in used if v in spatial]
+            step = _coefficient(rng.min, axis)
+            if step is None:  # an index not linear in it: the extent's estimate
+                step = round((int(extent) - red[0]) / (out[0] - 1))
+            stride = max(stride, step)
     return window, stride
+
+
+def _coefficient(expr: Any, var: Any) -> int | None:
+    """The integer coefficient of `var` in a sum of products of `expr`; None if not linear."""
+    from ..tvm_api import tirx
+
+    if isinstance(expr, tirx.Var):
+        return 1 if expr.same_as(var) else 0
+    if isinstance(expr, tirx.IntImm):
+        return 0
+    if isinstance(expr, tirx.Cast):
+        return _coefficient(expr.value, var)
+    if isinstance(expr, (tirx.Add, tirx.Sub)):
+        a, b = _coefficient(expr.a, var), _coefficient(expr.b, var)
+        if a is None or b is None:
+            return None
+        return a + b if isinstance(expr, tirx.Add) else a - b
+    if isinstance(expr, tirx.Mul):
+        for term, factor in ((expr.a, expr.b), (expr.b, expr.a)):
+            if isinstance(factor, tirx.IntImm):
+                inner = _coefficient(term, var)
+                return None if inner is None else inner * int(factor.value)
+    return None
