@@ -54,7 +54,8 @@ def _vector_extents(sch) -> list[int]:
     [
         ((1, 25, 16, 144), (1, 1, 1, 144), 48),  # 64 lanes would span two rows
         ((1, 7, 4, 480), (1, 1, 1, 480), 48),
-        ((1, 9, 9, 24), (1, 1, 1, 24), 24),  # a row shorter than 64
+        ((1, 9, 9, 24), (1, 1, 1, 24), 48),  # two whole rows of 24
+        ((1, 8, 8, 16), (1, 1, 1, 16), 64),  # four whole rows: unchanged
         ((1, 8, 8, 40), (1, 8, 8, 1), 40),  # a per-pixel scale over 40 channels
         ((1, 8, 8, 128), (1, 1, 1, 128), 64),  # rows of whole vectors: unchanged
     ],
@@ -85,6 +86,7 @@ def test_element_wise_kernels_without_a_broadcast_keep_the_full_extent():
 def test_row_width_prefers_whole_vectors_and_leaves_hopeless_rows():
     assert row_width(64, [144], 16) == 48
     assert row_width(64, [144, 96], 16) == 48
+    assert row_width(64, [24], 16) == 48 and row_width(64, [16, 32], 16) == 64
     assert row_width(64, [100], 16) == 50  # no multiple of 16 divides 100
     assert row_width(64, [97], 16) == 64  # only 1 divides it: left as it is
     assert row_width(64, [], 16) == 64

@@ -10,9 +10,10 @@ for 57600 values, 1.5 G values/s (EfficientNet-lite's ewn_base_model: five such 
 the model), and the search had nothing else to try (the kernel's space is one schedule).
 
 `BroadcastVectors`, before RewriteParallelVectorizeUnroll, lowers the annotated extent of a
-kernel without reductions that reads a broadcast operand to the largest divisor of its innermost
-loop (a multiple of the vector lanes when one divides it): every vector then lies inside one row
-and the broadcast operand is read as a plain vector (or a scalar splat).
+kernel without reductions that reads a broadcast operand to the largest one whose vectors hold
+whole rows of its innermost loop (a divisor of the row, or a multiple: 64 lanes over rows of 16
+read the gate as one repeated vector, measured faster than 16 lanes), a multiple of the vector
+lanes when one fits: the broadcast operand is then read as a plain vector (or a scalar splat).
 """
 
 from __future__ import annotations
@@ -63,13 +64,17 @@ class BroadcastVectors(ms.postproc.PyPostproc):
 
 
 def row_width(width: int, rows: list[int], lanes: int) -> int:
-    """The largest extent <= `width` dividing every row length, preferring multiples of
-    `lanes`; `width` itself when it divides them all or no divisor reaches MIN_WIDTH."""
-    if all(row % width == 0 for row in rows):
+    """The largest extent <= `width` whose vectors hold whole rows (it divides every row
+    length, or is a multiple of it), preferring multiples of `lanes`; `width` itself when it
+    already does or no such extent reaches MIN_WIDTH."""
+
+    def whole_rows(w: int) -> bool:
+        return all(row % w == 0 or w % row == 0 for row in rows)
+
+    if whole_rows(width):
         return width
-    divisors = [w for w in range(width, 0, -1) if all(row % w == 0 for row in rows)]
-    whole = [w for w in divisors if w % lanes == 0]
-    best = (whole or divisors)[0]
+    fits = [w for w in range(width, 0, -1) if whole_rows(w)]
+    best = ([w for w in fits if w % lanes == 0] or fits)[0]
     return best if best >= MIN_WIDTH else width
 
 
