@@ -207,7 +207,7 @@ def test_a_conv_then_a_negative_axis_squeeze_lowers():
 
 def squeeze_excite_block(path):
     """x (7x4x24) -> mean over the map -> 1x1 conv + bias -> sigmoid -> x * gate: MobileNetV3's,
-    EfficientNet's and MediaPipe's squeeze-and-excite (on the map of EfficientNet-lite's last
+    EfficientNet's and MediaPipe's squeeze-and-excite (on the map of an EfficientNet's last
     stage, a 28 times smaller gate)."""
     rng = np.random.default_rng(3)
     w = rng.standard_normal((24, 1, 1, 24)).astype(np.float32) * 0.3  # OHWI

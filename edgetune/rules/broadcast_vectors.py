@@ -6,7 +6,7 @@ contiguous too, then splits the fused loop by the root's `meta_schedule.vectoriz
 floats on the host). When that extent does not divide the broadcast axis, each vector spans two
 rows of the output and the broadcast operand's index wraps inside it: LLVM gathers it element by
 element. A squeeze-and-excite scale (a 25x16x144 feature map times a 144-value gate) ran 39 us
-for 57600 values, 1.5 G values/s (EfficientNet-lite's ewn_base_model: five such kernels, 18 % of
+for 57600 values, 1.5 G values/s (the EfficientNet of ewn_base_model: five such kernels, 18 % of
 the model), and the search had nothing else to try (the kernel's space is one schedule).
 
 `BroadcastVectors`, before RewriteParallelVectorizeUnroll, lowers the annotated extent of a

@@ -52,7 +52,7 @@ def _window(block: Any) -> tuple[list[int], int]:
         if len(red) != 1 or len(out) != 1:
             continue
         window.append(red[0])
-        if out[0] > 1:  # one output: no stride to speak of
+        if out[0] > 1:  # (a single output has no stride to speak of)
             (axis,) = [v for v in used if v in spatial]
             step = _coefficient(rng.min, axis)
             if step is None:  # an index not linear in it: the extent's estimate

@@ -101,8 +101,9 @@ def broadcasts_apart() -> Any:
     convs that have no such epilogue, so it ran with their record, tuned for 16 values, on
     262144 (MediaPipe's selfie segmenter: three such kernels took 0.29 ms in the model, on one
     thread, estimated at 0). Fused, the gate's sigmoid was also inlined into the multiply and
-    computed once per output instead of once per channel: on a 7x4 map, 28 times (EfficientNet-
-    lite's 480-channel gate: 25 us a call, its 9600-MAC conv included), hence a small ratio.
+    computed once per output instead of once per channel: on a 7x4 map, 28 times (an
+    EfficientNet's 480-channel gate: 25 us a call, its 9600-MAC conv included), hence a small
+    ratio.
     Constant operands (biases, per-channel scales) keep fusing."""
     import tvm
     from tvm import ir, relax
