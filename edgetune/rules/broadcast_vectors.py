@@ -30,16 +30,28 @@ MIN_WIDTH = 4  # below this, leave the extent: too few lanes to be worth a chang
 
 @derived_object
 class BroadcastVectors(ms.postproc.PyPostproc):
-    """Align the vectorized extent of broadcasting element-wise kernels to their rows."""
+    """Align the vectorized extent of broadcasting element-wise kernels to their rows.
 
-    def __init__(self, lanes: int):
+    Whether a task can need it is decided once, from its unscheduled module (its blocks are all
+    spatial and one reads a broadcast operand): the search applies postprocessors to thousands
+    of candidates, and every other task (convs, reductions) passes through at once.
+    """
+
+    def __init__(self, lanes: int, active: bool = True):
         super().__init__()
         self.lanes = lanes
+        self.active = active  # True until a tune context says otherwise
 
     def _initialize_with_tune_context(self, context) -> None:
-        pass
+        from ..tasks.lower import iter_blocks
+        from ..tvm_api import s_tir
+
+        blocks = [b for b in iter_blocks(context.mod["main"].body, s_tir) if b.iter_vars]
+        self.active = _spatial(blocks) and any(_broadcasts(b) for b in blocks)
 
     def apply(self, sch) -> bool:
+        if not self.active:
+            return True
         root = sch.get_sblock("root", func_name="main")
         width = sch.get(root).annotations.get(VECTORIZE)
         if width is None:
@@ -47,7 +59,7 @@ class BroadcastVectors(ms.postproc.PyPostproc):
         rows = []
         for child in sch.get_child_blocks(root):
             block = sch.get(child)
-            if any(v.iter_type != tirx.IterVar.DataPar for v in block.iter_vars):
+            if not _spatial([block]):
                 return True  # a kernel with a reduction: its tiles own the extent
             loops = sch.get_loops(child)
             extent = sch.get(loops[-1]).extent if loops else None
@@ -60,7 +72,7 @@ class BroadcastVectors(ms.postproc.PyPostproc):
         return True
 
     def clone(self):
-        return BroadcastVectors(self.lanes)
+        return BroadcastVectors(self.lanes, self.active)
 
 
 def row_width(width: int, rows: list[int], lanes: int) -> int:
@@ -76,6 +88,11 @@ def row_width(width: int, rows: list[int], lanes: int) -> int:
     fits = [w for w in range(width, 0, -1) if whole_rows(w)]
     best = ([w for w in fits if w % lanes == 0] or fits)[0]
     return best if best >= MIN_WIDTH else width
+
+
+def _spatial(blocks: list[Any]) -> bool:
+    """Whether the blocks have no reduction iterator."""
+    return all(v.iter_type == tirx.IterVar.DataPar for b in blocks for v in b.iter_vars)
 
 
 def _broadcasts(block: Any) -> bool:
