@@ -1,9 +1,26 @@
-"""Building a scheduled module for the host board with a named TIR pipeline, keeping the TIR
-that pipeline lowered it to (for tests that check what a lowering pass wrote)."""
+"""The host rule set's postprocessed sketches of a PrimFunc, and building a scheduled module for
+the host board with a named TIR pipeline, keeping the TIR that pipeline lowered it to (for tests
+that check what a rule or a lowering pass wrote)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+
+def host_sketches(func: Any) -> list[Any]:
+    """The host rule set's sketches of `func`, postprocessed (each valid one with its module)."""
+    from edgetune.board import load_board
+    from edgetune.rules.rule_set import get_rule_set
+    from edgetune.tvm_api import ms
+
+    board = load_board("host")
+    space = get_rule_set("host").space(board)
+    ctx = ms.TuneContext(mod=func, target=board.target(), space_generator=space, num_threads=1)
+    valid = []
+    for sketch in ctx.generate_design_space():
+        if all(p.apply(sketch) for p in ctx.space_generator.postprocs):
+            valid.append(sketch)
+    return valid
 
 
 def build_keeping_lowered(mod: Any, pipeline: str) -> tuple[Any, str]:

@@ -1,15 +1,15 @@
-"""Broadcasting element-wise kernels vectorize inside their rows (`rules/broadcast_vectors.py`),
-and a squeeze-and-excite gate's multiply is a kernel of its own (`tasks/lower.py`)."""
+"""Broadcasting element-wise kernels vectorize inside their rows (`rules/broadcast_vectors.py`);
+the squeeze-and-excite gate as a kernel of its own is in test_real_model_kernels.py."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from lowering_support import host_sketches
 
 from edgetune.board import load_board
 from edgetune.lowering.pipeline import tir_pipeline
 from edgetune.rules.broadcast_vectors import row_width
-from edgetune.rules.rule_set import get_rule_set
 
 
 def _scale(shape: tuple[int, ...], gate: tuple[int, ...]):
@@ -25,19 +25,9 @@ def _scale(shape: tuple[int, ...], gate: tuple[int, ...]):
     return te.create_prim_func([x, g, te.compute(shape, gated, name="out")])
 
 
-def _scheduled(func):
+def _sketch(func):
     """The host rule set's one sketch of `func`, postprocessed."""
-    from edgetune.tvm_api import ms
-
-    board = load_board("host")
-    ctx = ms.TuneContext(
-        mod=func,
-        target=board.target(),
-        space_generator=get_rule_set("host").space(board),
-        num_threads=1,
-    )
-    (sketch,) = ctx.generate_design_space()
-    assert all(p.apply(sketch) for p in ctx.space_generator.postprocs)
+    (sketch,) = host_sketches(func)
     return sketch
 
 
@@ -63,7 +53,7 @@ def _vector_extents(sch) -> list[int]:
 def test_broadcast_vectors_lie_inside_a_row_and_compute_the_same(shape, gate, width):
     import tvm
 
-    sch = _scheduled(_scale(shape, gate))
+    sch = _sketch(_scale(shape, gate))
     assert _vector_extents(sch) == [width]
     lib = tvm.compile(sch.mod, target=load_board("host").target(), tir_pipeline=tir_pipeline())
     rng = np.random.default_rng(0)
@@ -80,7 +70,7 @@ def test_element_wise_kernels_without_a_broadcast_keep_the_full_extent():
     x = te.placeholder((1, 25, 16, 144), "float32", name="x")
     y = te.placeholder((1, 25, 16, 144), "float32", name="y")
     func = te.create_prim_func([x, y, te.compute(x.shape, lambda *i: x(*i) * y(*i), name="out")])
-    assert _vector_extents(_scheduled(func)) == [64]
+    assert _vector_extents(_sketch(func)) == [64]
 
 
 def test_row_width_prefers_whole_vectors_and_leaves_hopeless_rows():

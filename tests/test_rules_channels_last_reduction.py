@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from lowering_support import host_sketches
 
 from edgetune.board import load_board
 from edgetune.lowering.pipeline import tir_pipeline
-from edgetune.rules.rule_set import get_rule_set
 
 
 def _mean(shape: tuple[int, ...], axes: tuple[int, ...]):
@@ -33,20 +33,6 @@ def _mean(shape: tuple[int, ...], axes: tuple[int, ...]):
     return te.create_prim_func([x, mean])
 
 
-def _sketches(func):
-    """The host rule set's sketches of `func`, postprocessed (each valid one with its module)."""
-    from edgetune.tvm_api import ms
-
-    board = load_board("host")
-    space = get_rule_set("host").space(board)
-    ctx = ms.TuneContext(mod=func, target=board.target(), space_generator=space, num_threads=1)
-    valid = []
-    for sketch in ctx.generate_design_space():
-        if all(p.apply(sketch) for p in ctx.space_generator.postprocs):
-            valid.append(sketch)
-    return valid
-
-
 def _pixel_split(sketch) -> bool:
     """Whether the sketch's partial sums run in parallel over pixel chunks and vectorize
     channels: the rfactor block's outermost loop parallel, its innermost (a spatial one, the
@@ -68,7 +54,7 @@ def _pixel_split(sketch) -> bool:
 def test_global_pooling_has_a_pixel_split_sketch_that_computes_the_mean(shape, axes):
     import tvm
 
-    sketches = [s for s in _sketches(_mean(shape, axes)) if _pixel_split(s)]
+    sketches = [s for s in host_sketches(_mean(shape, axes)) if _pixel_split(s)]
     assert sketches
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     want = x.mean(axis=axes)

@@ -103,8 +103,7 @@ def broadcasts_apart() -> Any:
     thread, estimated at 0). Fused, the gate's sigmoid was also inlined into the multiply and
     computed once per output instead of once per channel: on a 7x4 map, 28 times (an
     EfficientNet's 480-channel gate: 25 us a call, its 9600-MAC conv included), hence a small
-    ratio.
-    Constant operands (biases, per-channel scales) keep fusing."""
+    ratio. Constant operands (biases, per-channel scales) keep fusing."""
     import tvm
     from tvm import ir, relax
 
