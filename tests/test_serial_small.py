@@ -38,6 +38,34 @@ def test_small_parallel_loops_run_serially(rows, parallel):
     np.testing.assert_array_equal(y.numpy(), x + np.float32(1.0))
 
 
+def test_a_loop_made_serial_is_not_unrolled_but_the_loops_inside_it_are():
+    """Unroll pragmas on a parallel loop unroll the loops inside it, never the loop itself; made
+    serial, it stays a loop (fully unrolled, a 64-lane gather mean took LLVM 100 s to build)."""
+    import tvm
+    from tvm import te
+
+    from edgetune.lowering.pipeline import tir_pipeline
+    from edgetune.tvm_api import s_tir
+
+    x = te.placeholder((8, 4, 64), "float32", "x")
+    k = te.reduce_axis((0, 4), "k")
+    y = te.compute((8, 64), lambda i, c: te.sum(x[i, k, c], axis=k))
+    sch = s_tir.Schedule(te.create_prim_func([x, y]).with_attr("global_symbol", "main"))
+    i, c, k = sch.get_loops(sch.get_sblock(y.op.name))
+    sch.reorder(i, k, c)
+    sch.parallel(i)
+    sch.vectorize(c)
+    sch.annotate(i, "pragma_auto_unroll_max_step", 512)
+    sch.annotate(i, "pragma_unroll_explicit", 1)
+    lib, text = build_keeping_lowered(sch.mod, tir_pipeline())
+    assert "T.parallel(" not in text and "in range(8)" in text, text  # serial, a loop still
+    assert "in range(4)" not in text, text  # the reduction inside it unrolled, as when parallel
+    data = np.random.default_rng(0).standard_normal((8, 4, 64)).astype("float32")
+    out = tvm.runtime.tensor(np.zeros((8, 64), "float32"))
+    lib(tvm.runtime.tensor(data), out)
+    np.testing.assert_allclose(out.numpy(), data.sum(axis=1), rtol=1e-6)
+
+
 def test_iterations_count_every_branch_and_stop_at_the_cap():
     from tvm import te
 

@@ -8,6 +8,12 @@ estimates, measured at 2 threads, added up to 44 us. This pass turns a parallel 
 whole nest does fewer than SERIAL_BELOW element operations (`iterations`) into a serial one. It runs
 in every CPU build (search candidates too, so that their times and the model's agree), before
 TVM lowers parallel loops; task hashes and records are unchanged.
+
+A loop made serial keeps its unrolling as a parallel loop has it: TVM never unrolls a parallel
+loop itself, only the loops inside it, but would unroll a serial one under its own
+`pragma_auto_unroll_max_step`. A search candidate of a global mean (16 rows parallel, each a
+64-lane gather, unroll 512) then became 4096 scalar loads in one block, which LLVM took 100 s to
+compile (build timeouts on the host board are 120 s). The pragmas move onto the loops inside.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any
 
 # element operations under one parallel loop (a vector store: its lanes); measured, session 54
 SERIAL_BELOW = 16384
+UNROLL_PRAGMAS = ("pragma_auto_unroll_max_step", "pragma_unroll_explicit")
 
 
 def iterations(stmt: Any, cap: int) -> int:
@@ -63,10 +70,29 @@ def _serial_if_small(loop: Any) -> Any:
 
     if loop.kind != tirx.ForKind.PARALLEL or iterations(loop, SERIAL_BELOW) >= SERIAL_BELOW:
         return loop
+    pragmas = {k: v for k, v in loop.annotations.items() if k in UNROLL_PRAGMAS}
+    kept = {k: v for k, v in loop.annotations.items() if k not in pragmas}
     return tirx.For(
-        loop.loop_var, loop.min, loop.extent, tirx.ForKind.SERIAL, loop.body,
-        annotations=loop.annotations, step=loop.step,
+        loop.loop_var, loop.min, loop.extent, tirx.ForKind.SERIAL,
+        _with_pragmas(loop.body, pragmas), annotations=kept, step=loop.step,
     )  # fmt: skip
+
+
+def _with_pragmas(body: Any, pragmas: dict) -> Any:
+    """`body` with `pragmas` on every loop in it (a loop's own annotations win): the unrolling
+    its parallel parent's pragmas gave them, without unrolling the parent."""
+    import tvm_ffi
+
+    from ..tvm_api import tirx
+
+    def annotate(loop: Any) -> Any:
+        merged = {**pragmas, **dict(loop.annotations.items())}
+        return tirx.For(
+            loop.loop_var, loop.min, loop.extent, loop.kind, loop.body,
+            thread_binding=loop.thread_binding, annotations=merged, step=loop.step,
+        )  # fmt: skip
+
+    return tvm_ffi.structural_map(body, ((tirx.For, annotate),), order="pre") if pragmas else body
 
 
 def serial_small_loops() -> Any:
