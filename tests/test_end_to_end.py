@@ -84,7 +84,7 @@ def test_tune_build_run_compare_matches_litert(cli, tmp_path, name):
     else:
         assert np.abs(ours.astype(int) - reference.astype(int)).max() <= 1
 
-    result = cli("compare", name, "--records", recs, "--repeat", 5, "--json")
+    result = cli("compare", name, "--records", recs, "--rounds", 1, "--repeat", 5, "--json")
     assert result.code == 0, result.err
     comparison = json.loads(result.out)
     assert comparison["edgetune"]["median_ms"] > 0 and comparison["litert"]["median_ms"] > 0

@@ -94,9 +94,13 @@ def test_dispatch_trains_per_family_and_predicts(tasks, board, tmp_path, monkeyp
     assert first.shape == (len(cands_b),) and np.isfinite(first).all()
     pooled = model.models[POOLED].predict(ctx_d, cands_d)
     assert np.array_equal(model.predict(ctx_d, cands_d), pooled)
-    # An untrained model (below its warm-up) would answer with random scores.
+    # An untrained model (below its warm-up) would answer with random scores, and says so.
     untrained = model.models[depthwise]
     assert not np.array_equal(untrained.predict(ctx_d, cands_d), untrained.predict(ctx_d, cands_d))
+    assert not untrained.ranks() and model.models[POINTWISE].ranks()
+    assert model.ranks(tasks[1].name) and model.ranks(tasks[2].name)  # the pooled model's data
+    fresh = FamilyCostModel(families, tmp_path / "fresh", warmup_samples=4, num_tuning_cores=1)
+    assert not fresh.ranks(tasks[0].name)
 
     # State: written after each update, reloaded into a fresh model (a resumed run) identically.
     assert cost_model_path(tmp_path, POINTWISE).is_file()

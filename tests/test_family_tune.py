@@ -120,7 +120,7 @@ class _Strategy:
 def test_foresee_rounds_use_the_light_search_and_both_searches_learn_every_result():
     plan = ForeseePlan()
     full, light = _Strategy("full"), _Strategy("light")
-    search = ForeseeSearch(full, light, plan)._inst  # the Python object behind the FFI one
+    search = ForeseeSearch(full, light, plan, lambda _task: True)._inst  # the Python object
     search._initialize_with_tune_context(SimpleNamespace(task_name="t"))
     plan.limit("t", 2)
     foresee = search.generate_measure_candidates()
@@ -132,6 +132,19 @@ def test_foresee_rounds_use_the_light_search_and_both_searches_learn_every_resul
     light.generate_measure_candidates = lambda: None  # the light search gave up: the full one
     plan.limit("t", 2)
     assert [str(c.sch.trace) for c in search.generate_measure_candidates()] == ["full0", "full1"]
+
+
+def test_a_full_round_the_cost_model_cannot_rank_is_searched_light_and_whole():
+    """Scores at random (no trained model yet): the light search's candidates, none cut."""
+    trained = {"t": False}
+    full, light = _Strategy("full"), _Strategy("light")
+    search = ForeseeSearch(full, light, ForeseePlan(), trained.get)._inst
+    search._initialize_with_tune_context(SimpleNamespace(task_name="t"))
+    assert len(search.generate_measure_candidates()) == 4
+    assert (full.generated, light.generated) == (0, 1)
+    trained["t"] = True
+    search.generate_measure_candidates()
+    assert (full.generated, light.generated) == (1, 1)
 
 
 class _Records:

@@ -585,6 +585,7 @@ def _search(
                 search_strategy(evo_size, seeds, measured=measured),
                 search_strategy(evo_size, seeds, light=True, measured=measured),
                 fam.plan,
+                fam.cost_model.ranks,
             )
     else:
         engine = {

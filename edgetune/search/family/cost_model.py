@@ -89,10 +89,17 @@ class FamilyCostModel(ms.cost_model.PyCostModel):
             self._save(fam, self.state_dir)
 
     def predict(self, context: Any, candidates: list[Any]) -> Any:
-        fam = self.task_family[str(context.task_name)]
-        if self.samples(fam) < FAMILY_MIN_SAMPLES:
-            fam = POOLED
-        return self.models[fam].predict(context, candidates)
+        return self._model(str(context.task_name)).predict(context, candidates)
+
+    def ranks(self, task_name: str) -> bool:
+        """Whether the task's candidates are scored by a trained model, not at random."""
+        return self._model(task_name).ranks()
+
+    def _model(self, task_name: str) -> LazyXGBModel:
+        """The task's family model once it has FAMILY_MIN_SAMPLES measurements, else the
+        pooled one."""
+        fam = self.task_family[task_name]
+        return self.models[fam if self.samples(fam) >= FAMILY_MIN_SAMPLES else POOLED]
 
     def _save(self, family: str, records_dir: Path) -> None:
         model = self.models[family]
@@ -141,6 +148,12 @@ class LazyXGBModel(ms.cost_model.XGBModel._cls):
     def predict(self, context: Any, candidates: list[Any]) -> np.ndarray:
         self.train_if_due()
         return super().predict(context, candidates)
+
+    def ranks(self) -> bool:
+        """Whether `predict` would score with a booster (trained, or training due), not at
+        random: XGBModel's rule, enough measurements for its warm-up."""
+        trained = self.booster is not None or self._due is not None
+        return trained and self.data_size >= self.num_warmup_samples
 
     def load(self, path: str) -> None:
         super().load(path)

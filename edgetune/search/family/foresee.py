@@ -9,10 +9,16 @@ evolution costs the same however few of its candidates are measured, and in shor
 rounds are most of the rounds; when it gives up (its small population finds nothing new) the full
 search takes the round. Both searches are told every result, so each counts every trial and
 neither proposes a schedule the other measured.
+
+A full round whose cost model cannot rank yet (fewer measurements than its warm-up: MetaSchedule's
+XGBModel then scores candidates at random) is searched by the light search too: evolving a large
+population by random scores picks candidates as random as a small one's, at several times the
+cost (tiny_fp32's first round 2.4 s of a 10-s tune).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from tvm.ir.utils import derived_object
@@ -38,12 +44,14 @@ class ForeseePlan:
 @derived_object
 class ForeseeSearch(ms.search_strategy.PySearchStrategy):
     """A task's search: `inner` in full rounds, `light` cut to the planned limit in foresee
-    rounds (both strategies of the same task, e.g. `SkipMeasured` evolutionary searches)."""
+    rounds and in full rounds the cost model cannot rank (`ranks(task_name)` false), both
+    strategies of the same task (e.g. `SkipMeasured` evolutionary searches)."""
 
-    def __init__(self, inner: Any, light: Any, plan: ForeseePlan):
+    def __init__(self, inner: Any, light: Any, plan: ForeseePlan, ranks: Callable[[str], bool]):
         self.inner = inner
         self.light = light
         self.plan = plan
+        self.ranks = ranks
         self.task_name = ""
 
     def _initialize_with_tune_context(self, context: Any) -> None:
@@ -61,16 +69,16 @@ class ForeseeSearch(ms.search_strategy.PySearchStrategy):
 
     def generate_measure_candidates(self):
         limit = self.plan.take(self.task_name)
-        if limit is None:
+        if limit is None and self.ranks(self.task_name):
             return self.inner.generate_measure_candidates()
         candidates = self.light.generate_measure_candidates()
         if candidates is None:  # the light search gave up (its population found nothing new)
             candidates = self.inner.generate_measure_candidates()
-        return None if candidates is None else list(candidates)[:limit]
+        return None if candidates is None else list(candidates)[:limit]  # limit None: all
 
     def notify_runner_results(self, measure_candidates, results) -> None:
         for search in (self.inner, self.light):
             search.notify_runner_results(measure_candidates, results)
 
     def clone(self):
-        return ForeseeSearch(self.inner.clone(), self.light.clone(), self.plan)
+        return ForeseeSearch(self.inner.clone(), self.light.clone(), self.plan, self.ranks)
