@@ -329,3 +329,16 @@ def _run_elementwise(f, x: np.ndarray) -> np.ndarray:
     res = tvm.runtime.tensor(np.zeros(x.shape, "int32"))
     lib(tvm.runtime.tensor(x), res)
     return res.numpy()
+
+
+def test_a_folded_requantization_without_a_sign_correction_reads_its_input_once():
+    """e = 0 needs no correction of negative products: the input appears once, not twice (the
+    copies multiply when requantizations nest, and MetaSchedule's feature extraction walks each:
+    a residual ADD's kernel 43-87 ms a candidate)."""
+    from edgetune.tvm_api import tirx
+
+    acc = tirx.Var("acc", "int32")
+    for shift, reads in [(0, 1), (-3, 2)]:
+        folded = FoldedRequantization.fold(1 << 30, shift, 5)
+        assert (folded.negative == 0) == (shift == 0)
+        assert str(folded(acc)).count("acc") == reads, folded(acc)

@@ -165,13 +165,17 @@ class FoldedRequantization:
 
     def __call__(self, acc: Any) -> Any:
         """The formula on an int32 TE expression; returns int32. No Select, so AutoInline still
-        inlines it into its consumer."""
+        inlines it into its consumer. Without a sign correction (e = 0) `acc` appears once:
+        each copy multiplies the feature extraction's time on every candidate when these nest
+        (a residual ADD's kernel: its output's, its inputs', the conv's requantizations)."""
         from ..tvm_api import tirx
 
         p = _i64(acc) * _i64(self.multiplier)
-        sign = (p + _i64(self.high)) >> tirx.const(63, "int64")
-        value = (p + _i64(self.rounding) - (sign & _i64(self.negative))) >> _i64(self.shift)
-        return value.astype("int32")
+        value = p + _i64(self.rounding)
+        if self.negative:
+            sign = (p + _i64(self.high)) >> tirx.const(63, "int64")
+            value = value - (sign & _i64(self.negative))
+        return (value >> _i64(self.shift)).astype("int32")
 
 
 def scalar_requantization(
