@@ -13,7 +13,7 @@ neither proposes a schedule the other measured.
 A full round whose cost model cannot rank yet (fewer measurements than its warm-up: MetaSchedule's
 XGBModel then scores candidates at random) is searched by the light search too: evolving a large
 population by random scores picks candidates as random as a small one's, at several times the
-cost (tiny_fp32's first round 2.4 s of a 10-s tune).
+cost (an 8-trial tune of tiny_fp32: 11.9 -> 10.3 s).
 """
 
 from __future__ import annotations
