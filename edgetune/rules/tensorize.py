@@ -33,23 +33,7 @@ def tensorize_rules(board: Board) -> list[Any]:
     Put them before the generic MultiLevelTiling: blocks that match an intrinsic are tiled
     around it, everything else falls through to the generic rules.
     """
-    intrinsics = int8_intrinsics(board)
-    if intrinsics:
-        register_intrinsics()
-    return [
-        PackedOnly(
-            ms.schedule_rule.MultiLevelTilingWithIntrin(
-                intrin,
-                structure="SSRSR",
-                tile_binds=None,
-                max_innermost_factor=64,
-                vector_load_lens=None,
-                reuse_read=None,
-                reuse_write=ms.schedule_rule.ReuseType(req="may", levels=[1, 2], scope="global"),
-            )
-        )
-        for intrin in intrinsics
-    ]
+    return [PackedOnly(intrin) for intrin in int8_intrinsics(board)]
 
 
 def tensorize_postprocs(board: Board) -> list[Any]:
@@ -69,17 +53,39 @@ class PackedOnly(ms.schedule_rule.PyScheduleRule):
     contiguous vector: matched on a uint8 model's HWOI weights, they read the wrong bytes (up to
     255 LSB off, session 53)."""
 
-    def __init__(self, rule: Any):
+    def __init__(self, intrin: str, context: Any = None):
         super().__init__()
-        self.rule = rule
+        self.intrin = intrin
+        self._rule: Any = None
+        self._context = context  # the tune context, kept for the rule made later
 
     def _initialize_with_tune_context(self, context: Any) -> None:
-        self.rule._initialize_with_tune_context(context)
+        self._context = context
+        if self._rule is not None:
+            self._rule._initialize_with_tune_context(context)
 
     def apply(self, sch: Any, block: Any) -> list[Any]:
         if not any(len(r.source.shape) == PACKED_RANK for r in sch.get(block).reads):
             return [sch]
-        return self.rule.apply(sch, block)
+        return self._tiling().apply(sch, block)
 
     def clone(self) -> Any:
-        return PackedOnly(self.rule.clone())
+        return PackedOnly(self.intrin, self._context)
+
+    def _tiling(self) -> Any:
+        """MetaSchedule's tiling rule for the intrinsic, made at the first packed block: it
+        needs the intrinsics registered (1.3 s a process), which a float model never does."""
+        if self._rule is None:
+            register_intrinsics()
+            self._rule = ms.schedule_rule.MultiLevelTilingWithIntrin(
+                self.intrin,
+                structure="SSRSR",
+                tile_binds=None,
+                max_innermost_factor=64,
+                vector_load_lens=None,
+                reuse_read=None,
+                reuse_write=ms.schedule_rule.ReuseType(req="may", levels=[1, 2], scope="global"),
+            )
+            if self._context is not None:
+                self._rule._initialize_with_tune_context(self._context)
+        return self._rule
