@@ -72,10 +72,8 @@ def _serial_if_small(loop: Any) -> Any:
         return loop
     pragmas = {k: v for k, v in loop.annotations.items() if k in UNROLL_PRAGMAS}
     kept = {k: v for k, v in loop.annotations.items() if k not in pragmas}
-    return tirx.For(
-        loop.loop_var, loop.min, loop.extent, tirx.ForKind.SERIAL,
-        _with_pragmas(loop.body, pragmas), annotations=kept, step=loop.step,
-    )  # fmt: skip
+    body = _with_pragmas(loop.body, pragmas)
+    return _loop(loop, kind=tirx.ForKind.SERIAL, body=body, annotations=kept)
 
 
 def _with_pragmas(body: Any, pragmas: dict) -> Any:
@@ -86,13 +84,20 @@ def _with_pragmas(body: Any, pragmas: dict) -> Any:
     from ..tvm_api import tirx
 
     def annotate(loop: Any) -> Any:
-        merged = {**pragmas, **dict(loop.annotations.items())}
-        return tirx.For(
-            loop.loop_var, loop.min, loop.extent, loop.kind, loop.body,
-            thread_binding=loop.thread_binding, annotations=merged, step=loop.step,
-        )  # fmt: skip
+        return _loop(loop, annotations={**pragmas, **dict(loop.annotations.items())})
 
     return tvm_ffi.structural_map(body, ((tirx.For, annotate),), order="pre") if pragmas else body
+
+
+def _loop(loop: Any, kind: Any = None, body: Any = None, annotations: Any = None) -> Any:
+    """`loop` with its kind, body or annotations replaced (None: kept)."""
+    from ..tvm_api import tirx
+
+    return tirx.For(
+        loop.loop_var, loop.min, loop.extent, loop.kind if kind is None else kind,
+        loop.body if body is None else body, thread_binding=loop.thread_binding,
+        annotations=loop.annotations if annotations is None else annotations, step=loop.step,
+    )  # fmt: skip
 
 
 def serial_small_loops() -> Any:
