@@ -49,22 +49,34 @@ def test_a_failing_engine_process_names_the_engine_and_file(tmp_path):
 
 
 def test_compare_times_each_engine_in_rounds_of_its_own_processes(cli, monkeypatch):
-    spawned = []
+    """One process per engine per round; a round's processes load side by side, then time one
+    at a time, in an order rotating from round to round."""
+    events = []
     from edgetune.oracle import isolated
 
-    real = isolated.time_in_own_process
+    loaded, timed = isolated.EngineProcess.loaded, isolated.EngineProcess.time
 
-    def spy(run):
-        spawned.append(run.engine)
-        result = real(run)
+    def spy_loaded(process):
+        loaded(process)
+        events.append(("loaded", process.run.engine, process._proc.pid))
+
+    def spy_time(process):
+        events.append(("timed", process.run.engine, process._proc.pid))
+        result = timed(process)
         assert result["repeat"] == 3
         return result
 
-    monkeypatch.setattr(isolated, "time_in_own_process", spy)
+    monkeypatch.setattr(isolated.EngineProcess, "loaded", spy_loaded)
+    monkeypatch.setattr(isolated.EngineProcess, "time", spy_time)
     out = cli("compare", "tiny_fp32", "--repeat", 3, "--rounds", 2, "--json")
     assert out.code == 0, out.err
     result = json.loads(out.out)
-    assert spawned == [TVM, LITERT, LITERT, TVM]  # rotating order, one process each
+    kinds = [(what, engine) for what, engine, _ in events]
+    first = [("loaded", TVM), ("loaded", LITERT), ("timed", TVM), ("timed", LITERT)]
+    second = [("loaded", TVM), ("loaded", LITERT), ("timed", LITERT), ("timed", TVM)]
+    assert kinds == first + second
+    timed_pids = [pid for what, _, pid in events if what == "timed"]
+    assert len(set(timed_pids)) == 4  # a process of its own each time
     for engine in ("edgetune", "litert"):
         assert result[engine]["rounds"] == 2 and result[engine]["repeat"] == 6
         assert len(result[engine]["round_medians_ms"]) == 2
@@ -127,9 +139,9 @@ def test_tune_on_a_busy_host_says_so(cli, tmp_path):
             "--final-top", 0, "--no-library"]  # fmt: skip
     spinner = _foreign_spinner()
     try:
-        tuned = cli(*args, "--trials", 8, "--json")
-        more = cli(*args, "--trials", 10)  # the summary for a person
-        again = cli(*args, "--trials", 10)  # nothing left to measure: nothing timed
+        tuned = cli(*args, "--trials", 2, "--json")
+        more = cli(*args, "--trials", 3)  # the summary for a person
+        again = cli(*args, "--trials", 3)  # nothing left to measure: nothing timed
     finally:
         os.kill(spinner, signal.SIGKILL)
     assert tuned.code == 0 and more.code == 0 and again.code == 0, tuned.err + again.err

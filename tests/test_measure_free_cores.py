@@ -22,7 +22,7 @@ from edgetune.measure.free_cores import (
     HostLoad,
     free_cpus,
     host_load,
-    quiet_since,
+    load_between,
     scaled_timing,
 )
 from edgetune.measure.robust import FastestRepeatsRunner
@@ -125,28 +125,36 @@ def test_batches_move_to_free_cpus_and_back(tmp_path, monkeypatch):
 
 def test_a_host_quiet_since_the_last_batch_needs_no_window(tmp_path, monkeypatch):
     """Between two batches edgetune itself works (own jiffies); only other processes' use, over
-    an interval long enough to tell, sends the next batch to the sleeping window."""
+    an interval long enough to tell, sends the next batch to the sleeping window. Batches too
+    close to tell (a small task's) take no window either: the next looks back over both."""
     monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1})
     _fake_proc(tmp_path, [(100, 100), (0, 200)], own=10, child=5)
     start = CpuReading.now(tmp_path)
     _fake_proc(tmp_path, [(180, 120), (60, 240)], own=100, child=35)  # 120 of 140 busy ours
-    assert quiet_since(start, CpuReading.now(tmp_path))
+    assert load_between(start, CpuReading.now(tmp_path)).foreign < free_cores.FOREIGN_HINT
     _fake_proc(tmp_path, [(190, 110), (90, 210)], own=100, child=35)  # 60 ticks someone else's
-    assert not quiet_since(start, CpuReading.now(tmp_path))
+    assert load_between(start, CpuReading.now(tmp_path)).foreign > free_cores.FOREIGN_HINT
     _fake_proc(tmp_path, [(105, 105), (5, 205)], own=15, child=5)  # 10 ticks: too short to tell
-    assert not quiet_since(start, CpuReading.now(tmp_path))
-    assert not quiet_since(None, start) and CpuReading.now(tmp_path / "missing") is None
+    assert load_between(start, CpuReading.now(tmp_path)) is None
+    assert load_between(None, start) is None and CpuReading.now(tmp_path / "missing") is None
 
     board = load_board("host")
     windows = []
     monkeypatch.setattr(free_cores, "host_load", lambda: windows.append(1) or HostLoad({}))
-    hints = iter([False, True, True])
-    monkeypatch.setattr(free_cores, "quiet_since", lambda *_: next(hints))
+    # cpu0's (busy, total) jiffies at each batch: a first reading; 5 ticks later (too short to
+    # tell); 30 ticks after the first, 2 busy (quiet); 30 more, 28 busy, none ours (a window)
+    counts = [(0, 0), (1, 5), (2, 30), (30, 60)]
+    readings = iter([CpuReading({0: c}, own=0) for c in counts])
+    monkeypatch.setattr(CpuReading, "now", lambda: next(readings))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0})
     runner = FreeCoresRunner(board.hardware.cores, 60, board.measure.evaluator())
     inputs = [candidate(matmul_func(), tmp_path / "c.so")]
-    for _ in range(3):
+    anchors = []
+    for _ in counts:
         assert not [f.result() for f in runner.run(inputs)][0].error_msg
-    assert len(windows) == 1  # the first batch only
+        anchors.append(runner.reading.cpus[0])
+    assert anchors == [(0, 0), (0, 0), (2, 30), (30, 60)]
+    assert len(windows) == 2  # the first batch's, the busy interval's
     assert runner.cpus is None and runner.reduced == 0
 
 

@@ -8,7 +8,7 @@ MobileNetV2 ran 1.9x slower than from quiet records; docs/performance.md). Befor
 runner below reads how busy each CPU was over a short window while edgetune slept (/proc/stat,
 minus the CPU time of edgetune's own process and workers, which never counts as foreign; a
 cheaper reading over the time since the previous batch, with no sleep, skips that window while
-the host stays quiet). When
+the host stays quiet, and batches too close together to tell read back to an earlier one). When
 other processes took half a core or more in this check and the one before (a one-off burst moves
 nothing), the batch is timed on the CPUs left free, one pinned TVM thread each (TVM's own single
 thread would sit on CPU 0, busy or not). Every time is then scaled by used / all threads (ideal
@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -234,13 +235,13 @@ def host_load(window_s: float = WINDOW_S, proc: Path = PROC) -> HostLoad:
     return HostLoad({}) if after is None else after.load_since(before)[0]
 
 
-def quiet_since(earlier: CpuReading | None, now: CpuReading | None) -> bool:
-    """Whether the host was quiet between two readings: other processes took less than
-    FOREIGN_HINT cores over an interval long enough to tell (False when unsure)."""
+def load_between(earlier: CpuReading | None, now: CpuReading | None) -> HostLoad | None:
+    """CPU use between two readings over an interval long enough to tell (HINT_MIN_TICKS
+    jiffies a CPU); None when shorter, or without both readings."""
     if earlier is None or now is None:
-        return False
+        return None
     load, ticks = now.load_since(earlier)
-    return ticks >= HINT_MIN_TICKS and load.foreign < FOREIGN_HINT
+    return load if ticks >= HINT_MIN_TICKS else None
 
 
 def free_cpus(load: HostLoad, cores: int) -> tuple[int, ...] | None:
@@ -288,8 +289,10 @@ def scaled(secs: list[float], factor: float) -> list[float]:
 class FreeCoresRunner(ms.runner.PyRunner):
     """The host board's runner: each batch timed on the cores other processes left free.
 
-    One LocalRunner (one worker process) per set of CPUs used so far (None: all, unpinned);
-    `reduced` counts the candidates timed on fewer threads than the board has.
+    One LocalRunner (one worker process) per set of CPUs used so far (None: all, unpinned), the
+    first started at once in a thread (its worker's imports, ~0.8 s, overlap the first batch's
+    search and builds; made where Ctrl-C is masked, the worker inherits the mask); `reduced`
+    counts the candidates timed on fewer threads than the board has.
     """
 
     def __init__(self, cores: int, timeout_sec: float, evaluator_config) -> None:
@@ -301,9 +304,13 @@ class FreeCoresRunner(ms.runner.PyRunner):
         self.reduced = 0
         self.cpus: tuple[int, ...] | None = None  # of the latest batch
         self.loaded = False  # whether the latest check saw a foreign load
-        self.reading: CpuReading | None = None  # the counters at the latest batch
+        self.reading: CpuReading | None = None  # the counters the next batch looks back to
+        self._starting = threading.Thread(target=self._runner, args=(None,), daemon=True)
+        self._starting.start()
 
     def _runner(self, cpus: tuple[int, ...] | None):
+        if cpus is None and threading.current_thread() is not self._starting:
+            self._starting.join()  # a start that failed there fails again here, and says why
         if cpus not in self.runners:
             evaluator = functools.partial(timed_on_cpus, cpus) if cpus else None
             self.runners[cpus] = ms.runner.LocalRunner(
@@ -320,11 +327,18 @@ class FreeCoresRunner(ms.runner.PyRunner):
             return self._run(runner_inputs)
 
     def _run(self, runner_inputs) -> list:
-        reading, self.reading = self.reading, CpuReading.now()
-        # quiet since the previous batch, and at its check: no window (0.1 s per batch) needed
-        load = (
-            HostLoad({}) if not self.loaded and quiet_since(reading, self.reading) else host_load()
-        )
+        now = CpuReading.now()
+        between = load_between(self.reading, now)
+        short = between is None and self.reading is not None and now is not None
+        if short and not self.loaded:
+            # too short since the reading to tell (a small task's batches): this batch times
+            # as the previous one; the next looks back over both intervals
+            load = HostLoad({})
+        else:
+            self.reading = now
+            # quiet since the reading, and at the previous check: no window (0.1 s) needed
+            quiet = between is not None and not self.loaded and between.foreign < FOREIGN_HINT
+            load = HostLoad({}) if quiet else host_load()
         # a load seen once (a burst, a cron job) does not move timing; one seen twice does
         cpus = free_cpus(load, self.cores) if self.loaded else None
         self.loaded = load.loaded

@@ -4,11 +4,14 @@ TVM's thread pool keeps its workers spinning after a call, and LiteRT timed in t
 runs slower for it (issue 12: LiteRT int8 at 2 threads measured slower than at 1 thread). So
 `edgetune compare` and `scripts/bench_host.py` time every engine in a fresh process, one process
 per engine per round, the engines' order rotating from round to round so that a load change on a
-shared machine hits each of them alike. A round reports the Latency of its `repeat` calls, the
-machine's steal share while they ran and the cores other processes kept busy meanwhile
-(`others_cores`).
+shared machine hits each of them alike. A round's processes start together and load their
+engines side by side (imports and loading, 1-2 s each), then wait, idle, until each in turn is
+told to run: none times while another loads or runs. A round reports the Latency of its
+`repeat` calls, the machine's steal share while they ran and the cores other processes kept
+busy meanwhile (`others_cores`).
 
-    python -m edgetune.oracle.isolated RUN_JSON     (the worker; prints its result as JSON)
+    python -m edgetune.oracle.isolated RUN_JSON     (the worker: loads, prints READY, waits for
+                                                     a line on stdin, prints its result as JSON)
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from statistics import median
@@ -24,6 +28,7 @@ from typing import Any
 from ..errors import EdgetuneError, last_line
 
 LITERT, TVM = "litert", "tvm"
+READY = "edgetune-engine-loaded"  # the worker's line once its engine is loaded
 
 
 @dataclass
@@ -54,13 +59,13 @@ def _load(run: EngineRun) -> Any:
     return load_artifact(run.path, run.threads)
 
 
-def work(run: EngineRun) -> dict[str, Any]:
-    """In the worker process: load, save the outputs if asked, time `repeat` calls."""
+def work(run: EngineRun, engine: Any) -> dict[str, Any]:
+    """In the worker process, with the run's engine loaded: save the outputs if asked, time
+    `repeat` calls."""
     import numpy as np
 
     from ..measure.free_cores import ContentionWatch
 
-    engine = _load(run)
     arrays = [np.load(p) for p in run.inputs]
     steps = [[a[i] for a in arrays] for i in range(run.steps)] if run.steps > 1 else [arrays]
     outputs = [engine(inputs) for inputs in steps]  # in sequence: states carried
@@ -79,30 +84,64 @@ def stacked(per_step) -> Any:
     return per_step[0] if len(per_step) == 1 else np.stack(per_step)
 
 
-def time_in_own_process(run: EngineRun) -> dict[str, Any]:
-    """`work(run)` in a fresh Python process; its Latency (as JSON) and steal share."""
-    from ..measure.timing_turn import timing_turn
+class EngineProcess:
+    """`work(run)` in a fresh Python process, started at once: it loads the engine, then waits
+    for `time()` (`loaded()` waits until it is ready, or ended)."""
 
-    with timing_turn():  # no edgetune process (a tune's batch) times on this host meanwhile
-        out = subprocess.run(
+    def __init__(self, run: EngineRun) -> None:
+        self.run = run
+        # stderr to a file, a pipe left unread could fill; closed by close()
+        self._stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
+        self._proc = subprocess.Popen(
             [sys.executable, "-m", __name__, json.dumps(asdict(run))],
-            capture_output=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
             text=True,
-            check=False,
         )
-    if out.returncode != 0:
-        last = last_line(out.stderr, "no output")
-        raise EdgetuneError(f"timing {run.engine} on {Path(run.path).name} failed: {last}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+
+    def loaded(self) -> None:
+        """Wait until the engine is loaded (or the process ended: `time()` says why)."""
+        for line in self._proc.stdout:
+            if line.strip() == READY:
+                return
+
+    def time(self) -> dict[str, Any]:
+        """Run and time it, in this host's timing turn; its Latency (as JSON) and steal share."""
+        from ..measure.timing_turn import timing_turn
+
+        with timing_turn():  # no edgetune process (a tune's batch) times on this host meanwhile
+            out, _ = self._proc.communicate("go\n")
+        if self._proc.returncode != 0:
+            self._stderr.seek(0)
+            last = last_line(self._stderr.read(), "no output")
+            name = Path(self.run.path).name
+            raise EdgetuneError(f"timing {self.run.engine} on {name} failed: {last}")
+        return json.loads(out.strip().splitlines()[-1])
+
+    def close(self) -> None:
+        """End the process if it still runs (a round given up), and its files."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc.stdout.close()
+        self._stderr.close()
 
 
 def time_rotating(runs: list[EngineRun], rounds: int) -> list[list[dict[str, Any]]]:
-    """Every run in its own process once per round, starting one later each round; per run,
-    its rounds' results."""
+    """Every run in its own process once per round, starting one later each round (a round's
+    processes load together first); per run, its rounds' results."""
     results: list[list[dict[str, Any]]] = [[] for _ in runs]
     for r in range(max(1, rounds)):
-        for i in [(r + k) % len(runs) for k in range(len(runs))]:
-            results[i].append(time_in_own_process(runs[i]))
+        processes = [EngineProcess(run) for run in runs]
+        try:
+            for process in processes:
+                process.loaded()
+            for i in [(r + k) % len(runs) for k in range(len(runs))]:
+                results[i].append(processes[i].time())
+        finally:
+            for process in processes:
+                process.close()
     return results
 
 
@@ -128,5 +167,14 @@ def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _worker(run_json: str) -> None:
+    """The worker process: load, say so, wait for its turn, print the result as JSON."""
+    run = EngineRun(**json.loads(run_json))
+    engine = _load(run)
+    print(READY, flush=True)
+    sys.stdin.readline()
+    print(json.dumps(work(run, engine)))
+
+
 if __name__ == "__main__":
-    print(json.dumps(work(EngineRun(**json.loads(sys.argv[1])))))
+    _worker(sys.argv[1])

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import last_line
-from ..measure import backend, make_builder
+from ..measure import Measurers
 from ..measure.robust import middle_half
 from ..records import FAILED_RUN_SECS, record_json, workload_hash
 from ..rules import get_rule_set
@@ -295,10 +295,12 @@ def final_phase(
     say: Callable[[str], None] | None = None,
     library: dict[str, list[list[Any]]] | None = None,
     builds: KeptBuilds | None = None,
+    measurers: Measurers | None = None,
 ) -> FinalPhase:
     """Give every task with records a current final choice (see the module docstring).
     `library`: per family, the records library's top records of each of its workloads (best
-    first), whose best are candidates too; `builds`: the search's builds to reuse."""
+    first), whose best are candidates too; `builds`: the search's builds to reuse;
+    `measurers`: the search's builder and runner (None: the phase's own)."""
     say = say or (lambda _line: None)
     phase = FinalPhase(top, tasks, [None] * len(tasks))
     choices, db = store.final_choices(), store.database()
@@ -325,11 +327,15 @@ def final_phase(
         say(f"final: re-measuring the top {top} candidates of {_tasks(len(pending))} and their "
             f"family members' best, together ({ROUNDS} interleaved rounds)")  # fmt: skip
         unit = "tasks of the final phase"
-        with sigint_spares_workers(unit), contextlib.closing(make_builder(board)) as builder:
-            runner = backend(board).runner(board)  # every repeat: _add_round reduces them
+        with contextlib.ExitStack() as own, sigint_spares_workers(unit):
+            if measurers is None:
+                measurers = own.enter_context(contextlib.closing(Measurers(board)))
             for chunk in _chunks(pending):
                 groups = [(tasks[i].mod, cands) for i, _, cands in chunk]
-                phase.reused += _remeasure(groups, builder, runner, board, builds)
+                # the runner's every repeat: _add_round reduces them
+                phase.reused += _remeasure(
+                    groups, measurers.builder, measurers.runner, board, builds
+                )
                 for i, h, cands in chunk:
                     phase.entries[i] = _entry(tasks[i], h, cands, top)
                     store.add_choice(phase.entries[i])

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import stop
 from ..errors import BoardError, BoardLost, InputError
-from ..measure import backend, make_builder, make_runner
+from ..measure import Measurers, backend, make_runner
 from ..measure.free_cores import ContentionWatch, contention_notes, scaled_timing
 from ..records import (
     KNOWN,
@@ -493,12 +493,13 @@ def tune_model(
     remaining = trials - progress.resumed_trials
     builds = KeptBuilds(final_top) if final_top > 0 else None  # the final phase's, built once
     with _errors_through_tvm(store), contextlib.ExitStack() as cleanup:
+        measurers = cleanup.enter_context(contextlib.closing(Measurers(board)))
         if builds is not None:
             cleanup.callback(builds.close)
         if remaining > 0 and searched:
             try:
                 _search(result, [tasks[i] for i in searched], searched, board, remaining, seed,
-                        per_round, on_batch, warm_start, builds)  # fmt: skip
+                        per_round, on_batch, warm_start, builds, measurers)  # fmt: skip
             finally:
                 if library:  # every measurement goes to the library, even from an interrupted run
                     result.added += library.add(store)
@@ -507,7 +508,9 @@ def tune_model(
             result.search["untuned_no_valid_candidate"] = none
         if final_top > 0:
             family = start.family_records if start else None
-            result.final = final_phase(tasks, store, board, final_top, printer, family, builds)
+            result.final = final_phase(
+                tasks, store, board, final_top, printer, family, builds, measurers
+            )
     timed = progress.trials > 0 or (result.final is not None and result.final.measured > 0)
     if watch is not None and timed:  # nothing timed: nothing to say of the host's load
         result.host_steal, result.others_cores = watch.read()
@@ -544,10 +547,11 @@ def _search(
     on_batch: Callable[[Progress], None] | None,
     warm_start: str | Path | None,
     builds: KeptBuilds | None,
+    measurers: Measurers,
 ) -> None:
-    """Search `tasks` (at `ids` in the result's task list) for `remaining` trials; `builds`
-    (for the final phase) keeps the builds of each task's fastest candidates, else every build
-    is removed once measured."""
+    """Search `tasks` (at `ids` in the result's task list) for `remaining` trials, measured
+    with `measurers`; `builds` (for the final phase) keeps the builds of each task's fastest
+    candidates, else every build is removed once measured."""
     from ..tvm_api import ms
 
     store, progress, search = result.store, result.progress, result.search["method"]
@@ -599,21 +603,23 @@ def _search(
             return search_strategy(evo_size, seeds)
 
     contexts = _tune_contexts(tasks, board, str(store.path), seed, strategy)
-    runner = make_runner(board)
-    callbacks = [
-        ms.measure_callback.AddToDatabase(),
-        builds if builds is not None else ms.measure_callback.RemoveBuildArtifact(),
-        ms.measure_callback.UpdateCostModel(),
-        ProgressCallback(progress, on_batch, store.path, ids, lambda: scaled_timing(runner)),
-    ]
     try:
-        with sigint_spares_workers(), contextlib.closing(make_builder(board)) as builder:
+        with sigint_spares_workers():  # made within: the runner's workers ignore Ctrl-C
+            runner = make_runner(board, measurers.runner)
+            callbacks = [
+                ms.measure_callback.AddToDatabase(),
+                builds if builds is not None else ms.measure_callback.RemoveBuildArtifact(),
+                ms.measure_callback.UpdateCostModel(),
+                ProgressCallback(
+                    progress, on_batch, store.path, ids, lambda: scaled_timing(runner)
+                ),
+            ]
             ms.tune_tasks(
                 tasks=contexts,
                 task_weights=[float(t.weight) for t in tasks],
                 work_dir=str(store.path),
                 max_trials_global=remaining,
-                builder=builder,
+                builder=measurers.builder,
                 runner=runner,
                 database=store.database(),
                 measure_callbacks=callbacks,
