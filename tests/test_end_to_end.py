@@ -135,19 +135,20 @@ def test_quiet_tune_prints_warnings_and_the_result_only(cli, tmp_path):
 
 def test_a_budget_short_of_the_tasks_says_which_wait_and_a_resume_reaches_them(cli, tmp_path):
     """2 trials for tiny_fp32's 5 tasks: the result names the 4 tasks not measured (no
-    estimate without them) and says how to reach them; tuning on to 24 trials does."""
+    estimate without them) and says how to reach them; tuning on to 12 trials (2 a task) does."""
     recs = tmp_path / "recs"
-    args = ["tune", "tiny_fp32", "--records", recs, "--search", "ms", "--final-top", 0]
+    args = ["tune", "tiny_fp32", "--records", recs, "--search", "ms", "--final-top", 0,
+            "--per-round", 2]  # fmt: skip
     short = cli(*args, "--trials", 2, "--json")
     assert short.code == 0, short.err
     result = json.loads(short.out)
     assert result["estimated_latency_ms"] is None and len(result["tasks_not_yet_measured"]) == 4
     text = cli(*args, "--trials", 2)  # nothing left to measure: the same summary for a person
     assert "note: 4 tasks are not measured yet" in text.out and "more --trials" in text.out
-    resumed = json.loads(cli(*args, "--trials", 24, "--json").out)
+    resumed = json.loads(cli(*args, "--trials", 12, "--json").out)
     assert resumed["tasks_not_yet_measured"] == [] and resumed["estimated_latency_ms"] > 0
     # a model of microseconds: its estimate leaves out the runtime's cost per kernel call
-    again = cli(*args, "--trials", 24).out
+    again = cli(*args, "--trials", 12).out
     assert "note: an estimate is the sum of the kernels' times" in again
 
 
