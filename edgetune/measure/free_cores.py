@@ -20,6 +20,7 @@ timing turn (timing_turn.py): two edgetune processes never time at once.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -305,12 +306,18 @@ class FreeCoresRunner(ms.runner.PyRunner):
         self.cpus: tuple[int, ...] | None = None  # of the latest batch
         self.loaded = False  # whether the latest check saw a foreign load
         self.reading: CpuReading | None = None  # the counters the next batch looks back to
-        self._starting = threading.Thread(target=self._runner, args=(None,), daemon=True)
+        self._starting = threading.Thread(target=self._start, daemon=True)
         self._starting.start()
+
+    def _start(self) -> None:
+        """The unpinned runner, made ahead (in its own thread). A start that fails here says
+        nothing: it is made again, and fails with its reason, at the first batch."""
+        with contextlib.suppress(Exception):
+            self._runner(None)
 
     def _runner(self, cpus: tuple[int, ...] | None):
         if cpus is None and threading.current_thread() is not self._starting:
-            self._starting.join()  # a start that failed there fails again here, and says why
+            self._starting.join()
         if cpus not in self.runners:
             evaluator = functools.partial(timed_on_cpus, cpus) if cpus else None
             self.runners[cpus] = ms.runner.LocalRunner(
