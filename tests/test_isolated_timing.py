@@ -84,6 +84,22 @@ def test_compare_times_each_engine_in_rounds_of_its_own_processes(cli, monkeypat
     assert result["agreement"][0]["max_abs_diff"] <= 1e-5
 
 
+def test_by_default_a_round_times_calls_enough_to_fill_a_quarter_second(cli):
+    """A model of microseconds timed for 50 calls measures the thread pool's wake-up: without
+    --repeat each engine's round runs as many calls as fill MIN_ROUND_S (at least 50)."""
+    from edgetune.oracle import comparison_lines
+    from edgetune.oracle.compare import MIN_ROUND_S
+
+    out = cli("compare", "tiny_fp32", "--rounds", 1, "--json")
+    assert out.code == 0, out.err
+    result = json.loads(out.out)
+    for engine in ("edgetune", "litert"):
+        timed = result[engine]
+        assert timed["repeat"] > 50 and timed["repeat"] * timed["mean_ms"] / 1e3 > MIN_ROUND_S / 2
+    header = comparison_lines(result)[0]
+    assert f"1 round x {result['edgetune']['repeat']}" in header and header.endswith(" calls:")
+
+
 def test_a_busy_host_is_measured_and_named_in_the_comparison(cli):
     """Another process spinning while `compare` times the engines: each round says how many
     cores it took (a tiny model's timing is too short to tell: a short window after it is read

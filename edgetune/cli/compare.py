@@ -28,7 +28,12 @@ def register(sub) -> None:
     add_board_arg(p)
     p.add_argument("--records", help="records folder (omit: untuned build)")
     p.add_argument("--input", action="append", help="input .npy, one per model input (random)")
-    p.add_argument("--repeat", type=POSITIVE, default=50, help="timed runs per round (default 50)")
+    p.add_argument(
+        "--repeat",
+        type=POSITIVE,
+        help="timed runs per round (default: 50, or as many more as fill 0.25 s: a model of "
+        "microseconds timed for a few ms measures the thread pool's wake-up)",
+    )
     p.add_argument("--rounds", type=POSITIVE, default=3, help="processes per engine (default 3)")
     p.add_argument("--threads", type=POSITIVE, help="threads for both (default: board cores)")
     add_steps_arg(p, writes_outputs=False)

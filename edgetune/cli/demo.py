@@ -49,7 +49,7 @@ def run(args) -> int:
          *library],
         ["build", args.model, *board, "--records", str(recs), "-o", str(lib), *library],
         ["run", str(lib), *board, "--repeat", "20"],
-        ["compare", args.model, *board, "--records", str(recs), "--repeat", "20"],
+        ["compare", args.model, *board, "--records", str(recs)],
     ]  # fmt: skip
     if importlib.util.find_spec("ai_edge_litert") is None:  # compare needs it: said first
         from ..oracle.litert import NOT_INSTALLED

@@ -37,13 +37,16 @@ if TYPE_CHECKING:
     from ..frontend import Model
     from ..records import RecordStore
 
+DEFAULT_REPEAT = 50  # timed calls per round, at least
+MIN_ROUND_S = 0.25  # and at least this long, unless the caller sets the calls
+
 
 def compare_with_litert(
     model: Model,
     board: Board,
     records: RecordStore | None,
     input_paths: list[str] | None,
-    repeat: int,
+    repeat: int | None,
     threads: int,
     rounds: int = 3,
     steps: int | None = None,
@@ -56,7 +59,8 @@ def compare_with_litert(
 
     LiteRT runs on this machine, so the board must be the host. MediaPipe custom ops with a
     builtin equivalent are substituted in LiteRT's copy of the model (oracle/substitute). Each
-    engine is timed in a process of its own, `rounds` rounds of `repeat` calls (oracle/isolated).
+    engine is timed in a process of its own, `rounds` rounds of `repeat` calls (oracle/isolated;
+    None: at least DEFAULT_REPEAT calls, and as many more as fill MIN_ROUND_S).
     A dynamic-range model is also compared with LiteRT on a copy with its weights dequantized
     (edgetune's arithmetic; LiteRT's hybrid kernels round the activations as well).
     """
@@ -79,11 +83,13 @@ def compare_with_litert(
         paths = [str(work / f"input{i}.npy") for i in range(len(sequence[0]))]
         for path, per_step in zip(paths, zip(*sequence)):
             np.save(path, stacked(per_step))
-        n = len(sequence)
-        ours = EngineRun(TVM, str(library.path), threads, paths, repeat, None,
-                         str(work / "o.npz"), n)  # fmt: skip
-        litert = EngineRun(LITERT, str(model.path), threads, paths, repeat, shapes, steps=n,
-                           builtin_kernels=bool(refs.xnnpack_refused))  # fmt: skip
+        n, least = len(sequence), 0.0 if repeat else MIN_ROUND_S
+        calls = repeat or DEFAULT_REPEAT
+        ours = EngineRun(TVM, str(library.path), threads, paths, calls, None,
+                         str(work / "o.npz"), n, min_seconds=least)  # fmt: skip
+        litert = EngineRun(LITERT, str(model.path), threads, paths, calls, shapes, steps=n,
+                           builtin_kernels=bool(refs.xnnpack_refused),
+                           min_seconds=least)  # fmt: skip
         runs = [ours, litert]
         timed = [summary(r) for r in time_rotating(runs[: 1 if in_numpy else 2], rounds)]
         with np.load(work / "o.npz") as saved:
@@ -208,21 +214,29 @@ AGAINST_OTHERS = [
 ]
 
 
+def _calls(result: dict[str, Any]) -> str:
+    """Calls per round: one figure, or each engine's (as many as fill a round's time)."""
+    rounds = result["edgetune"]["rounds"]
+    engines = (("edgetune", "edgetune"), ("LiteRT", "litert"))
+    calls = {name: result[key]["repeat"] // rounds for name, key in engines if result[key]}
+    if len(set(calls.values())) == 1:
+        return f"{next(iter(calls.values()))} calls"
+    return f"{' / '.join(f'{n} ({name})' for name, n in calls.items())} calls"
+
+
 def comparison_lines(result: dict[str, Any]) -> list[str]:
     """The comparison for a terminal: a latency table, the ratio, agreement per output."""
     rows = [
         (f"edgetune ({result['tuned_tasks']}/{result['total_tasks']} tasks tuned)", "edgetune"),
         (f"LiteRT ({result.get('litert_kernels', 'XNNPACK')})", "litert"),
     ]
-    timed = result["edgetune"]
-    rounds = timed["rounds"]
+    rounds = result["edgetune"]["rounds"]
     steps = result.get("steps", 1)
     seq = f", {steps} steps in sequence (outputs of all compared, latency the last's)"
     lines = [
         f"{result['model']} on {result['board']}, {result['threads']} thread(s)"
         f"{seq if steps > 1 else ''}, each engine in "
-        f"its own process, {rounds} round{'s' if rounds != 1 else ''} x "
-        f"{timed['repeat'] // rounds} calls:",
+        f"its own process, {rounds} round{'s' if rounds != 1 else ''} x {_calls(result)}:",
         f"{'engine':<32}  {'median_ms':>9}  {'p90_ms':>8}  {'min_ms':>8}",
     ]
     for label, key in rows:

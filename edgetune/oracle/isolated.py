@@ -17,6 +17,7 @@ busy meanwhile (`others_cores`).
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,7 @@ from ..errors import EdgetuneError, last_line
 
 LITERT, TVM = "litert", "tvm"
 READY = "edgetune-engine-loaded"  # the worker's line once its engine is loaded
+MAX_CALLS = 1_000_000  # a round's calls at most when `min_seconds` asks for more
 
 
 @dataclass
@@ -39,11 +41,14 @@ class EngineRun:
     path: str
     threads: int
     inputs: list[str]  # .npy files, one per model input
-    repeat: int  # timed calls per round, after warm-up
+    repeat: int  # timed calls per round, after warm-up (at least, with min_seconds)
     input_shapes: list[list[int]] | None = None  # LiteRT: the inputs' shapes as imported
     outputs: str | None = None  # .npz the worker writes the engine's outputs to
     steps: int = 1  # invocations in sequence (states carried); > 1: inputs, outputs [steps, ...]
     builtin_kernels: bool = False  # LiteRT without XNNPACK (a model it cannot prepare)
+    # > 0: more calls than `repeat` if they take less (up to MAX_CALLS): a model of
+    # microseconds timed for a few ms measures the thread pool's wake-up more than the model
+    min_seconds: float = 0.0
 
 
 def _load(run: EngineRun) -> Any:
@@ -71,8 +76,12 @@ def work(run: EngineRun, engine: Any) -> dict[str, Any]:
     outputs = [engine(inputs) for inputs in steps]  # in sequence: states carried
     if run.outputs:
         np.savez(run.outputs, *(stacked(outs) for outs in zip(*outputs)))
+    repeat = run.repeat
+    if run.min_seconds > 0:  # calls enough to fill it, from a short timing's median
+        per_call_s = engine.bench(steps[-1], 10).median_ms / 1e3
+        repeat = max(repeat, min(MAX_CALLS, math.ceil(run.min_seconds / max(per_call_s, 1e-9))))
     watch = ContentionWatch.start()
-    latency = engine.bench(steps[-1], run.repeat).to_json()
+    latency = engine.bench(steps[-1], repeat).to_json()
     steal, others = watch.read()
     return {**latency, "host_steal": steal, "others_cores": others}
 
