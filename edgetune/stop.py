@@ -9,6 +9,7 @@ clean place to stop (`search.interrupt`) still stops.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -20,6 +21,18 @@ INTERRUPTED = 130  # the exit code of an interrupted command (128 + SIGINT)
 _requested = threading.Event()
 _ending = threading.Event()
 _carried: list[EdgetuneError] = []
+_resume: list[str] = []  # the command that resumes this process's work, as its CLI said it
+
+
+def resumes_with(command: str) -> None:
+    """Say which command resumes the work under way (`resume_command`): what a stop at once
+    prints, rather than the command line as typed."""
+    _resume[:] = [command]
+
+
+def resume_command() -> str:
+    """The command that resumes this process's work (`resumes_with`; else as it was typed)."""
+    return _resume[0] if _resume else shlex.join(["edgetune", *sys.argv[1:]])
 
 
 def request() -> None:

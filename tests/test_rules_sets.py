@@ -185,3 +185,49 @@ def test_default_set_on_a_vnni_host_generates_metaschedules_own_space():
     rules = _names(ctx.space_generator.sch_rules)
     assert "MultiLevelTilingWithIntrin" in rules  # the VNNI rule: the intrinsic resolved
     assert ctx.generate_design_space()
+
+
+def _x86_board(tmp_path: Path, mcpu: str, vector_bits: int, mattr: list[str]):
+    text = (
+        f'name = "x86"\nrule_set = "host"\ntoolchain = "host"\n[target]\nkind = "llvm"\n'
+        f'mcpu = "{mcpu}"\nmattr = {mattr!r}\n[hardware]\ncores = 2\n'
+        f'vector_bits = {vector_bits}\n[connection]\nkind = "local"\n'
+    ).replace("'", '"')
+    (tmp_path / "x86.toml").write_text(text)
+    return load_board(str(tmp_path / "x86.toml"))
+
+
+@pytest.mark.parametrize(
+    ("mcpu", "vector_bits", "mattr", "expected"),
+    [
+        ("skylake-avx512", 512, [], ["-prefer-256-bit"]),  # Intel AVX-512: LLVM splits zmm
+        ("emeraldrapids", 512, [], ["-prefer-256-bit"]),
+        ("znver4", 512, [], []),  # Zen 4: full width already
+        ("skylake-avx512", 256, [], []),  # a board whose rules tile for 256 bits
+        ("haswell", 512, [], []),  # no AVX-512 to widen to
+        ("skylake-avx512", 512, ["+prefer-256-bit"], ["+prefer-256-bit"]),  # the board's word
+    ],
+)
+def test_llvm_vectors_are_as_wide_as_the_rules_tile_for(tmp_path, mcpu, vector_bits, mattr,
+                                                         expected):  # fmt: skip
+    """The rules size a tile's accumulators for `hardware.vector_bits`; LLVM's Intel AVX-512
+    CPUs prefer 256-bit vectors: the loops a schedule leaves to LLVM's vectorizers got half the
+    width (and FMA rate) the tile was sized for (fp32 MobileNetV2 0.91x tuned with full-width
+    vectors on Emerald Rapids)."""
+    import tvm
+    from tvm.script import tirx as T
+
+    target = _x86_board(tmp_path, mcpu, vector_bits, mattr).target()
+    assert list(target.attrs.get("mattr", [])) == expected
+
+    @T.prim_func
+    def fma(a: T.Buffer((256,), "float32"), b: T.Buffer((256,), "float32"),
+            c: T.Buffer((256,), "float32")):  # fmt: skip
+        for i in range(256):  # left to LLVM's loop vectorizer
+            c[i] = c[i] + a[i] * b[i]
+
+    asm = tvm.compile(tvm.IRModule({"main": fma}), target).mod.inspect_source("asm")
+    packed = [line for line in asm.splitlines() if "vfmadd" in line and "ps\t" in line]
+    fmas = {line.split("%")[-1][:3] for line in packed}  # the registers of the packed FMAs
+    full = mcpu != "haswell" and vector_bits == 512 and expected != ["+prefer-256-bit"]
+    assert fmas == ({"zmm"} if full else {"ymm"}), fmas

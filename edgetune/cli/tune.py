@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import stop
 from ..records import RecordStore
 from ..records.manifest import check_existing
 from ..report.live import progress_display
@@ -14,7 +15,7 @@ from .model_args import add_model_arg, model_from_args
 from .numbers import COUNT
 from .output import report, status
 from .output_args import add_json_arg, add_quiet_arg
-from .resume import build_command, interrupted
+from .resume import build_command, interrupted, resume_command
 from .search_args import add_search_args
 
 
@@ -52,6 +53,7 @@ def run(args) -> int:
     check_existing(args.records, model.info, board)  # another board's: said before the farm's
     check_tune(board, args.search, args.warm_start)  # before the records folder is made
     store = RecordStore(args.records, model.info, board)
+    stop.resumes_with(resume_command(args))  # also what a stop at once prints
     done = store.summary().measured
     how = f", {model.info.arithmetic}" if model.info.arithmetic else ""
     if not args.quiet:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import signal
 import socket
 import sys
@@ -86,9 +85,9 @@ def _on_signal(signum: int) -> None:
 
 
 def _stop_now(why: str) -> None:
-    command = shlex.join(["edgetune", *sys.argv[1:]])
     print(f"edgetune: stopped at once ({why}): what was measured before the current {_unit} is "
-          f"kept; the same command resumes:\n  {command}", file=sys.stderr, flush=True)  # fmt: skip
+          f"kept; the same command resumes:\n  {stop.resume_command()}", file=sys.stderr,
+          flush=True)  # fmt: skip
     os._exit(stop.INTERRUPTED)  # workers end when their pipes close
 
 
