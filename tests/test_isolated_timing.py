@@ -86,16 +86,16 @@ def test_compare_times_each_engine_in_rounds_of_its_own_processes(cli, monkeypat
 
 def test_by_default_a_round_times_calls_enough_to_fill_a_quarter_second(cli):
     """A model of microseconds timed for 50 calls measures the thread pool's wake-up: without
-    --repeat each engine's round runs as many calls as fill MIN_ROUND_S (at least 50)."""
+    --repeat each engine's round runs as many calls as fill MIN_TIMED_S (at least 50)."""
     from edgetune.oracle import comparison_lines
-    from edgetune.oracle.compare import MIN_ROUND_S
+    from edgetune.runtime.timing import MIN_TIMED_S
 
     out = cli("compare", "tiny_fp32", "--rounds", 1, "--json")
     assert out.code == 0, out.err
     result = json.loads(out.out)
     for engine in ("edgetune", "litert"):
         timed = result[engine]
-        assert timed["repeat"] > 50 and timed["repeat"] * timed["mean_ms"] / 1e3 > MIN_ROUND_S / 2
+        assert timed["repeat"] > 50 and timed["repeat"] * timed["mean_ms"] / 1e3 > MIN_TIMED_S / 2
     header = comparison_lines(result)[0]
     assert f"1 round x {result['edgetune']['repeat']}" in header and header.endswith(" calls:")
 
@@ -197,3 +197,15 @@ def test_a_model_xnnpack_cannot_prepare_is_compared_on_litert_builtin_kernels(tm
     text = cli("compare", path, "--rounds", 1, "--repeat", 2)
     assert "LiteRT (builtin)" in text.out and "note: XNNPACK cannot prepare" in text.out
     assert "as timed above (its builtin kernels)" in text.out
+
+
+def test_run_times_as_compare_does_by_default(tmp_path, cli):
+    """`edgetune run` without --repeat: calls enough to fill MIN_TIMED_S (at least 50), as
+    `compare`'s rounds; --repeat N times exactly N."""
+    from edgetune.runtime.timing import MIN_TIMED_S
+
+    lib = tmp_path / "tiny.so"
+    assert cli("build", "tiny_fp32", "--no-library", "-o", lib).code == 0
+    default = json.loads(cli("run", lib, "--json").out)["latency"]
+    assert default["repeat"] > 50 and default["repeat"] * default["mean_ms"] / 1e3 > MIN_TIMED_S / 2
+    assert json.loads(cli("run", lib, "--repeat", 7, "--json").out)["latency"]["repeat"] == 7

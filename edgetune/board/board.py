@@ -125,8 +125,6 @@ class Board:
         if spec.get("kind") == "llvm":
             self._check_cpu(spec)
             spec.setdefault("num-cores", self.hardware.cores)
-            if full_width := full_width_features(spec, self.hardware.vector_bits):
-                spec["mattr"] = [*spec.get("mattr", []), *full_width]
         else:
             hw = self.hardware
             spec.setdefault("max_num_threads", hw.max_threads_per_block)
@@ -340,27 +338,6 @@ def board_from_dict(data: dict[str, Any], path: Path | None = None) -> Board:
             "'auto' would count the cores of this machine"
         )
     return board
-
-
-def full_width_features(spec: dict[str, Any], vector_bits: int) -> tuple[str, ...]:
-    """("-prefer-256-bit",) where the board's rules tile for 512-bit vectors (its
-    `hardware.vector_bits`) and LLVM would split them in two: its Intel AVX-512 CPUs prefer
-    256-bit vectors (Zen 4 does not), which halves the FMA rate a tile made for 512 bits was
-    sized for. A board's own `mattr` entry for it wins."""
-    mattr = tuple(spec.get("mattr") or ())
-    if vector_bits < 512 or any(f.lstrip("+-") == "prefer-256-bit" for f in mattr):
-        return ()
-    return ("-prefer-256-bit",) if _splits_512(spec.get("mcpu"), spec.get("mtriple"), mattr) else ()
-
-
-@cache
-def _splits_512(cpu: str | None, triple: str | None, mattr: tuple[str, ...]) -> bool:
-    import tvm
-
-    named = {"kind": "llvm", "mcpu": cpu, "mtriple": triple, "mattr": list(mattr)}
-    target = tvm.target.Target({k: v for k, v in named.items() if v})
-    has = tvm.target.codegen.target_has_features
-    return bool(has("avx512f", target)) and bool(has("prefer-256-bit", target))
 
 
 # CPU flags Linux reports (/proc/cpuinfo) -> the LLVM features of the vector units edgetune's

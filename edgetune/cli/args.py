@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 
 from ..board import Board, load_board
+from ..runtime.timing import DEFAULT_CALLS, MIN_TIMED_S
 from .numbers import POSITIVE, seconds
 
 
@@ -19,14 +20,21 @@ def add_board_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_run_io_args(parser: argparse.ArgumentParser, repeat: int) -> None:
+def add_run_io_args(parser: argparse.ArgumentParser, repeat: int | None) -> None:
+    """--input, --output and --repeat (None: as many calls as the board's backend fills, on
+    the host at least DEFAULT_CALLS and MIN_TIMED_S; runtime.timing)."""
     parser.add_argument("--input", action="append", help="input .npy (repeat for several inputs)")
     parser.add_argument(
         "--output", help="where to write the outputs (.npy; .npz for several; added if missing)"
     )
-    parser.add_argument(
-        "--repeat", type=POSITIVE, default=repeat, help=f"timed runs (default {repeat})"
+    default = (
+        f"{repeat}"
+        if repeat
+        else f"at least {DEFAULT_CALLS}, and on the host as many more as "
+        f"fill {MIN_TIMED_S:g} s: a model of microseconds timed for a few ms measures the "
+        "thread pool's wake-up"
     )
+    parser.add_argument("--repeat", type=POSITIVE, default=repeat, help=f"timed runs ({default})")
 
 
 def add_measure_args(parser: argparse.ArgumentParser) -> None:

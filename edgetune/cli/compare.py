@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..oracle import compare_with_litert, comparison_lines
-from ..oracle.compare import DEFAULT_REPEAT, MIN_ROUND_S
+from ..runtime.timing import DEFAULT_CALLS, MIN_TIMED_S
 from .args import add_board_arg, board_from_args
 from .examples import help_extras
 from .model_args import add_model_arg, model_and_records
@@ -32,8 +32,8 @@ def register(sub) -> None:
     p.add_argument(
         "--repeat",
         type=POSITIVE,
-        help=f"timed runs per round (default: {DEFAULT_REPEAT}, or as many more as fill "
-        f"{MIN_ROUND_S:g} s: a model of microseconds timed for a few ms measures the thread "
+        help=f"timed runs per round (default: {DEFAULT_CALLS}, or as many more as fill "
+        f"{MIN_TIMED_S:g} s: a model of microseconds timed for a few ms measures the thread "
         "pool's wake-up)",
     )
     p.add_argument("--rounds", type=POSITIVE, default=3, help="processes per engine (default 3)")

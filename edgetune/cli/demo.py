@@ -48,7 +48,7 @@ def run(args) -> int:
         ["tune", args.model, *board, "--trials", str(args.trials), "--records", str(recs),
          *library],
         ["build", args.model, *board, "--records", str(recs), "-o", str(lib), *library],
-        ["run", str(lib), *board, "--repeat", "20"],
+        ["run", str(lib), *board],
         ["compare", args.model, *board, "--records", str(recs)],
     ]  # fmt: skip
     if importlib.util.find_spec("ai_edge_litert") is None:  # compare needs it: said first

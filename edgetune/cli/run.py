@@ -25,7 +25,7 @@ def register(sub) -> None:
     )
     p.add_argument("artifact", help="library built by `edgetune build`")
     add_board_arg(p)
-    add_run_io_args(p, repeat=50)
+    add_run_io_args(p, repeat=None)
     add_steps_arg(p)
     add_json_arg(p)
     p.set_defaults(func=run)

@@ -35,7 +35,8 @@ class Backend:
         PooledBuilder linking a .so with the board's toolchain).
     run_artifact(board, path, steps, states, repeat): a built model run there on each step's
         inputs in sequence (its states carried from one to the next, from the initial
-        `states`): each step's outputs, and the latency of `repeat` runs of the last step.
+        `states`): each step's outputs, and the latency of `repeat` runs of the last step
+        (None: DEFAULT_CALLS; the host's, as many more as fill MIN_TIMED_S: runtime.timing).
     after_build(model_tasks, database, artifact): writes what the board needs beside the
         library, from the lowered model and the records applied (None: nothing); returns a line
         for the user.
@@ -79,14 +80,14 @@ def run_artifact(
     board: Board,
     path: str | Path,
     input_paths: list[str] | None,
-    repeat: int,
+    repeat: int | None,
     steps: int | None = None,
 ) -> RunResult:
     """Run an artifact built for `board` there (here, on a farm board, or through OpenCL) on
     the inputs (.npy paths; random if None) of `steps` invocations in sequence (None: what the
-    files hold, else 1): each one's outputs, and the latency of `repeat` runs of the last. On
-    the host board the result also says how much CPU time the hypervisor and other processes
-    took meanwhile."""
+    files hold, else 1): each one's outputs, and the latency of `repeat` runs of the last (None:
+    the backend's default). On the host board the result also says how much CPU time the
+    hypervisor and other processes took meanwhile."""
     from ..runtime.result import run_steps_on
     from .free_cores import ContentionWatch, contention_notes
 
@@ -160,16 +161,19 @@ def _run_local(
     path: Path,
     steps: list[list[np.ndarray]],
     states: list[np.ndarray],
-    repeat: int,
+    repeat: int | None,
 ):
     from ..runtime import load_library
+    from ..runtime.timing import DEFAULT_CALLS, MIN_TIMED_S
     from .timing_turn import timing_turn
 
     _runs_here(board)
     loaded = load_library(path, board.hardware.cores)  # its metadata read by run_steps_on
     loaded.states = states
     with timing_turn():  # no edgetune process (a tune's batch) times on this host meanwhile
-        return [loaded(inputs) for inputs in steps], loaded.bench(steps[-1], repeat)
+        outputs = [loaded(inputs) for inputs in steps]
+        fill = 0.0 if repeat else MIN_TIMED_S
+        return outputs, loaded.bench(steps[-1], repeat or DEFAULT_CALLS, fill)
 
 
 def _runs_here(board: Board) -> None:

@@ -37,6 +37,7 @@ from ..farm.drivers.ssh import SSHDriver, SSHError
 from ..farm.remote_run import agent_failed, check_agent, own_folder, run_remote
 from ..farm.resources import farm_spec
 from ..runtime.local import set_thread_count
+from ..runtime.timing import DEFAULT_CALLS
 from ..tvm_api import ms
 from .backend import Backend, register_backend
 
@@ -323,8 +324,8 @@ def _rpc_runner(board: Board) -> FarmRPCRunner:
     return FarmRPCRunner(board)
 
 
-def _run_on_board(board: Board, path: Path, steps, states, repeat: int):
-    return run_remote(board, path, steps, states, repeat)
+def _run_on_board(board: Board, path: Path, steps, states, repeat: int | None):
+    return run_remote(board, path, steps, states, repeat or DEFAULT_CALLS)
 
 
 for _kind, _runner in (("rpc", _rpc_runner), ("ssh", SSHRunner)):

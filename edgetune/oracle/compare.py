@@ -16,6 +16,7 @@ from ..errors import BoardError, ModelError
 from ..measure.free_cores import contention_notes
 from ..quant.float_requantization import FIXED_POINT
 from ..runtime.inputs import load_input_steps
+from ..runtime.timing import DEFAULT_CALLS, MIN_TIMED_S
 from .agreement import agreement
 from .dequantized import dequantize_weights
 from .isolated import (
@@ -37,9 +38,6 @@ if TYPE_CHECKING:
     from ..frontend import Model
     from ..records import RecordStore
 
-DEFAULT_REPEAT = 50  # timed calls per round, at least
-MIN_ROUND_S = 0.25  # and at least this long, unless the caller sets the calls
-
 
 def compare_with_litert(
     model: Model,
@@ -60,7 +58,7 @@ def compare_with_litert(
     LiteRT runs on this machine, so the board must be the host. MediaPipe custom ops with a
     builtin equivalent are substituted in LiteRT's copy of the model (oracle/substitute). Each
     engine is timed in a process of its own, `rounds` rounds of `repeat` calls (oracle/isolated;
-    None: at least DEFAULT_REPEAT calls, and as many more as fill MIN_ROUND_S).
+    None: at least DEFAULT_CALLS calls, and as many more as fill MIN_TIMED_S: runtime.timing).
     A dynamic-range model is also compared with LiteRT on a copy with its weights dequantized
     (edgetune's arithmetic; LiteRT's hybrid kernels round the activations as well).
     """
@@ -83,8 +81,8 @@ def compare_with_litert(
         paths = [str(work / f"input{i}.npy") for i in range(len(sequence[0]))]
         for path, per_step in zip(paths, zip(*sequence)):
             np.save(path, stacked(per_step))
-        n, least = len(sequence), 0.0 if repeat else MIN_ROUND_S
-        calls = repeat or DEFAULT_REPEAT
+        n, least = len(sequence), 0.0 if repeat else MIN_TIMED_S
+        calls = repeat or DEFAULT_CALLS
         ours = EngineRun(TVM, str(library.path), threads, paths, calls, None,
                          str(work / "o.npz"), n, min_seconds=least)  # fmt: skip
         litert = EngineRun(LITERT, str(model.path), threads, paths, calls, shapes, steps=n,

@@ -17,7 +17,6 @@ busy meanwhile (`others_cores`).
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,6 @@ from ..errors import EdgetuneError, last_line
 
 LITERT, TVM = "litert", "tvm"
 READY = "edgetune-engine-loaded"  # the worker's line once its engine is loaded
-MAX_CALLS = 1_000_000  # a round's calls at most when `min_seconds` asks for more
 
 
 @dataclass
@@ -46,9 +44,7 @@ class EngineRun:
     outputs: str | None = None  # .npz the worker writes the engine's outputs to
     steps: int = 1  # invocations in sequence (states carried); > 1: inputs, outputs [steps, ...]
     builtin_kernels: bool = False  # LiteRT without XNNPACK (a model it cannot prepare)
-    # > 0: more calls than `repeat` if they take less (up to MAX_CALLS): a model of
-    # microseconds timed for a few ms measures the thread pool's wake-up more than the model
-    min_seconds: float = 0.0
+    min_seconds: float = 0.0  # > 0: more calls than `repeat` if they take less (time_calls)
 
 
 def _load(run: EngineRun) -> Any:
@@ -76,12 +72,8 @@ def work(run: EngineRun, engine: Any) -> dict[str, Any]:
     outputs = [engine(inputs) for inputs in steps]  # in sequence: states carried
     if run.outputs:
         np.savez(run.outputs, *(stacked(outs) for outs in zip(*outputs)))
-    repeat = run.repeat
-    if run.min_seconds > 0:  # calls enough to fill it, from a short timing's median
-        per_call_s = engine.bench(steps[-1], 10).median_ms / 1e3
-        repeat = max(repeat, min(MAX_CALLS, math.ceil(run.min_seconds / max(per_call_s, 1e-9))))
     watch = ContentionWatch.start()
-    latency = engine.bench(steps[-1], repeat).to_json()
+    latency = engine.bench(steps[-1], run.repeat, run.min_seconds).to_json()
     steal, others = watch.read()
     return {**latency, "host_steal": steal, "others_cores": others}
 

@@ -129,10 +129,10 @@ class LiteRTModel:
         self._invoke()
         return [self.interpreter.get_tensor(d["index"]).copy() for d in self.outputs]
 
-    def bench(self, inputs: list[np.ndarray], repeat: int) -> Latency:
+    def bench(self, inputs: list[np.ndarray], repeat: int, min_seconds: float = 0.0) -> Latency:
         self._set(inputs)
         self._invoke()  # a model LiteRT cannot run fails here, with a clear message
-        return time_calls(self.interpreter.invoke, repeat)
+        return time_calls(self.interpreter.invoke, repeat, min_seconds=min_seconds)
 
     def _invoke(self) -> None:
         try:

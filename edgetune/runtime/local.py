@@ -62,11 +62,12 @@ class LoadedModel:
 
         return [tvm.runtime.tensor(x, self.device) for x in arrays]
 
-    def bench(self, inputs: list[np.ndarray], repeat: int) -> Latency:
-        """Latency over `repeat` calls (states as they are now, not advanced)."""
+    def bench(self, inputs: list[np.ndarray], repeat: int, min_seconds: float = 0.0) -> Latency:
+        """Latency over `repeat` calls, more if they take less than `min_seconds` (states as
+        they are now, not advanced)."""
         args = self.tensors([*inputs, *self.states])
         main = self.vm["main"]
-        return time_calls(lambda: main(*args), repeat)
+        return time_calls(lambda: main(*args), repeat, min_seconds=min_seconds)
 
 
 def _to_numpy(result: Any) -> list[np.ndarray]:

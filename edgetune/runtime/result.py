@@ -17,10 +17,10 @@ if TYPE_CHECKING:
     from ..board import Board
 
 # how a board runs an artifact: (board, library, each step's inputs, the model's initial states,
-# timed runs) -> (each step's outputs, latency); the steps run in sequence, the states carried
-# from one to the next
+# timed runs or None for the backend's default) -> (each step's outputs, latency); the steps run
+# in sequence, the states carried from one to the next
 RunSteps = Callable[
-    ["Board", Path, list[list[np.ndarray]], list[np.ndarray], int],
+    ["Board", Path, list[list[np.ndarray]], list[np.ndarray], int | None],
     tuple[list[list[np.ndarray]], Latency],
 ]
 
@@ -80,7 +80,7 @@ def run_steps_on(
     path: str | Path,
     input_paths: list[str] | None,
     steps: int | None,
-    repeat: int,
+    repeat: int | None,
     run: RunSteps,
     details: dict[str, Any] | None = None,
 ) -> RunResult:

@@ -182,13 +182,14 @@ def run_plan(
     artifact: Path,
     steps: list[list[np.ndarray]],
     states: list[np.ndarray],
-    repeat: int,
+    repeat: int | None,
 ):
     """Backend `run_artifact`: the plan's kernels through pyopencl, the steps in sequence
     (states carried from `states`); (each step's outputs, latency of the last)."""
     from ...runtime.states import invoke_steps
+    from ...runtime.timing import DEFAULT_CALLS
 
     device = Device(str(board.connection.extra.get("platform", ""))).open()
     runner = PlanRunner(ModelPlan.load(plan_dir(artifact)), device)
     outputs, states = invoke_steps(runner, steps, states)
-    return outputs, runner.bench([*steps[-1], *states], repeat)
+    return outputs, runner.bench([*steps[-1], *states], repeat or DEFAULT_CALLS)
