@@ -63,3 +63,21 @@ def test_integer_kernels_keep_their_instruction_layout():
     convs = [gv.name_hint for gv, f in fp32.functions.items()
              if isinstance(f, tirx.PrimFunc) and "conv2d" in gv.name_hint]  # fmt: skip
     assert convs and all("layout_free_buffers" in fp32[c].attrs for c in convs)
+
+
+def test_the_vm_function_is_compiled_up_to_a_number_of_calls(monkeypatch):
+    """The Relax VM's own function is machine code for models of up to COMPILED_MAX_CALLS
+    kernel calls, bytecode beyond: LLVM's time on one function grows faster than its size (a
+    wake-word model of 1441 calls, an unrolled loop, compiled for 332 s); outputs the same."""
+    from edgetune.compile import library
+
+    board = load_board("host")
+    model = load_model(find_model("tiny_fp32"))
+    (x,) = random_inputs(model.info, seed=3)
+    outputs = []
+    for limit, compiled in ((library.COMPILED_MAX_CALLS, True), (4, False)):  # tiny: 5 calls
+        monkeypatch.setattr(library, "COMPILED_MAX_CALLS", limit)
+        exe = build_model(model, board, None).exe
+        assert ("vm_tir_func" in exe.as_text()) == compiled
+        outputs.append(_called_symbols(exe, [x])[1])
+    assert np.array_equal(*outputs)

@@ -121,7 +121,7 @@ def build_model(
     board: Board,
     records: RecordStore | None,
     library: RecordsLibrary | None = None,
-    exec_mode: str = "compiled",
+    exec_mode: str | None = None,
 ) -> BuiltModel:
     """Compile `model` for `board` with the best record of every tuned task (in `records`, or
     else in the records `library`).
@@ -153,10 +153,15 @@ def _has_record(database: Any, task: Any) -> bool:
     )
 
 
+# kernel calls up to which the Relax VM's own function is compiled to machine code (MobileNetV2
+# 54, the MediaPipe models' and EfficientNet's below 200)
+COMPILED_MAX_CALLS = 400
+
+
 def compile_with_records(
     model_tasks: ModelTasks,
     database: Any,
-    exec_mode: str = "compiled",
+    exec_mode: str | None = None,
     unapplied: list[str] | None = None,
 ) -> Any:
     """The lowered module with the database's schedules, its weights pre-packed, compiled.
@@ -169,7 +174,9 @@ def compile_with_records(
 
     `exec_mode="compiled"` compiles the Relax VM's own function (allocation, calls) to machine
     code with the kernels: 1.5 % faster than the interpreted "bytecode" on MobileNetV2 fp32
-    (docs/performance.md). "bytecode" is what per-call VM instruments (`profile`) need.
+    (docs/performance.md). "bytecode" is what per-call VM instruments (`profile`) need. None:
+    compiled up to COMPILED_MAX_CALLS kernel calls, else bytecode (LLVM's time on one function
+    grows faster than its size: a wake-word model's 1441 calls took 332 s, compiled).
     Kernels whose record TVM fails to apply (`apply_records`) are built untuned and named in
     `unapplied`.
     """
@@ -180,6 +187,8 @@ def compile_with_records(
     from ..rules.fallback import apply_gpu_fallback
 
     target = model_tasks.target
+    calls = sum(t.weight for t in model_tasks)
+    exec_mode = exec_mode or ("compiled" if calls <= COMPILED_MAX_CALLS else "bytecode")
     dataflow_lower = [  # Relax's for every target (0.27 does not export the CPU list)
         relax.transform.RewriteDataflowReshape(),
         relax.transform.ToNonDataflow(),
