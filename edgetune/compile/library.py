@@ -187,7 +187,7 @@ def compile_with_records(
     from ..rules.fallback import apply_gpu_fallback
 
     target = model_tasks.target
-    calls = sum(t.weight for t in model_tasks)
+    calls = model_tasks.totals()["calls"]
     exec_mode = exec_mode or ("compiled" if calls <= COMPILED_MAX_CALLS else "bytecode")
     dataflow_lower = [  # Relax's for every target (0.27 does not export the CPU list)
         relax.transform.RewriteDataflowReshape(),

@@ -164,7 +164,7 @@ def _run_local(
     repeat: int | None,
 ):
     from ..runtime import load_library
-    from ..runtime.timing import DEFAULT_CALLS, MIN_TIMED_S
+    from ..runtime.timing import calls_and_fill
     from .timing_turn import timing_turn
 
     _runs_here(board)
@@ -172,8 +172,7 @@ def _run_local(
     loaded.states = states
     with timing_turn():  # no edgetune process (a tune's batch) times on this host meanwhile
         outputs = [loaded(inputs) for inputs in steps]
-        fill = 0.0 if repeat else MIN_TIMED_S
-        return outputs, loaded.bench(steps[-1], repeat or DEFAULT_CALLS, fill)
+        return outputs, loaded.bench(steps[-1], *calls_and_fill(repeat))
 
 
 def _runs_here(board: Board) -> None:

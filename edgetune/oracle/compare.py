@@ -16,7 +16,7 @@ from ..errors import BoardError, ModelError
 from ..measure.free_cores import contention_notes
 from ..quant.float_requantization import FIXED_POINT
 from ..runtime.inputs import load_input_steps
-from ..runtime.timing import DEFAULT_CALLS, MIN_TIMED_S
+from ..runtime.timing import calls_and_fill
 from .agreement import agreement
 from .dequantized import dequantize_weights
 from .isolated import (
@@ -81,8 +81,7 @@ def compare_with_litert(
         paths = [str(work / f"input{i}.npy") for i in range(len(sequence[0]))]
         for path, per_step in zip(paths, zip(*sequence)):
             np.save(path, stacked(per_step))
-        n, least = len(sequence), 0.0 if repeat else MIN_TIMED_S
-        calls = repeat or DEFAULT_CALLS
+        n, (calls, least) = len(sequence), calls_and_fill(repeat)
         ours = EngineRun(TVM, str(library.path), threads, paths, calls, None,
                          str(work / "o.npz"), n, min_seconds=least)  # fmt: skip
         litert = EngineRun(LITERT, str(model.path), threads, paths, calls, shapes, steps=n,

@@ -60,6 +60,12 @@ def time_calls(
     return Latency.from_seconds(_timed(call, max(1, repeat)))
 
 
+def calls_and_fill(repeat: int | None) -> tuple[int, float]:
+    """`time_calls`' repeat and min_seconds for a caller's `repeat`: that many calls exactly,
+    or for None at least DEFAULT_CALLS and as many more as fill MIN_TIMED_S."""
+    return (repeat, 0.0) if repeat else (DEFAULT_CALLS, MIN_TIMED_S)
+
+
 def _timed(call: Callable[[], object], n: int) -> list[float]:
     samples = []
     for _ in range(n):
