@@ -158,3 +158,30 @@ def test_warm_start_needs_records_of_the_same_board(tasks, board, tmp_path):
         prepare_family_search(tasks, tmp_path / "new", 100, board, warm_start=other)
     with pytest.raises(RecordsError, match="not an edgetune records folder"):
         prepare_family_search(tasks, tmp_path / "new", 100, board, warm_start=tmp_path / "none")
+
+
+def test_features_read_a_requantization_sign_operand_once(tasks, board):
+    """tiny_int8's conv+ADD kernel nests requantizations whose sign corrections copy their
+    operand (4 reads of the conv's accumulator per output); the features see it read as LLVM
+    computes it, once, and float kernels exactly as MetaSchedule does."""
+    from edgetune.search.features import CommonSubexpressionFeatures, feature_view
+
+    int8 = for_model(load_model(MODELS_DIR / "tiny_int8.tflite"), board).tasks
+    (residual,) = [t for t in int8 if "quantized_add" in t.name and "conv2d" in t.name]
+    ctx, (cand, *_) = candidates(residual, board, seeds=[1])
+    mod, view = cand.sch.mod, feature_view(cand.sch.mod)
+
+    def reads(m, name):  # the printed function writes out every copy
+        return m.script().count(f"{name}[v_i0, v_i1, v_i2, v_i3]")
+
+    accumulator = "conv2d_nhwc_intermediate"
+    assert (reads(mod, accumulator), reads(view, accumulator)) == (4 + 1, 1 + 1)  # + T.reads
+    assert reads(view, "lv7") < reads(mod, "lv7")  # the residual input's requantization too
+    from tvm.s_tir.meta_schedule.feature_extractor import PerStoreFeature
+
+    (features,) = CommonSubexpressionFeatures().extract_from(ctx, [cand])
+    (metaschedule,) = PerStoreFeature().extract_from(ctx, [cand])  # one row per store
+    assert features.shape == metaschedule.shape and np.isfinite(features.numpy()).all()
+
+    float_cand = candidates(tasks[0], board, seeds=[1])[1][0]
+    assert feature_view(float_cand.sch.mod).same_as(float_cand.sch.mod)
