@@ -223,3 +223,17 @@ def test_a_replayed_schedule_replays_again_and_a_failing_postprocessor_rejects_i
     assert "enter_postproc" in str(done.trace)
     assert replayed(done.trace, _context(heavy, board)) is not None
     assert replayed(sketch, _context(light, board, postprocs=[_Failing()])) is None
+
+
+def test_the_evolutionary_population_follows_the_trials_a_task_gets():
+    """Under one smallest round a task (a smoke budget) every round evolves the light
+    population; up to 64 a small one; from 64 MetaSchedule's own."""
+    from edgetune.search.tune import SMOKE_TRIALS, search_strategy
+
+    def size(trials: int, light: bool = False) -> tuple[int, int]:
+        evolutionary = search_strategy(trials, light=light).inner
+        return int(evolutionary.population_size), int(evolutionary.genetic_num_iters)
+
+    assert size(SMOKE_TRIALS - 1) == size(1) == size(200, light=True) == (64, 1)
+    assert size(SMOKE_TRIALS) == size(63) == (128, 2)
+    assert size(64) == (512, 4)

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 SEARCHES = ("family", "ms")
 DEFAULT_SEARCH = "family"  # lower built latency in 3 of 3 seeds at 600 trials (docs/search.md)
 MAX_SEARCH_BLOCKS = 100  # kernels with more blocks are not searched (`too_large`)
+SMOKE_TRIALS = 4  # per-task budgets below the smallest round search with the light population
 
 
 @dataclass
@@ -250,13 +251,16 @@ def search_strategy(
     Each round samples and evolves a population with the cost model: 512 x 4 generations costs
     ~15 s per task on 2 cores, which dwarfs measuring a handful of candidates. Small per-task
     budgets get a smaller population so that time goes to measurements; `light` is the size
-    for rounds that measure only a few candidates (the family search's foresee rounds). `seeds`
+    for rounds that measure only a few candidates (the family search's foresee rounds), and for
+    budgets under SMOKE_TRIALS a task, the smallest round: a task gets one round or none, and
+    128 x 3 generations took 9-11 s of it on tiny models, to measure 4 candidates (at 8, a
+    200-trial MobileNetV2 tune took 22 % less time but built 1.07x slower, one pair). `seeds`
     adds the library's traces of a task's family to its initial population (`search.transfer`);
     `measured` is shared by the searches of one task.
     """
     from ..tvm_api import ms
 
-    if light:
+    if light or trials_per_task < SMOKE_TRIALS:
         evolutionary = ms.search_strategy.EvolutionarySearch(
             population_size=64, init_min_unmeasured=16, genetic_num_iters=1
         )
