@@ -164,7 +164,9 @@ def test_features_read_a_requantization_sign_operand_once(tasks, board):
     """tiny_int8's conv+ADD kernel nests requantizations whose sign corrections copy their
     operand (4 reads of the conv's accumulator per output); the features see it read as LLVM
     computes it, once, and float kernels exactly as MetaSchedule does."""
-    from edgetune.search.features import CommonSubexpressionFeatures, feature_view
+    from tvm.s_tir.meta_schedule.feature_extractor import PerStoreFeature
+
+    from edgetune.search.features import SignReadOnceFeatures, feature_view
 
     int8 = for_model(load_model(MODELS_DIR / "tiny_int8.tflite"), board).tasks
     (residual,) = [t for t in int8 if "quantized_add" in t.name and "conv2d" in t.name]
@@ -177,9 +179,7 @@ def test_features_read_a_requantization_sign_operand_once(tasks, board):
     accumulator = "conv2d_nhwc_intermediate"
     assert (reads(mod, accumulator), reads(view, accumulator)) == (4 + 1, 1 + 1)  # + T.reads
     assert reads(view, "lv7") < reads(mod, "lv7")  # the residual input's requantization too
-    from tvm.s_tir.meta_schedule.feature_extractor import PerStoreFeature
-
-    (features,) = CommonSubexpressionFeatures().extract_from(ctx, [cand])
+    (features,) = SignReadOnceFeatures().extract_from(ctx, [cand])
     (metaschedule,) = PerStoreFeature().extract_from(ctx, [cand])  # one row per store
     assert features.shape == metaschedule.shape and np.isfinite(features.numpy()).all()
 

@@ -55,6 +55,11 @@ def mean_multiplier(multiplier: int, shift: int, count: int) -> tuple[int, int]:
     return int((multiplier << n_shift) // count), shift - n_shift
 
 
+# `x >> 63` of an int64 is 0 or -1: the sign corrections of TFLite's rounding are
+# `v - ((x >> SIGN_SHIFT) & c)` (search.features reads x once in that pattern)
+SIGN_SHIFT = 63
+
+
 def _i64(x: Any) -> Any:
     from ..tvm_api import tirx
 
@@ -79,7 +84,7 @@ def rounding_divide_by_pot(x: Any, exponent: Any) -> Any:
     one = tirx.const(1, "int64")
     e = _i64(exponent)
     half = (one << e) >> one
-    return (x + half - ((x >> tirx.const(63, "int64")) & tirx.min(half, one))) >> e
+    return (x + half - ((x >> _i64(SIGN_SHIFT)) & tirx.min(half, one))) >> e
 
 
 def _wrapped(x: Any) -> Any:
@@ -168,12 +173,11 @@ class FoldedRequantization:
         inlines it into its consumer. Without a sign correction (e = 0) `acc` appears once:
         each copy multiplies the feature extraction's time on every candidate when these nest
         (a residual ADD's kernel: its output's, its inputs', the conv's requantizations)."""
-        from ..tvm_api import tirx
 
         p = _i64(acc) * _i64(self.multiplier)
         value = p + _i64(self.rounding)
         if self.negative:
-            sign = (p + _i64(self.high)) >> tirx.const(63, "int64")
+            sign = (p + _i64(self.high)) >> _i64(SIGN_SHIFT)
             value = value - (sign & _i64(self.negative))
         return (value >> _i64(self.shift)).astype("int32")
 
@@ -360,7 +364,7 @@ def requantize_channel(
     if nudge:
         y = y + _i64(1 << 30)
     if negatives:
-        y = y - ((y >> _i64(63)) & _i64(1 << 31))
+        y = y - ((y >> _i64(SIGN_SHIFT)) & _i64(1 << 31))
     return ((y >> _i64(32)).astype("int32") + i32(rounding)) >> i32(shift)
 
 

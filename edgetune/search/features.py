@@ -19,9 +19,8 @@ from typing import Any
 
 from tvm.ir.utils import derived_object
 
-from ..tvm_api import ms
-
-SIGN_SHIFT = 63  # an int64's sign bit: `y >> 63` is 0 or -1
+from ..quant.fixed_point import SIGN_SHIFT
+from ..tvm_api import ms, s_tir
 
 
 def _sign_read_once(sub: Any) -> Any:
@@ -47,7 +46,7 @@ def feature_view(mod: Any) -> Any:
 
 
 @derived_object
-class CommonSubexpressionFeatures(ms.feature_extractor.PyFeatureExtractor):
+class SignReadOnceFeatures(ms.feature_extractor.PyFeatureExtractor):
     """PerStoreFeature on each candidate's `feature_view`."""
 
     def __init__(self) -> None:
@@ -55,8 +54,6 @@ class CommonSubexpressionFeatures(ms.feature_extractor.PyFeatureExtractor):
         self.inner = ms.feature_extractor.PerStoreFeature()
 
     def extract_from(self, context: Any, candidates: list[Any]) -> list[Any]:
-        from ..tvm_api import s_tir
-
         views = []
         for cand in candidates:
             mod = cand.sch.mod

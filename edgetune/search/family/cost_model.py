@@ -35,7 +35,7 @@ from ... import stop
 from ...errors import RecordsError, last_line
 from ...records import cost_model_path
 from ...tvm_api import ms
-from ..features import CommonSubexpressionFeatures
+from ..features import SignReadOnceFeatures
 
 FAMILY_MIN_SAMPLES = 100  # MetaSchedule's own warm-up before its single model predicts
 POOLED = "all-tasks"  # the pooled model's key where family models are keyed by family
@@ -57,7 +57,7 @@ class FamilyCostModel(ms.cost_model.PyCostModel):
         self.state_dir = Path(state_dir)
         self.models = {
             fam: LazyXGBModel(
-                extractor=CommonSubexpressionFeatures(),
+                extractor=SignReadOnceFeatures(),
                 num_warmup_samples=warmup_samples,
                 num_tuning_cores=num_tuning_cores,
             )
